@@ -1,0 +1,76 @@
+/* config.h: p4's INI configuration (parsed with libinih).
+ *
+ * Sections and keys are listed, with types, ranges and defaults, in the
+ * table in config.c and in README.md.  Unknown sections or keys, values of
+ * the wrong type or out of range, and missing required keys are errors whose
+ * message names the file, the line (where there is one) and the key:
+ *     configs/x.ini:12: [dp] clip_norm = -1: must be > 0
+ * Relative paths in a config are resolved against the directory of the
+ * config file, so configs work from any working directory. */
+#ifndef P4_COMMON_CONFIG_H
+#define P4_COMMON_CONFIG_H
+
+#include <stdint.h>
+
+#include "common/error.h"
+#include "datasets/partition.h"
+
+#define P4_PATH_MAX 1024
+
+typedef struct p4_config {
+    char path[P4_PATH_MAX];          /* the file this came from */
+
+    /* [data] */
+    char dataset[32];                /* fashion-mnist | femnist | cifar10 | cifar100 (required) */
+    char data_path[P4_PATH_MAX];     /* default per dataset (fashion-mnist: /usr/share/datasets/fashion-mnist) */
+    int max_train;                   /* 0 = all; caps examples loaded */
+    int max_test;
+    p4_partition_spec partition;     /* partition, clients, train_per_client, test_per_client,
+                                        seed, major_fraction, alpha, clusters,
+                                        classes_per_cluster, cluster_classes */
+
+    /* [model] */
+    char model_cfg[P4_PATH_MAX];     /* darknet .cfg of the (private) model (required) */
+    char proxy_cfg[P4_PATH_MAX];     /* proxy model cfg; default = model_cfg */
+    int epochs;                      /* default 5 */
+    int batch;                       /* default 64 */
+    double learning_rate;            /* default 0.05 */
+    double momentum;                 /* default 0.9 */
+    double weight_decay;             /* default 0 */
+    uint64_t seed;                   /* default 1; weight init and batch order */
+
+    /* [dp] (enabled = false unless given) */
+    int dp_enabled;
+    double target_epsilon;           /* > 0, or 0 if noise_multiplier given */
+    double noise_multiplier;         /* >= 0, or -1 = calibrate from target_epsilon */
+    double clip_norm;                /* default 1.0 */
+    double sample_rate;              /* q in (0,1]; default batch / train size */
+    double delta;                    /* default 1e-5 */
+    char state[P4_PATH_MAX];         /* ledger path; default "" = p4-state.db beside run */
+    int noise_seeded;                /* 1 = draw DP noise from the seed (reproducible, not secret) */
+
+    /* [p4] co-training and grouping (issue 4) */
+    int rounds;                      /* default 10 */
+    int local_epochs;                /* epochs per round, default 1 */
+    int warmup_epochs;               /* default 1 */
+    int group_size;                  /* V, default 4 */
+    int sample_peers;                /* H, default 0 = all */
+    char distance_layers[32];        /* "all" | "last" | "first" ; default by evidence */
+    double kd_alpha;                 /* a, default 0.5 */
+    double kd_temperature;           /* T, default 1 */
+    char aggregate[16];              /* mean | multikrum */
+    int krum_f;                      /* multi-Krum: assumed Byzantine count */
+    char share[16];                  /* weights | logits */
+    int strict_dp;                   /* 0/1 */
+    int public_count;                /* logits mode: size of the public reference set */
+    char method[16];                 /* p4 | local | proxyfl | fedavg-dp */
+} p4_config;
+
+/* Fills cfg with every default (no file). */
+void p4_config_defaults(p4_config *cfg);
+
+/* Parses path into cfg (after defaults).  P4_ECONFIG with a message naming
+ * file, line and key on any error. */
+int p4_config_load(const char *path, p4_config *cfg, p4_error *err);
+
+#endif

@@ -1,0 +1,14 @@
+/* commands.h: the `p4` subcommands.  main.c dispatches argv[1] to one of
+ * these; each parses its own options, prints errors to stderr, and returns a
+ * process exit status (0 ok, 1 runtime failure, 2 usage or input error). */
+#ifndef P4_NODE_COMMANDS_H
+#define P4_NODE_COMMANDS_H
+
+int p4_cmd_data(int argc, char **argv);    /* p4 data --config F            */
+int p4_cmd_train(int argc, char **argv);   /* p4 train --config F [--client K] [--json] */
+int p4_cmd_dp(int argc, char **argv);      /* p4 dp epsilon|noise ...       */
+int p4_cmd_budget(int argc, char **argv);  /* p4 budget --state DB          */
+int p4_cmd_sim(int argc, char **argv);     /* p4 sim --config F ...         */
+int p4_cmd_sweep(int argc, char **argv);   /* p4 sweep --config F ...       */
+
+#endif

@@ -1,0 +1,34 @@
+/* test_support.h: small helpers shared by the cmocka tests.
+ * Tests run with the repository root as working directory (see
+ * tests/CMakeLists.txt), so relative paths like "configs/..." work. */
+#ifndef P4_TEST_SUPPORT_H
+#define P4_TEST_SUPPORT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* Path of ../shared/<relative> if that file exists, else NULL (the caller
+ * then skips with a message: users' machines do not have shared/). */
+const char *test_shared_path(const char *relative);
+
+/* Makes a fresh private temporary directory; returns its path (static
+ * storage per call slot is not shared: the string is heap-allocated and
+ * freed by test_remove_tree). */
+char *test_make_temp_dir(void);
+/* rm -rf of a directory made by test_make_temp_dir; frees path. */
+void test_remove_tree(char *path);
+
+/* Writes n bytes to path; returns 0 on success. */
+int test_write_file(const char *path, const void *data, size_t n);
+
+/* Prints "SKIP: reason" and skips the current test. */
+#define TEST_SKIP(reason)                                                     \
+    do {                                                                      \
+        print_message("SKIP: %s\n", (reason));                                \
+        skip();                                                               \
+    } while (0)
+
+#endif
