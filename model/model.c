@@ -1,0 +1,274 @@
+/* model.c: a darknet network with p4's initialisation and views; see model.h. */
+#define _GNU_SOURCE
+#include "model/model.h"
+#include "model/gemm.h"
+#include "common/rng.h"
+
+#include <darknet.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+struct p4_model {
+    network *net;
+    p4_cfg_summary summary;
+    int capacity;
+    int input_size;
+    int classes;
+    float *inputs;     /* capacity * input_size: darknet reads net->input here */
+};
+
+/* darknet's parser is not thread-safe and prints a layer table on stderr;
+ * one lock serialises parsing and the temporary silencing of stderr. */
+static pthread_mutex_t darknet_parse_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* darknet reads a cfg only by file name: give it an in-memory file. */
+static network *parse_cfg_text(const char *text, p4_error *err)
+{
+    int fd = memfd_create("p4-model-cfg", MFD_CLOEXEC);
+    if (fd < 0) {
+        p4_error_set(err, P4_EIO, "cannot create an in-memory file for darknet");
+        return NULL;
+    }
+    size_t len = strlen(text);
+    if (write(fd, text, len) != (ssize_t)len) {
+        close(fd);
+        p4_error_set(err, P4_EIO, "cannot write the model definition for darknet");
+        return NULL;
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+
+    pthread_mutex_lock(&darknet_parse_lock);
+    fflush(stderr);
+    int saved_stderr = dup(STDERR_FILENO);
+    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (saved_stderr >= 0 && devnull >= 0)
+        dup2(devnull, STDERR_FILENO);
+    network *net = parse_network_cfg(path);
+    fflush(stderr);
+    if (saved_stderr >= 0) {
+        dup2(saved_stderr, STDERR_FILENO);
+        close(saved_stderr);
+    }
+    if (devnull >= 0)
+        close(devnull);
+    pthread_mutex_unlock(&darknet_parse_lock);
+    close(fd);
+    if (net == NULL)
+        p4_error_set(err, P4_EMODEL, "darknet could not build the model");
+    return net;
+}
+
+static size_t layer_weight_count(const layer *l)
+{
+    if (l->type == CONNECTED)
+        return (size_t)l->inputs * (size_t)l->outputs;
+    if (l->type == CONVOLUTIONAL)
+        return (size_t)l->c * (size_t)l->n * (size_t)l->size * (size_t)l->size;
+    return 0;
+}
+
+static size_t layer_bias_count(const layer *l)
+{
+    if (l->type == CONNECTED)
+        return (size_t)l->outputs;
+    if (l->type == CONVOLUTIONAL)
+        return (size_t)l->n;
+    return 0;
+}
+
+/* He-uniform for ReLU-family layers, Glorot-uniform for the linear logits;
+ * biases start at zero.  Drawn from our own seeded stream, layer by layer. */
+static void initialise_weights(network *net, uint64_t seed)
+{
+    p4_rng rng;
+    p4_rng_init_seeded(&rng, seed, "model-init");
+    for (int i = 0; i < net->n; i++) {
+        layer *l = &net->layers[i];
+        size_t nw = layer_weight_count(l);
+        if (nw == 0)
+            continue;
+        double fan_in = (double)nw / (l->type == CONNECTED ? l->outputs : l->n);
+        double fan_out = l->type == CONNECTED ? l->outputs : l->n;
+        double bound = l->activation == LINEAR ? sqrt(6.0 / (fan_in + fan_out))
+                                               : sqrt(6.0 / fan_in);
+        for (size_t k = 0; k < nw; k++)
+            l->weights[k] = (float)((2.0 * p4_rng_uniform(&rng) - 1.0) * bound);
+        memset(l->biases, 0, layer_bias_count(l) * sizeof(float));
+    }
+    p4_rng_wipe(&rng);
+}
+
+int p4_model_new(p4_model **out, const char *cfg_path, const p4_cfg_shape *shape,
+                 int capacity, uint64_t seed, p4_error *err)
+{
+    if (out == NULL || cfg_path == NULL || shape == NULL || capacity < 1)
+        return p4_error_set(err, P4_EINVAL, "p4_model_new: bad arguments");
+    *out = NULL;
+    p4_model *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return p4_error_set(err, P4_ENOMEM, "out of memory");
+    char *text = NULL;
+    int rc = p4_cfg_prepare(cfg_path, shape, capacity, &text, &m->summary, err);
+    if (rc != P4_OK) {
+        free(m);
+        return rc;
+    }
+    (void)p4_gemm_backend(); /* keeps gemm.o, and so the BLAS route, linked in */
+    m->net = parse_cfg_text(text, err);
+    free(text);
+    if (m->net == NULL) {
+        free(m);
+        return P4_EMODEL;
+    }
+    m->capacity = capacity;
+    m->input_size = shape->width * shape->height * shape->channels;
+    m->classes = shape->classes;
+    m->inputs = calloc((size_t)capacity * (size_t)m->input_size, sizeof(float));
+    if (m->inputs == NULL) {
+        p4_model_destroy(&m);
+        return p4_error_set(err, P4_ENOMEM, "out of memory for %d inputs", capacity);
+    }
+    m->net->input = m->inputs;
+    m->net->truth = NULL; /* p4 writes the loss gradient itself */
+    initialise_weights(m->net, seed);
+    *out = m;
+    return P4_OK;
+}
+
+void p4_model_destroy(p4_model **model)
+{
+    if (model == NULL || *model == NULL)
+        return;
+    p4_model *m = *model;
+    if (m->net != NULL) {
+        m->net->input = NULL; /* ours, not darknet's */
+        free_network(m->net);
+    }
+    free(m->inputs);
+    free(m);
+    *model = NULL;
+}
+
+struct network *p4_model_network(p4_model *model) { return model ? model->net : NULL; }
+const p4_cfg_summary *p4_model_summary(const p4_model *model) { return model ? &model->summary : NULL; }
+int p4_model_capacity(const p4_model *model) { return model ? model->capacity : 0; }
+int p4_model_input_size(const p4_model *model) { return model ? model->input_size : 0; }
+int p4_model_classes(const p4_model *model) { return model ? model->classes : 0; }
+
+size_t p4_model_param_count(const p4_model *model)
+{
+    if (model == NULL)
+        return 0;
+    size_t n = 0;
+    for (int i = 0; i < model->net->n; i++)
+        n += layer_weight_count(&model->net->layers[i]) + layer_bias_count(&model->net->layers[i]);
+    return n;
+}
+
+/* Copies between the model and a flat vector; to_model selects direction. */
+static int copy_params(p4_model *model, float *flat, size_t n, int to_model)
+{
+    if (model == NULL || flat == NULL || n != p4_model_param_count(model))
+        return P4_EINVAL;
+    size_t at = 0;
+    for (int i = 0; i < model->net->n; i++) {
+        layer *l = &model->net->layers[i];
+        size_t nw = layer_weight_count(l), nb = layer_bias_count(l);
+        if (to_model) {
+            memcpy(l->weights, flat + at, nw * sizeof(float));
+            memcpy(l->biases, flat + at + nw, nb * sizeof(float));
+        } else {
+            memcpy(flat + at, l->weights, nw * sizeof(float));
+            memcpy(flat + at + nw, l->biases, nb * sizeof(float));
+        }
+        at += nw + nb;
+    }
+    return P4_OK;
+}
+
+int p4_model_get_params(const p4_model *model, float *out, size_t n)
+{
+    return copy_params((p4_model *)model, out, n, 0);
+}
+
+int p4_model_set_params(p4_model *model, const float *in, size_t n)
+{
+    return copy_params(model, (float *)in, n, 1);
+}
+
+int p4_model_load_inputs(p4_model *model, const float *x, int n)
+{
+    if (model == NULL || x == NULL || n < 1 || n > model->capacity)
+        return P4_EINVAL;
+    set_batch_network(model->net, n);
+    memcpy(model->inputs, x, (size_t)n * (size_t)model->input_size * sizeof(float));
+    return P4_OK;
+}
+
+int p4_model_forward(p4_model *model, int train)
+{
+    if (model == NULL)
+        return P4_EINVAL;
+    model->net->input = model->inputs;
+    model->net->truth = NULL;
+    model->net->train = train ? 1 : 0;
+    forward_network(model->net);
+    return P4_OK;
+}
+
+const float *p4_model_logits(const p4_model *model)
+{
+    return model->net->layers[model->net->n - 2].output;
+}
+
+const float *p4_model_probabilities(const p4_model *model)
+{
+    return model->net->layers[model->net->n - 1].output;
+}
+
+float *p4_model_logit_delta(p4_model *model)
+{
+    return model->net->layers[model->net->n - 1].delta;
+}
+
+int p4_model_predict(p4_model *model, const float *x, int n, float *probs, int *labels)
+{
+    if (model == NULL || x == NULL || n < 0)
+        return P4_EINVAL;
+    int C = model->classes;
+    for (int start = 0; start < n; start += model->capacity) {
+        int count = n - start < model->capacity ? n - start : model->capacity;
+        int rc = p4_model_load_inputs(model, x + (size_t)start * model->input_size, count);
+        if (rc != P4_OK)
+            return rc;
+        p4_model_forward(model, 0);
+        const float *p = p4_model_probabilities(model);
+        if (probs != NULL)
+            memcpy(probs + (size_t)start * C, p, (size_t)count * C * sizeof(float));
+        if (labels != NULL)
+            for (int i = 0; i < count; i++) {
+                int best = 0;
+                for (int k = 1; k < C; k++)
+                    if (p[(size_t)i * C + k] > p[(size_t)i * C + best])
+                        best = k;
+                labels[start + i] = best;
+            }
+    }
+    return P4_OK;
+}
+
+int p4_model_backward(p4_model *model)
+{
+    if (model == NULL)
+        return P4_EINVAL;
+    model->net->delta = NULL; /* the input layer needs no delta */
+    backward_network(model->net);
+    return P4_OK;
+}

@@ -1,0 +1,65 @@
+/* model.h: one neural network, built by libdarknet from a checked .cfg.
+ *
+ * p4_model owns a darknet `network` and what p4 adds around it: weight
+ * initialisation from a p4_rng (darknet's uses rand(), which is neither
+ * seedable per model nor thread-safe), a flat view of the parameters for
+ * sharing and aggregation, and access to the logits.  Batches of any size up
+ * to the capacity given at creation are run by shrinking darknet's batch
+ * (set_batch_network), never by padding.  Training steps are in trainer.h and
+ * dp/dpsgd.h; they all go through darknet's forward_network/backward_network. */
+#ifndef P4_MODEL_MODEL_H
+#define P4_MODEL_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "model/cfg.h"
+
+struct network;
+typedef struct p4_model p4_model;
+
+/* Builds the model from cfg_path for inputs of `shape`, able to run batches
+ * of up to `capacity` examples; weights drawn from (seed, "init"). */
+int p4_model_new(p4_model **out, const char *cfg_path, const p4_cfg_shape *shape,
+                 int capacity, uint64_t seed, p4_error *err);
+void p4_model_destroy(p4_model **model);
+
+/* The darknet network (for the training code in model/ and dp/). */
+struct network *p4_model_network(p4_model *model);
+const p4_cfg_summary *p4_model_summary(const p4_model *model);
+int p4_model_capacity(const p4_model *model);
+int p4_model_input_size(const p4_model *model);   /* floats per example */
+int p4_model_classes(const p4_model *model);
+
+/* Number of trainable floats, and copies to/from one flat vector (layer by
+ * layer: weights then biases).  The vector is what proxies share. */
+size_t p4_model_param_count(const p4_model *model);
+int p4_model_get_params(const p4_model *model, float *out, size_t n);
+int p4_model_set_params(p4_model *model, const float *in, size_t n);
+
+/* Sets the running batch size n (1..capacity) and copies n inputs in. */
+int p4_model_load_inputs(p4_model *model, const float *x, int n);
+
+/* Runs forward on n examples (inputs already loaded with
+ * p4_model_load_inputs); `train` selects darknet's training mode. */
+int p4_model_forward(p4_model *model, int train);
+
+/* After a forward: logits (n x classes) and probabilities (softmax). */
+const float *p4_model_logits(const p4_model *model);
+const float *p4_model_probabilities(const p4_model *model);
+/* After a forward: the delta of the logits, -dLoss/dlogits, for the loss
+ * code to fill before backward (n x classes, zeroed by forward). */
+float *p4_model_logit_delta(p4_model *model);
+
+/* Predicts n examples (any n; batched internally): probabilities into
+ * probs (n x classes) if not NULL, argmax into labels if not NULL. */
+int p4_model_predict(p4_model *model, const float *x, int n, float *probs, int *labels);
+
+
+/* Runs darknet's backward pass for the last forward, using the logit delta
+ * the loss code wrote; gradients accumulate into each layer's
+ * weight_updates/bias_updates (darknet's sign: the negative gradient). */
+int p4_model_backward(p4_model *model);
+
+#endif

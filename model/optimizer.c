@@ -1,0 +1,104 @@
+/* optimizer.c: SGD with momentum; see optimizer.h. */
+#include "model/optimizer.h"
+
+#include <darknet.h>
+#include <stdlib.h>
+
+/* One parameter tensor: where darknet keeps it, its gradient and velocity. */
+typedef struct {
+    float *value;
+    float *update;
+    float *velocity;
+    size_t count;
+} sgd_tensor;
+
+struct p4_sgd {
+    double learning_rate, momentum, weight_decay;
+    int ntensors;
+    sgd_tensor *tensor;
+};
+
+int p4_sgd_new(p4_sgd **out, p4_model *model, double learning_rate,
+               double momentum, double weight_decay, p4_error *err)
+{
+    if (out == NULL || model == NULL || !(learning_rate > 0) || momentum < 0 ||
+        momentum >= 1 || weight_decay < 0)
+        return p4_error_set(err, P4_EINVAL, "p4_sgd_new: bad arguments");
+    network *net = p4_model_network(model);
+    p4_sgd *s = calloc(1, sizeof *s);
+    if (s == NULL || (s->tensor = calloc((size_t)net->n * 2, sizeof *s->tensor)) == NULL) {
+        free(s);
+        return p4_error_set(err, P4_ENOMEM, "out of memory");
+    }
+    s->learning_rate = learning_rate;
+    s->momentum = momentum;
+    s->weight_decay = weight_decay;
+    for (int i = 0; i < net->n; i++) {
+        layer *l = &net->layers[i];
+        size_t nw, nb;
+        if (l->type == CONNECTED) {
+            nw = (size_t)l->inputs * l->outputs;
+            nb = (size_t)l->outputs;
+        } else if (l->type == CONVOLUTIONAL) {
+            nw = (size_t)l->c * l->n * l->size * l->size;
+            nb = (size_t)l->n;
+        } else {
+            continue;
+        }
+        s->tensor[s->ntensors++] = (sgd_tensor){l->weights, l->weight_updates, NULL, nw};
+        s->tensor[s->ntensors++] = (sgd_tensor){l->biases, l->bias_updates, NULL, nb};
+    }
+    for (int t = 0; t < s->ntensors; t++) {
+        s->tensor[t].velocity = calloc(s->tensor[t].count, sizeof(float));
+        if (s->tensor[t].velocity == NULL) {
+            p4_sgd_destroy(&s);
+            return p4_error_set(err, P4_ENOMEM, "out of memory");
+        }
+    }
+    *out = s;
+    return P4_OK;
+}
+
+void p4_sgd_destroy(p4_sgd **sgd)
+{
+    if (sgd == NULL || *sgd == NULL)
+        return;
+    for (int t = 0; t < (*sgd)->ntensors; t++)
+        free((*sgd)->tensor[t].velocity);
+    free((*sgd)->tensor);
+    free(*sgd);
+    *sgd = NULL;
+}
+
+void p4_sgd_zero_grad(p4_sgd *sgd)
+{
+    if (sgd == NULL)
+        return;
+    for (int t = 0; t < sgd->ntensors; t++)
+        for (size_t k = 0; k < sgd->tensor[t].count; k++)
+            sgd->tensor[t].update[k] = 0.0f;
+}
+
+int p4_sgd_step(p4_sgd *sgd, double divisor)
+{
+    if (sgd == NULL || !(divisor > 0))
+        return P4_EINVAL;
+    const float scale = (float)(-1.0 / divisor);
+    const float lr = (float)sgd->learning_rate, mu = (float)sgd->momentum;
+    const float decay = (float)sgd->weight_decay;
+    for (int t = 0; t < sgd->ntensors; t++) {
+        sgd_tensor *x = &sgd->tensor[t];
+        for (size_t k = 0; k < x->count; k++) {
+            float g = scale * x->update[k] + decay * x->value[k];
+            x->velocity[k] = mu * x->velocity[k] + g;
+            x->value[k] -= lr * x->velocity[k];
+        }
+    }
+    return P4_OK;
+}
+
+void p4_sgd_set_learning_rate(p4_sgd *sgd, double learning_rate)
+{
+    if (sgd != NULL && learning_rate > 0)
+        sgd->learning_rate = learning_rate;
+}

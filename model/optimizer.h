@@ -1,0 +1,27 @@
+/* optimizer.h: SGD with momentum and weight decay over a model's layers.
+ *
+ * p4 applies updates itself instead of darknet's update_network because DP-SGD
+ * must divide by the *expected* batch size and add noise before the step,
+ * and because the same optimiser must serve private and proxy models alike.
+ * Gradients are read from darknet's weight_updates/bias_updates, which hold
+ * the summed negative gradient of the batch (darknet's convention):
+ *     g = -updates / divisor + decay * w;   v = momentum * v + g;   w -= lr * v. */
+#ifndef P4_MODEL_OPTIMIZER_H
+#define P4_MODEL_OPTIMIZER_H
+
+#include "common/error.h"
+#include "model/model.h"
+
+typedef struct p4_sgd p4_sgd;
+
+int p4_sgd_new(p4_sgd **out, p4_model *model, double learning_rate,
+               double momentum, double weight_decay, p4_error *err);
+void p4_sgd_destroy(p4_sgd **sgd);
+
+/* Zeroes the accumulated gradients of every layer. */
+void p4_sgd_zero_grad(p4_sgd *sgd);
+/* One step with the accumulated gradients divided by `divisor` (> 0). */
+int p4_sgd_step(p4_sgd *sgd, double divisor);
+void p4_sgd_set_learning_rate(p4_sgd *sgd, double learning_rate);
+
+#endif
