@@ -11,6 +11,7 @@
 #define P4_COMMON_CONFIG_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/error.h"
 #include "datasets/partition.h"
@@ -44,7 +45,8 @@ typedef struct p4_config {
     double target_epsilon;           /* > 0, or 0 if noise_multiplier given */
     double noise_multiplier;         /* >= 0, or -1 = calibrate from target_epsilon */
     double clip_norm;                /* default 1.0 */
-    double sample_rate;              /* q in (0,1]; default batch / train size */
+    double sample_rate;              /* q in (0,1]; default batch / train size
+                                        (0 = not given: derive it from those) */
     double delta;                    /* default 1e-5 */
     char state[P4_PATH_MAX];         /* ledger path; default "" = p4-state.db beside run */
     int noise_seeded;                /* 1 = draw DP noise from the seed (reproducible, not secret) */
@@ -70,7 +72,12 @@ typedef struct p4_config {
 void p4_config_defaults(p4_config *cfg);
 
 /* Parses path into cfg (after defaults).  P4_ECONFIG with a message naming
- * file, line and key on any error. */
+ * file, line and key on any error.
+ * P4_EIO if the file cannot be read; on any error cfg is not to be used. */
 int p4_config_load(const char *path, p4_config *cfg, p4_error *err);
+
+/* Prints every section and key (type, allowed values, default, meaning) as
+ * Markdown tables: the reference in docs/config.md is this output. */
+void p4_config_print_keys(FILE *out);
 
 #endif

@@ -1,0 +1,1069 @@
+/* config.c: the INI config parser; see config.h and docs/config.md.
+ *
+ * Every key lives in one table (config_keys) with its section, type, range,
+ * field and help text; parsing, validation and the documentation printed by
+ * p4_config_print_keys() all read that table, so they cannot drift apart.
+ *
+ * inih does the INI syntax.  We feed it the file through our own line
+ * reader, one line per call, because Debian's libinih is built without
+ * INI_HANDLER_LINENO: counting lines in the reader tells the handler which
+ * line it is on.  The reader also catches what inih would accept silently:
+ * lines longer than its 200-byte buffer (inih would split them in two), NUL
+ * bytes, and unknown section headers with no keys under them. */
+#include "common/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+/* Configs are a few dozen lines; anything bigger is not a p4 config. */
+#define CONFIG_FILE_MAX (1024 * 1024)
+/* inih hands us at most INI_MAX_LINE - 1 bytes of a line. */
+#define VALUE_MAX INI_MAX_LINE
+
+typedef enum {
+    KEY_INT,
+    KEY_DOUBLE,
+    KEY_UINT64,
+    KEY_BOOL,
+    KEY_ENUM,       /* one of `choices`, copied into a char[] field         */
+    KEY_PATH,       /* relative paths resolved against the config's folder */
+    KEY_PARTITION,  /* one of `choices`, stored as p4_partition_kind        */
+    KEY_CLASS_SETS  /* "0,1,2; 3,4,5" into the partition spec's class sets  */
+} key_type;
+
+enum {
+    KEY_REQUIRED = 1,
+    KEY_MIN_OPEN = 2,   /* value must be > min, not >= min */
+    KEY_MAX_OPEN = 4    /* value must be < max, not <= max */
+};
+
+typedef struct config_key {
+    const char *section;
+    const char *name;
+    key_type type;
+    double min, max;          /* KEY_INT, KEY_DOUBLE: inclusive unless *_OPEN */
+    unsigned flags;
+    size_t offset, size;      /* the field in p4_config                       */
+    const char *choices;      /* KEY_ENUM, KEY_PARTITION: "a|b|c"             */
+    const char *default_text; /* docs, when the default is not a plain value  */
+    const char *help;
+} config_key;
+
+#define FIELD(member)                                                        \
+    .offset = offsetof(p4_config, member),                                   \
+    .size = sizeof(((p4_config *)0)->member)
+
+/* KEY_PARTITION stores the position of the name in `choices`. */
+_Static_assert(P4_PARTITION_IID == 0 && P4_PARTITION_WRITER == 1 &&
+                   P4_PARTITION_LABEL_SKEW == 2 &&
+                   P4_PARTITION_DIRICHLET == 3 && P4_PARTITION_CLUSTERED == 4,
+               "partition choices below follow p4_partition_kind");
+
+static const char *const config_sections[] = {"data", "model", "dp", "p4"};
+#define SECTION_COUNT (sizeof config_sections / sizeof config_sections[0])
+
+static const config_key config_keys[] = {
+    /* [data] */
+    {.section = "data", .name = "dataset", .type = KEY_ENUM, FIELD(dataset),
+     .flags = KEY_REQUIRED, .choices = "fashion-mnist|femnist|cifar10|cifar100",
+     .help = "which dataset to load"},
+    {.section = "data", .name = "path", .type = KEY_PATH, FIELD(data_path),
+     .default_text = "fashion-mnist: /usr/share/datasets/fashion-mnist; others: required",
+     .help = "dataset directory (femnist: LEAF json in `train/` and `test/`; "
+             "cifar10: `data_batch_*.bin`, `test_batch.bin`; cifar100: `train.bin`, `test.bin`)"},
+    {.section = "data", .name = "max_train", .type = KEY_INT, FIELD(max_train),
+     .min = 0, .max = INT_MAX, .help = "load at most this many training examples (0 = all)"},
+    {.section = "data", .name = "max_test", .type = KEY_INT, FIELD(max_test),
+     .min = 0, .max = INT_MAX, .help = "load at most this many test examples (0 = all)"},
+    {.section = "data", .name = "partition", .type = KEY_PARTITION, FIELD(partition.kind),
+     .choices = "iid|writer|label-skew|dirichlet|clustered",
+     .help = "how examples are split among clients (writer: FEMNIST only)"},
+    {.section = "data", .name = "clients", .type = KEY_INT, FIELD(partition.clients),
+     .min = 1, .max = 4096, .help = "number of clients"},
+    {.section = "data", .name = "train_per_client", .type = KEY_INT,
+     FIELD(partition.train_per_client), .min = 0, .max = INT_MAX,
+     .help = "training examples per client (0 = share the train set evenly)"},
+    {.section = "data", .name = "test_per_client", .type = KEY_INT,
+     FIELD(partition.test_per_client), .min = 0, .max = INT_MAX,
+     .help = "test examples per client (0 = share the test set evenly)"},
+    {.section = "data", .name = "seed", .type = KEY_UINT64, FIELD(partition.seed),
+     .help = "seed of the partition (same seed, same split)"},
+    {.section = "data", .name = "major_fraction", .type = KEY_DOUBLE,
+     FIELD(partition.major_fraction), .min = 0, .max = 1,
+     .default_text = "required by label-skew",
+     .help = "label-skew: fraction of a client's examples from its major class"},
+    {.section = "data", .name = "alpha", .type = KEY_DOUBLE, FIELD(partition.alpha),
+     .min = 0, .max = INFINITY, .flags = KEY_MIN_OPEN,
+     .default_text = "required by dirichlet",
+     .help = "dirichlet: concentration of the label proportions (small = more skewed)"},
+    {.section = "data", .name = "clusters", .type = KEY_INT, FIELD(partition.clusters),
+     .min = 1, .max = P4_MAX_CLUSTERS,
+     .default_text = "1, or the number of cluster_classes sets",
+     .help = "clustered: number of latent client clusters"},
+    {.section = "data", .name = "classes_per_cluster", .type = KEY_INT,
+     FIELD(partition.classes_per_cluster), .min = 0, .max = P4_MAX_CLASSES,
+     .help = "clustered: classes drawn per cluster (0 = the partitioner's default)"},
+    {.section = "data", .name = "cluster_classes", .type = KEY_CLASS_SETS,
+     FIELD(partition), .default_text = "drawn from the seed",
+     .help = "clustered: each cluster's classes, sets separated by `;` "
+             "(no space before it: ` ;` starts a comment), e.g. `0,1,2; 3,4,5`"},
+
+    /* [model] */
+    {.section = "model", .name = "cfg", .type = KEY_PATH, FIELD(model_cfg),
+     .flags = KEY_REQUIRED, .help = "darknet .cfg of the private model"},
+    {.section = "model", .name = "proxy_cfg", .type = KEY_PATH, FIELD(proxy_cfg),
+     .default_text = "= cfg", .help = "darknet .cfg of the shared proxy model"},
+    {.section = "model", .name = "epochs", .type = KEY_INT, FIELD(epochs),
+     .min = 1, .max = 10000, .help = "training epochs"},
+    {.section = "model", .name = "batch", .type = KEY_INT, FIELD(batch),
+     .min = 1, .max = 65536, .help = "minibatch size"},
+    {.section = "model", .name = "learning_rate", .type = KEY_DOUBLE, FIELD(learning_rate),
+     .min = 0, .max = INFINITY, .flags = KEY_MIN_OPEN, .help = "SGD learning rate"},
+    {.section = "model", .name = "momentum", .type = KEY_DOUBLE, FIELD(momentum),
+     .min = 0, .max = 1, .flags = KEY_MAX_OPEN, .help = "SGD momentum"},
+    {.section = "model", .name = "weight_decay", .type = KEY_DOUBLE, FIELD(weight_decay),
+     .min = 0, .max = INFINITY, .help = "L2 weight decay"},
+    {.section = "model", .name = "seed", .type = KEY_UINT64, FIELD(seed),
+     .help = "seed of weight initialisation and batch order"},
+
+    /* [dp] */
+    {.section = "dp", .name = "enabled", .type = KEY_BOOL, FIELD(dp_enabled),
+     .default_text = "true if any other [dp] key is set, else false",
+     .help = "train with DP-SGD"},
+    {.section = "dp", .name = "target_epsilon", .type = KEY_DOUBLE, FIELD(target_epsilon),
+     .min = 0, .max = INFINITY, .flags = KEY_MIN_OPEN,
+     .default_text = "set this or noise_multiplier",
+     .help = "privacy budget to spend; the noise is calibrated to reach it"},
+    {.section = "dp", .name = "noise_multiplier", .type = KEY_DOUBLE,
+     FIELD(noise_multiplier), .min = 0, .max = INFINITY,
+     .default_text = "set this or target_epsilon",
+     .help = "noise standard deviation / clip_norm (epsilon then follows from it)"},
+    {.section = "dp", .name = "clip_norm", .type = KEY_DOUBLE, FIELD(clip_norm),
+     .min = 0, .max = INFINITY, .flags = KEY_MIN_OPEN,
+     .help = "per-example gradient L2 clipping bound"},
+    {.section = "dp", .name = "sample_rate", .type = KEY_DOUBLE, FIELD(sample_rate),
+     .min = 0, .max = 1, .flags = KEY_MIN_OPEN, .default_text = "batch / train size",
+     .help = "Poisson sampling rate q of DP-SGD"},
+    {.section = "dp", .name = "delta", .type = KEY_DOUBLE, FIELD(delta),
+     .min = 0, .max = 1, .flags = KEY_MIN_OPEN | KEY_MAX_OPEN, .help = "DP delta"},
+    {.section = "dp", .name = "state", .type = KEY_PATH, FIELD(state),
+     .default_text = "p4-state.db beside the run",
+     .help = "privacy ledger (SQLite) recording the budget spent"},
+    {.section = "dp", .name = "noise_seeded", .type = KEY_BOOL, FIELD(noise_seeded),
+     .help = "draw DP noise from the seed: reproducible, but not secret"},
+
+    /* [p4] */
+    {.section = "p4", .name = "rounds", .type = KEY_INT, FIELD(rounds),
+     .min = 1, .max = INT_MAX, .help = "co-training rounds"},
+    {.section = "p4", .name = "local_epochs", .type = KEY_INT, FIELD(local_epochs),
+     .min = 1, .max = INT_MAX, .help = "local epochs per round"},
+    {.section = "p4", .name = "warmup_epochs", .type = KEY_INT, FIELD(warmup_epochs),
+     .min = 0, .max = INT_MAX, .help = "local epochs before peers are grouped"},
+    {.section = "p4", .name = "group_size", .type = KEY_INT, FIELD(group_size),
+     .min = 1, .max = INT_MAX, .help = "peers per group (V)"},
+    {.section = "p4", .name = "sample_peers", .type = KEY_INT, FIELD(sample_peers),
+     .min = 0, .max = INT_MAX, .help = "peers sampled when grouping (H; 0 = all)"},
+    {.section = "p4", .name = "distance_layers", .type = KEY_ENUM, FIELD(distance_layers),
+     .choices = "all|last|first", .help = "layers compared to measure peer similarity"},
+    {.section = "p4", .name = "kd_alpha", .type = KEY_DOUBLE, FIELD(kd_alpha),
+     .min = 0, .max = 1, .help = "weight of the distillation loss (a)"},
+    {.section = "p4", .name = "kd_temperature", .type = KEY_DOUBLE, FIELD(kd_temperature),
+     .min = 0, .max = INFINITY, .flags = KEY_MIN_OPEN, .help = "distillation temperature (T)"},
+    {.section = "p4", .name = "aggregate", .type = KEY_ENUM, FIELD(aggregate),
+     .choices = "mean|multikrum", .help = "how a group's proxy updates are combined"},
+    {.section = "p4", .name = "krum_f", .type = KEY_INT, FIELD(krum_f),
+     .min = 0, .max = INT_MAX, .help = "multikrum: assumed number of Byzantine peers"},
+    {.section = "p4", .name = "share", .type = KEY_ENUM, FIELD(share),
+     .choices = "weights|logits", .help = "what peers exchange"},
+    {.section = "p4", .name = "strict_dp", .type = KEY_BOOL, FIELD(strict_dp),
+     .help = "refuse any step that is not covered by the DP accountant"},
+    {.section = "p4", .name = "public_count", .type = KEY_INT, FIELD(public_count),
+     .min = 0, .max = INT_MAX, .help = "logits mode: size of the public reference set"},
+    {.section = "p4", .name = "method", .type = KEY_ENUM, FIELD(method),
+     .choices = "p4|local|proxyfl|fedavg-dp", .help = "algorithm to run"},
+};
+#define KEY_COUNT (sizeof config_keys / sizeof config_keys[0])
+
+/* ---- defaults ----------------------------------------------------------- */
+
+void p4_config_defaults(p4_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->partition.kind = P4_PARTITION_IID;
+    cfg->partition.clients = 1;
+    cfg->partition.seed = 1;
+    cfg->partition.clusters = 1;
+
+    cfg->epochs = 5;
+    cfg->batch = 64;
+    cfg->learning_rate = 0.05;
+    cfg->momentum = 0.9;
+    cfg->weight_decay = 0;
+    cfg->seed = 1;
+
+    cfg->dp_enabled = 0;
+    cfg->target_epsilon = 0;
+    cfg->noise_multiplier = -1;
+    cfg->clip_norm = 1.0;
+    cfg->sample_rate = 0;
+    cfg->delta = 1e-5;
+
+    cfg->rounds = 10;
+    cfg->local_epochs = 1;
+    cfg->warmup_epochs = 1;
+    cfg->group_size = 4;
+    cfg->sample_peers = 0;
+    snprintf(cfg->distance_layers, sizeof cfg->distance_layers, "last");
+    cfg->kd_alpha = 0.5;
+    cfg->kd_temperature = 1.0;
+    snprintf(cfg->aggregate, sizeof cfg->aggregate, "mean");
+    cfg->krum_f = 0;
+    snprintf(cfg->share, sizeof cfg->share, "weights");
+    cfg->strict_dp = 0;
+    cfg->public_count = 500;
+    snprintf(cfg->method, sizeof cfg->method, "p4");
+}
+
+/* ---- parse state and error recording ------------------------------------ */
+
+typedef struct parse_state {
+    const char *path;            /* the config file, for messages          */
+    p4_config *cfg;
+    char dir[P4_PATH_MAX];       /* its folder with a trailing '/', or ""  */
+
+    const char *text;            /* the whole file                          */
+    size_t len, pos;             /* reader position                         */
+    int lineno;                  /* line the reader handed out last         */
+    const char *line;            /* that line, raw, without its '\n'        */
+    size_t line_len;
+
+    int key_line[KEY_COUNT];     /* where each key was set (0 = not set)   */
+    char key_value[KEY_COUNT][VALUE_MAX];
+    int class_sets;              /* sets parsed from cluster_classes        */
+
+    int error_line;              /* line of the first error, 0 = none       */
+    char error[P4_ERROR_MESSAGE_MAX];
+} parse_state;
+
+/* Records "<file>:<line>: <message>" unless an earlier error is recorded;
+ * errors arrive in line order, so the first one is the one to report. */
+__attribute__((format(printf, 2, 3)))
+static void fail_line(parse_state *st, const char *fmt, ...)
+{
+    if (st->error_line != 0)
+        return;
+    st->error_line = st->lineno;
+    int n = snprintf(st->error, sizeof st->error, "%s:%d: ", st->path, st->lineno);
+    if (n < 0 || (size_t)n >= sizeof st->error)
+        return; /* the path alone fills the message */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->error + n, sizeof st->error - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+/* Records "<file>:<line>: [section] key = value: <message>". */
+__attribute__((format(printf, 5, 6)))
+static void fail_key(parse_state *st, const char *section, const char *name,
+                     const char *value, const char *fmt, ...)
+{
+    char what[P4_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    fail_line(st, "[%s] %s = %s: %s", section, name, value, what);
+}
+
+static int section_known(const char *section)
+{
+    for (size_t i = 0; i < SECTION_COUNT; i++)
+        if (strcmp(section, config_sections[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static const config_key *find_key(const char *section, const char *name)
+{
+    for (size_t i = 0; i < KEY_COUNT; i++)
+        if (strcmp(config_keys[i].section, section) == 0 &&
+            strcmp(config_keys[i].name, name) == 0)
+            return &config_keys[i];
+    return NULL;
+}
+
+static size_t key_index(const config_key *k) { return (size_t)(k - config_keys); }
+
+/* Lists a section's keys ("a, b, c") for "unknown key" messages. */
+static void list_keys(const char *section, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < KEY_COUNT && used < size; i++) {
+        if (strcmp(config_keys[i].section, section) != 0)
+            continue;
+        int n = snprintf(out + used, size - used, "%s%s", used ? ", " : "",
+                         config_keys[i].name);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+/* ---- the line reader ---------------------------------------------------- */
+
+static const char *skip_space(const char *s, const char *end)
+{
+    while (s < end && isspace((unsigned char)*s))
+        s++;
+    return s;
+}
+
+static const char *trim_end(const char *s, const char *end)
+{
+    while (end > s && isspace((unsigned char)end[-1]))
+        end--;
+    return end;
+}
+
+/* Checks a "[name]" header line: inih takes the name as everything between
+ * '[' and the first ']', untrimmed. */
+static void check_section_header(parse_state *st, const char *s, const char *end)
+{
+    if (s >= end || *s != '[')
+        return;
+    const char *close = memchr(s + 1, ']', (size_t)(end - s - 1));
+    if (close == NULL)
+        return; /* inih reports the syntax error */
+    char name[VALUE_MAX];
+    size_t n = (size_t)(close - s - 1);
+    memcpy(name, s + 1, n);
+    name[n] = '\0';
+    if (!section_known(name))
+        fail_line(st, "[%s]: unknown section (sections: [data], [model], [dp], [p4])",
+                  name);
+}
+
+/* An ini_reader: hands inih exactly one line of the file per call, so that
+ * inih's line count and ours agree. */
+static char *read_line(char *str, int num, void *stream)
+{
+    parse_state *st = stream;
+    if (st->pos >= st->len || num < 2)
+        return NULL;
+    const char *start = st->text + st->pos;
+    const char *nl = memchr(start, '\n', st->len - st->pos);
+    size_t n = nl ? (size_t)(nl - start) : st->len - st->pos;
+    st->pos += n + (nl ? 1 : 0);
+    st->lineno++;
+    st->line = start;
+    st->line_len = n;
+
+    str[0] = '\0';
+    if (memchr(start, '\0', n) != NULL) {
+        fail_line(st, "line contains a NUL byte (not a text file?)");
+        return str;
+    }
+    if (n > (size_t)num - 1) {
+        fail_line(st, "line is longer than %d characters", num - 1);
+        return str;
+    }
+    memcpy(str, start, n);
+    str[n] = '\0';
+
+    const char *s = start, *end = start + n;
+    if (st->lineno == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+        s += 3; /* UTF-8 byte order mark, which inih skips too */
+    s = skip_space(s, end);
+    check_section_header(st, s, trim_end(s, end));
+    return str;
+}
+
+/* True when inih handed us an indented line as a continuation of the
+ * previous key (its multi-line values): it then passes the whole trimmed
+ * line as the value, which a "key = value" line can never produce. */
+static int is_continuation(const parse_state *st, const char *value)
+{
+    const char *end = st->line + st->line_len;
+    if (st->line_len == 0 || !isspace((unsigned char)st->line[0]))
+        return 0;
+    const char *s = skip_space(st->line, end);
+    const char *e = trim_end(s, end);
+    return strlen(value) == (size_t)(e - s) && memcmp(value, s, (size_t)(e - s)) == 0;
+}
+
+/* ---- value parsers ------------------------------------------------------ */
+
+/* Only plain decimal numbers: strtod alone would also take "inf", "nan"
+ * and hex floats, strtol leading spaces. */
+static int is_decimal_text(const char *s, int allow_fraction)
+{
+    if (*s == '+' || *s == '-')
+        s++;
+    if (!isdigit((unsigned char)*s) && !(allow_fraction && *s == '.'))
+        return 0;
+    for (; *s; s++) {
+        if (isdigit((unsigned char)*s))
+            continue;
+        if (allow_fraction && strchr(".eE+-", *s))
+            continue;
+        return 0;
+    }
+    return 1;
+}
+
+/* The allowed range as text: "1..4096", "[0, 1)", ">= 0", "> 0". */
+static void range_text(const config_key *k, char *out, size_t size)
+{
+    if (k->type == KEY_INT && k->max < INT_MAX)
+        snprintf(out, size, "%.0f..%.0f", k->min, k->max);
+    else if (k->type == KEY_INT)
+        snprintf(out, size, ">= %.0f", k->min);
+    else if (isinf(k->max))
+        snprintf(out, size, "%s %g", (k->flags & KEY_MIN_OPEN) ? ">" : ">=", k->min);
+    else
+        snprintf(out, size, "%c%g, %g%c", (k->flags & KEY_MIN_OPEN) ? '(' : '[', k->min,
+                 k->max, (k->flags & KEY_MAX_OPEN) ? ')' : ']');
+}
+
+static void describe_range(const config_key *k, char *out, size_t size)
+{
+    char range[64];
+    range_text(k, range, sizeof range);
+    snprintf(out, size, "must be %s%s", range[0] == '>' ? "" : "in ", range);
+}
+
+/* "a|b|c" as "a, b, c". */
+static void choices_text(const char *choices, char *out, size_t size)
+{
+    size_t used = 0;
+    for (const char *c = choices; *c && used + 3 < size; c++) {
+        if (*c == '|') {
+            out[used++] = ',';
+            out[used++] = ' ';
+        } else {
+            out[used++] = *c;
+        }
+    }
+    out[used] = '\0';
+}
+
+static int in_range(const config_key *k, double v)
+{
+    if (v < k->min || ((k->flags & KEY_MIN_OPEN) && v == k->min))
+        return 0;
+    if (v > k->max || ((k->flags & KEY_MAX_OPEN) && v == k->max))
+        return 0;
+    return 1;
+}
+
+/* Each parser returns NULL on success, else what is wrong with the value. */
+static const char *parse_int(const config_key *k, const char *v, int *out,
+                             char *why, size_t why_size)
+{
+    if (!is_decimal_text(v, 0))
+        return "not an integer";
+    errno = 0;
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*end != '\0')
+        return "not an integer";
+    if (errno == ERANGE || x < INT_MIN || x > INT_MAX || !in_range(k, (double)x)) {
+        describe_range(k, why, why_size);
+        return why;
+    }
+    *out = (int)x;
+    return NULL;
+}
+
+static const char *parse_double(const config_key *k, const char *v, double *out,
+                                char *why, size_t why_size)
+{
+    if (!is_decimal_text(v, 1))
+        return "not a number";
+    errno = 0;
+    char *end;
+    double x = strtod(v, &end);
+    if (*end != '\0' || end == v)
+        return "not a number";
+    if (errno == ERANGE || !isfinite(x) || !in_range(k, x)) {
+        describe_range(k, why, why_size);
+        return why;
+    }
+    *out = x;
+    return NULL;
+}
+
+static const char *parse_uint64(const char *v, uint64_t *out)
+{
+    /* strtoull would turn "-1" into 2^64-1: digits only. */
+    for (const char *s = v; *s; s++)
+        if (!isdigit((unsigned char)*s))
+            return "not an unsigned integer";
+    errno = 0;
+    char *end;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (*end != '\0' || end == v)
+        return "not an unsigned integer";
+    if (errno == ERANGE)
+        return "must be < 2^64";
+    *out = (uint64_t)x;
+    return NULL;
+}
+
+static const char *parse_bool(const char *v, int *out)
+{
+    static const char *const yes[] = {"true", "yes", "1"};
+    static const char *const no[] = {"false", "no", "0"};
+    for (size_t i = 0; i < 3; i++) {
+        if (strcasecmp(v, yes[i]) == 0) {
+            *out = 1;
+            return NULL;
+        }
+        if (strcasecmp(v, no[i]) == 0) {
+            *out = 0;
+            return NULL;
+        }
+    }
+    return "must be true, false, yes, no, 1 or 0";
+}
+
+/* Position of v in "a|b|c", or -1. */
+static int choice_index(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    int index = 0;
+    for (const char *s = choices;; index++) {
+        const char *bar = strchr(s, '|');
+        size_t len = bar ? (size_t)(bar - s) : strlen(s);
+        if (len == n && strncmp(s, v, n) == 0)
+            return index;
+        if (bar == NULL)
+            return -1;
+        s = bar + 1;
+    }
+}
+
+static const char *parse_path(const parse_state *st, const char *v, char *out,
+                              size_t size)
+{
+    const char *dir = (v[0] == '/') ? "" : st->dir;
+    int n = snprintf(out, size, "%s%s", dir, v);
+    if (n < 0 || (size_t)n >= size)
+        return "path too long";
+    return NULL;
+}
+
+/* "0,1,2; 3,4,5" -> sets of class numbers in spec; returns the number of
+ * sets through *sets. */
+static const char *parse_class_sets(const char *v, p4_partition_spec *spec,
+                                    int *sets, char *why, size_t why_size)
+{
+    memset(spec->cluster_class_count, 0, sizeof spec->cluster_class_count);
+    int set = 0;
+    const char *s = v;
+    for (;;) {
+        if (set >= P4_MAX_CLUSTERS) {
+            snprintf(why, why_size, "more than %d sets", P4_MAX_CLUSTERS);
+            return why;
+        }
+        int count = 0;
+        for (;;) {
+            while (isspace((unsigned char)*s))
+                s++;
+            if (!isdigit((unsigned char)*s)) {
+                if (count == 0 && (*s == ';' || *s == '\0'))
+                    snprintf(why, why_size, "set %d is empty", set + 1);
+                else
+                    snprintf(why, why_size, "set %d: expected a class number at '%s'",
+                             set + 1, s);
+                return why;
+            }
+            errno = 0;
+            char *end;
+            long c = strtol(s, &end, 10);
+            if (errno == ERANGE || c >= P4_MAX_CLASSES) {
+                snprintf(why, why_size, "set %d: class %.*s is not below %d", set + 1,
+                         (int)(end - s), s, P4_MAX_CLASSES);
+                return why;
+            }
+            for (int i = 0; i < count; i++)
+                if (spec->cluster_classes[set][i] == (int)c) {
+                    snprintf(why, why_size, "set %d lists class %ld twice", set + 1, c);
+                    return why;
+                }
+            spec->cluster_classes[set][count++] = (int)c;
+            s = end;
+            while (isspace((unsigned char)*s))
+                s++;
+            if (*s == ',') {
+                s++;
+                continue;
+            }
+            if (*s == ';' || *s == '\0')
+                break;
+            snprintf(why, why_size, "set %d: unexpected '%c'", set + 1, *s);
+            return why;
+        }
+        spec->cluster_class_count[set++] = count;
+        if (*s == '\0')
+            break;
+        s++; /* ';' */
+    }
+    *sets = set;
+    return NULL;
+}
+
+/* Parses v as k's type into its field; NULL or what is wrong. */
+static const char *store_value(parse_state *st, const config_key *k, const char *v,
+                               char *why, size_t why_size)
+{
+    char *field = (char *)st->cfg + k->offset;
+    const char *bad = NULL;
+    switch (k->type) {
+    case KEY_INT: {
+        int x = 0;
+        if ((bad = parse_int(k, v, &x, why, why_size)) == NULL)
+            memcpy(field, &x, sizeof x);
+        break;
+    }
+    case KEY_DOUBLE: {
+        double x = 0;
+        if ((bad = parse_double(k, v, &x, why, why_size)) == NULL)
+            memcpy(field, &x, sizeof x);
+        break;
+    }
+    case KEY_UINT64: {
+        uint64_t x = 0;
+        if ((bad = parse_uint64(v, &x)) == NULL)
+            memcpy(field, &x, sizeof x);
+        break;
+    }
+    case KEY_BOOL: {
+        int x = 0;
+        if ((bad = parse_bool(v, &x)) == NULL)
+            memcpy(field, &x, sizeof x);
+        break;
+    }
+    case KEY_ENUM:
+    case KEY_PARTITION: {
+        int index = choice_index(k->choices, v);
+        if (index < 0) {
+            char list[128];
+            choices_text(k->choices, list, sizeof list);
+            snprintf(why, why_size, "must be one of %s", list);
+            return why;
+        }
+        if (k->type == KEY_ENUM) {
+            snprintf(field, k->size, "%s", v); /* choices fit their fields */
+        } else {
+            p4_partition_kind kind = (p4_partition_kind)index;
+            memcpy(field, &kind, sizeof kind);
+        }
+        break;
+    }
+    case KEY_PATH:
+        bad = parse_path(st, v, field, k->size);
+        break;
+    case KEY_CLASS_SETS:
+        bad = parse_class_sets(v, &st->cfg->partition, &st->class_sets, why, why_size);
+        break;
+    }
+    return bad;
+}
+
+/* The inih handler: one call per "key = value" line. */
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+    parse_state *st = user;
+    if (is_continuation(st, value)) {
+        fail_line(st, "indented line is read as a continuation of '%s' on the line "
+                      "before; remove the leading whitespace", name);
+        return 0;
+    }
+    if (section[0] == '\0') {
+        fail_line(st, "%s = %s: key outside any section (sections: [data], [model], "
+                      "[dp], [p4])", name, value);
+        return 0;
+    }
+    if (!section_known(section)) {
+        fail_key(st, section, name, value, "unknown section [%s]", section);
+        return 0;
+    }
+    const config_key *k = find_key(section, name);
+    if (k == NULL) {
+        char keys[P4_ERROR_MESSAGE_MAX / 2];
+        list_keys(section, keys, sizeof keys);
+        fail_key(st, section, name, value, "unknown key (keys of [%s]: %s)", section, keys);
+        return 0;
+    }
+    size_t i = key_index(k);
+    if (st->key_line[i] != 0) {
+        fail_key(st, section, name, value, "duplicate key (first set on line %d)",
+                 st->key_line[i]);
+        return 0;
+    }
+    if (value[0] == '\0') {
+        fail_key(st, section, name, value, "empty value");
+        return 0;
+    }
+    char why[P4_ERROR_MESSAGE_MAX / 2];
+    const char *bad = store_value(st, k, value, why, sizeof why);
+    if (bad != NULL) {
+        fail_key(st, section, name, value, "%s", bad);
+        return 0;
+    }
+    st->key_line[i] = st->lineno;
+    snprintf(st->key_value[i], sizeof st->key_value[i], "%s", value);
+    return 1;
+}
+
+/* ---- checks across keys ------------------------------------------------- */
+
+static int seen(const parse_state *st, const char *section, const char *name)
+{
+    const config_key *k = find_key(section, name);
+    return k != NULL && st->key_line[key_index(k)] != 0;
+}
+
+/* Records an error about a key that was set, at its line. */
+__attribute__((format(printf, 4, 5)))
+static void fail_at_key(parse_state *st, const char *section, const char *name,
+                        const char *fmt, ...)
+{
+    const config_key *k = find_key(section, name);
+    size_t i = key_index(k);
+    char what[P4_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    st->lineno = st->key_line[i];
+    fail_key(st, section, name, st->key_value[i], "%s", what);
+}
+
+/* Records "<file>: missing required key 'k' in [section]<extra>". */
+static void fail_missing(parse_state *st, const char *section, const char *name,
+                         const char *extra)
+{
+    if (st->error_line != 0)
+        return;
+    st->error_line = -1;
+    snprintf(st->error, sizeof st->error, "%s: missing required key '%s' in [%s]%s",
+             st->path, name, section, extra);
+}
+
+static int dataset_classes(const char *dataset)
+{
+    if (strcmp(dataset, "femnist") == 0)
+        return 62;
+    if (strcmp(dataset, "cifar100") == 0)
+        return 100;
+    return 10; /* fashion-mnist, cifar10 */
+}
+
+static void check_partition(parse_state *st)
+{
+    p4_config *cfg = st->cfg;
+    p4_partition_spec *spec = &cfg->partition;
+    int classes = dataset_classes(cfg->dataset);
+
+    if (spec->kind == P4_PARTITION_WRITER && strcmp(cfg->dataset, "femnist") != 0)
+        fail_at_key(st, "data", "partition", "needs dataset = femnist (dataset is %s)",
+                    cfg->dataset);
+    if (spec->kind == P4_PARTITION_LABEL_SKEW && !seen(st, "data", "major_fraction"))
+        fail_missing(st, "data", "major_fraction", " (needed by partition = label-skew)");
+    if (spec->kind == P4_PARTITION_DIRICHLET && !seen(st, "data", "alpha"))
+        fail_missing(st, "data", "alpha", " (needed by partition = dirichlet)");
+    if (spec->kind != P4_PARTITION_CLUSTERED)
+        return;
+
+    if (spec->classes_per_cluster > classes)
+        fail_at_key(st, "data", "classes_per_cluster", "%s has only %d classes",
+                    cfg->dataset, classes);
+    if (!seen(st, "data", "cluster_classes"))
+        return;
+    if (!seen(st, "data", "clusters"))
+        spec->clusters = st->class_sets;
+    else if (st->class_sets != spec->clusters)
+        fail_at_key(st, "data", "cluster_classes",
+                    "lists %d set%s but clusters = %d (sets are separated by ';'; "
+                    "' ;' with a space before it starts a comment)",
+                    st->class_sets, st->class_sets == 1 ? "" : "s", spec->clusters);
+    for (int c = 0; c < st->class_sets; c++)
+        for (int i = 0; i < spec->cluster_class_count[c]; i++)
+            if (spec->cluster_classes[c][i] >= classes)
+                fail_at_key(st, "data", "cluster_classes",
+                            "set %d: class %d does not exist in %s (%d classes)", c + 1,
+                            spec->cluster_classes[c][i], cfg->dataset, classes);
+}
+
+static void check_dp(parse_state *st)
+{
+    p4_config *cfg = st->cfg;
+    if (!seen(st, "dp", "enabled")) {
+        /* Writing any [dp] key asks for DP. */
+        cfg->dp_enabled = 0;
+        for (size_t i = 0; i < KEY_COUNT; i++)
+            if (strcmp(config_keys[i].section, "dp") == 0 && st->key_line[i] != 0)
+                cfg->dp_enabled = 1;
+    }
+    if (!cfg->dp_enabled)
+        return;
+    int eps = seen(st, "dp", "target_epsilon"), noise = seen(st, "dp", "noise_multiplier");
+    if (eps && noise) {
+        int eps_line = st->key_line[key_index(find_key("dp", "target_epsilon"))];
+        int noise_line = st->key_line[key_index(find_key("dp", "noise_multiplier"))];
+        const char *later = eps_line > noise_line ? "target_epsilon" : "noise_multiplier";
+        fail_at_key(st, "dp", later,
+                    "set either target_epsilon (line %d) or noise_multiplier (line %d), "
+                    "not both: choose one", eps_line, noise_line);
+    } else if (!eps && !noise) {
+        fail_missing(st, "dp", "target_epsilon' or 'noise_multiplier",
+                     " (DP is enabled: choose one)");
+    } else if (eps) {
+        cfg->noise_multiplier = -1; /* calibrated from target_epsilon */
+    } else {
+        cfg->target_epsilon = 0;
+    }
+}
+
+static void finish(parse_state *st)
+{
+    p4_config *cfg = st->cfg;
+    for (size_t i = 0; i < KEY_COUNT; i++)
+        if ((config_keys[i].flags & KEY_REQUIRED) && st->key_line[i] == 0)
+            fail_missing(st, config_keys[i].section, config_keys[i].name, "");
+    if (st->error_line != 0)
+        return;
+
+    if (!seen(st, "data", "path")) {
+        if (strcmp(cfg->dataset, "fashion-mnist") == 0)
+            snprintf(cfg->data_path, sizeof cfg->data_path, "/usr/share/datasets/fashion-mnist");
+        else
+            fail_missing(st, "data", "path", " (no default location for this dataset)");
+    }
+    if (!seen(st, "model", "proxy_cfg"))
+        memcpy(cfg->proxy_cfg, cfg->model_cfg, sizeof cfg->proxy_cfg);
+    check_partition(st);
+    check_dp(st);
+}
+
+/* ---- loading ------------------------------------------------------------ */
+
+/* Reads path whole; P4_OK or an error naming the file. */
+static int read_file(const char *path, char **text, size_t *len, p4_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return p4_error_set(err, P4_EIO, "%s: cannot open: %s", path, strerror(errno));
+    char *buf = malloc(CONFIG_FILE_MAX + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return p4_error_set(err, P4_ENOMEM, "%s: out of memory", path);
+    }
+    size_t n = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
+    int failed = ferror(f);
+    int saved = errno;
+    fclose(f);
+    if (failed) {
+        free(buf);
+        return p4_error_set(err, P4_EIO, "%s: cannot read: %s", path, strerror(saved));
+    }
+    if (n > CONFIG_FILE_MAX) {
+        free(buf);
+        return p4_error_set(err, P4_ECONFIG, "%s: larger than %d bytes: not a p4 config",
+                            path, CONFIG_FILE_MAX);
+    }
+    *text = buf;
+    *len = n;
+    return P4_OK;
+}
+
+/* The text of line `lineno` (1-based) of st->text, trimmed, for messages. */
+static void line_text(const parse_state *st, int lineno, char *out, size_t size)
+{
+    const char *s = st->text, *end = st->text + st->len;
+    for (int i = 1; i < lineno && s < end; i++) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        s = nl ? nl + 1 : end;
+    }
+    const char *nl = memchr(s, '\n', (size_t)(end - s));
+    const char *e = nl ? nl : end;
+    s = skip_space(s, e);
+    e = trim_end(s, e);
+    snprintf(out, size, "%.*s", (int)(e - s), s);
+}
+
+int p4_config_load(const char *path, p4_config *cfg, p4_error *err)
+{
+    if (path == NULL || cfg == NULL)
+        return p4_error_set(err, P4_EINVAL, "p4_config_load: path and cfg are required");
+    p4_config_defaults(cfg);
+    if (snprintf(cfg->path, sizeof cfg->path, "%s", path) >= (int)sizeof cfg->path)
+        return p4_error_set(err, P4_ECONFIG, "%.200s...: config path too long", path);
+
+    parse_state *st = calloc(1, sizeof *st);
+    if (st == NULL)
+        return p4_error_set(err, P4_ENOMEM, "%s: out of memory", path);
+    st->path = path;
+    st->cfg = cfg;
+    const char *slash = strrchr(path, '/');
+    if (slash != NULL)
+        snprintf(st->dir, sizeof st->dir, "%.*s/", (int)(slash - path), path);
+
+    char *text = NULL;
+    int rc = read_file(path, &text, &st->len, err);
+    if (rc != P4_OK) {
+        free(st);
+        return rc;
+    }
+    st->text = text;
+
+    int syntax_line = ini_parse_stream(read_line, st, on_key, st);
+    if (syntax_line > 0 && (st->error_line == 0 || syntax_line < st->error_line)) {
+        /* inih's own complaint: a line that is neither [section] nor key = value */
+        char shown[120];
+        line_text(st, syntax_line, shown, sizeof shown);
+        st->error_line = 0;
+        st->lineno = syntax_line;
+        fail_line(st, "'%s': expected '[section]' or 'key = value'", shown);
+    }
+    if (st->error_line == 0)
+        finish(st);
+
+    rc = P4_OK;
+    if (st->error_line != 0)
+        rc = p4_error_set(err, P4_ECONFIG, "%s", st->error);
+    free(text);
+    free(st);
+    return rc;
+}
+
+/* ---- documentation ------------------------------------------------------ */
+
+static const char *type_name(key_type t)
+{
+    switch (t) {
+    case KEY_INT: return "int";
+    case KEY_DOUBLE: return "double";
+    case KEY_UINT64: return "uint64";
+    case KEY_BOOL: return "bool";
+    case KEY_ENUM: return "enum";
+    case KEY_PATH: return "path";
+    case KEY_PARTITION: return "enum";
+    case KEY_CLASS_SETS: return "class sets";
+    }
+    return "?";
+}
+
+static void print_allowed(FILE *out, const config_key *k)
+{
+    char text[128];
+    switch (k->type) {
+    case KEY_INT:
+    case KEY_DOUBLE:
+        range_text(k, text, sizeof text);
+        fputs(text, out);
+        break;
+    case KEY_UINT64: fputs("0 .. 2^64-1", out); break;
+    case KEY_BOOL: fputs("true, false, yes, no, 1, 0", out); break;
+    case KEY_ENUM:
+    case KEY_PARTITION:
+        choices_text(k->choices, text, sizeof text);
+        fputs(text, out);
+        break;
+    case KEY_PATH: fputs("a path; relative ones start at the config file's folder", out); break;
+    case KEY_CLASS_SETS: fputs("c,c,...; c,c,...", out); break;
+    }
+}
+
+static void print_default(FILE *out, const config_key *k, const p4_config *defaults)
+{
+    const char *field = (const char *)defaults + k->offset;
+    if (k->flags & KEY_REQUIRED) {
+        fputs("required", out);
+        return;
+    }
+    if (k->default_text != NULL) {
+        fputs(k->default_text, out);
+        return;
+    }
+    switch (k->type) {
+    case KEY_INT: {
+        int x;
+        memcpy(&x, field, sizeof x);
+        fprintf(out, "%d", x);
+        break;
+    }
+    case KEY_DOUBLE: {
+        double x;
+        memcpy(&x, field, sizeof x);
+        fprintf(out, "%g", x);
+        break;
+    }
+    case KEY_UINT64: {
+        uint64_t x;
+        memcpy(&x, field, sizeof x);
+        fprintf(out, "%" PRIu64, x);
+        break;
+    }
+    case KEY_BOOL: {
+        int x;
+        memcpy(&x, field, sizeof x);
+        fputs(x ? "true" : "false", out);
+        break;
+    }
+    case KEY_PARTITION: {
+        p4_partition_kind kind;
+        memcpy(&kind, field, sizeof kind);
+        const char *c = k->choices;
+        for (int i = 0; i < (int)kind && strchr(c, '|'); i++)
+            c = strchr(c, '|') + 1;
+        fprintf(out, "%.*s", (int)strcspn(c, "|"), c);
+        break;
+    }
+    case KEY_ENUM:
+    case KEY_PATH:
+        fputs(field[0] ? field : "-", out);
+        break;
+    case KEY_CLASS_SETS:
+        fputs("-", out);
+        break;
+    }
+}
+
+void p4_config_print_keys(FILE *out)
+{
+    if (out == NULL)
+        return;
+    p4_config defaults;
+    p4_config_defaults(&defaults);
+    for (size_t s = 0; s < SECTION_COUNT; s++) {
+        fprintf(out, "%s### [%s]\n\n", s ? "\n" : "", config_sections[s]);
+        fputs("| key | type | allowed | default | meaning |\n", out);
+        fputs("| --- | --- | --- | --- | --- |\n", out);
+        for (size_t i = 0; i < KEY_COUNT; i++) {
+            const config_key *k = &config_keys[i];
+            if (strcmp(k->section, config_sections[s]) != 0)
+                continue;
+            fprintf(out, "| `%s` | %s | ", k->name, type_name(k->type));
+            print_allowed(out, k);
+            fputs(" | ", out);
+            print_default(out, k, &defaults);
+            fprintf(out, " | %s |\n", k->help);
+        }
+    }
+}
