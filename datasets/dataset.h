@@ -34,12 +34,22 @@ int p4_dataset_new(p4_dataset **out, const char *name, int count, int width,
 void p4_dataset_destroy(p4_dataset **ds);
 
 /* Writes examples indices[0..n) as floats in [0,1] into x (n * example_size
- * floats) and one-hot labels into y (n * classes floats); either may be NULL. */
+ * floats) and one-hot labels into y (n * classes floats); either may be NULL.
+ * indices == NULL means examples 0..n-1.  P4_EINVAL on an index out of range. */
 int p4_dataset_batch(const p4_dataset *ds, const int *indices, int n,
                      float *x, float *y);
 
-/* Per-class counts of the listed examples into hist[classes]. */
+/* Per-class counts of the listed examples into hist[classes]
+ * (indices == NULL means examples 0..n-1). */
 int p4_dataset_histogram(const p4_dataset *ds, const int *indices, int n,
                          int *hist);
+
+/* Changes the number of examples to `count`, keeping the first
+ * min(old, count) examples; new examples are zero (and writer -1).
+ * Loaders use it to grow as data actually arrives. */
+int p4_dataset_resize(p4_dataset *ds, int count, p4_error *err);
+
+/* Gives ds a per-example writer array (all -1) if it has none. */
+int p4_dataset_add_writers(p4_dataset *ds, p4_error *err);
 
 #endif

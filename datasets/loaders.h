@@ -47,4 +47,17 @@ int p4_load_cifar10(const char *const *paths, int npaths, int max_examples,
 int p4_load_cifar100(const char *const *paths, int npaths, int fine,
                      int max_examples, p4_dataset **out, p4_error *err);
 
+/* In-memory forms of the loaders above, for the fuzzers and for data that
+ * arrives over the network.  `name` stands for the file in error messages.
+ * IDX buffers may be gzip-compressed; LEAF buffers hold one json file. */
+int p4_load_idx_buffers(const void *images, size_t images_len, const void *labels,
+                        size_t labels_len, int max_examples, p4_dataset **out,
+                        p4_error *err);
+int p4_load_leaf_buffer(const char *name, const void *json, size_t len,
+                        int max_examples, p4_dataset **out, p4_error *err);
+int p4_load_cifar10_buffer(const char *name, const void *data, size_t len,
+                           int max_examples, p4_dataset **out, p4_error *err);
+int p4_load_cifar100_buffer(const char *name, const void *data, size_t len, int fine,
+                            int max_examples, p4_dataset **out, p4_error *err);
+
 #endif
