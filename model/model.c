@@ -172,8 +172,11 @@ size_t p4_model_param_count(const p4_model *model)
     return n;
 }
 
-/* Copies between the model and a flat vector; to_model selects direction. */
-static int copy_params(p4_model *model, float *flat, size_t n, int to_model)
+typedef enum { TO_FLAT, TO_MODEL, GRADIENTS_TO_FLAT } copy_direction;
+
+/* Copies between the model and a flat vector (weights then biases, layer by
+ * layer), in the given direction. */
+static int copy_params(p4_model *model, float *flat, size_t n, copy_direction dir)
 {
     if (model == NULL || flat == NULL || n != p4_model_param_count(model))
         return P4_EINVAL;
@@ -181,12 +184,12 @@ static int copy_params(p4_model *model, float *flat, size_t n, int to_model)
     for (int i = 0; i < model->net->n; i++) {
         layer *l = &model->net->layers[i];
         size_t nw = layer_weight_count(l), nb = layer_bias_count(l);
-        if (to_model) {
+        if (dir == TO_MODEL) {
             memcpy(l->weights, flat + at, nw * sizeof(float));
             memcpy(l->biases, flat + at + nw, nb * sizeof(float));
         } else {
-            memcpy(flat + at, l->weights, nw * sizeof(float));
-            memcpy(flat + at + nw, l->biases, nb * sizeof(float));
+            memcpy(flat + at, dir == TO_FLAT ? l->weights : l->weight_updates, nw * sizeof(float));
+            memcpy(flat + at + nw, dir == TO_FLAT ? l->biases : l->bias_updates, nb * sizeof(float));
         }
         at += nw + nb;
     }
@@ -195,12 +198,17 @@ static int copy_params(p4_model *model, float *flat, size_t n, int to_model)
 
 int p4_model_get_params(const p4_model *model, float *out, size_t n)
 {
-    return copy_params((p4_model *)model, out, n, 0);
+    return copy_params((p4_model *)model, out, n, TO_FLAT);
 }
 
 int p4_model_set_params(p4_model *model, const float *in, size_t n)
 {
-    return copy_params(model, (float *)in, n, 1);
+    return copy_params(model, (float *)in, n, TO_MODEL);
+}
+
+int p4_model_get_gradients(const p4_model *model, float *out, size_t n)
+{
+    return copy_params((p4_model *)model, out, n, GRADIENTS_TO_FLAT);
 }
 
 int p4_model_load_inputs(p4_model *model, const float *x, int n)

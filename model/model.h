@@ -37,6 +37,9 @@ int p4_model_classes(const p4_model *model);
 size_t p4_model_param_count(const p4_model *model);
 int p4_model_get_params(const p4_model *model, float *out, size_t n);
 int p4_model_set_params(p4_model *model, const float *in, size_t n);
+/* The accumulated updates in the same layout (darknet's sign: the summed
+ * negative gradient of the last backward passes since the last zeroing). */
+int p4_model_get_gradients(const p4_model *model, float *out, size_t n);
 
 /* Sets the running batch size n (1..capacity) and copies n inputs in. */
 int p4_model_load_inputs(p4_model *model, const float *x, int n);

@@ -1,0 +1,227 @@
+/* dpsgd.c: DP-SGD steps and epochs; see dpsgd.h. */
+#include "dp/dpsgd.h"
+#include "model/loss.h"
+
+#include <darknet.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Steps reserved in the ledger at a time: one fsync'd commit per block
+ * keeps the ledger off the hot path; a crash over-counts at most a block. */
+#define LEDGER_BLOCK_STEPS 16
+
+struct p4_dpsgd {
+    p4_model *model;
+    p4_sgd *sgd;
+    p4_enclave *enclave;
+    p4_dpsgd_params params;
+    p4_per_example *per_example;
+    double *norms_sq;     /* capacity */
+    float *factor;        /* capacity */
+    float *scratch_noise; /* largest parameter tensor */
+};
+
+int p4_dpsgd_new(p4_dpsgd **out, p4_model *model, p4_sgd *sgd,
+                 const p4_dpsgd_params *params, p4_enclave *enclave, p4_error *err)
+{
+    if (out == NULL || model == NULL || sgd == NULL || params == NULL || enclave == NULL)
+        return p4_error_set(err, P4_EINVAL, "p4_dpsgd_new: bad arguments");
+    if (!(params->sample_rate > 0 && params->sample_rate <= 1))
+        return p4_error_set(err, P4_EINVAL, "DP-SGD: sample rate %g is not in (0, 1]", params->sample_rate);
+    if (!(params->noise_multiplier >= 0) || !(params->clip_norm > 0))
+        return p4_error_set(err, P4_EINVAL, "DP-SGD: noise multiplier must be >= 0 and clip norm > 0");
+    p4_dpsgd *dp = calloc(1, sizeof *dp);
+    if (dp == NULL)
+        return p4_error_set(err, P4_ENOMEM, "out of memory");
+    dp->model = model;
+    dp->sgd = sgd;
+    dp->enclave = enclave;
+    dp->params = *params;
+    int capacity = p4_model_capacity(model);
+    int rc = p4_per_example_new(&dp->per_example, model, err);
+    dp->norms_sq = malloc((size_t)capacity * sizeof(double));
+    dp->factor = malloc((size_t)capacity * sizeof(float));
+    if (rc != P4_OK || dp->norms_sq == NULL || dp->factor == NULL) {
+        p4_dpsgd_destroy(&dp);
+        return rc != P4_OK ? rc : p4_error_set(err, P4_ENOMEM, "out of memory");
+    }
+    *out = dp;
+    return P4_OK;
+}
+
+void p4_dpsgd_destroy(p4_dpsgd **dp)
+{
+    if (dp == NULL || *dp == NULL)
+        return;
+    p4_per_example_destroy(&(*dp)->per_example);
+    free((*dp)->norms_sq);
+    free((*dp)->factor);
+    free((*dp)->scratch_noise);
+    free(*dp);
+    *dp = NULL;
+}
+
+int p4_poisson_sample(p4_rng *rng, const int *indices, int count, double q,
+                      int *out, int *n_out)
+{
+    if (rng == NULL || (indices == NULL && count > 0) || out == NULL || n_out == NULL ||
+        !(q > 0 && q <= 1))
+        return P4_EINVAL;
+    int n = 0;
+    for (int i = 0; i < count; i++)
+        if (p4_rng_bernoulli(rng, q))
+            out[n++] = indices[i];
+    *n_out = n;
+    return P4_OK;
+}
+
+long long p4_dpsgd_steps_per_epoch(double q)
+{
+    long long steps = llround(1.0 / q);
+    return steps < 1 ? 1 : steps;
+}
+
+/* Adds N(0, (sigma C)^2) to every accumulated gradient coordinate. */
+static int add_noise(p4_dpsgd *dp, p4_error *err)
+{
+    double stddev = dp->params.noise_multiplier * dp->params.clip_norm;
+    network *net = p4_model_network(dp->model);
+    for (int i = 0; i < net->n; i++) {
+        layer *l = &net->layers[i];
+        size_t nw, nb;
+        if (l->type == CONNECTED) {
+            nw = (size_t)l->inputs * l->outputs;
+            nb = (size_t)l->outputs;
+        } else if (l->type == CONVOLUTIONAL) {
+            nw = (size_t)l->n * l->size * l->size * l->c;
+            nb = (size_t)l->n;
+        } else {
+            continue;
+        }
+        int rc = p4_enclave_add_gaussian_noise(dp->enclave, l->weight_updates, nw, stddev, err);
+        if (rc == P4_OK)
+            rc = p4_enclave_add_gaussian_noise(dp->enclave, l->bias_updates, nb, stddev, err);
+        if (rc != P4_OK)
+            return rc;
+    }
+    return P4_OK;
+}
+
+int p4_dpsgd_step(p4_dpsgd *dp, const float *x, const float *targets, int n,
+                  double expected_batch, p4_delta_fn *loss, void *loss_user,
+                  double *loss_sum, p4_error *err)
+{
+    if (dp == NULL || (x == NULL && n > 0) || n < 0 || !(expected_batch > 0) ||
+        (loss == NULL && targets == NULL && n > 0))
+        return p4_error_set(err, P4_EINVAL, "DP-SGD step: bad arguments");
+    int capacity = p4_model_capacity(dp->model);
+    int classes = p4_model_classes(dp->model), inputs = p4_model_input_size(dp->model);
+    double total_loss = 0;
+    p4_sgd_zero_grad(dp->sgd);
+    /* An empty Poisson batch is a valid draw: the step is then pure noise. */
+    for (int first = 0; first < n; first += capacity) {
+        int m = n - first < capacity ? n - first : capacity;
+        int rc = p4_model_load_inputs(dp->model, x + (size_t)first * inputs, m);
+        if (rc != P4_OK)
+            return p4_error_set(err, rc, "DP-SGD: cannot load a batch");
+        p4_model_forward(dp->model, 1);
+        float *delta = p4_model_logit_delta(dp->model);
+        if (loss != NULL)
+            total_loss += loss(loss_user, p4_model_logits(dp->model),
+                               p4_model_probabilities(dp->model), first, m, classes, delta);
+        else
+            total_loss += p4_loss_cross_entropy(p4_model_probabilities(dp->model),
+                                                targets + (size_t)first * classes, m,
+                                                classes, delta);
+        if ((rc = p4_per_example_backward(dp->per_example, dp->norms_sq, m)) != P4_OK)
+            return p4_error_set(err, rc, "DP-SGD: per-example backward failed");
+        p4_clip_factors(dp->norms_sq, m, dp->params.clip_norm, dp->factor);
+        if ((rc = p4_per_example_accumulate(dp->per_example, dp->factor, m)) != P4_OK)
+            return p4_error_set(err, rc, "DP-SGD: accumulation failed");
+    }
+    int rc = add_noise(dp, err);
+    if (rc != P4_OK)
+        return rc;
+    if (loss_sum != NULL)
+        *loss_sum = total_loss;
+    return p4_sgd_step(dp->sgd, expected_batch);
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int p4_dpsgd_epoch(p4_dpsgd *dp, const p4_dataset *ds, const int *indices,
+                   int count, p4_rng *sample_rng, p4_ledger *ledger,
+                   const char *model_name, const char *phase,
+                   p4_progress_fn *progress, void *user,
+                   p4_epoch_stats *stats, p4_error *err)
+{
+    if (dp == NULL || ds == NULL || indices == NULL || count < 1 || sample_rng == NULL ||
+        model_name == NULL || phase == NULL)
+        return p4_error_set(err, P4_EINVAL, "DP epoch: bad arguments");
+    const double q = dp->params.sample_rate;
+    const long long steps = p4_dpsgd_steps_per_epoch(q);
+    const double expected = q * count;
+    int classes = p4_model_classes(dp->model);
+    size_t example = p4_dataset_example_size(ds);
+    /* Room for a typical Poisson batch; grown on the rare larger draw. */
+    int room = (int)(expected + 6.0 * sqrt(expected) + 16.0);
+    if (room > count)
+        room = count;
+    int *batch = malloc((size_t)count * sizeof(int));
+    float *x = malloc((size_t)room * example * sizeof(float));
+    float *y = malloc((size_t)room * classes * sizeof(float));
+    if (batch == NULL || x == NULL || y == NULL) {
+        free(batch); free(x); free(y);
+        return p4_error_set(err, P4_ENOMEM, "out of memory for a DP epoch");
+    }
+    double start = now_seconds(), loss_total = 0;
+    long long reserved = 0, examples = 0, step;
+    int rc = P4_OK;
+    for (step = 0; step < steps && rc == P4_OK; step++) {
+        if (ledger != NULL && step == reserved) {
+            long long block = steps - step < LEDGER_BLOCK_STEPS ? steps - step : LEDGER_BLOCK_STEPS;
+            rc = p4_ledger_record(ledger, model_name, phase, q, dp->params.noise_multiplier,
+                                  block, err);
+            if (rc != P4_OK)
+                break;
+            reserved += block;
+        }
+        int n = 0;
+        p4_poisson_sample(sample_rng, indices, count, q, batch, &n);
+        if (n > room) {
+            float *bigger_x = realloc(x, (size_t)n * example * sizeof(float));
+            if (bigger_x != NULL)
+                x = bigger_x;
+            float *bigger_y = realloc(y, (size_t)n * classes * sizeof(float));
+            if (bigger_y != NULL)
+                y = bigger_y;
+            if (bigger_x == NULL || bigger_y == NULL) {
+                rc = p4_error_set(err, P4_ENOMEM, "out of memory for a batch of %d", n);
+                break;
+            }
+            room = n;
+        }
+        p4_dataset_batch(ds, batch, n, x, y);
+        double loss = 0;
+        rc = p4_dpsgd_step(dp, x, y, n, expected, NULL, NULL, &loss, err);
+        loss_total += loss;
+        examples += n;
+        if (progress != NULL)
+            progress(user, (step + 1) * count / steps, count);
+    }
+    free(batch); free(x); free(y);
+    if (stats != NULL) {
+        stats->mean_loss = examples > 0 ? loss_total / examples : 0;
+        stats->examples = examples;
+        stats->steps = step;
+        stats->seconds = now_seconds() - start;
+    }
+    return rc;
+}

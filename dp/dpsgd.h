@@ -1,0 +1,67 @@
+/* dpsgd.h: DP-SGD (Abadi et al. 2016) on a p4_model.
+ *
+ * One step: a batch drawn by Poisson subsampling (each example of the split
+ * joins independently with probability q), per-example gradients clipped to
+ * L2 norm C, summed, Gaussian noise N(0, sigma^2 C^2) added to every
+ * coordinate inside the enclave, divided by the EXPECTED batch size q*N,
+ * then the SGD step.  Batches larger than the model's capacity are run in
+ * chunks; clipping is per example, so chunking changes nothing.
+ *
+ * Every step is recorded in the budget ledger before it is taken: steps are
+ * reserved in blocks, so a crash can only over-count, never under-count. */
+#ifndef P4_DP_DPSGD_H
+#define P4_DP_DPSGD_H
+
+#include "common/error.h"
+#include "common/rng.h"
+#include "datasets/dataset.h"
+#include "dp/ledger.h"
+#include "dp/per_example.h"
+#include "model/model.h"
+#include "model/optimizer.h"
+#include "model/trainer.h"
+#include "tee/enclave.h"
+
+typedef struct p4_dpsgd_params {
+    double sample_rate;        /* q in (0, 1]            */
+    double noise_multiplier;   /* sigma >= 0             */
+    double clip_norm;          /* C > 0                  */
+} p4_dpsgd_params;
+
+/* Writes the loss gradient (-dL/dlogits, darknet's sign) for rows
+ * [first, first + n) of the current batch; returns the summed loss. */
+typedef double p4_delta_fn(void *user, const float *logits, const float *probs,
+                           int first, int n, int classes, float *delta);
+
+typedef struct p4_dpsgd p4_dpsgd;
+
+int p4_dpsgd_new(p4_dpsgd **out, p4_model *model, p4_sgd *sgd,
+                 const p4_dpsgd_params *params, p4_enclave *enclave,
+                 p4_error *err);
+void p4_dpsgd_destroy(p4_dpsgd **dp);
+
+/* Poisson subsampling: each of indices[0..count) joins `out` independently
+ * with probability q; *n_out receives the batch size (out has count room). */
+int p4_poisson_sample(p4_rng *rng, const int *indices, int count, double q,
+                      int *out, int *n_out);
+
+/* One DP-SGD step on the n examples x (targets: n x classes soft labels,
+ * used when loss is NULL; else loss computes the delta).  expected_batch
+ * is q * N.  Returns the summed loss in *loss_sum (may be NULL). */
+int p4_dpsgd_step(p4_dpsgd *dp, const float *x, const float *targets, int n,
+                  double expected_batch, p4_delta_fn *loss, void *loss_user,
+                  double *loss_sum, p4_error *err);
+
+/* One epoch of DP-SGD: round(1/q) Poisson-sampled steps over the split,
+ * each recorded in `ledger` (may be NULL only when sigma is reported as
+ * non-private by the caller) under (model_name, phase) before it is taken. */
+int p4_dpsgd_epoch(p4_dpsgd *dp, const p4_dataset *ds, const int *indices,
+                   int count, p4_rng *sample_rng, p4_ledger *ledger,
+                   const char *model_name, const char *phase,
+                   p4_progress_fn *progress, void *user,
+                   p4_epoch_stats *stats, p4_error *err);
+
+/* Steps in one DP epoch at rate q: round(1/q), at least 1. */
+long long p4_dpsgd_steps_per_epoch(double q);
+
+#endif

@@ -1,0 +1,213 @@
+/* per_example.c: per-example gradients from a batched backward; see per_example.h. */
+#include "dp/per_example.h"
+
+#include <cblas.h>
+#include <darknet.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* darknet's own helpers (exported by libdarknet, not declared in darknet.h). */
+void gradient_array(const float *x, const int n, const ACTIVATION a, float *delta);
+void im2col_cpu(float *data_im, int channels, int height, int width, int ksize,
+                int stride, int pad, float *data_col);
+void col2im_cpu(float *data_col, int channels, int height, int width, int ksize,
+                int stride, int pad, float *data_im);
+
+/* What the backward pass leaves behind for one parametrised layer. */
+typedef struct {
+    int index;           /* layer index in the network                    */
+    const float *input;  /* the layer's input during this pass            */
+    float *grads;        /* conv only: capacity x (weights + biases)      */
+} layer_record;
+
+struct p4_per_example {
+    p4_model *model;
+    network *net;
+    int nlayers;
+    layer_record *record;      /* one per CONNECTED/CONVOLUTIONAL layer */
+    int *record_of_layer;      /* net->n entries: index into record or -1 */
+    double *norms_sq;          /* the caller's array during a backward  */
+    int batch;                 /* examples in the current pass          */
+};
+
+/* darknet's backward callbacks take no user pointer: the pass in progress on
+ * this thread is found here, set and cleared around backward_network(). */
+static _Thread_local p4_per_example *active_pass;
+
+static size_t conv_weight_count(const layer *l)
+{
+    return (size_t)l->n * l->size * l->size * l->c;
+}
+
+static void dense_backward(layer l, network net)
+{
+    p4_per_example *pe = active_pass;
+    layer_record *rec = &pe->record[pe->record_of_layer[net.index]];
+    rec->input = net.input;
+
+    gradient_array(l.output, l.outputs * l.batch, l.activation, l.delta);
+    for (int b = 0; b < l.batch; b++) {
+        const float *d = l.delta + (size_t)b * l.outputs;
+        const float *x = net.input + (size_t)b * l.inputs;
+        double dd = cblas_sdot(l.outputs, d, 1, d, 1);
+        double xx = cblas_sdot(l.inputs, x, 1, x, 1);
+        pe->norms_sq[b] += dd * (xx + 1.0);
+    }
+    if (net.delta != NULL) /* delta of the input, exactly as darknet does */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l.batch, l.inputs,
+                    l.outputs, 1.0f, l.delta, l.outputs, l.weights, l.inputs,
+                    1.0f, net.delta, l.inputs);
+}
+
+static void conv_backward(layer l, network net)
+{
+    p4_per_example *pe = active_pass;
+    layer_record *rec = &pe->record[pe->record_of_layer[net.index]];
+    rec->input = net.input;
+
+    const int filters = l.n, k = l.size * l.size * l.c, spatial = l.out_w * l.out_h;
+    const size_t per_example = (size_t)filters * k + filters;
+    const size_t image = (size_t)l.c * l.h * l.w;
+    float *col = net.workspace;
+
+    gradient_array(l.output, l.outputs * l.batch, l.activation, l.delta);
+    for (int b = 0; b < l.batch; b++) {
+        float *d = l.delta + (size_t)b * filters * spatial;
+        float *x = net.input + (size_t)b * image;
+        float *g = rec->grads + (size_t)b * per_example;
+
+        im2col_cpu(x, l.c, l.h, l.w, l.size, l.stride, l.pad, col);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, filters, k, spatial,
+                    1.0f, d, spatial, col, spatial, 0.0f, g, k);
+        for (int f = 0; f < filters; f++) {
+            float s = 0;
+            for (int j = 0; j < spatial; j++)
+                s += d[(size_t)f * spatial + j];
+            g[(size_t)filters * k + f] = s;
+        }
+        pe->norms_sq[b] += cblas_sdot((int)per_example, g, 1, g, 1);
+
+        if (net.delta != NULL) {
+            float *dx = net.delta + (size_t)b * image;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, spatial, filters,
+                        1.0f, l.weights, k, d, spatial, 0.0f, col, spatial);
+            col2im_cpu(col, l.c, l.h, l.w, l.size, l.stride, l.pad, dx);
+        }
+    }
+}
+
+int p4_per_example_new(p4_per_example **out, p4_model *model, p4_error *err)
+{
+    if (out == NULL || model == NULL)
+        return p4_error_set(err, P4_EINVAL, "p4_per_example_new: bad arguments");
+    network *net = p4_model_network(model);
+    p4_per_example *pe = calloc(1, sizeof *pe);
+    if (pe == NULL)
+        return p4_error_set(err, P4_ENOMEM, "out of memory");
+    pe->model = model;
+    pe->net = net;
+    pe->record = calloc((size_t)net->n, sizeof *pe->record);
+    pe->record_of_layer = malloc((size_t)net->n * sizeof(int));
+    if (pe->record == NULL || pe->record_of_layer == NULL)
+        goto oom;
+    int capacity = p4_model_capacity(model);
+    for (int i = 0; i < net->n; i++) {
+        layer *l = &net->layers[i];
+        pe->record_of_layer[i] = -1;
+        if (l->type != CONNECTED && l->type != CONVOLUTIONAL)
+            continue;
+        layer_record *rec = &pe->record[pe->nlayers];
+        rec->index = i;
+        if (l->type == CONVOLUTIONAL) {
+            size_t per_example = conv_weight_count(l) + (size_t)l->n;
+            rec->grads = malloc((size_t)capacity * per_example * sizeof(float));
+            if (rec->grads == NULL)
+                goto oom;
+        }
+        pe->record_of_layer[i] = pe->nlayers++;
+    }
+    *out = pe;
+    return P4_OK;
+oom:
+    p4_per_example_destroy(&pe);
+    return p4_error_set(err, P4_ENOMEM, "out of memory for per-example gradients");
+}
+
+void p4_per_example_destroy(p4_per_example **pe)
+{
+    if (pe == NULL || *pe == NULL)
+        return;
+    for (int r = 0; r < (*pe)->nlayers; r++)
+        free((*pe)->record[r].grads);
+    free((*pe)->record);
+    free((*pe)->record_of_layer);
+    free(*pe);
+    *pe = NULL;
+}
+
+int p4_per_example_backward(p4_per_example *pe, double *norms_sq, int n)
+{
+    if (pe == NULL || norms_sq == NULL || n != pe->net->batch || n < 1)
+        return P4_EINVAL;
+    network *net = pe->net;
+    memset(norms_sq, 0, (size_t)n * sizeof(double));
+    pe->norms_sq = norms_sq;
+    pe->batch = n;
+
+    /* Swap in the per-example backward functions for this pass only: the
+     * same model also takes plain (non-private) steps. */
+    void (*saved[P4_CFG_MAX_LAYERS])(struct layer, struct network);
+    for (int i = 0; i < net->n && i < P4_CFG_MAX_LAYERS; i++) {
+        saved[i] = net->layers[i].backward;
+        if (net->layers[i].type == CONNECTED)
+            net->layers[i].backward = dense_backward;
+        else if (net->layers[i].type == CONVOLUTIONAL)
+            net->layers[i].backward = conv_backward;
+    }
+    active_pass = pe;
+    int rc = p4_model_backward(pe->model);
+    active_pass = NULL;
+    for (int i = 0; i < net->n && i < P4_CFG_MAX_LAYERS; i++)
+        net->layers[i].backward = saved[i];
+    pe->norms_sq = NULL;
+    return rc;
+}
+
+int p4_per_example_accumulate(p4_per_example *pe, const float *factor, int n)
+{
+    if (pe == NULL || factor == NULL || n != pe->batch)
+        return P4_EINVAL;
+    network *net = pe->net;
+    for (int r = 0; r < pe->nlayers; r++) {
+        layer *l = &net->layers[pe->record[r].index];
+        if (l->type == CONNECTED) {
+            for (int b = 0; b < n; b++) {
+                float *d = l->delta + (size_t)b * l->outputs;
+                cblas_sscal(l->outputs, factor[b], d, 1);
+                cblas_saxpy(l->outputs, 1.0f, d, 1, l->bias_updates, 1);
+            }
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->outputs, l->inputs, n,
+                        1.0f, l->delta, l->outputs, pe->record[r].input, l->inputs,
+                        1.0f, l->weight_updates, l->inputs);
+        } else {
+            int weights = (int)conv_weight_count(l);
+            int stride = weights + l->n;
+            cblas_sgemv(CblasRowMajor, CblasTrans, n, weights, 1.0f, pe->record[r].grads,
+                        stride, factor, 1, 1.0f, l->weight_updates, 1);
+            cblas_sgemv(CblasRowMajor, CblasTrans, n, l->n, 1.0f,
+                        pe->record[r].grads + weights, stride, factor, 1, 1.0f,
+                        l->bias_updates, 1);
+        }
+    }
+    pe->batch = 0; /* the deltas are scaled now: one accumulate per backward */
+    return P4_OK;
+}
+
+void p4_clip_factors(const double *norms_sq, int n, double clip, float *factor)
+{
+    for (int i = 0; i < n; i++) {
+        double norm = sqrt(norms_sq[i]);
+        factor[i] = (float)(norm > clip ? clip / norm : 1.0);
+    }
+}

@@ -1,0 +1,45 @@
+/* per_example.h: per-example gradient norms and the clipped gradient sum,
+ * taken from one batched darknet backward pass.
+ *
+ * DP-SGD clips each example's gradient to norm C before summing.  Darknet
+ * only ever holds the batch sum, so p4 runs darknet's backward_network with
+ * its own backward functions installed for the layers that have parameters
+ * (darknet itself is unchanged).  They compute what darknet computes for the
+ * previous layer's delta and, instead of summing weight gradients:
+ *   - dense layer: per-example grad of W is the outer product delta_i x_i^T,
+ *     so ||g_i||^2 = ||delta_i||^2 (||x_i||^2 + 1) (the +1 is the bias): no
+ *     per-example gradient is ever materialised, and the clipped sum is one
+ *     matrix product (diag(c) Delta)^T X once the clip factors c are known.
+ *   - convolution: g_i = delta_i col(x_i)^T is a small (filters x k*k*c)
+ *     matrix, computed with the same im2col + gemm darknet would run for the
+ *     batch sum; the clipped sum is one matrix-vector product over them.
+ * Cost: about one plain backward pass, plus O(batch * (inputs + outputs)).
+ *
+ * Usage: forward (train mode), write the logit delta, then
+ *   p4_per_example_backward() -> squared norms per example,
+ *   choose per-example factors (clip / weights),
+ *   p4_per_example_accumulate() adds sum_i factor_i g_i into darknet's
+ *   weight_updates/bias_updates (darknet's sign: negative gradient). */
+#ifndef P4_DP_PER_EXAMPLE_H
+#define P4_DP_PER_EXAMPLE_H
+
+#include "common/error.h"
+#include "model/model.h"
+
+typedef struct p4_per_example p4_per_example;
+
+int p4_per_example_new(p4_per_example **out, p4_model *model, p4_error *err);
+void p4_per_example_destroy(p4_per_example **pe);
+
+/* Backward for the last forward of n examples (n = current batch);
+ * norms_sq[i] receives ||g_i||^2 over all trainable parameters. */
+int p4_per_example_backward(p4_per_example *pe, double *norms_sq, int n);
+
+/* Adds sum_i factor[i] * g_i to the model's accumulated updates.  Call once
+ * per backward (it scales the stored deltas in place). */
+int p4_per_example_accumulate(p4_per_example *pe, const float *factor, int n);
+
+/* Clip factors: factor[i] = min(1, clip / ||g_i||) (1 when the norm is 0). */
+void p4_clip_factors(const double *norms_sq, int n, double clip, float *factor);
+
+#endif
