@@ -21,6 +21,13 @@ typedef struct p4_dp_phase {
     long long steps;          /* >= 0         */
 } p4_dp_phase;
 
+/* How fractional orders sum their series: Opacus subtracts the terms with a
+ * negative generalised binomial coefficient (accurate, agrees with numerical
+ * integration; the accountant's default, so epsilons match Opacus);
+ * dp_accounting's newer code adds them all, an upper bound that is slightly
+ * larger (e.g. 3% at order 1.5, q=0.01, sigma=2.5). */
+typedef enum { P4_RDP_SERIES_OPACUS, P4_RDP_SERIES_CONSERVATIVE } p4_rdp_series;
+
 /* Opacus's default orders; returns how many were written (<= max). */
 int p4_rdp_default_orders(double *orders, int max);
 
@@ -28,6 +35,9 @@ int p4_rdp_default_orders(double *orders, int max);
  * (alpha > 1).  sigma == 0 gives +inf; q == 0 gives 0. */
 int p4_rdp_at_order(double q, double sigma, long long steps, double order,
                     double *rdp, p4_error *err);
+/* The same with a chosen series for fractional orders. */
+int p4_rdp_at_order_series(double q, double sigma, long long steps, double order,
+                           p4_rdp_series series, double *rdp, p4_error *err);
 
 /* Epsilon at delta for a list of phases, over `orders` (NULL = defaults).
  * best_order, if not NULL, receives the minimising order. */

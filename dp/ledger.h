@@ -23,6 +23,15 @@ int p4_ledger_open(const char *path, double target_epsilon, double delta,
                    p4_ledger **out, p4_error *err);
 void p4_ledger_close(p4_ledger **ledger);
 
+/* Opens an existing ledger with the delta and target stored in it (for
+ * reports); P4_ESTATE if the file is missing or not a ledger. */
+int p4_ledger_open_existing(const char *path, p4_ledger **out, p4_error *err);
+
+/* The recorded spend as phases, one per distinct (q, sigma), for
+ * calibrating the noise of further steps (p4_rdp_calibrate_sigma's prior). */
+int p4_ledger_phases(const p4_ledger *ledger, p4_dp_phase *out, int max, int *n,
+                     p4_error *err);
+
 /* Would `steps` more steps at (q, sigma) for `model` stay within budget?
  * On success *epsilon_after receives the spend after them (may be NULL).
  * Returns P4_OK, or P4_EBUDGET with "spent X of allowed Y" in err. */
@@ -42,7 +51,8 @@ int p4_ledger_spent(p4_ledger *ledger, double *epsilon, p4_error *err);
 /* Total steps recorded (for tests and reports). */
 int p4_ledger_total_steps(p4_ledger *ledger, long long *steps, p4_error *err);
 
-/* Writes the per-phase table and total to stream, as `p4 budget` prints. */
+/* Writes the per-phase table (each phase's epsilon alone) and the composed
+ * total to stream, as `p4 budget` prints. */
 int p4_ledger_report(p4_ledger *ledger, void *stream /* FILE* */, p4_error *err);
 
 double p4_ledger_delta(const p4_ledger *ledger);

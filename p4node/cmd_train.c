@@ -122,8 +122,13 @@ static int dp_run_open(dp_run *run, const p4_config *cfg, const train_options *o
     if (cfg->noise_multiplier >= 0) {
         run->params.noise_multiplier = cfg->noise_multiplier;
     } else {
-        rc = p4_rdp_calibrate_sigma(cfg->target_epsilon, cfg->delta, q, run->planned_steps,
-                                    NULL, 0, 1e-4, &run->params.noise_multiplier, err);
+        /* Calibrate for what is left after what this ledger already spent. */
+        p4_dp_phase prior[63];
+        int nprior = 0;
+        rc = p4_ledger_phases(run->ledger, prior, 63, &nprior, err);
+        if (rc == P4_OK)
+            rc = p4_rdp_calibrate_sigma(cfg->target_epsilon, cfg->delta, q, run->planned_steps,
+                                        prior, nprior, 1e-4, &run->params.noise_multiplier, err);
         if (rc != P4_OK)
             return rc;
     }
