@@ -26,7 +26,7 @@
 #define LEAF_SIDE 28
 #define LEAF_PIXELS (LEAF_SIDE * LEAF_SIDE)
 #define LEAF_CLASSES 62
-#define LEAF_FIRST_CAPACITY 1024
+#define LEAF_FIRST_CAPACITY 64
 #define LEAF_CHUNK (256 * 1024)
 
 typedef enum leaf_state {

@@ -196,6 +196,26 @@ static int copy_params(p4_model *model, float *flat, size_t n, copy_direction di
     return P4_OK;
 }
 
+int p4_model_param_layer(const p4_model *model, int k, size_t *offset, size_t *length)
+{
+    if (model == NULL || offset == NULL || length == NULL || k < 0)
+        return P4_EINVAL;
+    size_t at = 0;
+    for (int i = 0, seen = 0; i < model->net->n; i++) {
+        const layer *l = &model->net->layers[i];
+        size_t count = layer_weight_count(l) + layer_bias_count(l);
+        if (count == 0)
+            continue;
+        if (seen++ == k) {
+            *offset = at;
+            *length = count;
+            return P4_OK;
+        }
+        at += count;
+    }
+    return P4_EINVAL;
+}
+
 int p4_model_get_params(const p4_model *model, float *out, size_t n)
 {
     return copy_params((p4_model *)model, out, n, TO_FLAT);

@@ -41,6 +41,12 @@ int p4_model_set_params(p4_model *model, const float *in, size_t n);
  * negative gradient of the last backward passes since the last zeroing). */
 int p4_model_get_gradients(const p4_model *model, float *out, size_t n);
 
+/* The k-th parametrised layer's slice of the flat vector: its weights and
+ * biases occupy [*offset, *offset + *length).  Returns P4_EINVAL past the
+ * last one, so `for (k = 0; p4_model_param_layer(m, k, &o, &l) == P4_OK; k++)`
+ * visits them all. */
+int p4_model_param_layer(const p4_model *model, int k, size_t *offset, size_t *length);
+
 /* Sets the running batch size n (1..capacity) and copies n inputs in. */
 int p4_model_load_inputs(p4_model *model, const float *x, int n);
 
