@@ -1,0 +1,349 @@
+/* test_dp_noise.c: the DP noise of the software enclave and Poisson sampling,
+ * checked as distributions.
+ *
+ * Bounds.  Each statistical check rejects a correct generator with
+ * probability at most 1e-7: normal statistics use |z| < 5.5 (two-sided
+ * 3.8e-8), the shape test uses the DKW-Massart inequality, the chi-square
+ * uses the Wilson-Hilferty quantile at z = 5.5.  The correct generators go
+ * through 9 such checks here, so a correct implementation fails this file
+ * with probability < 1e-6 whatever the seeds.  The same checks are run on
+ * deliberately wrong samples (std 10% off, a constant offset, correlated or
+ * repeated noise, fixed-size batches, an index never sampled) to show that
+ * each of them can fail. */
+#include "support/test_support.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+#include "dp/dpsgd.h"
+#include "tee/enclave.h"
+
+#define Z 5.5
+#define NOISE_N 200000
+#define NOISE_SD 2.5
+
+/* ---- checks ------------------------------------------------------------- */
+
+static int mean_ok(const double *x, size_t n, double mu, double sd)
+{
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += x[i];
+    return fabs(sum / n - mu) < Z * sd / sqrt((double)n);
+}
+
+/* With the mean known, sum((x - mu)^2) / sd^2 is chi-square(n): sd 2n. */
+static int variance_ok(const double *x, size_t n, double mu, double sd)
+{
+    double ss = 0;
+    for (size_t i = 0; i < n; i++)
+        ss += (x[i] - mu) * (x[i] - mu);
+    return fabs(ss / n / (sd * sd) - 1) < Z * sqrt(2.0 / n);
+}
+
+/* Pearson correlation of a and b; ~ N(0, 1/n) when independent. */
+static double correlation(const double *a, const double *b, size_t n)
+{
+    double ma = 0, mb = 0, sab = 0, saa = 0, sbb = 0;
+    for (size_t i = 0; i < n; i++) {
+        ma += a[i];
+        mb += b[i];
+    }
+    ma /= n;
+    mb /= n;
+    for (size_t i = 0; i < n; i++) {
+        sab += (a[i] - ma) * (b[i] - mb);
+        saa += (a[i] - ma) * (a[i] - ma);
+        sbb += (b[i] - mb) * (b[i] - mb);
+    }
+    return sab / sqrt(saa * sbb);
+}
+
+static int uncorrelated(const double *a, const double *b, size_t n)
+{
+    return fabs(correlation(a, b, n)) < Z / sqrt((double)n);
+}
+
+static int lag1_ok(const double *x, size_t n)
+{
+    return uncorrelated(x, x + 1, n - 1);
+}
+
+/* The first half against the second: catches noise that repeats. */
+static int halves_ok(const double *x, size_t n)
+{
+    return uncorrelated(x, x + n / 2, n / 2);
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Kolmogorov-Smirnov against N(mu, sd^2).  DKW-Massart: for any n,
+ * P(sup |F_n - F| > e) <= 2 exp(-2 n e^2), which is 1e-7 at the bound. */
+static int normal_shape_ok(const double *x, size_t n, double mu, double sd)
+{
+    double *s = malloc(n * sizeof *s);
+    assert_non_null(s);
+    memcpy(s, x, n * sizeof *s);
+    qsort(s, n, sizeof *s, compare_doubles);
+    double d = 0;
+    for (size_t i = 0; i < n; i++) {
+        double f = 0.5 * erfc(-(s[i] - mu) / (sd * sqrt(2.0)));
+        d = fmax(d, fmax(f - (double)i / n, (double)(i + 1) / n - f));
+    }
+    free(s);
+    return d < sqrt(log(2 / 1e-7) / (2.0 * n));
+}
+
+/* Upper 1e-8-ish quantile of chi-square(k) by Wilson-Hilferty at z = Z. */
+static double chi_square_bound(double k)
+{
+    double h = 2.0 / (9 * k);
+    return k * pow(1 - h + Z * sqrt(h), 3);
+}
+
+/* ---- noise -------------------------------------------------------------- */
+
+/* n samples of N(0, sd^2) from a seeded software enclave, added to zeros in
+ * two calls of which the first has odd length, so that Box-Muller's spare
+ * sample crosses the call boundary. */
+static double *enclave_noise(uint64_t seed, size_t n, double sd)
+{
+    p4_enclave *e = NULL;
+    float *v = calloc(n, sizeof *v);
+    double *x = malloc(n * sizeof *x);
+    assert_true(v != NULL && x != NULL);
+    assert_int_equal(p4_enclave_open_software(&e, 1, seed, NULL), P4_OK);
+    size_t first = (n / 2) | 1;
+    assert_int_equal(p4_enclave_add_gaussian_noise(e, v, first, sd, NULL), P4_OK);
+    assert_int_equal(p4_enclave_add_gaussian_noise(e, v + first, n - first, sd, NULL), P4_OK);
+    p4_enclave_close(&e);
+    assert_null(e);
+    for (size_t i = 0; i < n; i++)
+        x[i] = v[i];
+    free(v);
+    return x;
+}
+
+static void test_noise_has_the_asked_mean_variance_and_shape(void **state)
+{
+    (void)state;
+    double *x = enclave_noise(20240601, NOISE_N, NOISE_SD);
+    assert_true(mean_ok(x, NOISE_N, 0, NOISE_SD));
+    assert_true(variance_ok(x, NOISE_N, 0, NOISE_SD));
+    assert_true(normal_shape_ok(x, NOISE_N, 0, NOISE_SD));
+    assert_true(lag1_ok(x, NOISE_N));
+    assert_true(halves_ok(x, NOISE_N));
+    free(x);
+}
+
+static void test_checks_reject_wrong_noise(void **state)
+{
+    (void)state;
+    const size_t n = NOISE_N;
+    double *x = enclave_noise(99, n, NOISE_SD);
+    double *y = malloc(n * sizeof *y);
+    assert_non_null(y);
+
+    const double scales[] = {1.1, 0.9}; /* std 10% off either way */
+    for (int s = 0; s < 2; s++) {
+        for (size_t i = 0; i < n; i++)
+            y[i] = scales[s] * x[i];
+        assert_false(variance_ok(y, n, 0, NOISE_SD));
+        assert_false(normal_shape_ok(y, n, 0, NOISE_SD));
+    }
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] + 0.05 * NOISE_SD;
+    assert_false(mean_ok(y, n, 0, NOISE_SD));
+    assert_false(normal_shape_ok(y, n, 0, NOISE_SD));
+
+    /* Still N(0, sd^2) at each point, but each sample leans on the last. */
+    y[0] = x[0];
+    for (size_t i = 1; i < n; i++)
+        y[i] = (x[i] + x[i - 1]) / sqrt(2.0);
+    assert_false(lag1_ok(y, n));
+
+    /* A generator re-keyed identically for the second call repeats itself. */
+    memcpy(y, x, n / 2 * sizeof *y);
+    memcpy(y + n / 2, x, n / 2 * sizeof *y);
+    assert_false(halves_ok(y, n));
+    free(x);
+    free(y);
+}
+
+static void test_seeded_noise_repeats_and_secure_noise_does_not(void **state)
+{
+    (void)state;
+    const size_t n = 1000;
+    double *a = enclave_noise(7, n, 1.0), *b = enclave_noise(7, n, 1.0);
+    double *c = enclave_noise(8, n, 1.0);
+    assert_memory_equal(a, b, n * sizeof *a);
+    assert_memory_not_equal(a, c, n * sizeof *a);
+
+    float u[1000] = {0}, v[1000] = {0};
+    p4_enclave *e1 = NULL, *e2 = NULL;
+    assert_int_equal(p4_enclave_open_software(&e1, 0, 7, NULL), P4_OK);
+    assert_int_equal(p4_enclave_open_software(&e2, 0, 7, NULL), P4_OK);
+    assert_int_equal(p4_enclave_add_gaussian_noise(e1, u, n, 1.0, NULL), P4_OK);
+    assert_int_equal(p4_enclave_add_gaussian_noise(e2, v, n, 1.0, NULL), P4_OK);
+    assert_memory_not_equal(u, v, sizeof u); /* keys from the OS, not the seed */
+    p4_enclave_close(&e1);
+    p4_enclave_close(&e2);
+    free(a);
+    free(b);
+    free(c);
+}
+
+/* The trainer samples batches from (seed, "batch-order") and the enclave
+ * draws noise from (seed, "dp-noise"): same seed, independent streams. */
+static void test_noise_and_sampling_streams_are_independent(void **state)
+{
+    (void)state;
+    const uint64_t seed = 1;
+    double *noise = enclave_noise(seed, NOISE_N, 1.0);
+    double *same = malloc(NOISE_N * sizeof *same), *other = malloc(NOISE_N * sizeof *other);
+    assert_true(same != NULL && other != NULL);
+    p4_rng dp_noise, batch_order;
+    p4_rng_init_seeded(&dp_noise, seed, "dp-noise");
+    p4_rng_init_seeded(&batch_order, seed, "batch-order");
+    for (size_t i = 0; i < NOISE_N; i++) {
+        same[i] = (float)p4_rng_gaussian(&dp_noise);
+        other[i] = (float)p4_rng_gaussian(&batch_order);
+    }
+    assert_memory_equal(noise, same, NOISE_N * sizeof *same); /* as docs/noise.md says */
+    assert_true(uncorrelated(noise, other, NOISE_N));
+    free(noise);
+    free(same);
+    free(other);
+}
+
+static void test_noise_rejects_bad_arguments(void **state)
+{
+    (void)state;
+    p4_enclave *e = NULL;
+    float v[4] = {1, 2, 3, 4};
+    p4_error err;
+    assert_int_equal(p4_enclave_open_software(&e, 1, 3, NULL), P4_OK);
+    assert_int_equal(p4_enclave_add_gaussian_noise(e, v, 4, -1.0, &err), P4_EINVAL);
+    assert_int_equal(p4_enclave_add_gaussian_noise(e, v, 4, NAN, &err), P4_EINVAL);
+    assert_int_equal(p4_enclave_add_gaussian_noise(e, NULL, 4, 1.0, &err), P4_EINVAL);
+    assert_int_equal(p4_enclave_add_gaussian_noise(NULL, v, 4, 1.0, &err), P4_EINVAL);
+    assert_int_equal(p4_enclave_add_gaussian_noise(e, v, 4, 0.0, &err), P4_OK);
+    assert_true(v[0] == 1 && v[1] == 2 && v[2] == 3 && v[3] == 4);
+    p4_enclave_close(&e);
+}
+
+/* ---- Poisson sampling --------------------------------------------------- */
+
+#define POOL 1000
+#define TRIALS 20000
+#define RATE 0.05
+
+/* Batch sizes are Binomial(N, q): mean qN, variance qN(1-q).  The sample
+ * variance has variance (mu4 - s^4) / T with mu4 = 3 s^4 + s^2 (1 - 6pq). */
+static int batch_sizes_ok(const int *sizes, int trials, int pool, double q)
+{
+    double mean = 0, ss = 0;
+    for (int t = 0; t < trials; t++)
+        mean += sizes[t];
+    mean /= trials;
+    for (int t = 0; t < trials; t++)
+        ss += (sizes[t] - mean) * (sizes[t] - mean);
+    double var = ss / (trials - 1);
+    double s2 = q * (1 - q) * pool;
+    double var_sd = sqrt((2 * s2 * s2 + s2 * (1 - 6 * q * (1 - q))) / trials);
+    return fabs(mean - q * pool) < Z * sqrt(s2 / trials) && fabs(var - s2) < Z * var_sd;
+}
+
+/* Each index's inclusion count is Binomial(T, q), independently. */
+static int inclusion_rates_ok(const int *counts, int pool, int trials, double q)
+{
+    double chi = 0, var = trials * q * (1 - q);
+    for (int i = 0; i < pool; i++)
+        chi += (counts[i] - trials * q) * (counts[i] - trials * q) / var;
+    return chi < chi_square_bound(pool);
+}
+
+static void test_poisson_batches_have_binomial_sizes_and_rates(void **state)
+{
+    (void)state;
+    static int indices[POOL], out[POOL], sizes[TRIALS], counts[POOL];
+    for (int i = 0; i < POOL; i++)
+        indices[i] = 3 * i + 7; /* values, not positions, must come back */
+    p4_rng rng;
+    p4_rng_init_seeded(&rng, 5, "batch-order");
+    for (int t = 0; t < TRIALS; t++) {
+        assert_int_equal(p4_poisson_sample(&rng, indices, POOL, RATE, out, &sizes[t]), P4_OK);
+        for (int k = 0; k < sizes[t]; k++) {
+            assert_true(out[k] >= 7 && (out[k] - 7) % 3 == 0 && out[k] < 3 * POOL + 7);
+            assert_true(k == 0 || out[k] > out[k - 1]); /* in order, no repeats */
+            counts[(out[k] - 7) / 3]++;
+        }
+    }
+    assert_true(batch_sizes_ok(sizes, TRIALS, POOL, RATE));
+    assert_true(inclusion_rates_ok(counts, POOL, TRIALS, RATE));
+
+    /* The same checks fail a fixed-size sampler and one that skips an index. */
+    int *fixed = malloc(TRIALS * sizeof *fixed);
+    assert_non_null(fixed);
+    for (int t = 0; t < TRIALS; t++)
+        fixed[t] = (int)(RATE * POOL);
+    assert_false(batch_sizes_ok(fixed, TRIALS, POOL, RATE));
+    free(fixed);
+    counts[POOL - 1] = 0;
+    assert_false(inclusion_rates_ok(counts, POOL, TRIALS, RATE));
+}
+
+static void test_poisson_rate_one_takes_everything(void **state)
+{
+    (void)state;
+    int indices[50], out[50], n = -1;
+    for (int i = 0; i < 50; i++)
+        indices[i] = 49 - i;
+    p4_rng rng;
+    p4_rng_init_seeded(&rng, 1, "batch-order");
+    assert_int_equal(p4_poisson_sample(&rng, indices, 50, 1.0, out, &n), P4_OK);
+    assert_int_equal(n, 50);
+    assert_memory_equal(out, indices, sizeof out);
+}
+
+static void test_poisson_is_seeded_and_checks_arguments(void **state)
+{
+    (void)state;
+    int indices[200], a[200], b[200], na, nb;
+    for (int i = 0; i < 200; i++)
+        indices[i] = i;
+    p4_rng r1, r2;
+    p4_rng_init_seeded(&r1, 9, "batch-order");
+    p4_rng_init_seeded(&r2, 9, "batch-order");
+    assert_int_equal(p4_poisson_sample(&r1, indices, 200, 0.3, a, &na), P4_OK);
+    assert_int_equal(p4_poisson_sample(&r2, indices, 200, 0.3, b, &nb), P4_OK);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, (size_t)na * sizeof *a);
+
+    const double bad[] = {0.0, -0.1, 1.5, NAN};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(p4_poisson_sample(&r1, indices, 200, bad[i], a, &na), P4_EINVAL);
+    assert_int_equal(p4_poisson_sample(NULL, indices, 200, 0.5, a, &na), P4_EINVAL);
+    assert_int_equal(p4_poisson_sample(&r1, indices, 200, 0.5, NULL, &na), P4_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_noise_has_the_asked_mean_variance_and_shape),
+        cmocka_unit_test(test_checks_reject_wrong_noise),
+        cmocka_unit_test(test_seeded_noise_repeats_and_secure_noise_does_not),
+        cmocka_unit_test(test_noise_and_sampling_streams_are_independent),
+        cmocka_unit_test(test_noise_rejects_bad_arguments),
+        cmocka_unit_test(test_poisson_batches_have_binomial_sizes_and_rates),
+        cmocka_unit_test(test_poisson_rate_one_takes_everything),
+        cmocka_unit_test(test_poisson_is_seeded_and_checks_arguments),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
