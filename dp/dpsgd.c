@@ -156,6 +156,22 @@ static double now_seconds(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+int p4_dpsgd_reserve(const p4_dpsgd *dp, p4_ledger *ledger, const char *model_name,
+                     const char *phase, long long step, long long steps,
+                     long long *reserved, p4_error *err)
+{
+    if (dp == NULL || reserved == NULL)
+        return p4_error_set(err, P4_EINVAL, "DP reserve: bad arguments");
+    if (ledger == NULL || step < *reserved)
+        return P4_OK;
+    long long block = steps - step < LEDGER_BLOCK_STEPS ? steps - step : LEDGER_BLOCK_STEPS;
+    int rc = p4_ledger_record(ledger, model_name, phase, dp->params.sample_rate,
+                              dp->params.noise_multiplier, block, err);
+    if (rc == P4_OK)
+        *reserved = step + block;
+    return rc;
+}
+
 int p4_dpsgd_epoch(p4_dpsgd *dp, const p4_dataset *ds, const int *indices,
                    int count, p4_rng *sample_rng, p4_ledger *ledger,
                    const char *model_name, const char *phase,
@@ -185,14 +201,9 @@ int p4_dpsgd_epoch(p4_dpsgd *dp, const p4_dataset *ds, const int *indices,
     long long reserved = 0, examples = 0, step;
     int rc = P4_OK;
     for (step = 0; step < steps && rc == P4_OK; step++) {
-        if (ledger != NULL && step == reserved) {
-            long long block = steps - step < LEDGER_BLOCK_STEPS ? steps - step : LEDGER_BLOCK_STEPS;
-            rc = p4_ledger_record(ledger, model_name, phase, q, dp->params.noise_multiplier,
-                                  block, err);
-            if (rc != P4_OK)
-                break;
-            reserved += block;
-        }
+        if ((rc = p4_dpsgd_reserve(dp, ledger, model_name, phase, step, steps, &reserved,
+                                   err)) != P4_OK)
+            break;
         int n = 0;
         p4_poisson_sample(sample_rng, indices, count, q, batch, &n);
         if (n > room) {
@@ -224,4 +235,9 @@ int p4_dpsgd_epoch(p4_dpsgd *dp, const p4_dataset *ds, const int *indices,
         stats->seconds = now_seconds() - start;
     }
     return rc;
+}
+
+const p4_dpsgd_params *p4_dpsgd_get_params(const p4_dpsgd *dp)
+{
+    return dp ? &dp->params : NULL;
 }

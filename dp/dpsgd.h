@@ -61,6 +61,17 @@ int p4_dpsgd_epoch(p4_dpsgd *dp, const p4_dataset *ds, const int *indices,
                    p4_progress_fn *progress, void *user,
                    p4_epoch_stats *stats, p4_error *err);
 
+/* Before taking step `step` (0-based) of `steps`: if it is not yet
+ * reserved (step >= *reserved), durably records the next block of up to 16
+ * steps in the ledger and advances *reserved.  A NULL ledger records nothing
+ * (non-private runs only).  P4_EBUDGET when the block would pass the target. */
+int p4_dpsgd_reserve(const p4_dpsgd *dp, p4_ledger *ledger, const char *model_name,
+                     const char *phase, long long step, long long steps,
+                     long long *reserved, p4_error *err);
+
+/* The parameters this DP-SGD runs with. */
+const p4_dpsgd_params *p4_dpsgd_get_params(const p4_dpsgd *dp);
+
 /* Steps in one DP epoch at rate q: round(1/q), at least 1. */
 long long p4_dpsgd_steps_per_epoch(double q);
 

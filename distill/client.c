@@ -1,0 +1,405 @@
+/* client.c: one P4 client, a private model and a DP proxy; see client.h.
+ *
+ * A co-training epoch walks round(1/q) Poisson-sampled batches.  On each
+ * batch both models first see the batch (the proxy in inference mode, to
+ * teach the private model; the private model's own training forward, to
+ * teach the proxy), then the private model takes a plain KD step and the
+ * proxy a DP-SGD KD step (or a plain one when the run has no DP).  Every DP
+ * step is reserved in the ledger before it is taken. */
+#include "distill/client.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "distill/kd_loss.h"
+#include "model/model.h"
+#include "model/optimizer.h"
+#include "model/trainer.h"
+
+struct p4_client {
+    p4_client_spec spec;
+    p4_model *private_model, *proxy;
+    p4_sgd *private_sgd, *proxy_sgd;
+    p4_dpsgd *dp;            /* NULL when the run has no DP */
+    p4_rng batch_rng;        /* batch order and Poisson draws */
+    int classes, inputs;
+    int room;                /* rows the batch buffers hold */
+    int *batch;              /* train_count indices */
+    float *x, *onehot;       /* room rows */
+    float *proxy_teacher;    /* proxy's softened probs: the private model's teacher */
+    float *private_teacher;  /* private model's softened probs: the proxy's teacher */
+};
+
+/* The proxy's DP-SGD loss callback: KD towards the private model's
+ * softened probabilities, rows [first, first + n) of the batch. */
+typedef struct {
+    const p4_client *client;
+} kd_context;
+
+static double proxy_kd_delta(void *user, const float *logits, const float *probs,
+                             int first, int n, int classes, float *delta)
+{
+    (void)probs;
+    const p4_client *c = ((const kd_context *)user)->client;
+    size_t at = (size_t)first * (size_t)classes;
+    return p4_kd_loss(logits, c->private_teacher + at, c->onehot + at, n, classes,
+                      c->spec.kd_alpha, c->spec.kd_temperature, delta);
+}
+
+/* probs at temperature T from probs at T = 1: softmax(z/T) = p^(1/T) / sum. */
+static void soften(float *probs, int n, int classes, double temperature)
+{
+    if (temperature == 1.0)
+        return;
+    for (int i = 0; i < n; i++) {
+        float *row = probs + (size_t)i * classes;
+        double sum = 0;
+        for (int k = 0; k < classes; k++) {
+            double v = exp(log(fmax(row[k], 1e-30)) / temperature);
+            row[k] = (float)v;
+            sum += v;
+        }
+        for (int k = 0; k < classes; k++)
+            row[k] = (float)(row[k] / sum);
+    }
+}
+
+static int grow_buffers(p4_client *c, int rows)
+{
+    if (rows <= c->room)
+        return P4_OK;
+    size_t r = (size_t)rows;
+    float *x = realloc(c->x, r * c->inputs * sizeof(float));
+    if (x) c->x = x;
+    float *y = realloc(c->onehot, r * c->classes * sizeof(float));
+    if (y) c->onehot = y;
+    float *t1 = realloc(c->proxy_teacher, r * c->classes * sizeof(float));
+    if (t1) c->proxy_teacher = t1;
+    float *t2 = realloc(c->private_teacher, r * c->classes * sizeof(float));
+    if (t2) c->private_teacher = t2;
+    if (!x || !y || !t1 || !t2)
+        return P4_ENOMEM;
+    c->room = rows;
+    return P4_OK;
+}
+
+int p4_client_new(p4_client **out, const p4_client_spec *spec, p4_error *err)
+{
+    if (!out || !spec || !spec->train || !spec->test || !spec->train_idx || !spec->test_idx ||
+        spec->train_count < 1 || spec->test_count < 0 || !spec->private_cfg || !spec->proxy_cfg)
+        return p4_error_set(err, P4_EINVAL, "client: bad specification");
+    if (spec->batch < 1 || !(spec->learning_rate > 0) ||
+        !(spec->kd_alpha >= 0 && spec->kd_alpha <= 1) || !(spec->kd_temperature > 0))
+        return p4_error_set(err, P4_EINVAL, "client %d: batch, learning rate, kd_alpha or "
+                            "kd_temperature out of range", spec->id);
+    if (spec->dp && (!spec->ledger || !spec->enclave))
+        return p4_error_set(err, P4_EINVAL, "client %d: DP needs a ledger and an enclave", spec->id);
+    *out = NULL;
+    p4_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return p4_error_set(err, P4_ENOMEM, "client: out of memory");
+    c->spec = *spec;
+    /* Private models start from their own seed; every proxy starts from the
+     * same public initialisation, so averaged proxies and L1 distances
+     * between them compare what the data did, not where the weights began. */
+    uint64_t private_seed = spec->seed * 1000003u + (uint64_t)spec->id * 7919u + 1u;
+    int rc = p4_model_new(&c->private_model, spec->private_cfg, &spec->shape, spec->batch,
+                          private_seed, err);
+    if (rc == P4_OK)
+        rc = p4_model_new(&c->proxy, spec->proxy_cfg, &spec->shape, spec->batch, spec->seed, err);
+    if (rc == P4_OK)
+        rc = p4_sgd_new(&c->private_sgd, c->private_model, spec->learning_rate, spec->momentum,
+                        spec->weight_decay, err);
+    if (rc == P4_OK)
+        rc = p4_sgd_new(&c->proxy_sgd, c->proxy, spec->learning_rate, spec->momentum,
+                        spec->weight_decay, err);
+    if (rc == P4_OK && spec->dp)
+        rc = p4_dpsgd_new(&c->dp, c->proxy, c->proxy_sgd, &spec->dp_params, spec->enclave, err);
+    if (rc == P4_OK && p4_model_classes(c->private_model) != p4_model_classes(c->proxy))
+        rc = p4_error_set(err, P4_EMODEL, "client %d: private (%s) and proxy (%s) models have "
+                          "different class counts", spec->id, spec->private_cfg, spec->proxy_cfg);
+    if (rc != P4_OK) {
+        p4_client_destroy(&c);
+        return rc;
+    }
+    c->classes = p4_model_classes(c->proxy);
+    c->inputs = p4_model_input_size(c->proxy);
+    p4_rng_init_seeded(&c->batch_rng, spec->seed * 1000003u + (uint64_t)spec->id, "client-batches");
+    c->batch = malloc((size_t)spec->train_count * sizeof(int));
+    if (!c->batch || grow_buffers(c, spec->batch) != P4_OK) {
+        p4_client_destroy(&c);
+        return p4_error_set(err, P4_ENOMEM, "client: out of memory");
+    }
+    *out = c;
+    return P4_OK;
+}
+
+void p4_client_destroy(p4_client **client)
+{
+    if (!client || !*client)
+        return;
+    p4_client *c = *client;
+    p4_dpsgd_destroy(&c->dp);
+    p4_sgd_destroy(&c->private_sgd);
+    p4_sgd_destroy(&c->proxy_sgd);
+    p4_model_destroy(&c->private_model);
+    p4_model_destroy(&c->proxy);
+    free(c->batch);
+    free(c->x);
+    free(c->onehot);
+    free(c->proxy_teacher);
+    free(c->private_teacher);
+    p4_rng_wipe(&c->batch_rng);
+    free(c);
+    *client = NULL;
+}
+
+/* One plain (non-private) KD step of `model` on the n loaded rows, in
+ * chunks of the model's capacity; the model's own softened probabilities
+ * before the step go to own_probs (may be NULL). */
+static int plain_kd_step(p4_client *c, p4_model *model, p4_sgd *sgd, const float *teacher,
+                         int n, float *own_probs)
+{
+    int capacity = p4_model_capacity(model), classes = c->classes;
+    p4_sgd_zero_grad(sgd);
+    for (int first = 0; first < n; first += capacity) {
+        int m = n - first < capacity ? n - first : capacity;
+        size_t at = (size_t)first * classes;
+        int rc = p4_model_load_inputs(model, c->x + (size_t)first * c->inputs, m);
+        if (rc != P4_OK)
+            return rc;
+        p4_model_forward(model, 1);
+        if (own_probs)
+            memcpy(own_probs + at, p4_model_probabilities(model), (size_t)m * classes * sizeof(float));
+        double loss = p4_kd_loss(p4_model_logits(model), teacher ? teacher + at : NULL,
+                                 c->onehot + at, m, classes, teacher ? c->spec.kd_alpha : 0.0,
+                                 c->spec.kd_temperature, p4_model_logit_delta(model));
+        if (isnan(loss))
+            return P4_EINVAL;
+        p4_model_backward(model);
+    }
+    return n > 0 ? p4_sgd_step(sgd, n) : P4_OK;
+}
+
+/* One co-training batch: private KD step, then the proxy's (DP) KD step. */
+static int cotrain_batch(p4_client *c, int n, double expected, p4_error *err)
+{
+    int rc = P4_OK;
+    if (n > 0) {
+        p4_dataset_batch(c->spec.train, c->batch, n, c->x, c->onehot);
+        if ((rc = p4_model_predict(c->proxy, c->x, n, c->proxy_teacher, NULL)) != P4_OK)
+            return p4_error_set(err, rc, "client %d: proxy forward failed", c->spec.id);
+        soften(c->proxy_teacher, n, c->classes, c->spec.kd_temperature);
+        rc = plain_kd_step(c, c->private_model, c->private_sgd, c->proxy_teacher, n,
+                           c->private_teacher);
+        if (rc != P4_OK)
+            return p4_error_set(err, rc, "client %d: private step failed", c->spec.id);
+        soften(c->private_teacher, n, c->classes, c->spec.kd_temperature);
+    }
+    /* strict_dp: the proxy learns from labels only, so its DP guarantee does
+     * not rest on the private teacher being fixed. */
+    const float *teacher = c->spec.strict_dp ? NULL : c->private_teacher;
+    if (c->dp) {
+        kd_context ctx = { c };
+        return p4_dpsgd_step(c->dp, c->x, c->onehot, n, expected,
+                             teacher ? proxy_kd_delta : NULL, &ctx, NULL, err);
+    }
+    rc = plain_kd_step(c, c->proxy, c->proxy_sgd, teacher, n, NULL);
+    return rc == P4_OK ? P4_OK : p4_error_set(err, rc, "client %d: proxy step failed", c->spec.id);
+}
+
+static int cotrain_epoch(p4_client *c, p4_error *err)
+{
+    double q = c->spec.dp_params.sample_rate;
+    long long steps = p4_dpsgd_steps_per_epoch(q), reserved = 0;
+    double expected = q * c->spec.train_count;
+    for (long long step = 0; step < steps; step++) {
+        int rc = P4_OK, n = 0;
+        if (c->dp)
+            rc = p4_dpsgd_reserve(c->dp, c->spec.ledger, "proxy", "cotrain", step, steps,
+                                  &reserved, err);
+        if (rc != P4_OK)
+            return rc;
+        p4_poisson_sample(&c->batch_rng, c->spec.train_idx, c->spec.train_count, q, c->batch, &n);
+        if (grow_buffers(c, n) != P4_OK)
+            return p4_error_set(err, P4_ENOMEM, "client %d: out of memory for a batch of %d",
+                                c->spec.id, n);
+        if ((rc = cotrain_batch(c, n, expected, err)) != P4_OK)
+            return rc;
+    }
+    return P4_OK;
+}
+
+/* The proxy alone, labels only: DP-SGD epochs, or plain ones without DP. */
+static int proxy_epoch(p4_client *c, const char *phase, p4_error *err)
+{
+    if (c->dp)
+        return p4_dpsgd_epoch(c->dp, c->spec.train, c->spec.train_idx, c->spec.train_count,
+                              &c->batch_rng, c->spec.ledger, "proxy", phase, NULL, NULL, NULL, err);
+    return p4_train_epoch(c->proxy, c->proxy_sgd, c->spec.train, c->spec.train_idx,
+                          c->spec.train_count, &c->batch_rng, NULL, NULL, NULL, err);
+}
+
+int p4_client_warmup(p4_client *client, int epochs, p4_error *err)
+{
+    if (!client || epochs < 0)
+        return p4_error_set(err, P4_EINVAL, "client warm-up: bad arguments");
+    for (int e = 0; e < epochs; e++) {
+        int rc = proxy_epoch(client, "warmup", err);
+        if (rc != P4_OK)
+            return rc;
+    }
+    return P4_OK;
+}
+
+int p4_client_local(p4_client *client, p4_local_mode mode, int epochs, p4_error *err)
+{
+    if (!client || epochs < 0)
+        return p4_error_set(err, P4_EINVAL, "client local training: bad arguments");
+    for (int e = 0; e < epochs; e++) {
+        int rc;
+        switch (mode) {
+        case P4_LOCAL_COTRAIN:
+            rc = cotrain_epoch(client, err);
+            break;
+        case P4_LOCAL_PRIVATE_ONLY:
+            rc = p4_train_epoch(client->private_model, client->private_sgd, client->spec.train,
+                                client->spec.train_idx, client->spec.train_count,
+                                &client->batch_rng, NULL, NULL, NULL, err);
+            break;
+        case P4_LOCAL_PROXY_ONLY:
+            rc = proxy_epoch(client, "train", err);
+            break;
+        default:
+            return p4_error_set(err, P4_EINVAL, "client: unknown local mode %d", (int)mode);
+        }
+        if (rc != P4_OK)
+            return rc;
+    }
+    return P4_OK;
+}
+
+int p4_client_evaluate(p4_client *client, p4_which_model which, double *accuracy, p4_error *err)
+{
+    if (!client || !accuracy)
+        return p4_error_set(err, P4_EINVAL, "client evaluate: bad arguments");
+    if (client->spec.test_count == 0)
+        return p4_error_set(err, P4_EINVAL, "client %d has no test examples", client->spec.id);
+    p4_model *m = which == P4_MODEL_PRIVATE ? client->private_model : client->proxy;
+    return p4_evaluate(m, client->spec.test, client->spec.test_idx, client->spec.test_count,
+                       accuracy, NULL, err);
+}
+
+size_t p4_client_proxy_size(const p4_client *client)
+{
+    return client ? p4_model_param_count(client->proxy) : 0;
+}
+
+int p4_client_get_proxy(const p4_client *client, float *out, size_t n)
+{
+    return client ? p4_model_get_params(client->proxy, out, n) : P4_EINVAL;
+}
+
+int p4_client_set_proxy(p4_client *client, const float *in, size_t n)
+{
+    return client ? p4_model_set_params(client->proxy, in, n) : P4_EINVAL;
+}
+
+int p4_client_proxy_layer(const p4_client *client, int k, size_t *offset, size_t *length)
+{
+    return client ? p4_model_param_layer(client->proxy, k, offset, length) : P4_EINVAL;
+}
+
+/* Mean-centred log-probabilities: logits up to the shift softmax ignores. */
+static void centred_log_probs(float *rows, int n, int classes)
+{
+    for (int i = 0; i < n; i++) {
+        float *z = rows + (size_t)i * classes;
+        double mean = 0;
+        for (int k = 0; k < classes; k++) {
+            z[k] = (float)log(fmax(z[k], 1e-30));
+            mean += z[k];
+        }
+        mean /= classes;
+        for (int k = 0; k < classes; k++)
+            z[k] = (float)(z[k] - mean);
+    }
+}
+
+static void clip_rows(float *rows, int n, int classes, double clip)
+{
+    for (int i = 0; i < n; i++) {
+        float *z = rows + (size_t)i * classes;
+        double norm = 0;
+        for (int k = 0; k < classes; k++)
+            norm += (double)z[k] * z[k];
+        norm = sqrt(norm);
+        if (norm > clip)
+            for (int k = 0; k < classes; k++)
+                z[k] = (float)(z[k] * clip / norm);
+    }
+}
+
+int p4_client_public_logits(p4_client *c, const float *x, int n, double clip, double sigma,
+                            float *logits_out, p4_error *err)
+{
+    if (!c || !x || n < 1 || !logits_out || !(clip > 0) || !(sigma >= 0) || isinf(sigma))
+        return p4_error_set(err, P4_EINVAL, "public logits: bad arguments");
+    if (c->dp && sigma == 0)
+        return p4_error_set(err, P4_EINVAL, "client %d: a DP client must noise its logits "
+                            "(sigma > 0)", c->spec.id);
+    int rc = p4_model_predict(c->proxy, x, n, logits_out, NULL);
+    if (rc != P4_OK)
+        return p4_error_set(err, rc, "client %d: proxy forward on public data failed", c->spec.id);
+    centred_log_probs(logits_out, n, c->classes);
+    clip_rows(logits_out, n, c->classes, clip);
+    if (sigma == 0)
+        return P4_OK;
+    /* Accounted as one Gaussian release of the whole n x classes matrix:
+     * its L2 sensitivity is at most 2 clip sqrt(n) (each row moves by at most
+     * 2 clip, whatever one training example did to the proxy), so the noise
+     * multiplier relative to it is sigma / (2 sqrt(n)).  Conservative: it
+     * does not lean on the proxy's own DP-SGD guarantee. */
+    if (c->spec.ledger) {
+        rc = p4_ledger_record(c->spec.ledger, "proxy", "logits", 1.0, sigma / (2.0 * sqrt(n)), 1, err);
+        if (rc != P4_OK)
+            return rc;
+    }
+    if (!c->spec.enclave)
+        return p4_error_set(err, P4_EINVAL, "client %d: noised logits need an enclave", c->spec.id);
+    return p4_enclave_add_gaussian_noise(c->spec.enclave, logits_out, (size_t)n * c->classes,
+                                         sigma * clip, err);
+}
+
+int p4_client_distill_public(p4_client *c, const float *x, int n, const float *teacher_probs,
+                             int epochs, p4_error *err)
+{
+    if (!c || !x || n < 1 || !teacher_probs || epochs < 0)
+        return p4_error_set(err, P4_EINVAL, "public distillation: bad arguments");
+    int capacity = p4_model_capacity(c->proxy), classes = c->classes;
+    for (int e = 0; e < epochs; e++) {
+        for (int first = 0; first < n; first += capacity) {
+            int m = n - first < capacity ? n - first : capacity;
+            int rc = p4_model_load_inputs(c->proxy, x + (size_t)first * c->inputs, m);
+            if (rc != P4_OK)
+                return p4_error_set(err, rc, "client %d: cannot load public inputs", c->spec.id);
+            p4_sgd_zero_grad(c->proxy_sgd);
+            p4_model_forward(c->proxy, 1);
+            double loss = p4_kd_loss(p4_model_logits(c->proxy), teacher_probs + (size_t)first * classes,
+                                     NULL, m, classes, 1.0, c->spec.kd_temperature,
+                                     p4_model_logit_delta(c->proxy));
+            if (isnan(loss))
+                return p4_error_set(err, P4_EINVAL, "client %d: bad teacher distribution", c->spec.id);
+            p4_model_backward(c->proxy);
+            if ((rc = p4_sgd_step(c->proxy_sgd, m)) != P4_OK)
+                return p4_error_set(err, rc, "client %d: proxy step failed", c->spec.id);
+        }
+    }
+    return P4_OK;
+}
+
+int p4_client_id(const p4_client *client)
+{
+    return client ? client->spec.id : -1;
+}

@@ -1,0 +1,61 @@
+/* simulation.h: N clients of one config in one process (`p4 sim`, and each
+ * cell of `p4 sweep`), running P4 or one of its baselines with the same
+ * client code a networked node runs.
+ *
+ *   p4        DP warm-up, private grouping on the warm-up proxies, then rounds
+ *             of co-training and proxy aggregation inside each group;
+ *   local     each private model alone, no sharing, no DP;
+ *   proxyfl   co-training, proxies averaged with one peer per round over an
+ *             exponential graph (ProxyFL), no grouping;
+ *   fedavg-dp every client's DP proxy averaged with all others each round
+ *             (one global model, evaluated on each client's test split).
+ *
+ * Budget: each client has its own ledger (state_dir/client-NNN.db) with the
+ * target epsilon; the noise multiplier is calibrated so that the client's
+ * whole planned DP work (warm-up + rounds x local epochs) spends exactly the
+ * target at the config's delta.  epsilon = INFINITY runs without DP. */
+#ifndef P4_NODE_SIMULATION_H
+#define P4_NODE_SIMULATION_H
+
+#include <stdio.h>
+
+#include "common/config.h"
+#include "common/error.h"
+
+typedef enum { P4_METHOD_P4, P4_METHOD_LOCAL, P4_METHOD_PROXYFL, P4_METHOD_FEDAVG_DP } p4_method;
+
+int p4_method_parse(const char *text, p4_method *out);
+const char *p4_method_name(p4_method method);
+
+/* Parses "inf" or a positive finite number (a target epsilon); 1 on success. */
+int p4_parse_epsilon(const char *text, double *out);
+
+typedef struct p4_sim_options {
+    p4_method method;
+    double epsilon;          /* target per client; INFINITY = no DP        */
+    const char *state_dir;   /* ledgers go here (kept); NULL = a temporary
+                                folder removed at the end                  */
+    int threads;             /* clients trained at once (>= 1)              */
+    FILE *log;               /* per-round lines (NULL = silent)             */
+} p4_sim_options;
+
+typedef struct p4_sim_result {
+    int clients;
+    double *accuracy;        /* per client, on its own test split            */
+    double mean_accuracy, std_accuracy;
+    double epsilon;          /* largest spend over clients (0 without DP)    */
+    double noise_multiplier; /* the calibrated sigma (0 without DP)          */
+    int *group_of;           /* per client; NULL unless the method groups    */
+    int ngroups;
+    int *latent;             /* per client latent cluster, or NULL           */
+    double ari;              /* adjusted Rand index of groups vs latent, NAN */
+    double seconds;
+} p4_sim_result;
+
+/* Runs one simulation of cfg; on success fills *result (free with
+ * p4_sim_result_free). */
+int p4_sim_run(const p4_config *cfg, const p4_sim_options *options, p4_sim_result *result,
+               p4_error *err);
+void p4_sim_result_free(p4_sim_result *result);
+
+#endif
