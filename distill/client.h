@@ -1,0 +1,95 @@
+/* client.h: one P4 client: a private model and a DP proxy that co-train.
+ *
+ * The private model never leaves the client and trains without DP.  The
+ * proxy trains with DP-SGD and is the only thing whose knowledge is shared.
+ * On each local batch the two distill into each other (Hinton-style KD):
+ *   private: (1-a) CE(private, y) + a T^2 KL(softmax(proxy/T) || softmax(private/T))
+ *   proxy:   (1-a) CE(proxy, y)   + a T^2 KL(softmax(private/T) || softmax(proxy/T))
+ * and the proxy's step is DP-SGD.  Because the proxy's teacher (the private
+ * model) saw the same data without DP, the proxy's guarantee assumes a fixed
+ * teacher; strict_dp = 1 makes the proxy learn from labels only, and the
+ * guarantee holds outright (the private model still learns from the proxy).
+ *
+ * The same client code runs in `p4 sim` (many clients in one process) and
+ * in a networked node: it never talks to peers itself; callers move the
+ * proxy vectors (or noised logits) between clients. */
+#ifndef P4_DISTILL_CLIENT_H
+#define P4_DISTILL_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "datasets/dataset.h"
+#include "dp/dpsgd.h"
+#include "dp/ledger.h"
+#include "model/cfg.h"
+#include "tee/enclave.h"
+
+typedef struct p4_client_spec {
+    int id;
+    const p4_dataset *train, *test;
+    const int *train_idx;  int train_count;
+    const int *test_idx;   int test_count;
+    const char *private_cfg, *proxy_cfg;
+    p4_cfg_shape shape;
+    int batch;                 /* chunk size (model capacity)             */
+    double learning_rate, momentum, weight_decay;
+    uint64_t seed;             /* models and batch order: (seed, id)      */
+    int dp;                    /* 0: the proxy trains without DP (eps=inf) */
+    p4_dpsgd_params dp_params; /* q, sigma, C when dp                     */
+    double kd_alpha, kd_temperature;
+    int strict_dp;
+    p4_ledger *ledger;         /* required when dp; not owned             */
+    p4_enclave *enclave;       /* required when dp; not owned             */
+} p4_client_spec;
+
+typedef enum {
+    P4_LOCAL_COTRAIN,      /* P4 / ProxyFL: private and proxy distil      */
+    P4_LOCAL_PRIVATE_ONLY, /* local-only baseline: private, CE, no DP     */
+    P4_LOCAL_PROXY_ONLY    /* FedAvg-DP: the proxy alone, CE, DP-SGD      */
+} p4_local_mode;
+
+typedef enum { P4_MODEL_PRIVATE, P4_MODEL_PROXY } p4_which_model;
+
+typedef struct p4_client p4_client;
+
+int p4_client_new(p4_client **out, const p4_client_spec *spec, p4_error *err);
+void p4_client_destroy(p4_client **client);
+
+/* DP warm-up: `epochs` epochs of DP-SGD on the proxy with labels only,
+ * recorded in the ledger as phase "warmup". */
+int p4_client_warmup(p4_client *client, int epochs, p4_error *err);
+
+/* `epochs` local epochs in the given mode; DP proxy steps are recorded as
+ * phase "cotrain" (or "train" for PROXY_ONLY). */
+int p4_client_local(p4_client *client, p4_local_mode mode, int epochs,
+                    p4_error *err);
+
+/* Accuracy of one of the models on the client's own test split. */
+int p4_client_evaluate(p4_client *client, p4_which_model which, double *accuracy,
+                       p4_error *err);
+
+/* The proxy as a flat vector (what is shared) and setting it back. */
+size_t p4_client_proxy_size(const p4_client *client);
+int p4_client_get_proxy(const p4_client *client, float *out, size_t n);
+int p4_client_set_proxy(p4_client *client, const float *in, size_t n);
+/* The proxy's parametrised layer k as [offset, offset + length). */
+int p4_client_proxy_layer(const p4_client *client, int k, size_t *offset, size_t *length);
+
+/* Logits mode: the proxy's logits on n public inputs, each row clipped to
+ * L2 norm `clip` and noised with N(0, (sigma clip)^2) inside the enclave;
+ * recorded in the ledger as one release (phase "logits", q = 1) before it
+ * is returned.  sigma = 0 and no ledger only when the client has no DP. */
+int p4_client_public_logits(p4_client *client, const float *x, int n, double clip,
+                            double sigma, float *logits_out, p4_error *err);
+
+/* Logits mode: the proxy distils for `epochs` epochs on the public inputs
+ * from a teacher distribution (n x classes, rows sum to 1).  Public data and
+ * DP outputs only: no privacy cost. */
+int p4_client_distill_public(p4_client *client, const float *x, int n,
+                             const float *teacher_probs, int epochs, p4_error *err);
+
+int p4_client_id(const p4_client *client);
+
+#endif
