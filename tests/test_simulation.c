@@ -1,0 +1,172 @@
+/* test_simulation.c: N clients in one process on real Fashion-MNIST (small):
+ * seeded runs repeat exactly, the spend reaches but never passes the target,
+ * the baselines behave as specified, logits-mode releases are accounted in
+ * the ledger, and a ledger that has already spent its budget stops a run. */
+#include "support/test_support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dp/ledger.h"
+#include "p4node/simulation.h"
+
+#define FMNIST "/usr/share/datasets/fashion-mnist"
+
+/* A small clustered job: 8 clients, 2 latent clusters of 3 classes. */
+static int small_config(p4_config *cfg, const char *dir, const char *extra)
+{
+    char path[1024], text[2048];
+    snprintf(path, sizeof path, "%s/small.ini", dir);
+    snprintf(text, sizeof text,
+             "[data]\ndataset = fashion-mnist\npartition = clustered\nclients = 8\nclusters = 2\n"
+             "cluster_classes = 0,1,2; 5,7,9\ntrain_per_client = 60\ntest_per_client = 60\n"
+             "max_train = 6000\nmax_test = 2000\nseed = 3\n"
+             "[model]\ncfg = %s/configs/models/mlp-28x28x1.cfg\nbatch = 15\nlearning_rate = 0.05\nseed = 3\n"
+             "[dp]\ntarget_epsilon = 4\nnoise_seeded = true\n"
+             "[p4]\nrounds = 3\ngroup_size = 4\n%s",
+             getenv("P4_SOURCE_DIR") ? getenv("P4_SOURCE_DIR") : ".", extra);
+    if (test_write_file(path, text, strlen(text)) != 0)
+        return -1;
+    p4_error err = {0};
+    if (p4_config_load(path, cfg, &err) != P4_OK)
+        fail_msg("%s", err.message);
+    return 0;
+}
+
+static void run(const p4_config *cfg, p4_method method, double eps, const char *state,
+                p4_sim_result *r)
+{
+    p4_sim_options opt = { method, eps, state, 2, NULL };
+    p4_error err = {0};
+    if (p4_sim_run(cfg, &opt, r, &err) != P4_OK)
+        fail_msg("%s", err.message);
+}
+
+static void seeded_runs_repeat_and_spend_the_budget(void **state)
+{
+    (void)state;
+    if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
+    char *dir = test_make_temp_dir();
+    p4_config cfg;
+    small_config(&cfg, dir, "");
+    p4_sim_result a, b;
+    run(&cfg, P4_METHOD_P4, 4.0, NULL, &a);
+    run(&cfg, P4_METHOD_P4, 4.0, NULL, &b);
+    assert_int_equal(a.clients, 8);
+    assert_memory_equal(a.accuracy, b.accuracy, 8 * sizeof(double));
+    assert_memory_equal(a.group_of, b.group_of, 8 * sizeof(int));
+    assert_true(a.epsilon <= 4.0 && a.epsilon > 3.9);
+    assert_true(a.noise_multiplier > 0.5);
+    for (int g = 0; g < a.ngroups; g++) { /* every group has 2..V members */
+        int size = 0;
+        for (int k = 0; k < 8; k++) size += a.group_of[k] == g;
+        assert_true(size >= 2 && size <= 4);
+    }
+    assert_true(a.mean_accuracy > 0.4); /* 3 classes per client: chance is 1/3 */
+    p4_sim_result_free(&a);
+    p4_sim_result_free(&b);
+    test_remove_tree(dir);
+}
+
+static void without_dp_grouping_finds_the_clusters(void **state)
+{
+    (void)state;
+    if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
+    char *dir = test_make_temp_dir();
+    p4_config cfg;
+    small_config(&cfg, dir, "");
+    p4_sim_result r;
+    run(&cfg, P4_METHOD_P4, INFINITY, NULL, &r);
+    assert_true(r.epsilon == 0.0);
+    assert_true(r.ari == 1.0); /* disjoint class sets: the proxies separate cleanly */
+    assert_true(r.mean_accuracy > 0.7);
+    p4_sim_result_free(&r);
+    test_remove_tree(dir);
+}
+
+static void baselines(void **state)
+{
+    (void)state;
+    if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
+    char *dir = test_make_temp_dir();
+    p4_config cfg;
+    small_config(&cfg, dir, "");
+    p4_sim_result local, fedavg, proxyfl;
+    run(&cfg, P4_METHOD_LOCAL, 4.0, NULL, &local);
+    assert_true(local.epsilon == 0.0);
+    assert_int_equal(local.ngroups, 8);
+    run(&cfg, P4_METHOD_FEDAVG_DP, 4.0, NULL, &fedavg);
+    assert_int_equal(fedavg.ngroups, 1);
+    assert_true(fedavg.epsilon <= 4.0 && fedavg.epsilon > 3.9);
+    run(&cfg, P4_METHOD_PROXYFL, 4.0, NULL, &proxyfl);
+    assert_true(proxyfl.epsilon <= 4.0 && proxyfl.epsilon > 3.9);
+    /* FedAvg evaluates one global model: on clients of one cluster with the
+     * same test distribution the accuracies are close; local models differ. */
+    assert_true(isnan(local.ari) && isnan(fedavg.ari));
+    p4_sim_result_free(&local);
+    p4_sim_result_free(&fedavg);
+    p4_sim_result_free(&proxyfl);
+    test_remove_tree(dir);
+}
+
+static void logits_mode_is_accounted(void **state)
+{
+    (void)state;
+    if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
+    char *dir = test_make_temp_dir();
+    p4_config cfg;
+    small_config(&cfg, dir, "share = logits\npublic_count = 100\n");
+    p4_sim_result r;
+    run(&cfg, P4_METHOD_P4, 8.0, dir, &r);
+    assert_true(r.epsilon <= 8.0 && r.epsilon > 7.9);
+    p4_sim_result_free(&r);
+    /* Every client's ledger holds one q = 1 release per round. */
+    for (int k = 0; k < 8; k++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/client-%03d.db", dir, k);
+        p4_ledger *l = NULL;
+        p4_error err = {0};
+        assert_int_equal(p4_ledger_open_existing(path, &l, &err), P4_OK);
+        p4_dp_phase ph[8];
+        int n = 0;
+        assert_int_equal(p4_ledger_phases(l, ph, 8, &n, &err), P4_OK);
+        long long releases = 0;
+        for (int i = 0; i < n; i++)
+            if (ph[i].sample_rate == 1.0) releases += ph[i].steps;
+        assert_int_equal(releases, 3);
+        p4_ledger_close(&l);
+    }
+    test_remove_tree(dir);
+}
+
+static void spent_ledger_stops_the_run(void **state)
+{
+    (void)state;
+    if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
+    char *dir = test_make_temp_dir();
+    p4_config cfg;
+    small_config(&cfg, dir, "");
+    p4_sim_result r;
+    run(&cfg, P4_METHOD_P4, 4.0, dir, &r); /* spends the whole budget */
+    p4_sim_result_free(&r);
+    p4_sim_options opt = { P4_METHOD_P4, 4.0, dir, 2, NULL };
+    p4_error err = {0};
+    assert_int_equal(p4_sim_run(&cfg, &opt, &r, &err), P4_EBUDGET);
+    assert_non_null(strstr(err.message, "spent epsilon"));
+    test_remove_tree(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(seeded_runs_repeat_and_spend_the_budget),
+        cmocka_unit_test(without_dp_grouping_finds_the_clusters),
+        cmocka_unit_test(baselines),
+        cmocka_unit_test(logits_mode_is_accounted),
+        cmocka_unit_test(spent_ledger_stops_the_run),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
