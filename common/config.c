@@ -177,6 +177,18 @@ static const config_key config_keys[] = {
      .choices = "all|last|first|output-bias",
      .help = "proxy weights compared (L1) to measure peer similarity: all of them, the last or "
              "first parametrised layer, or only the output layer's biases"},
+    {.section = "p4", .name = "warmup_layers", .type = KEY_ENUM, FIELD(warmup_layers),
+     .choices = "all|last",
+     .help = "layers the DP warm-up trains: all, or only the output layer (then the clip "
+             "bound is not spent on layers the grouping distance ignores)"},
+    {.section = "p4", .name = "warmup_sample_rate", .type = KEY_DOUBLE, FIELD(warmup_sample_rate),
+     .min = 0, .max = 1, .help = "Poisson rate of the DP warm-up (0 = the training rate; 1 = one "
+                                 "full-batch step per epoch, which gives the grouping the most "
+                                 "signal per unit of budget at small epsilon)"},
+    {.section = "p4", .name = "warmup_budget", .type = KEY_DOUBLE, FIELD(warmup_budget),
+     .min = 0, .max = 1, .flags = KEY_MIN_OPEN | KEY_MAX_OPEN,
+     .help = "fraction of the target epsilon the warm-up alone may spend; its noise is "
+             "calibrated to that, co-training's to what the whole run may spend"},
     {.section = "p4", .name = "kd_alpha", .type = KEY_DOUBLE, FIELD(kd_alpha),
      .min = 0, .max = 1, .help = "weight of the distillation loss (a)"},
     {.section = "p4", .name = "kd_temperature", .type = KEY_DOUBLE, FIELD(kd_temperature),
@@ -229,6 +241,9 @@ void p4_config_defaults(p4_config *cfg)
     cfg->group_size = 4;
     cfg->sample_peers = 0;
     snprintf(cfg->distance_layers, sizeof cfg->distance_layers, "last");
+    snprintf(cfg->warmup_layers, sizeof cfg->warmup_layers, "last");
+    cfg->warmup_sample_rate = 1.0;
+    cfg->warmup_budget = 0.5;
     cfg->kd_alpha = 0.5;
     cfg->kd_temperature = 1.0;
     snprintf(cfg->aggregate, sizeof cfg->aggregate, "mean");

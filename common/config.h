@@ -57,7 +57,10 @@ typedef struct p4_config {
     int warmup_epochs;               /* default 1 */
     int group_size;                  /* V, default 4 */
     int sample_peers;                /* H, default 0 = all */
-    char distance_layers[32];        /* "all" | "last" | "first" ; default by evidence */
+    char distance_layers[32];        /* all | last | first | output-bias; default last */
+    double warmup_sample_rate;       /* q of the warm-up; 0 = training q; default 1 */
+    double warmup_budget;            /* fraction of epsilon the warm-up may spend; default 0.5 */
+    char warmup_layers[16];          /* all | last: what the DP warm-up trains; default last */
     double kd_alpha;                 /* a, default 0.5 */
     double kd_temperature;           /* T, default 1 */
     char aggregate[16];              /* mean | multikrum */

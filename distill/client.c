@@ -245,12 +245,26 @@ int p4_client_warmup(p4_client *client, int epochs, p4_error *err)
 {
     if (!client || epochs < 0)
         return p4_error_set(err, P4_EINVAL, "client warm-up: bad arguments");
-    for (int e = 0; e < epochs; e++) {
-        int rc = proxy_epoch(client, "warmup", err);
-        if (rc != P4_OK)
-            return rc;
-    }
-    return P4_OK;
+    int last = 0;
+    size_t offset, length;
+    while (p4_model_param_layer(client->proxy, last + 1, &offset, &length) == P4_OK)
+        last++;
+    int head_only = client->dp && client->spec.warmup_head_only;
+    if (head_only && p4_dpsgd_freeze_below(client->dp, last) != P4_OK)
+        return p4_error_set(err, P4_EMODEL, "client %d: cannot freeze the proxy below its output "
+                            "layer", client->spec.id);
+    /* The warm-up may run at its own (q, sigma); they compose in the ledger. */
+    int own_params = client->dp && client->spec.warmup_params.sample_rate > 0;
+    if (own_params && p4_dpsgd_set_params(client->dp, &client->spec.warmup_params) != P4_OK)
+        return p4_error_set(err, P4_EINVAL, "client %d: bad warm-up DP parameters", client->spec.id);
+    int rc = P4_OK;
+    for (int e = 0; e < epochs && rc == P4_OK; e++)
+        rc = proxy_epoch(client, "warmup", err);
+    if (own_params)
+        p4_dpsgd_set_params(client->dp, &client->spec.dp_params);
+    if (head_only)
+        p4_dpsgd_freeze_below(client->dp, 0);
+    return rc;
 }
 
 int p4_client_local(p4_client *client, p4_local_mode mode, int epochs, p4_error *err)

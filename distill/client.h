@@ -38,8 +38,10 @@ typedef struct p4_client_spec {
     uint64_t seed;             /* models and batch order: (seed, id)      */
     int dp;                    /* 0: the proxy trains without DP (eps=inf) */
     p4_dpsgd_params dp_params; /* q, sigma, C when dp                     */
+    p4_dpsgd_params warmup_params; /* q, sigma, C of the warm-up (zero: = dp_params) */
     double kd_alpha, kd_temperature;
     int strict_dp;
+    int warmup_head_only;      /* DP warm-up trains the output layer alone */
     p4_ledger *ledger;         /* required when dp; not owned             */
     p4_enclave *enclave;       /* required when dp; not owned             */
 } p4_client_spec;
@@ -58,7 +60,9 @@ int p4_client_new(p4_client **out, const p4_client_spec *spec, p4_error *err);
 void p4_client_destroy(p4_client **client);
 
 /* DP warm-up: `epochs` epochs of DP-SGD on the proxy with labels only,
- * recorded in the ledger as phase "warmup". */
+ * recorded in the ledger as phase "warmup".  With warmup_head_only, only the
+ * output layer trains, so the whole clip bound goes to the layer the grouping
+ * distance reads. */
 int p4_client_warmup(p4_client *client, int epochs, p4_error *err);
 
 /* `epochs` local epochs in the given mode; DP proxy steps are recorded as

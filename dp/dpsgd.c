@@ -91,6 +91,8 @@ static int add_noise(p4_dpsgd *dp, p4_error *err)
     for (int i = 0; i < net->n; i++) {
         layer *l = &net->layers[i];
         size_t nw, nb;
+        if (!p4_per_example_trainable(dp->per_example, i))
+            continue; /* frozen: no gradient, so no noise and no step */
         if (l->type == CONNECTED) {
             nw = (size_t)l->inputs * l->outputs;
             nb = (size_t)l->outputs;
@@ -235,6 +237,20 @@ int p4_dpsgd_epoch(p4_dpsgd *dp, const p4_dataset *ds, const int *indices,
         stats->seconds = now_seconds() - start;
     }
     return rc;
+}
+
+int p4_dpsgd_set_params(p4_dpsgd *dp, const p4_dpsgd_params *params)
+{
+    if (dp == NULL || params == NULL || !(params->sample_rate > 0 && params->sample_rate <= 1) ||
+        !(params->noise_multiplier >= 0) || !(params->clip_norm > 0))
+        return P4_EINVAL;
+    dp->params = *params;
+    return P4_OK;
+}
+
+int p4_dpsgd_freeze_below(p4_dpsgd *dp, int first_trainable)
+{
+    return dp ? p4_per_example_freeze_below(dp->per_example, first_trainable) : P4_EINVAL;
 }
 
 const p4_dpsgd_params *p4_dpsgd_get_params(const p4_dpsgd *dp)

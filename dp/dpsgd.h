@@ -69,6 +69,13 @@ int p4_dpsgd_reserve(const p4_dpsgd *dp, p4_ledger *ledger, const char *model_na
                      const char *phase, long long step, long long steps,
                      long long *reserved, p4_error *err);
 
+/* Changes (q, sigma, C), e.g. between the warm-up and co-training phases. */
+int p4_dpsgd_set_params(p4_dpsgd *dp, const p4_dpsgd_params *params);
+
+/* Trains only the parametrised layers from `first_trainable` on (0 = all):
+ * the clip bound and the noise then cover those layers alone. */
+int p4_dpsgd_freeze_below(p4_dpsgd *dp, int first_trainable);
+
 /* The parameters this DP-SGD runs with. */
 const p4_dpsgd_params *p4_dpsgd_get_params(const p4_dpsgd *dp);
 

@@ -213,16 +213,42 @@ void p4_ledger_close(p4_ledger **ledger)
     *ledger = NULL;
 }
 
-/* Epsilon of the recorded totals plus `steps` more at (q, sigma). */
+/* Epsilon of the recorded totals plus the given further phases. */
+static int epsilon_after_phases(const p4_ledger *l, const p4_dp_phase *more, int nmore,
+                                double *eps, p4_error *err)
+{
+    p4_dp_phase phases[LEDGER_MAX_MECHANISMS + 8];
+    if (nmore < 0 || nmore > 8) return p4_error_set(err, P4_EINVAL, "ledger: at most 8 planned phases");
+    int n = l->ntotals;
+    memcpy(phases, l->totals, (size_t)n * sizeof phases[0]);
+    for (int k = 0; k < nmore; k++)
+        if (more[k].steps > 0) phases[n++] = more[k];
+    if (n == 0) { *eps = 0.0; return P4_OK; }
+    return p4_rdp_epsilon(phases, n, l->delta, NULL, 0, eps, NULL, err);
+}
+
 static int epsilon_after(const p4_ledger *l, double q, double sigma, long long steps,
                          double *eps, p4_error *err)
 {
-    p4_dp_phase phases[LEDGER_MAX_MECHANISMS + 1];
-    int n = l->ntotals;
-    memcpy(phases, l->totals, (size_t)n * sizeof phases[0]);
-    if (steps > 0) phases[n++] = (p4_dp_phase){ q, sigma, steps };
-    if (n == 0) { *eps = 0.0; return P4_OK; }
-    return p4_rdp_epsilon(phases, n, l->delta, NULL, 0, eps, NULL, err);
+    p4_dp_phase more = { q, sigma, steps };
+    return epsilon_after_phases(l, &more, 1, eps, err);
+}
+
+int p4_ledger_check_plan(p4_ledger *ledger, const p4_dp_phase *plan, int nplan,
+                         double *epsilon_after_out, p4_error *err)
+{
+    if (!ledger || (nplan > 0 && !plan)) return p4_error_set(err, P4_EINVAL, "ledger plan: bad arguments");
+    double spent, after;
+    int rc = epsilon_after_phases(ledger, NULL, 0, &spent, err);
+    if (rc == P4_OK) rc = epsilon_after_phases(ledger, plan, nplan, &after, err);
+    if (rc) return rc;
+    if (after > ledger->target)
+        return p4_error_set(err, P4_EBUDGET,
+                            "privacy budget: spent epsilon %.4f of allowed %.4f (delta %g); "
+                            "the planned run would reach %.4f", spent, ledger->target,
+                            ledger->delta, after);
+    if (epsilon_after_out) *epsilon_after_out = after;
+    return P4_OK;
 }
 
 int p4_ledger_check(p4_ledger *ledger, const char *model, double q,

@@ -39,6 +39,11 @@ int p4_ledger_check(p4_ledger *ledger, const char *model, double q,
                     double sigma, long long steps, double *epsilon_after,
                     p4_error *err);
 
+/* Would a whole planned run (up to 8 phases) stay within budget?  Used to
+ * refuse a run that could not finish before it starts. */
+int p4_ledger_check_plan(p4_ledger *ledger, const p4_dp_phase *plan, int nplan,
+                         double *epsilon_after, p4_error *err);
+
 /* Checks as above, then durably records the steps (fsync'd commit) before
  * returning P4_OK.  `phase` names the phase ("warmup", "cotrain", "logits"). */
 int p4_ledger_record(p4_ledger *ledger, const char *model, const char *phase,

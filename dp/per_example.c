@@ -27,6 +27,7 @@ struct p4_per_example {
     int nlayers;
     layer_record *record;      /* one per CONNECTED/CONVOLUTIONAL layer */
     int *record_of_layer;      /* net->n entries: index into record or -1 */
+    int first_record;          /* records before it are frozen           */
     double *norms_sq;          /* the caller's array during a backward  */
     int batch;                 /* examples in the current pass          */
 };
@@ -146,6 +147,30 @@ void p4_per_example_destroy(p4_per_example **pe)
     *pe = NULL;
 }
 
+/* A frozen layer takes no part in a pass: no gradient, no norm, and no
+ * delta for the layers below it (which are frozen too). */
+static void frozen_backward(layer l, network net)
+{
+    (void)l;
+    (void)net;
+}
+
+int p4_per_example_freeze_below(p4_per_example *pe, int first_trainable)
+{
+    if (pe == NULL || first_trainable < 0 || first_trainable >= pe->nlayers)
+        return P4_EINVAL;
+    pe->first_record = first_trainable;
+    return P4_OK;
+}
+
+int p4_per_example_trainable(const p4_per_example *pe, int layer_index)
+{
+    if (pe == NULL || layer_index < 0 || layer_index >= pe->net->n)
+        return 0;
+    int r = pe->record_of_layer[layer_index];
+    return r >= pe->first_record;
+}
+
 int p4_per_example_backward(p4_per_example *pe, double *norms_sq, int n)
 {
     if (pe == NULL || norms_sq == NULL || n != pe->net->batch || n < 1)
@@ -160,7 +185,12 @@ int p4_per_example_backward(p4_per_example *pe, double *norms_sq, int n)
     void (*saved[P4_CFG_MAX_LAYERS])(struct layer, struct network);
     for (int i = 0; i < net->n && i < P4_CFG_MAX_LAYERS; i++) {
         saved[i] = net->layers[i].backward;
-        if (net->layers[i].type == CONNECTED)
+        if (pe->record_of_layer[i] >= 0 && pe->record_of_layer[i] < pe->first_record)
+            net->layers[i].backward = frozen_backward;
+        else if (pe->record_of_layer[i] < 0 && pe->first_record > 0 &&
+                 i < pe->record[pe->first_record].index)
+            net->layers[i].backward = frozen_backward; /* pooling below the frozen line */
+        else if (net->layers[i].type == CONNECTED)
             net->layers[i].backward = dense_backward;
         else if (net->layers[i].type == CONVOLUTIONAL)
             net->layers[i].backward = conv_backward;
@@ -179,7 +209,7 @@ int p4_per_example_accumulate(p4_per_example *pe, const float *factor, int n)
     if (pe == NULL || factor == NULL || n != pe->batch)
         return P4_EINVAL;
     network *net = pe->net;
-    for (int r = 0; r < pe->nlayers; r++) {
+    for (int r = pe->first_record; r < pe->nlayers; r++) {
         layer *l = &net->layers[pe->record[r].index];
         if (l->type == CONNECTED) {
             for (int b = 0; b < n; b++) {

@@ -40,6 +40,13 @@ int p4_per_example_backward(p4_per_example *pe, double *norms_sq, int n);
 int p4_per_example_accumulate(p4_per_example *pe, const float *factor, int n);
 
 /* Clip factors: factor[i] = min(1, clip / ||g_i||) (1 when the norm is 0). */
+/* Freezes the parametrised layers before `first_trainable` (0 = none):
+ * later passes leave them without gradient, norm or delta, so clipping and
+ * noise cover only the trainable layers.  P4_EINVAL past the last layer. */
+int p4_per_example_freeze_below(p4_per_example *pe, int first_trainable);
+/* 1 when darknet layer `layer_index` is a parametrised, unfrozen layer. */
+int p4_per_example_trainable(const p4_per_example *pe, int layer_index);
+
 void p4_clip_factors(const double *norms_sq, int n, double clip, float *factor);
 
 #endif

@@ -21,6 +21,7 @@
 #include "model/optimizer.h"
 #include "model/trainer.h"
 #include "p4node/commands.h"
+#include "p4node/simulation.h"
 #include "tee/enclave.h"
 
 typedef struct {
@@ -29,6 +30,7 @@ typedef struct {
     int client;
     int json;
     int epochs_override;
+    const char *epsilon;       /* --epsilon E|inf, or NULL */
 } train_options;
 
 typedef struct {
@@ -42,6 +44,8 @@ static void usage(FILE *out)
             "  Trains client K's model (default 0) on its split and reports test accuracy.\n"
             "  --epochs N   override [model] epochs\n"
             "  --state DB   privacy ledger for DP runs (overrides [dp] state)\n"
+            "  --epsilon E  train with DP-SGD at target epsilon E (inf: without DP),\n"
+            "               overriding [dp] enabled/target_epsilon/noise_multiplier\n"
             "  --json       print one JSON object at the end\n");
 }
 
@@ -51,6 +55,7 @@ static int parse_options(int argc, char **argv, train_options *o)
         {"config", required_argument, NULL, 'c'}, {"client", required_argument, NULL, 'k'},
         {"json", no_argument, NULL, 'j'},         {"state", required_argument, NULL, 's'},
         {"epochs", required_argument, NULL, 'e'}, {"help", no_argument, NULL, 'h'},
+        {"epsilon", required_argument, NULL, 'p'},
         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     optind = 1;
@@ -60,6 +65,7 @@ static int parse_options(int argc, char **argv, train_options *o)
         switch (c) {
         case 'c': o->config_path = optarg; break;
         case 's': o->state_override = optarg; break;
+        case 'p': o->epsilon = optarg; break;
         case 'j': o->json = 1; break;
         case 'k':
         case 'e': {
@@ -203,6 +209,16 @@ int p4_cmd_train(int argc, char **argv)
     if (p4_config_load(o.config_path, &cfg, &err) != P4_OK) {
         fprintf(stderr, "p4 train: %s\n", err.message);
         return 2;
+    }
+    if (o.epsilon) {
+        double eps;
+        if (!p4_parse_epsilon(o.epsilon, &eps)) {
+            fprintf(stderr, "p4 train: --epsilon '%s' must be a positive number or inf\n", o.epsilon);
+            return 2;
+        }
+        cfg.dp_enabled = !isinf(eps);
+        cfg.target_epsilon = isinf(eps) ? 0 : eps;
+        cfg.noise_multiplier = -1; /* calibrate from the target */
     }
     int epochs = o.epochs_override ? o.epochs_override : cfg.epochs;
 

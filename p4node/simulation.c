@@ -116,14 +116,15 @@ static int run_phase(sim *s, p4_item_fn *fn, p4_error *err)
 
 /* --- budget --------------------------------------------------------------- */
 
-/* DP steps one client plans: warm-up (P4 only) and every local epoch. */
-static long long planned_steps(const sim *s, double q)
-{
-    long long epochs = (long long)s->cfg->rounds * s->cfg->local_epochs;
-    if (s->opt->method == P4_METHOD_P4)
-        epochs += s->cfg->warmup_epochs;
-    return epochs * p4_dpsgd_steps_per_epoch(q);
-}
+/* One client's whole DP plan: up to three phases (logits releases, warm-up,
+ * co-training) whose composition spends exactly the target epsilon. */
+typedef struct budget_plan {
+    double q;                    /* the training rate this plan is for */
+    p4_dp_phase phase[3];
+    int nphases;
+    p4_dpsgd_params warmup;      /* sample_rate 0 when there is no warm-up */
+    double sigma;                /* co-training / training noise multiplier */
+} budget_plan;
 
 static double client_sample_rate(const p4_config *cfg, int train_count)
 {
@@ -131,22 +132,39 @@ static double client_sample_rate(const p4_config *cfg, int train_count)
     return q > 1 ? 1 : q;
 }
 
-/* Logits mode spends half the budget on the `rounds` logits releases, the
- * rest on DP-SGD; returns the release noise multiplier in s->logit_sigma and
- * the matching prior phase. */
-static int plan_logits(sim *s, p4_dp_phase *prior, int *nprior, p4_error *err)
+/* Logits releases (a quarter of the budget) and the P4 warm-up (warmup_budget
+ * of it) are calibrated on their own shares; co-training's noise is then
+ * calibrated so that everything together spends the target. */
+static int plan_budget(sim *s, double q, budget_plan *plan, p4_error *err)
 {
-    *nprior = 0;
-    if (!s->logits_mode || !s->dp)
-        return P4_OK;
-    double effective;
-    int rc = p4_rdp_calibrate_sigma(s->opt->epsilon / 2, s->cfg->delta, 1.0, s->cfg->rounds,
-                                    NULL, 0, 1e-4, &effective, err);
-    if (rc != P4_OK)
+    const p4_config *cfg = s->cfg;
+    double eps = s->opt->epsilon, sigma;
+    int rc;
+    memset(plan, 0, sizeof *plan);
+    plan->q = q;
+    if (s->logits_mode) {
+        /* One release per round of the whole public logits matrix; see
+         * p4_client_public_logits for its sensitivity. */
+        if ((rc = p4_rdp_calibrate_sigma(eps / 4, cfg->delta, 1.0, cfg->rounds, NULL, 0, 1e-4,
+                                         &sigma, err)) != P4_OK)
+            return rc;
+        s->logit_sigma = sigma * 2.0 * sqrt((double)s->public_n);
+        plan->phase[plan->nphases++] = (p4_dp_phase){ 1.0, sigma, cfg->rounds };
+    }
+    if (s->opt->method == P4_METHOD_P4 && cfg->warmup_epochs > 0) {
+        double qw = cfg->warmup_sample_rate > 0 ? cfg->warmup_sample_rate : q;
+        long long steps = (long long)cfg->warmup_epochs * p4_dpsgd_steps_per_epoch(qw);
+        if ((rc = p4_rdp_calibrate_sigma(eps * cfg->warmup_budget, cfg->delta, qw, steps, NULL, 0,
+                                         1e-4, &sigma, err)) != P4_OK)
+            return rc;
+        plan->warmup = (p4_dpsgd_params){ qw, sigma, cfg->clip_norm };
+        plan->phase[plan->nphases++] = (p4_dp_phase){ qw, sigma, steps };
+    }
+    long long steps = (long long)cfg->rounds * cfg->local_epochs * p4_dpsgd_steps_per_epoch(q);
+    if ((rc = p4_rdp_calibrate_sigma(eps, cfg->delta, q, steps, plan->phase, plan->nphases, 1e-4,
+                                     &plan->sigma, err)) != P4_OK)
         return rc;
-    s->logit_sigma = effective * 2.0 * sqrt((double)s->public_n);
-    prior[0] = (p4_dp_phase){ 1.0, effective, s->cfg->rounds };
-    *nprior = 1;
+    plan->phase[plan->nphases++] = (p4_dp_phase){ q, plan->sigma, steps };
     return P4_OK;
 }
 
@@ -186,7 +204,7 @@ static int pick_public_set(sim *s, p4_error *err)
     return rc == P4_OK ? P4_OK : p4_error_set(err, rc, "out of memory for the public set");
 }
 
-static int open_client(sim *s, int k, double *sigma_cache_q, double *sigma_cache, p4_error *err)
+static int open_client(sim *s, int k, budget_plan *plan, p4_error *err)
 {
     const p4_config *cfg = s->cfg;
     const p4_client_split *split = &s->work->partition->split[k];
@@ -201,6 +219,7 @@ static int open_client(sim *s, int k, double *sigma_cache_q, double *sigma_cache
         .weight_decay = cfg->weight_decay, .seed = cfg->seed, .dp = s->dp,
         .kd_alpha = cfg->kd_alpha, .kd_temperature = cfg->kd_temperature,
         .strict_dp = cfg->strict_dp,
+        .warmup_head_only = strcmp(cfg->warmup_layers, "last") == 0,
     };
     if (split->train_count < 1)
         return p4_error_set(err, P4_ECONFIG, "%s: client %d has no training examples", cfg->path, k);
@@ -216,22 +235,14 @@ static int open_client(sim *s, int k, double *sigma_cache_q, double *sigma_cache
         if (rc != P4_OK)
             return rc;
         /* Clients of equal size share one calibration. */
-        if (*sigma_cache_q != q) {
-            p4_dp_phase prior[1];
-            int nprior = 0;
-            if ((rc = plan_logits(s, prior, &nprior, err)) != P4_OK ||
-                (rc = p4_rdp_calibrate_sigma(s->opt->epsilon, cfg->delta, q, planned_steps(s, q),
-                                             prior, nprior, 1e-4, sigma_cache, err)) != P4_OK)
-                return rc;
-            *sigma_cache_q = q;
-        }
-        spec.dp_params.noise_multiplier = *sigma_cache;
+        if (plan->q != q && (rc = plan_budget(s, q, plan, err)) != P4_OK)
+            return rc;
+        spec.dp_params.noise_multiplier = plan->sigma;
+        spec.warmup_params = plan->warmup;
         spec.ledger = s->ledgers[k];
         spec.enclave = s->enclaves[k];
         /* Refuse to start a run this ledger cannot pay for in full. */
-        double eps_after;
-        if ((rc = p4_ledger_check(s->ledgers[k], "proxy", q, *sigma_cache, planned_steps(s, q),
-                                  &eps_after, err)) != P4_OK)
+        if ((rc = p4_ledger_check_plan(s->ledgers[k], plan->phase, plan->nphases, NULL, err)) != P4_OK)
             return rc;
     }
     return p4_client_new(&s->clients[k], &spec, err);
@@ -274,11 +285,12 @@ static int sim_open(sim *s, const p4_config *cfg, const p4_sim_options *opt, p4_
         return p4_error_set(err, P4_ENOMEM, "out of memory for %d clients", s->n);
     if (s->logits_mode && (rc = pick_public_set(s, err)) != P4_OK)
         return rc;
-    double cache_q = -1, cache_sigma = 0;
+    budget_plan plan = { .q = -1 };
     for (int k = 0; k < s->n; k++)
-        if ((rc = open_client(s, k, &cache_q, &cache_sigma, err)) != P4_OK)
+        if ((rc = open_client(s, k, &plan, err)) != P4_OK)
             return rc;
-    r->noise_multiplier = s->dp ? cache_sigma : 0.0;
+    r->noise_multiplier = s->dp ? plan.sigma : 0.0;
+    r->warmup_noise_multiplier = s->dp ? plan.warmup.noise_multiplier : 0.0;
     s->proxy_size = p4_client_proxy_size(s->clients[0]);
     for (int k = 1; k < s->n; k++)
         if (p4_client_proxy_size(s->clients[k]) != s->proxy_size)

@@ -11,9 +11,11 @@
  *             (one global model, evaluated on each client's test split).
  *
  * Budget: each client has its own ledger (state_dir/client-NNN.db) with the
- * target epsilon; the noise multiplier is calibrated so that the client's
- * whole planned DP work (warm-up + rounds x local epochs) spends exactly the
- * target at the config's delta.  epsilon = INFINITY runs without DP. */
+ * target epsilon.  P4's warm-up runs at its own rate and noise, calibrated to
+ * spend `warmup_budget` of the target alone; the training noise is then
+ * calibrated so that the client's whole plan (warm-up, rounds x local
+ * epochs, logits releases) spends exactly the target at the config's delta.
+ * epsilon = INFINITY runs without DP. */
 #ifndef P4_NODE_SIMULATION_H
 #define P4_NODE_SIMULATION_H
 
@@ -45,6 +47,7 @@ typedef struct p4_sim_result {
     double mean_accuracy, std_accuracy;
     double epsilon;          /* largest spend over clients (0 without DP)    */
     double noise_multiplier; /* the calibrated sigma (0 without DP)          */
+    double warmup_noise_multiplier; /* P4's warm-up sigma (0 if none)       */
     int *group_of;           /* per client; NULL unless the method groups    */
     int ngroups;
     int *latent;             /* per client latent cluster, or NULL           */
