@@ -119,9 +119,11 @@ uint64_t p4_rng_below(p4_rng *rng, uint64_t n)
 
 double p4_rng_uniform(p4_rng *rng)
 {
-    /* 53 bits k in [0, 2^53): (k + 0.5) / 2^53 lies strictly inside (0, 1). */
-    uint64_t k = p4_rng_u64(rng) >> 11;
-    return ((double)k + 0.5) * (1.0 / 9007199254740992.0);
+    /* 52 bits k in [0, 2^52): k + 0.5 is exact in a double, so
+     * (k + 0.5) / 2^52 lies strictly inside (0, 1).  (With 53 bits, k + 0.5
+     * rounds up to 2^53 for the largest k and the result would be 1.0.) */
+    uint64_t k = p4_rng_u64(rng) >> 12;
+    return ((double)k + 0.5) * (1.0 / 4503599627370496.0);
 }
 
 double p4_rng_gaussian(p4_rng *rng)

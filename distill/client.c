@@ -125,7 +125,14 @@ int p4_client_new(p4_client **out, const p4_client_spec *spec, p4_error *err)
     }
     c->classes = p4_model_classes(c->proxy);
     c->inputs = p4_model_input_size(c->proxy);
-    p4_rng_init_seeded(&c->batch_rng, spec->seed * 1000003u + (uint64_t)spec->id, "client-batches");
+    /* Privacy amplification by subsampling assumes the batches are secret:
+     * with DP they come from the OS-keyed generator unless the run asked for
+     * reproducible (seeded, not secret) noise. */
+    if (spec->dp && !spec->seeded_sampling)
+        p4_rng_init_secure(&c->batch_rng);
+    else
+        p4_rng_init_seeded(&c->batch_rng, spec->seed * 1000003u + (uint64_t)spec->id,
+                           "client-batches");
     c->batch = malloc((size_t)spec->train_count * sizeof(int));
     if (!c->batch || grow_buffers(c, spec->batch) != P4_OK) {
         p4_client_destroy(&c);

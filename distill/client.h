@@ -41,6 +41,7 @@ typedef struct p4_client_spec {
     p4_dpsgd_params warmup_params; /* q, sigma, C of the warm-up (zero: = dp_params) */
     double kd_alpha, kd_temperature;
     int strict_dp;
+    int seeded_sampling;       /* DP batches from the seed (reproducible, not secret) */
     int warmup_head_only;      /* DP warm-up trains the output layer alone */
     p4_ledger *ledger;         /* required when dp; not owned             */
     p4_enclave *enclave;       /* required when dp; not owned             */

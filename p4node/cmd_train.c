@@ -262,7 +262,12 @@ int p4_cmd_train(int argc, char **argv)
         fprintf(stderr, "p4 train: out of memory\n");
         goto done;
     }
-    p4_rng_init_seeded(&order_rng, cfg.seed, "batch-order");
+    /* DP batches must be secret for subsampling to amplify privacy: they come
+     * from the OS-keyed generator unless noise_seeded asks for reproducibility. */
+    if (cfg.dp_enabled && !cfg.noise_seeded)
+        p4_rng_init_secure(&order_rng);
+    else
+        p4_rng_init_seeded(&order_rng, cfg.seed, "batch-order");
 
     if (!o.json) {
         printf("client %d of %d: %d train / %d test examples of %s; model %s (%zu parameters)\n",

@@ -220,6 +220,7 @@ static int open_client(sim *s, int k, budget_plan *plan, p4_error *err)
         .kd_alpha = cfg->kd_alpha, .kd_temperature = cfg->kd_temperature,
         .strict_dp = cfg->strict_dp,
         .warmup_head_only = strcmp(cfg->warmup_layers, "last") == 0,
+        .seeded_sampling = cfg->noise_seeded,
     };
     if (split->train_count < 1)
         return p4_error_set(err, P4_ECONFIG, "%s: client %d has no training examples", cfg->path, k);
