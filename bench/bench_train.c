@@ -1,0 +1,287 @@
+/* bench_train.c: how fast p4 trains one model, plain or with DP-SGD.
+ *
+ *   bench_train --model NAME [--mode plain|dp] [--batch 250] [--threads N]
+ *               [--seconds S] [--seed 1] [--cfg-dir DIR] [--json]
+ *
+ * NAME is a cfg in configs/models (mlp-28x28x1, cnn1-32x32x3, ...); the input
+ * shape is read from its "-WxHxC" suffix, with 10 classes.  The work is the
+ * one bench/torch_peer.py times, so the two can be compared:
+ *   plain  p4_train_step (SGD, lr 0.01, no momentum) on a batch of `batch`;
+ *   dp     p4_dpsgd_step on a FIXED batch of exactly `batch` examples
+ *          (expected_batch = batch, no Poisson draw, so every step does the
+ *          same work as the peer's), clip 1, sigma 1, noise from the seeded
+ *          software enclave.
+ * Data are synthetic (seeded random pixels and labels) in a p4_dataset of
+ * 5000 examples, visited in consecutive batches; each step turns its batch's
+ * bytes into floats as p4's own training loop does.  Two untimed warm-up
+ * steps, then whole steps are timed until `seconds` have passed (and at
+ * least 3 steps).  Peak RSS is getrusage's ru_maxrss.  One line is printed:
+ * JSON with --json (the fields torch_peer.py prints), else readable text. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/json.h"
+#include "common/progress.h"
+#include "common/rng.h"
+#include "datasets/dataset.h"
+#include "dp/dpsgd.h"
+#include "model/gemm.h"
+#include "model/model.h"
+#include "model/optimizer.h"
+#include "model/trainer.h"
+#include "tee/enclave.h"
+
+#define EXAMPLES 5000
+#define CLASSES 10
+#define WARMUP_STEPS 2
+#define MIN_STEPS 3
+
+typedef struct {
+    const char *model, *cfg_dir;
+    int dp, batch, threads, json;
+    double seconds;
+    uint64_t seed;
+} options;
+
+/* Everything one run needs; freed by bench_close. */
+typedef struct {
+    p4_dataset *ds;
+    p4_model *model;
+    p4_sgd *sgd;
+    p4_enclave *enclave;
+    p4_dpsgd *dpsgd;
+    int *order;
+    float *x, *y;
+    int next;              /* first example of the next batch */
+} bench;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: bench_train --model NAME [--mode plain|dp] [--batch 250] [--threads N]\n"
+            "                   [--seconds S] [--seed 1] [--cfg-dir DIR] [--json]\n"
+            "  NAME     a cfg in configs/models, e.g. mlp-28x28x1 or cnn2-32x32x3\n"
+            "  threads  OpenBLAS threads (default: the machine's cores)\n"
+            "  seconds  time budget of the timed steps (default 5; at least 3 steps)\n");
+}
+
+/* Returns -1 to go on, else the exit status. */
+static int parse_options(int argc, char **argv, options *o)
+{
+    static const struct option longopts[] = {
+        {"model", required_argument, NULL, 'm'}, {"mode", required_argument, NULL, 'd'},
+        {"batch", required_argument, NULL, 'b'}, {"threads", required_argument, NULL, 't'},
+        {"seconds", required_argument, NULL, 's'}, {"seed", required_argument, NULL, 'r'},
+        {"cfg-dir", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    *o = (options){ .batch = 250, .threads = cores > 0 ? (int)cores : 1, .seconds = 5, .seed = 1 };
+    const char *mode = "plain";
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'm': o->model = optarg; break;
+        case 'd': mode = optarg; break;
+        case 'b': o->batch = atoi(optarg); break;
+        case 't': o->threads = atoi(optarg); break;
+        case 's': o->seconds = atof(optarg); break;
+        case 'r': o->seed = strtoull(optarg, NULL, 10); break;
+        case 'c': o->cfg_dir = optarg; break;
+        case 'j': o->json = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!o->model || optind < argc) {
+        fprintf(stderr, "bench_train: %s\n", o->model ? "unexpected argument" : "--model NAME is required");
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(mode, "plain") != 0 && strcmp(mode, "dp") != 0) {
+        fprintf(stderr, "bench_train: --mode must be plain or dp\n");
+        return 2;
+    }
+    o->dp = strcmp(mode, "dp") == 0;
+    if (o->batch < 1 || o->batch > EXAMPLES || o->threads < 1 || o->threads > 256 ||
+        !(o->seconds >= 0)) {
+        fprintf(stderr, "bench_train: --batch must be 1..%d, --threads 1..256, --seconds >= 0\n",
+                EXAMPLES);
+        return 2;
+    }
+    return -1;
+}
+
+/* The input shape from the name's "-WxHxC" suffix (mlp-28x28x1 -> 28, 28, 1). */
+static int shape_from_name(const char *name, p4_cfg_shape *shape)
+{
+    const char *dash = strrchr(name, '-');
+    char rest;
+    if (!dash || sscanf(dash + 1, "%dx%dx%d%c", &shape->width, &shape->height,
+                        &shape->channels, &rest) != 3 ||
+        shape->width < 1 || shape->height < 1 || shape->channels < 1)
+        return 0;
+    shape->classes = CLASSES;
+    return 1;
+}
+
+/* configs/models/NAME.cfg: under --cfg-dir if given, else under the working
+ * directory if it is the repository, else beside this source file's tree. */
+static void cfg_path(const options *o, char *out, size_t size)
+{
+    if (o->cfg_dir) {
+        snprintf(out, size, "%s/%s.cfg", o->cfg_dir, o->model);
+        return;
+    }
+    snprintf(out, size, "configs/models/%s.cfg", o->model);
+    if (access(out, R_OK) == 0)
+        return;
+    const char *here = __FILE__, *slash = strrchr(here, '/');
+    int dir = slash ? (int)(slash - here) : 0;
+    snprintf(out, size, "%.*s%sconfigs/models/%s.cfg", dir, here, dir ? "/../" : "../", o->model);
+}
+
+static double peak_rss_mib(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : NAN; /* Linux: KiB */
+}
+
+static int synthetic_dataset(p4_dataset **out, const p4_cfg_shape *shape, uint64_t seed,
+                             p4_error *err)
+{
+    int rc = p4_dataset_new(out, "synthetic", EXAMPLES, shape->width, shape->height,
+                            shape->channels, CLASSES, err);
+    if (rc != P4_OK)
+        return rc;
+    p4_rng rng;
+    p4_rng_init_seeded(&rng, seed, "bench data");
+    p4_rng_bytes(&rng, (*out)->pixels, (size_t)EXAMPLES * p4_dataset_example_size(*out));
+    for (int i = 0; i < EXAMPLES; i++)
+        (*out)->labels[i] = (uint16_t)p4_rng_below(&rng, CLASSES);
+    p4_rng_wipe(&rng);
+    return P4_OK;
+}
+
+static void bench_close(bench *b)
+{
+    p4_dpsgd_destroy(&b->dpsgd);
+    p4_enclave_close(&b->enclave);
+    p4_sgd_destroy(&b->sgd);
+    p4_model_destroy(&b->model);
+    p4_dataset_destroy(&b->ds);
+    free(b->order);
+    free(b->x);
+    free(b->y);
+}
+
+static int bench_open(bench *b, const options *o, p4_error *err)
+{
+    memset(b, 0, sizeof *b);
+    p4_cfg_shape shape;
+    if (!shape_from_name(o->model, &shape))
+        return p4_error_set(err, P4_EINVAL, "model name %s does not end in -WxHxC", o->model);
+    char path[2048];
+    cfg_path(o, path, sizeof path);
+    int rc = synthetic_dataset(&b->ds, &shape, o->seed, err);
+    if (rc == P4_OK)
+        rc = p4_model_new(&b->model, path, &shape, o->batch, o->seed, err);
+    if (rc == P4_OK)
+        rc = p4_sgd_new(&b->sgd, b->model, 0.01, 0.0, 0.0, err);
+    if (rc == P4_OK && o->dp) {
+        /* The rate is only recorded (p4_dpsgd_epoch would use it); the step
+         * itself divides by the expected batch we pass, which is `batch`. */
+        p4_dpsgd_params params = { (double)o->batch / EXAMPLES, 1.0, 1.0 };
+        rc = p4_enclave_open_software(&b->enclave, 1, o->seed, err);
+        if (rc == P4_OK)
+            rc = p4_dpsgd_new(&b->dpsgd, b->model, b->sgd, &params, b->enclave, err);
+    }
+    if (rc != P4_OK)
+        return rc;
+    b->order = malloc(EXAMPLES * sizeof(int));
+    b->x = malloc((size_t)o->batch * p4_dataset_example_size(b->ds) * sizeof(float));
+    b->y = malloc((size_t)o->batch * CLASSES * sizeof(float));
+    if (!b->order || !b->x || !b->y)
+        return p4_error_set(err, P4_ENOMEM, "out of memory for batches");
+    for (int i = 0; i < EXAMPLES; i++)
+        b->order[i] = i;
+    return P4_OK;
+}
+
+/* One whole step on the next `batch` consecutive examples (wrapping). */
+static int bench_step(bench *b, const options *o, double *loss, p4_error *err)
+{
+    if (b->next + o->batch > EXAMPLES)
+        b->next = 0;
+    int rc = p4_dataset_batch(b->ds, b->order + b->next, o->batch, b->x, b->y);
+    if (rc != P4_OK)
+        return p4_error_set(err, rc, "cannot assemble a batch");
+    b->next += o->batch;
+    if (o->dp)
+        return p4_dpsgd_step(b->dpsgd, b->x, b->y, o->batch, o->batch, NULL, NULL, loss, err);
+    rc = p4_train_step(b->model, b->sgd, b->x, b->y, o->batch, loss);
+    return rc == P4_OK ? P4_OK : p4_error_set(err, rc, "training step failed");
+}
+
+static void print_result(const options *o, const bench *b, long long steps, double elapsed,
+                         double loss, double load)
+{
+    double rate = steps * (double)o->batch / elapsed;
+    const char *mode = o->dp ? "dp" : "plain";
+    size_t params = p4_model_param_count(b->model);
+    if (!o->json) {
+        printf("%s %s: %.1f examples/s (%lld steps of %d in %.3f s, %d threads, %s gemm), "
+               "peak RSS %.1f MiB, %zu params, last loss %.4f\n",
+               o->model, mode, rate, steps, o->batch, elapsed, o->threads, p4_gemm_backend(),
+               peak_rss_mib(), params, loss / o->batch);
+        return;
+    }
+    printf("{\"model\":");
+    p4_json_string(stdout, o->model);
+    printf(",\"mode\":\"%s\",\"impl\":\"p4\",\"examples_per_s\":%.1f,\"peak_rss_mib\":%.1f,"
+           "\"batch\":%d,\"threads\":%d,\"steps\":%lld,\"seconds\":%.3f,\"params\":%zu,"
+           "\"gemm\":\"%s\",\"load_avg_1m\":",
+           mode, rate, peak_rss_mib(), o->batch, o->threads, steps, elapsed, params,
+           p4_gemm_backend());
+    p4_json_number(stdout, round(load * 100) / 100);
+    printf(",\"loss\":");
+    p4_json_number(stdout, loss / o->batch);
+    printf("}\n");
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    int rc = parse_options(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    p4_gemm_set_threads(o.threads);
+    p4_error err = {0};
+    bench b;
+    double loss = 0;
+    rc = bench_open(&b, &o, &err);
+    for (int i = 0; i < WARMUP_STEPS && rc == P4_OK; i++)
+        rc = bench_step(&b, &o, &loss, &err);
+    double load = NAN;
+    getloadavg(&load, 1); /* other work on the machine skews the figures */
+    long long steps = 0;
+    double start = p4_now_seconds(), elapsed = 0;
+    while (rc == P4_OK && (steps < MIN_STEPS || elapsed < o.seconds)) {
+        rc = bench_step(&b, &o, &loss, &err);
+        steps++;
+        elapsed = p4_now_seconds() - start;
+    }
+    if (rc == P4_OK && !isfinite(loss))
+        rc = p4_error_set(&err, P4_EMODEL, "the loss is not finite: the step is broken");
+    if (rc == P4_OK)
+        print_result(&o, &b, steps, elapsed, loss, load);
+    else
+        fprintf(stderr, "bench_train: %s: %s\n", o.model, err.message);
+    bench_close(&b);
+    return rc == P4_OK ? 0 : 1;
+}
