@@ -18,6 +18,7 @@
 
 #include "common/rng.h"
 #include "dp/dpsgd.h"
+#include "common/ziggurat.h"
 #include "tee/enclave.h"
 
 #define Z 5.5
@@ -110,8 +111,8 @@ static double chi_square_bound(double k)
 /* ---- noise -------------------------------------------------------------- */
 
 /* n samples of N(0, sd^2) from a seeded software enclave, added to zeros in
- * two calls of which the first has odd length, so that Box-Muller's spare
- * sample crosses the call boundary. */
+ * two calls of which the first has odd length, so that any state a sampler
+ * carries between calls is exercised. */
 static double *enclave_noise(uint64_t seed, size_t n, double sd)
 {
     p4_enclave *e = NULL;
@@ -209,17 +210,48 @@ static void test_noise_and_sampling_streams_are_independent(void **state)
     double *same = malloc(NOISE_N * sizeof *same), *other = malloc(NOISE_N * sizeof *other);
     assert_true(same != NULL && other != NULL);
     p4_rng dp_noise, batch_order;
+    p4_ziggurat zig;
+    p4_ziggurat_init(&zig);
     p4_rng_init_seeded(&dp_noise, seed, "dp-noise");
     p4_rng_init_seeded(&batch_order, seed, "batch-order");
     for (size_t i = 0; i < NOISE_N; i++) {
-        same[i] = (float)p4_rng_gaussian(&dp_noise);
-        other[i] = (float)p4_rng_gaussian(&batch_order);
+        same[i] = (float)p4_ziggurat_normal(&zig, &dp_noise);
+        other[i] = (float)p4_ziggurat_normal(&zig, &batch_order);
     }
     assert_memory_equal(noise, same, NOISE_N * sizeof *same); /* as docs/noise.md says */
     assert_true(uncorrelated(noise, other, NOISE_N));
     free(noise);
     free(same);
     free(other);
+}
+
+/* The ziggurat's rare paths: the tail beyond R = 3.4426 (probability
+ * 2 (1 - Phi(R)) = 5.7625e-4) and the wedges must give the normal's mass.
+ * Counts in bands are binomial; each must lie within 5.5 standard
+ * deviations (a correct sampler fails one band with p < 4e-8). */
+static void test_ziggurat_tail_and_bands(void **state)
+{
+    (void)state;
+    p4_ziggurat zig;
+    p4_ziggurat_init(&zig);
+    p4_rng rng;
+    p4_rng_init_seeded(&rng, 11, "ziggurat-bands");
+    const double edges[] = { 0.0, 0.5, 1.0, 2.0, 3.0, 3.442619855899, 4.0, INFINITY };
+    const int bands = 7;
+    long count[7] = {0};
+    const long draws = 4000000;
+    for (long k = 0; k < draws; k++) {
+        double z = fabs(p4_ziggurat_normal(&zig, &rng));
+        for (int b = 0; b < bands; b++)
+            if (z >= edges[b] && z < edges[b + 1]) { count[b]++; break; }
+    }
+    for (int b = 0; b < bands; b++) {
+        double p = erfc(edges[b] / M_SQRT2) - (isinf(edges[b + 1]) ? 0.0 : erfc(edges[b + 1] / M_SQRT2));
+        double mean = p * draws, sd = sqrt(draws * p * (1 - p));
+        if (fabs(count[b] - mean) > 5.5 * sd)
+            fail_msg("|z| in [%g, %g): %ld draws, expected %.1f +- %.1f", edges[b], edges[b + 1],
+                     count[b], mean, sd);
+    }
 }
 
 static void test_noise_rejects_bad_arguments(void **state)
@@ -340,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_checks_reject_wrong_noise),
         cmocka_unit_test(test_seeded_noise_repeats_and_secure_noise_does_not),
         cmocka_unit_test(test_noise_and_sampling_streams_are_independent),
+        cmocka_unit_test(test_ziggurat_tail_and_bands),
         cmocka_unit_test(test_noise_rejects_bad_arguments),
         cmocka_unit_test(test_poisson_batches_have_binomial_sizes_and_rates),
         cmocka_unit_test(test_poisson_rate_one_takes_everything),

@@ -2,12 +2,14 @@
  * It exists so p4 runs on any machine for development and CI; it protects
  * nothing from the host, and p4_enclave_protection() says so. */
 #include "tee/enclave.h"
+#include "common/ziggurat.h"
 #include "common/rng.h"
 
 #include <stdlib.h>
 
 struct p4_enclave {
     p4_rng noise;
+    p4_ziggurat normal;  /* tables of the Gaussian sampler */
 };
 
 int p4_enclave_open_software(p4_enclave **out, int seeded, uint64_t seed,
@@ -18,6 +20,7 @@ int p4_enclave_open_software(p4_enclave **out, int seeded, uint64_t seed,
     p4_enclave *e = calloc(1, sizeof *e);
     if (e == NULL)
         return p4_error_set(err, P4_ENOMEM, "out of memory");
+    p4_ziggurat_init(&e->normal);
     int rc = seeded ? p4_rng_init_seeded(&e->noise, seed, "dp-noise")
                     : p4_rng_init_secure(&e->noise);
     if (rc != P4_OK) {
@@ -58,6 +61,6 @@ int p4_enclave_add_gaussian_noise(p4_enclave *enclave, float *values, size_t n,
     if (stddev == 0)
         return P4_OK;
     for (size_t i = 0; i < n; i++)
-        values[i] += (float)(stddev * p4_rng_gaussian(&enclave->noise));
+        values[i] += (float)(stddev * p4_ziggurat_normal(&enclave->normal, &enclave->noise));
     return P4_OK;
 }

@@ -1,0 +1,56 @@
+/* ziggurat.c: see ziggurat.h.  The normal density f(x) = exp(-x^2/2) is
+ * covered by 128 horizontal layers of equal area V: a base strip (with the
+ * tail beyond R) and 127 rectangles.  A draw picks a layer i and a point
+ * u x[i] in it; if |u| < x[i+1]/x[i] the point lies under the curve for sure
+ * and is returned, else the exact density decides. */
+#include "common/ziggurat.h"
+
+#include <math.h>
+
+#define ZIG_R 3.442619855899           /* start of the tail  */
+#define ZIG_V 9.91256303526217e-3      /* area of each layer */
+
+void p4_ziggurat_init(p4_ziggurat *z)
+{
+    double f = exp(-0.5 * ZIG_R * ZIG_R);
+    z->x[0] = ZIG_V / f;  /* the base strip, as wide as its area demands */
+    z->x[1] = ZIG_R;
+    z->x[P4_ZIGGURAT_LAYERS] = 0.0;
+    for (int i = 2; i < P4_ZIGGURAT_LAYERS; i++) {
+        z->x[i] = sqrt(-2.0 * log(ZIG_V / z->x[i - 1] + f));
+        f = exp(-0.5 * z->x[i] * z->x[i]);
+    }
+    for (int i = 0; i < P4_ZIGGURAT_LAYERS; i++)
+        z->ratio[i] = z->x[i + 1] / z->x[i];
+}
+
+/* Marsaglia's exact sampler for the tail |x| > R. */
+static double tail(p4_rng *rng, int negative)
+{
+    double x, y;
+    do {
+        x = log(p4_rng_uniform(rng)) / ZIG_R;
+        y = log(p4_rng_uniform(rng));
+    } while (-2.0 * y < x * x);
+    return negative ? x - ZIG_R : ZIG_R - x;
+}
+
+double p4_ziggurat_normal(const p4_ziggurat *z, p4_rng *rng)
+{
+    for (;;) {
+        /* One word: the top 53 bits give u in [-1, 1), the low 7 the layer. */
+        uint64_t w = p4_rng_u64(rng);
+        double u = 2.0 * ((double)(w >> 11) * (1.0 / 9007199254740992.0)) - 1.0;
+        int i = (int)(w & (P4_ZIGGURAT_LAYERS - 1));
+        if (fabs(u) < z->ratio[i])
+            return u * z->x[i];
+        if (i == 0)
+            return tail(rng, u < 0);
+        /* The wedge between rectangle i and the curve: accept by density. */
+        double x = u * z->x[i];
+        double f0 = exp(-0.5 * (z->x[i] * z->x[i] - x * x));
+        double f1 = exp(-0.5 * (z->x[i + 1] * z->x[i + 1] - x * x));
+        if (f1 + p4_rng_uniform(rng) * (f0 - f1) < 1.0)
+            return x;
+    }
+}
