@@ -117,7 +117,7 @@ static int read_labels(p4_byte_source *src, uint16_t *dst, int n, p4_error *err)
 static int load_idx_sources(p4_byte_source *images, p4_byte_source *labels, int max_examples,
                             p4_dataset **out, p4_error *err)
 {
-    uint32_t isize[3], lsize[1];
+    uint32_t isize[3] = {0}, lsize[1] = {0};
     int rc = read_header(images, IDX_IMAGES_MAGIC, 3, isize, err);
     if (rc == P4_OK)
         rc = read_header(labels, IDX_LABELS_MAGIC, 1, lsize, err);
