@@ -126,15 +126,21 @@ static void plot(const sweep_args *a, const char *summary)
     for (int e = 0; e < a->neps; e++)
         if (!isinf(a->epsilon[e]) && a->epsilon[e] > largest) largest = a->epsilon[e];
     fprintf(gp, "# made by p4 sweep; run with: gnuplot %s\n", path);
-    fprintf(gp, "set datafile separator ','\nset logscale x 2\nset key bottom right\n"
+    fprintf(gp, "set datafile separator ','\nset logscale x 2\nset key center right\n"
                 "set xlabel 'epsilon per client (delta %g)'\nset ylabel 'mean personalised test accuracy'\n"
                 "set title '%s'\nset grid\ninf_x = %g\n", a->cfg.delta, a->cfg.path, 2 * largest);
-    fprintf(gp, "set xtics (");
+    double smallest = largest;
     for (int e = 0; e < a->neps; e++)
-        fprintf(gp, "%s\"%s\" %g", e ? ", " : "", isinf(a->epsilon[e]) ? "inf" : "",
-                isinf(a->epsilon[e]) ? 2 * largest : a->epsilon[e]);
-    for (int e = 0; e < a->neps; e++)
-        if (!isinf(a->epsilon[e])) fprintf(gp, ", \"%g\" %g", a->epsilon[e], a->epsilon[e]);
+        if (!isinf(a->epsilon[e]) && a->epsilon[e] < smallest) smallest = a->epsilon[e];
+    fprintf(gp, "set xrange [%g:%g]\nset xtics (", smallest / 1.25, 2.5 * largest);
+    int first = 1;
+    for (int e = 0; e < a->neps; e++) {
+        if (isinf(a->epsilon[e]))
+            fprintf(gp, "%s\"inf\" %g", first ? "" : ", ", 2 * largest);
+        else
+            fprintf(gp, "%s\"%g\" %g", first ? "" : ", ", a->epsilon[e], a->epsilon[e]);
+        first = 0;
+    }
     fprintf(gp, ")\nx(e) = (e eq 'inf') ? inf_x : real(e)\n");
     for (int t = 0; t < 2; t++) {
         fprintf(gp, "set terminal %s size 800,520\nset output '%s/sweep.%s'\nplot ",
