@@ -98,6 +98,13 @@ uint64_t p4_rng_u64(p4_rng *rng)
 {
     unsigned char b[8];
     uint64_t v = 0;
+    if (rng->used + sizeof b <= sizeof rng->buffer) { /* the common case: no refill */
+        const unsigned char *src = rng->buffer + rng->used;
+        rng->used += sizeof b;
+        for (int i = 0; i < 8; i++)
+            v |= (uint64_t)src[i] << (8 * i);
+        return v;
+    }
     p4_rng_bytes(rng, b, sizeof b);
     for (int i = 0; i < 8; i++)
         v |= (uint64_t)b[i] << (8 * i);

@@ -6,6 +6,7 @@
 #include "common/ziggurat.h"
 
 #include <math.h>
+#include <string.h>
 
 #define ZIG_R 3.442619855899           /* start of the tail  */
 #define ZIG_V 9.91256303526217e-3      /* area of each layer */
@@ -35,22 +36,60 @@ static double tail(p4_rng *rng, int negative)
     return negative ? x - ZIG_R : ZIG_R - x;
 }
 
+/* One attempt from word w: the top 53 bits give u in [-1, 1), the low 7
+ * the layer.  Returns 1 and the sample in *out if accepted. */
+static int attempt(const p4_ziggurat *z, uint64_t w, p4_rng *rng, double *out)
+{
+    double u = 2.0 * ((double)(w >> 11) * (1.0 / 9007199254740992.0)) - 1.0;
+    int i = (int)(w & (P4_ZIGGURAT_LAYERS - 1));
+    if (fabs(u) < z->ratio[i]) {
+        *out = u * z->x[i];
+        return 1;
+    }
+    if (i == 0) {
+        *out = tail(rng, u < 0);
+        return 1;
+    }
+    /* The wedge between rectangle i and the curve: accept by density. */
+    double x = u * z->x[i];
+    double f0 = exp(-0.5 * (z->x[i] * z->x[i] - x * x));
+    double f1 = exp(-0.5 * (z->x[i + 1] * z->x[i + 1] - x * x));
+    if (f1 + p4_rng_uniform(rng) * (f0 - f1) < 1.0) {
+        *out = x;
+        return 1;
+    }
+    return 0;
+}
+
 double p4_ziggurat_normal(const p4_ziggurat *z, p4_rng *rng)
 {
-    for (;;) {
-        /* One word: the top 53 bits give u in [-1, 1), the low 7 the layer. */
-        uint64_t w = p4_rng_u64(rng);
-        double u = 2.0 * ((double)(w >> 11) * (1.0 / 9007199254740992.0)) - 1.0;
-        int i = (int)(w & (P4_ZIGGURAT_LAYERS - 1));
-        if (fabs(u) < z->ratio[i])
-            return u * z->x[i];
-        if (i == 0)
-            return tail(rng, u < 0);
-        /* The wedge between rectangle i and the curve: accept by density. */
-        double x = u * z->x[i];
-        double f0 = exp(-0.5 * (z->x[i] * z->x[i] - x * x));
-        double f1 = exp(-0.5 * (z->x[i + 1] * z->x[i + 1] - x * x));
-        if (f1 + p4_rng_uniform(rng) * (f0 - f1) < 1.0)
-            return x;
+    double out;
+    while (!attempt(z, p4_rng_u64(rng), rng, &out)) {}
+    return out;
+}
+
+void p4_ziggurat_add(const p4_ziggurat *z, p4_rng *rng, float *values, size_t n, double stddev)
+{
+    /* Words are fetched in blocks; a rejected draw takes its retries from the
+     * stream after the block, so the result depends only on the rng state. */
+    enum { BLOCK = 512 };
+    unsigned char bytes[BLOCK * 8];
+    for (size_t first = 0; first < n; first += BLOCK) {
+        size_t m = n - first < BLOCK ? n - first : BLOCK;
+        p4_rng_bytes(rng, bytes, m * 8);
+        for (size_t k = 0; k < m; k++) {
+            uint64_t w;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            memcpy(&w, bytes + k * 8, 8); /* the words are little-endian */
+#else
+            w = 0;
+            for (int b = 0; b < 8; b++)
+                w |= (uint64_t)bytes[k * 8 + b] << (8 * b);
+#endif
+            double sample;
+            if (!attempt(z, w, rng, &sample))
+                sample = p4_ziggurat_normal(z, rng);
+            values[first + k] += (float)(stddev * sample);
+        }
     }
 }

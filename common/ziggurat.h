@@ -26,4 +26,8 @@ void p4_ziggurat_init(p4_ziggurat *z);
 /* One N(0, 1) sample. */
 double p4_ziggurat_normal(const p4_ziggurat *z, p4_rng *rng);
 
+/* values[i] += stddev * N(0, 1) for n values: the DP noise loop, with the
+ * random words fetched in blocks. */
+void p4_ziggurat_add(const p4_ziggurat *z, p4_rng *rng, float *values, size_t n, double stddev);
+
 #endif
