@@ -130,13 +130,12 @@ int p4_model_new(p4_model **out, const char *cfg_path, const p4_cfg_shape *shape
     m->capacity = capacity;
     m->input_size = shape->width * shape->height * shape->channels;
     m->classes = shape->classes;
-    m->inputs = calloc((size_t)capacity * (size_t)m->input_size, sizeof(float));
-    if (m->inputs == NULL) {
-        p4_model_destroy(&m);
-        return p4_error_set(err, P4_ENOMEM, "out of memory for %d inputs", capacity);
-    }
-    m->net->input = m->inputs;
-    m->net->truth = NULL; /* p4 writes the loss gradient itself */
+    /* darknet's own input buffer (capacity x inputs) is ours to fill; its
+     * truth buffer goes: with truth NULL the softmax layer leaves the delta
+     * to p4, which writes the loss gradient itself. */
+    m->inputs = m->net->input;
+    free(m->net->truth);
+    m->net->truth = NULL;
     initialise_weights(m->net, seed);
     *out = m;
     return P4_OK;
@@ -148,10 +147,19 @@ void p4_model_destroy(p4_model **model)
         return;
     p4_model *m = *model;
     if (m->net != NULL) {
-        m->net->input = NULL; /* ours, not darknet's */
+        /* free_network frees the layers, input and truth; these four it
+         * allocates in parse_network_cfg but never frees. */
+        free(m->net->seen);
+        free(m->net->t);
+        free(m->net->cost);
+        free(m->net->workspace);
+        for (int i = 0; i < m->net->n; i++)
+            if (m->net->layers[i].type == SOFTMAX) { /* free_layer misses it */
+                free(m->net->layers[i].loss);
+                m->net->layers[i].loss = NULL;
+            }
         free_network(m->net);
     }
-    free(m->inputs);
     free(m);
     *model = NULL;
 }
@@ -184,6 +192,8 @@ static int copy_params(p4_model *model, float *flat, size_t n, copy_direction di
     for (int i = 0; i < model->net->n; i++) {
         layer *l = &model->net->layers[i];
         size_t nw = layer_weight_count(l), nb = layer_bias_count(l);
+        if (nw + nb == 0)
+            continue; /* pooling, softmax: no parameters (and NULL arrays) */
         if (dir == TO_MODEL) {
             memcpy(l->weights, flat + at, nw * sizeof(float));
             memcpy(l->biases, flat + at + nw, nb * sizeof(float));
