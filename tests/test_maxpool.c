@@ -1,0 +1,56 @@
+/* test_maxpool.c: p4's interposed forward_maxpool_layer gives the same
+ * outputs and argmax indexes as darknet's own, for p4's pool shapes, odd
+ * sizes, padding and ties; and darknet's layers call it. */
+#define _GNU_SOURCE
+#include "support/test_support.h"
+
+#include <darknet.h>
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef void forward_fn(const layer, network);
+layer make_maxpool_layer(int batch, int h, int w, int c, int size, int stride, int padding);
+void forward_maxpool_layer(const layer l, network net);
+
+static void matches_darknet(void **state)
+{
+    (void)state;
+    forward_fn *reference = (forward_fn *)dlsym(RTLD_NEXT, "forward_maxpool_layer");
+    if (!reference) TEST_SKIP("darknet's forward_maxpool_layer is not reachable");
+    const int shapes[][6] = { /* batch, h, w, c, size, stride */
+        {3, 28, 28, 6, 2, 2}, {2, 14, 14, 16, 2, 2}, {2, 7, 9, 3, 3, 2}, {1, 5, 5, 2, 3, 1},
+        {2, 8, 8, 4, 2, 1},   {1, 9, 7, 1, 4, 3},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        layer l = make_maxpool_layer(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3],
+                                             shapes[s][4], shapes[s][5], shapes[s][4] - 1);
+        assert_true(l.forward == forward_maxpool_layer); /* darknet's layers call p4's */
+        size_t nin = (size_t)l.batch * l.inputs, nout = (size_t)l.batch * l.outputs;
+        float *in = malloc(nin * sizeof(float));
+        unsigned seed = 5 + (unsigned)s;
+        for (size_t i = 0; i < nin; i++) {
+            seed = seed * 1664525u + 1013904223u;
+            in[i] = (float)((seed >> 16) % 7) - 3.0f; /* few values: many ties */
+        }
+        network net;
+        memset(&net, 0, sizeof net);
+        net.input = in;
+        float *out = malloc(nout * sizeof(float));
+        int *idx = malloc(nout * sizeof(int));
+        forward_maxpool_layer(l, net);
+        memcpy(out, l.output, nout * sizeof(float));
+        memcpy(idx, l.indexes, nout * sizeof(int));
+        reference(l, net);
+        if (memcmp(out, l.output, nout * sizeof(float)) || memcmp(idx, l.indexes, nout * sizeof(int)))
+            fail_msg("maxpool differs for shape %zu", s);
+        free(in); free(out); free(idx);
+        free(l.output); free(l.delta); free(l.indexes);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = { cmocka_unit_test(matches_darknet) };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
