@@ -22,9 +22,9 @@ void activate_array(float *x, const int n, const ACTIVATION a)
     switch (a) {
     case LINEAR:
         return;
-    case RELU: /* = darknet's x * (x > 0), signed zeros and NaN included */
+    case RELU: /* as Debian's darknet computes it: +0 for every x <= 0 */
         for (int i = 0; i < n; i++)
-            x[i] = x[i] > 0 ? x[i] : x[i] * 0.0f;
+            x[i] = x[i] > 0 ? x[i] : 0.0f;
         return;
     case LEAKY:
         for (int i = 0; i < n; i++)
