@@ -72,6 +72,15 @@ int p4_rng_init_seeded(p4_rng *rng, uint64_t seed, const char *purpose)
     return P4_OK;
 }
 
+int p4_rng_init_key(p4_rng *rng, const unsigned char key[32])
+{
+    if (rng == NULL || key == NULL)
+        return P4_EINVAL;
+    memcpy(rng->key, key, sizeof rng->key);
+    rng_start(rng);
+    return P4_OK;
+}
+
 void p4_rng_wipe(p4_rng *rng)
 {
     if (rng != NULL)

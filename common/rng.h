@@ -34,6 +34,8 @@ int p4_rng_init_secure(p4_rng *rng);
 int p4_rng_init_seeded(p4_rng *rng, uint64_t seed, const char *purpose);
 /* Wipes the key. */
 void p4_rng_wipe(p4_rng *rng);
+/* Keys a generator with 32 bytes (e.g. drawn from another p4_rng). */
+int p4_rng_init_key(p4_rng *rng, const unsigned char key[32]);
 
 void p4_rng_bytes(p4_rng *rng, void *out, size_t n);
 uint64_t p4_rng_u64(p4_rng *rng);

@@ -30,4 +30,10 @@ double p4_ziggurat_normal(const p4_ziggurat *z, p4_rng *rng);
  * random words fetched in blocks. */
 void p4_ziggurat_add(const p4_ziggurat *z, p4_rng *rng, float *values, size_t n, double stddev);
 
+/* The same for large n (>= P4_ZIGGURAT_PARALLEL_MIN): two threads, each with
+ * a generator keyed from rng, fill half each.  Deterministic given rng. */
+#define P4_ZIGGURAT_PARALLEL_MIN 65536
+void p4_ziggurat_add_parallel(const p4_ziggurat *z, p4_rng *rng, float *values, size_t n,
+                              double stddev);
+
 #endif

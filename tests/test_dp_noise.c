@@ -214,14 +214,14 @@ static void test_noise_and_sampling_streams_are_independent(void **state)
     p4_ziggurat_init(&zig);
     p4_rng_init_seeded(&dp_noise, seed, "dp-noise");
     p4_rng_init_seeded(&batch_order, seed, "batch-order");
-    /* The enclave's noise is p4_ziggurat_add on the "dp-noise" stream, in the
+    /* The enclave's noise is p4_ziggurat_add_parallel on the "dp-noise" stream, in the
      * same two calls enclave_noise makes. */
     float *a = calloc(NOISE_N, sizeof *a), *b = calloc(NOISE_N, sizeof *b);
     assert_true(a != NULL && b != NULL);
     size_t first = (NOISE_N / 2) | 1;
-    p4_ziggurat_add(&zig, &dp_noise, a, first, 1.0);
-    p4_ziggurat_add(&zig, &dp_noise, a + first, NOISE_N - first, 1.0);
-    p4_ziggurat_add(&zig, &batch_order, b, NOISE_N, 1.0);
+    p4_ziggurat_add_parallel(&zig, &dp_noise, a, first, 1.0);
+    p4_ziggurat_add_parallel(&zig, &dp_noise, a + first, NOISE_N - first, 1.0);
+    p4_ziggurat_add_parallel(&zig, &batch_order, b, NOISE_N, 1.0);
     for (size_t i = 0; i < NOISE_N; i++) {
         same[i] = a[i];
         other[i] = b[i];

@@ -60,6 +60,6 @@ int p4_enclave_add_gaussian_noise(p4_enclave *enclave, float *values, size_t n,
         return p4_error_set(err, P4_EINVAL, "add_gaussian_noise: bad arguments");
     if (stddev == 0)
         return P4_OK;
-    p4_ziggurat_add(&enclave->normal, &enclave->noise, values, n, stddev);
+    p4_ziggurat_add_parallel(&enclave->normal, &enclave->noise, values, n, stddev);
     return P4_OK;
 }
