@@ -1,0 +1,18 @@
+# made by p4 sweep; run with: gnuplot docs/results/fmnist-p4-10seeds/sweep.gp
+set datafile separator ','
+set logscale x 2
+set key center right
+set xlabel 'epsilon per client (delta 1e-05)'
+set ylabel 'mean personalised test accuracy'
+set title 'configs/fmnist-p4.ini'
+set grid
+inf_x = 16
+set xrange [0.8:20]
+set xtics ("1" 1, "2" 2, "4" 4, "8" 8, "inf" 16)
+x(e) = (e eq 'inf') ? inf_x : real(e)
+set terminal png size 800,520
+set output 'docs/results/fmnist-p4-10seeds/sweep.png'
+plot 'docs/results/fmnist-p4-10seeds/summary.csv' using (strcol(1) eq 'p4' ? x(strcol(2)) : NaN):3:4 skip 1 with yerrorlines title 'p4', 'docs/results/fmnist-p4-10seeds/summary.csv' using (strcol(1) eq 'local' ? x(strcol(2)) : NaN):3:4 skip 1 with yerrorlines title 'local', 'docs/results/fmnist-p4-10seeds/summary.csv' using (strcol(1) eq 'proxyfl' ? x(strcol(2)) : NaN):3:4 skip 1 with yerrorlines title 'proxyfl', 'docs/results/fmnist-p4-10seeds/summary.csv' using (strcol(1) eq 'fedavg-dp' ? x(strcol(2)) : NaN):3:4 skip 1 with yerrorlines title 'fedavg-dp'
+set terminal svg size 800,520
+set output 'docs/results/fmnist-p4-10seeds/sweep.svg'
+plot 'docs/results/fmnist-p4-10seeds/summary.csv' using (strcol(1) eq 'p4' ? x(strcol(2)) : NaN):3:4 skip 1 with yerrorlines title 'p4', 'docs/results/fmnist-p4-10seeds/summary.csv' using (strcol(1) eq 'local' ? x(strcol(2)) : NaN):3:4 skip 1 with yerrorlines title 'local', 'docs/results/fmnist-p4-10seeds/summary.csv' using (strcol(1) eq 'proxyfl' ? x(strcol(2)) : NaN):3:4 skip 1 with yerrorlines title 'proxyfl', 'docs/results/fmnist-p4-10seeds/summary.csv' using (strcol(1) eq 'fedavg-dp' ? x(strcol(2)) : NaN):3:4 skip 1 with yerrorlines title 'fedavg-dp'
