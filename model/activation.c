@@ -12,7 +12,9 @@
 
 /* These loops are the point of the file: let the compiler vectorise them
  * whatever the build type. */
+#if defined(__GNUC__) && !defined(__clang__) /* clang vectorises these at -O2 */
 #pragma GCC optimize("O3", "no-trapping-math")
+#endif
 
 typedef void activate_fn(float *, const int, const ACTIVATION);
 typedef void gradient_fn(const float *, const int, const ACTIVATION, float *);

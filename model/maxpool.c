@@ -7,7 +7,9 @@
 #include <darknet.h>
 #include <float.h>
 
+#if defined(__GNUC__) && !defined(__clang__) /* clang vectorises these at -O2 */
 #pragma GCC optimize("O3")
+#endif
 
 /* The common 2x2, stride 2 pool with every window inside the image: two
  * input rows per output row, four compares in darknet's order. */

@@ -37,7 +37,7 @@ static void matches_published_values(void **state)
         const char *tab = line;
         for (int field = 0; field < 7 && tab; field++) tab = strchr(tab + 1, '\t');
         if (tab) snprintf(source, sizeof source, "%s", tab + 1);
-        double got;
+        double got = NAN;
         p4_error err = {0};
         if (strcmp(kind, "epsilon") == 0) {
             p4_dp_phase ph = { q, sigma, steps };
