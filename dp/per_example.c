@@ -1,5 +1,6 @@
 /* per_example.c: per-example gradients from a batched backward; see per_example.h. */
 #include "dp/per_example.h"
+#include "model/conv.h"
 
 #include <cblas.h>
 #include <darknet.h>
@@ -61,24 +62,30 @@ static void dense_backward(layer l, network net)
                     1.0f, net.delta, l.inputs);
 }
 
-static void conv_backward(layer l, network net)
+/* One worker's share of a conv layer's per-example pass: per-example
+ * gradient rows, their squared norms, and the input deltas. */
+typedef struct {
+    layer *l;
+    network *net;
+    p4_per_example *pe;
+    layer_record *rec;
+    float *col[8];
+} conv_share;
+
+static void conv_examples(void *ctx, int first, int last, int worker)
 {
-    p4_per_example *pe = active_pass;
-    layer_record *rec = &pe->record[pe->record_of_layer[net.index]];
-    rec->input = net.input;
-
-    const int filters = l.n, k = l.size * l.size * l.c, spatial = l.out_w * l.out_h;
+    conv_share *cs = ctx;
+    layer *l = cs->l;
+    const int filters = l->n, k = l->size * l->size * l->c, spatial = l->out_w * l->out_h;
     const size_t per_example = (size_t)filters * k + filters;
-    const size_t image = (size_t)l.c * l.h * l.w;
-    float *col = net.workspace;
+    const size_t image = (size_t)l->c * l->h * l->w;
+    float *col = cs->col[worker];
+    for (int b = first; b < last; b++) {
+        float *d = l->delta + (size_t)b * filters * spatial;
+        float *x = cs->net->input + (size_t)b * image;
+        float *g = cs->rec->grads + (size_t)b * per_example;
 
-    gradient_array(l.output, l.outputs * l.batch, l.activation, l.delta);
-    for (int b = 0; b < l.batch; b++) {
-        float *d = l.delta + (size_t)b * filters * spatial;
-        float *x = net.input + (size_t)b * image;
-        float *g = rec->grads + (size_t)b * per_example;
-
-        im2col_cpu(x, l.c, l.h, l.w, l.size, l.stride, l.pad, col);
+        im2col_cpu(x, l->c, l->h, l->w, l->size, l->stride, l->pad, col);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, filters, k, spatial,
                     1.0f, d, spatial, col, spatial, 0.0f, g, k);
         for (int f = 0; f < filters; f++) {
@@ -87,15 +94,35 @@ static void conv_backward(layer l, network net)
                 s += d[(size_t)f * spatial + j];
             g[(size_t)filters * k + f] = s;
         }
-        pe->norms_sq[b] += cblas_sdot((int)per_example, g, 1, g, 1);
+        cs->pe->norms_sq[b] += cblas_sdot((int)per_example, g, 1, g, 1);
 
-        if (net.delta != NULL) {
-            float *dx = net.delta + (size_t)b * image;
+        if (cs->net->delta != NULL) {
+            float *dx = cs->net->delta + (size_t)b * image;
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, spatial, filters,
-                        1.0f, l.weights, k, d, spatial, 0.0f, col, spatial);
-            col2im_cpu(col, l.c, l.h, l.w, l.size, l.stride, l.pad, dx);
+                        1.0f, l->weights, k, d, spatial, 0.0f, col, spatial);
+            col2im_cpu(col, l->c, l->h, l->w, l->size, l->stride, l->pad, dx);
         }
     }
+}
+
+static void conv_backward(layer l, network net)
+{
+    p4_per_example *pe = active_pass;
+    layer_record *rec = &pe->record[pe->record_of_layer[net.index]];
+    rec->input = net.input;
+    gradient_array(l.output, l.outputs * l.batch, l.activation, l.delta);
+
+    /* Every example is independent: spread them over the BLAS threads, each
+     * worker with its own im2col buffer (worker 0 uses darknet's). */
+    conv_share cs = { &l, &net, pe, rec, { net.workspace } };
+    const size_t col_floats = (size_t)l.size * l.size * l.c * l.out_w * l.out_h;
+    int workers = p4_conv_workers(l.batch);
+    for (int w = 1; w < workers; w++)
+        if ((cs.col[w] = malloc(col_floats * sizeof(float))) == NULL)
+            workers = w; /* fewer workers, same result */
+    p4_for_examples(l.batch, workers, conv_examples, &cs);
+    for (int w = 1; w < workers; w++)
+        free(cs.col[w]);
 }
 
 int p4_per_example_new(p4_per_example **out, p4_model *model, p4_error *err)
