@@ -106,17 +106,16 @@ void p4_rng_bytes(p4_rng *rng, void *out, size_t n)
 uint64_t p4_rng_u64(p4_rng *rng)
 {
     unsigned char b[8];
-    uint64_t v = 0;
+    const unsigned char *src = b;
     if (rng->used + sizeof b <= sizeof rng->buffer) { /* the common case: no refill */
-        const unsigned char *src = rng->buffer + rng->used;
+        src = rng->buffer + rng->used;
         rng->used += sizeof b;
-        for (int i = 0; i < 8; i++)
-            v |= (uint64_t)src[i] << (8 * i);
-        return v;
+    } else {
+        p4_rng_bytes(rng, b, sizeof b);
     }
-    p4_rng_bytes(rng, b, sizeof b);
+    uint64_t v = 0;
     for (int i = 0; i < 8; i++)
-        v |= (uint64_t)b[i] << (8 * i);
+        v |= (uint64_t)src[i] << (8 * i);
     return v;
 }
 

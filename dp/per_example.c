@@ -96,12 +96,8 @@ static void conv_examples(void *ctx, int first, int last, int worker)
         }
         cs->pe->norms_sq[b] += cblas_sdot((int)per_example, g, 1, g, 1);
 
-        if (cs->net->delta != NULL) {
-            float *dx = cs->net->delta + (size_t)b * image;
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, spatial, filters,
-                        1.0f, l->weights, k, d, spatial, 0.0f, col, spatial);
-            col2im_cpu(col, l->c, l->h, l->w, l->size, l->stride, l->pad, dx);
-        }
+        if (cs->net->delta != NULL)
+            p4_conv_input_delta(l, d, col, cs->net->delta + (size_t)b * image);
     }
 }
 

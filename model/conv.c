@@ -86,6 +86,14 @@ void p4_for_examples(int batch, int workers, p4_example_fn *fn, void *ctx)
     openblas_set_num_threads(blas_threads);
 }
 
+void p4_conv_input_delta(const layer *l, const float *delta, float *col, float *dx)
+{
+    const int k = l->size * l->size * l->c, n = l->out_w * l->out_h;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, l->n, 1.0f, l->weights, k, delta,
+                n, 0.0f, col, n);
+    col2im_cpu(col, l->c, l->h, l->w, l->size, l->stride, l->pad, dx);
+}
+
 /* --- forward --------------------------------------------------------------- */
 
 typedef struct {
@@ -147,16 +155,33 @@ static void forward_examples(void *ctx, int first, int last, int worker)
     }
 }
 
+/* Opens a job with its workers; 0 when the layer should go to darknet's own
+ * code instead (one worker, a layer this file does not handle, no memory). */
+static int job_start(conv_job *job, layer *l, network *net, int with_updates)
+{
+    int workers = p4_conv_workers(l->batch);
+    if (!handled(l) || workers <= 1)
+        return 0;
+    if (job_open(job, l, net, workers, with_updates) != 0) {
+        job_close(job, workers);
+        return 0;
+    }
+    return workers;
+}
+
+static void run_darknet(const char *name, layer l, network net)
+{
+    layer_fn *reference = (layer_fn *)dlsym(RTLD_NEXT, name);
+    if (reference)
+        reference(l, net);
+}
+
 void forward_convolutional_layer(layer l, network net)
 {
-    int workers = p4_conv_workers(l.batch);
     conv_job job;
-    if (!handled(&l) || workers <= 1 || job_open(&job, &l, &net, workers, 0) != 0) {
-        if (workers > 1 && handled(&l))
-            job_close(&job, workers);
-        layer_fn *reference = (layer_fn *)dlsym(RTLD_NEXT, "forward_convolutional_layer");
-        if (reference)
-            reference(l, net);
+    int workers = job_start(&job, &l, &net, 0);
+    if (workers == 0) {
+        run_darknet("forward_convolutional_layer", l, net);
         return;
     }
     memset(l.output, 0, (size_t)l.outputs * l.batch * sizeof(float));
@@ -188,25 +213,21 @@ static void backward_examples(void *ctx, int first, int last, int worker)
                     1.0f, updates, k);
         if (net->delta) {
             float *imd = net->delta + (size_t)i * image;
-            float *out = l->size == 1 ? imd : job->workspace[worker];
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, m, 1.0f, l->weights, k,
-                        delta, n, 0.0f, out, n);
-            if (l->size != 1)
-                col2im_cpu(out, l->c, l->h, l->w, l->size, l->stride, l->pad, imd);
+            if (l->size == 1) /* darknet writes a 1x1 layer's delta in place */
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, m, 1.0f, l->weights,
+                            k, delta, n, 0.0f, imd, n);
+            else
+                p4_conv_input_delta(l, delta, job->workspace[worker], imd);
         }
     }
 }
 
 void backward_convolutional_layer(layer l, network net)
 {
-    int workers = p4_conv_workers(l.batch);
     conv_job job;
-    if (!handled(&l) || workers <= 1 || job_open(&job, &l, &net, workers, 1) != 0) {
-        if (workers > 1 && handled(&l))
-            job_close(&job, workers);
-        layer_fn *reference = (layer_fn *)dlsym(RTLD_NEXT, "backward_convolutional_layer");
-        if (reference)
-            reference(l, net);
+    int workers = job_start(&job, &l, &net, 1);
+    if (workers == 0) {
+        run_darknet("backward_convolutional_layer", l, net);
         return;
     }
     gradient_array(l.output, l.outputs * l.batch, l.activation, l.delta);

@@ -20,4 +20,10 @@ int p4_conv_workers(int batch);
  * workers > 1 (it sets the BLAS thread count for its duration). */
 void p4_for_examples(int batch, int workers, p4_example_fn *fn, void *ctx);
 
+/* One example's input delta of a convolutional layer: W^T delta into the
+ * column buffer col (k*k*c x out_h*out_w floats), then col2im added into
+ * dx.  (darknet's struct layer; include darknet.h first.) */
+struct layer;
+void p4_conv_input_delta(const struct layer *l, const float *delta, float *col, float *dx);
+
 #endif
