@@ -87,9 +87,11 @@ static void write_idx_split(const char *dir, const char *prefix, int count)
         labels[8 + i] = (unsigned char)(i % 10);
     }
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
+    int n = snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
+    assert_true(n > 0 && (size_t)n < sizeof path);
     write_gz(path, images, image_bytes);
-    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
+    n = snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
+    assert_true(n > 0 && (size_t)n < sizeof path);
     write_gz(path, labels, 8 + (size_t)count);
     free(images);
     free(labels);
