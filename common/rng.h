@@ -1,4 +1,5 @@
-/* rng.h: p4's one random number generator, a ChaCha20 keystream (libsodium).
+/* rng.h: p4's one random number generator, a ChaCha20 keystream (libsodium, and
+ * OpenSSL for long reads: the same stream, faster; see rng.c).
  *
  * Everything random in p4 (data partitions, weight initialisation, Poisson
  * subsampling, DP noise, peer sampling) draws from a p4_rng.  The generator

@@ -73,26 +73,40 @@ double p4_ziggurat_normal(const p4_ziggurat *z, p4_rng *rng)
 void p4_ziggurat_add(const p4_ziggurat *z, p4_rng *rng, float *values, size_t n, double stddev)
 {
     /* Words are fetched in blocks; a rejected draw takes its retries from the
-     * stream after the block, so the result depends only on the rng state. */
-    enum { BLOCK = 512 };
-    unsigned char bytes[BLOCK * 8];
+     * stream after the block, so the result depends only on the rng state.
+     * The first pass is branch-free so the compiler can vectorise it: it
+     * takes every draw's rectangle sample and marks the ~1% that fall
+     * outside their layer's inner rectangle; the second pass replaces just
+     * those by the exact wedge/tail decision. */
+    enum { BLOCK = 2048 };
+    uint64_t words[BLOCK];
+    double sample[BLOCK];
+    unsigned char outside[BLOCK];
     for (size_t first = 0; first < n; first += BLOCK) {
         size_t m = n - first < BLOCK ? n - first : BLOCK;
-        p4_rng_bytes(rng, bytes, m * 8);
-        for (size_t k = 0; k < m; k++) {
-            uint64_t w;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-            memcpy(&w, bytes + k * 8, 8); /* the words are little-endian */
-#else
-            w = 0;
-            for (int b = 0; b < 8; b++)
-                w |= (uint64_t)bytes[k * 8 + b] << (8 * b);
-#endif
-            double sample;
-            if (!attempt(z, w, rng, &sample))
-                sample = p4_ziggurat_normal(z, rng);
-            values[first + k] += (float)(stddev * sample);
+        p4_rng_bytes(rng, words, m * 8);
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+        for (size_t k = 0; k < m; k++) { /* the words are little-endian */
+            const unsigned char *b = (const unsigned char *)&words[k];
+            uint64_t w = 0;
+            for (int j = 0; j < 8; j++)
+                w |= (uint64_t)b[j] << (8 * j);
+            words[k] = w;
         }
+#endif
+        for (size_t k = 0; k < m; k++) {
+            const uint64_t w = words[k];
+            const double u = 2.0 * ((double)(int64_t)(w >> 11) * (1.0 / 9007199254740992.0)) - 1.0;
+            const int i = (int)(w & (P4_ZIGGURAT_LAYERS - 1));
+            sample[k] = u * z->x[i];
+            outside[k] = !(fabs(u) < z->ratio[i]);
+        }
+        for (size_t k = 0; k < m; k++)
+            if (outside[k] && !attempt(z, words[k], rng, &sample[k]))
+                sample[k] = p4_ziggurat_normal(z, rng);
+        float *out = values + first;
+        for (size_t k = 0; k < m; k++)
+            out[k] += (float)(stddev * sample[k]);
     }
 }
 

@@ -2,6 +2,8 @@
 #include "support/test_support.h"
 
 #include <math.h>
+#include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/rng.h"
@@ -20,6 +22,42 @@ static void test_seeded_streams_repeat_and_differ_by_purpose(void **state)
         same_c += (va == vc);
     }
     assert_true(same_c < 2);
+}
+
+/* Long reads come from OpenSSL's ChaCha20, short ones from libsodium's
+ * buffer refills: both must be the one original-ChaCha20 stream (64-bit
+ * block counter, zero nonce), also where the counter's low word wraps. */
+static void test_long_and_short_reads_are_one_chacha20_stream(void **state)
+{
+    (void)state;
+    enum { N = 64 * 1024 + 40 };
+    const uint64_t start = 0x1FFFFFFFFull - 5; /* a high word, and a carry into it */
+    unsigned char key[32];
+    for (int i = 0; i < 32; i++)
+        key[i] = (unsigned char)(7 * i + 1);
+    unsigned char *bulk = malloc(N), *pieces = malloc(N), *reference = calloc(N, 1);
+    assert_non_null(bulk);
+    assert_non_null(pieces);
+    assert_non_null(reference);
+
+    p4_rng a, b;
+    assert_int_equal(p4_rng_init_key(&a, key), 0);
+    assert_int_equal(p4_rng_init_key(&b, key), 0);
+    a.next_block = b.next_block = start; /* buffer spent: the stream goes on at start */
+    a.used = b.used = sizeof a.buffer;
+    p4_rng_bytes(&a, bulk, N);
+    for (size_t at = 0; at < N; at += 8)
+        p4_rng_bytes(&b, pieces + at, N - at < 8 ? N - at : 8);
+    static const unsigned char nonce[crypto_stream_chacha20_NONCEBYTES] = {0};
+    assert_int_equal(crypto_stream_chacha20_xor_ic(reference, reference, N, nonce, start, key), 0);
+
+    assert_memory_equal(bulk, reference, N);
+    assert_memory_equal(pieces, reference, N);
+    /* And both generators stand at the same place afterwards. */
+    assert_true(p4_rng_u64(&a) == p4_rng_u64(&b));
+    free(bulk);
+    free(pieces);
+    free(reference);
 }
 
 static void test_uniform_is_open_interval_with_right_mean(void **state)
@@ -102,6 +140,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seeded_streams_repeat_and_differ_by_purpose),
+        cmocka_unit_test(test_long_and_short_reads_are_one_chacha20_stream),
         cmocka_unit_test(test_uniform_is_open_interval_with_right_mean),
         cmocka_unit_test(test_below_is_unbiased_over_small_range),
         cmocka_unit_test(test_gamma_mean_matches_shape),
