@@ -1,6 +1,7 @@
 /* per_example.c: per-example gradients from a batched backward; see per_example.h. */
 #include "dp/per_example.h"
 #include "model/conv.h"
+#include "model/workers.h"
 
 #include <cblas.h>
 #include <darknet.h>
@@ -112,7 +113,7 @@ static void conv_backward(layer l, network net)
      * worker with its own im2col buffer (worker 0 uses darknet's). */
     conv_share cs = { &l, &net, pe, rec, { net.workspace } };
     const size_t col_floats = (size_t)l.size * l.size * l.c * l.out_w * l.out_h;
-    int workers = p4_conv_workers(l.batch);
+    int workers = p4_workers_for(l.batch);
     for (int w = 1; w < workers; w++)
         if ((cs.col[w] = malloc(col_floats * sizeof(float))) == NULL)
             workers = w; /* fewer workers, same result */

@@ -1,19 +1,19 @@
 /* conv.c: darknet's convolutional layer forward and backward, interposed
- * (like gemm.c) so that the examples of a batch are spread over the BLAS
- * threads instead of over a BLAS call.
+ * (like gemm.c) so that the examples of a batch are spread over p4's
+ * compute threads (model/workers.h) instead of over a BLAS call.
  *
  * darknet convolves one example at a time: an im2col and a GEMM of, for
  * CNN1, 6 x 784 x 9 elements.  OpenBLAS cannot spread a product that small
  * over two cores, so its second thread mostly spun (about 40% of a 2-thread
- * CNN1 step, perf).  Here, when BLAS is set to T > 1 threads, T workers each
- * take a contiguous share of the examples, each with BLAS on one thread and
- * its own im2col buffer.  The forward pass and the input deltas are per
+ * CNN1 step, perf).  Here, with T > 1 threads, T workers each take a
+ * contiguous share of the examples, each with its own im2col buffer.  The forward pass and the input deltas are per
  * example, so they are exactly darknet's; the weight gradient is summed per
  * worker and then added, so it differs from darknet's only by float
  * rounding (tests/test_conv.c).  Anything this file does not handle (groups,
  * batch norm, binary weights) goes to darknet's own code. */
 #define _GNU_SOURCE
 #include "model/conv.h"
+#include "model/workers.h"
 
 #include <cblas.h>
 #include <darknet.h>
@@ -33,59 +33,6 @@ void gradient_array(const float *x, const int n, const ACTIVATION a, float *delt
 
 typedef void layer_fn(layer, network);
 
-#define MAX_WORKERS 8
-
-/* --- running examples on workers ----------------------------------------- */
-
-typedef struct {
-    p4_example_fn *fn;
-    void *ctx;
-    int first, last, worker;
-} share;
-
-static void *run_share(void *arg)
-{
-    share *s = arg;
-    s->fn(s->ctx, s->first, s->last, s->worker);
-    return NULL;
-}
-
-int p4_conv_workers(int batch)
-{
-    int threads = openblas_get_num_threads();
-    if (threads > MAX_WORKERS)
-        threads = MAX_WORKERS;
-    if (threads > batch)
-        threads = batch;
-    return threads < 1 ? 1 : threads;
-}
-
-void p4_for_examples(int batch, int workers, p4_example_fn *fn, void *ctx)
-{
-    if (workers <= 1) {
-        fn(ctx, 0, batch, 0);
-        return;
-    }
-    /* BLAS on one thread while the workers run; the caller's setting after. */
-    int blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-    share shares[MAX_WORKERS];
-    pthread_t ids[MAX_WORKERS];
-    int started[MAX_WORKERS] = {0};
-    for (int w = 0; w < workers; w++)
-        shares[w] = (share){ fn, ctx, batch * w / workers, batch * (w + 1) / workers, w };
-    for (int w = 1; w < workers; w++)
-        started[w] = pthread_create(&ids[w], NULL, run_share, &shares[w]) == 0;
-    run_share(&shares[0]);
-    for (int w = 1; w < workers; w++) {
-        if (started[w])
-            pthread_join(ids[w], NULL);
-        else
-            run_share(&shares[w]); /* no thread to be had: do it here */
-    }
-    openblas_set_num_threads(blas_threads);
-}
-
 void p4_conv_input_delta(const layer *l, const float *delta, float *col, float *dx)
 {
     const int k = l->size * l->size * l->c, n = l->out_w * l->out_h;
@@ -99,8 +46,8 @@ void p4_conv_input_delta(const layer *l, const float *delta, float *col, float *
 typedef struct {
     layer *l;
     network *net;
-    float *workspace[MAX_WORKERS];
-    float *updates[MAX_WORKERS]; /* backward: worker w's weight gradient (w > 0) */
+    float *workspace[P4_MAX_WORKERS];
+    float *updates[P4_MAX_WORKERS]; /* backward: worker w's weight and bias gradients (w > 0) */
 } conv_job;
 
 static int handled(const layer *l)
@@ -122,8 +69,8 @@ static int job_open(conv_job *job, layer *l, network *net, int workers, int with
     job->workspace[0] = net->workspace;
     for (int w = 1; w < workers; w++) {
         job->workspace[w] = malloc(column_floats(l) * sizeof(float));
-        if (with_updates)
-            job->updates[w] = calloc((size_t)l->nweights, sizeof(float));
+        if (with_updates) /* weights, then biases */
+            job->updates[w] = calloc((size_t)l->nweights + l->n, sizeof(float));
         if (!job->workspace[w] || (with_updates && !job->updates[w]))
             return -1;
     }
@@ -138,6 +85,8 @@ static void job_close(conv_job *job, int workers)
     }
 }
 
+/* One example at a time, start to finish while its output is in cache:
+ * im2col, the product (beta 0: no zeroing pass), bias, activation. */
 static void forward_examples(void *ctx, int first, int last, int worker)
 {
     conv_job *job = ctx;
@@ -145,13 +94,16 @@ static void forward_examples(void *ctx, int first, int last, int worker)
     const int m = l->n, k = l->size * l->size * l->c, n = l->out_w * l->out_h;
     for (int i = first; i < last; i++) {
         float *im = job->net->input + (size_t)i * l->c * l->h * l->w;
+        float *out = l->output + (size_t)i * m * n;
         float *col = im;
         if (l->size != 1) {
             col = job->workspace[worker];
             im2col_cpu(im, l->c, l->h, l->w, l->size, l->stride, l->pad, col);
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, l->weights, k,
-                    col, n, 1.0f, l->output + (size_t)i * m * n, n);
+                    col, n, 0.0f, out, n);
+        add_bias(out, l->biases, 1, m, n);
+        activate_array(out, m * n, l->activation);
     }
 }
 
@@ -159,7 +111,7 @@ static void forward_examples(void *ctx, int first, int last, int worker)
  * code instead (one worker, a layer this file does not handle, no memory). */
 static int job_start(conv_job *job, layer *l, network *net, int with_updates)
 {
-    int workers = p4_conv_workers(l->batch);
+    int workers = p4_workers_for(l->batch);
     if (!handled(l) || workers <= 1)
         return 0;
     if (job_open(job, l, net, workers, with_updates) != 0) {
@@ -184,11 +136,8 @@ void forward_convolutional_layer(layer l, network net)
         run_darknet("forward_convolutional_layer", l, net);
         return;
     }
-    memset(l.output, 0, (size_t)l.outputs * l.batch * sizeof(float));
     p4_for_examples(l.batch, workers, forward_examples, &job);
     job_close(&job, workers);
-    add_bias(l.output, l.biases, l.batch, l.n, l.out_h * l.out_w);
-    activate_array(l.output, l.outputs * l.batch, l.activation);
 }
 
 /* --- backward -------------------------------------------------------------- */
@@ -201,8 +150,11 @@ static void backward_examples(void *ctx, int first, int last, int worker)
     const int m = l->n, k = l->size * l->size * l->c, n = l->out_w * l->out_h;
     const size_t image = (size_t)l->c * l->h * l->w;
     float *updates = worker == 0 ? l->weight_updates : job->updates[worker];
+    float *bias_updates = worker == 0 ? l->bias_updates : job->updates[worker] + l->nweights;
     for (int i = first; i < last; i++) {
         float *delta = l->delta + (size_t)i * m * n;
+        gradient_array(l->output + (size_t)i * m * n, m * n, l->activation, delta);
+        backward_bias(bias_updates, delta, 1, m, n);
         float *im = net->input + (size_t)i * image;
         float *col = im;
         if (l->size != 1) {
@@ -230,10 +182,10 @@ void backward_convolutional_layer(layer l, network net)
         run_darknet("backward_convolutional_layer", l, net);
         return;
     }
-    gradient_array(l.output, l.outputs * l.batch, l.activation, l.delta);
-    backward_bias(l.bias_updates, l.delta, l.batch, l.n, l.out_w * l.out_h);
     p4_for_examples(l.batch, workers, backward_examples, &job);
-    for (int w = 1; w < workers; w++)
+    for (int w = 1; w < workers; w++) {
         cblas_saxpy(l.nweights, 1.0f, job.updates[w], 1, l.weight_updates, 1);
+        cblas_saxpy(l.n, 1.0f, job.updates[w] + l.nweights, 1, l.bias_updates, 1);
+    }
     job_close(&job, workers);
 }

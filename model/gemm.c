@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "model/gemm.h"
 #include "common/error.h"
+#include "model/workers.h"
 
 #include <cblas.h>
 #include <dlfcn.h>
@@ -12,6 +13,36 @@ typedef void gemm_fn(int, int, int, int, int, float, float *, int, float *, int,
                      float, float *, int);
 
 static atomic_int use_reference;
+
+/* A product smaller than this (M*N*K multiply-adds, about 60 us on one
+ * core) is not worth a thread's start-up. */
+#define SPLIT_MIN_MACS (2.0 * 1024 * 1024)
+
+typedef struct {
+    CBLAS_TRANSPOSE ta, tb;
+    int m, n, k, lda, ldb, ldc, by_rows;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+} gemm_job;
+
+/* One share of C: rows [first, last) (the matching rows of op(A)), or
+ * columns (the matching columns of op(B)).  Each element of C is the same
+ * dot product as in the whole call. */
+static void gemm_share(void *ctx, int first, int last, int worker)
+{
+    (void)worker;
+    const gemm_job *g = ctx;
+    if (g->by_rows) {
+        const float *a = g->ta == CblasTrans ? g->a + first : g->a + (size_t)first * g->lda;
+        cblas_sgemm(CblasRowMajor, g->ta, g->tb, last - first, g->n, g->k, g->alpha, a, g->lda,
+                    g->b, g->ldb, g->beta, g->c + (size_t)first * g->ldc, g->ldc);
+    } else {
+        const float *b = g->tb == CblasTrans ? g->b + (size_t)first * g->ldb : g->b + first;
+        cblas_sgemm(CblasRowMajor, g->ta, g->tb, g->m, last - first, g->k, g->alpha, g->a,
+                    g->lda, b, g->ldb, g->beta, g->c + first, g->ldc);
+    }
+}
 
 static void blas_gemm(int TA, int TB, int M, int N, int K, float ALPHA, float *A,
                       int lda, float *B, int ldb, float BETA, float *C, int ldc)
@@ -24,9 +55,12 @@ static void blas_gemm(int TA, int TB, int M, int N, int K, float ALPHA, float *A
                 C[(size_t)i * ldc + j] *= BETA;
         return;
     }
-    cblas_sgemm(CblasRowMajor, TA ? CblasTrans : CblasNoTrans,
-                TB ? CblasTrans : CblasNoTrans, M, N, K, ALPHA, A, lda, B, ldb,
-                BETA, C, ldc);
+    gemm_job job = { TA ? CblasTrans : CblasNoTrans, TB ? CblasTrans : CblasNoTrans,
+                     M, N, K, lda, ldb, ldc, M >= N, ALPHA, BETA, A, B, C };
+    /* OpenBLAS is on one thread (model/workers.h); a large product is
+     * split into row or column blocks of C over p4's threads. */
+    int workers = (double)M * N * K >= SPLIT_MIN_MACS ? p4_workers_for(M >= N ? M : N) : 1;
+    p4_for_examples(M >= N ? M : N, workers, gemm_share, &job);
 }
 
 static gemm_fn *darknet_gemm_cpu(void)
@@ -68,5 +102,5 @@ const char *p4_gemm_backend(void)
 
 void p4_gemm_set_threads(int threads)
 {
-    openblas_set_num_threads(threads < 1 ? 1 : threads);
+    p4_workers_set_threads(threads);
 }

@@ -25,7 +25,8 @@ int p4_gemm_use_reference(int on);
 /* "openblas" or "darknet": which one is in use. */
 const char *p4_gemm_backend(void);
 
-/* Threads OpenBLAS may use (>= 1). */
+/* Threads p4's training may use (>= 1): OpenBLAS itself stays on one
+ * thread, and p4 splits its work (model/workers.h). */
 void p4_gemm_set_threads(int threads);
 
 #endif

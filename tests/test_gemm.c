@@ -20,27 +20,29 @@ static void fill(p4_rng *rng, float *v, size_t n)
         v[i] = (float)(2 * p4_rng_uniform(rng) - 1);
 }
 
-static void test_blas_gemm_matches_darknet_loop(void **state)
+/* gemm on p4's path against darknet's loop, every transpose and beta case,
+ * with padded strides, p4 on `threads` threads. */
+static void check_against_darknet(int M, int N, int K, int threads)
 {
-    (void)state;
-    if (p4_gemm_use_reference(1) != 0)
-        TEST_SKIP("darknet's own gemm_cpu is not reachable");
-    p4_gemm_use_reference(0);
     p4_rng rng;
     p4_rng_init_seeded(&rng, 1, "gemm");
-    const int M = 13, N = 17, K = 11, pad = 3;
-    float A[(13 + 3) * (17 + 3)], B[(17 + 3) * (17 + 3)], C0[13 * (17 + 3)];
-    float fast[13 * (17 + 3)], slow[13 * (17 + 3)];
+    const int pad = 3, big = (M > N ? M : N) > K ? (M > N ? M : N) : K;
+    const size_t cap = (size_t)(big + pad) * (big + pad);
+    float *A = malloc(cap * sizeof(float)), *B = malloc(cap * sizeof(float));
+    float *C0 = malloc(cap * sizeof(float)), *fast = malloc(cap * sizeof(float));
+    float *slow = malloc(cap * sizeof(float));
+    assert_true(A && B && C0 && fast && slow);
+    p4_gemm_set_threads(threads);
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++)
             for (int beta_case = 0; beta_case < 2; beta_case++) {
                 int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
                 float beta = beta_case ? 0.5f : 0.0f, alpha = 1.5f;
-                fill(&rng, A, sizeof A / sizeof A[0]);
-                fill(&rng, B, sizeof B / sizeof B[0]);
-                fill(&rng, C0, sizeof C0 / sizeof C0[0]);
-                memcpy(fast, C0, sizeof C0);
-                memcpy(slow, C0, sizeof C0);
+                fill(&rng, A, cap);
+                fill(&rng, B, cap);
+                fill(&rng, C0, cap);
+                memcpy(fast, C0, cap * sizeof(float));
+                memcpy(slow, C0, cap * sizeof(float));
                 p4_gemm_use_reference(0);
                 assert_string_equal(p4_gemm_backend(), "openblas");
                 gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, fast, ldc);
@@ -52,15 +54,42 @@ static void test_blas_gemm_matches_darknet_loop(void **state)
                 for (int i = 0; i < M; i++)
                     for (int j = 0; j < N; j++) {
                         float f = fast[i * ldc + j], s = slow[i * ldc + j];
-                        assert_true(fabsf(f - s) <= 1e-4f * (1 + fabsf(s)));
+                        if (!(fabsf(f - s) <= 1e-4f * (1 + fabsf(s))))
+                            fail_msg("%dx%dx%d ta %d tb %d at %d threads: C[%d][%d] %g, darknet %g",
+                                     M, N, K, ta, tb, threads, i, j, f, s);
                         changed += f != C0[i * ldc + j];
                     }
                 assert_true(changed > M * N / 2);
-                /* padding columns beyond N are untouched */
+                /* padding columns beyond N and rows beyond M are untouched */
                 for (int i = 0; i < M; i++)
                     for (int j = N; j < ldc; j++)
                         assert_true(fast[i * ldc + j] == C0[i * ldc + j]);
+                for (size_t at = (size_t)M * ldc; at < cap; at++)
+                    assert_true(fast[at] == C0[at]);
             }
+    p4_gemm_set_threads(1);
+    free(A); free(B); free(C0); free(fast); free(slow);
+}
+
+static void test_blas_gemm_matches_darknet_loop(void **state)
+{
+    (void)state;
+    if (p4_gemm_use_reference(1) != 0)
+        TEST_SKIP("darknet's own gemm_cpu is not reachable");
+    p4_gemm_use_reference(0);
+    check_against_darknet(13, 17, 11, 1);
+}
+
+/* Products large enough to be split over p4's threads: by rows of C (M >= N)
+ * and by columns, into shares that do not divide evenly. */
+static void test_split_gemm_matches_darknet_loop(void **state)
+{
+    (void)state;
+    if (p4_gemm_use_reference(1) != 0)
+        TEST_SKIP("darknet's own gemm_cpu is not reachable");
+    p4_gemm_use_reference(0);
+    check_against_darknet(250, 64, 200, 3);
+    check_against_darknet(40, 301, 200, 3);
 }
 
 static void test_training_step_same_on_both_paths(void **state)
@@ -106,6 +135,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blas_gemm_matches_darknet_loop),
+        cmocka_unit_test(test_split_gemm_matches_darknet_loop),
         cmocka_unit_test(test_training_step_same_on_both_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

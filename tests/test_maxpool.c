@@ -1,6 +1,8 @@
 /* test_maxpool.c: p4's interposed forward_maxpool_layer gives the same
- * outputs and argmax indexes as darknet's own, for p4's pool shapes, odd
- * sizes, padding and ties; and darknet's layers call it. */
+ * outputs and argmax indexes as darknet's own, and backward_maxpool_layer
+ * the same input deltas, for p4's pool shapes, odd sizes, padding and
+ * ties, on one thread and with the examples spread over three; and
+ * darknet's layers call them. */
 #define _GNU_SOURCE
 #include "support/test_support.h"
 
@@ -9,15 +11,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/workers.h"
+
 typedef void forward_fn(const layer, network);
 layer make_maxpool_layer(int batch, int h, int w, int c, int size, int stride, int padding);
 void forward_maxpool_layer(const layer l, network net);
+void backward_maxpool_layer(const layer l, network net);
 
 static void matches_darknet(void **state)
 {
     (void)state;
     forward_fn *reference = (forward_fn *)dlsym(RTLD_NEXT, "forward_maxpool_layer");
-    if (!reference) TEST_SKIP("darknet's forward_maxpool_layer is not reachable");
+    forward_fn *reference_backward = (forward_fn *)dlsym(RTLD_NEXT, "backward_maxpool_layer");
+    if (!reference || !reference_backward)
+        TEST_SKIP("darknet's maxpool layer is not reachable");
+    for (int threads = 1; threads <= 3; threads += 2) {
+    p4_workers_set_threads(threads); /* p4's workers: one, or one per example */
     const int shapes[][6] = { /* batch, h, w, c, size, stride */
         {3, 28, 28, 6, 2, 2}, {2, 14, 14, 16, 2, 2}, {2, 7, 9, 3, 3, 2}, {1, 5, 5, 2, 3, 1},
         {2, 8, 8, 4, 2, 1},   {1, 9, 7, 1, 4, 3},
@@ -26,6 +35,7 @@ static void matches_darknet(void **state)
         layer l = make_maxpool_layer(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3],
                                              shapes[s][4], shapes[s][5], shapes[s][4] - 1);
         assert_true(l.forward == forward_maxpool_layer); /* darknet's layers call p4's */
+        assert_true(l.backward == backward_maxpool_layer);
         size_t nin = (size_t)l.batch * l.inputs, nout = (size_t)l.batch * l.outputs;
         float *in = malloc(nin * sizeof(float));
         unsigned seed = 5 + (unsigned)s;
@@ -43,9 +53,25 @@ static void matches_darknet(void **state)
         memcpy(idx, l.indexes, nout * sizeof(int));
         reference(l, net);
         if (memcmp(out, l.output, nout * sizeof(float)) || memcmp(idx, l.indexes, nout * sizeof(int)))
-            fail_msg("maxpool differs for shape %zu", s);
+            fail_msg("maxpool forward differs for shape %zu at %d threads", s, threads);
+
+        /* Backward: each output delta added to its winner's input delta,
+         * onto input deltas that already hold something. */
+        float *mine = malloc(nin * sizeof(float)), *theirs = malloc(nin * sizeof(float));
+        for (size_t i = 0; i < nout; i++)
+            l.delta[i] = (float)(i % 11) - 5.0f;
+        for (size_t i = 0; i < nin; i++)
+            mine[i] = theirs[i] = 0.25f * (float)(i % 5);
+        net.delta = mine;
+        backward_maxpool_layer(l, net);
+        net.delta = theirs;
+        reference_backward(l, net);
+        if (memcmp(mine, theirs, nin * sizeof(float)))
+            fail_msg("maxpool backward differs for shape %zu at %d threads", s, threads);
+        free(mine); free(theirs);
         free(in); free(out); free(idx);
         free(l.output); free(l.delta); free(l.indexes);
+    }
     }
 }
 

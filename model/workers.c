@@ -1,0 +1,195 @@
+/* workers.c: see workers.h. */
+#include "model/workers.h"
+
+#include <cblas.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+/* Process-wide, as darknet's calls carry no context (workers.h).
+ * compute_threads is 0 until set, meaning the machine's cores; OpenBLAS is
+ * put on one thread the first time anything here runs. */
+static atomic_int compute_threads;
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static _Thread_local int inside_share;
+
+static void blas_single_threaded(void)
+{
+    openblas_set_num_threads(1);
+}
+
+static int clamp_threads(long threads)
+{
+    if (threads < 1)
+        return 1;
+    return threads > P4_MAX_WORKERS ? P4_MAX_WORKERS : (int)threads;
+}
+
+void p4_workers_set_threads(int threads)
+{
+    pthread_once(&blas_once, blas_single_threaded);
+    atomic_store(&compute_threads, clamp_threads(threads));
+}
+
+int p4_workers_for(int items)
+{
+    pthread_once(&blas_once, blas_single_threaded);
+    if (inside_share)
+        return 1;
+    int threads = atomic_load(&compute_threads);
+    if (threads == 0)
+        threads = clamp_threads(sysconf(_SC_NPROCESSORS_ONLN));
+    if (threads > items)
+        threads = items;
+    return threads < 1 ? 1 : threads;
+}
+
+typedef struct {
+    p4_example_fn *fn;
+    void *ctx;
+    int first, last, worker;
+} share;
+
+static void run_share(share *s)
+{
+    const int was_inside = inside_share;
+    inside_share = 1;
+    s->fn(s->ctx, s->first, s->last, s->worker);
+    inside_share = was_inside;
+}
+
+/* --- the helper threads ----------------------------------------------------
+ * Starting a thread per split cost 30-50 us here, and a training step makes
+ * a dozen splits, some of products that take not much longer.  So helpers
+ * are started once, on first use, and sleep on a condition variable
+ * between splits.  One split uses them at a time; a caller that finds them
+ * busy (another thread's split) starts threads of its own instead. */
+
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake, done;
+    unsigned long generation; /* counts splits handed to the helpers */
+    int busy;                 /* a split owns the helpers */
+    int started;              /* helpers running: workers 1..started */
+    int pending;              /* shares of the current split not yet done */
+    share shares[P4_MAX_WORKERS];
+    int workers;
+    /* The generation when each helper was started: it waits for the next
+     * one, even if it first runs after that split was handed out. */
+    unsigned long born[P4_MAX_WORKERS];
+} helper_pool;
+
+static helper_pool pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+                            PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, {{0}}, 0, {0} };
+
+static void *helper_main(void *arg)
+{
+    const int worker = (int)(long)arg;
+    pthread_mutex_lock(&pool.lock);
+    unsigned long seen = pool.born[worker];
+    for (;;) {
+        while (pool.generation == seen)
+            pthread_cond_wait(&pool.wake, &pool.lock);
+        seen = pool.generation;
+        if (worker >= pool.workers)
+            continue; /* this split needs fewer helpers */
+        share mine = pool.shares[worker];
+        pthread_mutex_unlock(&pool.lock);
+        run_share(&mine);
+        pthread_mutex_lock(&pool.lock);
+        if (--pool.pending == 0)
+            pthread_cond_signal(&pool.done);
+    }
+    return NULL;
+}
+
+/* Takes the helpers for a split of `workers` shares, starting any that are
+ * missing.  Returns 0 if they are busy or cannot be started. */
+static int pool_acquire(int workers)
+{
+    pthread_mutex_lock(&pool.lock);
+    if (pool.busy) {
+        pthread_mutex_unlock(&pool.lock);
+        return 0;
+    }
+    while (pool.started < workers - 1) {
+        pthread_t id;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pool.born[pool.started + 1] = pool.generation;
+        int rc = pthread_create(&id, &attr, helper_main, (void *)(long)(pool.started + 1));
+        pthread_attr_destroy(&attr);
+        if (rc != 0)
+            break;
+        pool.started++;
+    }
+    if (pool.started < workers - 1) {
+        pthread_mutex_unlock(&pool.lock);
+        return 0;
+    }
+    pool.busy = 1;
+    pthread_mutex_unlock(&pool.lock);
+    return 1;
+}
+
+static void pool_run(share *shares, int workers)
+{
+    pthread_mutex_lock(&pool.lock);
+    for (int w = 0; w < workers; w++)
+        pool.shares[w] = shares[w];
+    pool.workers = workers;
+    pool.pending = workers - 1;
+    pool.generation++;
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
+
+    run_share(&shares[0]);
+
+    pthread_mutex_lock(&pool.lock);
+    while (pool.pending > 0)
+        pthread_cond_wait(&pool.done, &pool.lock);
+    pool.busy = 0;
+    pthread_mutex_unlock(&pool.lock);
+}
+
+/* Fallback: a thread per share for this split only. */
+static void *thread_share(void *arg)
+{
+    run_share(arg);
+    return NULL;
+}
+
+static void threads_run(share *shares, int workers)
+{
+    pthread_t ids[P4_MAX_WORKERS];
+    int started[P4_MAX_WORKERS] = {0};
+    for (int w = 1; w < workers; w++)
+        started[w] = pthread_create(&ids[w], NULL, thread_share, &shares[w]) == 0;
+    run_share(&shares[0]);
+    for (int w = 1; w < workers; w++) {
+        if (started[w])
+            pthread_join(ids[w], NULL);
+        else
+            run_share(&shares[w]); /* no thread to be had: do it here */
+    }
+}
+
+void p4_for_examples(int items, int workers, p4_example_fn *fn, void *ctx)
+{
+    if (workers > P4_MAX_WORKERS)
+        workers = P4_MAX_WORKERS;
+    if (workers > items)
+        workers = items;
+    if (workers <= 1) {
+        fn(ctx, 0, items, 0);
+        return;
+    }
+    share shares[P4_MAX_WORKERS];
+    for (int w = 0; w < workers; w++)
+        shares[w] = (share){ fn, ctx, items * w / workers, items * (w + 1) / workers, w };
+    if (pool_acquire(workers))
+        pool_run(shares, workers);
+    else
+        threads_run(shares, workers);
+}
