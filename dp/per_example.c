@@ -70,7 +70,7 @@ typedef struct {
     network *net;
     p4_per_example *pe;
     layer_record *rec;
-    float *col[8];
+    float *col[P4_MAX_WORKERS];
 } conv_share;
 
 static void conv_examples(void *ctx, int first, int last, int worker)
@@ -86,6 +86,7 @@ static void conv_examples(void *ctx, int first, int last, int worker)
         float *x = cs->net->input + (size_t)b * image;
         float *g = cs->rec->grads + (size_t)b * per_example;
 
+        gradient_array(l->output + (size_t)b * l->outputs, l->outputs, l->activation, d);
         im2col_cpu(x, l->c, l->h, l->w, l->size, l->stride, l->pad, col);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, filters, k, spatial,
                     1.0f, d, spatial, col, spatial, 0.0f, g, k);
@@ -107,10 +108,10 @@ static void conv_backward(layer l, network net)
     p4_per_example *pe = active_pass;
     layer_record *rec = &pe->record[pe->record_of_layer[net.index]];
     rec->input = net.input;
-    gradient_array(l.output, l.outputs * l.batch, l.activation, l.delta);
 
-    /* Every example is independent: spread them over the BLAS threads, each
-     * worker with its own im2col buffer (worker 0 uses darknet's). */
+    /* Every example is independent (its activation gradient included):
+     * spread them over p4's threads, each worker with its own im2col
+     * buffer (worker 0 uses darknet's). */
     conv_share cs = { &l, &net, pe, rec, { net.workspace } };
     const size_t col_floats = (size_t)l.size * l.size * l.c * l.out_w * l.out_h;
     int workers = p4_workers_for(l.batch);
