@@ -24,7 +24,8 @@ static void matches_darknet(void **state)
     const int shapes[][6] = { /* channels, height, width, ksize, stride, pad */
         {1, 28, 28, 3, 1, 1}, {3, 32, 32, 3, 1, 1}, {6, 14, 14, 3, 1, 1}, {2, 7, 9, 5, 1, 2},
         {2, 8, 8, 3, 2, 1},   {1, 9, 7, 2, 2, 0},   {3, 5, 5, 1, 1, 0},   {2, 6, 11, 3, 3, 2},
-        {1, 4, 4, 5, 1, 2},   {4, 10, 10, 3, 1, 0},
+        {1, 4, 4, 5, 1, 2},   {4, 10, 10, 3, 1, 0},  {2, 1, 6, 3, 1, 1},   {1, 3, 1, 3, 1, 1},
+        {1, 2, 2, 7, 1, 3},   {2, 5, 3, 5, 1, 2},
     };
     unsigned seed = 7;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
