@@ -13,7 +13,6 @@
 #include "common/rng.h"
 #include "common/error.h"
 
-#include <limits.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <sodium.h>
@@ -33,13 +32,19 @@ static int sodium_ready(void)
     return sodium_init() >= 0;
 }
 
-static void rng_refill(p4_rng *rng)
+/* Writes the n bytes (a multiple of 64) of rng's keystream from block
+ * next_block on with libsodium, and moves next_block past them. */
+static void keystream_sodium(p4_rng *rng, unsigned char *out, size_t n)
 {
     static const unsigned char nonce[crypto_stream_chacha20_NONCEBYTES] = {0};
-    memset(rng->buffer, 0, sizeof rng->buffer);
-    crypto_stream_chacha20_xor_ic(rng->buffer, rng->buffer, sizeof rng->buffer,
-                                  nonce, rng->next_block, rng->key);
-    rng->next_block += sizeof rng->buffer / 64;
+    memset(out, 0, n);
+    crypto_stream_chacha20_xor_ic(out, out, n, nonce, rng->next_block, rng->key);
+    rng->next_block += n / 64;
+}
+
+static void rng_refill(p4_rng *rng)
+{
+    keystream_sodium(rng, rng->buffer, sizeof rng->buffer);
     rng->used = 0;
 }
 
@@ -70,14 +75,13 @@ static int keystream_openssl(const unsigned char key[32], uint64_t first_block, 
     return ok ? 0 : -1;
 }
 
+/* The same as keystream_sodium, faster: OpenSSL, or libsodium if that fails. */
 static void keystream_blocks(p4_rng *rng, unsigned char *out, size_t n)
 {
-    static const unsigned char nonce[crypto_stream_chacha20_NONCEBYTES] = {0};
-    if (keystream_openssl(rng->key, rng->next_block, out, n) != 0) {
-        memset(out, 0, n);
-        crypto_stream_chacha20_xor_ic(out, out, n, nonce, rng->next_block, rng->key);
-    }
-    rng->next_block += n / 64;
+    if (keystream_openssl(rng->key, rng->next_block, out, n) == 0)
+        rng->next_block += n / 64;
+    else
+        keystream_sodium(rng, out, n);
 }
 
 static void rng_start(p4_rng *rng)

@@ -9,12 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* darknet's own helpers (exported by libdarknet, not declared in darknet.h). */
-void gradient_array(const float *x, const int n, const ACTIVATION a, float *delta);
-void im2col_cpu(float *data_im, int channels, int height, int width, int ksize,
-                int stride, int pad, float *data_col);
-void col2im_cpu(float *data_col, int channels, int height, int width, int ksize,
-                int stride, int pad, float *data_im);
+#include "model/darknet_helpers.h"
+
 
 /* What the backward pass leaves behind for one parametrised layer. */
 typedef struct {
@@ -90,12 +86,9 @@ static void conv_examples(void *ctx, int first, int last, int worker)
         im2col_cpu(x, l->c, l->h, l->w, l->size, l->stride, l->pad, col);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, filters, k, spatial,
                     1.0f, d, spatial, col, spatial, 0.0f, g, k);
-        for (int f = 0; f < filters; f++) {
-            float s = 0;
-            for (int j = 0; j < spatial; j++)
-                s += d[(size_t)f * spatial + j];
-            g[(size_t)filters * k + f] = s;
-        }
+        float *bias_grad = g + (size_t)filters * k; /* each filter's delta, summed */
+        memset(bias_grad, 0, (size_t)filters * sizeof(float));
+        backward_bias(bias_grad, d, 1, filters, spatial);
         cs->pe->norms_sq[b] += cblas_sdot((int)per_example, g, 1, g, 1);
 
         if (cs->net->delta != NULL)

@@ -10,6 +10,8 @@
 #include <darknet.h>
 #include <dlfcn.h>
 
+#include "model/darknet_helpers.h"
+
 /* These loops are the point of the file: let the compiler vectorise them
  * whatever the build type. */
 #if defined(__GNUC__) && !defined(__clang__) /* clang vectorises these at -O2 */

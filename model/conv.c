@@ -6,10 +6,10 @@
  * CNN1, 6 x 784 x 9 elements.  OpenBLAS cannot spread a product that small
  * over two cores, so its second thread mostly spun (about 40% of a 2-thread
  * CNN1 step, perf).  Here, with T > 1 threads, T workers each take a
- * contiguous share of the examples, each with its own im2col buffer.  The forward pass and the input deltas are per
- * example, so they are exactly darknet's; the weight gradient is summed per
- * worker and then added, so it differs from darknet's only by float
- * rounding (tests/test_conv.c).  Anything this file does not handle (groups,
+ * contiguous share of the examples, each with its own im2col buffer.  The
+ * forward pass and the input deltas are per example, so they are exactly
+ * darknet's; the weight gradient is summed per worker and then added, so
+ * it differs from darknet's only by float rounding (tests/test_conv.c).  Anything this file does not handle (groups,
  * batch norm, binary weights) goes to darknet's own code. */
 #define _GNU_SOURCE
 #include "model/conv.h"
@@ -18,18 +18,11 @@
 #include <cblas.h>
 #include <darknet.h>
 #include <dlfcn.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-void im2col_cpu(float *data_im, int channels, int height, int width, int ksize, int stride,
-                int pad, float *data_col);
-void col2im_cpu(float *data_col, int channels, int height, int width, int ksize, int stride,
-                int pad, float *data_im);
-void add_bias(float *output, float *biases, int batch, int n, int size);
-void backward_bias(float *bias_updates, float *delta, int batch, int n, int size);
-void activate_array(float *x, const int n, const ACTIVATION a);
-void gradient_array(const float *x, const int n, const ACTIVATION a, float *delta);
+#include "model/darknet_helpers.h"
+
 
 typedef void layer_fn(layer, network);
 

@@ -55,12 +55,14 @@ static void blas_gemm(int TA, int TB, int M, int N, int K, float ALPHA, float *A
                 C[(size_t)i * ldc + j] *= BETA;
         return;
     }
-    gemm_job job = { TA ? CblasTrans : CblasNoTrans, TB ? CblasTrans : CblasNoTrans,
-                     M, N, K, lda, ldb, ldc, M >= N, ALPHA, BETA, A, B, C };
     /* OpenBLAS is on one thread (model/workers.h); a large product is
-     * split into row or column blocks of C over p4's threads. */
-    int workers = (double)M * N * K >= SPLIT_MIN_MACS ? p4_workers_for(M >= N ? M : N) : 1;
-    p4_for_examples(M >= N ? M : N, workers, gemm_share, &job);
+     * split into blocks of C's rows or columns, whichever are more, over
+     * p4's threads. */
+    const int by_rows = M >= N, blocks = by_rows ? M : N;
+    gemm_job job = { TA ? CblasTrans : CblasNoTrans, TB ? CblasTrans : CblasNoTrans,
+                     M, N, K, lda, ldb, ldc, by_rows, ALPHA, BETA, A, B, C };
+    int workers = (double)M * N * K >= SPLIT_MIN_MACS ? p4_workers_for(blocks) : 1;
+    p4_for_examples(blocks, workers, gemm_share, &job);
 }
 
 static gemm_fn *darknet_gemm_cpu(void)

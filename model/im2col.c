@@ -4,11 +4,14 @@
  * darknet's own versions fetch every pixel through a bounds-checked helper;
  * for CNN1 that was over half of a training step (perf, 1 thread).  These
  * compute, once per output row, which columns fall inside the image, zero
- * (or skip) the padding, and copy (or add) the rest; stride 1 rows are a
- * memcpy.  The loops visit pixels in darknet's order, so col2im's sums are
+ * (or skip) the padding, and copy (or add) the rest; stride-1 "same"
+ * convolutions copy whole shifted planes.  The loops visit pixels in darknet's order, so col2im's sums are
  * bit-identical to darknet's (tests/test_im2col.c checks both against the
  * originals, fetched with dlsym(RTLD_NEXT)). */
+#include <darknet.h>
 #include <string.h>
+
+#include "model/darknet_helpers.h"
 
 /* The rows are short (28 and 14 floats for CNN1) and the padding one or two
  * floats: loops beat memset/memcpy calls, which were a third of im2col's
@@ -21,6 +24,23 @@ static inline void zero_floats(float *out, int n)
 {
     for (int i = 0; i < n; i++)
         out[i] = 0.0f;
+}
+
+/* Output rows or columns of a convolution over `size` input rows or columns. */
+static int col_extent(int size, int ksize, int stride, int pad)
+{
+    return (size + 2 * pad - ksize) / stride + 1;
+}
+
+/* Row c of the column matrix: input channel c_im at kernel offset
+ * (h_offset, w_offset), in darknet's order. */
+typedef struct {
+    int c_im, h_offset, w_offset;
+} kernel_tap;
+
+static kernel_tap tap_of(int c, int ksize)
+{
+    return (kernel_tap){ c / ksize / ksize, (c / ksize) % ksize, c % ksize };
 }
 
 /* Columns w of an output row whose image column w_offset + w*stride - pad
@@ -49,8 +69,9 @@ static void im2col_same_stride1(const float *data_im, int channels, int height, 
 {
     const size_t plane = (size_t)height * width;
     for (int c = 0; c < channels * ksize * ksize; c++) {
-        const int dx = c % ksize - pad, dy = (c / ksize) % ksize - pad, c_im = c / ksize / ksize;
-        const float *in = data_im + (size_t)c_im * plane;
+        const kernel_tap tap = tap_of(c, ksize);
+        const int dx = tap.w_offset - pad, dy = tap.h_offset - pad;
+        const float *in = data_im + (size_t)tap.c_im * plane;
         float *out = data_col + (size_t)c * plane;
         const int h0 = dy < 0 ? -dy : 0, h1 = dy > 0 ? height - dy : height; /* rows in the image */
         if (h1 <= h0) {
@@ -85,29 +106,28 @@ void im2col_cpu(float *data_im, int channels, int height, int width, int ksize, 
         im2col_same_stride1(data_im, channels, height, width, ksize, pad, data_col);
         return;
     }
-    int height_col = (height + 2 * pad - ksize) / stride + 1;
-    int width_col = (width + 2 * pad - ksize) / stride + 1;
-    int channels_col = channels * ksize * ksize;
-    for (int c = 0; c < channels_col; c++) {
-        int w_offset = c % ksize, h_offset = (c / ksize) % ksize, c_im = c / ksize / ksize;
+    const int height_col = col_extent(height, ksize, stride, pad);
+    const int width_col = col_extent(width, ksize, stride, pad);
+    for (int c = 0; c < channels * ksize * ksize; c++) {
+        const kernel_tap tap = tap_of(c, ksize);
         int first, last;
-        valid_columns(width, width_col, w_offset, stride, pad, &first, &last);
+        valid_columns(width, width_col, tap.w_offset, stride, pad, &first, &last);
         for (int h = 0; h < height_col; h++) {
             float *out = data_col + ((size_t)c * height_col + h) * width_col;
-            int row = h_offset + h * stride - pad;
+            int row = tap.h_offset + h * stride - pad;
             if (row < 0 || row >= height || first >= last) {
                 zero_floats(out, width_col);
                 continue;
             }
-            const float *in = data_im + ((size_t)c_im * height + row) * width;
+            const float *in = data_im + ((size_t)tap.c_im * height + row) * width;
             zero_floats(out, first);
             if (stride == 1) {
-                const float *src = in + w_offset - pad;
+                const float *src = in + tap.w_offset - pad;
                 for (int w = first; w < last; w++)
                     out[w] = src[w];
             } else {
                 for (int w = first; w < last; w++)
-                    out[w] = in[w_offset + w * stride - pad];
+                    out[w] = in[tap.w_offset + w * stride - pad];
             }
             zero_floats(out + last, width_col - last);
         }
@@ -117,19 +137,18 @@ void im2col_cpu(float *data_im, int channels, int height, int width, int ksize, 
 void col2im_cpu(float *data_col, int channels, int height, int width, int ksize, int stride,
                 int pad, float *data_im)
 {
-    int height_col = (height + 2 * pad - ksize) / stride + 1;
-    int width_col = (width + 2 * pad - ksize) / stride + 1;
-    int channels_col = channels * ksize * ksize;
-    for (int c = 0; c < channels_col; c++) {
-        int w_offset = c % ksize, h_offset = (c / ksize) % ksize, c_im = c / ksize / ksize;
+    const int height_col = col_extent(height, ksize, stride, pad);
+    const int width_col = col_extent(width, ksize, stride, pad);
+    for (int c = 0; c < channels * ksize * ksize; c++) {
+        const kernel_tap tap = tap_of(c, ksize);
         int first, last;
-        valid_columns(width, width_col, w_offset, stride, pad, &first, &last);
+        valid_columns(width, width_col, tap.w_offset, stride, pad, &first, &last);
         for (int h = 0; h < height_col; h++) {
-            int row = h_offset + h * stride - pad;
+            int row = tap.h_offset + h * stride - pad;
             if (row < 0 || row >= height)
                 continue;
             const float *in = data_col + ((size_t)c * height_col + h) * width_col;
-            float *out = data_im + ((size_t)c_im * height + row) * width + w_offset - pad;
+            float *out = data_im + ((size_t)tap.c_im * height + row) * width + tap.w_offset - pad;
             for (int w = first; w < last; w++)
                 out[w * stride] += in[w];
         }

@@ -13,6 +13,7 @@
 #include <darknet.h>
 #include <float.h>
 
+#include "model/darknet_helpers.h"
 #include "model/workers.h"
 
 #if defined(__GNUC__) && !defined(__clang__) /* clang vectorises these at -O2 */
@@ -24,11 +25,11 @@ typedef struct {
     const network *net;
 } pool_job;
 
-/* The common 2x2, stride 2 pool with every window inside the image: two
- * input rows per output row, four compares in darknet's order. */
-/* "v > best ? v : best" is one max instruction; the index is picked with
- * a mask because GCC turns its select into a branch, and on random data
- * that branch mispredicts about half the time. */
+/* darknet's step for each pixel of a window: a strictly greater value
+ * takes the lead, so ties keep the earlier pixel.  "v > best ? v : best" is
+ * one max instruction; the index is picked with a mask because GCC turns
+ * its select into a branch, and on random data that branch mispredicts
+ * about half the time. */
 static inline void take_if_greater(float v, int where, float *best, int *at)
 {
     const int mask = -(int)(v > *best);
@@ -36,6 +37,8 @@ static inline void take_if_greater(float v, int where, float *best, int *at)
     *best = v > *best ? v : *best;
 }
 
+/* The common 2x2, stride 2 pool with every window inside the image: two
+ * input rows per output row, four compares in darknet's order. */
 static void pool_row_2x2(const float *r0, const float *r1, int base, int w, int out_w,
                          float *out, int *index)
 {
@@ -89,10 +92,7 @@ static void pool_general(const layer *l, const float *input, int first_plane, in
                             val = in[col + l->w * row];
                         else
                             val = -FLT_MAX;
-                        if (val > best) {
-                            best = val;
-                            best_index = plane + col + l->w * row;
-                        }
+                        take_if_greater(val, plane + col + l->w * row, &best, &best_index);
                     }
                 }
                 l->output[out] = best;

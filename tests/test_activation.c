@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/darknet_helpers.h"
+
 typedef void activate_fn(float *, const int, const ACTIVATION);
 typedef void gradient_fn(const float *, const int, const ACTIVATION, float *);
-void activate_array(float *x, const int n, const ACTIVATION a);
-void gradient_array(const float *x, const int n, const ACTIVATION a, float *delta);
 
 static void fill(float *x, int n, unsigned seed)
 {

@@ -3,13 +3,14 @@
 #define _GNU_SOURCE
 #include "support/test_support.h"
 
+#include <darknet.h>
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/darknet_helpers.h"
+
 typedef void convert_fn(float *, int, int, int, int, int, int, float *);
-void im2col_cpu(float *, int, int, int, int, int, int, float *);
-void col2im_cpu(float *, int, int, int, int, int, int, float *);
 
 static void matches_darknet(void **state)
 {

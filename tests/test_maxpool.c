@@ -11,12 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/darknet_helpers.h"
 #include "model/workers.h"
 
 typedef void forward_fn(const layer, network);
-layer make_maxpool_layer(int batch, int h, int w, int c, int size, int stride, int padding);
-void forward_maxpool_layer(const layer l, network net);
-void backward_maxpool_layer(const layer l, network net);
 
 static void matches_darknet(void **state)
 {
