@@ -5,14 +5,18 @@
  * darknet convolves one example at a time: an im2col and a GEMM of, for
  * CNN1, 6 x 784 x 9 elements.  OpenBLAS cannot spread a product that small
  * over two cores, so its second thread mostly spun (about 40% of a 2-thread
- * CNN1 step, perf).  Here, with T > 1 threads, T workers each take a
- * contiguous share of the examples, each with its own im2col buffer.  The
- * forward pass and the input deltas are per example, so they are exactly
- * darknet's; the weight gradient is summed per worker and then added, so
- * it differs from darknet's only by float rounding (tests/test_conv.c).  Anything this file does not handle (groups,
- * batch norm, binary weights) goes to darknet's own code. */
+ * CNN1 step, perf).  Here T workers each take a contiguous share of the
+ * examples, each with its own im2col buffer, and finish each example
+ * (bias, activation, and the max-pool layer that follows, if any: see
+ * model/maxpool.h) while it is in cache.  The forward pass and the input
+ * deltas are per example, so they are exactly darknet's; the weight
+ * gradient is summed per worker and then added, so it differs from
+ * darknet's only by float rounding (tests/test_conv.c).  Anything this file
+ * does not handle (groups, batch norm, binary weights) goes to darknet's
+ * own code. */
 #define _GNU_SOURCE
 #include "model/conv.h"
+#include "model/maxpool.h"
 #include "model/workers.h"
 
 #include <cblas.h>
@@ -39,6 +43,7 @@ void p4_conv_input_delta(const layer *l, const float *delta, float *col, float *
 typedef struct {
     layer *l;
     network *net;
+    const layer *pool; /* forward: the max-pool layer after this one, pooled here */
     float *workspace[P4_MAX_WORKERS];
     float *updates[P4_MAX_WORKERS]; /* backward: worker w's weight and bias gradients (w > 0) */
 } conv_job;
@@ -97,15 +102,32 @@ static void forward_examples(void *ctx, int first, int last, int worker)
                     col, n, 0.0f, out, n);
         add_bias(out, l->biases, 1, m, n);
         activate_array(out, m * n, l->activation);
+        if (job->pool)
+            p4_maxpool_forward_examples(job->pool, l->output, i, i + 1);
     }
 }
 
+/* The max-pool layer that darknet's forward_network runs next on this
+ * layer's output, when there is one (model/maxpool.h). */
+static const layer *pool_after(const layer *l, const network *net)
+{
+    const int next = net->index + 1;
+    if (net->layers == NULL || net->index < 0 || next >= net->n)
+        return NULL;
+    const layer *pool = &net->layers[next];
+    if (pool->type != MAXPOOL || pool->batch != l->batch || pool->inputs != l->outputs ||
+        net->layers[net->index].output != l->output)
+        return NULL;
+    return pool;
+}
+
 /* Opens a job with its workers; 0 when the layer should go to darknet's own
- * code instead (one worker, a layer this file does not handle, no memory). */
+ * code instead (a layer this file does not handle, no memory).  One worker
+ * takes this path too: it pools as it goes. */
 static int job_start(conv_job *job, layer *l, network *net, int with_updates)
 {
     int workers = p4_workers_for(l->batch);
-    if (!handled(l) || workers <= 1)
+    if (!handled(l))
         return 0;
     if (job_open(job, l, net, workers, with_updates) != 0) {
         job_close(job, workers);
@@ -129,7 +151,10 @@ void forward_convolutional_layer(layer l, network net)
         run_darknet("forward_convolutional_layer", l, net);
         return;
     }
+    job.pool = pool_after(&l, &net);
     p4_for_examples(l.batch, workers, forward_examples, &job);
+    if (job.pool)
+        p4_maxpool_mark_pooled(job.pool, l.output);
     job_close(&job, workers);
 }
 

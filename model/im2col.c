@@ -5,9 +5,10 @@
  * for CNN1 that was over half of a training step (perf, 1 thread).  These
  * compute, once per output row, which columns fall inside the image, zero
  * (or skip) the padding, and copy (or add) the rest; stride-1 "same"
- * convolutions copy whole shifted planes.  The loops visit pixels in darknet's order, so col2im's sums are
- * bit-identical to darknet's (tests/test_im2col.c checks both against the
- * originals, fetched with dlsym(RTLD_NEXT)). */
+ * convolutions copy (or add) whole shifted planes.  The loops visit pixels
+ * in darknet's order, so col2im's sums are bit-identical to darknet's
+ * (tests/test_im2col.c checks both against the originals, fetched with
+ * dlsym(RTLD_NEXT)). */
 #include <darknet.h>
 #include <string.h>
 
@@ -57,6 +58,44 @@ static void valid_columns(int width, int width_col, int w_offset, int stride, in
     *last = hi;
 }
 
+/* Shifts of a "same" stride-1 kernel tap (see im2col_same_stride1): the
+ * rows [h0, h1) of the column image that read the input, the flat shift
+ * dy W + dx, the columns that wrapped in from the neighbouring row, and the
+ * flat range [first, last) to copy or add, clipped to the plane. */
+typedef struct {
+    int h0, h1, wrapped;
+    long shift, first, last;
+} same_shift;
+
+static same_shift same_shift_of(kernel_tap tap, int height, int width, int pad)
+{
+    const int dx = tap.w_offset - pad, dy = tap.h_offset - pad;
+    const long plane = (long)height * width;
+    same_shift s;
+    s.h0 = dy < 0 ? (-dy < height ? -dy : height) : 0;
+    s.h1 = dy > 0 ? height - dy : height;
+    if (s.h1 < s.h0) /* a kernel taller than the image: no row reads it */
+        s.h1 = s.h0;
+    s.wrapped = dx < 0 ? (-dx < width ? -dx : width) : (dx < width ? dx : width);
+    s.shift = (long)dy * width + dx;
+    s.first = (long)s.h0 * width;
+    s.last = (long)s.h1 * width;
+    if (s.first + s.shift < 0)
+        s.first = -s.shift;
+    if (s.last + s.shift > plane)
+        s.last = plane - s.shift;
+    return s;
+}
+
+/* The wrapped columns of rows [h0, h1) of one column-image row. */
+static void zero_wrapped(float *out, same_shift s, int dx, int width)
+{
+    for (int h = s.h0; h < s.h1 && s.wrapped > 0; h++) {
+        float *row = out + (size_t)h * width;
+        zero_floats(dx > 0 ? row + width - s.wrapped : row, s.wrapped);
+    }
+}
+
 /* Stride 1 with "same" padding (2 pad = ksize - 1, so the column image
  * is as large as the input): each row of the column matrix is the input
  * plane shifted by (dy, dx) = (ky - pad, kx - pad).  In flat indices that is
@@ -70,32 +109,18 @@ static void im2col_same_stride1(const float *data_im, int channels, int height, 
     const size_t plane = (size_t)height * width;
     for (int c = 0; c < channels * ksize * ksize; c++) {
         const kernel_tap tap = tap_of(c, ksize);
-        const int dx = tap.w_offset - pad, dy = tap.h_offset - pad;
+        const same_shift s = same_shift_of(tap, height, width, pad);
         const float *in = data_im + (size_t)tap.c_im * plane;
         float *out = data_col + (size_t)c * plane;
-        const int h0 = dy < 0 ? -dy : 0, h1 = dy > 0 ? height - dy : height; /* rows in the image */
-        if (h1 <= h0) {
-            zero_floats(out, (int)plane);
-            continue;
-        }
-        zero_floats(out, h0 * width);
-        zero_floats(out + (size_t)h1 * width, (height - h1) * width);
-        /* Output [h0 W, h1 W) reads input from (h0 + dy) W + dx on; the
-         * few reads that would fall outside the plane are wrapped columns,
-         * zeroed below, so they are skipped. */
-        long first = (long)h0 * width, last = (long)h1 * width;
-        const long shift = (long)dy * width + dx;
-        if (first + shift < 0)
-            first = -shift;
-        if (last + shift > (long)plane)
-            last = (long)plane - shift;
-        if (last > first)
-            memcpy(out + first, in + first + shift, (size_t)(last - first) * sizeof(float));
-        const int wrapped = dx < 0 ? (-dx < width ? -dx : width) : (dx < width ? dx : width);
-        for (int h = h0; h < h1 && wrapped > 0; h++) {
-            float *row = out + (size_t)h * width;
-            zero_floats(dx > 0 ? row + width - wrapped : row, wrapped);
-        }
+        /* Rows outside the image are zero; output [h0 W, h1 W) reads input
+         * from (h0 + dy) W + dx on.  The few reads that would fall outside
+         * the plane are wrapped columns, zeroed after, so they are skipped. */
+        zero_floats(out, s.h0 * width);
+        zero_floats(out + (size_t)s.h1 * width, (height - s.h1) * width);
+        if (s.last > s.first)
+            memcpy(out + s.first, in + s.first + s.shift,
+                   (size_t)(s.last - s.first) * sizeof(float));
+        zero_wrapped(out, s, tap.w_offset - pad, width);
     }
 }
 
@@ -134,9 +159,33 @@ void im2col_cpu(float *data_im, int channels, int height, int width, int ksize, 
     }
 }
 
+/* col2im's inverse of im2col_same_stride1: each tap's row is added back
+ * shifted, as one flat loop.  The wrapped columns, which darknet skips, are
+ * zeroed in data_col first (it is scratch: every caller, darknet's too,
+ * passes the workspace it has just filled), so adding them adds +0.  Taps
+ * are added in darknet's order, so the sums are darknet's. */
+static void col2im_same_stride1(float *data_col, int channels, int height, int width, int ksize,
+                                int pad, float *restrict data_im)
+{
+    const size_t plane = (size_t)height * width;
+    for (int c = 0; c < channels * ksize * ksize; c++) {
+        const kernel_tap tap = tap_of(c, ksize);
+        const same_shift s = same_shift_of(tap, height, width, pad);
+        float *restrict in = data_col + (size_t)c * plane;
+        float *restrict out = data_im + (size_t)tap.c_im * plane;
+        zero_wrapped(in, s, tap.w_offset - pad, width);
+        for (long i = s.first; i < s.last; i++)
+            out[i + s.shift] += in[i];
+    }
+}
+
 void col2im_cpu(float *data_col, int channels, int height, int width, int ksize, int stride,
                 int pad, float *data_im)
 {
+    if (stride == 1 && 2 * pad == ksize - 1) {
+        col2im_same_stride1(data_col, channels, height, width, ksize, pad, data_im);
+        return;
+    }
     const int height_col = col_extent(height, ksize, stride, pad);
     const int width_col = col_extent(width, ksize, stride, pad);
     for (int c = 0; c < channels * ksize * ksize; c++) {

@@ -14,10 +14,11 @@
 #include <float.h>
 
 #include "model/darknet_helpers.h"
+#include "model/maxpool.h"
 #include "model/workers.h"
 
 #if defined(__GNUC__) && !defined(__clang__) /* clang vectorises these at -O2 */
-#pragma GCC optimize("O3")
+#pragma GCC optimize("O3", "no-trapping-math")
 #endif
 
 typedef struct {
@@ -37,34 +38,71 @@ static inline void take_if_greater(float v, int where, float *best, int *at)
     *best = v > *best ? v : *best;
 }
 
-/* The common 2x2, stride 2 pool with every window inside the image: two
- * input rows per output row, four compares in darknet's order. */
-static void pool_row_2x2(const float *r0, const float *r1, int base, int w, int out_w,
-                         float *out, int *index)
+/* The common 2x2, stride 2 pool over an even-sized plane, in two passes
+ * that the compiler vectorises.  Rows of 14 and 7 outputs (CNN1) are too
+ * short for one pass per output row: its vector loop hardly ran and the
+ * scalar remainder was 13% of a CNN1 DP step (perf).
+ *
+ * With even width and height, the input is a sequence of "row pairs" (the
+ * two input rows under one output row), across planes and examples alike:
+ * row pair g starts at 2 g w and its window j at 2 g w + 2 j.  Pass 1 takes
+ * darknet's first two steps, over the left and right pixel of every
+ * horizontal pair of a chunk of row pairs, as one flat loop; pass 2 joins
+ * each window's top and bottom pair.  Joining (B, ib) after (A, ia) as
+ * "B > A ? (B, ib) : (A, ia)" is exactly darknet's third and fourth steps:
+ * a later pixel wins only when strictly greater, so ties, -FLT_MAX and NaN
+ * come out as darknet's sequential loop leaves them. */
+enum { PAIR_CHUNK = 2048 }; /* horizontal pairs per pass-1 chunk: 16 KiB of stack */
+
+/* darknet's first two steps over one horizontal pair, from (-FLT_MAX, -1):
+ * the larger value and 0 (left), 1 (right) or -1 (neither above -FLT_MAX). */
+static void pass1_pairs(const float *in, long pairs, float *best, int *at)
 {
+    for (long t = 0; t < pairs; t++) {
+        const float left = in[2 * t], right = in[2 * t + 1];
+        const int left_counts = left > -FLT_MAX;
+        const float b = left_counts ? left : -FLT_MAX;
+        const int right_wins = right > b;
+        best[t] = right_wins ? right : b;
+        at[t] = right_wins ? 1 : left_counts - 1;
+    }
+}
+
+/* Pass 2 for one row pair: top pairs in [0, out_w), bottom in [out_w, 2 out_w).
+ * base: the flat input index of the row pair's first pixel. */
+static void pass2_row(const float *best, const int *at, int out_w, int w, int base,
+                      float *out, int *index)
+{
+    /* Selects by masks, not "?:", which GCC compiles to a branch in the
+     * loop's scalar remainder (all of a row of 7), and on ReLU outputs that
+     * branch mispredicts about half the time: the remainder was most of the
+     * pool's time (perf). */
     for (int j = 0; j < out_w; j++) {
-        const int at0 = base + 2 * j;
-        float best = -FLT_MAX;
-        int at = -1;
-        take_if_greater(r0[2 * j], at0, &best, &at);
-        take_if_greater(r0[2 * j + 1], at0 + 1, &best, &at);
-        take_if_greater(r1[2 * j], at0 + w, &best, &at);
-        take_if_greater(r1[2 * j + 1], at0 + w + 1, &best, &at);
-        out[j] = best;
-        index[j] = at;
+        const float top = best[j], bottom = best[out_w + j];
+        const int lower = -(int)(bottom > top); /* all ones or zero */
+        const int local = (at[out_w + j] & lower) | (at[j] & ~lower);
+        out[j] = bottom > top ? bottom : top; /* one max instruction */
+        /* local is -1 (no winner) or 0/1: or-ing its sign keeps -1 */
+        index[j] = (base + 2 * j + (w & lower) + local) | (local >> 31);
     }
 }
 
 static void pool_2x2(const layer *l, const float *input, int first_plane, int last_plane)
 {
-    const int w = l->w, h = l->h, out_w = l->out_w, out_h = l->out_h;
-    for (int plane = first_plane; plane < last_plane; plane++) {
-        for (int i = 0; i < out_h; i++) {
-            const int base = w * h * plane + w * (2 * i);
-            const size_t at = (size_t)out_w * (i + (size_t)out_h * plane);
-            pool_row_2x2(input + base, input + base + w, base, w, out_w, l->output + at,
-                         l->indexes + at);
-        }
+    const int w = l->w, out_w = l->out_w;
+    const long pairs_per_plane = l->out_h;
+    long g = first_plane * pairs_per_plane;
+    const long g_end = last_plane * pairs_per_plane;
+    const long chunk_pairs = PAIR_CHUNK / w; /* >= 1: the caller checked w */
+    float best[PAIR_CHUNK];
+    int at[PAIR_CHUNK];
+    while (g < g_end) {
+        const long n = g_end - g < chunk_pairs ? g_end - g : chunk_pairs;
+        pass1_pairs(input + 2 * g * w, n * w, best, at);
+        for (long r = 0; r < n; r++)
+            pass2_row(best + r * w, at + r * w, out_w, w, (int)(2 * (g + r) * w),
+                      l->output + (g + r) * out_w, l->indexes + (g + r) * out_w);
+        g += n;
     }
 }
 
@@ -102,21 +140,41 @@ static void pool_general(const layer *l, const float *input, int first_plane, in
     }
 }
 
+void p4_maxpool_forward_examples(const layer *l, const float *input, int first, int last)
+{
+    const int offset = -l->pad / 2;
+    if (l->size == 2 && l->stride == 2 && offset == 0 && 2 * l->out_w == l->w &&
+        2 * l->out_h == l->h && l->w <= PAIR_CHUNK)
+        pool_2x2(l, input, first * l->c, last * l->c);
+    else
+        pool_general(l, input, first * l->c, last * l->c);
+}
+
 static void forward_examples(void *ctx, int first, int last, int worker)
 {
     (void)worker;
     const pool_job *job = ctx;
-    const layer *l = job->l;
-    const int offset = -l->pad / 2;
-    if (l->size == 2 && l->stride == 2 && offset == 0 && 2 * l->out_w <= l->w &&
-        2 * l->out_h <= l->h)
-        pool_2x2(l, job->net->input, first * l->c, last * l->c);
-    else
-        pool_general(l, job->net->input, first * l->c, last * l->c);
+    p4_maxpool_forward_examples(job->l, job->net->input, first, last);
+}
+
+/* The batch the convolution in front pooled on this thread, if any
+ * (darknet's layer calls carry no context to put it in). */
+static _Thread_local struct {
+    const float *output, *input;
+} pooled;
+
+void p4_maxpool_mark_pooled(const layer *l, const float *input)
+{
+    pooled.output = l->output;
+    pooled.input = input;
 }
 
 void forward_maxpool_layer(const layer l, network net)
 {
+    const int done = pooled.output == l.output && pooled.input == net.input && l.output;
+    pooled.output = pooled.input = NULL; /* one use only */
+    if (done)
+        return;
     pool_job job = { &l, &net };
     p4_for_examples(l.batch, p4_workers_for(l.batch), forward_examples, &job);
 }

@@ -1,10 +1,15 @@
-/* test_conv.c: the convolution spread over BLAS threads (model/conv.c and the
- * DP per-example pass) gives what darknet's one-thread path gives, up to
- * float rounding: outputs, per-example gradient norms and weight gradients.
- * (Not bit for bit: OpenBLAS itself may round differently on one thread and
- * on two, in the dense layers too.) */
+/* test_conv.c: p4's convolution layer (model/conv.c: examples spread over
+ * p4's workers, the following max-pool layer pooled as each example is
+ * done) and the DP per-example pass give what darknet's own convolution
+ * and max-pool layers give, up to float rounding: outputs, per-example
+ * gradient norms and weight gradients, on one thread and on two.  (Not bit
+ * for bit: OpenBLAS itself may round differently on one thread and on two,
+ * in the dense layers too.) */
+#define _GNU_SOURCE
 #include "support/test_support.h"
 
+#include <darknet.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +17,7 @@
 #include "common/rng.h"
 #include "dp/per_example.h"
 #include "model/gemm.h"
+#include "model/darknet_helpers.h"
 #include "model/loss.h"
 #include "model/model.h"
 
@@ -23,15 +29,44 @@ typedef struct {
     double norms[BATCH];
 } pass_result;
 
-/* One forward and backward of a fresh seeded CNN on fixed inputs, with BLAS
- * (and so the convolution workers) on `threads` threads. */
-static void run_pass(const char *cfg, const p4_cfg_shape *shape, int threads, int per_example,
-                     pass_result *out, size_t *nparams)
+typedef void layer_fn(layer, network);
+
+/* Points the network's convolution and max-pool layers at darknet's own
+ * functions instead of p4's. */
+static void use_darknet_layers(network *net)
+{
+    layer_fn *conv_forward = (layer_fn *)dlsym(RTLD_NEXT, "forward_convolutional_layer");
+    layer_fn *conv_backward = (layer_fn *)dlsym(RTLD_NEXT, "backward_convolutional_layer");
+    layer_fn *pool_forward = (layer_fn *)dlsym(RTLD_NEXT, "forward_maxpool_layer");
+    layer_fn *pool_backward = (layer_fn *)dlsym(RTLD_NEXT, "backward_maxpool_layer");
+    assert_true(conv_forward && conv_backward && pool_forward && pool_backward);
+    assert_true(conv_forward != (layer_fn *)forward_convolutional_layer);
+    for (int i = 0; i < net->n; i++) {
+        layer *l = &net->layers[i];
+        if (l->type == CONVOLUTIONAL) {
+            assert_true(l->forward == forward_convolutional_layer); /* p4's, by default */
+            l->forward = conv_forward;
+            l->backward = conv_backward;
+        } else if (l->type == MAXPOOL) {
+            l->forward = pool_forward;
+            l->backward = pool_backward;
+        }
+    }
+}
+
+enum { P4_LAYERS, DARKNET_LAYERS };
+
+/* One forward and backward of a fresh seeded CNN on fixed inputs, with p4's
+ * workers and BLAS on `threads` threads. */
+static void run_pass(const char *cfg, const p4_cfg_shape *shape, int threads, int layers,
+                     int per_example, pass_result *out, size_t *nparams)
 {
     p4_gemm_set_threads(threads);
     p4_model *m = NULL;
     p4_error err = {0};
     if (p4_model_new(&m, cfg, shape, BATCH, 11, &err) != P4_OK) fail_msg("%s", err.message);
+    if (layers == DARKNET_LAYERS)
+        use_darknet_layers(p4_model_network(m));
     size_t in = (size_t)p4_model_input_size(m);
     float *x = malloc(BATCH * in * sizeof(float)), y[BATCH * 10] = {0};
     p4_rng rng;
@@ -58,35 +93,43 @@ static void run_pass(const char *cfg, const p4_cfg_shape *shape, int threads, in
     p4_model_destroy(&m);
 }
 
-static void same_as_one_thread(const char *cfg, const p4_cfg_shape *shape)
+/* p4's layers at `threads` threads against darknet's on one. */
+static void same_as_darknet(const char *cfg, const p4_cfg_shape *shape, int threads)
 {
-    pass_result one, two;
+    pass_result theirs, mine;
     size_t n;
-    run_pass(cfg, shape, 1, 0, &one, &n);
-    run_pass(cfg, shape, 2, 0, &two, &n);
+    run_pass(cfg, shape, 1, DARKNET_LAYERS, 0, &theirs, &n);
+    run_pass(cfg, shape, threads, P4_LAYERS, 0, &mine, &n);
     for (int i = 0; i < BATCH * 10; i++)
-        if (fabs(one.probs[i] - two.probs[i]) > 1e-6)
-            fail_msg("probability %d: %.9g vs %.9g", i, one.probs[i], two.probs[i]);
+        if (fabs(theirs.probs[i] - mine.probs[i]) > 1e-6)
+            fail_msg("probability %d: %.9g vs %.9g", i, theirs.probs[i], mine.probs[i]);
     double worst = 0, scale = 0;
     for (size_t i = 0; i < n; i++) {
-        worst = fmax(worst, fabs((double)one.grads[i] - two.grads[i]));
-        scale = fmax(scale, fabs((double)one.grads[i]));
+        worst = fmax(worst, fabs((double)theirs.grads[i] - mine.grads[i]));
+        scale = fmax(scale, fabs((double)theirs.grads[i]));
     }
-    print_message("%s: largest weight-gradient difference %.3g (largest gradient %.3g)\n", cfg,
-                  worst, scale);
+    print_message("%s, %d thread(s): largest weight-gradient difference %.3g (largest "
+                  "gradient %.3g)\n", cfg, threads, worst, scale);
     assert_true(scale > 0);
     assert_true(worst <= 1e-5 * scale);
-    free(one.grads);
-    free(two.grads);
+    free(theirs.grads);
+    free(mine.grads);
 
-    run_pass(cfg, shape, 1, 1, &one, &n);
-    run_pass(cfg, shape, 2, 1, &two, &n);
+    /* The DP pass has its own backward; its forward is the layers'. */
+    run_pass(cfg, shape, 1, DARKNET_LAYERS, 1, &theirs, &n);
+    run_pass(cfg, shape, threads, P4_LAYERS, 1, &mine, &n);
     for (int b = 0; b < BATCH; b++)
-        if (fabs(one.norms[b] - two.norms[b]) > 1e-5 * one.norms[b])
-            fail_msg("example %d: norm %.9g vs %.9g", b, one.norms[b], two.norms[b]);
-    free(one.grads);
-    free(two.grads);
+        if (fabs(theirs.norms[b] - mine.norms[b]) > 1e-5 * theirs.norms[b])
+            fail_msg("example %d: norm %.9g vs %.9g", b, theirs.norms[b], mine.norms[b]);
+    free(theirs.grads);
+    free(mine.grads);
     p4_gemm_set_threads(1);
+}
+
+static void same_as_one_thread(const char *cfg, const p4_cfg_shape *shape)
+{
+    same_as_darknet(cfg, shape, 1);
+    same_as_darknet(cfg, shape, 2);
 }
 
 static void cnn1_gray(void **state)

@@ -8,6 +8,8 @@
 
 #include <darknet.h>
 #include <dlfcn.h>
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +17,27 @@
 #include "model/workers.h"
 
 typedef void forward_fn(const layer, network);
+
+/* p4's forward against darknet's on the same input: outputs bit for bit,
+ * the same winner indexes. Leaves darknet's indexes in l. */
+static void forward_matches(layer l, network net, forward_fn *reference, float *out, int *idx,
+                            size_t s, int threads)
+{
+    size_t nout = (size_t)l.batch * l.outputs;
+    forward_maxpool_layer(l, net);
+    memcpy(out, l.output, nout * sizeof(float));
+    memcpy(idx, l.indexes, nout * sizeof(int));
+    reference(l, net);
+    for (size_t i = 0; i < nout; i++) {
+        if (memcmp(&out[i], &l.output[i], sizeof(float)) || idx[i] != l.indexes[i]) {
+            print_message("output %zu: p4 %g at %d, darknet %g at %d\n", i, out[i], idx[i],
+                          l.output[i], l.indexes[i]);
+            break;
+        }
+    }
+    if (memcmp(out, l.output, nout * sizeof(float)) || memcmp(idx, l.indexes, nout * sizeof(int)))
+        fail_msg("maxpool forward differs for shape %zu at %d threads", s, threads);
+}
 
 static void matches_darknet(void **state)
 {
@@ -46,12 +69,7 @@ static void matches_darknet(void **state)
         net.input = in;
         float *out = malloc(nout * sizeof(float));
         int *idx = malloc(nout * sizeof(int));
-        forward_maxpool_layer(l, net);
-        memcpy(out, l.output, nout * sizeof(float));
-        memcpy(idx, l.indexes, nout * sizeof(int));
-        reference(l, net);
-        if (memcmp(out, l.output, nout * sizeof(float)) || memcmp(idx, l.indexes, nout * sizeof(int)))
-            fail_msg("maxpool forward differs for shape %zu at %d threads", s, threads);
+        forward_matches(l, net, reference, out, idx, s, threads);
 
         /* Backward: each output delta added to its winner's input delta,
          * onto input deltas that already hold something. */
@@ -66,6 +84,29 @@ static void matches_darknet(void **state)
         reference_backward(l, net);
         if (memcmp(mine, theirs, nin * sizeof(float)))
             fail_msg("maxpool backward differs for shape %zu at %d threads", s, threads);
+        /* Then values darknet's strict '>' from -FLT_MAX treats specially: a
+         * window may hold no value above -FLT_MAX (index -1).  Not NaN:
+         * Debian builds darknet with -Ofast, so what its loop does with NaN
+         * is up to the compiler. */
+        const float special[] = { -FLT_MAX, -INFINITY, 0.0f };
+        for (size_t i = 0; i < nin; i += 7)
+            in[i] = special[(i / 7) % 3];
+        for (size_t i = 0; i + l.w + 1 < nin && i < 4 * (size_t)l.w; i += 2 * (size_t)l.w) {
+            in[i] = in[i + 1] = -FLT_MAX; /* a whole 2x2 window without a winner */
+            in[i + l.w] = in[i + l.w + 1] = -INFINITY;
+        }
+        forward_matches(l, net, reference, out, idx, s, threads);
+        /* darknet's backward would write before the array for index -1;
+         * p4's passes nothing to such a window. */
+        memcpy(theirs, mine, nin * sizeof(float));
+        net.delta = mine;
+        backward_maxpool_layer(l, net);
+        for (size_t i = 0; i < nout; i++) {
+            if (l.indexes[i] >= 0)
+                theirs[l.indexes[i]] += l.delta[i];
+        }
+        if (memcmp(mine, theirs, nin * sizeof(float)))
+            fail_msg("maxpool backward with winnerless windows, shape %zu", s);
         free(mine); free(theirs);
         free(in); free(out); free(idx);
         free(l.output); free(l.delta); free(l.indexes);
