@@ -1,5 +1,6 @@
 /* per_example.c: per-example gradients from a batched backward; see per_example.h. */
 #include "dp/per_example.h"
+#include "model/activation.h"
 #include "model/conv.h"
 #include "model/workers.h"
 
@@ -82,13 +83,12 @@ static void conv_examples(void *ctx, int first, int last, int worker)
         float *x = cs->net->input + (size_t)b * image;
         float *g = cs->rec->grads + (size_t)b * per_example;
 
-        gradient_array(l->output + (size_t)b * l->outputs, l->outputs, l->activation, d);
-        im2col_cpu(x, l->c, l->h, l->w, l->size, l->stride, l->pad, col);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, filters, k, spatial,
-                    1.0f, d, spatial, col, spatial, 0.0f, g, k);
         float *bias_grad = g + (size_t)filters * k; /* each filter's delta, summed */
         memset(bias_grad, 0, (size_t)filters * sizeof(float));
-        backward_bias(bias_grad, d, 1, filters, spatial);
+        p4_gradient_bias(l->output + (size_t)b * l->outputs, d, filters, spatial, l->activation,
+                         bias_grad);
+        im2col_cpu(x, l->c, l->h, l->w, l->size, l->stride, l->pad, col);
+        p4_conv_weight_gradient(l, d, col, 0.0f, g);
         cs->pe->norms_sq[b] += cblas_sdot((int)per_example, g, 1, g, 1);
 
         if (cs->net->delta != NULL)

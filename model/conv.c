@@ -15,8 +15,10 @@
  * does not handle (groups, batch norm, binary weights) goes to darknet's
  * own code. */
 #define _GNU_SOURCE
+#include "model/activation.h"
 #include "model/conv.h"
 #include "model/maxpool.h"
+#include "model/small_gemm.h"
 #include "model/workers.h"
 
 #include <cblas.h>
@@ -36,6 +38,17 @@ void p4_conv_input_delta(const layer *l, const float *delta, float *col, float *
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, l->n, 1.0f, l->weights, k, delta,
                 n, 0.0f, col, n);
     col2im_cpu(col, l->c, l->h, l->w, l->size, l->stride, l->pad, dx);
+}
+
+void p4_conv_weight_gradient(const layer *l, const float *delta, const float *col, float beta,
+                             float *g)
+{
+    const int k = l->size * l->size * l->c, n = l->out_w * l->out_h;
+    if (k <= P4_SMALL_GEMM_MAX_K)
+        p4_gemm_dots(l->n, k, n, delta, n, col, n, beta, g, k);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, l->n, k, n, 1.0f, delta, n, col, n,
+                    beta, g, k);
 }
 
 /* --- forward --------------------------------------------------------------- */
@@ -100,8 +113,7 @@ static void forward_examples(void *ctx, int first, int last, int worker)
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, l->weights, k,
                     col, n, 0.0f, out, n);
-        add_bias(out, l->biases, 1, m, n);
-        activate_array(out, m * n, l->activation);
+        p4_bias_activate(out, l->biases, m, n, l->activation);
         if (job->pool)
             p4_maxpool_forward_examples(job->pool, l->output, i, i + 1);
     }
@@ -171,16 +183,14 @@ static void backward_examples(void *ctx, int first, int last, int worker)
     float *bias_updates = worker == 0 ? l->bias_updates : job->updates[worker] + l->nweights;
     for (int i = first; i < last; i++) {
         float *delta = l->delta + (size_t)i * m * n;
-        gradient_array(l->output + (size_t)i * m * n, m * n, l->activation, delta);
-        backward_bias(bias_updates, delta, 1, m, n);
+        p4_gradient_bias(l->output + (size_t)i * m * n, delta, m, n, l->activation, bias_updates);
         float *im = net->input + (size_t)i * image;
         float *col = im;
         if (l->size != 1) {
             col = job->workspace[worker];
             im2col_cpu(im, l->c, l->h, l->w, l->size, l->stride, l->pad, col);
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, k, n, 1.0f, delta, n, col, n,
-                    1.0f, updates, k);
+        p4_conv_weight_gradient(l, delta, col, 1.0f, updates);
         if (net->delta) {
             float *imd = net->delta + (size_t)i * image;
             if (l->size == 1) /* darknet writes a 1x1 layer's delta in place */

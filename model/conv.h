@@ -9,4 +9,10 @@
 struct layer;
 void p4_conv_input_delta(const struct layer *l, const float *delta, float *col, float *dx);
 
+/* One example's weight gradient, delta (filters x out_h*out_w) times the
+ * transposed column buffer, stored into g (beta 0) or added to it (beta 1):
+ * filters x k*k*c floats. */
+void p4_conv_weight_gradient(const struct layer *l, const float *delta, const float *col,
+                             float beta, float *g);
+
 #endif

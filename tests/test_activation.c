@@ -1,6 +1,8 @@
 /* test_activation.c: p4's interposed activate_array/gradient_array give
  * bit-identical results to darknet's own, for the activations p4 speeds up
- * and for one it hands back to darknet; and darknet's calls reach them. */
+ * and for one it hands back to darknet; and darknet's calls reach them.
+ * The fused convolution steps (model/activation.h) against darknet's
+ * add_bias + activate_array and gradient_array + backward_bias. */
 #define _GNU_SOURCE
 #include "support/test_support.h"
 
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/activation.h"
 #include "model/darknet_helpers.h"
 
 typedef void activate_fn(float *, const int, const ACTIVATION);
@@ -52,8 +55,63 @@ static void matches_darknet(void **state)
     }
 }
 
+typedef void add_bias_fn(float *, float *, int, int, int);
+typedef void backward_bias_fn(float *, float *, int, int, int);
+
+/* Shapes with rows shorter than, equal to and longer than the 8 lanes. */
+static const int fused_shapes[][2] = { { 6, 784 }, { 16, 196 }, { 3, 7 }, { 2, 8 }, { 5, 13 } };
+
+static void fused_steps_match_darknet(void **state)
+{
+    (void)state;
+    activate_fn *ref_activate = (activate_fn *)dlsym(RTLD_NEXT, "activate_array");
+    gradient_fn *ref_gradient = (gradient_fn *)dlsym(RTLD_NEXT, "gradient_array");
+    add_bias_fn *ref_add_bias = (add_bias_fn *)dlsym(RTLD_DEFAULT, "add_bias");
+    backward_bias_fn *ref_backward_bias = (backward_bias_fn *)dlsym(RTLD_DEFAULT, "backward_bias");
+    if (!ref_activate || !ref_gradient || !ref_add_bias || !ref_backward_bias)
+        TEST_SKIP("darknet's bias and activation functions are not reachable");
+    const ACTIVATION kinds[] = { LINEAR, RELU, LEAKY, LOGISTIC };
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        for (size_t s = 0; s < sizeof fused_shapes / sizeof fused_shapes[0]; s++) {
+            const int filters = fused_shapes[s][0], spatial = fused_shapes[s][1];
+            const int n = filters * spatial;
+            float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
+            float *da = malloc(n * sizeof(float)), *db = malloc(n * sizeof(float));
+            float biases[16], sums_a[16], sums_b[16];
+            fill(a, n, 7 + (unsigned)s);
+            memcpy(b, a, n * sizeof(float));
+            fill(biases, filters < 4 ? 4 : filters, 11);
+            p4_bias_activate(a, biases, filters, spatial, kinds[k]);
+            ref_add_bias(b, biases, 1, filters, spatial);
+            ref_activate(b, n, kinds[k]);
+            if (memcmp(a, b, n * sizeof(float)) != 0)
+                fail_msg("bias+activation differs: activation %d, %d x %d", kinds[k], filters,
+                         spatial);
+            fill(da, n, 5 + (unsigned)k);
+            memcpy(db, da, n * sizeof(float));
+            for (int f = 0; f < filters; f++)
+                sums_a[f] = sums_b[f] = 0.5f * (float)f; /* sums add onto what is there */
+            p4_gradient_bias(a, da, filters, spatial, kinds[k], sums_a);
+            ref_gradient(b, n, kinds[k], db);
+            ref_backward_bias(sums_b, db, 1, filters, spatial);
+            if (memcmp(da, db, n * sizeof(float)) != 0)
+                fail_msg("gradient differs: activation %d, %d x %d", kinds[k], filters, spatial);
+            for (int f = 0; f < filters; f++) {
+                double scale = 0; /* rounding of a sum: relative to its terms */
+                for (int i = 0; i < spatial; i++)
+                    scale += fabs(db[f * spatial + i]);
+                if (fabs((double)sums_a[f] - sums_b[f]) > 1e-6 * (scale + 1))
+                    fail_msg("bias sum %d differs: %.9g vs %.9g (activation %d, %d x %d)", f,
+                             sums_a[f], sums_b[f], kinds[k], filters, spatial);
+            }
+            free(a); free(b); free(da); free(db);
+        }
+    }
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(matches_darknet) };
+    const struct CMUnitTest tests[] = { cmocka_unit_test(matches_darknet),
+                                        cmocka_unit_test(fused_steps_match_darknet) };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

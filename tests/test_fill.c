@@ -1,0 +1,46 @@
+/* test_fill.c: p4's interposed fill_cpu (model/fill.c) leaves arrays as
+ * darknet's own does, bit for bit (zero, minus zero, other values,
+ * strides), and darknet's calls reach it. */
+#define _GNU_SOURCE
+#include "support/test_support.h"
+
+#include <darknet.h>
+#include <dlfcn.h>
+#include <string.h>
+
+typedef void fill_fn(int, float, float *, int);
+
+static void matches_darknet(void **state)
+{
+    (void)state;
+    fill_fn *reference = (fill_fn *)dlsym(RTLD_NEXT, "fill_cpu");
+    if (!reference)
+        TEST_SKIP("darknet's fill_cpu is not reachable");
+    assert_true(dlsym(RTLD_DEFAULT, "fill_cpu") == (void *)fill_cpu);
+    assert_true(reference != fill_cpu);
+    const float values[] = { 0.0f, -0.0f, 1.5f, -3.0f };
+    const int strides[] = { 1, 2, 3 };
+    enum { N = 257 };
+    for (size_t v = 0; v < sizeof values / sizeof values[0]; v++) {
+        for (size_t s = 0; s < sizeof strides / sizeof strides[0]; s++) {
+            float mine[3 * N], theirs[3 * N];
+            for (int i = 0; i < 3 * N; i++)
+                mine[i] = theirs[i] = (float)i - 100.0f; /* cells between strides keep this */
+            int n = (3 * N - 1) / strides[s];
+            fill_cpu(n, values[v], mine, strides[s]);
+            reference(n, values[v], theirs, strides[s]);
+            if (memcmp(mine, theirs, sizeof mine) != 0)
+                fail_msg("fill_cpu(%d, %g, stride %d) differs", n, values[v], strides[s]);
+        }
+    }
+    float untouched[4] = { 1, 2, 3, 4 };
+    fill_cpu(0, 0.0f, untouched, 1);
+    fill_cpu(-5, 0.0f, untouched, 1);
+    assert_true(untouched[0] == 1 && untouched[3] == 4);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = { cmocka_unit_test(matches_darknet) };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,59 @@
+/* test_small_gemm.c: p4_gemm_dots (model/small_gemm.c) against the same
+ * product summed in double, for shapes with lengths below, at and above
+ * its 16 lanes, padded rows (lda, ldb > K), and beta 0 (store) and 1
+ * (add). */
+#include "support/test_support.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "model/small_gemm.h"
+
+static float value(unsigned *seed)
+{
+    *seed = *seed * 1664525u + 1013904223u;
+    return (float)(*seed >> 8) / 16777216.0f * 2.0f - 1.0f;
+}
+
+static void dots_match_double_sums(void **state)
+{
+    (void)state;
+    const int shapes[][5] = { /* M, N, K, lda - K, ldb - K */
+        { 6, 9, 784, 0, 0 }, { 16, 27, 1024, 0, 0 }, { 3, 5, 15, 1, 2 },
+        { 2, 3, 16, 0, 3 },  { 1, 1, 1, 0, 0 },      { 4, 7, 33, 5, 0 },
+    };
+    unsigned seed = 3;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        const int lda = K + shapes[s][3], ldb = K + shapes[s][4], ldc = N + 1;
+        float *A = malloc((size_t)M * lda * sizeof(float));
+        float *B = malloc((size_t)N * ldb * sizeof(float));
+        float *C = malloc((size_t)M * ldc * sizeof(float));
+        for (int i = 0; i < M * lda; i++) A[i] = value(&seed);
+        for (int i = 0; i < N * ldb; i++) B[i] = value(&seed);
+        for (int beta = 0; beta <= 1; beta++) {
+            for (int i = 0; i < M * ldc; i++) C[i] = (float)i; /* what beta 1 adds onto */
+            p4_gemm_dots(M, N, K, A, lda, B, ldb, (float)beta, C, ldc);
+            for (int i = 0; i < M; i++) {
+                for (int j = 0; j < N; j++) {
+                    double sum = beta ? (double)(i * ldc + j) : 0.0, scale = fabs(sum);
+                    for (int k = 0; k < K; k++) {
+                        sum += (double)A[i * lda + k] * B[j * ldb + k];
+                        scale += fabs((double)A[i * lda + k] * B[j * ldb + k]);
+                    }
+                    if (fabs(C[i * ldc + j] - sum) > 1e-6 * (scale + 1))
+                        fail_msg("shape %zu, beta %d, C[%d][%d] = %.9g, expected %.9g", s, beta,
+                                 i, j, C[i * ldc + j], sum);
+                }
+                assert_true(C[i * ldc + N] == (float)(i * ldc + N)); /* padding untouched */
+            }
+        }
+        free(A); free(B); free(C);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = { cmocka_unit_test(dots_match_double_sums) };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
