@@ -2,6 +2,7 @@
 #include "dp/per_example.h"
 #include "model/activation.h"
 #include "model/conv.h"
+#include "model/gemm.h"
 #include "model/workers.h"
 
 #include <cblas.h>
@@ -54,10 +55,11 @@ static void dense_backward(layer l, network net)
         double xx = cblas_sdot(l.inputs, x, 1, x, 1);
         pe->norms_sq[b] += dd * (xx + 1.0);
     }
-    if (net.delta != NULL) /* delta of the input, exactly as darknet does */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l.batch, l.inputs,
-                    l.outputs, 1.0f, l.delta, l.outputs, l.weights, l.inputs,
-                    1.0f, net.delta, l.inputs);
+    /* Delta of the input, exactly as darknet does, through p4's gemm so a
+     * large product is spread over the threads (model/gemm.h). */
+    if (net.delta != NULL)
+        gemm(0, 0, l.batch, l.inputs, l.outputs, 1.0f, l.delta, l.outputs, l.weights, l.inputs,
+             1.0f, net.delta, l.inputs);
 }
 
 /* One worker's share of a conv layer's per-example pass: per-example
@@ -235,9 +237,8 @@ int p4_per_example_accumulate(p4_per_example *pe, const float *factor, int n)
                 cblas_sscal(l->outputs, factor[b], d, 1);
                 cblas_saxpy(l->outputs, 1.0f, d, 1, l->bias_updates, 1);
             }
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->outputs, l->inputs, n,
-                        1.0f, l->delta, l->outputs, pe->record[r].input, l->inputs,
-                        1.0f, l->weight_updates, l->inputs);
+            gemm(1, 0, l->outputs, l->inputs, n, 1.0f, l->delta, l->outputs,
+                 (float *)pe->record[r].input, l->inputs, 1.0f, l->weight_updates, l->inputs);
         } else {
             int weights = (int)conv_weight_count(l);
             int stride = weights + l->n;

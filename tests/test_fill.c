@@ -1,12 +1,16 @@
 /* test_fill.c: p4's interposed fill_cpu (model/fill.c) leaves arrays as
  * darknet's own does, bit for bit (zero, minus zero, other values,
- * strides), and darknet's calls reach it. */
+ * strides, and a zeroing large enough to be split over threads), and
+ * darknet's calls reach it. */
 #define _GNU_SOURCE
 #include "support/test_support.h"
 
 #include <darknet.h>
 #include <dlfcn.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "model/workers.h"
 
 typedef void fill_fn(int, float, float *, int);
 
@@ -33,6 +37,25 @@ static void matches_darknet(void **state)
                 fail_msg("fill_cpu(%d, %g, stride %d) differs", n, values[v], strides[s]);
         }
     }
+    /* Large: split into blocks over p4's threads, the last block short;
+     * the float after the end must stay. */
+    const int big = (1 << 19) + 12345;
+    float *mine = malloc(((size_t)big + 1) * sizeof(float));
+    float *theirs = malloc(((size_t)big + 1) * sizeof(float));
+    for (int threads = 1; threads <= 3; threads += 2) {
+        p4_workers_set_threads(threads);
+        for (int i = 0; i <= big; i++)
+            mine[i] = theirs[i] = (float)(i % 97) + 1.0f;
+        fill_cpu(big, 0.0f, mine, 1);
+        reference(big, 0.0f, theirs, 1);
+        if (memcmp(mine, theirs, ((size_t)big + 1) * sizeof(float)) != 0)
+            fail_msg("large zeroing differs at %d threads", threads);
+        assert_true(mine[big] == (float)(big % 97) + 1.0f);
+    }
+    p4_workers_set_threads(1);
+    free(mine);
+    free(theirs);
+
     float untouched[4] = { 1, 2, 3, 4 };
     fill_cpu(0, 0.0f, untouched, 1);
     fill_cpu(-5, 0.0f, untouched, 1);
