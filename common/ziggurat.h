@@ -30,8 +30,9 @@ double p4_ziggurat_normal(const p4_ziggurat *z, p4_rng *rng);
  * random words fetched in blocks. */
 void p4_ziggurat_add(const p4_ziggurat *z, p4_rng *rng, float *values, size_t n, double stddev);
 
-/* The same for large n (>= P4_ZIGGURAT_PARALLEL_MIN): two threads, each with
- * a generator keyed from rng, fill half each.  Deterministic given rng. */
+/* The same for large n (>= P4_ZIGGURAT_PARALLEL_MIN): two slices, each with
+ * a generator keyed from rng, filled on p4's compute threads
+ * (common/workers.h).  Deterministic given rng, whatever the thread count. */
 #define P4_ZIGGURAT_PARALLEL_MIN 65536
 void p4_ziggurat_add_parallel(const p4_ziggurat *z, p4_rng *rng, float *values, size_t n,
                               double stddev);

@@ -3,7 +3,7 @@
 #include "model/activation.h"
 #include "model/conv.h"
 #include "model/gemm.h"
-#include "model/workers.h"
+#include "common/workers.h"
 
 #include <cblas.h>
 #include <darknet.h>

@@ -1,6 +1,6 @@
 /* conv.c: darknet's convolutional layer forward and backward, interposed
  * (like gemm.c) so that the examples of a batch are spread over p4's
- * compute threads (model/workers.h) instead of over a BLAS call.
+ * compute threads (common/workers.h) instead of over a BLAS call.
  *
  * darknet convolves one example at a time: an im2col and a GEMM of, for
  * CNN1, 6 x 784 x 9 elements.  OpenBLAS cannot spread a product that small
@@ -19,7 +19,7 @@
 #include "model/conv.h"
 #include "model/maxpool.h"
 #include "model/small_gemm.h"
-#include "model/workers.h"
+#include "common/workers.h"
 
 #include <cblas.h>
 #include <darknet.h>

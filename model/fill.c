@@ -10,7 +10,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "model/workers.h"
+#include "common/workers.h"
 
 /* Zeroing below this many floats (1 MiB) is not worth waking a thread. */
 enum { SPLIT_MIN_FLOATS = 1 << 18, BLOCK_FLOATS = 1 << 14 };

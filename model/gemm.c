@@ -2,7 +2,7 @@
 #define _GNU_SOURCE
 #include "model/gemm.h"
 #include "common/error.h"
-#include "model/workers.h"
+#include "common/workers.h"
 
 #include <cblas.h>
 #include <dlfcn.h>
@@ -55,7 +55,7 @@ static void blas_gemm(int TA, int TB, int M, int N, int K, float ALPHA, float *A
                 C[(size_t)i * ldc + j] *= BETA;
         return;
     }
-    /* OpenBLAS is on one thread (model/workers.h); a large product is
+    /* OpenBLAS is on one thread (common/workers.h); a large product is
      * split into blocks of C's rows or columns, whichever are more, over
      * p4's threads. */
     const int by_rows = M >= N, blocks = by_rows ? M : N;

@@ -26,7 +26,7 @@ int p4_gemm_use_reference(int on);
 const char *p4_gemm_backend(void);
 
 /* Threads p4's training may use (>= 1): OpenBLAS itself stays on one
- * thread, and p4 splits its work (model/workers.h). */
+ * thread, and p4 splits its work (common/workers.h). */
 void p4_gemm_set_threads(int threads);
 
 #endif

@@ -5,7 +5,7 @@
  * pixel and has a branch-free 2x2 case; it visits each window's pixels in
  * darknet's order with the same strict '>', so ties pick the same index
  * and output and indexes are identical to darknet's.  Both directions
- * spread the batch's examples over p4's threads (model/workers.h): an
+ * spread the batch's examples over p4's threads (common/workers.h): an
  * example's windows only read, and its deltas only reach, that example's
  * own input, so the split changes no result (tests/test_maxpool.c).
  * darknet's forward ran on one core while the other waited, a seventh of
@@ -15,7 +15,7 @@
 
 #include "model/darknet_helpers.h"
 #include "model/maxpool.h"
-#include "model/workers.h"
+#include "common/workers.h"
 
 #if defined(__GNUC__) && !defined(__clang__) /* clang vectorises these at -O2 */
 #pragma GCC optimize("O3", "no-trapping-math")

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/rng.h"
+#include "common/workers.h"
 #include "dp/dpsgd.h"
 #include "common/ziggurat.h"
 #include "tee/enclave.h"
@@ -235,6 +236,31 @@ static void test_noise_and_sampling_streams_are_independent(void **state)
     free(other);
 }
 
+/* The parallel sampler gives the same noise on one thread as on several
+ * (its two slices are keyed from the stream, not from the threads). */
+static void test_parallel_noise_does_not_depend_on_threads(void **state)
+{
+    (void)state;
+    p4_ziggurat zig;
+    p4_ziggurat_init(&zig);
+    float *runs[3];
+    const int threads[3] = { 1, 2, 3 };
+    for (int r = 0; r < 3; r++) {
+        p4_workers_set_threads(threads[r]);
+        p4_rng stream;
+        p4_rng_init_seeded(&stream, 4, "dp-noise");
+        runs[r] = calloc(NOISE_N, sizeof(float));
+        assert_non_null(runs[r]);
+        p4_ziggurat_add_parallel(&zig, &stream, runs[r], NOISE_N, NOISE_SD);
+    }
+    p4_workers_set_threads(1);
+    assert_memory_equal(runs[0], runs[1], NOISE_N * sizeof(float));
+    assert_memory_equal(runs[0], runs[2], NOISE_N * sizeof(float));
+    assert_true(runs[0][0] != 0.0f && runs[0][NOISE_N - 1] != 0.0f); /* both slices filled */
+    for (int r = 0; r < 3; r++)
+        free(runs[r]);
+}
+
 /* The ziggurat's rare paths: the tail beyond R = 3.4426 (probability
  * 2 (1 - Phi(R)) = 5.7625e-4) and the wedges must give the normal's mass.
  * Counts in bands are binomial; each must lie within 5.5 standard
@@ -382,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_checks_reject_wrong_noise),
         cmocka_unit_test(test_seeded_noise_repeats_and_secure_noise_does_not),
         cmocka_unit_test(test_noise_and_sampling_streams_are_independent),
+        cmocka_unit_test(test_parallel_noise_does_not_depend_on_threads),
         cmocka_unit_test(test_ziggurat_tail_and_bands),
         cmocka_unit_test(test_noise_rejects_bad_arguments),
         cmocka_unit_test(test_poisson_batches_have_binomial_sizes_and_rates),

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/workers.h"
+#include "common/workers.h"
 
 typedef void fill_fn(int, float, float *, int);
 

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "model/darknet_helpers.h"
-#include "model/workers.h"
+#include "common/workers.h"
 
 typedef void forward_fn(const layer, network);
 

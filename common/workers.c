@@ -1,5 +1,5 @@
 /* workers.c: see workers.h. */
-#include "model/workers.h"
+#include "common/workers.h"
 
 #include <cblas.h>
 #include <pthread.h>

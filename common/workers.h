@@ -7,17 +7,17 @@
  * 18k examples/s with BLAS threads, 24-27k with this).  So p4 keeps
  * OpenBLAS on one thread and parallelises itself: the convolution and
  * maxpool layers (model/conv.c, model/maxpool.c), p4's per-example DP pass
- * (dp/per_example.c) and darknet's larger products (model/gemm.c) split
- * their work into contiguous shares, one per thread, the caller taking
- * the first.
+ * (dp/per_example.c), darknet's larger products (model/gemm.c) and the
+ * noise sampler (common/ziggurat.c) split their work into contiguous
+ * shares, one per thread, the caller taking the first.
  *
  * The thread count is process-wide, as OpenBLAS's was, because darknet's
  * layer calls carry no context: p4_workers_set_threads() sets it (the
  * simulation sets 1 and runs clients in parallel instead); until then it is
  * the machine's core count.  A call made from inside a share runs inline,
  * so nesting never multiplies threads. */
-#ifndef P4_MODEL_WORKERS_H
-#define P4_MODEL_WORKERS_H
+#ifndef P4_COMMON_WORKERS_H
+#define P4_COMMON_WORKERS_H
 
 /* Processes items [first, last) as worker number `worker` (0 = caller). */
 typedef void p4_example_fn(void *ctx, int first, int last, int worker);
