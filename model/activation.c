@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 
 #include "model/activation.h"
+#include "model/bias.h"
 #include "model/darknet_helpers.h"
 
 /* These loops are the point of the file: let the compiler vectorise them
@@ -95,17 +96,6 @@ void p4_bias_activate(float *out, const float *biases, int filters, int spatial,
     }
 }
 
-/* A row's sum in eight running lanes: a single running sum is a chain of
- * dependent adds the compiler may not reorder (darknet's sum_array was 2%
- * of a CNN1 step); eight lanes make one vector of adds. */
-enum { LANES = 8 };
-
-static float sum_lanes(const float lanes[LANES])
-{
-    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
-           ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-}
-
 void p4_gradient_bias(const float *out, float *delta, int filters, int spatial, ACTIVATION a,
                       float *bias_sums)
 {
@@ -120,13 +110,6 @@ void p4_gradient_bias(const float *out, float *delta, int filters, int spatial, 
         if (a == RELU) /* as gradient_array above */
             for (int s = 0; s < spatial; s++)
                 d[s] = x[s] > 0 ? d[s] : d[s] * 0.0f;
-        float lanes[LANES] = { 0 };
-        int s = 0;
-        for (; s + LANES <= spatial; s += LANES)
-            for (int k = 0; k < LANES; k++)
-                lanes[k] += d[s + k];
-        for (; s < spatial; s++)
-            lanes[s % LANES] += d[s];
-        bias_sums[f] += sum_lanes(lanes);
+        bias_sums[f] += p4_sum_floats(d, spatial);
     }
 }

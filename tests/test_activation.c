@@ -2,7 +2,8 @@
  * bit-identical results to darknet's own, for the activations p4 speeds up
  * and for one it hands back to darknet; and darknet's calls reach them.
  * The fused convolution steps (model/activation.h) against darknet's
- * add_bias + activate_array and gradient_array + backward_bias. */
+ * add_bias + activate_array and gradient_array + backward_bias, and p4's
+ * own add_bias and backward_bias (model/bias.c) against darknet's. */
 #define _GNU_SOURCE
 #include "support/test_support.h"
 
@@ -66,8 +67,8 @@ static void fused_steps_match_darknet(void **state)
     (void)state;
     activate_fn *ref_activate = (activate_fn *)dlsym(RTLD_NEXT, "activate_array");
     gradient_fn *ref_gradient = (gradient_fn *)dlsym(RTLD_NEXT, "gradient_array");
-    add_bias_fn *ref_add_bias = (add_bias_fn *)dlsym(RTLD_DEFAULT, "add_bias");
-    backward_bias_fn *ref_backward_bias = (backward_bias_fn *)dlsym(RTLD_DEFAULT, "backward_bias");
+    add_bias_fn *ref_add_bias = (add_bias_fn *)dlsym(RTLD_NEXT, "add_bias");
+    backward_bias_fn *ref_backward_bias = (backward_bias_fn *)dlsym(RTLD_NEXT, "backward_bias");
     if (!ref_activate || !ref_gradient || !ref_add_bias || !ref_backward_bias)
         TEST_SKIP("darknet's bias and activation functions are not reachable");
     const ACTIVATION kinds[] = { LINEAR, RELU, LEAKY, LOGISTIC };
@@ -109,9 +110,55 @@ static void fused_steps_match_darknet(void **state)
     }
 }
 
+/* p4's add_bias and backward_bias (model/bias.c) against darknet's: dense
+ * layers' size 1 bit for bit, longer rows' sums up to rounding. */
+static void bias_functions_match_darknet(void **state)
+{
+    (void)state;
+    add_bias_fn *ref_add_bias = (add_bias_fn *)dlsym(RTLD_NEXT, "add_bias");
+    backward_bias_fn *ref_backward_bias = (backward_bias_fn *)dlsym(RTLD_NEXT, "backward_bias");
+    if (!ref_add_bias || !ref_backward_bias)
+        TEST_SKIP("darknet's bias functions are not reachable");
+    assert_true(dlsym(RTLD_DEFAULT, "add_bias") == (void *)add_bias);
+    assert_true(dlsym(RTLD_DEFAULT, "backward_bias") == (void *)backward_bias);
+    const int shapes[][3] = { /* batch, n, size */
+        { 250, 200, 1 }, { 3, 10, 1 }, { 2, 16, 196 }, { 3, 6, 13 }, { 1, 5, 7 },
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int batch = shapes[s][0], n = shapes[s][1], size = shapes[s][2];
+        const int total = batch * n * size;
+        float *a = malloc(total * sizeof(float)), *b = malloc(total * sizeof(float));
+        float *biases = malloc(n * sizeof(float));
+        float *sums_a = malloc(n * sizeof(float)), *sums_b = malloc(n * sizeof(float));
+        fill(a, total, 21 + (unsigned)s);
+        memcpy(b, a, total * sizeof(float));
+        fill(biases, n < 4 ? 4 : n, 3);
+        add_bias(a, biases, batch, n, size);
+        ref_add_bias(b, biases, batch, n, size);
+        if (memcmp(a, b, total * sizeof(float)) != 0)
+            fail_msg("add_bias differs for %d x %d x %d", batch, n, size);
+        for (int i = 0; i < n; i++)
+            sums_a[i] = sums_b[i] = (float)i;
+        backward_bias(sums_a, a, batch, n, size);
+        ref_backward_bias(sums_b, b, batch, n, size);
+        for (int i = 0; i < n; i++) {
+            double scale = fabs((double)i);
+            for (int k = 0; k < batch; k++)
+                for (int j = 0; j < size; j++)
+                    scale += fabs(b[((size_t)k * n + i) * size + j]);
+            const double tolerance = size == 1 ? 0.0 : 1e-6 * scale;
+            if (fabs((double)sums_a[i] - sums_b[i]) > tolerance)
+                fail_msg("backward_bias %d differs for %d x %d x %d: %.9g vs %.9g", i, batch, n,
+                         size, sums_a[i], sums_b[i]);
+        }
+        free(a); free(b); free(biases); free(sums_a); free(sums_b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = { cmocka_unit_test(matches_darknet),
-                                        cmocka_unit_test(fused_steps_match_darknet) };
+                                        cmocka_unit_test(fused_steps_match_darknet),
+                                        cmocka_unit_test(bias_functions_match_darknet) };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
