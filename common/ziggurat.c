@@ -25,6 +25,8 @@ void p4_ziggurat_init(p4_ziggurat *z)
     }
     for (int i = 0; i < P4_ZIGGURAT_LAYERS; i++)
         z->ratio[i] = z->x[i + 1] / z->x[i];
+    for (int i = 0; i <= P4_ZIGGURAT_LAYERS; i++)
+        z->f[i] = exp(-0.5 * z->x[i] * z->x[i]);
 }
 
 /* Marsaglia's exact sampler for the tail |x| > R. */
@@ -52,11 +54,11 @@ static int attempt(const p4_ziggurat *z, uint64_t w, p4_rng *rng, double *out)
         *out = tail(rng, u < 0);
         return 1;
     }
-    /* The wedge between rectangle i and the curve: accept by density. */
+    /* The wedge between rectangle i and the curve: a height uniform
+     * between the layer's edges' densities is accepted under the density
+     * at x (one exp: the edges' densities are in the table). */
     double x = u * z->x[i];
-    double f0 = exp(-0.5 * (z->x[i] * z->x[i] - x * x));
-    double f1 = exp(-0.5 * (z->x[i + 1] * z->x[i + 1] - x * x));
-    if (f1 + p4_rng_uniform(rng) * (f0 - f1) < 1.0) {
+    if (z->f[i + 1] + p4_rng_uniform(rng) * (z->f[i] - z->f[i + 1]) < exp(-0.5 * x * x)) {
         *out = x;
         return 1;
     }
@@ -101,9 +103,14 @@ void p4_ziggurat_add(const p4_ziggurat *z, p4_rng *rng, float *values, size_t n,
             sample[k] = u * z->x[i];
             outside[k] = !(fabs(u) < z->ratio[i]);
         }
-        for (size_t k = 0; k < m; k++)
-            if (outside[k] && !attempt(z, words[k], rng, &sample[k]))
-                sample[k] = p4_ziggurat_normal(z, rng);
+        /* About 1% of draws are outside: test eight marks at a time. */
+        for (size_t k0 = 0; k0 < m; k0 += 8) {
+            uint64_t marks = 0;
+            memcpy(&marks, outside + k0, m - k0 < 8 ? m - k0 : 8);
+            for (size_t k = k0; marks != 0 && k < k0 + 8 && k < m; k++)
+                if (outside[k] && !attempt(z, words[k], rng, &sample[k]))
+                    sample[k] = p4_ziggurat_normal(z, rng);
+        }
         float *out = values + first;
         for (size_t k = 0; k < m; k++)
             out[k] += (float)(stddev * sample[k]);

@@ -19,6 +19,7 @@
 typedef struct p4_ziggurat {
     double x[P4_ZIGGURAT_LAYERS + 1];  /* layer edges, x[0] > R = x[1] > ... > x[128] = 0 */
     double ratio[P4_ZIGGURAT_LAYERS];  /* x[i+1] / x[i]: the fast-accept bound */
+    double f[P4_ZIGGURAT_LAYERS + 1];  /* the density at each edge, exp(-x[i]^2 / 2) */
 } p4_ziggurat;
 
 void p4_ziggurat_init(p4_ziggurat *z);
