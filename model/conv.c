@@ -111,8 +111,11 @@ static void forward_examples(void *ctx, int first, int last, int worker)
             col = job->workspace[worker];
             im2col_cpu(im, l->c, l->h, l->w, l->size, l->stride, l->pad, col);
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, l->weights, k,
-                    col, n, 0.0f, out, n);
+        if (m <= P4_FEW_ROWS_MAX)
+            p4_gemm_few_rows(m, n, k, l->weights, k, col, n, out, n);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, l->weights,
+                        k, col, n, 0.0f, out, n);
         p4_bias_activate(out, l->biases, m, n, l->activation);
         if (job->pool)
             p4_maxpool_forward_examples(job->pool, l->output, i, i + 1);

@@ -1,4 +1,11 @@
-/* small_gemm.c: see small_gemm.h. */
+/* small_gemm.c: see small_gemm.h.
+ *
+ * Both products keep a block of C in registers: up to ROWS rows of A at
+ * once, against one vector of LANES floats of B.  The row count is a
+ * compile-time constant in each copy of the kernels (row_block_* are
+ * always inlined into a switch on it), so the compiler can hold the block
+ * in vector registers; a loop bound it cannot see would send the block to
+ * memory on every step. */
 #include "model/small_gemm.h"
 
 #include <stddef.h>
@@ -8,33 +15,137 @@
 #pragma GCC optimize("O3")
 #endif
 
-/* One dot product in sixteen running lanes, so the adds form vectors
- * rather than one chain the compiler may not reorder. */
-enum { LANES = 16 };
+enum { LANES = 16, ROWS = 8 };
 
-static float dot(const float *a, const float *b, int n)
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* --- C = A B, for few rows --------------------------------------------------- */
+
+/* LANES floats as one value (GCC/clang vector extension): the compiler
+ * maps it onto the machine's vectors (one AVX-512 register, two AVX ones,
+ * four SSE or NEON ones). */
+typedef float lanes_vec __attribute__((vector_size(LANES * sizeof(float))));
+
+/* Unaligned loads and stores of LANES floats.  (Macros: a function taking
+ * or returning a vector this wide has no fixed ABI without AVX-512.) */
+#define LOAD_LANES(v, p) __builtin_memcpy(&(v), (p), sizeof(lanes_vec))
+#define STORE_LANES(p, v) __builtin_memcpy((p), &(v), sizeof(lanes_vec))
+
+/* Rows [0, rows) of C, columns [j0, j0 + LANES). */
+ALWAYS_INLINE void row_block_product(int rows, int K, const float *A, int lda, const float *B,
+                                     int ldb, float *C, int ldc, int j0)
 {
-    float lanes[LANES] = { 0 };
+    lanes_vec acc[ROWS];
+    for (int i = 0; i < rows; i++)
+        acc[i] = (lanes_vec){ 0 };
+    for (int k = 0; k < K; k++) {
+        lanes_vec b;
+        LOAD_LANES(b, B + (size_t)k * ldb + j0);
+        for (int i = 0; i < rows; i++)
+            acc[i] += A[(size_t)i * lda + k] * b;
+    }
+    for (int i = 0; i < rows; i++)
+        STORE_LANES(C + (size_t)i * ldc + j0, acc[i]);
+}
+
+/* The columns past the last whole vector, one at a time. */
+static void product_tail(int rows, int N, int K, const float *A, int lda, const float *B,
+                         int ldb, float *C, int ldc, int j0)
+{
+    for (int i = 0; i < rows; i++)
+        for (int j = j0; j < N; j++) {
+            float sum = 0.0f;
+            for (int k = 0; k < K; k++)
+                sum += A[(size_t)i * lda + k] * B[(size_t)k * ldb + j];
+            C[(size_t)i * ldc + j] = sum;
+        }
+}
+
+/* One block of `rows` (1..ROWS) rows; the switch makes rows a constant. */
+static void rows_product(int rows, int N, int K, const float *A, int lda, const float *B, int ldb,
+                         float *C, int ldc)
+{
+    int j0 = 0;
+    for (; j0 + LANES <= N; j0 += LANES) {
+        switch (rows) {
+        case 1: row_block_product(1, K, A, lda, B, ldb, C, ldc, j0); break;
+        case 2: row_block_product(2, K, A, lda, B, ldb, C, ldc, j0); break;
+        case 3: row_block_product(3, K, A, lda, B, ldb, C, ldc, j0); break;
+        case 4: row_block_product(4, K, A, lda, B, ldb, C, ldc, j0); break;
+        case 5: row_block_product(5, K, A, lda, B, ldb, C, ldc, j0); break;
+        case 6: row_block_product(6, K, A, lda, B, ldb, C, ldc, j0); break;
+        case 7: row_block_product(7, K, A, lda, B, ldb, C, ldc, j0); break;
+        default: row_block_product(8, K, A, lda, B, ldb, C, ldc, j0); break;
+        }
+    }
+    if (j0 < N)
+        product_tail(rows, N, K, A, lda, B, ldb, C, ldc, j0);
+}
+
+void p4_gemm_few_rows(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                      float *C, int ldc)
+{
+    for (int i0 = 0; i0 < M; i0 += ROWS) {
+        const int rows = M - i0 < ROWS ? M - i0 : ROWS;
+        rows_product(rows, N, K, A + (size_t)i0 * lda, lda, B, ldb, C + (size_t)i0 * ldc, ldc);
+    }
+}
+
+/* --- C = beta C + A B^T: dot products ------------------------------------- */
+
+/* Row j of B against rows [0, rows) of A: `rows` dot products of length K,
+ * each in LANES running lanes (one chain of adds per lane, not one in all). */
+ALWAYS_INLINE void row_block_dots(int rows, int K, const float *A, int lda, const float *b,
+                                  float *out)
+{
+    lanes_vec acc[ROWS];
+    for (int i = 0; i < rows; i++)
+        acc[i] = (lanes_vec){ 0 };
     int k = 0;
-    for (; k + LANES <= n; k += LANES)
+    for (; k + LANES <= K; k += LANES) {
+        lanes_vec bv, av;
+        LOAD_LANES(bv, b + k);
+        for (int i = 0; i < rows; i++) {
+            LOAD_LANES(av, A + (size_t)i * lda + k);
+            acc[i] += av * bv;
+        }
+    }
+    for (int i = 0; i < rows; i++) {
+        float sum = 0.0f;
         for (int l = 0; l < LANES; l++)
-            lanes[l] += a[k + l] * b[k + l];
-    for (; k < n; k++)
-        lanes[k % LANES] += a[k] * b[k];
-    float sum = 0.0f;
-    for (int l = 0; l < LANES; l++)
-        sum += lanes[l];
-    return sum;
+            sum += acc[i][l];
+        for (int kk = k; kk < K; kk++)
+            sum += A[(size_t)i * lda + kk] * b[kk];
+        out[i] = sum;
+    }
+}
+
+static void rows_dots(int rows, int K, const float *A, int lda, const float *b, float *out)
+{
+    switch (rows) {
+    case 1: row_block_dots(1, K, A, lda, b, out); break;
+    case 2: row_block_dots(2, K, A, lda, b, out); break;
+    case 3: row_block_dots(3, K, A, lda, b, out); break;
+    case 4: row_block_dots(4, K, A, lda, b, out); break;
+    case 5: row_block_dots(5, K, A, lda, b, out); break;
+    case 6: row_block_dots(6, K, A, lda, b, out); break;
+    case 7: row_block_dots(7, K, A, lda, b, out); break;
+    default: row_block_dots(8, K, A, lda, b, out); break;
+    }
 }
 
 void p4_gemm_dots(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                   float beta, float *C, int ldc)
 {
-    for (int i = 0; i < M; i++) {
+    for (int i0 = 0; i0 < M; i0 += ROWS) {
+        const int rows = M - i0 < ROWS ? M - i0 : ROWS;
         for (int j = 0; j < N; j++) {
-            const float d = dot(A + (size_t)i * lda, B + (size_t)j * ldb, K);
-            float *c = C + (size_t)i * ldc + j;
-            *c = beta == 0.0f ? d : *c + d;
+            float d[ROWS];
+            rows_dots(rows, K, A + (size_t)i0 * lda, lda, B + (size_t)j * ldb, d);
+            for (int i = 0; i < rows; i++) {
+                float *c = C + (size_t)(i0 + i) * ldc + j;
+                *c = beta == 0.0f ? d[i] : *c + d[i];
+            }
         }
     }
 }

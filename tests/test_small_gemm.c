@@ -1,7 +1,8 @@
-/* test_small_gemm.c: p4_gemm_dots (model/small_gemm.c) against the same
- * product summed in double, for shapes with lengths below, at and above
- * its 16 lanes, padded rows (lda, ldb > K), and beta 0 (store) and 1
- * (add). */
+/* test_small_gemm.c: p4_gemm_few_rows and p4_gemm_dots (model/small_gemm.c)
+ * against the same products summed in double, for shapes with rows and
+ * columns below, at and above their blocks (8 rows, 16 lanes), padded
+ * rows (lda, ldb, ldc larger than needed), and the dots' beta 0 (store)
+ * and 1 (add). */
 #include "support/test_support.h"
 
 #include <math.h>
@@ -52,8 +53,45 @@ static void dots_match_double_sums(void **state)
     }
 }
 
+static void few_rows_match_double_sums(void **state)
+{
+    (void)state;
+    const int shapes[][6] = { /* M, N, K, lda - K, ldb - N, ldc - N */
+        { 6, 784, 9, 0, 0, 0 }, { 16, 196, 54, 0, 0, 0 }, { 6, 1024, 27, 0, 0, 0 },
+        { 9, 37, 5, 2, 3, 1 },  { 1, 15, 1, 0, 0, 0 },    { 17, 16, 8, 1, 0, 2 },
+    };
+    unsigned seed = 9;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        const int lda = K + shapes[s][3], ldb = N + shapes[s][4], ldc = N + shapes[s][5];
+        float *A = malloc((size_t)M * lda * sizeof(float));
+        float *B = malloc((size_t)K * ldb * sizeof(float));
+        float *C = malloc((size_t)M * ldc * sizeof(float));
+        for (int i = 0; i < M * lda; i++) A[i] = value(&seed);
+        for (int i = 0; i < K * ldb; i++) B[i] = value(&seed);
+        for (int i = 0; i < M * ldc; i++) C[i] = -7.0f; /* every cell of C is written */
+        p4_gemm_few_rows(M, N, K, A, lda, B, ldb, C, ldc);
+        for (int i = 0; i < M; i++) {
+            for (int j = 0; j < N; j++) {
+                double sum = 0.0, scale = 0.0;
+                for (int k = 0; k < K; k++) {
+                    sum += (double)A[i * lda + k] * B[k * ldb + j];
+                    scale += fabs((double)A[i * lda + k] * B[k * ldb + j]);
+                }
+                if (fabs(C[i * ldc + j] - sum) > 1e-6 * (scale + 1))
+                    fail_msg("shape %zu, C[%d][%d] = %.9g, expected %.9g", s, i, j,
+                             C[i * ldc + j], sum);
+            }
+            for (int j = N; j < ldc; j++)
+                assert_true(C[i * ldc + j] == -7.0f); /* padding untouched */
+        }
+        free(A); free(B); free(C);
+    }
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(dots_match_double_sums) };
+    const struct CMUnitTest tests[] = { cmocka_unit_test(dots_match_double_sums),
+                                        cmocka_unit_test(few_rows_match_double_sums) };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
