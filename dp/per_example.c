@@ -89,8 +89,7 @@ static void conv_examples(void *ctx, int first, int last, int worker)
         memset(bias_grad, 0, (size_t)filters * sizeof(float));
         p4_gradient_bias(l->output + (size_t)b * l->outputs, d, filters, spatial, l->activation,
                          bias_grad);
-        im2col_cpu(x, l->c, l->h, l->w, l->size, l->stride, l->pad, col);
-        p4_conv_weight_gradient(l, d, col, 0.0f, g);
+        p4_conv_example_weight_gradient(l, x, d, col, 0.0f, g);
         cs->pe->norms_sq[b] += cblas_sdot((int)per_example, g, 1, g, 1);
 
         if (cs->net->delta != NULL)

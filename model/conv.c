@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include "model/activation.h"
 #include "model/conv.h"
+#include "model/conv_same.h"
 #include "model/maxpool.h"
 #include "model/small_gemm.h"
 #include "common/workers.h"
@@ -40,9 +41,23 @@ void p4_conv_input_delta(const layer *l, const float *delta, float *col, float *
     col2im_cpu(col, l->c, l->h, l->w, l->size, l->stride, l->pad, dx);
 }
 
-void p4_conv_weight_gradient(const layer *l, const float *delta, const float *col, float beta,
-                             float *g)
+static size_t column_floats(const layer *l)
 {
+    return (size_t)l->size * l->size * l->c * l->out_w * l->out_h;
+}
+
+void p4_conv_example_weight_gradient(const layer *l, const float *input, const float *delta,
+                                     float *scratch, float beta, float *g)
+{
+    if (p4_conv_same_applies(l, column_floats(l))) {
+        p4_conv_same_weight_gradient(l, input, delta, scratch, beta, g);
+        return;
+    }
+    const float *col = input; /* a 1x1 layer's column image is its input */
+    if (l->size != 1) {
+        im2col_cpu((float *)input, l->c, l->h, l->w, l->size, l->stride, l->pad, scratch);
+        col = scratch;
+    }
     const int k = l->size * l->size * l->c, n = l->out_w * l->out_h;
     if (k <= P4_SMALL_GEMM_MAX_K)
         p4_gemm_dots(l->n, k, n, delta, n, col, n, beta, g, k);
@@ -57,6 +72,7 @@ typedef struct {
     layer *l;
     network *net;
     const layer *pool; /* forward: the max-pool layer after this one, pooled here */
+    int same;          /* forward without a column image (model/conv_same.h) */
     float *workspace[P4_MAX_WORKERS];
     float *updates[P4_MAX_WORKERS]; /* backward: worker w's weight and bias gradients (w > 0) */
 } conv_job;
@@ -64,11 +80,6 @@ typedef struct {
 static int handled(const layer *l)
 {
     return l->groups <= 1 && !l->batch_normalize && !l->xnor && !l->binary;
-}
-
-static size_t column_floats(const layer *l)
-{
-    return (size_t)l->size * l->size * l->c * l->out_w * l->out_h;
 }
 
 /* Worker buffers: worker 0 uses darknet's workspace, the others their own. */
@@ -106,16 +117,20 @@ static void forward_examples(void *ctx, int first, int last, int worker)
     for (int i = first; i < last; i++) {
         float *im = job->net->input + (size_t)i * l->c * l->h * l->w;
         float *out = l->output + (size_t)i * m * n;
-        float *col = im;
-        if (l->size != 1) {
-            col = job->workspace[worker];
-            im2col_cpu(im, l->c, l->h, l->w, l->size, l->stride, l->pad, col);
+        if (job->same) {
+            p4_conv_same_forward(l, im, job->workspace[worker], out);
+        } else {
+            float *col = im;
+            if (l->size != 1) {
+                col = job->workspace[worker];
+                im2col_cpu(im, l->c, l->h, l->w, l->size, l->stride, l->pad, col);
+            }
+            if (m <= P4_FEW_ROWS_MAX)
+                p4_gemm_few_rows(m, n, k, l->weights, k, col, n, out, n);
+            else
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f,
+                            l->weights, k, col, n, 0.0f, out, n);
         }
-        if (m <= P4_FEW_ROWS_MAX)
-            p4_gemm_few_rows(m, n, k, l->weights, k, col, n, out, n);
-        else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, l->weights,
-                        k, col, n, 0.0f, out, n);
         p4_bias_activate(out, l->biases, m, n, l->activation);
         if (job->pool)
             p4_maxpool_forward_examples(job->pool, l->output, i, i + 1);
@@ -167,6 +182,7 @@ void forward_convolutional_layer(layer l, network net)
         return;
     }
     job.pool = pool_after(&l, &net);
+    job.same = p4_conv_same_applies(&l, column_floats(&l));
     p4_for_examples(l.batch, workers, forward_examples, &job);
     if (job.pool)
         p4_maxpool_mark_pooled(job.pool, l.output);
@@ -187,13 +203,8 @@ static void backward_examples(void *ctx, int first, int last, int worker)
     for (int i = first; i < last; i++) {
         float *delta = l->delta + (size_t)i * m * n;
         p4_gradient_bias(l->output + (size_t)i * m * n, delta, m, n, l->activation, bias_updates);
-        float *im = net->input + (size_t)i * image;
-        float *col = im;
-        if (l->size != 1) {
-            col = job->workspace[worker];
-            im2col_cpu(im, l->c, l->h, l->w, l->size, l->stride, l->pad, col);
-        }
-        p4_conv_weight_gradient(l, delta, col, 1.0f, updates);
+        p4_conv_example_weight_gradient(l, net->input + (size_t)i * image, delta,
+                                        job->workspace[worker], 1.0f, updates);
         if (net->delta) {
             float *imd = net->delta + (size_t)i * image;
             if (l->size == 1) /* darknet writes a 1x1 layer's delta in place */

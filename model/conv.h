@@ -9,10 +9,11 @@
 struct layer;
 void p4_conv_input_delta(const struct layer *l, const float *delta, float *col, float *dx);
 
-/* One example's weight gradient, delta (filters x out_h*out_w) times the
- * transposed column buffer, stored into g (beta 0) or added to it (beta 1):
- * filters x k*k*c floats. */
-void p4_conv_weight_gradient(const struct layer *l, const float *delta, const float *col,
-                             float beta, float *g);
+/* One example's weight gradient from its input (c x h x w) and output
+ * deltas (filters x out_h*out_w), stored into g (beta 0) or added to it
+ * (beta 1): filters x k*k*c floats.  scratch: k*k*c*out_h*out_w floats (a
+ * column image's worth). */
+void p4_conv_example_weight_gradient(const struct layer *l, const float *input,
+                                     const float *delta, float *scratch, float beta, float *g);
 
 #endif

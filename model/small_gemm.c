@@ -31,16 +31,22 @@ typedef float lanes_vec __attribute__((vector_size(LANES * sizeof(float))));
 #define LOAD_LANES(v, p) __builtin_memcpy(&(v), (p), sizeof(lanes_vec))
 #define STORE_LANES(p, v) __builtin_memcpy((p), &(v), sizeof(lanes_vec))
 
-/* Rows [0, rows) of C, columns [j0, j0 + LANES). */
-ALWAYS_INLINE void row_block_product(int rows, int K, const float *A, int lda, const float *B,
-                                     int ldb, float *C, int ldc, int j0)
+/* Rows [0, rows) of C, columns [j0, j0 + LANES): stored, or added to C
+ * (a later slice of K). Row k of B starts at b_rows[k]. */
+ALWAYS_INLINE void row_block_product(int rows, int K, const float *A, int lda,
+                                     const float *const *b_rows, float *C, int ldc, int j0,
+                                     int add)
 {
     lanes_vec acc[ROWS];
-    for (int i = 0; i < rows; i++)
-        acc[i] = (lanes_vec){ 0 };
+    for (int i = 0; i < rows; i++) {
+        if (add)
+            LOAD_LANES(acc[i], C + (size_t)i * ldc + j0);
+        else
+            acc[i] = (lanes_vec){ 0 };
+    }
     for (int k = 0; k < K; k++) {
         lanes_vec b;
-        LOAD_LANES(b, B + (size_t)k * ldb + j0);
+        LOAD_LANES(b, b_rows[k] + j0);
         for (int i = 0; i < rows; i++)
             acc[i] += A[(size_t)i * lda + k] * b;
     }
@@ -49,46 +55,69 @@ ALWAYS_INLINE void row_block_product(int rows, int K, const float *A, int lda, c
 }
 
 /* The columns past the last whole vector, one at a time. */
-static void product_tail(int rows, int N, int K, const float *A, int lda, const float *B,
-                         int ldb, float *C, int ldc, int j0)
+static void product_tail(int rows, int N, int K, const float *A, int lda,
+                         const float *const *b_rows, float *C, int ldc, int j0, int add)
 {
     for (int i = 0; i < rows; i++)
         for (int j = j0; j < N; j++) {
-            float sum = 0.0f;
+            float sum = add ? C[(size_t)i * ldc + j] : 0.0f;
             for (int k = 0; k < K; k++)
-                sum += A[(size_t)i * lda + k] * B[(size_t)k * ldb + j];
+                sum += A[(size_t)i * lda + k] * b_rows[k][j];
             C[(size_t)i * ldc + j] = sum;
         }
 }
 
 /* One block of `rows` (1..ROWS) rows; the switch makes rows a constant. */
-static void rows_product(int rows, int N, int K, const float *A, int lda, const float *B, int ldb,
-                         float *C, int ldc)
+static void rows_product(int rows, int N, int K, const float *A, int lda,
+                         const float *const *b_rows, float *C, int ldc, int add)
 {
     int j0 = 0;
     for (; j0 + LANES <= N; j0 += LANES) {
         switch (rows) {
-        case 1: row_block_product(1, K, A, lda, B, ldb, C, ldc, j0); break;
-        case 2: row_block_product(2, K, A, lda, B, ldb, C, ldc, j0); break;
-        case 3: row_block_product(3, K, A, lda, B, ldb, C, ldc, j0); break;
-        case 4: row_block_product(4, K, A, lda, B, ldb, C, ldc, j0); break;
-        case 5: row_block_product(5, K, A, lda, B, ldb, C, ldc, j0); break;
-        case 6: row_block_product(6, K, A, lda, B, ldb, C, ldc, j0); break;
-        case 7: row_block_product(7, K, A, lda, B, ldb, C, ldc, j0); break;
-        default: row_block_product(8, K, A, lda, B, ldb, C, ldc, j0); break;
+        case 1: row_block_product(1, K, A, lda, b_rows, C, ldc, j0, add); break;
+        case 2: row_block_product(2, K, A, lda, b_rows, C, ldc, j0, add); break;
+        case 3: row_block_product(3, K, A, lda, b_rows, C, ldc, j0, add); break;
+        case 4: row_block_product(4, K, A, lda, b_rows, C, ldc, j0, add); break;
+        case 5: row_block_product(5, K, A, lda, b_rows, C, ldc, j0, add); break;
+        case 6: row_block_product(6, K, A, lda, b_rows, C, ldc, j0, add); break;
+        case 7: row_block_product(7, K, A, lda, b_rows, C, ldc, j0, add); break;
+        default: row_block_product(8, K, A, lda, b_rows, C, ldc, j0, add); break;
         }
     }
     if (j0 < N)
-        product_tail(rows, N, K, A, lda, B, ldb, C, ldc, j0);
+        product_tail(rows, N, K, A, lda, b_rows, C, ldc, j0, add);
 }
+
+void p4_gemm_few_rows_at(int M, int N, int K, const float *A, int lda,
+                         const float *const *b_rows, float *C, int ldc)
+{
+    for (int i0 = 0; i0 < M; i0 += ROWS) {
+        const int rows = M - i0 < ROWS ? M - i0 : ROWS;
+        rows_product(rows, N, K, A + (size_t)i0 * lda, lda, b_rows, C + (size_t)i0 * ldc, ldc,
+                     0);
+    }
+}
+
+/* Rows of B named by pointer, a slice of K at a time (the first slice
+ * stores, the others add). */
+enum { K_SLICE = 256 };
 
 void p4_gemm_few_rows(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                       float *C, int ldc)
 {
-    for (int i0 = 0; i0 < M; i0 += ROWS) {
-        const int rows = M - i0 < ROWS ? M - i0 : ROWS;
-        rows_product(rows, N, K, A + (size_t)i0 * lda, lda, B, ldb, C + (size_t)i0 * ldc, ldc);
-    }
+    const float *b_rows[K_SLICE];
+    int k0 = 0;
+    do { /* once at least: K = 0 stores zeros */
+        const int depth = K - k0 < K_SLICE ? (K - k0 > 0 ? K - k0 : 0) : K_SLICE;
+        for (int k = 0; k < depth; k++)
+            b_rows[k] = B + (size_t)(k0 + k) * ldb;
+        for (int i0 = 0; i0 < M; i0 += ROWS) {
+            const int rows = M - i0 < ROWS ? M - i0 : ROWS;
+            rows_product(rows, N, depth, A + (size_t)i0 * lda + k0, lda, b_rows,
+                         C + (size_t)i0 * ldc, ldc, k0 > 0);
+        }
+        k0 += K_SLICE;
+    } while (k0 < K);
 }
 
 /* --- C = beta C + A B^T: dot products ------------------------------------- */
@@ -134,18 +163,33 @@ static void rows_dots(int rows, int K, const float *A, int lda, const float *b, 
     }
 }
 
-void p4_gemm_dots(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-                  float beta, float *C, int ldc)
+/* The dot products against row j of B, which starts at b_rows ? b_rows[j]
+ * : B + j ldb. */
+static void dots(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                 const float *const *b_rows, float beta, float *C, int ldc)
 {
     for (int i0 = 0; i0 < M; i0 += ROWS) {
         const int rows = M - i0 < ROWS ? M - i0 : ROWS;
         for (int j = 0; j < N; j++) {
             float d[ROWS];
-            rows_dots(rows, K, A + (size_t)i0 * lda, lda, B + (size_t)j * ldb, d);
+            const float *b = b_rows ? b_rows[j] : B + (size_t)j * ldb;
+            rows_dots(rows, K, A + (size_t)i0 * lda, lda, b, d);
             for (int i = 0; i < rows; i++) {
                 float *c = C + (size_t)(i0 + i) * ldc + j;
                 *c = beta == 0.0f ? d[i] : *c + d[i];
             }
         }
     }
+}
+
+void p4_gemm_dots(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                  float beta, float *C, int ldc)
+{
+    dots(M, N, K, A, lda, B, ldb, NULL, beta, C, ldc);
+}
+
+void p4_gemm_dots_at(int M, int N, int K, const float *A, int lda, const float *const *b_rows,
+                     float beta, float *C, int ldc)
+{
+    dots(M, N, K, A, lda, NULL, 0, b_rows, beta, C, ldc);
 }

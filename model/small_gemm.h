@@ -25,10 +25,19 @@
 void p4_gemm_few_rows(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                       float *C, int ldc);
 
+/* The same with row k of B starting at b_rows[k] (K pointers; rows may
+ * overlap: model/conv_same.c points them into one padded image). */
+void p4_gemm_few_rows_at(int M, int N, int K, const float *A, int lda,
+                         const float *const *b_rows, float *C, int ldc);
+
 /* C[M x N] = beta C + A[M x K] B[N x K]^T, row-major: M x N dot products
  * of length K (the weight gradient: deltas times the column image). beta
  * is 0 or 1. */
 void p4_gemm_dots(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                   float beta, float *C, int ldc);
+
+/* The same with row j of B starting at b_rows[j] (N pointers). */
+void p4_gemm_dots_at(int M, int N, int K, const float *A, int lda, const float *const *b_rows,
+                     float beta, float *C, int ldc);
 
 #endif

@@ -59,6 +59,7 @@ static void few_rows_match_double_sums(void **state)
     const int shapes[][6] = { /* M, N, K, lda - K, ldb - N, ldc - N */
         { 6, 784, 9, 0, 0, 0 }, { 16, 196, 54, 0, 0, 0 }, { 6, 1024, 27, 0, 0, 0 },
         { 9, 37, 5, 2, 3, 1 },  { 1, 15, 1, 0, 0, 0 },    { 17, 16, 8, 1, 0, 2 },
+        { 3, 20, 600, 0, 1, 0 }, /* K in slices of 256 */
     };
     unsigned seed = 9;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
