@@ -4,6 +4,7 @@
 #include <cblas.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <unistd.h>
 
 /* Process-wide, as darknet's calls carry no context (workers.h).
@@ -219,4 +220,38 @@ void p4_for_examples(int items, int workers, p4_example_fn *fn, void *ctx)
         pool_run(shares, workers);
     else
         threads_run(shares, workers);
+}
+
+/* --- bulk copies ------------------------------------------------------------ */
+
+/* Below this many floats (256 KiB) a copy is not worth waking a thread. */
+enum { COPY_SPLIT_MIN = 1 << 16, COPY_BLOCK = 1 << 14 };
+
+typedef struct {
+    float *dst;
+    const float *src;
+    size_t n;
+} copy_job;
+
+static void copy_blocks(void *ctx, int first, int last, int worker)
+{
+    (void)worker;
+    const copy_job *job = ctx;
+    const size_t from = (size_t)first * COPY_BLOCK;
+    size_t to = (size_t)last * COPY_BLOCK;
+    if (to > job->n)
+        to = job->n;
+    if (job->src)
+        memcpy(job->dst + from, job->src + from, (to - from) * sizeof(float));
+    else
+        memset(job->dst + from, 0, (to - from) * sizeof(float));
+}
+
+void p4_parallel_copy(float *dst, const float *src, size_t n)
+{
+    if (dst == NULL || n == 0)
+        return;
+    copy_job job = { dst, src, n };
+    const int blocks = (int)((n + COPY_BLOCK - 1) / COPY_BLOCK);
+    p4_for_examples(blocks, n >= COPY_SPLIT_MIN ? p4_workers_for(blocks) : 1, copy_blocks, &job);
 }

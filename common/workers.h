@@ -19,6 +19,8 @@
 #ifndef P4_COMMON_WORKERS_H
 #define P4_COMMON_WORKERS_H
 
+#include <stddef.h>
+
 /* Processes items [first, last) as worker number `worker` (0 = caller). */
 typedef void p4_example_fn(void *ctx, int first, int last, int worker);
 
@@ -37,5 +39,10 @@ int p4_workers_for(int items);
  * caller runs share 0.  workers <= 1 runs fn(ctx, 0, items, 0) inline.
  * Safe to call from several threads at once. */
 void p4_for_examples(int items, int workers, p4_example_fn *fn, void *ctx);
+
+/* dst[0..n) = src[0..n) (src NULL: zeros), split into blocks over the
+ * threads when n is large (a batch's inputs or deltas are megabytes; one
+ * core's memcpy left the other idle).  dst and src must not overlap. */
+void p4_parallel_copy(float *dst, const float *src, size_t n);
 
 #endif

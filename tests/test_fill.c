@@ -1,7 +1,8 @@
 /* test_fill.c: p4's interposed fill_cpu (model/fill.c) leaves arrays as
  * darknet's own does, bit for bit (zero, minus zero, other values,
  * strides, and a zeroing large enough to be split over threads), and
- * darknet's calls reach it. */
+ * darknet's calls reach it; p4_parallel_copy (common/workers.h) copies
+ * exactly, split or not. */
 #define _GNU_SOURCE
 #include "support/test_support.h"
 
@@ -62,8 +63,36 @@ static void matches_darknet(void **state)
     assert_true(untouched[0] == 1 && untouched[3] == 4);
 }
 
+static void parallel_copy_is_exact(void **state)
+{
+    (void)state;
+    const size_t sizes[] = { 1, 1000, (1 << 16) - 1, (1 << 16) + 12345, 3u << 18 };
+    for (int threads = 1; threads <= 3; threads += 2) {
+        p4_workers_set_threads(threads);
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+            const size_t n = sizes[s];
+            float *src = malloc(n * sizeof(float)), *dst = malloc((n + 1) * sizeof(float));
+            for (size_t i = 0; i < n; i++)
+                src[i] = (float)(i % 1009) - 0.5f;
+            dst[n] = 42.0f;
+            p4_parallel_copy(dst, src, n);
+            if (memcmp(dst, src, n * sizeof(float)) != 0)
+                fail_msg("copy of %zu floats differs at %d threads", n, threads);
+            assert_true(dst[n] == 42.0f); /* nothing past the end */
+            p4_parallel_copy(dst, NULL, n);
+            for (size_t i = 0; i < n; i++)
+                if (dst[i] != 0.0f)
+                    fail_msg("zeroing %zu floats left %g at %zu", n, dst[i], i);
+            free(src);
+            free(dst);
+        }
+    }
+    p4_workers_set_threads(1);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(matches_darknet) };
+    const struct CMUnitTest tests[] = { cmocka_unit_test(matches_darknet),
+                                        cmocka_unit_test(parallel_copy_is_exact) };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
