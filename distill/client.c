@@ -398,22 +398,31 @@ int p4_client_distill_public(p4_client *c, const float *x, int n, const float *t
 {
     if (!c || !x || n < 1 || !teacher_probs || epochs < 0)
         return p4_error_set(err, P4_EINVAL, "public distillation: bad arguments");
-    int capacity = p4_model_capacity(c->proxy), classes = c->classes;
+    /* Steps of the proxy's batch, each in passes of its capacity. */
+    int batch = p4_model_batch(c->proxy), capacity = p4_model_capacity(c->proxy);
+    int classes = c->classes;
     for (int e = 0; e < epochs; e++) {
-        for (int first = 0; first < n; first += capacity) {
-            int m = n - first < capacity ? n - first : capacity;
-            int rc = p4_model_load_inputs(c->proxy, x + (size_t)first * c->inputs, m);
-            if (rc != P4_OK)
-                return p4_error_set(err, rc, "client %d: cannot load public inputs", c->spec.id);
+        for (int step = 0; step < n; step += batch) {
+            int in_step = n - step < batch ? n - step : batch;
             p4_sgd_zero_grad(c->proxy_sgd);
-            p4_model_forward(c->proxy, 1);
-            double loss = p4_kd_loss(p4_model_logits(c->proxy), teacher_probs + (size_t)first * classes,
-                                     NULL, m, classes, 1.0, c->spec.kd_temperature,
-                                     p4_model_logit_delta(c->proxy));
-            if (isnan(loss))
-                return p4_error_set(err, P4_EINVAL, "client %d: bad teacher distribution", c->spec.id);
-            p4_model_backward(c->proxy);
-            if ((rc = p4_sgd_step(c->proxy_sgd, m)) != P4_OK)
+            for (int first = step; first < step + in_step; first += capacity) {
+                int m = step + in_step - first < capacity ? step + in_step - first : capacity;
+                int rc = p4_model_load_inputs(c->proxy, x + (size_t)first * c->inputs, m);
+                if (rc != P4_OK)
+                    return p4_error_set(err, rc, "client %d: cannot load public inputs",
+                                        c->spec.id);
+                p4_model_forward(c->proxy, 1);
+                double loss = p4_kd_loss(p4_model_logits(c->proxy),
+                                         teacher_probs + (size_t)first * classes, NULL, m, classes,
+                                         1.0, c->spec.kd_temperature,
+                                         p4_model_logit_delta(c->proxy));
+                if (isnan(loss))
+                    return p4_error_set(err, P4_EINVAL, "client %d: bad teacher distribution",
+                                        c->spec.id);
+                p4_model_backward(c->proxy);
+            }
+            int rc = p4_sgd_step(c->proxy_sgd, in_step);
+            if (rc != P4_OK)
                 return p4_error_set(err, rc, "client %d: proxy step failed", c->spec.id);
         }
     }

@@ -17,7 +17,8 @@
 struct p4_model {
     network *net;
     p4_cfg_summary summary;
-    int capacity;
+    int capacity;      /* examples per forward/backward pass */
+    int batch;         /* examples per training step (>= capacity) */
     int input_size;
     int classes;
     float *inputs;     /* capacity * input_size: darknet reads net->input here */
@@ -105,18 +106,42 @@ static void initialise_weights(network *net, uint64_t seed)
     p4_rng_wipe(&rng);
 }
 
-int p4_model_new(p4_model **out, const char *cfg_path, const p4_cfg_shape *shape,
-                 int capacity, uint64_t seed, p4_error *err)
+/* Examples per pass for steps of `batch` (model.h): passes of about equal
+ * size within the budget of layer outputs. */
+static int pass_examples(const p4_cfg_summary *summary, int batch)
 {
-    if (out == NULL || cfg_path == NULL || shape == NULL || capacity < 1)
+    long long outputs = 0; /* floats of layer output per example */
+    for (int i = 0; i < summary->layers; i++)
+        outputs += (long long)summary->layer[i].out_w * summary->layer[i].out_h *
+                   summary->layer[i].out_c;
+    long long fit = outputs > 0 ? P4_PASS_BUDGET_FLOATS / outputs : batch;
+    if (fit < P4_PASS_MIN_EXAMPLES)
+        fit = P4_PASS_MIN_EXAMPLES;
+    if (fit >= batch)
+        return batch;
+    const long long passes = (batch + fit - 1) / fit;
+    return (int)((batch + passes - 1) / passes);
+}
+
+int p4_model_new(p4_model **out, const char *cfg_path, const p4_cfg_shape *shape,
+                 int batch, uint64_t seed, p4_error *err)
+{
+    if (out == NULL || cfg_path == NULL || shape == NULL || batch < 1)
         return p4_error_set(err, P4_EINVAL, "p4_model_new: bad arguments");
     *out = NULL;
     p4_model *m = calloc(1, sizeof *m);
     if (m == NULL)
         return p4_error_set(err, P4_ENOMEM, "out of memory");
     char *text = NULL;
-    int rc = p4_cfg_prepare(cfg_path, shape, capacity, &text, &m->summary, err);
+    int rc = p4_cfg_prepare(cfg_path, shape, batch, &text, &m->summary, err);
+    const int capacity = rc == P4_OK ? pass_examples(&m->summary, batch) : batch;
+    if (rc == P4_OK && capacity != batch) { /* again, with the pass size as darknet's batch */
+        free(text);
+        text = NULL;
+        rc = p4_cfg_prepare(cfg_path, shape, capacity, &text, &m->summary, err);
+    }
     if (rc != P4_OK) {
+        free(text);
         free(m);
         return rc;
     }
@@ -128,6 +153,7 @@ int p4_model_new(p4_model **out, const char *cfg_path, const p4_cfg_shape *shape
         return P4_EMODEL;
     }
     m->capacity = capacity;
+    m->batch = batch;
     m->input_size = shape->width * shape->height * shape->channels;
     m->classes = shape->classes;
     /* darknet's own input buffer (capacity x inputs) is ours to fill; its
@@ -167,6 +193,7 @@ void p4_model_destroy(p4_model **model)
 struct network *p4_model_network(p4_model *model) { return model ? model->net : NULL; }
 const p4_cfg_summary *p4_model_summary(const p4_model *model) { return model ? &model->summary : NULL; }
 int p4_model_capacity(const p4_model *model) { return model ? model->capacity : 0; }
+int p4_model_batch(const p4_model *model) { return model ? model->batch : 0; }
 int p4_model_input_size(const p4_model *model) { return model ? model->input_size : 0; }
 int p4_model_classes(const p4_model *model) { return model ? model->classes : 0; }
 

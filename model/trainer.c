@@ -17,16 +17,26 @@ static double now_seconds(void)
 int p4_train_step(p4_model *model, p4_sgd *sgd, const float *x,
                   const float *targets, int n, double *loss_sum)
 {
-    int rc = p4_model_load_inputs(model, x, n);
-    if (rc != P4_OK)
-        return rc;
-    p4_model_forward(model, 1);
-    double loss = p4_loss_cross_entropy(p4_model_probabilities(model), targets, n,
-                                        p4_model_classes(model),
-                                        p4_model_logit_delta(model));
+    if (model == NULL || sgd == NULL || x == NULL || targets == NULL || n < 1)
+        return P4_EINVAL;
+    /* One step on n examples, in passes of the model's capacity whose
+     * gradients add up in the layers' update buffers. */
+    const int capacity = p4_model_capacity(model), classes = p4_model_classes(model);
+    const size_t inputs = (size_t)p4_model_input_size(model);
+    double loss = 0;
     p4_sgd_zero_grad(sgd);
-    p4_model_backward(model);
-    rc = p4_sgd_step(sgd, n);
+    for (int first = 0; first < n; first += capacity) {
+        const int m = n - first < capacity ? n - first : capacity;
+        int rc = p4_model_load_inputs(model, x + (size_t)first * inputs, m);
+        if (rc != P4_OK)
+            return rc;
+        p4_model_forward(model, 1);
+        loss += p4_loss_cross_entropy(p4_model_probabilities(model),
+                                      targets + (size_t)first * classes, m, classes,
+                                      p4_model_logit_delta(model));
+        p4_model_backward(model);
+    }
+    int rc = p4_sgd_step(sgd, n);
     if (loss_sum != NULL)
         *loss_sum = loss;
     return rc;
@@ -40,7 +50,7 @@ typedef struct {
 
 static int buffers_new(batch_buffers *b, const p4_model *model, int count)
 {
-    size_t cap = (size_t)p4_model_capacity(model);
+    size_t cap = (size_t)p4_model_batch(model);
     b->x = malloc(cap * p4_model_input_size(model) * sizeof(float));
     b->y = malloc(cap * p4_model_classes(model) * sizeof(float));
     b->order = malloc((count > 0 ? count : 1) * sizeof(int));
@@ -91,7 +101,7 @@ int p4_train_epoch(p4_model *model, p4_sgd *sgd, const p4_dataset *ds,
 
     double start = now_seconds(), loss_total = 0;
     long long steps = 0;
-    int cap = p4_model_capacity(model);
+    int cap = p4_model_batch(model);
     for (int at = 0; at < count; at += cap) {
         int n = count - at < cap ? count - at : cap;
         double loss = 0;

@@ -22,11 +22,12 @@ typedef struct p4_epoch_stats {
 /* Reports progress (done of total examples) during an epoch; may be NULL. */
 typedef void p4_progress_fn(void *user, long long done, long long total);
 
-/* One plain step on n examples with target distributions (n x classes). */
+/* One plain step on n examples with target distributions (n x classes),
+ * run in passes of the model's capacity. */
 int p4_train_step(p4_model *model, p4_sgd *sgd, const float *x,
                   const float *targets, int n, double *loss_sum);
 
-/* One epoch over indices[0..count) of ds in batches of the model's capacity. */
+/* One epoch over indices[0..count) of ds in steps of the model's batch. */
 int p4_train_epoch(p4_model *model, p4_sgd *sgd, const p4_dataset *ds,
                    const int *indices, int count, p4_rng *rng,
                    p4_progress_fn *progress, void *user,

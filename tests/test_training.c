@@ -1,6 +1,7 @@
 /* test_training.c: real training on real Fashion-MNIST (Debian's
  * dataset-fashion-mnist): accuracy rises far above chance, seeded runs
- * repeat exactly, and DP-SGD learns too. */
+ * repeat exactly, and DP-SGD learns too; a step run in passes (model.h)
+ * is the step of its summed gradients. */
 #include "support/test_support.h"
 
 #include <math.h>
@@ -10,6 +11,7 @@
 
 #include "datasets/loaders.h"
 #include "dp/dpsgd.h"
+#include "model/loss.h"
 #include "model/model.h"
 #include "model/optimizer.h"
 #include "model/trainer.h"
@@ -133,11 +135,73 @@ static void test_dp_training_learns(void **state)
     unload(&d);
 }
 
+/* One step of 150 examples on a model that runs it in passes equals one
+ * step on the 150 one-example gradients summed. */
+static void test_step_in_passes_is_the_summed_step(void **state)
+{
+    (void)state;
+    enum { N = 150 };
+    const char *cfg = "configs/models/cnn1-28x28x1.cfg";
+    p4_model *whole = NULL, *single = NULL;
+    p4_sgd *sw = NULL, *ss = NULL;
+    p4_error err = {0};
+    assert_int_equal(p4_model_new(&whole, cfg, &gray28, N, 5, &err), 0);
+    assert_int_equal(p4_model_new(&single, cfg, &gray28, 1, 5, &err), 0);
+    assert_int_equal(p4_model_batch(whole), N);
+    assert_true(p4_model_capacity(whole) < N); /* several passes */
+    assert_true(p4_model_capacity(whole) >= P4_PASS_MIN_EXAMPLES);
+    assert_int_equal(p4_sgd_new(&sw, whole, 0.05, 0.0, 0.0, &err), 0);
+    assert_int_equal(p4_sgd_new(&ss, single, 0.05, 0.0, 0.0, &err), 0);
+    float *x = malloc((size_t)N * 784 * sizeof(float)), *y = calloc((size_t)N * 10, sizeof(float));
+    for (int i = 0; i < N * 784; i++)
+        x[i] = (float)((i * 7919) % 256) / 255.0f;
+    for (int b = 0; b < N; b++)
+        y[b * 10 + (b * 3) % 10] = 1.0f;
+    double loss_whole = 0, loss_single = 0;
+    assert_int_equal(p4_train_step(whole, sw, x, y, N, &loss_whole), 0);
+    p4_sgd_zero_grad(ss);
+    for (int b = 0; b < N; b++) {
+        assert_int_equal(p4_model_load_inputs(single, x + (size_t)b * 784, 1), 0);
+        p4_model_forward(single, 1);
+        loss_single += p4_loss_cross_entropy(p4_model_probabilities(single), y + b * 10, 1, 10,
+                                             p4_model_logit_delta(single));
+        p4_model_backward(single);
+    }
+    assert_int_equal(p4_sgd_step(ss, N), 0);
+    assert_true(fabs(loss_whole - loss_single) <= 1e-4 * fabs(loss_single));
+    size_t n = p4_model_param_count(whole);
+    float *pw = malloc(n * sizeof(float)), *ps = malloc(n * sizeof(float));
+    assert_int_equal(p4_model_get_params(whole, pw, n), 0);
+    assert_int_equal(p4_model_get_params(single, ps, n), 0);
+    double worst = 0;
+    for (size_t i = 0; i < n; i++)
+        worst = fmax(worst, fabs((double)pw[i] - ps[i]));
+    print_message("largest parameter difference after the step: %.3g\n", worst);
+    assert_true(worst <= 1e-6);
+    free(x); free(y); free(pw); free(ps);
+    /* The MLP's outputs (410 floats an example) fit the budget in one pass
+     * of 250; CNN1's (about 9,900) take passes of about equal size. */
+    p4_model *mlp = NULL, *cnn = NULL;
+    assert_int_equal(p4_model_new(&mlp, "configs/models/mlp-28x28x1.cfg", &gray28, 250, 1, &err), 0);
+    assert_int_equal(p4_model_new(&cnn, cfg, &gray28, 250, 1, &err), 0);
+    assert_int_equal(p4_model_capacity(mlp), 250);
+    const int cap = p4_model_capacity(cnn), passes = (250 + cap - 1) / cap;
+    assert_true(cap < 250 && passes * cap >= 250 && (passes - 1) * cap < 250);
+    assert_true((long long)cap * 9884 <= P4_PASS_BUDGET_FLOATS);
+    p4_model_destroy(&mlp);
+    p4_model_destroy(&cnn);
+    p4_sgd_destroy(&sw);
+    p4_sgd_destroy(&ss);
+    p4_model_destroy(&whole);
+    p4_model_destroy(&single);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_training_learns_and_repeats),
         cmocka_unit_test(test_dp_training_learns),
+        cmocka_unit_test(test_step_in_passes_is_the_summed_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
