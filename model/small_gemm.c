@@ -19,6 +19,17 @@ enum { LANES = 16, ROWS = 8 };
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
+/* A build without -march (the default build type) targets the oldest
+ * x86-64, where LANES floats are four SSE registers: OpenBLAS, which picks
+ * its kernels at run time, was then faster.  So on x86-64 GCC these entry
+ * points are compiled for AVX-512, AVX2 and the baseline, and the loader
+ * picks the one the machine runs (the kernels are inlined into each). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__AVX2__)
+#define BY_MACHINE __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define BY_MACHINE
+#endif
+
 /* --- C = A B, for few rows --------------------------------------------------- */
 
 /* LANES floats as one value (GCC/clang vector extension): the compiler
@@ -55,7 +66,7 @@ ALWAYS_INLINE void row_block_product(int rows, int K, const float *A, int lda,
 }
 
 /* The columns past the last whole vector, one at a time. */
-static void product_tail(int rows, int N, int K, const float *A, int lda,
+ALWAYS_INLINE void product_tail(int rows, int N, int K, const float *A, int lda,
                          const float *const *b_rows, float *C, int ldc, int j0, int add)
 {
     for (int i = 0; i < rows; i++)
@@ -68,7 +79,7 @@ static void product_tail(int rows, int N, int K, const float *A, int lda,
 }
 
 /* One block of `rows` (1..ROWS) rows; the switch makes rows a constant. */
-static void rows_product(int rows, int N, int K, const float *A, int lda,
+ALWAYS_INLINE void rows_product(int rows, int N, int K, const float *A, int lda,
                          const float *const *b_rows, float *C, int ldc, int add)
 {
     int j0 = 0;
@@ -88,7 +99,7 @@ static void rows_product(int rows, int N, int K, const float *A, int lda,
         product_tail(rows, N, K, A, lda, b_rows, C, ldc, j0, add);
 }
 
-void p4_gemm_few_rows_at(int M, int N, int K, const float *A, int lda,
+BY_MACHINE void p4_gemm_few_rows_at(int M, int N, int K, const float *A, int lda,
                          const float *const *b_rows, float *C, int ldc)
 {
     for (int i0 = 0; i0 < M; i0 += ROWS) {
@@ -102,7 +113,7 @@ void p4_gemm_few_rows_at(int M, int N, int K, const float *A, int lda,
  * stores, the others add). */
 enum { K_SLICE = 256 };
 
-void p4_gemm_few_rows(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+BY_MACHINE void p4_gemm_few_rows(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                       float *C, int ldc)
 {
     const float *b_rows[K_SLICE];
@@ -149,7 +160,7 @@ ALWAYS_INLINE void row_block_dots(int rows, int K, const float *A, int lda, cons
     }
 }
 
-static void rows_dots(int rows, int K, const float *A, int lda, const float *b, float *out)
+ALWAYS_INLINE void rows_dots(int rows, int K, const float *A, int lda, const float *b, float *out)
 {
     switch (rows) {
     case 1: row_block_dots(1, K, A, lda, b, out); break;
@@ -165,13 +176,13 @@ static void rows_dots(int rows, int K, const float *A, int lda, const float *b, 
 
 /* The dot products against row j of B, which starts at b_rows ? b_rows[j]
  * : B + j ldb. */
-static void dots(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+ALWAYS_INLINE void dots(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                  const float *const *b_rows, float beta, float *C, int ldc)
 {
     for (int i0 = 0; i0 < M; i0 += ROWS) {
         const int rows = M - i0 < ROWS ? M - i0 : ROWS;
         for (int j = 0; j < N; j++) {
-            float d[ROWS];
+            float d[ROWS] = { 0 };
             const float *b = b_rows ? b_rows[j] : B + (size_t)j * ldb;
             rows_dots(rows, K, A + (size_t)i0 * lda, lda, b, d);
             for (int i = 0; i < rows; i++) {
@@ -182,13 +193,13 @@ static void dots(int M, int N, int K, const float *A, int lda, const float *B, i
     }
 }
 
-void p4_gemm_dots(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+BY_MACHINE void p4_gemm_dots(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                   float beta, float *C, int ldc)
 {
     dots(M, N, K, A, lda, B, ldb, NULL, beta, C, ldc);
 }
 
-void p4_gemm_dots_at(int M, int N, int K, const float *A, int lda, const float *const *b_rows,
+BY_MACHINE void p4_gemm_dots_at(int M, int N, int K, const float *A, int lda, const float *const *b_rows,
                      float beta, float *C, int ldc)
 {
     dots(M, N, K, A, lda, NULL, 0, b_rows, beta, C, ldc);
