@@ -68,22 +68,27 @@ static void pass1_pairs(const float *in, long pairs, float *best, int *at)
     }
 }
 
-/* Pass 2 for one row pair: top pairs in [0, out_w), bottom in [out_w, 2 out_w).
- * base: the flat input index of the row pair's first pixel. */
-static void pass2_row(const float *best, const int *at, int out_w, int w, int base,
-                      float *out, int *index)
+/* Pass 2 over a whole chunk as one flat loop: position u joins pair u
+ * with the pair out_w later.  Where u is in a row pair's top row (its first
+ * out_w positions) that is the window's top and bottom pair; elsewhere the
+ * result is unused.  Twice the work of joining only the top rows, but with
+ * rows of 7 and 14 outputs (CNN1) a loop per row ran mostly in its scalar
+ * remainder, and this loop is all vectors.  base: the flat input index of
+ * the chunk's first pixel; a window's index is then linear in u.
+ *
+ * Selects by masks, not "?:", which GCC compiles to branches in a loop's
+ * scalar remainder, and on ReLU outputs those mispredict about half the
+ * time. */
+static void pass2_joined(const float *best, const int *at, long count, int out_w, int w,
+                         int base, float *joined, int *joined_at)
 {
-    /* Selects by masks, not "?:", which GCC compiles to a branch in the
-     * loop's scalar remainder (all of a row of 7), and on ReLU outputs that
-     * branch mispredicts about half the time: the remainder was most of the
-     * pool's time (perf). */
-    for (int j = 0; j < out_w; j++) {
-        const float top = best[j], bottom = best[out_w + j];
+    for (long u = 0; u < count; u++) {
+        const float top = best[u], bottom = best[u + out_w];
         const int lower = -(int)(bottom > top); /* all ones or zero */
-        const int local = (at[out_w + j] & lower) | (at[j] & ~lower);
-        out[j] = bottom > top ? bottom : top; /* one max instruction */
+        const int local = (at[u + out_w] & lower) | (at[u] & ~lower);
+        joined[u] = bottom > top ? bottom : top; /* one max instruction */
         /* local is -1 (no winner) or 0/1: or-ing its sign keeps -1 */
-        index[j] = (base + 2 * j + (w & lower) + local) | (local >> 31);
+        joined_at[u] = (base + 2 * (int)u + (w & lower) + local) | (local >> 31);
     }
 }
 
@@ -94,14 +99,20 @@ static void pool_2x2(const layer *l, const float *input, int first_plane, int la
     long g = first_plane * pairs_per_plane;
     const long g_end = last_plane * pairs_per_plane;
     const long chunk_pairs = PAIR_CHUNK / w; /* >= 1: the caller checked w */
-    float best[PAIR_CHUNK];
-    int at[PAIR_CHUNK];
+    float best[PAIR_CHUNK], joined[PAIR_CHUNK];
+    int at[PAIR_CHUNK], joined_at[PAIR_CHUNK];
     while (g < g_end) {
         const long n = g_end - g < chunk_pairs ? g_end - g : chunk_pairs;
         pass1_pairs(input + 2 * g * w, n * w, best, at);
-        for (long r = 0; r < n; r++)
-            pass2_row(best + r * w, at + r * w, out_w, w, (int)(2 * (g + r) * w),
-                      l->output + (g + r) * out_w, l->indexes + (g + r) * out_w);
+        pass2_joined(best, at, n * w - out_w, out_w, w, (int)(2 * g * w), joined, joined_at);
+        for (long r = 0; r < n; r++) { /* keep each row pair's top row */
+            float *out = l->output + (g + r) * out_w;
+            int *index = l->indexes + (g + r) * out_w;
+            for (int j = 0; j < out_w; j++) {
+                out[j] = joined[r * w + j];
+                index[j] = joined_at[r * w + j];
+            }
+        }
         g += n;
     }
 }
