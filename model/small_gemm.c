@@ -78,24 +78,35 @@ ALWAYS_INLINE void product_tail(int rows, int N, int K, const float *A, int lda,
         }
 }
 
-/* One block of `rows` (1..ROWS) rows; the switch makes rows a constant. */
+/* Columns [j0, j0 + LANES) of `rows` (1..ROWS) rows; the switch makes rows
+ * a constant. */
+ALWAYS_INLINE void column_block(int rows, int K, const float *A, int lda,
+                                const float *const *b_rows, float *C, int ldc, int j0, int add)
+{
+    switch (rows) {
+    case 1: row_block_product(1, K, A, lda, b_rows, C, ldc, j0, add); break;
+    case 2: row_block_product(2, K, A, lda, b_rows, C, ldc, j0, add); break;
+    case 3: row_block_product(3, K, A, lda, b_rows, C, ldc, j0, add); break;
+    case 4: row_block_product(4, K, A, lda, b_rows, C, ldc, j0, add); break;
+    case 5: row_block_product(5, K, A, lda, b_rows, C, ldc, j0, add); break;
+    case 6: row_block_product(6, K, A, lda, b_rows, C, ldc, j0, add); break;
+    case 7: row_block_product(7, K, A, lda, b_rows, C, ldc, j0, add); break;
+    default: row_block_product(8, K, A, lda, b_rows, C, ldc, j0, add); break;
+    }
+}
+
+/* One block of rows, all columns. */
 ALWAYS_INLINE void rows_product(int rows, int N, int K, const float *A, int lda,
-                         const float *const *b_rows, float *C, int ldc, int add)
+                                const float *const *b_rows, float *C, int ldc, int add)
 {
     int j0 = 0;
-    for (; j0 + LANES <= N; j0 += LANES) {
-        switch (rows) {
-        case 1: row_block_product(1, K, A, lda, b_rows, C, ldc, j0, add); break;
-        case 2: row_block_product(2, K, A, lda, b_rows, C, ldc, j0, add); break;
-        case 3: row_block_product(3, K, A, lda, b_rows, C, ldc, j0, add); break;
-        case 4: row_block_product(4, K, A, lda, b_rows, C, ldc, j0, add); break;
-        case 5: row_block_product(5, K, A, lda, b_rows, C, ldc, j0, add); break;
-        case 6: row_block_product(6, K, A, lda, b_rows, C, ldc, j0, add); break;
-        case 7: row_block_product(7, K, A, lda, b_rows, C, ldc, j0, add); break;
-        default: row_block_product(8, K, A, lda, b_rows, C, ldc, j0, add); break;
-        }
-    }
-    if (j0 < N)
+    for (; j0 + LANES <= N; j0 += LANES)
+        column_block(rows, K, A, lda, b_rows, C, ldc, j0, add);
+    if (j0 == N)
+        return;
+    if (!add && N >= LANES) /* the last LANES columns again: the overlap gets the same values */
+        column_block(rows, K, A, lda, b_rows, C, ldc, N - LANES, 0);
+    else /* too narrow, or adding (an overlap would add twice): one at a time */
         product_tail(rows, N, K, A, lda, b_rows, C, ldc, j0, add);
 }
 

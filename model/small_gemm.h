@@ -3,14 +3,14 @@
  *
  * CNN1's layers have 6 and 16 filters.  OpenBLAS's kernel works on blocks
  * of 16 rows and packs both operands into its own layout before every
- * call; for these shapes that costs more than it saves.  Timed on one core
- * (/tmp-style microbenchmark, kept in the commit message), OpenBLAS vs
- * these loops: the forward product 6x784x9 1.71 vs 0.61 us, 6x1024x27 5.9
- * vs 4.6, 16x196x54 4.0 vs 2.9; the first layer's weight gradient (6 x 9
- * dots of 784) 4.8 vs 1.1 us, (6 x 27 dots of 1024) 14.2 vs 4.1.  The
- * second layer's weight gradient (16 x 54 dots of 196) was no faster, so
- * it stays with OpenBLAS.  Equal to OpenBLAS's products up to float
- * rounding (tests/test_small_gemm.c). */
+ * call; for these shapes that costs more than it saves.  On one core
+ * (bench/bench_kernels, OpenBLAS vs these loops, us): the forward product
+ * 6x784x9 1.39 vs 0.54, 16x196x54 3.66 vs 2.00, 6x1024x27 5.17 vs 4.51,
+ * 16x256x54 4.74 vs 2.59; the first layer's weight gradient as dots,
+ * 6 x 9 of 784 4.27 vs 1.02 and 6 x 27 of 1024 13.0 vs 3.8.  The second
+ * layer's weight gradient (16 x 54 dots of 196: 5.1 vs 7.1) stays with
+ * OpenBLAS.  Equal to OpenBLAS's products up to float rounding
+ * (tests/test_small_gemm.c). */
 #ifndef P4_MODEL_SMALL_GEMM_H
 #define P4_MODEL_SMALL_GEMM_H
 

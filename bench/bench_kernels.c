@@ -1,0 +1,183 @@
+/* bench_kernels.c: the single-core figures quoted in p4's kernel comments.
+ *
+ *   bench_kernels [--reps N]
+ *
+ * On one thread (OpenBLAS and p4's workers both), in microseconds per call:
+ *   - the convolution products of CNN1's layers, OpenBLAS against
+ *     model/small_gemm.c (forward product and weight-gradient dots);
+ *   - the 2x2 max-pool of one example, in cache, as the convolution calls
+ *     it right after computing the example;
+ *   - the DP noise sampler, in nanoseconds per sample.
+ * Each figure is the fastest of 5 rounds.  Figures, not tests. */
+#include <cblas.h>
+#include <darknet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/progress.h"
+#include "common/rng.h"
+#include "common/workers.h"
+#include "common/ziggurat.h"
+#include "model/darknet_helpers.h"
+#include "model/maxpool.h"
+#include "model/small_gemm.h"
+
+enum { ROUNDS = 5 };
+
+typedef void timed_fn(void *ctx);
+
+/* Fastest of ROUNDS rounds of `reps` calls, in seconds per call. */
+static double fastest(timed_fn *fn, void *ctx, int reps)
+{
+    double best = -1;
+    for (int r = 0; r < ROUNDS; r++) {
+        double start = p4_now_seconds();
+        for (int i = 0; i < reps; i++)
+            fn(ctx);
+        double per_call = (p4_now_seconds() - start) / reps;
+        if (best < 0 || per_call < best)
+            best = per_call;
+    }
+    return best;
+}
+
+/* --- products ----------------------------------------------------------------- */
+
+typedef struct {
+    int m, n, k;          /* filters, outputs per filter, kernel column */
+    float *a, *b, *c;
+} product;
+
+static void blas_forward(void *ctx)
+{
+    product *p = ctx;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->m, p->n, p->k, 1.0f, p->a, p->k,
+                p->b, p->n, 0.0f, p->c, p->n);
+}
+
+static void p4_forward(void *ctx)
+{
+    product *p = ctx;
+    p4_gemm_few_rows(p->m, p->n, p->k, p->a, p->k, p->b, p->n, p->c, p->n);
+}
+
+static void blas_dots(void *ctx)
+{
+    product *p = ctx;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, p->m, p->k, p->n, 1.0f, p->a, p->n,
+                p->b, p->n, 0.0f, p->c, p->k);
+}
+
+static void p4_dots(void *ctx)
+{
+    product *p = ctx;
+    p4_gemm_dots(p->m, p->k, p->n, p->a, p->n, p->b, p->n, 0.0f, p->c, p->k);
+}
+
+static void bench_products(int reps)
+{
+    const int shapes[][3] = { { 6, 784, 9 }, { 16, 196, 54 }, { 6, 1024, 27 }, { 16, 256, 54 } };
+    printf("convolution products, one core, us per call (OpenBLAS / p4):\n");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        product p = { shapes[s][0], shapes[s][1], shapes[s][2], NULL, NULL, NULL };
+        size_t big = (size_t)p.n * (p.m > p.k ? p.m : p.k);
+        p.a = malloc(big * sizeof(float));
+        p.b = malloc(big * sizeof(float));
+        p.c = malloc(big * sizeof(float));
+        for (size_t i = 0; i < big; i++) {
+            p.a[i] = (float)(i % 17) * 0.1f;
+            p.b[i] = (float)(i % 13) * 0.1f;
+        }
+        printf("  forward   %2d x %4d x %2d: %6.2f / %6.2f\n", p.m, p.n, p.k,
+               1e6 * fastest(blas_forward, &p, reps), 1e6 * fastest(p4_forward, &p, reps));
+        printf("  dots      %2d x %2d of %4d: %6.2f / %6.2f\n", p.m, p.k, p.n,
+               1e6 * fastest(blas_dots, &p, reps), 1e6 * fastest(p4_dots, &p, reps));
+        free(p.a);
+        free(p.b);
+        free(p.c);
+    }
+}
+
+/* --- max-pool ------------------------------------------------------------------- */
+
+typedef struct {
+    layer l;
+    const float *in;
+} pool_bench;
+
+static void pool_example(void *ctx)
+{
+    pool_bench *p = ctx;
+    p4_maxpool_forward_examples(&p->l, p->in, 0, 1);
+}
+
+static void bench_pool(int reps)
+{
+    const int shapes[][2] = { { 28, 6 }, { 14, 16 }, { 32, 6 }, { 16, 16 } }; /* side, channels */
+    printf("2x2 max-pool of one example, in cache (as the convolution calls it), us:\n");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        pool_bench p;
+        p.l = make_maxpool_layer(1, shapes[s][0], shapes[s][0], shapes[s][1], 2, 2, 1);
+        float *in = malloc((size_t)p.l.inputs * sizeof(float));
+        for (int i = 0; i < p.l.inputs; i++)
+            in[i] = (float)((i * 7919) % 1000) / 100.0f - 3.0f;
+        p.in = in;
+        double t = fastest(pool_example, &p, reps);
+        printf("  %2dx%2dx%2d: %5.2f\n", shapes[s][0], shapes[s][0], shapes[s][1], 1e6 * t);
+        free(in);
+        free(p.l.output);
+        free(p.l.delta);
+        free(p.l.indexes);
+    }
+}
+
+/* --- noise ---------------------------------------------------------------------- */
+
+typedef struct {
+    p4_ziggurat z;
+    p4_rng rng;
+    float *values;
+    size_t n;
+} noise_bench;
+
+static void noise_fill(void *ctx)
+{
+    noise_bench *b = ctx;
+    p4_ziggurat_add(&b->z, &b->rng, b->values, b->n, 1.0);
+}
+
+static void bench_noise(int reps)
+{
+    noise_bench b;
+    p4_ziggurat_init(&b.z);
+    p4_rng_init_seeded(&b.rng, 1, "bench-noise");
+    b.n = 199210; /* the MLP's coordinates */
+    b.values = calloc(b.n, sizeof(float));
+    double t = fastest(noise_fill, &b, reps / 200 + 1);
+    printf("DP noise (ziggurat on ChaCha20), one core: %.2f ns per sample\n", 1e9 * t / b.n);
+    free(b.values);
+    p4_rng_wipe(&b.rng);
+}
+
+int main(int argc, char **argv)
+{
+    int reps = 2000;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
+            reps = atoi(argv[++i]);
+        } else {
+            fprintf(stderr, "usage: bench_kernels [--reps N]\n");
+            return 2;
+        }
+    }
+    if (reps < 1) {
+        fprintf(stderr, "bench_kernels: --reps must be at least 1\n");
+        return 2;
+    }
+    p4_workers_set_threads(1); /* and OpenBLAS on one thread */
+    bench_products(reps);
+    bench_pool(reps);
+    bench_noise(reps);
+    return 0;
+}
