@@ -36,8 +36,7 @@ static int teardown(void **state)
 /* Writes text to <tmp>/<name> and returns its path (in f->path). */
 static const char *write_ini(fixture *f, const char *name, const char *text)
 {
-    snprintf(f->path, sizeof f->path, "%s/%s", f->dir, name);
-    assert_int_equal(test_write_file(f->path, text, strlen(text)), 0);
+    test_write_text(f->dir, name, text, f->path, sizeof f->path);
     return f->path;
 }
 

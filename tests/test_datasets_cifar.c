@@ -12,18 +12,6 @@
 
 #define PIXELS 3072
 
-static int setup(void **state)
-{
-    *state = test_make_temp_dir();
-    return *state == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-    test_remove_tree(*state);
-    return 0;
-}
-
 static uint8_t pixel_of(int r, int j)
 {
     return (uint8_t)(r * 3 + j * 11);
@@ -56,7 +44,7 @@ static void write_records(const char *dir, const char *name, int n, int label_by
 {
     size_t len;
     uint8_t *buf = make_records(n, label_bytes, first, &len);
-    snprintf(path, PATH_MAX, "%s/%s", dir, name);
+    test_path_in(dir, name, path, PATH_MAX);
     assert_int_equal(test_write_file(path, buf, len), 0);
     free(buf);
 }
@@ -225,11 +213,11 @@ static void test_real_cifar100_subset(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_cifar10_files_concatenate_in_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cifar100_fine_and_coarse, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_size_not_a_multiple_of_the_record, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_label_out_of_range_names_record_offset, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_file_and_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cifar10_files_concatenate_in_order, test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_cifar100_fine_and_coarse, test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_size_not_a_multiple_of_the_record, test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_label_out_of_range_names_record_offset, test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_file_and_bad_arguments, test_temp_dir_setup, test_temp_dir_teardown),
         cmocka_unit_test(test_real_cifar10_subset),
         cmocka_unit_test(test_real_cifar100_subset),
     };

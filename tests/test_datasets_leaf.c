@@ -114,24 +114,6 @@ static void replace(char **text, const char *from, const char *to)
     *text = out;
 }
 
-static int setup(void **state)
-{
-    *state = test_make_temp_dir();
-    return *state == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-    test_remove_tree(*state);
-    return 0;
-}
-
-static void write_text(const char *dir, const char *name, const char *text, char *path)
-{
-    snprintf(path, PATH_MAX, "%s/%s", dir, name);
-    assert_int_equal(test_write_file(path, text, strlen(text)), 0);
-}
-
 /* Checks ds holds writers [w0, w0 + n) of t as writer ids [id0, ...). */
 static void assert_writers(const p4_dataset *ds, const leaf_text *t, int first_example,
                            int id0, int n)
@@ -156,7 +138,7 @@ static void test_valid_file_in_either_key_order(void **state)
         leaf_text t = {"f0001_", 3, 2, order};
         char *text = leaf_json(&t);
         char path[PATH_MAX];
-        write_text(*state, "one.json", text, path);
+        test_write_text(*state, "one.json", text, path, sizeof path);
         p4_dataset *ds = NULL;
         p4_error err;
         int rc = p4_load_leaf_file(path, 0, &ds, &err);
@@ -180,9 +162,9 @@ static void test_directory_loads_json_files_in_name_order(void **state)
     leaf_text a = {"alpha", 2, 1, 0}, b = {"beta", 3, 2, 1};
     char *ta = leaf_json(&a), *tb = leaf_json(&b);
     char path[PATH_MAX];
-    write_text(*state, "b_second.json", tb, path);
-    write_text(*state, "a_first.json", ta, path);
-    write_text(*state, "notes.txt", "not json", path);
+    test_write_text(*state, "b_second.json", tb, path, sizeof path);
+    test_write_text(*state, "a_first.json", ta, path, sizeof path);
+    test_write_text(*state, "notes.txt", "not json", path, sizeof path);
     p4_dataset *ds = NULL;
     p4_error err;
     int rc = p4_load_leaf_dir(*state, 0, &ds, &err);
@@ -235,7 +217,7 @@ static void expect_bad(const char *dir, const char *text, const char *needle, si
                        size_t hi)
 {
     char path[PATH_MAX];
-    write_text(dir, "bad.json", text, path);
+    test_write_text(dir, "bad.json", text, path, sizeof path);
     p4_dataset *ds = NULL;
     p4_error err;
     p4_error_clear(&err);
@@ -396,7 +378,7 @@ static p4_dataset *load_text(const char *dir, const char *name, const leaf_text 
 {
     char *text = leaf_json(t);
     char path[PATH_MAX];
-    write_text(dir, name, text, path);
+    test_write_text(dir, name, text, path, sizeof path);
     free(text);
     p4_dataset *ds = NULL;
     assert_int_equal(p4_load_leaf_file(path, 0, &ds, NULL), P4_OK);
@@ -416,7 +398,7 @@ static void test_match_writers_renumbers_test_by_name(void **state)
     replace(&text, "ROW", row);
     replace(&text, "ROW", row);
     char path[PATH_MAX];
-    write_text(*state, "test.json", text, path);
+    test_write_text(*state, "test.json", text, path, sizeof path);
     free(text);
     p4_dataset *test = NULL;
     p4_error err;
@@ -500,15 +482,15 @@ static void test_real_femnist_subset(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_valid_file_in_either_key_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_directory_loads_json_files_in_name_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gzipped_json_and_buffers_load, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_garbled_and_truncated_json, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wrong_row_length, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_value_and_label_ranges, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_writer_bookkeeping_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_directory_and_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_match_writers_renumbers_test_by_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_valid_file_in_either_key_order, test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_directory_loads_json_files_in_name_order, test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_gzipped_json_and_buffers_load, test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_garbled_and_truncated_json, test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_row_length, test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_value_and_label_ranges, test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_writer_bookkeeping_errors, test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_directory_and_file, test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_match_writers_renumbers_test_by_name, test_temp_dir_setup, test_temp_dir_teardown),
         cmocka_unit_test(test_real_femnist_subset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

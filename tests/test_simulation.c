@@ -47,9 +47,8 @@ static void run(const p4_config *cfg, p4_method method, double eps, const char *
 
 static void seeded_runs_repeat_and_spend_the_budget(void **state)
 {
-    (void)state;
     if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
-    char *dir = test_make_temp_dir();
+    const char *dir = *state;
     p4_config cfg;
     small_config(&cfg, dir, "");
     p4_sim_result a, b;
@@ -68,14 +67,12 @@ static void seeded_runs_repeat_and_spend_the_budget(void **state)
     assert_true(a.mean_accuracy > 0.4); /* 3 classes per client: chance is 1/3 */
     p4_sim_result_free(&a);
     p4_sim_result_free(&b);
-    test_remove_tree(dir);
 }
 
 static void without_dp_grouping_finds_the_clusters(void **state)
 {
-    (void)state;
     if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
-    char *dir = test_make_temp_dir();
+    const char *dir = *state;
     p4_config cfg;
     small_config(&cfg, dir, "");
     p4_sim_result r;
@@ -84,14 +81,12 @@ static void without_dp_grouping_finds_the_clusters(void **state)
     assert_true(r.ari == 1.0); /* disjoint class sets: the proxies separate cleanly */
     assert_true(r.mean_accuracy > 0.7);
     p4_sim_result_free(&r);
-    test_remove_tree(dir);
 }
 
 static void baselines(void **state)
 {
-    (void)state;
     if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
-    char *dir = test_make_temp_dir();
+    const char *dir = *state;
     p4_config cfg;
     small_config(&cfg, dir, "");
     p4_sim_result local, fedavg, proxyfl;
@@ -109,14 +104,12 @@ static void baselines(void **state)
     p4_sim_result_free(&local);
     p4_sim_result_free(&fedavg);
     p4_sim_result_free(&proxyfl);
-    test_remove_tree(dir);
 }
 
 static void logits_mode_is_accounted(void **state)
 {
-    (void)state;
     if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
-    char *dir = test_make_temp_dir();
+    const char *dir = *state;
     p4_config cfg;
     small_config(&cfg, dir, "share = logits\npublic_count = 100\nwarmup_sample_rate = 0\n");
     p4_sim_result r;
@@ -140,14 +133,12 @@ static void logits_mode_is_accounted(void **state)
         assert_int_equal(releases, 3);
         p4_ledger_close(&l);
     }
-    test_remove_tree(dir);
 }
 
 static void spent_ledger_stops_the_run(void **state)
 {
-    (void)state;
     if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
-    char *dir = test_make_temp_dir();
+    const char *dir = *state;
     p4_config cfg;
     small_config(&cfg, dir, "");
     p4_sim_result r;
@@ -157,17 +148,21 @@ static void spent_ledger_stops_the_run(void **state)
     p4_error err = {0};
     assert_int_equal(p4_sim_run(&cfg, &opt, &r, &err), P4_EBUDGET);
     assert_non_null(strstr(err.message, "spent epsilon"));
-    test_remove_tree(dir);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(seeded_runs_repeat_and_spend_the_budget),
-        cmocka_unit_test(without_dp_grouping_finds_the_clusters),
-        cmocka_unit_test(baselines),
-        cmocka_unit_test(logits_mode_is_accounted),
-        cmocka_unit_test(spent_ledger_stops_the_run),
+        cmocka_unit_test_setup_teardown(seeded_runs_repeat_and_spend_the_budget, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(without_dp_grouping_finds_the_clusters, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(baselines, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(logits_mode_is_accounted, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(spent_ledger_stops_the_run, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,37 +16,10 @@
 #include "datasets/workload.h"
 #include "p4node/commands.h"
 
-typedef struct fixture {
-    char *dir;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    if (f == NULL || (f->dir = test_make_temp_dir()) == NULL)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    test_remove_tree(f->dir);
-    free(f);
-    return 0;
-}
-
-static void path_in(const fixture *f, const char *name, char *out, size_t size)
-{
-    int n = snprintf(out, size, "%s/%s", f->dir, name);
-    assert_true(n > 0 && (size_t)n < size);
-}
-
-static void make_dir(const fixture *f, const char *name)
+static void make_dir(const char *dir, const char *name)
 {
     char path[PATH_MAX];
-    path_in(f, name, path, sizeof path);
+    test_path_in(dir, name, path, sizeof path);
     assert_int_equal(mkdir(path, 0700), 0);
 }
 
@@ -98,21 +71,13 @@ static void write_idx_split(const char *dir, const char *prefix, int count)
 }
 
 /* A Fashion-MNIST folder <tmp>/fmnist with ntrain and ntest examples. */
-static void make_fmnist_dir(const fixture *f, int ntrain, int ntest)
+static void make_fmnist_dir(const char *dir, int ntrain, int ntest)
 {
     char data[PATH_MAX];
-    make_dir(f, "fmnist");
-    path_in(f, "fmnist", data, sizeof data);
+    make_dir(dir, "fmnist");
+    test_path_in(dir, "fmnist", data, sizeof data);
     write_idx_split(data, "train", ntrain);
     write_idx_split(data, "t10k", ntest);
-}
-
-/* Writes <dir>/<name> with text and returns its path in out. */
-static void write_text(const fixture *f, const char *name, const char *text, char *out,
-                       size_t size)
-{
-    path_in(f, name, out, size);
-    assert_int_equal(test_write_file(out, text, strlen(text)), 0);
 }
 
 static int load(const char *config, p4_workload **w, p4_error *err)
@@ -131,11 +96,11 @@ static int load(const char *config, p4_workload **w, p4_error *err)
 
 static void test_fashion_mnist_idx_iid_split(void **state)
 {
-    fixture *f = *state;
-    make_fmnist_dir(f, 200, 50);
+    const char *dir = *state;
+    make_fmnist_dir(dir, 200, 50);
     char config[PATH_MAX];
     /* path relative to the config file */
-    write_text(f, "fm.ini",
+    test_write_text(dir, "fm.ini",
                "[data]\ndataset = fashion-mnist\npath = fmnist\nclients = 4\n"
                "train_per_client = 30\ntest_per_client = 10\nseed = 5\n"
                "[model]\ncfg = m.cfg\n",
@@ -174,10 +139,10 @@ static void test_fashion_mnist_idx_iid_split(void **state)
 
 static void test_max_train_and_max_test_cap_loading(void **state)
 {
-    fixture *f = *state;
-    make_fmnist_dir(f, 120, 40);
+    const char *dir = *state;
+    make_fmnist_dir(dir, 120, 40);
     char config[PATH_MAX];
-    write_text(f, "cap.ini",
+    test_write_text(dir, "cap.ini",
                "[data]\ndataset = fashion-mnist\npath = fmnist\nmax_train = 70\n"
                "max_test = 16\nclients = 2\n[model]\ncfg = m.cfg\n",
                config, sizeof config);
@@ -196,9 +161,9 @@ static void test_max_train_and_max_test_cap_loading(void **state)
 
 static void test_missing_fashion_mnist_names_the_package(void **state)
 {
-    fixture *f = *state;
+    const char *dir = *state;
     char config[PATH_MAX];
-    write_text(f, "missing.ini",
+    test_write_text(dir, "missing.ini",
                "[data]\ndataset = fashion-mnist\npath = not-there\n[model]\ncfg = m.cfg\n",
                config, sizeof config);
     p4_workload *w = (p4_workload *)&w; /* must be reset to NULL */
@@ -209,8 +174,8 @@ static void test_missing_fashion_mnist_names_the_package(void **state)
     assert_non_null(strstr(err.message, "apt-get install dataset-fashion-mnist"));
 
     /* the folder exists but holds no IDX files: the same hint */
-    make_dir(f, "empty");
-    write_text(f, "empty.ini",
+    make_dir(dir, "empty");
+    test_write_text(dir, "empty.ini",
                "[data]\ndataset = fashion-mnist\npath = empty\n[model]\ncfg = m.cfg\n",
                config, sizeof config);
     assert_int_equal(load(config, &w, &err), P4_EIO);
@@ -220,19 +185,19 @@ static void test_missing_fashion_mnist_names_the_package(void **state)
 
 static void test_missing_femnist_and_cifar_say_where_data_lives(void **state)
 {
-    fixture *f = *state;
+    const char *dir = *state;
     char config[PATH_MAX];
     p4_workload *w = NULL;
     p4_error err;
-    make_dir(f, "fem"); /* no train/ inside */
-    write_text(f, "fem.ini", "[data]\ndataset = femnist\npath = fem\n[model]\ncfg = m\n",
+    make_dir(dir, "fem"); /* no train/ inside */
+    test_write_text(dir, "fem.ini", "[data]\ndataset = femnist\npath = fem\n[model]\ncfg = m\n",
                config, sizeof config);
     assert_int_equal(load(config, &w, &err), P4_EIO);
     assert_non_null(strstr(err.message, "fem/train"));
     assert_non_null(strstr(err.message, "shared/data/femnist"));
 
-    make_dir(f, "c10"); /* no data_batch_*.bin */
-    write_text(f, "c10.ini", "[data]\ndataset = cifar10\npath = c10\n[model]\ncfg = m\n",
+    make_dir(dir, "c10"); /* no data_batch_*.bin */
+    test_write_text(dir, "c10.ini", "[data]\ndataset = cifar10\npath = c10\n[model]\ncfg = m\n",
                config, sizeof config);
     assert_int_equal(load(config, &w, &err), P4_EIO);
     assert_non_null(strstr(err.message, "data_batch_*.bin"));
@@ -254,22 +219,22 @@ static void write_cifar10_file(const char *path, int records, int label)
 
 static void test_cifar10_batches_load_in_version_order(void **state)
 {
-    fixture *f = *state;
-    make_dir(f, "c10");
+    const char *dir = *state;
+    make_dir(dir, "c10");
     char path[PATH_MAX], config[PATH_MAX];
     /* label = batch number, so the order of the loaded set shows the file order */
     static const int batches[] = {10, 2, 1};
     for (int i = 0; i < 3; i++) {
         char name[64];
         snprintf(name, sizeof name, "c10/data_batch_%d.bin", batches[i]);
-        path_in(f, name, path, sizeof path);
+        test_path_in(dir, name, path, sizeof path);
         write_cifar10_file(path, 4, batches[i] % 10);
     }
-    path_in(f, "c10/data_batch_x.txt", path, sizeof path); /* not a batch */
+    test_path_in(dir, "c10/data_batch_x.txt", path, sizeof path); /* not a batch */
     assert_int_equal(test_write_file(path, "x", 1), 0);
-    path_in(f, "c10/test_batch.bin", path, sizeof path);
+    test_path_in(dir, "c10/test_batch.bin", path, sizeof path);
     write_cifar10_file(path, 6, 7);
-    write_text(f, "c10.ini",
+    test_write_text(dir, "c10.ini",
                "[data]\ndataset = cifar10\npath = c10\nclients = 2\n[model]\ncfg = m\n",
                config, sizeof config);
     p4_workload *w = NULL;
@@ -290,8 +255,8 @@ static void test_cifar10_batches_load_in_version_order(void **state)
 
 static void test_cifar100_uses_fine_labels(void **state)
 {
-    fixture *f = *state;
-    make_dir(f, "c100");
+    const char *dir = *state;
+    make_dir(dir, "c100");
     char path[PATH_MAX], config[PATH_MAX];
     for (int split = 0; split < 2; split++) {
         int records = split ? 4 : 8;
@@ -301,11 +266,11 @@ static void test_cifar100_uses_fine_labels(void **state)
             buf[(size_t)i * 3074] = (unsigned char)(i % 20);      /* coarse */
             buf[(size_t)i * 3074 + 1] = (unsigned char)(50 + i);  /* fine   */
         }
-        path_in(f, split ? "c100/test.bin" : "c100/train.bin", path, sizeof path);
+        test_path_in(dir, split ? "c100/test.bin" : "c100/train.bin", path, sizeof path);
         assert_int_equal(test_write_file(path, buf, (size_t)records * 3074), 0);
         free(buf);
     }
-    write_text(f, "c100.ini",
+    test_write_text(dir, "c100.ini",
                "[data]\ndataset = cifar100\npath = c100\nmax_train = 6\n[model]\ncfg = m\n",
                config, sizeof config);
     p4_workload *w = NULL;
@@ -351,18 +316,18 @@ static void write_leaf(const char *path, const char *const *writers, int nwriter
 
 static void test_femnist_writer_partition_matches_writers(void **state)
 {
-    fixture *f = *state;
-    make_dir(f, "fem");
-    make_dir(f, "fem/train");
-    make_dir(f, "fem/test");
+    const char *dir = *state;
+    make_dir(dir, "fem");
+    make_dir(dir, "fem/train");
+    make_dir(dir, "fem/test");
     char path[PATH_MAX], config[PATH_MAX];
     static const char *const train_writers[] = {"f0001", "f0002", "f0003"};
     static const char *const test_writers[] = {"f0003", "f0001", "f0002"}; /* other order */
-    path_in(f, "fem/train/all_data_0_train.json", path, sizeof path);
+    test_path_in(dir, "fem/train/all_data_0_train.json", path, sizeof path);
     write_leaf(path, train_writers, 3, 4, 10);
-    path_in(f, "fem/test/all_data_0_test.json", path, sizeof path);
+    test_path_in(dir, "fem/test/all_data_0_test.json", path, sizeof path);
     write_leaf(path, test_writers, 3, 2, 20);
-    write_text(f, "fem.ini",
+    test_write_text(dir, "fem.ini",
                "[data]\ndataset = femnist\npath = fem\npartition = writer\nclients = 3\n"
                "[model]\ncfg = m\n",
                config, sizeof config);
@@ -401,11 +366,11 @@ static void test_bad_arguments(void **state)
 }
 
 /* Runs p4_cmd_data with stdout and stderr going to files; returns its status. */
-static int run_data_command(const fixture *f, char **argv, int argc, char *out, size_t size)
+static int run_data_command(const char *dir, char **argv, int argc, char *out, size_t size)
 {
     char out_path[PATH_MAX], err_path[PATH_MAX];
-    path_in(f, "stdout.txt", out_path, sizeof out_path);
-    path_in(f, "stderr.txt", err_path, sizeof err_path);
+    test_path_in(dir, "stdout.txt", out_path, sizeof out_path);
+    test_path_in(dir, "stderr.txt", err_path, sizeof err_path);
     fflush(stdout);
     fflush(stderr);
     int saved_out = dup(1), saved_err = dup(2);
@@ -438,17 +403,17 @@ static int run_data_command(const fixture *f, char **argv, int argc, char *out, 
 
 static void test_data_command_prints_the_split(void **state)
 {
-    fixture *f = *state;
-    make_fmnist_dir(f, 100, 20);
+    const char *dir = *state;
+    make_fmnist_dir(dir, 100, 20);
     char config[PATH_MAX];
-    write_text(f, "fm.ini",
+    test_write_text(dir, "fm.ini",
                "[data]\ndataset = fashion-mnist\npath = fmnist\nclients = 2\n"
                "train_per_client = 40\ntest_per_client = 10\n[model]\ncfg = m.cfg\n",
                config, sizeof config);
     static char out[1 << 16];
 
     char *text_argv[] = {"data", "--config", config, NULL};
-    assert_int_equal(run_data_command(f, text_argv, 3, out, sizeof out), 0);
+    assert_int_equal(run_data_command(dir, text_argv, 3, out, sizeof out), 0);
     print_message("%s", out);
     assert_non_null(strstr(out, "partition  iid, 2 clients, seed 1"));
     assert_non_null(strstr(out, "client  split  examples"));
@@ -456,34 +421,34 @@ static void test_data_command_prints_the_split(void **state)
     assert_non_null(strstr(out, "not given to any client: 20 of 100 train, 0 of 20 test"));
 
     char *json_argv[] = {"data", "-c", config, "--json", NULL};
-    assert_int_equal(run_data_command(f, json_argv, 4, out, sizeof out), 0);
+    assert_int_equal(run_data_command(dir, json_argv, 4, out, sizeof out), 0);
     assert_non_null(strstr(out, "\"classes\":10"));
     assert_non_null(strstr(out, "\"client\":1,\"train\":40,\"test\":10,\"cluster\":null"));
     assert_non_null(strstr(out, "\"total\":{\"train\":80,\"test\":20"));
 
     char bad[PATH_MAX];
-    write_text(f, "bad.ini", "[data]\ndataset = fashion-mnist\nclients = 0\n", bad, sizeof bad);
+    test_write_text(dir, "bad.ini", "[data]\ndataset = fashion-mnist\nclients = 0\n", bad, sizeof bad);
     char *bad_argv[] = {"data", "--config", bad, NULL};
-    assert_int_equal(run_data_command(f, bad_argv, 3, out, sizeof out), 2);
+    assert_int_equal(run_data_command(dir, bad_argv, 3, out, sizeof out), 2);
     assert_non_null(strstr(out, "bad.ini:3: [data] clients = 0: must be in 1..4096"));
 
     char *usage_argv[] = {"data", NULL};
-    assert_int_equal(run_data_command(f, usage_argv, 1, out, sizeof out), 2);
+    assert_int_equal(run_data_command(dir, usage_argv, 1, out, sizeof out), 2);
     assert_non_null(strstr(out, "--config FILE is required"));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fashion_mnist_idx_iid_split, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_max_train_and_max_test_cap_loading, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_fashion_mnist_names_the_package, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_femnist_and_cifar_say_where_data_lives, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cifar10_batches_load_in_version_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cifar100_uses_fine_labels, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_femnist_writer_partition_matches_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fashion_mnist_idx_iid_split, test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_max_train_and_max_test_cap_loading, test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_fashion_mnist_names_the_package, test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_femnist_and_cifar_say_where_data_lives, test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_cifar10_batches_load_in_version_order, test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_cifar100_uses_fine_labels, test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_femnist_writer_partition_matches_writers, test_temp_dir_setup, test_temp_dir_teardown),
         cmocka_unit_test(test_bad_arguments),
-        cmocka_unit_test_setup_teardown(test_data_command_prints_the_split, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_data_command_prints_the_split, test_temp_dir_setup, test_temp_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

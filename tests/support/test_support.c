@@ -37,6 +37,24 @@ void test_remove_tree(char *path)
     free(path);
 }
 
+int test_temp_dir_setup(void **state)
+{
+    *state = test_make_temp_dir();
+    return *state == NULL ? -1 : 0;
+}
+
+int test_temp_dir_teardown(void **state)
+{
+    test_remove_tree(*state);
+    return 0;
+}
+
+void test_path_in(const char *dir, const char *name, char *out, size_t size)
+{
+    int n = snprintf(out, size, "%s/%s", dir, name);
+    assert_true(n > 0 && (size_t)n < size);
+}
+
 int test_write_file(const char *path, const void *data, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -44,4 +62,11 @@ int test_write_file(const char *path, const void *data, size_t n)
         return -1;
     size_t w = fwrite(data, 1, n, f);
     return (fclose(f) == 0 && w == n) ? 0 : -1;
+}
+
+void test_write_text(const char *dir, const char *name, const char *text, char *path,
+                     size_t size)
+{
+    test_path_in(dir, name, path, size);
+    assert_int_equal(test_write_file(path, text, strlen(text)), 0);
 }

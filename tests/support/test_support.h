@@ -21,8 +21,21 @@ char *test_make_temp_dir(void);
 /* rm -rf of a directory made by test_make_temp_dir; frees path. */
 void test_remove_tree(char *path);
 
+/* cmocka setup and teardown for a test whose state is a fresh temporary
+ * directory: *state is its path (char *), removed afterwards. */
+int test_temp_dir_setup(void **state);
+int test_temp_dir_teardown(void **state);
+
+/* out = dir/name; fails the test if that does not fit in size bytes. */
+void test_path_in(const char *dir, const char *name, char *out, size_t size);
+
 /* Writes n bytes to path; returns 0 on success. */
 int test_write_file(const char *path, const void *data, size_t n);
+
+/* Writes text to dir/name and returns that path in path (size bytes);
+ * fails the test if either does not work. */
+void test_write_text(const char *dir, const char *name, const char *text, char *path,
+                     size_t size);
 
 /* Prints "SKIP: reason" and skips the current test. */
 #define TEST_SKIP(reason)                                                     \
