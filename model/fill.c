@@ -8,7 +8,6 @@
  * darknet's loop, written the same way. */
 #include <darknet.h>
 #include <math.h>
-#include <string.h>
 
 #include "common/workers.h"
 

@@ -96,6 +96,12 @@ static void zero_wrapped(float *out, same_shift s, int dx, int width)
     }
 }
 
+/* Stride 1 with "same" padding: the output is as large as the input. */
+static int is_same_stride1(int ksize, int stride, int pad)
+{
+    return stride == 1 && 2 * pad == ksize - 1;
+}
+
 /* Stride 1 with "same" padding (2 pad = ksize - 1, so the column image
  * is as large as the input): each row of the column matrix is the input
  * plane shifted by (dy, dx) = (ky - pad, kx - pad).  In flat indices that is
@@ -127,7 +133,7 @@ static void im2col_same_stride1(const float *data_im, int channels, int height, 
 void im2col_cpu(float *data_im, int channels, int height, int width, int ksize, int stride,
                 int pad, float *data_col)
 {
-    if (stride == 1 && 2 * pad == ksize - 1) {
+    if (is_same_stride1(ksize, stride, pad)) {
         im2col_same_stride1(data_im, channels, height, width, ksize, pad, data_col);
         return;
     }
@@ -182,7 +188,7 @@ static void col2im_same_stride1(float *data_col, int channels, int height, int w
 void col2im_cpu(float *data_col, int channels, int height, int width, int ksize, int stride,
                 int pad, float *data_im)
 {
-    if (stride == 1 && 2 * pad == ksize - 1) {
+    if (is_same_stride1(ksize, stride, pad)) {
         col2im_same_stride1(data_col, channels, height, width, ksize, pad, data_im);
         return;
     }

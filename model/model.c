@@ -135,10 +135,13 @@ int p4_model_new(p4_model **out, const char *cfg_path, const p4_cfg_shape *shape
     char *text = NULL;
     int rc = p4_cfg_prepare(cfg_path, shape, batch, &text, &m->summary, err);
     const int capacity = rc == P4_OK ? pass_examples(&m->summary, batch) : batch;
-    if (rc == P4_OK && capacity != batch) { /* again, with the pass size as darknet's batch */
-        free(text);
+    if (rc == P4_OK && capacity != batch) {
+        /* The same checked text, with the pass size as darknet's batch
+         * (the file is not read again). */
+        char *prepared = text;
         text = NULL;
-        rc = p4_cfg_prepare(cfg_path, shape, capacity, &text, &m->summary, err);
+        rc = p4_cfg_prepare_text(cfg_path, prepared, shape, capacity, &text, &m->summary, err);
+        free(prepared);
     }
     if (rc != P4_OK) {
         free(text);

@@ -110,14 +110,21 @@ ALWAYS_INLINE void rows_product(int rows, int N, int K, const float *A, int lda,
         product_tail(rows, N, K, A, lda, b_rows, C, ldc, j0, add);
 }
 
-BY_MACHINE void p4_gemm_few_rows_at(int M, int N, int K, const float *A, int lda,
-                         const float *const *b_rows, float *C, int ldc)
+/* All of C, in blocks of ROWS rows: stored, or added to it. */
+ALWAYS_INLINE void product(int M, int N, int K, const float *A, int lda,
+                           const float *const *b_rows, float *C, int ldc, int add)
 {
     for (int i0 = 0; i0 < M; i0 += ROWS) {
         const int rows = M - i0 < ROWS ? M - i0 : ROWS;
         rows_product(rows, N, K, A + (size_t)i0 * lda, lda, b_rows, C + (size_t)i0 * ldc, ldc,
-                     0);
+                     add);
     }
+}
+
+BY_MACHINE void p4_gemm_few_rows_at(int M, int N, int K, const float *A, int lda,
+                         const float *const *b_rows, float *C, int ldc)
+{
+    product(M, N, K, A, lda, b_rows, C, ldc, 0);
 }
 
 /* Rows of B named by pointer, a slice of K at a time (the first slice
@@ -133,11 +140,7 @@ BY_MACHINE void p4_gemm_few_rows(int M, int N, int K, const float *A, int lda, c
         const int depth = K - k0 < K_SLICE ? (K - k0 > 0 ? K - k0 : 0) : K_SLICE;
         for (int k = 0; k < depth; k++)
             b_rows[k] = B + (size_t)(k0 + k) * ldb;
-        for (int i0 = 0; i0 < M; i0 += ROWS) {
-            const int rows = M - i0 < ROWS ? M - i0 : ROWS;
-            rows_product(rows, N, depth, A + (size_t)i0 * lda + k0, lda, b_rows,
-                         C + (size_t)i0 * ldc, ldc, k0 > 0);
-        }
+        product(M, N, depth, A + k0, lda, b_rows, C, ldc, k0 > 0);
         k0 += K_SLICE;
     } while (k0 < K);
 }
