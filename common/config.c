@@ -159,8 +159,6 @@ static const config_key config_keys[] = {
     {.section = "dp", .name = "state", .type = KEY_PATH, FIELD(state),
      .default_text = "p4-state.db beside the run",
      .help = "privacy ledger (SQLite) recording the budget spent"},
-    {.section = "dp", .name = "noise_seeded", .type = KEY_BOOL, FIELD(noise_seeded),
-     .help = "draw DP noise from the seed: reproducible, but not secret"},
 
     /* [p4] */
     {.section = "p4", .name = "rounds", .type = KEY_INT, FIELD(rounds),
@@ -201,7 +199,8 @@ static const config_key config_keys[] = {
      .choices = "weights|logits", .help = "what peers exchange"},
     {.section = "p4", .name = "strict_dp", .type = KEY_BOOL, FIELD(strict_dp),
      .help = "the proxy learns from labels only (no private teacher), so its DP guarantee "
-             "holds without assuming a fixed teacher"},
+             "holds; false is the paper's private-teacher mode, whose guarantee is "
+             "`conditional` on a fixed teacher (see README, Privacy)"},
     {.section = "p4", .name = "public_count", .type = KEY_INT, FIELD(public_count),
      .min = 0, .max = INT_MAX, .help = "logits mode: size of the public reference set"},
     {.section = "p4", .name = "method", .type = KEY_ENUM, FIELD(method),
@@ -249,7 +248,7 @@ void p4_config_defaults(p4_config *cfg)
     snprintf(cfg->aggregate, sizeof cfg->aggregate, "mean");
     cfg->krum_f = 0;
     snprintf(cfg->share, sizeof cfg->share, "weights");
-    cfg->strict_dp = 0;
+    cfg->strict_dp = 1;
     cfg->public_count = 500;
     snprintf(cfg->method, sizeof cfg->method, "p4");
 }
@@ -721,6 +720,12 @@ static int on_key(void *user, const char *section, const char *name, const char 
         return 0;
     }
     const config_key *k = find_key(section, name);
+    if (k == NULL && strcmp(section, "dp") == 0 && strcmp(name, "noise_seeded") == 0) {
+        /* A config file must never be able to make the DP noise public. */
+        fail_key(st, section, name, value, "removed: a config cannot seed the DP noise; "
+                 "use the --reproducible flag for a reproducible (and not private) run");
+        return 0;
+    }
     if (k == NULL) {
         char keys[P4_ERROR_MESSAGE_MAX / 2];
         list_keys(section, keys, sizeof keys);

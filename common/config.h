@@ -49,7 +49,6 @@ typedef struct p4_config {
                                         (0 = not given: derive it from those) */
     double delta;                    /* default 1e-5 */
     char state[P4_PATH_MAX];         /* ledger path; default "" = p4-state.db beside run */
-    int noise_seeded;                /* 1 = draw DP noise from the seed (reproducible, not secret) */
 
     /* [p4] co-training and grouping (issue 4) */
     int rounds;                      /* default 10 */
@@ -66,7 +65,7 @@ typedef struct p4_config {
     char aggregate[16];              /* mean | multikrum */
     int krum_f;                      /* multi-Krum: assumed Byzantine count */
     char share[16];                  /* weights | logits */
-    int strict_dp;                   /* 0/1 */
+    int strict_dp;                   /* 1 (default): the proxy learns from labels only */
     int public_count;                /* logits mode: size of the public reference set */
     char method[16];                 /* p4 | local | proxyfl | fedavg-dp */
 } p4_config;

@@ -128,11 +128,14 @@ int p4_client_new(p4_client **out, const p4_client_spec *spec, p4_error *err)
     /* Privacy amplification by subsampling assumes the batches are secret:
      * with DP they come from the OS-keyed generator unless the run asked for
      * reproducible (seeded, not secret) noise. */
-    if (spec->dp && !spec->seeded_sampling)
-        p4_rng_init_secure(&c->batch_rng);
-    else
-        p4_rng_init_seeded(&c->batch_rng, spec->seed * 1000003u + (uint64_t)spec->id,
-                           "client-batches");
+    rc = spec->dp && !spec->seeded_sampling
+             ? p4_rng_init_secure(&c->batch_rng)
+             : p4_rng_init_seeded(&c->batch_rng, spec->seed * 1000003u + (uint64_t)spec->id,
+                                  "client-batches");
+    if (rc != P4_OK) {
+        p4_client_destroy(&c);
+        return p4_error_set(err, rc, "client %d: cannot key the batch sampler", spec->id);
+    }
     c->batch = malloc((size_t)spec->train_count * sizeof(int));
     if (!c->batch || grow_buffers(c, spec->batch) != P4_OK) {
         p4_client_destroy(&c);
@@ -182,8 +185,8 @@ static int plain_kd_step(p4_client *c, p4_model *model, p4_sgd *sgd, const float
         double loss = p4_kd_loss(p4_model_logits(model), teacher ? teacher + at : NULL,
                                  c->onehot + at, m, classes, teacher ? c->spec.kd_alpha : 0.0,
                                  c->spec.kd_temperature, p4_model_logit_delta(model));
-        if (isnan(loss))
-            return P4_EINVAL;
+        if (!isfinite(loss))
+            return P4_EINVAL; /* a diverged step must stop the run, not train on NaN */
         p4_model_backward(model);
     }
     return n > 0 ? p4_sgd_step(sgd, n) : P4_OK;
@@ -194,7 +197,8 @@ static int cotrain_batch(p4_client *c, int n, double expected, p4_error *err)
 {
     int rc = P4_OK;
     if (n > 0) {
-        p4_dataset_batch(c->spec.train, c->batch, n, c->x, c->onehot);
+        if ((rc = p4_dataset_batch(c->spec.train, c->batch, n, c->x, c->onehot)) != P4_OK)
+            return p4_error_set(err, rc, "client %d: cannot load a batch", c->spec.id);
         if ((rc = p4_model_predict(c->proxy, c->x, n, c->proxy_teacher, NULL)) != P4_OK)
             return p4_error_set(err, rc, "client %d: proxy forward failed", c->spec.id);
         soften(c->proxy_teacher, n, c->classes, c->spec.kd_temperature);
@@ -204,9 +208,10 @@ static int cotrain_batch(p4_client *c, int n, double expected, p4_error *err)
             return p4_error_set(err, rc, "client %d: private step failed", c->spec.id);
         soften(c->private_teacher, n, c->classes, c->spec.kd_temperature);
     }
-    /* strict_dp: the proxy learns from labels only, so its DP guarantee does
-     * not rest on the private teacher being fixed. */
-    const float *teacher = c->spec.strict_dp ? NULL : c->private_teacher;
+    /* strict_dp: a DP proxy learns from labels only, so its guarantee does
+     * not rest on the private teacher being fixed.  Without DP there is no
+     * guarantee to keep, and the proxy distils as in the paper. */
+    const float *teacher = c->dp && c->spec.strict_dp ? NULL : c->private_teacher;
     if (c->dp) {
         kd_context ctx = { c };
         return p4_dpsgd_step(c->dp, c->x, c->onehot, n, expected,
@@ -228,7 +233,9 @@ static int cotrain_epoch(p4_client *c, p4_error *err)
                                   &reserved, err);
         if (rc != P4_OK)
             return rc;
-        p4_poisson_sample(&c->batch_rng, c->spec.train_idx, c->spec.train_count, q, c->batch, &n);
+        if ((rc = p4_poisson_sample(&c->batch_rng, c->spec.train_idx, c->spec.train_count, q,
+                                    c->batch, &n)) != P4_OK)
+            return p4_error_set(err, rc, "client %d: Poisson sampling failed", c->spec.id);
         if (grow_buffers(c, n) != P4_OK)
             return p4_error_set(err, P4_ENOMEM, "client %d: out of memory for a batch of %d",
                                 c->spec.id, n);
@@ -416,7 +423,7 @@ int p4_client_distill_public(p4_client *c, const float *x, int n, const float *t
                                          teacher_probs + (size_t)first * classes, NULL, m, classes,
                                          1.0, c->spec.kd_temperature,
                                          p4_model_logit_delta(c->proxy));
-                if (isnan(loss))
+                if (!isfinite(loss))
                     return p4_error_set(err, P4_EINVAL, "client %d: bad teacher distribution",
                                         c->spec.id);
                 p4_model_backward(c->proxy);

@@ -5,10 +5,12 @@
  * On each local batch the two distill into each other (Hinton-style KD):
  *   private: (1-a) CE(private, y) + a T^2 KL(softmax(proxy/T) || softmax(private/T))
  *   proxy:   (1-a) CE(proxy, y)   + a T^2 KL(softmax(private/T) || softmax(proxy/T))
- * and the proxy's step is DP-SGD.  Because the proxy's teacher (the private
- * model) saw the same data without DP, the proxy's guarantee assumes a fixed
- * teacher; strict_dp = 1 makes the proxy learn from labels only, and the
- * guarantee holds outright (the private model still learns from the proxy).
+ * and the proxy's step is DP-SGD.  The private model saw the same data
+ * without DP, so a proxy that distils from it has a guarantee only if that
+ * teacher is assumed fixed (`conditional`).  strict_dp = 1, the default,
+ * makes a DP proxy learn from labels only, and the guarantee holds outright
+ * (the private model still learns from the proxy).  Without DP the proxy
+ * always distils, as in the paper.
  *
  * The same client code runs in `p4 sim` (many clients in one process) and
  * in a networked node: it never talks to peers itself; callers move the

@@ -130,16 +130,20 @@ int p4_dpsgd_step(p4_dpsgd *dp, const float *x, const float *targets, int n,
             return p4_error_set(err, rc, "DP-SGD: cannot load a batch");
         p4_model_forward(dp->model, 1);
         float *delta = p4_model_logit_delta(dp->model);
-        if (loss != NULL)
-            total_loss += loss(loss_user, p4_model_logits(dp->model),
-                               p4_model_probabilities(dp->model), first, m, classes, delta);
-        else
-            total_loss += p4_loss_cross_entropy(p4_model_probabilities(dp->model),
-                                                targets + (size_t)first * classes, m,
-                                                classes, delta);
+        double chunk_loss = loss != NULL
+            ? loss(loss_user, p4_model_logits(dp->model), p4_model_probabilities(dp->model),
+                   first, m, classes, delta)
+            : p4_loss_cross_entropy(p4_model_probabilities(dp->model),
+                                    targets + (size_t)first * classes, m, classes, delta);
+        if (!isfinite(chunk_loss))
+            return p4_error_set(err, P4_EINVAL, "DP-SGD: the loss is %g (diverged); "
+                                "no update is released", chunk_loss);
+        total_loss += chunk_loss;
         if ((rc = p4_per_example_backward(dp->per_example, dp->norms_sq, m)) != P4_OK)
             return p4_error_set(err, rc, "DP-SGD: per-example backward failed");
-        p4_clip_factors(dp->norms_sq, m, dp->params.clip_norm, dp->factor);
+        if (p4_clip_factors(dp->norms_sq, m, dp->params.clip_norm, dp->factor) != P4_OK)
+            return p4_error_set(err, P4_EINVAL, "DP-SGD: a per-example gradient norm is not "
+                                "finite (diverged); no update is released");
         if ((rc = p4_per_example_accumulate(dp->per_example, dp->factor, m)) != P4_OK)
             return p4_error_set(err, rc, "DP-SGD: accumulation failed");
     }
@@ -207,7 +211,10 @@ int p4_dpsgd_epoch(p4_dpsgd *dp, const p4_dataset *ds, const int *indices,
                                    err)) != P4_OK)
             break;
         int n = 0;
-        p4_poisson_sample(sample_rng, indices, count, q, batch, &n);
+        if ((rc = p4_poisson_sample(sample_rng, indices, count, q, batch, &n)) != P4_OK) {
+            p4_error_set(err, rc, "DP epoch: Poisson sampling failed");
+            break;
+        }
         if (n > room) {
             float *bigger_x = realloc(x, (size_t)n * example * sizeof(float));
             if (bigger_x != NULL)
@@ -221,7 +228,10 @@ int p4_dpsgd_epoch(p4_dpsgd *dp, const p4_dataset *ds, const int *indices,
             }
             room = n;
         }
-        p4_dataset_batch(ds, batch, n, x, y);
+        if ((rc = p4_dataset_batch(ds, batch, n, x, y)) != P4_OK) {
+            p4_error_set(err, rc, "DP epoch: cannot load a batch");
+            break;
+        }
         double loss = 0;
         rc = p4_dpsgd_step(dp, x, y, n, expected, NULL, NULL, &loss, err);
         loss_total += loss;

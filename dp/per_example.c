@@ -252,10 +252,15 @@ int p4_per_example_accumulate(p4_per_example *pe, const float *factor, int n)
     return P4_OK;
 }
 
-void p4_clip_factors(const double *norms_sq, int n, double clip, float *factor)
+int p4_clip_factors(const double *norms_sq, int n, double clip, float *factor)
 {
+    if ((norms_sq == NULL && n > 0) || (factor == NULL && n > 0) || n < 0 || !(clip > 0))
+        return P4_EINVAL;
     for (int i = 0; i < n; i++) {
+        if (!isfinite(norms_sq[i]) || norms_sq[i] < 0)
+            return P4_EINVAL;
         double norm = sqrt(norms_sq[i]);
         factor[i] = (float)(norm > clip ? clip / norm : 1.0);
     }
+    return P4_OK;
 }

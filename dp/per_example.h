@@ -47,6 +47,9 @@ int p4_per_example_freeze_below(p4_per_example *pe, int first_trainable);
 /* 1 when darknet layer `layer_index` is a parametrised, unfrozen layer. */
 int p4_per_example_trainable(const p4_per_example *pe, int layer_index);
 
-void p4_clip_factors(const double *norms_sq, int n, double clip, float *factor);
+/* factor[i] = min(1, clip / ||g_i||) from the squared norms.  A NaN or
+ * infinite norm (a diverged example) is an error, P4_EINVAL: clipping it to
+ * factor 1 or 0 would release a gradient whose sensitivity nobody bounded. */
+int p4_clip_factors(const double *norms_sq, int n, double clip, float *factor);
 
 #endif

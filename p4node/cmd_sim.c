@@ -18,12 +18,15 @@ static void sim_usage(FILE *out)
     fprintf(out,
             "usage: p4 sim --config FILE [--method p4|local|proxyfl|fedavg-dp] [--epsilon E|inf]\n"
             "              [--seed S] [--threads T] [--state-dir DIR] [--json] [--quiet]\n"
+            "              [--reproducible]\n"
             "  --method     default: the config's [p4] method\n"
             "  --epsilon    target epsilon per client; default: [dp] target_epsilon if [dp]\n"
             "               is enabled, else inf (no DP)\n"
             "  --seed       replaces the config's model and split seeds\n"
             "  --threads    clients trained at once (default 2)\n"
-            "  --state-dir  keep each client's budget ledger there (default: a temporary folder)\n");
+            "  --state-dir  keep each client's budget ledger there (default: a temporary folder)\n"
+            "  --reproducible  draw DP noise and batches from the seed: the run repeats\n"
+            "               exactly and is NOT private (dp_guarantee none)\n");
 }
 
 typedef struct {
@@ -55,6 +58,7 @@ static int parse_options(int argc, char **argv, p4_sim_cli *c)
         {"epsilon", required_argument, NULL, 'e'}, {"seed", required_argument, NULL, 's'},
         {"threads", required_argument, NULL, 't'}, {"state-dir", required_argument, NULL, 'd'},
         {"json", no_argument, NULL, 'j'}, {"quiet", no_argument, NULL, 'q'},
+        {"reproducible", no_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *config = NULL, *method = NULL, *epsilon = NULL, *seed = NULL;
     memset(c, 0, sizeof *c);
@@ -71,6 +75,7 @@ static int parse_options(int argc, char **argv, p4_sim_cli *c)
         case 'd': c->opt.state_dir = optarg; break;
         case 'j': c->json = 1; break;
         case 'q': c->quiet = 1; break;
+        case 'r': c->opt.reproducible = 1; break;
         case 'h': sim_usage(stdout); return 0;
         default: sim_usage(stderr); return 2;
         }
@@ -140,6 +145,8 @@ static void print_json(const p4_sim_cli *c, const p4_sim_result *r)
     p4_json_number(stdout, c->cfg.delta);
     printf(",\"noise_multiplier\":");
     p4_json_number(stdout, r->noise_multiplier);
+    printf(",\"dp_guarantee\":\"%s\",\"reproducible\":%s", p4_dp_guarantee_name(r->guarantee),
+           c->opt.reproducible ? "true" : "false");
     printf(",\"seed\":%llu,\"clients\":%d,\"mean_accuracy\":", (unsigned long long)c->cfg.seed,
            r->clients);
     p4_json_number(stdout, r->mean_accuracy);
@@ -180,6 +187,8 @@ static void print_text(const p4_sim_cli *c, const p4_sim_result *r)
     else
         printf("privacy: epsilon %.3f spent of %.3f per client at delta %g (noise multiplier %.4f)\n",
                r->epsilon, c->opt.epsilon, c->cfg.delta, r->noise_multiplier);
+    printf("dp_guarantee %s: %s\n", p4_dp_guarantee_name(r->guarantee),
+           p4_dp_guarantee_reason(&r->facts));
     printf("time %.1f s\n", r->seconds);
 }
 
@@ -192,6 +201,8 @@ int p4_cmd_sim(int argc, char **argv)
     p4_sim_result r;
     p4_error err = {0};
     c.opt.log = c.quiet ? NULL : stderr;
+    if (c.opt.reproducible)
+        fprintf(stderr, "p4 sim: %s\n", P4_REPRODUCIBLE_WARNING);
     if (p4_sim_run(&c.cfg, &c.opt, &r, &err) != P4_OK) {
         fprintf(stderr, "p4 sim: %s\n", err.message);
         return 1;

@@ -25,14 +25,15 @@ typedef struct {
     double epsilon[MAX_LIST];
     int neps;
     p4_method method[MAX_LIST];
-    int nmethods, seeds, threads;
+    int nmethods, seeds, threads, reproducible;
     const char *out;
 } sweep_args;
 
 static void sweep_usage(FILE *out)
 {
     fprintf(out, "usage: p4 sweep --config FILE --epsilon 1,2,4,8,inf --seeds N\n"
-                 "                --method p4,local,proxyfl,fedavg-dp --out DIR [--threads T]\n");
+                 "                --method p4,local,proxyfl,fedavg-dp --out DIR [--threads T]\n"
+                 "                [--reproducible]   (seeded noise: repeatable, NOT private)\n");
 }
 
 static int parse_list(const char *text, const char *what, sweep_args *a)
@@ -63,7 +64,8 @@ static int parse_args(int argc, char **argv, sweep_args *a)
         {"config", required_argument, NULL, 'c'}, {"epsilon", required_argument, NULL, 'e'},
         {"seeds", required_argument, NULL, 's'}, {"method", required_argument, NULL, 'm'},
         {"out", required_argument, NULL, 'o'}, {"threads", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"reproducible", no_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     const char *config = NULL, *eps = "1,2,4,8,inf", *methods = "p4,local,proxyfl,fedavg-dp";
     memset(a, 0, sizeof *a);
     a->seeds = 3;
@@ -78,6 +80,7 @@ static int parse_args(int argc, char **argv, sweep_args *a)
         case 'm': methods = optarg; break;
         case 'o': a->out = optarg; break;
         case 't': a->threads = atoi(optarg); break;
+        case 'r': a->reproducible = 1; break;
         case 'h': sweep_usage(stdout); return 0;
         default: sweep_usage(stderr); return 2;
         }
@@ -173,13 +176,18 @@ int p4_cmd_sweep(int argc, char **argv)
         if (summary) fclose(summary);
         return 1;
     }
-    fprintf(results, "method,epsilon,seed,mean_accuracy,std_accuracy,epsilon_spent,ari,seconds\n");
-    fprintf(summary, "method,epsilon,mean_accuracy,std_over_seeds,seeds,mean_ari\n");
-    printf("%-10s %8s %10s %8s %6s\n", "method", "epsilon", "accuracy", "std", "ari");
+    if (a.reproducible)
+        fprintf(stderr, "p4 sweep: %s\n", P4_REPRODUCIBLE_WARNING);
+    fprintf(results, "method,epsilon,seed,mean_accuracy,std_accuracy,epsilon_spent,ari,seconds,"
+                     "dp_guarantee\n");
+    fprintf(summary, "method,epsilon,mean_accuracy,std_over_seeds,seeds,mean_ari,dp_guarantee\n");
+    printf("%-10s %8s %10s %8s %6s  %s\n", "method", "epsilon", "accuracy", "std", "ari",
+           "dp_guarantee");
     for (int m = 0; m < a.nmethods; m++) {
         double local_acc[100] = {0}, local_std[100] = {0};
         for (int e = 0; e < a.neps; e++) {
             double sum = 0, sq = 0, ari_sum = 0;
+            const char *guarantee = "none"; /* local-only's reused rows: no DP */
             for (int s = 0; s < a.seeds; s++) {
                 p4_config cfg = a.cfg;
                 cfg.seed = a.cfg.seed + (uint64_t)s;
@@ -187,7 +195,8 @@ int p4_cmd_sweep(int argc, char **argv)
                 p4_sim_result r = {0};
                 int reuse = a.method[m] == P4_METHOD_LOCAL && e > 0;
                 if (!reuse) {
-                    p4_sim_options opt = { a.method[m], a.epsilon[e], NULL, a.threads, NULL };
+                    p4_sim_options opt = { .method = a.method[m], .epsilon = a.epsilon[e],
+                                           .threads = a.threads, .reproducible = a.reproducible };
                     p4_error err = {0};
                     fprintf(stderr, "p4 sweep: %s epsilon %g seed %llu ...\n",
                             p4_method_name(a.method[m]), a.epsilon[e], (unsigned long long)cfg.seed);
@@ -199,14 +208,16 @@ int p4_cmd_sweep(int argc, char **argv)
                     }
                     local_acc[s] = r.mean_accuracy;
                     local_std[s] = r.std_accuracy;
-                    fprintf(results, "%s,%g,%llu,%.6f,%.6f,%.6f,%.6f,%.2f\n",
+                    guarantee = p4_dp_guarantee_name(r.guarantee);
+                    fprintf(results, "%s,%g,%llu,%.6f,%.6f,%.6f,%.6f,%.2f,%s\n",
                             p4_method_name(a.method[m]), a.epsilon[e], (unsigned long long)cfg.seed,
-                            r.mean_accuracy, r.std_accuracy, r.epsilon, r.ari, r.seconds);
+                            r.mean_accuracy, r.std_accuracy, r.epsilon, r.ari, r.seconds, guarantee);
                     ari_sum += isnan(r.ari) ? 0 : r.ari;
                     p4_sim_result_free(&r);
                 } else {
-                    fprintf(results, "%s,%g,%llu,%.6f,%.6f,0,nan,0\n", p4_method_name(a.method[m]),
-                            a.epsilon[e], (unsigned long long)cfg.seed, local_acc[s], local_std[s]);
+                    fprintf(results, "%s,%g,%llu,%.6f,%.6f,0,nan,0,%s\n", p4_method_name(a.method[m]),
+                            a.epsilon[e], (unsigned long long)cfg.seed, local_acc[s], local_std[s],
+                            guarantee);
                 }
                 fflush(results);
                 sum += local_acc[s];
@@ -215,10 +226,10 @@ int p4_cmd_sweep(int argc, char **argv)
             double mean = sum / a.seeds;
             double sd = a.seeds > 1 ? sqrt(fmax(0, (sq - a.seeds * mean * mean) / (a.seeds - 1))) : 0;
             double ari = a.method[m] == P4_METHOD_P4 ? ari_sum / a.seeds : NAN;
-            fprintf(summary, "%s,%g,%.6f,%.6f,%d,%.4f\n", p4_method_name(a.method[m]),
-                    a.epsilon[e], mean, sd, a.seeds, ari);
-            printf("%-10s %8g %10.4f %8.4f %6.3f\n", p4_method_name(a.method[m]), a.epsilon[e], mean,
-                   sd, ari);
+            fprintf(summary, "%s,%g,%.6f,%.6f,%d,%.4f,%s\n", p4_method_name(a.method[m]),
+                    a.epsilon[e], mean, sd, a.seeds, ari, guarantee);
+            printf("%-10s %8g %10.4f %8.4f %6.3f  %s\n", p4_method_name(a.method[m]), a.epsilon[e],
+                   mean, sd, ari, guarantee);
             fflush(stdout);
         }
     }

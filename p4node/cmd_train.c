@@ -15,6 +15,7 @@
 #include "datasets/workload.h"
 #include "dp/accountant.h"
 #include "dp/dpsgd.h"
+#include "dp/guarantee.h"
 #include "dp/ledger.h"
 #include "model/gemm.h"
 #include "model/model.h"
@@ -31,6 +32,7 @@ typedef struct {
     int json;
     int epochs_override;
     const char *epsilon;       /* --epsilon E|inf, or NULL */
+    int reproducible;          /* noise and batches from the seed: NOT private */
 } train_options;
 
 typedef struct {
@@ -41,12 +43,15 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: p4 train --config FILE [--client K] [--epochs N] [--state DB] [--json]\n"
+            "                [--epsilon E|inf] [--reproducible]\n"
             "  Trains client K's model (default 0) on its split and reports test accuracy.\n"
             "  --epochs N   override [model] epochs\n"
             "  --state DB   privacy ledger for DP runs (overrides [dp] state)\n"
             "  --epsilon E  train with DP-SGD at target epsilon E (inf: without DP),\n"
             "               overriding [dp] enabled/target_epsilon/noise_multiplier\n"
-            "  --json       print one JSON object at the end\n");
+            "  --json       print one JSON object at the end\n"
+            "  --reproducible  draw DP noise and batches from the config's seed: the run\n"
+            "               repeats exactly and is NOT private (dp_guarantee none)\n");
 }
 
 static int parse_options(int argc, char **argv, train_options *o)
@@ -55,7 +60,7 @@ static int parse_options(int argc, char **argv, train_options *o)
         {"config", required_argument, NULL, 'c'}, {"client", required_argument, NULL, 'k'},
         {"json", no_argument, NULL, 'j'},         {"state", required_argument, NULL, 's'},
         {"epochs", required_argument, NULL, 'e'}, {"help", no_argument, NULL, 'h'},
-        {"epsilon", required_argument, NULL, 'p'},
+        {"epsilon", required_argument, NULL, 'p'}, {"reproducible", no_argument, NULL, 'r'},
         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     optind = 1;
@@ -67,6 +72,7 @@ static int parse_options(int argc, char **argv, train_options *o)
         case 's': o->state_override = optarg; break;
         case 'p': o->epsilon = optarg; break;
         case 'j': o->json = 1; break;
+        case 'r': o->reproducible = 1; break;
         case 'k':
         case 'e': {
             long v = strtol(optarg, &end, 10);
@@ -143,7 +149,7 @@ static int dp_run_open(dp_run *run, const p4_config *cfg, const train_options *o
                          run->planned_steps, NULL, err);
     if (rc != P4_OK)
         return rc;
-    if ((rc = p4_enclave_open_software(&run->enclave, cfg->noise_seeded, cfg->seed, err)) != P4_OK)
+    if ((rc = p4_enclave_open_software(&run->enclave, o->reproducible, cfg->seed, err)) != P4_OK)
         return rc;
     return p4_dpsgd_new(&run->dpsgd, model, sgd, &run->params, run->enclave, err);
 }
@@ -153,6 +159,14 @@ static void dp_run_close(dp_run *run)
     p4_dpsgd_destroy(&run->dpsgd);
     p4_enclave_close(&run->enclave);
     p4_ledger_close(&run->ledger);
+}
+
+/* A single client's DP-SGD model is trained on labels alone: its guarantee
+ * holds unless the run is reproducible or has no DP. */
+static p4_dp_run_facts train_facts(const p4_config *cfg, const train_options *o)
+{
+    return (p4_dp_run_facts){ .dp = cfg->dp_enabled, .reproducible = o->reproducible,
+                              .private_teacher = 0, .ledger = cfg->dp_enabled };
 }
 
 static void print_json(const p4_config *cfg, const train_options *o, const p4_workload *w,
@@ -170,6 +184,9 @@ static void print_json(const p4_config *cfg, const train_options *o, const p4_wo
     printf(",\"train_seconds\":");
     p4_json_number(stdout, total_seconds);
     printf(",\"gemm\":\"%s\",\"dp\":%s", p4_gemm_backend(), cfg->dp_enabled ? "true" : "false");
+    p4_dp_run_facts facts = train_facts(cfg, o);
+    printf(",\"dp_guarantee\":\"%s\",\"reproducible\":%s",
+           p4_dp_guarantee_name(p4_dp_guarantee_of(&facts)), o->reproducible ? "true" : "false");
     if (cfg->dp_enabled) {
         printf(",\"epsilon\":");
         p4_json_number(stdout, epochs > 0 ? hist[epochs - 1].epsilon : 0);
@@ -263,11 +280,15 @@ int p4_cmd_train(int argc, char **argv)
         goto done;
     }
     /* DP batches must be secret for subsampling to amplify privacy: they come
-     * from the OS-keyed generator unless noise_seeded asks for reproducibility. */
-    if (cfg.dp_enabled && !cfg.noise_seeded)
-        p4_rng_init_secure(&order_rng);
-    else
-        p4_rng_init_seeded(&order_rng, cfg.seed, "batch-order");
+     * from the OS-keyed generator unless --reproducible asks otherwise. */
+    if ((cfg.dp_enabled && !o.reproducible ? p4_rng_init_secure(&order_rng)
+                                           : p4_rng_init_seeded(&order_rng, cfg.seed,
+                                                                "batch-order")) != P4_OK) {
+        fprintf(stderr, "p4 train: cannot key the batch sampler\n");
+        goto done;
+    }
+    if (o.reproducible && cfg.dp_enabled)
+        fprintf(stderr, "p4 train: %s\n", P4_REPRODUCIBLE_WARNING);
 
     if (!o.json) {
         printf("client %d of %d: %d train / %d test examples of %s; model %s (%zu parameters)\n",
@@ -317,9 +338,13 @@ int p4_cmd_train(int argc, char **argv)
     }
     if (o.json)
         print_json(&cfg, &o, w, split, hist, epochs, &dp, total_seconds);
-    else
+    else {
+        p4_dp_run_facts facts = train_facts(&cfg, &o);
         printf("test accuracy %.2f%% after %d epochs (%.1fs training)\n",
                100 * hist[epochs - 1].accuracy, epochs, total_seconds);
+        printf("dp_guarantee %s: %s\n", p4_dp_guarantee_name(p4_dp_guarantee_of(&facts)),
+               p4_dp_guarantee_reason(&facts));
+    }
     status = 0;
 done:
     free(hist);

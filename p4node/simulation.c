@@ -198,10 +198,12 @@ static int pick_public_set(sim *s, p4_error *err)
     s->public_x = malloc((size_t)want * p4_dataset_example_size(train) * sizeof(float));
     s->logits = malloc((size_t)s->n * want * train->classes * sizeof(float));
     int rc = (s->public_x && s->logits) ? P4_OK : P4_ENOMEM;
-    if (rc == P4_OK)
-        p4_dataset_batch(train, chosen, want, s->public_x, NULL);
+    if (rc != P4_OK)
+        p4_error_set(err, rc, "out of memory for the public set");
+    else if ((rc = p4_dataset_batch(train, chosen, want, s->public_x, NULL)) != P4_OK)
+        p4_error_set(err, rc, "%s: cannot load the public set", s->cfg->path);
     free(chosen);
-    return rc == P4_OK ? P4_OK : p4_error_set(err, rc, "out of memory for the public set");
+    return rc;
 }
 
 static int open_client(sim *s, int k, budget_plan *plan, p4_error *err)
@@ -220,7 +222,7 @@ static int open_client(sim *s, int k, budget_plan *plan, p4_error *err)
         .kd_alpha = cfg->kd_alpha, .kd_temperature = cfg->kd_temperature,
         .strict_dp = cfg->strict_dp,
         .warmup_head_only = strcmp(cfg->warmup_layers, "last") == 0,
-        .seeded_sampling = cfg->noise_seeded,
+        .seeded_sampling = s->opt->reproducible,
     };
     if (split->train_count < 1)
         return p4_error_set(err, P4_ECONFIG, "%s: client %d has no training examples", cfg->path, k);
@@ -231,7 +233,7 @@ static int open_client(sim *s, int k, budget_plan *plan, p4_error *err)
         snprintf(path, sizeof path, "%s/client-%03d.db", s->opt->state_dir, k);
         int rc = p4_ledger_open(path, s->opt->epsilon, cfg->delta, &s->ledgers[k], err);
         if (rc == P4_OK)
-            rc = p4_enclave_open_software(&s->enclaves[k], cfg->noise_seeded,
+            rc = p4_enclave_open_software(&s->enclaves[k], s->opt->reproducible,
                                           cfg->seed * 7919u + (uint64_t)k, err);
         if (rc != P4_OK)
             return rc;
@@ -344,9 +346,13 @@ static int group_clients(sim *s, p4_sim_result *r, p4_error *err)
         free(dist); free(known);
         return p4_error_set(err, P4_ENOMEM, "out of memory for distances");
     }
+    /* The grouping's tie-breaks are public: every node must compute the same groups. */
     p4_rng rng;
-    p4_rng_init_seeded(&rng, s->cfg->seed, "grouping");
-    rc = p4_grouping_sample_peers(n, s->cfg->sample_peers, &rng, known, err);
+    rc = p4_rng_init_seeded(&rng, s->cfg->seed, "grouping");
+    if (rc != P4_OK)
+        p4_error_set(err, rc, "cannot seed the grouping");
+    else
+        rc = p4_grouping_sample_peers(n, s->cfg->sample_peers, &rng, known, err);
     for (int i = 0; i < n && rc == P4_OK; i++)
         for (int j = i + 1; j < n && rc == P4_OK; j++) {
             if (!known[(size_t)i * n + j])
@@ -460,6 +466,15 @@ static void summarise(const sim *s, p4_sim_result *r)
     for (int k = 0; k < s->n; k++)
         sq += (s->accuracy[k] - r->mean_accuracy) * (s->accuracy[k] - r->mean_accuracy);
     r->std_accuracy = s->n > 1 ? sqrt(sq / (s->n - 1)) : 0.0;
+    /* What leaves a client: the warm-up proxy (labels only) and then either
+     * noised logits, whose sensitivity bound holds whatever the proxy learnt
+     * from, or proxy weights, which carry the private teacher unless strict. */
+    int shares_weights = !s->logits_mode && (s->opt->method == P4_METHOD_P4 ||
+                                             s->opt->method == P4_METHOD_PROXYFL);
+    r->facts = (p4_dp_run_facts){ .dp = s->dp, .reproducible = s->opt->reproducible,
+                                  .private_teacher = shares_weights && !s->cfg->strict_dp,
+                                  .ledger = s->dp };
+    r->guarantee = p4_dp_guarantee_of(&r->facts);
     r->epsilon = 0;
     for (int k = 0; k < s->n && s->dp; k++) {
         double e = 0;

@@ -23,6 +23,7 @@
 
 #include "common/config.h"
 #include "common/error.h"
+#include "dp/guarantee.h"
 
 typedef enum { P4_METHOD_P4, P4_METHOD_LOCAL, P4_METHOD_PROXYFL, P4_METHOD_FEDAVG_DP } p4_method;
 
@@ -38,6 +39,7 @@ typedef struct p4_sim_options {
     const char *state_dir;   /* ledgers go here (kept); NULL = a temporary
                                 folder removed at the end                  */
     int threads;             /* clients trained at once (>= 1)              */
+    int reproducible;        /* noise and batches from the seed: NOT private */
     FILE *log;               /* per-round lines (NULL = silent)             */
 } p4_sim_options;
 
@@ -53,6 +55,8 @@ typedef struct p4_sim_result {
     int *latent;             /* per client latent cluster, or NULL           */
     double ari;              /* adjusted Rand index of groups vs latent, NAN */
     double seconds;
+    p4_dp_run_facts facts;   /* what the run's DP guarantee rests on         */
+    p4_dp_guarantee guarantee;
 } p4_sim_result;
 
 /* Runs one simulation of cfg; on success fills *result (free with

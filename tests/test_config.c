@@ -101,7 +101,7 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.aggregate, "mean");
     assert_int_equal(cfg.krum_f, 0);
     assert_string_equal(cfg.share, "weights");
-    assert_int_equal(cfg.strict_dp, 0);
+    assert_int_equal(cfg.strict_dp, 1);
     assert_int_equal(cfg.public_count, 500);
     assert_string_equal(cfg.method, "p4");
 }
@@ -163,7 +163,6 @@ static void test_full_file_sets_every_field(void **state)
         "sample_rate = 0.01\n"
         "delta = 1e-6\n"
         "state = ledger.db\n"
-        "noise_seeded = TRUE\n"
         "[p4]\n"
         "rounds = 20\n"
         "local_epochs = 2\n"
@@ -176,7 +175,7 @@ static void test_full_file_sets_every_field(void **state)
         "aggregate = multikrum\n"
         "krum_f = 1\n"
         "share = logits\n"
-        "strict_dp = 1\n"
+        "strict_dp = 0\n"
         "public_count = 0\n"
         "method = proxyfl\n");
     p4_config cfg;
@@ -224,7 +223,6 @@ static void test_full_file_sets_every_field(void **state)
     char ledger[PATH_MAX];
     snprintf(ledger, sizeof ledger, "%s/ledger.db", f->dir);
     assert_string_equal(cfg.state, ledger);
-    assert_int_equal(cfg.noise_seeded, 1);
 
     assert_int_equal(cfg.rounds, 20);
     assert_int_equal(cfg.local_epochs, 2);
@@ -237,7 +235,7 @@ static void test_full_file_sets_every_field(void **state)
     assert_string_equal(cfg.aggregate, "multikrum");
     assert_int_equal(cfg.krum_f, 1);
     assert_string_equal(cfg.share, "logits");
-    assert_int_equal(cfg.strict_dp, 1);
+    assert_int_equal(cfg.strict_dp, 0);
     assert_int_equal(cfg.public_count, 0);
     assert_string_equal(cfg.method, "proxyfl");
 }
@@ -246,6 +244,14 @@ static void test_unknown_key(void **state)
 {
     expect_config_error(*state, MINIMAL "epoch = 3\n", 5,
                         "[model] epoch = 3: unknown key", "epochs");
+}
+
+/* No config file may seed the DP noise: the key is gone, with a pointer to
+ * the command-line flag that does it (and marks the run not private). */
+static void test_noise_seeded_is_refused(void **state)
+{
+    expect_config_error(*state, MINIMAL "[dp]\ntarget_epsilon = 1\nnoise_seeded = true\n", 7,
+                        "[dp] noise_seeded = true: removed", "--reproducible");
 }
 
 static void test_unknown_section(void **state)
@@ -527,6 +533,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_minimal_file_gets_defaults_and_dataset_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_file_sets_every_field, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_noise_seeded_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_section, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_outside_section, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_number, setup, teardown),

@@ -104,7 +104,7 @@ static void check_model(const char *cfg)
             if (sorted[b] < sorted[a]) { double t = sorted[a]; sorted[a] = sorted[b]; sorted[b] = t; }
     double clip = sqrt(sorted[BATCH / 2]);
     float factor[BATCH];
-    p4_clip_factors(norms, BATCH, clip, factor);
+    assert_int_equal(p4_clip_factors(norms, BATCH, clip, factor), P4_OK);
     int clipped = 0, unclipped = 0;
     for (int i = 0; i < BATCH; i++) {
         double clipped_norm = factor[i] * sqrt(norms[i]);
@@ -193,6 +193,45 @@ static void test_dpsgd_without_noise_or_clipping_is_sgd(void **state)
     }
 }
 
+/* A diverged example (NaN or infinite input, so NaN/inf loss and norms) is
+ * an error: nothing is released and the model keeps its parameters. */
+static void test_nonfinite_step_is_refused(void **state)
+{
+    (void)state;
+    double norms[3] = {1.0, NAN, 4.0};
+    float factor[3];
+    assert_int_equal(p4_clip_factors(norms, 3, 1.0, factor), P4_EINVAL);
+    norms[1] = INFINITY;
+    assert_int_equal(p4_clip_factors(norms, 3, 1.0, factor), P4_EINVAL);
+    norms[1] = 9.0;
+    assert_int_equal(p4_clip_factors(norms, 3, 1.0, factor), P4_OK);
+    assert_true(factor[0] == 1.0f && fabsf(factor[1] - 1.0f / 3.0f) < 1e-7f);
+
+    const float poison[2] = {NAN, INFINITY};
+    for (int k = 0; k < 2; k++) {
+        fixture f;
+        make_fixture(&f, "configs/models/mlp-28x28x1.cfg");
+        float *before = malloc(f.params * sizeof(float)), *after = malloc(f.params * sizeof(float));
+        p4_model_get_params(f.model, before, f.params);
+        p4_enclave *enclave = NULL;
+        assert_int_equal(p4_enclave_open_software(&enclave, 1, 1, NULL), 0);
+        p4_dpsgd_params params = {.sample_rate = 0.5, .noise_multiplier = 1.0, .clip_norm = 1.0};
+        p4_dpsgd *dp = NULL;
+        assert_int_equal(p4_dpsgd_new(&dp, f.model, f.sgd, &params, enclave, NULL), 0);
+        f.x[3] = poison[k];
+        p4_error err = {0};
+        assert_int_equal(p4_dpsgd_step(dp, f.x, f.y, BATCH, BATCH, NULL, NULL, NULL, &err),
+                         P4_EINVAL);
+        assert_non_null(strstr(err.message, "no update is released"));
+        p4_model_get_params(f.model, after, f.params);
+        assert_memory_equal(before, after, f.params * sizeof(float));
+        free(before); free(after);
+        p4_dpsgd_destroy(&dp);
+        p4_enclave_close(&enclave);
+        free_fixture(&f);
+    }
+}
+
 /* A batch larger than the model's capacity is run in chunks and gives the
  * same result as computing it whole (clipping is per example). */
 static void test_chunked_batch_matches_whole_batch(void **state)
@@ -236,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_conv_per_example_norms_and_clipped_sum),
         cmocka_unit_test(test_dpsgd_without_noise_or_clipping_is_sgd),
         cmocka_unit_test(test_chunked_batch_matches_whole_batch),
+        cmocka_unit_test(test_nonfinite_step_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

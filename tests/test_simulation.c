@@ -25,7 +25,7 @@ static int small_config(p4_config *cfg, const char *dir, const char *extra)
              "cluster_classes = 0,1,2; 5,7,9\ntrain_per_client = 60\ntest_per_client = 60\n"
              "max_train = 6000\nmax_test = 2000\nseed = 3\n"
              "[model]\ncfg = %s/configs/models/mlp-28x28x1.cfg\nbatch = 15\nlearning_rate = 0.05\nseed = 3\n"
-             "[dp]\ntarget_epsilon = 4\nnoise_seeded = true\n"
+             "[dp]\ntarget_epsilon = 4\n"
              "[p4]\nrounds = 3\ngroup_size = 4\n%s",
              getenv("P4_SOURCE_DIR") ? getenv("P4_SOURCE_DIR") : ".", extra);
     if (test_write_file(path, text, strlen(text)) != 0)
@@ -36,13 +36,21 @@ static int small_config(p4_config *cfg, const char *dir, const char *extra)
     return 0;
 }
 
-static void run(const p4_config *cfg, p4_method method, double eps, const char *state,
-                p4_sim_result *r)
+/* Seeded (--reproducible) unless `os_noise`: most tests compare runs. */
+static void run_with(const p4_config *cfg, p4_method method, double eps, const char *state,
+                     int os_noise, p4_sim_result *r)
 {
-    p4_sim_options opt = { method, eps, state, 2, NULL };
+    p4_sim_options opt = { .method = method, .epsilon = eps, .state_dir = state, .threads = 2,
+                           .reproducible = !os_noise };
     p4_error err = {0};
     if (p4_sim_run(cfg, &opt, r, &err) != P4_OK)
         fail_msg("%s", err.message);
+}
+
+static void run(const p4_config *cfg, p4_method method, double eps, const char *state,
+                p4_sim_result *r)
+{
+    run_with(cfg, method, eps, state, 0 /* seeded */, r);
 }
 
 static void seeded_runs_repeat_and_spend_the_budget(void **state)
@@ -65,8 +73,45 @@ static void seeded_runs_repeat_and_spend_the_budget(void **state)
         assert_true(size >= 2 && size <= 4);
     }
     assert_true(a.mean_accuracy > 0.4); /* 3 classes per client: chance is 1/3 */
+    /* A reproducible run says that it is not private. */
+    assert_int_equal(a.guarantee, P4_DP_NONE);
+    assert_true(a.facts.reproducible);
     p4_sim_result_free(&a);
     p4_sim_result_free(&b);
+}
+
+/* By default the noise and the batches are keyed by the OS: two runs of one
+ * config differ, and the guarantee holds; the paper's private-teacher mode is
+ * only conditional, and a run without DP has none. */
+static void default_runs_are_private(void **state)
+{
+    if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
+    const char *dir = *state;
+    p4_config cfg;
+    small_config(&cfg, dir, "");
+    assert_int_equal(cfg.strict_dp, 1);
+    p4_sim_result a, b;
+    run_with(&cfg, P4_METHOD_P4, 4.0, NULL, 1, &a);
+    run_with(&cfg, P4_METHOD_P4, 4.0, NULL, 1, &b);
+    assert_int_equal(a.guarantee, P4_DP_HOLDS);
+    assert_string_equal(p4_dp_guarantee_name(a.guarantee), "holds");
+    int same = memcmp(a.accuracy, b.accuracy, 8 * sizeof(double)) == 0;
+    assert_false(same); /* 8 clients x 60 test examples: equal by chance is negligible */
+    assert_true(a.epsilon <= 4.0 && a.epsilon > 3.9);
+    p4_sim_result_free(&a);
+    p4_sim_result_free(&b);
+
+    cfg.strict_dp = 0;
+    run_with(&cfg, P4_METHOD_P4, 4.0, NULL, 1, &a);
+    assert_int_equal(a.guarantee, P4_DP_CONDITIONAL);
+    assert_true(a.facts.private_teacher);
+    p4_sim_result_free(&a);
+    run_with(&cfg, P4_METHOD_FEDAVG_DP, 4.0, NULL, 1, &a); /* no teacher: holds */
+    assert_int_equal(a.guarantee, P4_DP_HOLDS);
+    p4_sim_result_free(&a);
+    run_with(&cfg, P4_METHOD_P4, INFINITY, NULL, 1, &a);
+    assert_int_equal(a.guarantee, P4_DP_NONE);
+    p4_sim_result_free(&a);
 }
 
 static void without_dp_grouping_finds_the_clusters(void **state)
@@ -144,7 +189,8 @@ static void spent_ledger_stops_the_run(void **state)
     p4_sim_result r;
     run(&cfg, P4_METHOD_P4, 4.0, dir, &r); /* spends the whole budget */
     p4_sim_result_free(&r);
-    p4_sim_options opt = { P4_METHOD_P4, 4.0, dir, 2, NULL };
+    p4_sim_options opt = { .method = P4_METHOD_P4, .epsilon = 4.0, .state_dir = dir,
+                           .threads = 2, .reproducible = 1 };
     p4_error err = {0};
     assert_int_equal(p4_sim_run(&cfg, &opt, &r, &err), P4_EBUDGET);
     assert_non_null(strstr(err.message, "spent epsilon"));
@@ -154,6 +200,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(seeded_runs_repeat_and_spend_the_budget, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(default_runs_are_private, test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(without_dp_grouping_finds_the_clusters, test_temp_dir_setup,
                                         test_temp_dir_teardown),
