@@ -39,6 +39,8 @@ const char *p4_strerror(int code)
     case P4_EMODEL: return "model error";
     case P4_ECRYPTO: return "cryptographic failure";
     case P4_EUNSUPPORTED: return "unsupported";
+    case P4_ETIMEOUT: return "timed out";
+    case P4_EPEER: return "peer error";
     default: return "unknown error";
     }
 }

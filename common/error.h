@@ -22,7 +22,10 @@ enum {
     P4_ENET = -8,      /* a transport or peer failure                     */
     P4_EMODEL = -9,    /* a model definition or weights file is wrong     */
     P4_ECRYPTO = -10,  /* a cryptographic primitive or check failed       */
-    P4_EUNSUPPORTED = -11 /* asked for something this build cannot do     */
+    P4_EUNSUPPORTED = -11, /* asked for something this build cannot do    */
+    P4_ETIMEOUT = -12, /* a deadline passed before the awaited event       */
+    P4_EPEER = -13     /* a peer is unknown, unreachable, backed up, or
+                          sent something it must not (replay, wrong id)   */
 };
 
 #define P4_ERROR_MESSAGE_MAX 512
