@@ -40,6 +40,11 @@ typedef struct zmq_transport {
     pthread_t zap_thread;
     int zap_running;
     p4_admission *admission;
+    /* Refusal log lines, ZAP thread only: a refused peer reconnects every
+     * 100 ms, so repeats of one key are counted and logged once a while. */
+    uint8_t last_refused_key[32];
+    double last_refused_logged;
+    uint64_t refusals_not_logged;
     char endpoint[P4_WIRE_MAX_ENDPOINT + 1];
     zmq_peer peers[P4_WIRE_MAX_NODES];
     uint8_t last_key[32];
@@ -100,6 +105,37 @@ static void frame_text(zmq_msg_t *frame, char *out, size_t size)
     out[n] = '\0';
 }
 
+/* Counts a refusal and logs it with the key, except repeats of the key
+ * last logged within REFUSAL_LOG_SECONDS: those are counted, and the count
+ * is logged with the next line.  key is NULL when the request carried none. */
+#define REFUSAL_LOG_SECONDS 10.0
+static void log_refusal(zmq_transport *t, const uint8_t *key, const char *key_z85,
+                        const char *address, const char *reason)
+{
+    static const uint8_t none[32];
+    atomic_fetch_add(&t->refused, 1);
+    if (key == NULL)
+        key = none;
+    double now = p4_now_seconds();
+    int same = memcmp(key, t->last_refused_key, 32) == 0;
+    if (same && now - t->last_refused_logged < REFUSAL_LOG_SECONDS) {
+        t->refusals_not_logged++;
+        return;
+    }
+    if (t->refusals_not_logged > 0) {
+        char last[P4_KEY_Z85_CHARS + 1];
+        p4_key_to_z85(t->last_refused_key, last);
+        fprintf(t->log, "p4 node %d: refused peer key %s %llu more times (not logged)\n", t->id,
+                last, (unsigned long long)t->refusals_not_logged);
+    }
+    fprintf(t->log, "p4 node %d: refused peer key %s from %s: %s\n", t->id, key_z85, address,
+            reason);
+    fflush(t->log);
+    memcpy(t->last_refused_key, key, 32);
+    t->last_refused_logged = now;
+    t->refusals_not_logged = 0;
+}
+
 /* ZAP (ZeroMQ RFC 27): request = version, request id, domain, address,
  * identity, mechanism, credentials...; reply = version, request id, status
  * code, status text, user id, metadata. */
@@ -109,9 +145,10 @@ static void zap_answer(zmq_transport *t, void *socket, zmq_msg_t *req, int n)
     char user[P4_KEY_Z85_CHARS + 1] = "";
     char address[64] = "?", reason[128] = "malformed ZAP request";
     char key_z85[P4_KEY_Z85_CHARS + 1] = "(no key)";
+    const uint8_t *key = NULL;
     if (n >= 7 && frame_is(&req[0], "1.0") && frame_is(&req[5], "CURVE") &&
         zmq_msg_size(&req[6]) == 32) {
-        const uint8_t *key = zmq_msg_data(&req[6]);
+        key = zmq_msg_data(&req[6]);
         frame_text(&req[3], address, sizeof address);
         p4_key_to_z85(key, key_z85);
         if (p4_admission_check(t->admission, key, address, reason, sizeof reason)) {
@@ -120,18 +157,13 @@ static void zap_answer(zmq_transport *t, void *socket, zmq_msg_t *req, int n)
             memcpy(user, key_z85, sizeof user); /* recv maps it back to an id */
         }
     } else if (n >= 6) {
-        frame_text(&req[5], reason, sizeof reason);
-        char mech[32];
-        snprintf(mech, sizeof mech, "%s", reason);
-        snprintf(reason, sizeof reason, "mechanism %s is not CURVE", mech);
+        char mechanism[32];
+        frame_text(&req[5], mechanism, sizeof mechanism);
+        snprintf(reason, sizeof reason, "mechanism %s is not CURVE", mechanism);
         frame_text(&req[3], address, sizeof address);
     }
-    if (strcmp(status, "200") != 0) {
-        atomic_fetch_add(&t->refused, 1);
-        fprintf(t->log, "p4 node %d: refused peer key %s from %s: %s\n", t->id, key_z85, address,
-                reason);
-        fflush(t->log);
-    }
+    if (strcmp(status, "200") != 0)
+        log_refusal(t, key, key_z85, address, reason);
     const char *parts[6] = {"1.0", NULL, status, text, user, ""};
     for (int i = 0; i < 6; i++) {
         int flags = i < 5 ? ZMQ_SNDMORE : 0;
@@ -240,11 +272,14 @@ static int open_dealer(zmq_transport *t, zmq_peer *p, int id, p4_error *err)
     p->dealer = zmq_socket(t->ctx, ZMQ_DEALER);
     if (p->dealer == NULL)
         return zmq_fail(err, P4_ENET, "DEALER socket");
-    int64_t max = (int64_t)t->max_message_bytes;
+    /* Peers never send on this connection (they answer through their own
+     * DEALER to our ROUTER): bound what a hostile one could make us buffer. */
+    int64_t max_inbound = 4096;
     int rc = 0;
     rc |= set_int(p->dealer, ZMQ_SNDHWM, t->queue_messages);
+    rc |= set_int(p->dealer, ZMQ_RCVHWM, 1);
     rc |= set_int(p->dealer, ZMQ_LINGER, 0);
-    rc |= zmq_setsockopt(p->dealer, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    rc |= zmq_setsockopt(p->dealer, ZMQ_MAXMSGSIZE, &max_inbound, sizeof max_inbound);
     if (t->curve) {
         rc |= zmq_setsockopt(p->dealer, ZMQ_CURVE_SERVERKEY, p->key, 32);
         rc |= zmq_setsockopt(p->dealer, ZMQ_CURVE_PUBLICKEY, t->identity.public_key, 32);
@@ -545,6 +580,7 @@ int p4_zmq_transport_new(p4_transport **out, const p4_zmq_transport_options *opt
     t->max_message_bytes = o->max_message_bytes > 0 ? o->max_message_bytes
                                                     : P4_WIRE_MAX_MESSAGE_BYTES;
     t->linger_ms = o->linger_ms == 0 ? 500 : (o->linger_ms < 0 ? 0 : o->linger_ms);
+    t->last_refused_logged = -INFINITY; /* the first refusal is always logged */
     int rc = p4_admission_new(&t->admission, o->allow, o->allow_count, err);
     if (rc == P4_OK) {
         t->ctx = zmq_ctx_new();
