@@ -243,18 +243,24 @@ static void link_to(node *from, int to_id, node *to)
         fail_msg("add_peer %d: %s", to_id, err.message);
 }
 
+/* Nodes 0 and 1 with fresh keys, each admitting and bound to the other. */
+static void start_pair(node *a, node *b)
+{
+    make_identity(&a->identity);
+    make_identity(&b->identity);
+    start_node(a, 0, &b->identity.public_key, 1, 0);
+    start_node(b, 1, &a->identity.public_key, 1, 0);
+    link_to(a, 1, b);
+    link_to(b, 0, a);
+}
+
 static void test_zmq_curve_both_ways(void **state)
 {
     (void)state;
     if (!zmq_has("curve"))
         TEST_SKIP("libzmq without CURVE");
     node a = {0}, b = {0};
-    make_identity(&a.identity);
-    make_identity(&b.identity);
-    start_node(&a, 0, &b.identity.public_key, 1, 0);
-    start_node(&b, 1, &a.identity.public_key, 1, 0);
-    link_to(&a, 1, &b);
-    link_to(&b, 0, &a);
+    start_pair(&a, &b);
 
     p4_error err;
     const uint8_t ping[] = "ping from 0", pong[] = "pong from node 1";
@@ -507,6 +513,38 @@ static void test_zmq_without_curve_for_benchmarks(void **state)
     stop_node(&b);
 }
 
+static void test_zmq_peer_restarting_on_a_new_port_is_rebound(void **state)
+{
+    (void)state;
+    if (!zmq_has("curve"))
+        TEST_SKIP("libzmq without CURVE");
+    node a = {0}, b = {0};
+    start_pair(&a, &b);
+    const uint8_t first[] = "before the restart", second[] = "after the restart";
+    assert_int_equal(p4_transport_send(a.t, 1, first, sizeof first, NULL), P4_OK);
+    assert_int_equal(expect_message(b.t, first, sizeof first), 0);
+
+    /* b restarts with the same key on another port; a learns the new endpoint. */
+    stop_node(&b);
+    start_node(&b, 1, &a.identity.public_key, 1, 0);
+    link_to(&b, 0, &a);
+    link_to(&a, 1, &b);
+    link_to(&a, 1, &b); /* the same binding again changes nothing */
+    assert_int_equal(p4_transport_send(a.t, 1, second, sizeof second, NULL), P4_OK);
+    assert_int_equal(expect_message(b.t, second, sizeof second), 0);
+    assert_int_equal(p4_transport_send(b.t, 0, second, sizeof second, NULL), P4_OK);
+    assert_int_equal(expect_message(a.t, second, sizeof second), 1);
+
+    /* One key cannot be two peers. */
+    p4_error err;
+    assert_int_equal(p4_transport_add_peer(a.t, 2, "tcp://127.0.0.1:9", b.identity.public_key,
+                                           &err),
+                     P4_EPEER);
+    assert_non_null(strstr(err.message, "already belongs to peer 1"));
+    stop_node(&a);
+    stop_node(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -515,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_zmq_curve_both_ways),
         cmocka_unit_test(test_zmq_unlisted_key_is_refused_and_logged),
         cmocka_unit_test(test_zmq_hostile_frames_are_dropped_and_node_keeps_working),
+        cmocka_unit_test(test_zmq_peer_restarting_on_a_new_port_is_rebound),
         cmocka_unit_test(test_zmq_without_curve_for_benchmarks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,7 @@
 
 #include "cluster/receiver.h"
 #include "cluster/replay_guard.h"
+#include "cluster/sender.h"
 #include "cluster/transport_inproc.h"
 #include "cluster/wire.h"
 #include "common/progress.h"
@@ -456,6 +457,59 @@ static void test_receiver_drops_hostile_bytes_and_keeps_going(void **state)
     p4_inproc_hub_destroy(&hub);
 }
 
+static void test_sender_stamps_what_receivers_accept(void **state)
+{
+    (void)state;
+    p4_inproc_hub *hub;
+    p4_transport *t0, *t1;
+    p4_replay_guard *guard;
+    p4_sender *before, *after;
+    assert_int_equal(p4_inproc_hub_new(&hub, 2, NULL), P4_OK);
+    assert_int_equal(p4_inproc_hub_transport(hub, 0, &t0, NULL), P4_OK);
+    assert_int_equal(p4_inproc_hub_transport(hub, 1, &t1, NULL), P4_OK);
+    assert_int_equal(p4_replay_guard_new(&guard, 2, NULL), P4_OK);
+    assert_int_equal(p4_sender_new(&before, t1, P4_WIRE_MAX_NODES, 0, NULL), P4_EINVAL);
+    assert_int_equal(p4_sender_new(&before, t1, 1, 4, NULL), P4_OK);
+    assert_int_equal(p4_sender_new(&after, t1, 1, 5, NULL), P4_OK); /* node 1 restarted */
+    p4_receiver r = {t0, guard, NULL, 0, 0};
+
+    p4_wire_message m = sample(P4_WIRE_PROXY);
+    m.header.sender_id = 99; /* overwritten by the sender */
+    p4_error err;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(p4_sender_send(before, 0, &m, NULL), P4_OK);
+    assert_int_equal(p4_sender_send(before, 7, &m, &err), P4_EPEER); /* uses sequence 3 */
+    assert_true(p4_sender_next_sequence(before) == 4);
+    assert_int_equal(p4_sender_send(after, 0, &m, NULL), P4_OK);    /* epoch 5, sequence 0 */
+    assert_int_equal(p4_sender_send(before, 0, &m, NULL), P4_OK);   /* epoch 4: stale now */
+    p4_wire_message bad = sample(P4_WIRE_PROXY);
+    float nan[1] = {NAN};
+    bad.body.proxy.values = nan;
+    bad.body.proxy.count = 1;
+    assert_int_equal(p4_sender_send(after, 0, &bad, NULL), P4_EFORMAT); /* never sent */
+
+    p4_wire_message d;
+    int from;
+    double deadline = p4_now_seconds() + 5.0;
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(p4_receiver_next(&r, deadline, &d, &from, NULL), P4_OK);
+        assert_int_equal(from, 1);
+        assert_int_equal(d.header.sender_id, 1);
+        assert_int_equal(d.header.sender_epoch, i < 3 ? 4 : 5);
+        assert_true(d.header.sequence == (uint64_t)(i < 3 ? i : 0));
+        assert_int_equal(d.body.proxy.count, 12);
+        p4_wire_message_clear(&d);
+    }
+    assert_int_equal(p4_receiver_next(&r, p4_now_seconds() + 0.05, &d, &from, NULL),
+                     P4_ETIMEOUT);
+    assert_int_equal(r.dropped, 1);
+    p4_sender_destroy(&before);
+    p4_sender_destroy(&after);
+    assert_null(before);
+    p4_replay_guard_destroy(&guard);
+    p4_inproc_hub_destroy(&hub);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -466,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_encoder_refuses_what_the_decoder_would),
         cmocka_unit_test(test_replay_guard_accepts_only_newer),
         cmocka_unit_test(test_receiver_drops_hostile_bytes_and_keeps_going),
+        cmocka_unit_test(test_sender_stamps_what_receivers_accept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

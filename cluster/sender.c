@@ -1,0 +1,70 @@
+/* sender.c: stamp, encode, send; see sender.h. */
+#include "cluster/sender.h"
+
+#include <stdlib.h>
+
+struct p4_sender {
+    p4_transport *transport;
+    uint32_t id, epoch;
+    uint64_t next_sequence;
+    uint8_t *buffer;       /* reused between messages; grows to the largest */
+    size_t capacity;
+};
+
+int p4_sender_new(p4_sender **out, p4_transport *t, uint32_t id, uint32_t epoch, p4_error *err)
+{
+    if (out == NULL || t == NULL)
+        return p4_error_set(err, P4_EINVAL, "p4_sender_new: NULL argument");
+    *out = NULL;
+    if (id >= P4_WIRE_MAX_NODES)
+        return p4_error_set(err, P4_EINVAL, "sender id %u (limit %d)", id,
+                            P4_WIRE_MAX_NODES - 1);
+    p4_sender *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return p4_error_set(err, P4_ENOMEM, "sender: no memory");
+    s->transport = t;
+    s->id = id;
+    s->epoch = epoch;
+    *out = s;
+    return P4_OK;
+}
+
+void p4_sender_destroy(p4_sender **sender)
+{
+    if (sender == NULL || *sender == NULL)
+        return;
+    free((*sender)->buffer);
+    free(*sender);
+    *sender = NULL;
+}
+
+int p4_sender_send(p4_sender *s, int to, p4_wire_message *m, p4_error *err)
+{
+    if (s == NULL || m == NULL)
+        return p4_error_set(err, P4_EINVAL, "p4_sender_send: NULL argument");
+    m->header.sender_id = s->id;
+    m->header.sender_epoch = s->epoch;
+    m->header.sequence = s->next_sequence;
+    size_t size, length;
+    int rc = p4_wire_encoded_size(m, &size, err);
+    if (rc != P4_OK)
+        return rc;
+    if (size > s->capacity) {
+        uint8_t *grown = realloc(s->buffer, size);
+        if (grown == NULL)
+            return p4_error_set(err, P4_ENOMEM, "sender: no memory for a %zu-byte %s", size,
+                                p4_wire_type_name(m->header.type));
+        s->buffer = grown;
+        s->capacity = size;
+    }
+    rc = p4_wire_encode(m, s->buffer, s->capacity, &length, err);
+    if (rc != P4_OK)
+        return rc;
+    s->next_sequence++;
+    return p4_transport_send(s->transport, to, s->buffer, length, err);
+}
+
+uint64_t p4_sender_next_sequence(const p4_sender *s)
+{
+    return s != NULL ? s->next_sequence : 0;
+}
