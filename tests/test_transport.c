@@ -545,6 +545,45 @@ static void test_zmq_peer_restarting_on_a_new_port_is_rebound(void **state)
     stop_node(&b);
 }
 
+static void test_zmq_bad_options_fail_cleanly(void **state)
+{
+    (void)state;
+    if (!zmq_has("curve"))
+        TEST_SKIP("libzmq without CURVE");
+    p4_identity id;
+    make_identity(&id);
+    p4_transport *t = NULL, *first = NULL;
+    p4_error err;
+    p4_zmq_transport_options o = {.id = 0, .listen = "tcp://127.0.0.1:0", .log = stderr};
+    assert_int_equal(p4_zmq_transport_new(&t, &o, &err), P4_EINVAL); /* no key pair */
+    assert_non_null(strstr(err.message, "key pair"));
+    o.identity = &id;
+    o.id = P4_WIRE_MAX_NODES;
+    assert_int_equal(p4_zmq_transport_new(&t, &o, &err), P4_EINVAL);
+    o.id = 0;
+    o.listen = "tcp://256.1.2.3:0";
+    assert_int_equal(p4_zmq_transport_new(&t, &o, &err), P4_ENET);
+    assert_non_null(strstr(err.message, "cannot listen on tcp://256.1.2.3:0"));
+    assert_null(t);
+    /* A port already taken. */
+    o.listen = "tcp://127.0.0.1:0";
+    assert_int_equal(p4_zmq_transport_new(&first, &o, NULL), P4_OK);
+    o.listen = p4_zmq_transport_endpoint(first);
+    assert_int_equal(p4_zmq_transport_new(&t, &o, &err), P4_ENET);
+    assert_null(t);
+    o.listen = "tcp://127.0.0.1:0";
+    assert_int_equal(p4_transport_add_peer(first, 1, "tcp://127.0.0.1:9", id.public_key, &err),
+                     P4_EPEER); /* not admitted yet */
+    assert_int_equal(p4_zmq_transport_allow(first, id.public_key, NULL), P4_OK);
+    assert_int_equal(p4_transport_add_peer(first, 1, "nonsense://x", id.public_key, &err),
+                     P4_EINVAL);
+    assert_int_equal(p4_transport_add_peer(first, 1, "tcp://127.0.0.1:9", id.public_key, &err),
+                     P4_OK);
+    assert_int_equal(p4_transport_add_peer(first, 1, "", id.public_key, &err), P4_EINVAL);
+    p4_transport_destroy(&first);
+    assert_null(p4_zmq_transport_endpoint(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -555,6 +594,7 @@ int main(void)
         cmocka_unit_test(test_zmq_hostile_frames_are_dropped_and_node_keeps_working),
         cmocka_unit_test(test_zmq_peer_restarting_on_a_new_port_is_rebound),
         cmocka_unit_test(test_zmq_without_curve_for_benchmarks),
+        cmocka_unit_test(test_zmq_bad_options_fail_cleanly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
