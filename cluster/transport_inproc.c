@@ -26,6 +26,7 @@ typedef struct inproc_endpoint {
     pthread_mutex_t lock;      /* guards open and the queue */
     pthread_cond_t arrived;
     int open;
+    int aborted;               /* p4_inproc_hub_abort: waits end at once */
     queued *head, *tail;
     size_t count;
     atomic_uint_least64_t bytes_sent, bytes_received, messages_sent, messages_received, refused;
@@ -120,6 +121,10 @@ static int inproc_recv(p4_transport *t, double deadline, int *from, uint8_t **by
     int bounded = deadline_timespec(deadline, &until);
     pthread_mutex_lock(&self->lock);
     while (self->head == NULL) {
+        if (self->aborted) {
+            pthread_mutex_unlock(&self->lock);
+            return p4_error_set(err, P4_ENET, "client %d: the run was stopped", self->id);
+        }
         if (bounded && p4_now_seconds() >= deadline)
             break;
         if (bounded)
@@ -217,6 +222,19 @@ int p4_inproc_hub_new(p4_inproc_hub **out, int n_clients, p4_error *err)
     hub->n = n_clients;
     *out = hub;
     return P4_OK;
+}
+
+void p4_inproc_hub_abort(p4_inproc_hub *hub)
+{
+    if (hub == NULL)
+        return;
+    for (int k = 0; k < hub->n; k++) {
+        inproc_endpoint *e = &hub->endpoints[k];
+        pthread_mutex_lock(&e->lock);
+        e->aborted = 1;
+        pthread_cond_broadcast(&e->arrived);
+        pthread_mutex_unlock(&e->lock);
+    }
 }
 
 int p4_inproc_hub_transport(p4_inproc_hub *hub, int id, p4_transport **out, p4_error *err)

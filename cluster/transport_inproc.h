@@ -24,6 +24,11 @@ int p4_inproc_hub_new(p4_inproc_hub **out, int n_clients, p4_error *err);
  * p4_inproc_hub_transport hands it out again). */
 int p4_inproc_hub_transport(p4_inproc_hub *hub, int id, p4_transport **out, p4_error *err);
 
+/* Wakes every endpoint's waiting receiver with P4_ENET, now and for every
+ * later wait: when one peer of a simulation fails, the others must not wait
+ * for its messages. */
+void p4_inproc_hub_abort(p4_inproc_hub *hub);
+
 /* Frees the hub and every endpoint with any queued messages; no thread may
  * still use an endpoint. */
 void p4_inproc_hub_destroy(p4_inproc_hub **hub);

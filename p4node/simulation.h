@@ -1,6 +1,6 @@
 /* simulation.h: N clients of one config in one process (`p4 sim`, and each
- * cell of `p4 sweep`), running P4 or one of its baselines with the same
- * client code a networked node runs.
+ * cell of `p4 sweep`), running P4 or one of its baselines through the same
+ * round protocol (cluster/protocol.h) a networked node runs.
  *
  *   p4        DP warm-up, private grouping on the warm-up proxies, then rounds
  *             of co-training and proxy aggregation inside each group;
@@ -21,14 +21,11 @@
 
 #include <stdio.h>
 
+#include "cluster/method.h"
 #include "common/config.h"
 #include "common/error.h"
 #include "dp/guarantee.h"
 
-typedef enum { P4_METHOD_P4, P4_METHOD_LOCAL, P4_METHOD_PROXYFL, P4_METHOD_FEDAVG_DP } p4_method;
-
-int p4_method_parse(const char *text, p4_method *out);
-const char *p4_method_name(p4_method method);
 
 /* Parses "inf" or a positive finite number (a target epsilon); 1 on success. */
 int p4_parse_epsilon(const char *text, double *out);

@@ -1,0 +1,195 @@
+/* peer.c: one protocol participant set up from a config; see peer.h. */
+#include "cluster/peer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int p4_peer_setup_dp(const p4_peer_setup *s)
+{
+    return s && !isinf(s->epsilon) && s->method != P4_METHOD_LOCAL;
+}
+
+int p4_peer_setup_logits(const p4_peer_setup *s)
+{
+    return s && strcmp(s->cfg->share, "logits") == 0 && s->method == P4_METHOD_P4;
+}
+
+static double client_sample_rate(const p4_config *cfg, int train_count)
+{
+    double q = cfg->sample_rate > 0 ? cfg->sample_rate : (double)cfg->batch / train_count;
+    return q > 1 ? 1 : q;
+}
+
+int p4_peer_plan_budget(const p4_peer_setup *setup, double q, p4_peer_plan *plan, p4_error *err)
+{
+    if (!setup || !setup->cfg || !plan || !(q > 0 && q <= 1))
+        return p4_error_set(err, P4_EINVAL, "peer plan: bad arguments");
+    const p4_config *cfg = setup->cfg;
+    double eps = setup->epsilon, sigma;
+    int rc;
+    memset(plan, 0, sizeof *plan);
+    plan->q = q;
+    if (p4_peer_setup_logits(setup)) {
+        /* One release per round of the whole public logits matrix; see
+         * p4_client_public_logits for its sensitivity. */
+        if ((rc = p4_rdp_calibrate_sigma(eps / 4, cfg->delta, 1.0, cfg->rounds, NULL, 0, 1e-4,
+                                         &sigma, err)) != P4_OK)
+            return rc;
+        plan->logit_sigma = sigma * 2.0 * sqrt((double)setup->public_n);
+        plan->phase[plan->nphases++] = (p4_dp_phase){ 1.0, sigma, cfg->rounds };
+    }
+    if (setup->method == P4_METHOD_P4 && cfg->warmup_epochs > 0) {
+        double qw = cfg->warmup_sample_rate > 0 ? cfg->warmup_sample_rate : q;
+        long long steps = (long long)cfg->warmup_epochs * p4_dpsgd_steps_per_epoch(qw);
+        if ((rc = p4_rdp_calibrate_sigma(eps * cfg->warmup_budget, cfg->delta, qw, steps, NULL, 0,
+                                         1e-4, &sigma, err)) != P4_OK)
+            return rc;
+        plan->warmup = (p4_dpsgd_params){ qw, sigma, cfg->clip_norm };
+        plan->phase[plan->nphases++] = (p4_dp_phase){ qw, sigma, steps };
+    }
+    long long steps = (long long)cfg->rounds * cfg->local_epochs * p4_dpsgd_steps_per_epoch(q);
+    if ((rc = p4_rdp_calibrate_sigma(eps, cfg->delta, q, steps, plan->phase, plan->nphases, 1e-4,
+                                     &plan->sigma, err)) != P4_OK)
+        return rc;
+    plan->phase[plan->nphases++] = (p4_dp_phase){ q, plan->sigma, steps };
+    return P4_OK;
+}
+
+int p4_peer_open(p4_peer *peer, const p4_peer_setup *setup, int k, p4_peer_plan *plan,
+                 p4_error *err)
+{
+    if (!peer || !setup || !setup->cfg || !setup->work || !plan)
+        return p4_error_set(err, P4_EINVAL, "peer open: bad arguments");
+    memset(peer, 0, sizeof *peer);
+    peer->id = k;
+    const p4_config *cfg = setup->cfg;
+    const p4_workload *work = setup->work;
+    if (k < 0 || k >= work->partition->clients)
+        return p4_error_set(err, P4_EINVAL, "%s: there is no client %d (the config has %d)",
+                            cfg->path, k, work->partition->clients);
+    const p4_client_split *split = &work->partition->split[k];
+    int dp = p4_peer_setup_dp(setup);
+    p4_client_spec spec = {
+        .id = k, .train = work->train, .test = work->test,
+        .train_idx = split->train, .train_count = split->train_count,
+        .test_idx = split->test, .test_count = split->test_count,
+        .private_cfg = cfg->model_cfg, .proxy_cfg = cfg->proxy_cfg[0] ? cfg->proxy_cfg : cfg->model_cfg,
+        .shape = { work->train->width, work->train->height, work->train->channels,
+                   work->train->classes },
+        .batch = cfg->batch, .learning_rate = cfg->learning_rate, .momentum = cfg->momentum,
+        .weight_decay = cfg->weight_decay, .seed = cfg->seed, .dp = dp,
+        .kd_alpha = cfg->kd_alpha, .kd_temperature = cfg->kd_temperature,
+        .strict_dp = cfg->strict_dp,
+        .warmup_head_only = strcmp(cfg->warmup_layers, "last") == 0,
+        .seeded_sampling = setup->reproducible,
+    };
+    if (split->train_count < 1)
+        return p4_error_set(err, P4_ECONFIG, "%s: client %d has no training examples", cfg->path, k);
+    double q = client_sample_rate(cfg, split->train_count);
+    spec.dp_params = (p4_dpsgd_params){ q, 0.0, cfg->clip_norm };
+    if (dp) {
+        char path[P4_PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/client-%03d.db", setup->state_dir, k);
+        int rc = p4_ledger_open(path, setup->epsilon, cfg->delta, &peer->ledger, err);
+        if (rc == P4_OK)
+            rc = p4_enclave_open_software(&peer->enclave, setup->reproducible,
+                                          cfg->seed * 7919u + (uint64_t)k, err);
+        if (rc == P4_OK && plan->q != q)
+            rc = p4_peer_plan_budget(setup, q, plan, err);
+        if (rc != P4_OK) {
+            p4_peer_close(peer);
+            return rc;
+        }
+        spec.dp_params.noise_multiplier = plan->sigma;
+        spec.warmup_params = plan->warmup;
+        spec.ledger = peer->ledger;
+        spec.enclave = peer->enclave;
+        /* Refuse to start a run this ledger cannot pay for in full. */
+        if ((rc = p4_ledger_check_plan(peer->ledger, plan->phase, plan->nphases, NULL, err)) != P4_OK) {
+            p4_peer_close(peer);
+            return rc;
+        }
+    }
+    int rc = p4_client_new(&peer->client, &spec, err);
+    if (rc != P4_OK)
+        p4_peer_close(peer);
+    return rc;
+}
+
+void p4_peer_close(p4_peer *peer)
+{
+    if (!peer)
+        return;
+    p4_client_destroy(&peer->client);
+    p4_ledger_close(&peer->ledger);
+    p4_enclave_close(&peer->enclave);
+}
+
+int p4_public_set_pick(const p4_config *cfg, const p4_workload *work, int count, float **x,
+                       p4_error *err)
+{
+    if (!cfg || !work || count < 1 || !x)
+        return p4_error_set(err, P4_EINVAL, "public set: bad arguments");
+    const p4_dataset *train = work->train;
+    unsigned char *used = calloc((size_t)train->count, 1);
+    int *chosen = malloc((size_t)count * sizeof(int));
+    if (!used || !chosen) {
+        free(used); free(chosen);
+        return p4_error_set(err, P4_ENOMEM, "out of memory for the public set");
+    }
+    for (int k = 0; k < work->partition->clients; k++)
+        for (int j = 0; j < work->partition->split[k].train_count; j++)
+            used[work->partition->split[k].train[j]] = 1;
+    int got = 0;
+    for (int i = 0; i < train->count && got < count; i++)
+        if (!used[i])
+            chosen[got++] = i;
+    free(used);
+    if (got < count) {
+        free(chosen);
+        return p4_error_set(err, P4_ECONFIG, "%s: logits mode needs %d public examples that no "
+                            "client holds; only %d are left", cfg->path, count, got);
+    }
+    *x = malloc((size_t)count * p4_dataset_example_size(train) * sizeof(float));
+    int rc = *x ? P4_OK : p4_error_set(err, P4_ENOMEM, "out of memory for the public set");
+    if (rc == P4_OK && (rc = p4_dataset_batch(train, chosen, count, *x, NULL)) != P4_OK) {
+        p4_error_set(err, rc, "%s: cannot load the public set", cfg->path);
+        free(*x);
+        *x = NULL;
+    }
+    free(chosen);
+    return rc;
+}
+
+int p4_peer_distance_range(const p4_config *cfg, const p4_client *client, int classes,
+                           size_t *offset, size_t *length, p4_error *err)
+{
+    if (!cfg || !client || !offset || !length)
+        return p4_error_set(err, P4_EINVAL, "distance range: bad arguments");
+    const char *which = cfg->distance_layers;
+    size_t size = p4_client_proxy_size(client);
+    if (strcmp(which, "all") == 0) {
+        *offset = 0;
+        *length = size;
+        return P4_OK;
+    }
+    if (strcmp(which, "output-bias") == 0) {
+        /* Weights come before biases in the flat vector, so the output
+         * layer's biases are its last `classes` floats. */
+        *length = (size_t)classes;
+        *offset = size - *length;
+        return P4_OK;
+    }
+    if (strcmp(which, "first") == 0)
+        return p4_client_proxy_layer(client, 0, offset, length);
+    int k = 0;
+    size_t o, l;
+    while (p4_client_proxy_layer(client, k, &o, &l) == P4_OK) {
+        *offset = o;
+        *length = l;
+        k++;
+    }
+    return k > 0 ? P4_OK : p4_error_set(err, P4_EMODEL, "the proxy has no parametrised layer");
+}

@@ -1,0 +1,72 @@
+/* peer.h: one participant of the P4 protocol, set up from a config.
+ *
+ * A peer is a client (private model + DP proxy, distill/client.h) with its
+ * own privacy ledger and enclave.  `p4 sim` opens N of them in one process;
+ * `p4 node` opens one.  Both go through p4_peer_open, so client k of a config
+ * starts from the same models, splits and DP plan wherever it runs.
+ *
+ * The DP plan: each client's ledger holds its target epsilon.  Logits
+ * releases (a quarter of the budget) and P4's warm-up (`warmup_budget` of
+ * it) are calibrated on their own shares; co-training's noise is then
+ * calibrated so that the whole plan spends exactly the target. */
+#ifndef P4_CLUSTER_PEER_H
+#define P4_CLUSTER_PEER_H
+
+#include "cluster/method.h"
+#include "common/config.h"
+#include "common/error.h"
+#include "datasets/workload.h"
+#include "distill/client.h"
+#include "dp/accountant.h"
+
+typedef struct p4_peer_plan {
+    double q;                    /* the training rate this plan is for        */
+    p4_dp_phase phase[3];        /* logits releases, warm-up, co-training     */
+    int nphases;
+    p4_dpsgd_params warmup;      /* sample_rate 0 when there is no warm-up    */
+    double sigma;                /* co-training noise multiplier              */
+    double logit_sigma;          /* logits mode: noise std per entry / clip   */
+} p4_peer_plan;
+
+/* What every peer of a run shares. */
+typedef struct p4_peer_setup {
+    const p4_config *cfg;
+    const p4_workload *work;
+    p4_method method;
+    double epsilon;              /* target per client; INFINITY = no DP       */
+    int reproducible;            /* seeded noise and batches: NOT private     */
+    const char *state_dir;       /* ledgers: state_dir/client-NNN.db          */
+    int public_n;                /* logits mode: public reference set size    */
+} p4_peer_setup;
+
+typedef struct p4_peer {
+    int id;
+    p4_client *client;
+    p4_ledger *ledger;           /* NULL without DP */
+    p4_enclave *enclave;         /* NULL without DP */
+} p4_peer;
+
+/* 1 when the run trains DP proxies; 1 when it shares logits, not weights. */
+int p4_peer_setup_dp(const p4_peer_setup *setup);
+int p4_peer_setup_logits(const p4_peer_setup *setup);
+
+/* The plan for a client training at rate q (see above). */
+int p4_peer_plan_budget(const p4_peer_setup *setup, double q, p4_peer_plan *plan, p4_error *err);
+
+/* Opens client k.  *plan caches the last calibration: clients of equal size
+ * share one (initialise it with q = -1).  Refuses a run whose whole plan the
+ * client's ledger cannot pay for. */
+int p4_peer_open(p4_peer *peer, const p4_peer_setup *setup, int k, p4_peer_plan *plan,
+                 p4_error *err);
+void p4_peer_close(p4_peer *peer);
+
+/* Logits mode's public reference set: `count` training examples no client
+ * holds, the same for every peer (n x inputs floats; free with free()). */
+int p4_public_set_pick(const p4_config *cfg, const p4_workload *work, int count, float **x,
+                       p4_error *err);
+
+/* The proxy coordinates the grouping distance covers ([dp] distance_layers). */
+int p4_peer_distance_range(const p4_config *cfg, const p4_client *client, int classes,
+                           size_t *offset, size_t *length, p4_error *err);
+
+#endif

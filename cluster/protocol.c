@@ -1,0 +1,520 @@
+/* protocol.c: the P4 round protocol for one peer; see protocol.h. */
+#include "cluster/protocol.h"
+
+#include <math.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/grouping.h"
+#include "cluster/receiver.h"
+#include "cluster/replay_guard.h"
+#include "cluster/sender.h"
+#include "cluster/similarity.h"
+#include "cluster/wire.h"
+#include "common/progress.h"
+#include "distill/aggregate.h"
+#include "distill/kd_loss.h"
+
+/* Protocol steps, in order.  On the wire, SLICE and DIGEST carry round -1
+ * and PROXY and LOGITS their round; the step follows from (type, round). */
+enum { STEP_SLICE = 0, STEP_DIGEST = 1, STEP_ROUND0 = 2 };
+
+/* A round message taken off the wire: its vector (owned) or digest. */
+typedef struct held {
+    struct held *next;
+    int type, sender, step;
+    float *values;
+    size_t count;
+    uint32_t rows, cols;         /* LOGITS */
+    uint8_t digest[P4_WIRE_KEY_BYTES];
+} held;
+
+typedef struct run {
+    const p4_protocol_spec *spec;
+    p4_protocol_result *res;
+    int self, n;
+    size_t proxy_size;
+    p4_sender *sender;           /* stamps epoch and sequence, encodes, sends */
+    p4_receiver receiver;        /* decodes, authenticates, guards replays    */
+    held *stash;                 /* messages for later steps                  */
+} run;
+
+static void held_free(held **h)
+{
+    if (!h || !*h)
+        return;
+    free((*h)->values);
+    free(*h);
+    *h = NULL;
+}
+
+/* ---- local compute, paced by the caller's hooks --------------------------- */
+
+static void compute_begin(const run *r)
+{
+    if (r->spec->hooks.compute_begin)
+        r->spec->hooks.compute_begin(r->spec->hooks.user);
+}
+
+static void compute_end(const run *r)
+{
+    if (r->spec->hooks.compute_end)
+        r->spec->hooks.compute_end(r->spec->hooks.user);
+}
+
+static int evaluate(const run *r, double *accuracy, p4_error *err)
+{
+    p4_which_model which = r->spec->method == P4_METHOD_FEDAVG_DP ? P4_MODEL_PROXY : P4_MODEL_PRIVATE;
+    compute_begin(r);
+    int rc = p4_client_evaluate(r->spec->peer->client, which, accuracy, err);
+    compute_end(r);
+    return rc;
+}
+
+/* ---- sending and collecting ------------------------------------------------ */
+
+static int send_to(run *r, int to, int type, int step, const float *v, size_t n,
+                   const uint8_t *digest, p4_error *err)
+{
+    p4_wire_message m;
+    memset(&m, 0, sizeof m);
+    m.header.type = (uint8_t)type;
+    m.header.round = step < STEP_ROUND0 ? -1 : step - STEP_ROUND0;
+    if (type == P4_WIRE_DIGEST) {
+        memcpy(m.body.digest.digest, digest, P4_WIRE_KEY_BYTES);
+    } else if (type == P4_WIRE_LOGITS) {
+        m.body.logits = (p4_wire_logits){ (float *)v, (uint32_t)r->spec->public_n,
+                                          (uint32_t)r->spec->classes };
+    } else {
+        m.body.proxy = (p4_wire_vector){ (float *)v, (uint32_t)n }; /* SLICE alike */
+    }
+    return p4_sender_send(r->sender, to, &m, err);
+}
+
+/* The round message in a decoded wire message, or NULL (with *why) for
+ * anything the round protocol does not take: other types, a round that does
+ * not fit the type.  Takes over the message's vector. */
+static held *hold(p4_wire_message *m, const char **why)
+{
+    int type = m->header.type, round = m->header.round;
+    int pre = type == P4_WIRE_SLICE || type == P4_WIRE_DIGEST;
+    if (type != P4_WIRE_SLICE && type != P4_WIRE_DIGEST && type != P4_WIRE_PROXY &&
+        type != P4_WIRE_LOGITS) {
+        *why = "dropped a message the round protocol does not take";
+        return NULL;
+    }
+    if (pre != (round == -1)) {
+        *why = "dropped a message whose round does not fit its type";
+        return NULL;
+    }
+    held *h = calloc(1, sizeof *h);
+    if (!h) {
+        *why = "out of memory for a message";
+        return NULL;
+    }
+    h->type = type;
+    h->sender = (int)m->header.sender_id;
+    h->step = type == P4_WIRE_SLICE ? STEP_SLICE : type == P4_WIRE_DIGEST ? STEP_DIGEST
+                                                                         : STEP_ROUND0 + round;
+    if (type == P4_WIRE_DIGEST) {
+        memcpy(h->digest, m->body.digest.digest, P4_WIRE_KEY_BYTES);
+    } else if (type == P4_WIRE_LOGITS) {
+        h->values = m->body.logits.values;
+        h->rows = m->body.logits.rows;
+        h->cols = m->body.logits.cols;
+        h->count = (size_t)h->rows * h->cols;
+        m->body.logits.values = NULL;
+    } else {
+        h->values = m->body.proxy.values;
+        h->count = m->body.proxy.count;
+        m->body.proxy.values = NULL;
+    }
+    return h;
+}
+
+static void note(const run *r, const char *what, int from, int type, int step)
+{
+    if (r->spec->log)
+        fprintf(r->spec->log, "p4 peer %d: %s from peer %d (type %d, step %d)\n", r->self, what,
+                from, type, step);
+}
+
+/* 1 when m is the awaited (type, step) message of a wanted peer that has
+ * not sent it yet, with the expected length (and shape, for logits). */
+static int awaited(const run *r, const held *m, int type, int step, const unsigned char *want,
+                   held *const *got, size_t count)
+{
+    if (m->sender < 0 || m->sender >= r->n || m->step != step || m->type != type ||
+        !want[m->sender] || got[m->sender])
+        return 0;
+    if (type == P4_WIRE_LOGITS)
+        return m->rows == (uint32_t)r->spec->public_n && m->cols == (uint32_t)r->spec->classes;
+    return type == P4_WIRE_DIGEST || m->count == count;
+}
+
+/* Moves the stashed messages for (type, step) into got[]; stashed messages
+ * of this step that are not awaited are dropped like any other. */
+static int unstash(run *r, int type, int step, const unsigned char *want, held **got,
+                   size_t count)
+{
+    int taken = 0;
+    for (held **p = &r->stash; *p;) {
+        held *m = *p;
+        if (m->step != step) {
+            p = &m->next;
+            continue;
+        }
+        *p = m->next;
+        m->next = NULL;
+        if (awaited(r, m, type, step, want, got, count)) {
+            got[m->sender] = m;
+            taken++;
+        } else {
+            note(r, "dropped a duplicate or unexpected message", m->sender, m->type, m->step);
+            r->res->dropped++;
+            held_free(&m);
+        }
+    }
+    return taken;
+}
+
+/* Collects one message of (type, step) from every peer with want[j] set,
+ * until all came or the deadline passed; got[j] receives each (the caller
+ * frees them), NULL for those that never came.  Messages for later steps
+ * are stashed; anything else is dropped with a log line. */
+static int collect(run *r, int type, int step, const unsigned char *want, size_t count,
+                   held **got, p4_error *err)
+{
+    int waiting = 0;
+    for (int j = 0; j < r->n; j++) {
+        got[j] = NULL;
+        waiting += want[j] != 0;
+    }
+    waiting -= unstash(r, type, step, want, got, count);
+    double deadline = p4_now_seconds() + r->spec->timeout;
+    while (waiting > 0) {
+        p4_wire_message msg;
+        int from = -1;
+        p4_error why = {0};
+        uint64_t dropped_before = r->receiver.dropped;
+        int rc = p4_receiver_next(&r->receiver, deadline, &msg, &from, &why);
+        r->res->dropped += (int)(r->receiver.dropped - dropped_before);
+        if (rc == P4_ETIMEOUT)
+            break;
+        if (rc != P4_OK)
+            return p4_error_set(err, rc, "peer %d: %s", r->self, why.message);
+        const char *reason = NULL;
+        int wire_type = msg.header.type, wire_round = msg.header.round;
+        held *m = hold(&msg, &reason);
+        p4_wire_message_clear(&msg);
+        if (!m) {
+            note(r, reason, from, wire_type, wire_round);
+        } else if (m->step > step) {
+            m->next = r->stash; /* a faster peer's next step: keep it */
+            r->stash = m;
+            continue;
+        } else if (awaited(r, m, type, step, want, got, count)) {
+            got[m->sender] = m;
+            waiting--;
+            continue;
+        } else {
+            note(r, "dropped a stale, duplicate or unexpected message", from, m->type, m->step);
+        }
+        r->res->dropped++;
+        held_free(&m);
+    }
+    if (waiting > 0 && r->spec->log)
+        fprintf(r->spec->log, "p4 peer %d: step %d: %d peer(s) sent nothing before the deadline; "
+                "going on without them\n", r->self, step, waiting);
+    r->res->missing += waiting;
+    return P4_OK;
+}
+
+static void free_got(held **got, int n)
+{
+    for (int j = 0; j < n; j++)
+        held_free(&got[j]);
+}
+
+/* ---- grouping ---------------------------------------------------------------- */
+
+static int group_digest(const int *group_of, int n, uint8_t digest[32])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    for (int i = 0; i < n; i++) {
+        uint8_t le[4] = { (uint8_t)group_of[i], (uint8_t)(group_of[i] >> 8),
+                          (uint8_t)(group_of[i] >> 16), (uint8_t)(group_of[i] >> 24) };
+        crypto_generichash_update(&st, le, sizeof le);
+    }
+    return crypto_generichash_final(&st, digest, 32) == 0 ? P4_OK : P4_ECRYPTO;
+}
+
+/* Every peer's slice of its warm-up proxy to everyone; the same grouping
+ * computed by all; the digests compared. */
+static int group_peers(run *r, const float *proxy, unsigned char *everyone, held **got,
+                       p4_error *err)
+{
+    const p4_protocol_spec *sp = r->spec;
+    int n = r->n, self = r->self, rc;
+    size_t offset, length;
+    if ((rc = p4_peer_distance_range(sp->cfg, sp->peer->client, sp->classes, &offset, &length,
+                                     err)) != P4_OK)
+        return rc;
+    for (int j = 0; j < n && rc == P4_OK; j++)
+        if (j != self)
+            rc = send_to(r, j, P4_WIRE_SLICE, STEP_SLICE, proxy + offset, length, NULL, err);
+    if (rc == P4_OK)
+        rc = collect(r, P4_WIRE_SLICE, STEP_SLICE, everyone, length, got, err);
+    if (rc != P4_OK)
+        return rc;
+    double *dist = calloc((size_t)n * n, sizeof *dist);
+    unsigned char *known = calloc((size_t)n * n, 1);
+    const float **slice = malloc((size_t)n * sizeof *slice);
+    if (!dist || !known || !slice) {
+        free(dist); free(known); free(slice);
+        free_got(got, n);
+        return p4_error_set(err, P4_ENOMEM, "out of memory for distances");
+    }
+    int absent = 0;
+    for (int j = 0; j < n; j++) {
+        slice[j] = j == self ? proxy + offset : got[j] ? got[j]->values : NULL;
+        absent += slice[j] == NULL;
+    }
+    /* The grouping's tie-breaks are public: every peer must find the same groups. */
+    p4_rng rng;
+    rc = absent ? p4_error_set(err, P4_EPEER, "peer %d: %d peer(s) sent no warm-up slice: the "
+                               "grouping needs every member", self, absent)
+                : p4_rng_init_seeded(&rng, sp->cfg->seed, "grouping");
+    if (rc == P4_OK)
+        rc = p4_grouping_sample_peers(n, sp->cfg->sample_peers, &rng, known, err);
+    for (int i = 0; i < n && rc == P4_OK; i++)
+        for (int j = i + 1; j < n && rc == P4_OK; j++) {
+            if (!known[(size_t)i * n + j])
+                continue;
+            rc = p4_l1_distance(slice[i], slice[j], 0, length, length, &dist[(size_t)i * n + j], err);
+            dist[(size_t)j * n + i] = dist[(size_t)i * n + j];
+        }
+    p4_grouping_params params = { sp->cfg->group_size };
+    if (rc == P4_OK)
+        rc = p4_group_clients(dist, known, n, &params, &rng, r->res->group_of, &r->res->ngroups, err);
+    free(dist);
+    free(known);
+    free(slice);
+    free_got(got, n);
+    if (rc != P4_OK)
+        return rc;
+
+    uint8_t mine[32];
+    if ((rc = group_digest(r->res->group_of, n, mine)) != P4_OK)
+        return p4_error_set(err, rc, "cannot hash the grouping");
+    for (int j = 0; j < n && rc == P4_OK; j++)
+        if (j != self)
+            rc = send_to(r, j, P4_WIRE_DIGEST, STEP_DIGEST, NULL, 0, mine, err);
+    if (rc == P4_OK)
+        rc = collect(r, P4_WIRE_DIGEST, STEP_DIGEST, everyone, 0, got, err);
+    for (int j = 0; j < n && rc == P4_OK; j++)
+        if (got[j] && memcmp(got[j]->digest, mine, sizeof mine) != 0)
+            rc = p4_error_set(err, P4_EPEER, "peer %d: peer %d computed different groups from the "
+                              "same warm-up slices; refusing to split the cluster", self, j);
+    free_got(got, n);
+    return rc;
+}
+
+/* The fixed groups of the baselines. */
+static void baseline_groups(run *r)
+{
+    p4_method m = r->spec->method;
+    r->res->ngroups = m == P4_METHOD_FEDAVG_DP ? 1 : r->n;
+    for (int k = 0; k < r->n; k++)
+        r->res->group_of[k] = m == P4_METHOD_FEDAVG_DP ? 0 : k;
+}
+
+/* ---- one round's exchange ------------------------------------------------------ */
+
+/* Sends `v` to the members of this peer's group and collects theirs. */
+static int swap_with_group(run *r, int type, int step, const float *v, size_t count,
+                           unsigned char *want, held **got, p4_error *err)
+{
+    int g = r->res->group_of[r->self], rc = P4_OK;
+    for (int j = 0; j < r->n; j++) {
+        want[j] = j != r->self && r->res->group_of[j] == g;
+        if (want[j] && rc == P4_OK)
+            rc = send_to(r, j, type, step, v, count, NULL, err);
+    }
+    return rc == P4_OK ? collect(r, type, step, want, count, got, err) : rc;
+}
+
+/* The group's proxies, own included, in peer-id order: mean or multi-Krum. */
+static int aggregate_proxies(run *r, float *proxy, held **got, p4_error *err)
+{
+    const float **members = malloc((size_t)r->n * sizeof *members);
+    if (!members)
+        return p4_error_set(err, P4_ENOMEM, "out of memory");
+    int k = 0;
+    for (int j = 0; j < r->n; j++)
+        if (j == r->self)
+            members[k++] = proxy;
+        else if (got[j])
+            members[k++] = got[j]->values;
+    int f = r->spec->cfg->krum_f, rc;
+    if (strcmp(r->spec->cfg->aggregate, "multikrum") == 0 && k > 2 * f + 2)
+        rc = p4_aggregate_multi_krum(members, k, r->proxy_size, f, k - f, proxy, NULL, err);
+    else
+        rc = p4_aggregate_mean(members, k, r->proxy_size, proxy, err);
+    free(members);
+    return rc;
+}
+
+/* ProxyFL's exponential graph: in round t peer i sends to i + 2^(t mod
+ * (floor(log2(n-1)) + 1)) and averages with what i - 2^... sent it. */
+static int exchange_exponential(run *r, int round, float *proxy, unsigned char *want,
+                                held **got, p4_error *err)
+{
+    int n = r->n, hops = 0;
+    while ((1 << (hops + 1)) <= n - 1)
+        hops++;
+    int shift = 1 << (round % (hops + 1));
+    int to = (r->self + shift) % n, from = ((r->self - shift) % n + n) % n;
+    memset(want, 0, (size_t)n);
+    want[from] = 1;
+    int rc = send_to(r, to, P4_WIRE_PROXY, STEP_ROUND0 + round, proxy, r->proxy_size, NULL, err);
+    if (rc == P4_OK)
+        rc = collect(r, P4_WIRE_PROXY, STEP_ROUND0 + round, want, r->proxy_size, got, err);
+    if (rc == P4_OK && got[from])
+        for (size_t j = 0; j < r->proxy_size; j++)
+            proxy[j] = 0.5f * (proxy[j] + got[from]->values[j]);
+    free_got(got, n);
+    return rc;
+}
+
+/* Logits mode: noised public logits to the group; the proxy distils from
+ * softmax of the group's mean. */
+static int exchange_logits(run *r, int round, unsigned char *want, held **got,
+                           p4_error *err)
+{
+    const p4_protocol_spec *sp = r->spec;
+    size_t per = (size_t)sp->public_n * sp->classes;
+    float *mine = malloc(per * sizeof(float));
+    double *sum = malloc(per * sizeof(double));
+    if (!mine || !sum) {
+        free(mine); free(sum);
+        return p4_error_set(err, P4_ENOMEM, "out of memory for logits");
+    }
+    compute_begin(r);
+    int rc = p4_client_public_logits(sp->peer->client, sp->public_x, sp->public_n, 1.0,
+                                     sp->dp ? sp->logit_sigma : 0.0, mine, err);
+    compute_end(r);
+    if (rc == P4_OK)
+        rc = swap_with_group(r, P4_WIRE_LOGITS, STEP_ROUND0 + round, mine, per, want, got, err);
+    if (rc == P4_OK) {
+        int k = 0;
+        memset(sum, 0, per * sizeof(double));
+        for (int j = 0; j < r->n; j++) {
+            const float *v = j == r->self ? mine : got[j] ? got[j]->values : NULL;
+            if (!v)
+                continue;
+            for (size_t e = 0; e < per; e++)
+                sum[e] += v[e];
+            k++;
+        }
+        for (size_t e = 0; e < per; e++)
+            mine[e] = (float)(sum[e] / k);
+        p4_softmax_temperature(mine, sp->public_n, sp->classes, sp->cfg->kd_temperature, mine);
+        compute_begin(r);
+        rc = p4_client_distill_public(sp->peer->client, sp->public_x, sp->public_n, mine, 1, err);
+        compute_end(r);
+    }
+    free_got(got, r->n);
+    free(mine);
+    free(sum);
+    return rc;
+}
+
+static int one_round(run *r, int round, float *proxy, unsigned char *want, held **got,
+                     p4_error *err)
+{
+    const p4_protocol_spec *sp = r->spec;
+    p4_client *c = sp->peer->client;
+    p4_local_mode mode = sp->method == P4_METHOD_LOCAL       ? P4_LOCAL_PRIVATE_ONLY
+                       : sp->method == P4_METHOD_FEDAVG_DP ? P4_LOCAL_PROXY_ONLY
+                                                             : P4_LOCAL_COTRAIN;
+    compute_begin(r);
+    int rc = p4_client_local(c, mode, sp->cfg->local_epochs, err);
+    compute_end(r);
+    if (rc != P4_OK || sp->method == P4_METHOD_LOCAL)
+        return rc;
+    if (sp->logits_mode)
+        return exchange_logits(r, round, want, got, err);
+    if ((rc = p4_client_get_proxy(c, proxy, r->proxy_size)) != P4_OK)
+        return p4_error_set(err, rc, "peer %d: cannot read its proxy", r->self);
+    if (sp->method == P4_METHOD_PROXYFL) {
+        rc = exchange_exponential(r, round, proxy, want, got, err);
+    } else {
+        rc = swap_with_group(r, P4_WIRE_PROXY, STEP_ROUND0 + round, proxy, r->proxy_size, want,
+                             got, err);
+        if (rc == P4_OK)
+            rc = aggregate_proxies(r, proxy, got, err);
+        free_got(got, r->n);
+    }
+    if (rc == P4_OK && (rc = p4_client_set_proxy(c, proxy, r->proxy_size)) != P4_OK)
+        p4_error_set(err, rc, "peer %d: cannot set its proxy", r->self);
+    return rc;
+}
+
+/* ---- the run ------------------------------------------------------------------- */
+
+int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_error *err)
+{
+    if (!sp || !sp->cfg || !sp->peer || !sp->peer->client || !sp->transport || !res ||
+        !res->group_of || sp->clients < 1 || sp->peer->id < 0 || sp->peer->id >= sp->clients ||
+        !(sp->timeout > 0) || (sp->logits_mode && (!sp->public_x || sp->public_n < 1)))
+        return p4_error_set(err, P4_EINVAL, "protocol: bad arguments");
+    run r = { .spec = sp, .res = res, .self = sp->peer->id, .n = sp->clients,
+              .proxy_size = p4_client_proxy_size(sp->peer->client) };
+    res->dropped = res->missing = 0;
+    p4_replay_guard *guard = NULL;
+    int rc = p4_replay_guard_new(&guard, r.n, err);
+    if (rc == P4_OK)
+        rc = p4_sender_new(&r.sender, sp->transport, (uint32_t)r.self, sp->epoch, err);
+    r.receiver = (p4_receiver){ .transport = sp->transport, .guard = guard, .log = sp->log,
+                                .self_id = r.self };
+    float *proxy = malloc(r.proxy_size * sizeof(float));
+    unsigned char *want = malloc((size_t)r.n);
+    held **got = calloc((size_t)r.n, sizeof *got);
+    if (rc == P4_OK && (!proxy || !want || !got))
+        rc = p4_error_set(err, P4_ENOMEM, "protocol: out of memory");
+    if (rc == P4_OK && sp->method == P4_METHOD_P4) {
+        compute_begin(&r);
+        rc = p4_client_warmup(sp->peer->client, sp->cfg->warmup_epochs, err);
+        if (rc == P4_OK && (rc = p4_client_get_proxy(sp->peer->client, proxy, r.proxy_size)) != P4_OK)
+            p4_error_set(err, rc, "peer %d: cannot read its proxy", r.self);
+        compute_end(&r);
+        memset(want, 1, (size_t)r.n);
+        want[r.self] = 0;
+        if (rc == P4_OK)
+            rc = group_peers(&r, proxy, want, got, err);
+    } else if (rc == P4_OK) {
+        baseline_groups(&r);
+    }
+    for (int round = 0; rc == P4_OK && round < sp->cfg->rounds; round++) {
+        rc = one_round(&r, round, proxy, want, got, err);
+        double accuracy;
+        if (rc == P4_OK && sp->hooks.round_done && (rc = evaluate(&r, &accuracy, err)) == P4_OK)
+            sp->hooks.round_done(sp->hooks.user, r.self, round, accuracy);
+    }
+    if (rc == P4_OK)
+        rc = evaluate(&r, &res->accuracy, err);
+    while (r.stash) {
+        held *m = r.stash;
+        r.stash = m->next;
+        held_free(&m);
+    }
+    free(proxy);
+    free(want);
+    free(got);
+    p4_sender_destroy(&r.sender);
+    p4_replay_guard_destroy(&guard);
+    return rc;
+}
