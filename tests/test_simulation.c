@@ -85,7 +85,7 @@ static void seeded_runs_repeat_and_spend_the_budget(void **state)
  * only conditional, and a run without DP has none. */
 static void default_runs_are_private(void **state)
 {
-    if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     const char *dir = *state;
     p4_config cfg;
     small_config(&cfg, dir, "");
