@@ -537,10 +537,16 @@ static void many_processes_never_pass_the_target(void **state)
 
 #define FMNIST "/usr/share/datasets/fashion-mnist"
 
-/* Has process pid opened the file at path? */
-static int has_open(pid_t pid, const char *path)
+/* Has process pid, running program exe, opened the file at path?  (Before
+ * its exec, a forked child still holds its parent's files.) */
+static int has_open(pid_t pid, const char *exe, const char *path)
 {
     char fd_dir[64], link[PATH_MAX], target[PATH_MAX];
+    snprintf(link, sizeof link, "/proc/%d/exe", (int)pid);
+    ssize_t len = readlink(link, target, sizeof target - 1);
+    if (len <= 0) return 0;
+    target[len] = '\0';
+    if (strcmp(target, exe) != 0) return 0;
     snprintf(fd_dir, sizeof fd_dir, "/proc/%d/fd", (int)pid);
     DIR *d = opendir(fd_dir);
     if (!d) return 0;
@@ -615,16 +621,21 @@ static void two_trainings_one_budget(void **state)
     p4_ledger *l = NULL;
     assert_int_equal(p4_ledger_open(db, 2.0, 1e-5, &l, NULL), P4_OK);
     p4_ledger_close(&l);
-    char db_real[PATH_MAX];
+    char db_real[PATH_MAX], bin_real[PATH_MAX];
     assert_non_null(realpath(db, db_real));
+    assert_non_null(realpath(bin, bin_real));
     sqlite3 *gate = NULL;
     assert_int_equal(sqlite3_open(db, &gate), SQLITE_OK);
     assert_int_equal(sqlite3_exec(gate, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     pid_t pid[2] = { start_train(bin, ini, db, out[0]), start_train(bin, ini, db, out[1]) };
     for (int waited = 0; waited < 6000; waited++) { /* at most 60 s */
-        if (has_open(pid[0], db_real) && has_open(pid[1], db_real)) break;
-        if (waitpid(pid[0], NULL, WNOHANG) || waitpid(pid[1], NULL, WNOHANG))
-            fail_msg("a training process ended before reaching the ledger: %s", read_all(out[0]));
+        if (has_open(pid[0], bin_real, db_real) && has_open(pid[1], bin_real, db_real)) break;
+        for (int k = 0; k < 2; k++) {
+            if (waitpid(pid[k], NULL, WNOHANG) == 0) continue;
+            kill(pid[1 - k], SIGKILL);
+            waitpid(pid[1 - k], NULL, 0);
+            fail_msg("run %d ended before reaching the ledger: %s", k, read_all(out[k]));
+        }
         usleep(10000);
     }
     assert_int_equal(sqlite3_exec(gate, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
