@@ -144,9 +144,10 @@ static int dp_run_open(dp_run *run, const p4_config *cfg, const train_options *o
         if (rc != P4_OK)
             return rc;
     }
-    /* Refuse to start a run the budget cannot pay for in full. */
-    rc = p4_ledger_check(run->ledger, "model", q, run->params.noise_multiplier,
-                         run->planned_steps, NULL, err);
+    /* Refuse to start a run the budget cannot pay for in full, and reserve
+     * it, so a run started meanwhile on the same ledger is refused instead. */
+    p4_dp_phase plan = { q, run->params.noise_multiplier, run->planned_steps };
+    rc = p4_ledger_reserve_plan(run->ledger, &plan, 1, NULL, err);
     if (rc != P4_OK)
         return rc;
     if ((rc = p4_enclave_open_software(&run->enclave, o->reproducible, cfg->seed, err)) != P4_OK)

@@ -383,10 +383,8 @@ static double seconds_since(const struct timespec *t0)
 static void test_real_fashion_mnist(void **state)
 {
     (void)state;
-    FILE *probe = fopen(FASHION_DIR "/t10k-labels-idx1-ubyte.gz", "rb");
-    if (probe == NULL)
+    if (test_dataset_path(FASHION_DIR "/t10k-labels-idx1-ubyte.gz") == NULL)
         TEST_SKIP(FASHION_DIR " is absent (Debian package fashion-mnist)");
-    fclose(probe);
     const char *splits[] = {"train", "test"};
     const int counts[] = {60000, 10000};
     for (int s = 0; s < 2; s++) {

@@ -2,11 +2,19 @@
  * a step past the target is refused with spent and allowed in the message,
  * settings cannot silently change, bad files are clear errors, and a DP
  * training process killed with SIGKILL at random points never leaves the
- * ledger counting fewer steps than it actually took. */
+ * ledger counting fewer steps than it actually took.  The ledger holds
+ * across handles and processes: each sees the others' records, a run's
+ * reservation holds until it ends (however it ends), many processes
+ * recording at once never pass the target, and of two `p4 train` runs
+ * started together on a budget that pays for one, one finishes and the
+ * other is refused. */
 #include "support/test_support.h"
 
+#include <dirent.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,6 +259,420 @@ static void sigkill_never_undercounts(void **state)
     test_remove_tree(dir);
 }
 
+/* --- across handles and processes --------------------------------------- */
+
+static double spent_of(p4_ledger *l)
+{
+    double eps = -1;
+    p4_error err = {0};
+    if (p4_ledger_spent(l, &eps, &err) != P4_OK) fail_msg("%s", err.message);
+    return eps;
+}
+
+static long long steps_of(p4_ledger *l)
+{
+    long long steps = -1;
+    p4_error err = {0};
+    if (p4_ledger_total_steps(l, &steps, &err) != P4_OK) fail_msg("%s", err.message);
+    return steps;
+}
+
+/* Rows of a table, read with a connection of its own. */
+static long long count_rows(const char *db, const char *table)
+{
+    sqlite3 *c = NULL;
+    sqlite3_stmt *st = NULL;
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s", table);
+    assert_int_equal(sqlite3_open_v2(db, &c, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(c, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long long n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(c);
+    return n;
+}
+
+static void two_handles_see_each_other(void **state)
+{
+    char db[PATH_MAX];
+    test_path_in(*state, "node.db", db, sizeof db);
+    p4_ledger *a = NULL, *b = NULL;
+    p4_error err = {0};
+    assert_int_equal(p4_ledger_open(db, 2.0, 1e-5, &a, &err), P4_OK);
+    assert_int_equal(p4_ledger_open(db, 2.0, 1e-5, &b, &err), P4_OK);
+    assert_int_equal(p4_ledger_record(a, "proxy", "train", 0.01, 1.0, 100, &err), P4_OK);
+    /* b opened before a recorded: it still sees the record. */
+    assert_true(spent_of(b) == spent_of(a) && spent_of(b) > 0);
+    p4_dp_phase ph[4];
+    int n = 0;
+    assert_int_equal(p4_ledger_phases(b, ph, 4, &n, &err), P4_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(ph[0].steps, 100);
+
+    /* b records until refused, counting a's steps too. */
+    int rc = P4_OK, blocks = 0;
+    while (rc == P4_OK && blocks < 10000) {
+        rc = p4_ledger_record(b, "proxy", "train", 0.01, 1.0, 50, &err);
+        blocks++;
+    }
+    assert_int_equal(rc, P4_EBUDGET);
+    assert_non_null(strstr(err.message, "spent epsilon"));
+    assert_non_null(strstr(err.message, "of allowed 2.0000"));
+    assert_int_equal(steps_of(b), 100 + (blocks - 1) * 50LL);
+
+    /* a's view is the file's, not a copy from before b's records: refused
+     * too, and the refusal leaves the file as it was. */
+    double before = spent_of(a);
+    long long steps_before = steps_of(a), rows_before = count_rows(db, "dp_steps");
+    assert_true(before <= 2.0);
+    assert_int_equal(p4_ledger_check(a, "proxy", 0.01, 1.0, 50, NULL, &err), P4_EBUDGET);
+    assert_int_equal(p4_ledger_record(a, "proxy", "train", 0.01, 1.0, 50, &err), P4_EBUDGET);
+    assert_non_null(strstr(err.message, "spent epsilon"));
+    assert_true(spent_of(a) == before && spent_of(b) == before);
+    assert_int_equal(steps_of(a), steps_before);
+    assert_int_equal(count_rows(db, "dp_steps"), rows_before);
+    p4_ledger_close(&a);
+    p4_ledger_close(&b);
+}
+
+/* Steps at (0.01, 1.0) that fit in a target, found by recording blocks of
+ * `block` into a scratch ledger. */
+static long long steps_that_fit(const char *dir, double target, long long block)
+{
+    char db[PATH_MAX];
+    test_path_in(dir, "scratch.db", db, sizeof db);
+    p4_ledger *l = NULL;
+    assert_int_equal(p4_ledger_open(db, target, 1e-5, &l, NULL), P4_OK);
+    long long steps = 0;
+    while (p4_ledger_record(l, "proxy", "train", 0.01, 1.0, block, NULL) == P4_OK)
+        steps += block;
+    p4_ledger_close(&l);
+    return steps;
+}
+
+static void reservation_holds_for_others(void **state)
+{
+    char db[PATH_MAX];
+    test_path_in(*state, "node.db", db, sizeof db);
+    const long long fit = steps_that_fit(*state, 2.0, 10);
+    const long long planned = fit * 2 / 3; /* one run fits, two do not */
+    p4_ledger *a = NULL, *b = NULL;
+    p4_error err = {0};
+    assert_int_equal(p4_ledger_open(db, 2.0, 1e-5, &a, &err), P4_OK);
+    assert_int_equal(p4_ledger_open(db, 2.0, 1e-5, &b, &err), P4_OK);
+    const p4_dp_phase plan = { 0.01, 1.0, planned };
+    double after = 0;
+    assert_int_equal(p4_ledger_check_plan(b, &plan, 1, NULL, &err), P4_OK);
+    assert_int_equal(p4_ledger_reserve_plan(a, &plan, 1, &after, &err), P4_OK);
+    assert_true(after > 0 && after <= 2.0);
+    assert_true(spent_of(b) == 0.0); /* reserved is not spent */
+    int runs = 0;
+    double reserved = 0;
+    assert_int_equal(p4_ledger_reserved(b, &runs, &reserved, &err), P4_OK);
+    assert_int_equal(runs, 1);
+    assert_true(reserved == after);
+
+    /* The same plan no longer fits for b, by check, reserve or records. */
+    assert_int_equal(p4_ledger_check_plan(b, &plan, 1, NULL, &err), P4_EBUDGET);
+    assert_non_null(strstr(err.message, "spent epsilon 0.0000 of allowed 2.0000"));
+    assert_non_null(strstr(err.message, "1 run in progress reserved"));
+    assert_int_equal(p4_ledger_reserve_plan(b, &plan, 1, NULL, &err), P4_EBUDGET);
+    long long b_steps = 0;
+    while (p4_ledger_record(b, "proxy", "train", 0.01, 1.0, 10, &err) == P4_OK)
+        b_steps += 10;
+    assert_int_equal(err.code, P4_EBUDGET);
+    assert_true(b_steps < fit - planned + 10); /* b got only what a did not reserve */
+
+    /* a's reservation pays for all of its steps. */
+    for (long long done = 0; done < planned; done += 10) {
+        long long block = planned - done < 10 ? planned - done : 10;
+        if (p4_ledger_record(a, "proxy", "train", 0.01, 1.0, block, &err) != P4_OK)
+            fail_msg("a's reserved block at %lld refused: %s", done, err.message);
+    }
+    assert_true(spent_of(a) <= 2.0);
+    /* Used up: a's next block beyond the plan is refused like anyone's. */
+    assert_int_equal(p4_ledger_record(a, "proxy", "train", 0.01, 1.0, 10, &err), P4_EBUDGET);
+
+    /* Released (or closed), nothing is reserved any more. */
+    assert_int_equal(p4_ledger_release(a, &err), P4_OK);
+    assert_int_equal(p4_ledger_reserved(b, &runs, NULL, &err), P4_OK);
+    assert_int_equal(runs, 0);
+    assert_int_equal(count_rows(db, "dp_runs"), 0);
+    p4_ledger_close(&a);
+    p4_ledger_close(&b);
+
+    /* A run that reserves and closes without recording gives it all back. */
+    char db2[PATH_MAX];
+    test_path_in(*state, "second.db", db2, sizeof db2);
+    assert_int_equal(p4_ledger_open(db2, 2.0, 1e-5, &a, &err), P4_OK);
+    assert_int_equal(p4_ledger_reserve_plan(a, &plan, 1, NULL, &err), P4_OK);
+    p4_ledger_close(&a);
+    assert_int_equal(p4_ledger_open(db2, 2.0, 1e-5, &b, &err), P4_OK);
+    assert_int_equal(p4_ledger_reserve_plan(b, &plan, 1, NULL, &err), P4_OK);
+    p4_ledger_close(&b);
+}
+
+static void dead_runs_reservation_is_dropped(void **state)
+{
+    char db[PATH_MAX];
+    test_path_in(*state, "node.db", db, sizeof db);
+    const long long planned = steps_that_fit(*state, 2.0, 10) * 2 / 3;
+    const p4_dp_phase plan = { 0.01, 1.0, planned };
+    int ready[2], hold[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(hold), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* Reserve, say so, and wait to be killed. */
+        close(ready[0]);
+        close(hold[1]);
+        p4_ledger *l = NULL;
+        char one = 1, byte;
+        if (p4_ledger_open(db, 2.0, 1e-5, &l, NULL) || p4_ledger_reserve_plan(l, &plan, 1, NULL, NULL))
+            _exit(3);
+        if (write(ready[1], &one, 1) != 1) _exit(4);
+        while (read(hold[0], &byte, 1) > 0) {}
+        _exit(5);
+    }
+    close(ready[1]);
+    close(hold[0]);
+    char byte;
+    assert_int_equal(read(ready[0], &byte, 1), 1);
+    p4_ledger *l = NULL;
+    p4_error err = {0};
+    assert_int_equal(p4_ledger_open(db, 2.0, 1e-5, &l, &err), P4_OK);
+    assert_int_equal(p4_ledger_reserve_plan(l, &plan, 1, NULL, &err), P4_EBUDGET);
+    assert_non_null(strstr(err.message, "1 run in progress reserved"));
+
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    close(ready[0]);
+    close(hold[1]);
+    /* The kernel dropped the dead run's lock: its reservation no longer
+     * counts, and the next write deletes it. */
+    int runs = -1;
+    assert_int_equal(p4_ledger_reserved(l, &runs, NULL, &err), P4_OK);
+    assert_int_equal(runs, 0);
+    assert_int_equal(p4_ledger_reserve_plan(l, &plan, 1, NULL, &err), P4_OK);
+    assert_int_equal(count_rows(db, "dp_runs"), 1);
+    p4_ledger_close(&l);
+    assert_int_equal(count_rows(db, "dp_runs"), 0);
+}
+
+#define RACERS 6
+#define RACE_BLOCK 4
+#define RACE_SIGMA 2.0
+
+/* One racer: records blocks until refused; writes how many it recorded. */
+static void race_child(const char *db, int go, int out)
+{
+    char byte;
+    p4_ledger *l = NULL;
+    p4_error err = {0};
+    if (p4_ledger_open(db, 1.5, 1e-5, &l, &err)) _exit(3);
+    if (read(go, &byte, 1) != 0) _exit(4); /* all start when the parent closes it */
+    long long recorded = 0;
+    int rc;
+    while ((rc = p4_ledger_record(l, "proxy", "train", 0.02, RACE_SIGMA, RACE_BLOCK, &err)) == P4_OK)
+        recorded++;
+    if (rc != P4_EBUDGET || !strstr(err.message, "spent epsilon")) {
+        fprintf(stderr, "racer: %s\n", err.message);
+        _exit(5);
+    }
+    p4_ledger_close(&l);
+    _exit(write(out, &recorded, sizeof recorded) == sizeof recorded ? 0 : 6);
+}
+
+static void many_processes_never_pass_the_target(void **state)
+{
+    char db[PATH_MAX];
+    test_path_in(*state, "node.db", db, sizeof db);
+    p4_ledger *l = NULL;
+    p4_error err = {0};
+    assert_int_equal(p4_ledger_open(db, 1.5, 1e-5, &l, &err), P4_OK); /* create before the race */
+    int go[2], counts[2];
+    assert_int_equal(pipe(go), 0);
+    assert_int_equal(pipe(counts), 0);
+    pid_t pids[RACERS];
+    for (int k = 0; k < RACERS; k++) {
+        pids[k] = fork();
+        assert_true(pids[k] >= 0);
+        if (pids[k] == 0) {
+            close(go[1]);
+            close(counts[0]);
+            race_child(db, go[0], counts[1]);
+        }
+    }
+    close(go[0]);
+    close(counts[1]);
+    close(go[1]); /* go */
+    long long blocks = 0, one;
+    for (int k = 0; k < RACERS; k++) {
+        int status;
+        waitpid(pids[k], &status, 0);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    int got = 0;
+    while (read(counts[0], &one, sizeof one) == sizeof one) {
+        blocks += one;
+        got++;
+    }
+    close(counts[0]);
+    assert_int_equal(got, RACERS);
+    /* Every block a racer was told was recorded is in the file, no more,
+     * the total is within the target, and the budget really is used up. */
+    print_message("%d processes recorded %lld blocks of %d steps\n", RACERS, blocks, RACE_BLOCK);
+    assert_int_equal(steps_of(l), blocks * RACE_BLOCK);
+    assert_true(spent_of(l) <= 1.5);
+    assert_int_equal(p4_ledger_check(l, "proxy", 0.02, RACE_SIGMA, RACE_BLOCK, NULL, &err), P4_EBUDGET);
+    p4_ledger_close(&l);
+}
+
+/* --- two `p4 train` runs on one ledger ----------------------------------- */
+
+#define FMNIST "/usr/share/datasets/fashion-mnist"
+
+/* Has process pid, running program exe, opened the file at path?  (Before
+ * its exec, a forked child still holds its parent's files.) */
+static int has_open(pid_t pid, const char *exe, const char *path)
+{
+    char fd_dir[64], link[PATH_MAX], target[PATH_MAX];
+    snprintf(link, sizeof link, "/proc/%d/exe", (int)pid);
+    ssize_t len = readlink(link, target, sizeof target - 1);
+    if (len <= 0) return 0;
+    target[len] = '\0';
+    if (strcmp(target, exe) != 0) return 0;
+    snprintf(fd_dir, sizeof fd_dir, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(fd_dir);
+    if (!d) return 0;
+    int found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d)) != NULL) {
+        snprintf(link, sizeof link, "%s/%s", fd_dir, e->d_name);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n > 0) {
+            target[n] = '\0';
+            found = strcmp(target, path) == 0;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+static pid_t start_train(const char *bin, const char *ini, const char *db, const char *out)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (!freopen(out, "w", stdout) || dup2(fileno(stdout), 2) < 0) _exit(126);
+        execl(bin, bin, "train", "--config", ini, "--state", db, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static char *read_all(const char *path)
+{
+    static char text[16384];
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    return text;
+}
+
+/* The number after "key": in a JSON object (NAN if absent or null). */
+static double json_number(const char *json, const char *key)
+{
+    char quoted[64];
+    snprintf(quoted, sizeof quoted, "\"%s\":", key);
+    const char *at = strstr(json, quoted);
+    if (!at || strncmp(at + strlen(quoted), "null", 4) == 0) return NAN;
+    return strtod(at + strlen(quoted), NULL);
+}
+
+static void two_trainings_one_budget(void **state)
+{
+    const char *bin = getenv("P4_BIN");
+    if (!bin) TEST_SKIP("P4_BIN is not set (run through ctest)");
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent (apt-get install dataset-fashion-mnist)");
+    const char *dir = *state;
+    char model[PATH_MAX], ini[PATH_MAX], db[PATH_MAX], out[2][PATH_MAX], text[PATH_MAX + 512];
+    assert_non_null(realpath("configs/models/mlp-28x28x1.cfg", model));
+    /* Each run is calibrated to spend the whole target alone: one fits, two cannot. */
+    snprintf(text, sizeof text,
+             "[data]\ndataset = fashion-mnist\npath = " FMNIST "\npartition = iid\nclients = 1\n"
+             "seed = 1\nmax_train = 4000\nmax_test = 500\n"
+             "[model]\ncfg = %s\nepochs = 3\nbatch = 64\nlearning_rate = 0.1\nseed = 1\n"
+             "[dp]\ntarget_epsilon = 2\ndelta = 1e-5\nclip_norm = 1.0\n", model);
+    test_write_text(dir, "two.ini", text, ini, sizeof ini);
+    test_path_in(dir, "node.db", db, sizeof db);
+    test_path_in(dir, "run0.txt", out[0], sizeof out[0]);
+    test_path_in(dir, "run1.txt", out[1], sizeof out[1]);
+
+    /* Hold the ledger's writer lock while both start, so both have loaded
+     * their data and wait at the ledger together; then let them race. */
+    p4_ledger *l = NULL;
+    assert_int_equal(p4_ledger_open(db, 2.0, 1e-5, &l, NULL), P4_OK);
+    p4_ledger_close(&l);
+    char db_real[PATH_MAX], bin_real[PATH_MAX];
+    assert_non_null(realpath(db, db_real));
+    assert_non_null(realpath(bin, bin_real));
+    sqlite3 *gate = NULL;
+    assert_int_equal(sqlite3_open(db, &gate), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(gate, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    pid_t pid[2] = { start_train(bin, ini, db, out[0]), start_train(bin, ini, db, out[1]) };
+    for (int waited = 0; waited < 6000; waited++) { /* at most 60 s */
+        if (has_open(pid[0], bin_real, db_real) && has_open(pid[1], bin_real, db_real)) break;
+        for (int k = 0; k < 2; k++) {
+            if (waitpid(pid[k], NULL, WNOHANG) == 0) continue;
+            kill(pid[1 - k], SIGKILL);
+            waitpid(pid[1 - k], NULL, 0);
+            fail_msg("run %d ended before reaching the ledger: %s", k, read_all(out[k]));
+        }
+        usleep(10000);
+    }
+    assert_int_equal(sqlite3_exec(gate, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(gate);
+
+    int status[2], finished = -1, refused = -1;
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(waitpid(pid[k], &status[k], 0), pid[k]);
+        assert_true(WIFEXITED(status[k]));
+        print_message("run %d: exit %d\n%s", k, WEXITSTATUS(status[k]), read_all(out[k]));
+        if (WEXITSTATUS(status[k]) == 0) finished = k;
+        else if (WEXITSTATUS(status[k]) == 2) refused = k;
+    }
+    assert_true(finished >= 0 && refused >= 0); /* exactly one of each */
+    const char *why = read_all(out[refused]);
+    assert_non_null(strstr(why, "privacy budget: spent epsilon"));
+    assert_non_null(strstr(why, "of allowed 2.0000"));
+    assert_null(strstr(why, "epoch 1/")); /* refused before it took a step */
+    assert_non_null(strstr(read_all(out[finished]), "test accuracy"));
+
+    char cmd[3 * PATH_MAX];
+    snprintf(cmd, sizeof cmd, "'%s' budget --state '%s' --json", bin, db);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char json[8192];
+    size_t n = fread(json, 1, sizeof json - 1, p);
+    json[n] = '\0';
+    assert_int_equal(pclose(p), 0);
+    print_message("p4 budget --json: %s", json);
+    double eps = json_number(json, "epsilon"), allowed = json_number(json, "allowed");
+    assert_true(json[0] == '{' && strstr(json, "\"phases\":["));
+    assert_true(allowed == 2.0);
+    assert_true(eps > 1.9 && eps <= allowed);
+    assert_true(json_number(json, "delta") == 1e-5);
+    assert_true(json_number(json, "steps") > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +680,16 @@ int main(void)
         cmocka_unit_test(refuses_past_target),
         cmocka_unit_test(settings_and_bad_files),
         cmocka_unit_test(sigkill_never_undercounts),
+        cmocka_unit_test_setup_teardown(two_handles_see_each_other, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(reservation_holds_for_others, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(dead_runs_reservation_is_dropped, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(many_processes_never_pass_the_target, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(two_trainings_one_budget, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

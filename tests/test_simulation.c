@@ -55,7 +55,7 @@ static void run(const p4_config *cfg, p4_method method, double eps, const char *
 
 static void seeded_runs_repeat_and_spend_the_budget(void **state)
 {
-    if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     const char *dir = *state;
     p4_config cfg;
     small_config(&cfg, dir, "");
@@ -85,7 +85,7 @@ static void seeded_runs_repeat_and_spend_the_budget(void **state)
  * only conditional, and a run without DP has none. */
 static void default_runs_are_private(void **state)
 {
-    if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     const char *dir = *state;
     p4_config cfg;
     small_config(&cfg, dir, "");
@@ -116,7 +116,7 @@ static void default_runs_are_private(void **state)
 
 static void without_dp_grouping_finds_the_clusters(void **state)
 {
-    if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     const char *dir = *state;
     p4_config cfg;
     small_config(&cfg, dir, "");
@@ -130,7 +130,7 @@ static void without_dp_grouping_finds_the_clusters(void **state)
 
 static void baselines(void **state)
 {
-    if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     const char *dir = *state;
     p4_config cfg;
     small_config(&cfg, dir, "");
@@ -153,7 +153,7 @@ static void baselines(void **state)
 
 static void logits_mode_is_accounted(void **state)
 {
-    if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     const char *dir = *state;
     p4_config cfg;
     small_config(&cfg, dir, "share = logits\npublic_count = 100\nwarmup_sample_rate = 0\n");
@@ -182,7 +182,7 @@ static void logits_mode_is_accounted(void **state)
 
 static void spent_ledger_stops_the_run(void **state)
 {
-    if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     const char *dir = *state;
     p4_config cfg;
     small_config(&cfg, dir, "");

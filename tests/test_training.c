@@ -26,7 +26,7 @@ typedef struct {
 
 static int load(data *d)
 {
-    if (access(FMNIST, R_OK) != 0)
+    if (test_dataset_path(FMNIST) == NULL)
         return -1;
     p4_error err = {0};
     if (p4_load_fashion_mnist(FMNIST, "train", 6000, &d->train, &err) != 0 ||

@@ -11,8 +11,17 @@
 #include <cmocka.h>
 
 /* Path of ../shared/<relative> if that file exists, else NULL (the caller
- * then skips with a message: users' machines do not have shared/). */
+ * then skips with a message: users' machines do not have shared/).  With
+ * P4_REQUIRE_SHARED=1 in the environment (.ci/run sets it when ../shared is
+ * there) a missing file fails the test instead: CI never skips it silently.
+ * P4_TEST_SHARED_DIR, if set, replaces "../shared". */
 const char *test_shared_path(const char *relative);
+
+/* path if that installed data set (e.g. /usr/share/datasets/fashion-mnist)
+ * or a file of it is readable, else NULL (the caller skips).  With P4_REQUIRE_DATASETS=1
+ * (.ci/run, after scripts/install-deps installed them) a missing one fails
+ * the test instead. */
+const char *test_dataset_path(const char *path);
 
 /* Makes a fresh private temporary directory; returns its path (static
  * storage per call slot is not shared: the string is heap-allocated and
@@ -36,6 +45,31 @@ int test_write_file(const char *path, const void *data, size_t n);
  * fails the test if either does not work. */
 void test_write_text(const char *dir, const char *name, const char *text, char *path,
                      size_t size);
+
+/* Skips are skips.  cmocka's skip() marks a test skipped but its program
+ * still exits 0, which ctest would call a pass.  So every skip is counted
+ * (skip() and TEST_SKIP below), and a test program's
+ * `return cmocka_run_group_tests(...)` exits with:
+ *   1                    if any test failed (failures always win),
+ *   TEST_SKIP_EXIT_CODE  if none failed but any skipped, after running all,
+ *   0                    if every test ran and passed.
+ * tests/CMakeLists.txt gives ctest SKIP_RETURN_CODE 77, so a program that
+ * could not run everything shows as "Skipped", never as "Passed". */
+#define TEST_SKIP_EXIT_CODE 77
+
+/* Counts one skipped test (called by skip()). */
+void test_note_skip(void);
+/* The exit status for a program whose groups had `failed` failures. */
+int test_exit_status(int failed);
+
+#undef skip
+#define skip() (test_note_skip(), _skip(__FILE__, __LINE__))
+
+#undef cmocka_run_group_tests
+#define cmocka_run_group_tests(group_tests, group_setup, group_teardown)                      \
+    test_exit_status(_cmocka_run_group_tests(#group_tests, group_tests,                       \
+                                             sizeof(group_tests) / sizeof((group_tests)[0]), \
+                                             group_setup, group_teardown))
 
 /* Prints "SKIP: reason" and skips the current test. */
 #define TEST_SKIP(reason)                                                     \
