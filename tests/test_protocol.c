@@ -188,7 +188,7 @@ static void run_duo(duo *d)
 
 static void hostile_messages_are_dropped(void **state)
 {
-    if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     const char *dir = *state;
     duo clean, attacked;
     duo_open(&clean, dir);
@@ -212,7 +212,7 @@ static void hostile_messages_are_dropped(void **state)
 
 static void sim_result_does_not_depend_on_threads(void **state)
 {
-    if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     (void)state;
     p4_config cfg;
     p4_error err = {0};
