@@ -46,7 +46,7 @@ typedef struct {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: bench_sim --config FILE --clients N [--rounds R] [--method p4|local|proxyfl|fedavg-dp]\n"
+            "usage: bench_sim --config FILE --clients N [--rounds R] [--method p4|local|proxyfl|proxyfl-avg|fedavg-dp]\n"
             "                 [--epsilon E|inf] [--threads T] [--test-per-client K]\n"
             "                 [--round-cost [--extra-rounds K]] [--json]\n"
             "  --clients          replaces [data] clients (train_per_client is kept)\n"
@@ -117,7 +117,7 @@ static int parse_options(int argc, char **argv, options *o)
         return 2;
     }
     if (p4_method_parse(method ? method : o->cfg.method, &o->opt.method) != P4_OK) {
-        fprintf(stderr, "bench_sim: --method '%s': use p4, local, proxyfl or fedavg-dp\n",
+        fprintf(stderr, "bench_sim: --method '%s': use p4, local, proxyfl, proxyfl-avg or fedavg-dp\n",
                 method ? method : o->cfg.method);
         return 2;
     }

@@ -5,7 +5,8 @@
 
 #include "common/error.h"
 
-static const char *const method_names[] = { "p4", "local", "proxyfl", "fedavg-dp" };
+static const char *const method_names[] = { "p4", "local", "proxyfl", "fedavg-dp",
+                                            "proxyfl-avg" };
 #define METHOD_COUNT (int)(sizeof method_names / sizeof method_names[0])
 
 int p4_method_parse(const char *text, p4_method *out)
@@ -16,6 +17,11 @@ int p4_method_parse(const char *text, p4_method *out)
             return P4_OK;
         }
     return P4_EINVAL;
+}
+
+int p4_method_is_proxyfl(p4_method method)
+{
+    return method == P4_METHOD_PROXYFL || method == P4_METHOD_PROXYFL_AVG;
 }
 
 const char *p4_method_name(p4_method method)

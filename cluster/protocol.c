@@ -368,7 +368,8 @@ static int aggregate_proxies(run *r, float *proxy, held **got, p4_error *err)
 }
 
 /* ProxyFL's exponential graph: in round t peer i sends to i + 2^(t mod
- * (floor(log2(n-1)) + 1)) and averages with what i - 2^... sent it. */
+ * (floor(log2(n-1)) + 1)) and takes what i - 2^... sent it: as its proxy
+ * (proxyfl, as published) or averaged with its own (proxyfl-avg). */
 static int exchange_exponential(run *r, int round, float *proxy, unsigned char *want,
                                 held **got, p4_error *err)
 {
@@ -382,7 +383,9 @@ static int exchange_exponential(run *r, int round, float *proxy, unsigned char *
     int rc = send_to(r, to, P4_WIRE_PROXY, STEP_ROUND0 + round, proxy, r->proxy_size, NULL, err);
     if (rc == P4_OK)
         rc = collect(r, P4_WIRE_PROXY, STEP_ROUND0 + round, want, r->proxy_size, got, err);
-    if (rc == P4_OK && got[from])
+    if (rc == P4_OK && got[from] && r->spec->method == P4_METHOD_PROXYFL)
+        memcpy(proxy, got[from]->values, r->proxy_size * sizeof(float));
+    else if (rc == P4_OK && got[from])
         for (size_t j = 0; j < r->proxy_size; j++)
             proxy[j] = 0.5f * (proxy[j] + got[from]->values[j]);
     free_got(got, n);
@@ -449,7 +452,7 @@ static int one_round(run *r, int round, float *proxy, unsigned char *want, held 
         return exchange_logits(r, round, want, got, err);
     if ((rc = p4_client_get_proxy(c, proxy, r->proxy_size)) != P4_OK)
         return p4_error_set(err, rc, "peer %d: cannot read its proxy", r->self);
-    if (sp->method == P4_METHOD_PROXYFL) {
+    if (p4_method_is_proxyfl(sp->method)) {
         rc = exchange_exponential(r, round, proxy, want, got, err);
     } else {
         rc = swap_with_group(r, P4_WIRE_PROXY, STEP_ROUND0 + round, proxy, r->proxy_size, want,

@@ -204,7 +204,9 @@ static const config_key config_keys[] = {
     {.section = "p4", .name = "public_count", .type = KEY_INT, FIELD(public_count),
      .min = 0, .max = INT_MAX, .help = "logits mode: size of the public reference set"},
     {.section = "p4", .name = "method", .type = KEY_ENUM, FIELD(method),
-     .choices = "p4|local|proxyfl|fedavg-dp", .help = "algorithm to run"},
+     .choices = "p4|local|proxyfl|proxyfl-avg|fedavg-dp",
+     .help = "algorithm to run (proxyfl: as published, the received proxy replaces one's own; "
+             "proxyfl-avg: averaged with it)"},
 };
 #define KEY_COUNT (sizeof config_keys / sizeof config_keys[0])
 

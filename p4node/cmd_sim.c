@@ -16,7 +16,7 @@
 static void sim_usage(FILE *out)
 {
     fprintf(out,
-            "usage: p4 sim --config FILE [--method p4|local|proxyfl|fedavg-dp] [--epsilon E|inf]\n"
+            "usage: p4 sim --config FILE [--method p4|local|proxyfl|proxyfl-avg|fedavg-dp] [--epsilon E|inf]\n"
             "              [--seed S] [--threads T] [--state-dir DIR] [--json] [--quiet]\n"
             "              [--reproducible]\n"
             "  --method     default: the config's [p4] method\n"
@@ -95,7 +95,8 @@ static int parse_options(int argc, char **argv, p4_sim_cli *c)
         return 2;
     }
     if (p4_method_parse(method ? method : c->cfg.method, &c->opt.method) != P4_OK) {
-        fprintf(stderr, "p4 sim: --method '%s': use p4, local, proxyfl or fedavg-dp\n", method);
+        fprintf(stderr, "p4 sim: --method '%s': use p4, local, proxyfl, proxyfl-avg or fedavg-dp\n",
+                method);
         return 2;
     }
     c->opt.epsilon = c->cfg.dp_enabled && c->cfg.target_epsilon > 0 ? c->cfg.target_epsilon : INFINITY;

@@ -1,5 +1,5 @@
 /* cmd_sweep.c: `p4 sweep --config F --epsilon 1,2,4,8,inf --seeds 3
- * --method p4,local,proxyfl,fedavg-dp --out DIR`: every (method, epsilon,
+ * --method p4,local,proxyfl,proxyfl-avg,fedavg-dp --out DIR`: every (method, epsilon,
  * seed) cell is one simulation.  Writes DIR/results.csv (one row per cell),
  * DIR/summary.csv (mean and std over seeds), DIR/sweep.gp and, with gnuplot,
  * DIR/sweep.png and DIR/sweep.svg (accuracy against epsilon, one line per
@@ -32,7 +32,7 @@ typedef struct {
 static void sweep_usage(FILE *out)
 {
     fprintf(out, "usage: p4 sweep --config FILE --epsilon 1,2,4,8,inf --seeds N\n"
-                 "                --method p4,local,proxyfl,fedavg-dp --out DIR [--threads T]\n"
+                 "                --method p4,local,proxyfl,proxyfl-avg,fedavg-dp --out DIR [--threads T]\n"
                  "                [--reproducible]   (seeded noise: repeatable, NOT private)\n");
 }
 
@@ -66,7 +66,8 @@ static int parse_args(int argc, char **argv, sweep_args *a)
         {"out", required_argument, NULL, 'o'}, {"threads", required_argument, NULL, 't'},
         {"reproducible", no_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    const char *config = NULL, *eps = "1,2,4,8,inf", *methods = "p4,local,proxyfl,fedavg-dp";
+    const char *config = NULL, *eps = "1,2,4,8,inf";
+    const char *methods = "p4,local,proxyfl,proxyfl-avg,fedavg-dp";
     memset(a, 0, sizeof *a);
     a->seeds = 3;
     a->threads = 2;

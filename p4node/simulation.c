@@ -236,7 +236,7 @@ static void summarise(const sim *s, p4_sim_result *r)
      * noised logits, whose sensitivity bound holds whatever the proxy learnt
      * from, or proxy weights, which carry the private teacher unless strict. */
     int shares_weights = !s->logits_mode && (s->opt->method == P4_METHOD_P4 ||
-                                             s->opt->method == P4_METHOD_PROXYFL);
+                                             p4_method_is_proxyfl(s->opt->method));
     r->facts = (p4_dp_run_facts){ .dp = s->dp, .reproducible = s->opt->reproducible,
                                   .private_teacher = shares_weights && !s->cfg->strict_dp,
                                   .ledger = s->dp };

@@ -55,6 +55,7 @@ static void inproc_deadline_and_abort(void **state)
 /* --- two real peers with a hostile third party ------------------------------ */
 
 typedef struct {
+    p4_method method;
     p4_config cfg;
     p4_workload *work;
     p4_peer_setup setup;
@@ -68,7 +69,7 @@ typedef struct {
     p4_error err[2];
 } duo;
 
-static void duo_open(duo *d, const char *dir)
+static void duo_open_method(duo *d, const char *dir, p4_method method)
 {
     char path[1024], text[1024];
     snprintf(path, sizeof path, "%s/duo.ini", dir);
@@ -83,10 +84,11 @@ static void duo_open(duo *d, const char *dir)
              getenv("P4_SOURCE_DIR") ? getenv("P4_SOURCE_DIR") : ".");
     assert_int_equal(test_write_file(path, text, strlen(text)), 0);
     memset(d, 0, sizeof *d);
+    d->method = method;
     p4_error err = {0};
     if (p4_config_load(path, &d->cfg, &err) != P4_OK || p4_workload_load(&d->cfg, &d->work, &err) != P4_OK)
         fail_msg("%s", err.message);
-    d->setup = (p4_peer_setup){ .cfg = &d->cfg, .work = d->work, .method = P4_METHOD_P4,
+    d->setup = (p4_peer_setup){ .cfg = &d->cfg, .work = d->work, .method = method,
                                 .epsilon = 8.0, .reproducible = 1, .state_dir = dir };
     d->plan.q = -1;
     assert_int_equal(p4_inproc_hub_new(&d->hub, 3, NULL), P4_OK);
@@ -97,6 +99,11 @@ static void duo_open(duo *d, const char *dir)
             fail_msg("%s", err.message);
         d->res[k].group_of = d->group_of[k];
     }
+}
+
+static void duo_open(duo *d, const char *dir)
+{
+    duo_open_method(d, dir, P4_METHOD_P4);
 }
 
 static void duo_close(duo *d, const char *dir)
@@ -119,7 +126,7 @@ static void *duo_peer(void *arg)
 {
     duo_arg *a = arg;
     duo *d = a->d;
-    p4_protocol_spec spec = { .cfg = &d->cfg, .method = P4_METHOD_P4, .clients = 2,
+    p4_protocol_spec spec = { .cfg = &d->cfg, .method = d->method, .clients = 2,
                               .peer = &d->peer[a->k], .dp = 1, .classes = 10,
                               .transport = d->t[a->k], .epoch = 1, .timeout = 60 };
     d->rc[a->k] = p4_protocol_run(&spec, &d->res[a->k], &d->err[a->k]);
@@ -210,6 +217,36 @@ static void hostile_messages_are_dropped(void **state)
     duo_close(&attacked, dir);
 }
 
+/* ProxyFL as published swaps proxies (with 2 peers, each takes the other's);
+ * proxyfl-avg averages them.  The strict DP proxies train on labels only, so
+ * both runs reach the exchange with the same two proxies. */
+static void proxyfl_replaces_and_proxyfl_avg_averages(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    const char *dir = *state;
+    float *p[2][2];
+    for (int variant = 0; variant < 2; variant++) {
+        duo d;
+        duo_open_method(&d, dir, variant ? P4_METHOD_PROXYFL_AVG : P4_METHOD_PROXYFL);
+        d.cfg.rounds = 1;
+        run_duo(&d);
+        size_t size = p4_client_proxy_size(d.peer[0].client);
+        assert_int_equal(size, 7850);
+        for (int k = 0; k < 2; k++) {
+            p[variant][k] = malloc(size * sizeof(float));
+            assert_int_equal(p4_client_get_proxy(d.peer[k].client, p[variant][k], size), P4_OK);
+        }
+        duo_close(&d, dir);
+    }
+    assert_memory_equal(p[1][0], p[1][1], 7850 * sizeof(float)); /* averaged: equal */
+    assert_memory_not_equal(p[0][0], p[0][1], 7850 * sizeof(float));
+    for (int j = 0; j < 7850; j++) /* the average of the two swapped proxies */
+        assert_true(p[1][0][j] == 0.5f * (p[0][1][j] + p[0][0][j]));
+    for (int v = 0; v < 2; v++)
+        for (int k = 0; k < 2; k++)
+            free(p[v][k]);
+}
+
 static void sim_result_does_not_depend_on_threads(void **state)
 {
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
@@ -238,6 +275,8 @@ int main(void)
         cmocka_unit_test(inproc_deadline_and_abort),
         cmocka_unit_test_setup_teardown(hostile_messages_are_dropped, test_temp_dir_setup,
                                         test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(proxyfl_replaces_and_proxyfl_avg_averages,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
         cmocka_unit_test(sim_result_does_not_depend_on_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

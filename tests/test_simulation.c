@@ -143,6 +143,13 @@ static void baselines(void **state)
     assert_true(fedavg.epsilon <= 4.0 && fedavg.epsilon > 3.9);
     run(&cfg, P4_METHOD_PROXYFL, 4.0, NULL, &proxyfl);
     assert_true(proxyfl.epsilon <= 4.0 && proxyfl.epsilon > 3.9);
+    p4_sim_result avg;
+    run(&cfg, P4_METHOD_PROXYFL_AVG, 4.0, NULL, &avg);
+    assert_true(avg.epsilon <= 4.0 && avg.epsilon > 3.9);
+    assert_int_equal(avg.guarantee, P4_DP_NONE); /* seeded: --reproducible */
+    /* the two variants exchange differently: their results differ */
+    assert_memory_not_equal(avg.accuracy, proxyfl.accuracy, 8 * sizeof(double));
+    p4_sim_result_free(&avg);
     /* FedAvg evaluates one global model: on clients of one cluster with the
      * same test distribution the accuracies are close; local models differ. */
     assert_true(isnan(local.ari) && isnan(fedavg.ari));
