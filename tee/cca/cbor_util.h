@@ -25,6 +25,11 @@ int p4_cbor_int(const cbor_item_t *item, int64_t *out);
  * map lives), or NULL.  *duplicate is set if the label occurs twice. */
 cbor_item_t *p4_cbor_map_get(const cbor_item_t *map, int64_t label, int *duplicate);
 
+/* A CBOR integer item of value v in its shortest encoding (libcbor keeps
+ * the width it is given, and COSE headers and claim keys should be
+ * preferred-encoded).  NULL if out of memory. */
+cbor_item_t *p4_cbor_build_int(int64_t v);
+
 /* 1 if item is a definite-length byte string, else 0. */
 int p4_cbor_is_bytes(const cbor_item_t *item);
 /* 1 if item is a definite-length text string, else 0. */

@@ -303,8 +303,7 @@ int p4_cose_alg_for_key(EVP_PKEY *key, int64_t *alg, p4_error *err)
 static int protected_for(int64_t alg, uint8_t **out, size_t *out_len, p4_error *err)
 {
     cbor_item_t *map = cbor_new_definite_map(1);
-    cbor_item_t *value = alg < 0 ? cbor_build_negint64((uint64_t)(-1 - alg))
-                                 : cbor_build_uint64((uint64_t)alg);
+    cbor_item_t *value = p4_cbor_build_int(alg);
     int ok = map != NULL && value != NULL &&
              cbor_map_add(map, (struct cbor_pair){cbor_move(cbor_build_uint8(1)),
                                                   cbor_move(value)});

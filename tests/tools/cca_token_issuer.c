@@ -94,9 +94,7 @@ static EVP_PKEY *read_private(const char *dir, const char *name)
 
 static void put(cbor_item_t *map, int64_t key, cbor_item_t *value)
 {
-    cbor_item_t *k = key < 0 ? cbor_build_negint64((uint64_t)(-1 - key))
-                             : cbor_build_uint64((uint64_t)key);
-    cbor_map_add(map, (struct cbor_pair){cbor_move(k), cbor_move(value)});
+    cbor_map_add(map, (struct cbor_pair){cbor_move(p4_cbor_build_int(key)), cbor_move(value)});
 }
 
 static cbor_item_t *bytes_of(const uint8_t *data, size_t len)
@@ -131,7 +129,7 @@ static cbor_item_t *platform_claims(const issue_options *o, const uint8_t *rak_h
     put(map, P4_CCA_PLATFORM_IMPLEMENTATION_ID, bytes_of(implementation, sizeof implementation));
     put(map, P4_CCA_PLATFORM_INSTANCE_ID, bytes_of(instance, sizeof instance));
     put(map, P4_CCA_PLATFORM_CONFIG, bytes_of(config, sizeof config));
-    put(map, P4_CCA_PLATFORM_LIFECYCLE, cbor_build_uint16((uint16_t)o->lifecycle));
+    put(map, P4_CCA_PLATFORM_LIFECYCLE, p4_cbor_build_int(o->lifecycle));
     cbor_item_t *components = cbor_new_definite_array(2);
     for (int i = 0; i < 2; i++) {
         cbor_item_t *c = cbor_new_definite_map(5);
