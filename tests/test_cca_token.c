@@ -4,6 +4,7 @@
  * changed, with a wrong challenge and with a measurement outside the
  * allowlist; truncated, unsigned and malformed inputs are clean errors; the
  * shared claim sets parse or are rejected for the right reason. */
+#define _GNU_SOURCE /* memmem */
 #include "support/test_support.h"
 
 #include <string.h>
@@ -260,6 +261,12 @@ static void shared_claim_sets(void **state)
     /* The realm parser refuses the platform's claims, naming what is missing. */
     assert_int_equal(p4_cca_realm_claims_parse(bytes, len, &realm, &err), P4_EFORMAT);
     assert_non_null(strstr(err.message, "realm token"));
+    /* Text claims are printable ASCII: an escape sequence is refused. */
+    uint8_t *version = memmem(bytes, len, "1.0.0", 5);
+    assert_non_null(version);
+    version[1] = 0x1b;
+    assert_int_equal(p4_cca_platform_claims_parse(bytes, len, &platform, &err), P4_EFORMAT);
+    assert_non_null(strstr(err.message, "byte 0x1b"));
     free(bytes);
 
     bytes = cca_read_file(test_shared_path("attestation/cca/realm-claims-missing-challenge.cbor"),
@@ -373,9 +380,10 @@ static void policy_file(void **state)
     assert_string_equal(settings.evidence, "command");
     assert_string_equal(settings.evidence_command, "/bin/echo hello");
 
-    test_write_text(dir, "bad.ini", "[tee]\nrealm_measurement = 00\n", path, sizeof path);
+    test_write_text(dir, "bad.ini", "[tee]\nbackend = cca\nrealm_measurement = 00\n", path,
+                    sizeof path);
     assert_int_equal(p4_cca_settings_load(path, &settings, &err), P4_ECONFIG);
-    assert_non_null(strstr(err.message, "realm_measurement: unknown key"));
+    assert_non_null(strstr(err.message, "bad.ini:3: [tee] realm_measurement: unknown key"));
     test_write_text(dir, "bad.ini", "[tee]\nrealm_personalization_value = zz\n", path,
                     sizeof path);
     assert_int_equal(p4_cca_settings_load(path, &settings, &err), P4_ECONFIG);

@@ -89,7 +89,19 @@ typedef struct {
     char base_dir[P4_CCA_PATH_MAX];
     p4_error *err;
     int failed;
+    FILE *file;
+    int line;       /* of the line inih last read, for error messages */
 } load_state;
+
+/* inih's reader: fgets that counts lines. */
+static char *read_line(char *str, int num, void *stream)
+{
+    load_state *st = stream;
+    char *got = fgets(str, num, st->file);
+    if (got != NULL)
+        st->line++;
+    return got;
+}
 
 static int on_key(void *user, const char *section, const char *key, const char *value)
 {
@@ -99,7 +111,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
     if (p4_cca_settings_set(st->settings, key, value, st->base_dir, st->err) != P4_OK) {
         char why[P4_ERROR_MESSAGE_MAX];
         snprintf(why, sizeof why, "%s", st->err ? st->err->message : "");
-        p4_error_set(st->err, P4_ECONFIG, "%s: %s", st->path, why);
+        p4_error_set(st->err, P4_ECONFIG, "%s:%d: %s", st->path, st->line, why);
         st->failed = 1;
         return 0;
     }
@@ -111,15 +123,15 @@ int p4_cca_settings_load(const char *path, p4_cca_settings *s, p4_error *err)
     if (path == NULL || s == NULL)
         return p4_error_set(err, P4_EINVAL, "p4_cca_settings_load: NULL argument");
     p4_cca_settings_defaults(s);
-    load_state st = {s, path, "", err, 0};
+    load_state st = {s, path, "", err, 0, NULL, 0};
     const char *slash = strrchr(path, '/');
     if (slash != NULL)
         snprintf(st.base_dir, sizeof st.base_dir, "%.*s", (int)(slash - path), path);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
+    st.file = fopen(path, "r");
+    if (st.file == NULL)
         return p4_error_set(err, P4_EIO, "%s: cannot open the policy file", path);
-    int line = ini_parse_file(f, on_key, &st);
-    fclose(f);
+    int line = ini_parse_stream(read_line, &st, on_key, &st);
+    fclose(st.file);
     if (st.failed)
         return P4_ECONFIG;
     if (line != 0)

@@ -96,11 +96,18 @@ static int text_value(claims_reader *r, const cbor_item_t *value, int64_t label,
                             r->where, (long long)label, name);
     size_t len = cbor_string_length(value);
     const unsigned char *text = cbor_string_handle(value);
-    if (len >= P4_CCA_TEXT_MAX || (len > 0 && memchr(text, '\0', len) != NULL))
+    if (len >= P4_CCA_TEXT_MAX)
         return p4_error_set(r->err, P4_EFORMAT,
-                            "%s: claim %lld (%s) is %zu bytes or holds a NUL; p4 accepts text "
-                            "of at most %d bytes", r->where, (long long)label, name, len,
-                            P4_CCA_TEXT_MAX - 1);
+                            "%s: claim %lld (%s) is %zu bytes; p4 accepts text of at most %d",
+                            r->where, (long long)label, name, len, P4_CCA_TEXT_MAX - 1);
+    /* Printable ASCII only: claims are printed to terminals and JSON, and
+     * a hostile token must not reach either with escapes or bad UTF-8. */
+    for (size_t i = 0; i < len; i++)
+        if (text[i] < 0x20 || text[i] > 0x7e)
+            return p4_error_set(r->err, P4_EFORMAT,
+                                "%s: claim %lld (%s) holds byte 0x%02x at %zu; p4 accepts "
+                                "printable ASCII text only", r->where, (long long)label, name,
+                                text[i], i);
     if (len > 0)
         memcpy(out, text, len);
     out[len] = '\0';

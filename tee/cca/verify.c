@@ -220,13 +220,17 @@ int p4_cca_verify(const uint8_t *token, size_t len, EVP_PKEY *cpak,
 {
     if (claims != NULL)
         *claims = NULL;
+    if (verdict != NULL) {
+        memset(verdict, 0, sizeof *verdict);
+        verdict->failed = P4_CCA_FAILED_FORMAT; /* until the checks have run */
+    }
     if ((token == NULL && len > 0) || cpak == NULL || verdict == NULL)
         return p4_error_set(err, P4_EINVAL, "p4_cca_verify: NULL argument");
-    memset(verdict, 0, sizeof *verdict);
     p4_cca_token *t = NULL;
     int rc = p4_cca_token_parse(token, len, &t, err);
     if (rc != P4_OK)
         return fail(verdict, P4_CCA_FAILED_FORMAT, rc == P4_ENOMEM ? rc : P4_EFORMAT);
+    verdict->failed = P4_CCA_PASSED; /* each check sets what fails */
     rc = check_signatures(t, cpak, verdict, err);
     if (rc == P4_OK)
         rc = check_policy(t, challenge, policy, verdict, err);
@@ -242,6 +246,10 @@ int p4_cca_verify_peer(const uint8_t *token, size_t len, EVP_PKEY *cpak,
                        size_t peer_public_key_len, const uint8_t *nonce, size_t nonce_len,
                        p4_cca_verdict *verdict, p4_error *err)
 {
+    if (verdict != NULL) {
+        memset(verdict, 0, sizeof *verdict);
+        verdict->failed = P4_CCA_FAILED_FORMAT; /* until p4_cca_verify has run */
+    }
     if (policy == NULL || verdict == NULL)
         return p4_error_set(err, P4_EINVAL, "p4_cca_verify_peer: NULL argument");
     if (policy->initial_measurements.count == 0)
