@@ -303,13 +303,17 @@ int p4_cose_alg_for_key(EVP_PKEY *key, int64_t *alg, p4_error *err)
 static int protected_for(int64_t alg, uint8_t **out, size_t *out_len, p4_error *err)
 {
     cbor_item_t *map = cbor_new_definite_map(1);
-    cbor_item_t *value = p4_cbor_build_int(alg);
-    int ok = map != NULL && value != NULL &&
-             cbor_map_add(map, (struct cbor_pair){cbor_move(cbor_build_uint8(1)),
-                                                  cbor_move(value)});
-    int rc = ok ? p4_cbor_serialize(map, out, out_len, err)
-                : p4_error_set(err, P4_ENOMEM, "out of memory building a COSE header");
-    if (!ok && value != NULL && map == NULL)
+    cbor_item_t *label = p4_cbor_build_int(1), *value = p4_cbor_build_int(alg);
+    int rc;
+    if (map != NULL && label != NULL && value != NULL &&
+        cbor_map_add(map, (struct cbor_pair){label, value}))
+        rc = p4_cbor_serialize(map, out, out_len, err);
+    else
+        rc = p4_error_set(err, P4_ENOMEM, "out of memory building a COSE header");
+    /* The map holds its own references to label and value. */
+    if (label != NULL)
+        cbor_decref(&label);
+    if (value != NULL)
         cbor_decref(&value);
     if (map != NULL)
         cbor_decref(&map);
