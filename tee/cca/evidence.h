@@ -11,7 +11,8 @@
  *                 shows no other writer raced ours.
  *   command       an external program (for tests, or a realm agent): run
  *                 with the challenge in hex as its last argument, it prints
- *                 the token on stdout and exits 0.
+ *                 the token on stdout and exits 0 (P4_ETIMEOUT if it takes
+ *                 longer than its deadline; it is then killed).
  *
  * The challenge binds the transport: SHA-512 over a domain string, the
  * node's CURVE public key and the verifier's fresh nonce (each length-

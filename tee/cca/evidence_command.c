@@ -39,7 +39,7 @@ static int read_output(int fd, const char *command, int timeout_ms, uint8_t *buf
     for (;;) {
         long long left = deadline - now_ms();
         if (left <= 0)
-            return p4_error_set(err, P4_EIO, "evidence command '%s' printed no complete token "
+            return p4_error_set(err, P4_ETIMEOUT, "evidence command '%s' printed no complete token "
                                 "within %d ms", command, timeout_ms);
         struct pollfd p = {fd, POLLIN, 0};
         int ready = poll(&p, 1, (int)left);
