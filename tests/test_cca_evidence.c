@@ -21,6 +21,8 @@
 #include "common/rng.h"
 #include "support/cca_test_tools.h"
 #include "tee/cca/evidence.h"
+#include "tee/cca/settings.h"
+#include "tee/cca/verifier.h"
 #include "tee/cca/verify.h"
 
 static void random_bytes(uint8_t *out, size_t n)
@@ -133,6 +135,65 @@ static void command_source_admits_only_the_bound_key_and_nonce(void **state)
     free(token);
     p4_cca_evidence_destroy(&ev);
     EVP_PKEY_free(cpak);
+}
+
+/* A [tee] section drives both sides: the prover's evidence source answers
+ * a nonce for its own key, and the verifier built from the same section
+ * admits that key and nonce only. */
+static void settings_drive_both_sides_of_admission(void **state)
+{
+    const char *dir = *state;
+    char args[1200], text[3000], path[1100];
+    snprintf(args, sizeof args, "keygen %s", dir);
+    assert_int_equal(cca_run_issuer(args), 0);
+    snprintf(text, sizeof text,
+             "[tee]\nbackend = cca\ncpak = cpak.pub.pem\n"
+             "realm_initial_measurement = "
+             "1111111111111111111111111111111111111111111111111111111111111111\n"
+             "evidence = command\nevidence_command = %s issue %s\n",
+             cca_issuer(), dir);
+    test_write_text(dir, "node.ini", text, path, sizeof path);
+    p4_cca_settings settings;
+    p4_error err = {0};
+    assert_int_equal(p4_cca_settings_load(path, &settings, &err), P4_OK);
+
+    p4_cca_evidence *ev = NULL;
+    p4_cca_verifier *verifier = NULL;
+    assert_int_equal(p4_cca_settings_evidence(&settings, &ev, &err), P4_OK);
+    assert_int_equal(p4_cca_verifier_new(&verifier, &settings, &err), P4_OK);
+    uint8_t own_key[32], nonce[32], *token = NULL;
+    size_t len = 0;
+    random_bytes(own_key, sizeof own_key);
+    random_bytes(nonce, sizeof nonce);
+    assert_int_equal(p4_cca_evidence_answer(ev, own_key, nonce, &token, &len, &err), P4_OK);
+    p4_cca_verdict v;
+    assert_int_equal(p4_cca_verifier_check(verifier, token, len, own_key, nonce, &v, &err),
+                     P4_OK);
+    assert_int_equal(v.failed, P4_CCA_PASSED);
+    nonce[5] ^= 0x10;
+    assert_int_equal(p4_cca_verifier_check(verifier, token, len, own_key, nonce, &v, &err),
+                     P4_ECRYPTO);
+    assert_int_equal(v.failed, P4_CCA_FAILED_REALM_CHALLENGE);
+    free(token);
+    p4_cca_verifier_destroy(&verifier);
+    assert_null(verifier);
+    p4_cca_evidence_destroy(&ev);
+
+    /* A verifier needs a CPAK and an image allowlist. */
+    p4_cca_settings partial = settings;
+    partial.policy.initial_measurements.count = 0;
+    assert_int_equal(p4_cca_verifier_new(&verifier, &partial, &err), P4_ECONFIG);
+    assert_non_null(strstr(err.message, "realm_initial_measurement"));
+    partial = settings;
+    partial.policy.cpak[0] = '\0';
+    assert_int_equal(p4_cca_verifier_new(&verifier, &partial, &err), P4_ECONFIG);
+    assert_non_null(strstr(err.message, "cpak"));
+    /* evidence = command without a command. */
+    partial = settings;
+    partial.evidence_command[0] = '\0';
+    assert_int_equal(p4_cca_settings_evidence(&partial, &ev, &err), P4_ECONFIG);
+    assert_null(verifier);
+    assert_null(ev);
 }
 
 static void write_script(const char *dir, const char *name, const char *body, char *path,
@@ -351,6 +412,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(binding_challenge_depends_on_key_and_nonce),
         cmocka_unit_test_setup_teardown(command_source_admits_only_the_bound_key_and_nonce,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(settings_drive_both_sides_of_admission,
                                         test_temp_dir_setup, test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(failing_commands_are_clear_errors,
                                         test_temp_dir_setup, test_temp_dir_teardown),

@@ -132,3 +132,14 @@ int p4_cca_evidence_get(p4_cca_evidence *evidence, const uint8_t challenge[64],
     *token_len = 0;
     return evidence->get(evidence, challenge, token, token_len, err);
 }
+
+int p4_cca_evidence_answer(p4_cca_evidence *evidence, const uint8_t own_key[32],
+                           const uint8_t nonce[32], uint8_t **token, size_t *token_len,
+                           p4_error *err)
+{
+    uint8_t challenge[64];
+    int rc = p4_cca_binding_challenge(own_key, 32, nonce, 32, challenge, err);
+    if (rc != P4_OK)
+        return rc;
+    return p4_cca_evidence_get(evidence, challenge, token, token_len, err);
+}

@@ -59,4 +59,11 @@ const char *p4_cca_evidence_describe(const p4_cca_evidence *evidence);
 int p4_cca_evidence_get(p4_cca_evidence *evidence, const uint8_t challenge[64],
                         uint8_t **token, size_t *token_len, p4_error *err);
 
+/* The prover's side of admission: a token answering a verifier's 32-byte
+ * nonce, bound to this node's own CURVE public key (the key the peer's
+ * transport will see).  *token is malloc'd. */
+int p4_cca_evidence_answer(p4_cca_evidence *evidence, const uint8_t own_key[32],
+                           const uint8_t nonce[32], uint8_t **token, size_t *token_len,
+                           p4_error *err);
+
 #endif
