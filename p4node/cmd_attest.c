@@ -1,21 +1,27 @@
-/* cmd_attest.c: `p4 attest verify`: checks a CCA attestation token against
+/* cmd_attest.c: `p4 attest verify` checks a CCA attestation token against
  * a trusted platform key, an optional challenge and an optional policy, and
  * prints its claims (JSON with --json).  Exit status: 0 for a valid token,
  * 1 for an invalid one (the failed check is named), 2 for a usage error or
- * an unreadable input. */
+ * an unreadable input.
+ * `p4 attest fetch` gets a token from an evidence source (configfs-tsm in a
+ * realm, or a command), so the path a node uses can be tried by hand. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/json.h"
+#include "common/rng.h"
 #include "p4node/commands.h"
+#include "tee/cca/evidence.h"
 #include "tee/cca/hex.h"
 #include "tee/cca/settings.h"
 #include "tee/cca/verify.h"
 
 #define USAGE "usage: p4 attest verify --token FILE --cpak PEM [--challenge HEX] " \
-              "[--policy FILE] [--json]\n"
+              "[--policy FILE] [--json]\n" \
+              "       p4 attest fetch --out FILE [--challenge HEX] " \
+              "[--policy FILE | --tsm-root DIR | --command CMD]\n"
 
 static int read_file(const char *path, uint8_t **out, size_t *len, p4_error *err)
 {
@@ -205,6 +211,22 @@ static void print_text(const char *path, const p4_cca_token *t, const p4_cca_ver
         printf("verdict: INVALID (%s): %s\n", p4_cca_check_name(v->failed), reason);
 }
 
+/* --challenge HEX into out (64 bytes); 0 on success, else prints why. */
+static int parse_challenge(const char *hex, uint8_t out[P4_CCA_CHALLENGE_SIZE],
+                           const char *command)
+{
+    p4_error err = {0};
+    size_t len = 0;
+    if (p4_hex_decode(hex, "--challenge", out, P4_CCA_CHALLENGE_SIZE, &len, &err) != P4_OK ||
+        (len != P4_CCA_CHALLENGE_SIZE &&
+         p4_error_set(&err, P4_EINVAL, "--challenge: %zu bytes; a realm challenge is 64 "
+                                       "(128 hex digits)", len))) {
+        fprintf(stderr, "p4 attest %s: %s\n", command, err.message);
+        return -1;
+    }
+    return 0;
+}
+
 static int attest_verify(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -245,16 +267,8 @@ static int attest_verify(int argc, char **argv)
         return 2;
     }
     uint8_t challenge[P4_CCA_CHALLENGE_SIZE];
-    size_t challenge_len = 0;
-    if (challenge_hex != NULL &&
-        (p4_hex_decode(challenge_hex, "--challenge", challenge, sizeof challenge,
-                       &challenge_len, &err) != P4_OK ||
-         (challenge_len != P4_CCA_CHALLENGE_SIZE &&
-          p4_error_set(&err, P4_EINVAL, "--challenge: %zu bytes; a realm challenge is 64 "
-                                        "(128 hex digits)", challenge_len)))) {
-        fprintf(stderr, "p4 attest verify: %s\n", err.message);
+    if (challenge_hex != NULL && parse_challenge(challenge_hex, challenge, "verify") != 0)
         return 2;
-    }
     EVP_PKEY *cpak = NULL;
     uint8_t *token = NULL;
     size_t token_len = 0;
@@ -281,10 +295,89 @@ static int attest_verify(int argc, char **argv)
     return verdict.failed == P4_CCA_PASSED ? 0 : 1;
 }
 
+static int attest_fetch(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"out", required_argument, NULL, 'o'},      {"challenge", required_argument, NULL, 'c'},
+        {"policy", required_argument, NULL, 'p'},   {"tsm-root", required_argument, NULL, 'r'},
+        {"command", required_argument, NULL, 'x'},  {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *out = NULL, *challenge_hex = NULL, *policy = NULL, *root = NULL, *cmd = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'c': challenge_hex = optarg; break;
+        case 'p': policy = optarg; break;
+        case 'r': root = optarg; break;
+        case 'x': cmd = optarg; break;
+        case 'h': printf(USAGE); return 0;
+        default: fprintf(stderr, USAGE); return 2;
+        }
+    }
+    if (optind != argc || out == NULL || (policy != NULL) + (root != NULL) + (cmd != NULL) > 1) {
+        fprintf(stderr, "p4 attest fetch: --out FILE is required, and at most one of --policy, "
+                        "--tsm-root and --command\n" USAGE);
+        return 2;
+    }
+    uint8_t challenge[P4_CCA_CHALLENGE_SIZE];
+    if (challenge_hex != NULL) {
+        if (parse_challenge(challenge_hex, challenge, "fetch") != 0)
+            return 2;
+    } else {
+        p4_rng rng;
+        if (p4_rng_init_secure(&rng) != P4_OK) {
+            fprintf(stderr, "p4 attest fetch: the OS random generator failed\n");
+            return 1;
+        }
+        p4_rng_bytes(&rng, challenge, sizeof challenge);
+        p4_rng_wipe(&rng);
+    }
+    p4_error err = {0};
+    p4_cca_evidence *ev = NULL;
+    int rc;
+    if (policy != NULL) {
+        p4_cca_settings settings;
+        rc = p4_cca_settings_load(policy, &settings, &err);
+        if (rc == P4_OK)
+            rc = p4_cca_settings_evidence(&settings, &ev, &err);
+    } else if (cmd != NULL) {
+        rc = p4_cca_evidence_new_command(&ev, cmd, 0, &err);
+    } else {
+        rc = p4_cca_evidence_new_tsm(&ev, root, NULL, &err);
+    }
+    if (rc != P4_OK) {
+        fprintf(stderr, "p4 attest fetch: %s\n", err.message);
+        return 2;
+    }
+    uint8_t *token = NULL;
+    size_t len = 0;
+    rc = p4_cca_evidence_get(ev, challenge, &token, &len, &err);
+    if (rc == P4_OK) {
+        FILE *f = fopen(out, "wb");
+        if (f == NULL || fwrite(token, 1, len, f) != len || fclose(f) != 0)
+            rc = p4_error_set(&err, P4_EIO, "%s: cannot write the token", out);
+    }
+    if (rc == P4_OK) {
+        char hex[2 * P4_CCA_CHALLENGE_SIZE + 1];
+        p4_hex_encode(challenge, sizeof challenge, hex);
+        printf("token: %s (%zu bytes) from %s\nchallenge: %s\n", out, len,
+               p4_cca_evidence_describe(ev), hex);
+    } else {
+        fprintf(stderr, "p4 attest fetch: %s: %s\n", p4_cca_evidence_describe(ev), err.message);
+    }
+    free(token);
+    p4_cca_evidence_destroy(&ev);
+    return rc == P4_OK ? 0 : 1;
+}
+
 int p4_cmd_attest(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "verify") == 0)
         return attest_verify(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "fetch") == 0)
+        return attest_fetch(argc - 1, argv + 1);
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         printf(USAGE);
         return 0;

@@ -1,7 +1,8 @@
 /* test_cca_issuer.c: tokens from tests/tools/cca_token_issuer in every
  * algorithm and RAK form verify, and the issuer's deliberate faults are
  * caught by the check that should catch them; `p4 attest verify` exits 0
- * for a valid token and 1, naming the check, for an invalid one. */
+ * for a valid token and 1, naming the check, for an invalid one; `p4 attest
+ * fetch` writes a token that then verifies. */
 #include "support/test_support.h"
 
 #include <string.h>
@@ -176,6 +177,34 @@ static void attest_verify_command(void **state)
     assert_non_null(strstr(out, "not a PEM public key"));
 }
 
+/* `p4 attest fetch` through the command source, then `p4 attest verify` of
+ * what it wrote, with the same challenge; no configfs-tsm is exit 1. */
+static void attest_fetch_command(void **state)
+{
+    const char *dir = *state;
+    EVP_PKEY *cpak = keygen(dir, "--alg ES256");
+    EVP_PKEY_free(cpak);
+    static char out[65536];
+    char args[8192], challenge[129];
+    memset(challenge, '7', 128);
+    challenge[128] = '\0';
+    snprintf(args, sizeof args,
+             "attest fetch --out %s/fetched.cbor --challenge %s --command '%s issue %s'", dir,
+             challenge, cca_issuer(), dir);
+    assert_int_equal(run_p4(dir, args, out, sizeof out), 0);
+    assert_non_null(strstr(out, challenge));
+    snprintf(args, sizeof args,
+             "attest verify --token %s/fetched.cbor --cpak %s/cpak.pub.pem --challenge %s", dir,
+             dir, challenge);
+    assert_int_equal(run_p4(dir, args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "verdict: valid"));
+    snprintf(args, sizeof args, "attest fetch --out %s/x.cbor --tsm-root %s/no-tsm", dir, dir);
+    assert_int_equal(run_p4(dir, args, out, sizeof out), 1);
+    assert_non_null(strstr(out, "does not exist"));
+    snprintf(args, sizeof args, "attest fetch --out %s/x.cbor --tsm-root a --command b", dir);
+    assert_int_equal(run_p4(dir, args, out, sizeof out), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +213,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(issuer_faults_fail_the_right_check,
                                         test_temp_dir_setup, test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(attest_verify_command, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(attest_fetch_command, test_temp_dir_setup,
                                         test_temp_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
