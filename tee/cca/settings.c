@@ -118,25 +118,35 @@ static int on_key(void *user, const char *section, const char *key, const char *
     return 1;
 }
 
+int p4_cca_settings_load_stream(FILE *f, const char *name, p4_cca_settings *s, p4_error *err)
+{
+    if (f == NULL || name == NULL || s == NULL)
+        return p4_error_set(err, P4_EINVAL, "p4_cca_settings_load_stream: NULL argument");
+    p4_cca_settings_defaults(s);
+    load_state st = {s, name, "", err, 0, f, 0};
+    const char *slash = strrchr(name, '/');
+    if (slash != NULL)
+        snprintf(st.base_dir, sizeof st.base_dir, "%.*s", (int)(slash - name), name);
+    int line = ini_parse_stream(read_line, &st, on_key, &st);
+    if (st.failed)
+        return P4_ECONFIG;
+    if (line != 0)
+        return p4_error_set(err, P4_ECONFIG, "%s:%d: not INI syntax", name, line);
+    return P4_OK;
+}
+
 int p4_cca_settings_load(const char *path, p4_cca_settings *s, p4_error *err)
 {
     if (path == NULL || s == NULL)
         return p4_error_set(err, P4_EINVAL, "p4_cca_settings_load: NULL argument");
-    p4_cca_settings_defaults(s);
-    load_state st = {s, path, "", err, 0, NULL, 0};
-    const char *slash = strrchr(path, '/');
-    if (slash != NULL)
-        snprintf(st.base_dir, sizeof st.base_dir, "%.*s", (int)(slash - path), path);
-    st.file = fopen(path, "r");
-    if (st.file == NULL)
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        p4_cca_settings_defaults(s);
         return p4_error_set(err, P4_EIO, "%s: cannot open the policy file", path);
-    int line = ini_parse_stream(read_line, &st, on_key, &st);
-    fclose(st.file);
-    if (st.failed)
-        return P4_ECONFIG;
-    if (line != 0)
-        return p4_error_set(err, P4_ECONFIG, "%s:%d: not INI syntax", path, line);
-    return P4_OK;
+    }
+    int rc = p4_cca_settings_load_stream(f, path, s, err);
+    fclose(f);
+    return rc;
 }
 
 int p4_cca_settings_evidence(const p4_cca_settings *s, p4_cca_evidence **out, p4_error *err)

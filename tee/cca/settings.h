@@ -15,6 +15,8 @@
 #ifndef P4_TEE_CCA_SETTINGS_H
 #define P4_TEE_CCA_SETTINGS_H
 
+#include <stdio.h>
+
 #include "common/error.h"
 #include "tee/cca/evidence.h"
 #include "tee/cca/verify.h"
@@ -38,6 +40,9 @@ int p4_cca_settings_set(p4_cca_settings *s, const char *key, const char *value,
 /* Defaults, then every key of path's [tee] section.  Errors name the file
  * and line. */
 int p4_cca_settings_load(const char *path, p4_cca_settings *s, p4_error *err);
+/* The same from an open stream; name is used in messages and its folder
+ * resolves a relative cpak. */
+int p4_cca_settings_load_stream(FILE *f, const char *name, p4_cca_settings *s, p4_error *err);
 
 /* This node's evidence source as the settings describe it. */
 int p4_cca_settings_evidence(const p4_cca_settings *s, p4_cca_evidence **out, p4_error *err);
