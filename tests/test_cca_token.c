@@ -232,9 +232,11 @@ static void truncated_tokens_are_rejected(void **state)
 static void shared_claim_sets(void **state)
 {
     (void)state;
-    const char *path = test_shared_path("attestation/cca/realm-claims.cbor");
-    if (path == NULL)
+    if (test_shared_path("attestation/cca/platform-claims.cbor") == NULL ||
+        test_shared_path("attestation/cca/realm-claims-missing-challenge.cbor") == NULL ||
+        test_shared_path("attestation/cca/realm-claims.cbor") == NULL)
         TEST_SKIP("../shared/attestation/cca claim sets are absent");
+    const char *path = test_shared_path("attestation/cca/realm-claims.cbor");
     size_t len;
     uint8_t *bytes = cca_read_file(path, &len);
     p4_cca_realm_claims realm;
