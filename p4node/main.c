@@ -17,6 +17,7 @@ static const command commands[] = {
     {"budget", p4_cmd_budget, "print the privacy spend recorded in a node's ledger"},
     {"sim",    p4_cmd_sim,    "run N P4 clients (or a baseline) in one process"},
     {"sweep",  p4_cmd_sweep,  "sweep epsilon x method x seed; write a table and a plot"},
+    {"audit",  p4_cmd_audit,  "one-run empirical privacy audit: a lower bound on epsilon"},
 };
 
 static void usage(FILE *out)
