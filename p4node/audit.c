@@ -327,7 +327,14 @@ int p4_audit_run(const p4_config *cfg, const p4_audit_options *opt, p4_audit_res
         r->train_count = a.set->train_count;
         r->noise_multiplier = a.plan.sigma;
         r->warmup_noise_multiplier = a.plan.warmup.noise_multiplier;
-        r->dp_guarantee = !isinf(opt->epsilon) && !opt->reproducible;
+        /* The released proxy carries the private teacher when it distils
+         * from it: co-training without DP, or with DP but not strict_dp. */
+        int dp = !isinf(opt->epsilon);
+        r->facts = (p4_dp_run_facts){ .dp = dp, .reproducible = opt->reproducible,
+                                      .private_teacher = a.method != P4_METHOD_FEDAVG_DP &&
+                                                         (!dp || !cfg->strict_dp),
+                                      .ledger = dp };
+        r->guarantee = p4_dp_guarantee_of(&r->facts);
         if (a.ledger)
             rc = p4_ledger_spent(a.ledger, &r->epsilon_spent, err);
         if (rc == P4_OK && a.work->partition->split[opt->client].test_count > 0)

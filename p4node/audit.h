@@ -23,6 +23,7 @@
 
 #include "common/config.h"
 #include "common/error.h"
+#include "dp/guarantee.h"
 #include "p4node/audit_canaries.h"
 
 typedef struct p4_audit_options {
@@ -53,7 +54,8 @@ typedef struct p4_audit_result {
     double noise_multiplier, warmup_noise_multiplier;
     double proxy_accuracy;        /* on the client's own test split         */
     double mean_score_in, mean_score_out; /* the attack's raw separation   */
-    int dp_guarantee;             /* 1: real OS-random noise                */
+    p4_dp_guarantee guarantee;    /* what the claim is worth (dp/guarantee.h) */
+    p4_dp_run_facts facts;
     double seconds;
 } p4_audit_result;
 

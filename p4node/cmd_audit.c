@@ -128,11 +128,6 @@ static int parse_options(int argc, char **argv, audit_cli *c)
     return -1;
 }
 
-static const char *guarantee(const p4_audit_result *r)
-{
-    return r->dp_guarantee ? "holds" : "none";
-}
-
 /* ,"name":v with non-finite numbers as null. */
 static void json_number_field(const char *name, double v)
 {
@@ -160,7 +155,8 @@ static void print_json(const audit_cli *c, const p4_audit_result *r)
     json_number_field("proxy_accuracy", r->proxy_accuracy);
     json_number_field("mean_score_in", r->mean_score_in);
     json_number_field("mean_score_out", r->mean_score_out);
-    printf(",\"dp_guarantee\":\"%s\"", guarantee(r));
+    printf(",\"dp_guarantee\":\"%s\",\"reproducible\":%s", p4_dp_guarantee_name(r->guarantee),
+           c->opt.reproducible ? "true" : "false");
     json_number_field("seconds", r->seconds);
     printf("}\n");
 }
@@ -177,8 +173,8 @@ static void print_text(const audit_cli *c, const p4_audit_result *r)
     printf("audited epsilon   >= %.3f at %.0f%% confidence (%d of %d guesses correct: %d in, "
            "%d out)\n", r->epsilon_lower_bound, 100 * r->confidence, r->correct, r->guesses,
            r->guesses_in, r->guesses_out);
-    printf("dp guarantee      %s%s\n", guarantee(r),
-           r->dp_guarantee ? "" : isinf(r->epsilon) ? " (no DP)" : " (--reproducible: seeded noise)");
+    printf("dp guarantee      %s: %s\n", p4_dp_guarantee_name(r->guarantee),
+           p4_dp_guarantee_reason(&r->facts));
     printf("proxy accuracy    %.4f on the client's test split; time %.1f s\n", r->proxy_accuracy,
            r->seconds);
 }
@@ -190,6 +186,8 @@ int p4_cmd_audit(int argc, char **argv)
     if (rc >= 0)
         return rc;
     c.opt.log = c.quiet ? NULL : stderr;
+    if (c.opt.reproducible)
+        fprintf(stderr, "p4 audit: %s\n", P4_REPRODUCIBLE_WARNING);
     p4_audit_result r;
     p4_error err = {0};
     if ((rc = p4_audit_run(&c.cfg, &c.opt, &r, &err)) != P4_OK) {

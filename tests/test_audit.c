@@ -10,7 +10,8 @@
  *   2 m delta term is included).  Measured: 0.00 to 0.01.  With the noise
  *   removed (sigma 0, the same schedule) the same audit gives about 3.4, so
  *   the no-noise mutant fails this test.
- * - --reproducible runs repeat exactly and say the DP guarantee is gone;
+ * - --reproducible runs repeat exactly and say the DP guarantee is gone
+ *   (none), a proxy that distils from the private model says conditional;
  *   requests that cannot be audited are refused; the command line prints
  *   the JSON fields the issue names. */
 #include "support/test_support.h"
@@ -62,7 +63,7 @@ static void without_dp_the_audit_has_power(void **state)
     assert_true(r.correct <= r.guesses);
     assert_true(r.epsilon_lower_bound > 2.0);
     assert_true(r.mean_score_in > r.mean_score_out);
-    assert_int_equal(r.dp_guarantee, 0);
+    assert_int_equal(r.guarantee, P4_DP_NONE);
     assert_true(r.epsilon_spent == 0.0);
     assert_true(r.proxy_accuracy > 0.5); /* the canaries leave the proxy useful */
 }
@@ -78,7 +79,7 @@ static void at_epsilon_1_with_real_noise_the_bound_stays_below_1(void **state)
     opt.confidence = 0.999;
     p4_audit_result r;
     audit(&cfg, &opt, &r);
-    assert_int_equal(r.dp_guarantee, 1);
+    assert_int_equal(r.guarantee, P4_DP_HOLDS);
     assert_true(r.epsilon_spent > 0.99 && r.epsilon_spent <= 1.0);
     assert_true(r.noise_multiplier > 1.0);
     assert_int_equal(r.guesses, 500);
@@ -86,7 +87,7 @@ static void at_epsilon_1_with_real_noise_the_bound_stays_below_1(void **state)
 }
 
 /* A short schedule (2 rounds, 200 canaries) keeps this one quick. */
-static void reproducible_runs_repeat_and_carry_no_guarantee(void **state)
+static void reproducible_runs_repeat_and_guarantees_are_named(void **state)
 {
     (void)state;
     if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
@@ -99,12 +100,17 @@ static void reproducible_runs_repeat_and_carry_no_guarantee(void **state)
     p4_audit_result a, b;
     audit(&cfg, &opt, &a);
     audit(&cfg, &opt, &b);
-    assert_int_equal(a.dp_guarantee, 0);
+    assert_int_equal(a.guarantee, P4_DP_NONE);
     assert_int_equal(a.included, b.included);
     assert_int_equal(a.correct, b.correct);
     assert_true(a.epsilon_lower_bound == b.epsilon_lower_bound);
     assert_true(a.mean_score_in == b.mean_score_in && a.mean_score_out == b.mean_score_out);
     assert_true(a.noise_multiplier > 0);
+    /* Real noise, but the proxy distils from the non-DP private model. */
+    opt.reproducible = 0;
+    cfg.strict_dp = 0;
+    audit(&cfg, &opt, &a);
+    assert_int_equal(a.guarantee, P4_DP_CONDITIONAL);
 }
 
 static void requests_that_cannot_be_audited_are_refused(void **state)
@@ -186,7 +192,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(without_dp_the_audit_has_power),
         cmocka_unit_test(at_epsilon_1_with_real_noise_the_bound_stays_below_1),
-        cmocka_unit_test(reproducible_runs_repeat_and_carry_no_guarantee),
+        cmocka_unit_test(reproducible_runs_repeat_and_guarantees_are_named),
         cmocka_unit_test(requests_that_cannot_be_audited_are_refused),
         cmocka_unit_test(command_line_prints_the_fields),
     };
