@@ -129,14 +129,14 @@ static int build_canaries(audit *a, p4_error *err)
     const p4_client_split *split = &a->work->partition->split[a->opt->client];
     p4_rng rng;
     /* The coins must be secret unless the run says it is reproducible. */
-    if (a->opt->reproducible)
-        p4_rng_init_seeded(&rng, a->cfg->seed, "audit-canaries");
-    else if (p4_rng_init_secure(&rng) != P4_OK)
-        return p4_error_set(err, P4_ECRYPTO, "audit: the OS random source failed");
+    int rc = a->opt->reproducible ? p4_rng_init_seeded(&rng, a->cfg->seed, "audit-canaries")
+                                  : p4_rng_init_secure(&rng);
+    if (rc != P4_OK)
+        return p4_error_set(err, rc, "audit: cannot key the canaries' random source");
     unsigned char *taken = taken_rows(a->work);
-    int rc = taken ? p4_canary_set_new(&a->set, a->work->train, split->train, split->train_count,
-                                       taken, a->opt->canaries, &a->opt->design, &rng, err)
-                   : p4_error_set(err, P4_ENOMEM, "audit: out of memory");
+    rc = taken ? p4_canary_set_new(&a->set, a->work->train, split->train, split->train_count,
+                                   taken, a->opt->canaries, &a->opt->design, &rng, err)
+               : p4_error_set(err, P4_ENOMEM, "audit: out of memory");
     free(taken);
     p4_rng_wipe(&rng);
     return rc;

@@ -143,9 +143,9 @@ int p4_canary_scores(const p4_canary_set *set, p4_model *model, double *scores, 
         int n = set->canaries - first < capacity ? set->canaries - first : capacity;
         for (int i = 0; i < n; i++)
             rows[i] = set->real + first + i;
-        p4_dataset_batch(set->data, rows, n, x, NULL);
-        if ((rc = p4_model_load_inputs(model, x, n)) != P4_OK) {
-            p4_error_set(err, rc, "canary scores: cannot load inputs");
+        if ((rc = p4_dataset_batch(set->data, rows, n, x, NULL)) != P4_OK ||
+            (rc = p4_model_load_inputs(model, x, n)) != P4_OK) {
+            p4_error_set(err, rc, "canary scores: cannot load canaries %d..%d", first, first + n - 1);
             break;
         }
         p4_model_forward(model, 0);

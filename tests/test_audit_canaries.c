@@ -34,7 +34,7 @@ static void sparse_set_holds_the_split_and_the_included_canaries(void **state)
     p4_dataset *source = source_set(50);
     int split[] = { 4, 9, 13, 40, 2 };
     p4_rng rng;
-    p4_rng_init_seeded(&rng, 11, "test");
+    assert_int_equal(p4_rng_init_seeded(&rng, 11, "test"), P4_OK);
     p4_canary_design design = { P4_CANARY_SPARSE, 5 };
     p4_canary_set *s = NULL;
     int m = 2000;
@@ -84,7 +84,7 @@ static void mislabelled_canaries_come_from_free_rows_with_wrong_labels(void **st
         taken[i] = 1; /* even rows belong to clients */
     int split[] = { 0, 2 };
     p4_rng rng;
-    p4_rng_init_seeded(&rng, 12, "test");
+    assert_int_equal(p4_rng_init_seeded(&rng, 12, "test"), P4_OK);
     p4_canary_design design = { P4_CANARY_MISLABELLED, 0 };
     p4_canary_set *s = NULL;
     assert_int_equal(p4_canary_set_new(&s, source, split, 2, taken, 20, &design, &rng, NULL), P4_OK);
@@ -116,7 +116,7 @@ static void bad_requests_are_refused(void **state)
     p4_dataset *source = source_set(10);
     int split[] = { 1 }, bad_split[] = { 10 };
     p4_rng rng;
-    p4_rng_init_seeded(&rng, 13, "test");
+    assert_int_equal(p4_rng_init_seeded(&rng, 13, "test"), P4_OK);
     p4_canary_design design = { P4_CANARY_SPARSE, SIDE * SIDE + 1 };
     p4_canary_set *s = NULL;
     assert_int_equal(p4_canary_set_new(&s, source, split, 1, NULL, 5, &design, &rng, NULL), P4_EINVAL);
@@ -135,7 +135,7 @@ static void the_score_is_the_logit_margin(void **state)
     p4_dataset *source = source_set(10);
     int split[] = { 0 };
     p4_rng rng;
-    p4_rng_init_seeded(&rng, 14, "test");
+    assert_int_equal(p4_rng_init_seeded(&rng, 14, "test"), P4_OK);
     p4_canary_design design = { P4_CANARY_SPARSE, 3 };
     p4_canary_set *s = NULL;
     assert_int_equal(p4_canary_set_new(&s, source, split, 1, NULL, 40, &design, &rng, NULL), P4_OK);
