@@ -9,12 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cluster/method.h"
+#include "cluster/peer.h"
 #include "common/progress.h"
 #include "datasets/workload.h"
 #include "distill/client.h"
-#include "dp/accountant.h"
 #include "dp/audit_bound.h"
-#include "p4node/simulation.h"
 
 /* Total guesses tried, as fractions of m (half "in", half "out"). */
 static const double guess_ladder[] = { 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0 };
@@ -29,39 +29,11 @@ void p4_audit_options_defaults(p4_audit_options *o)
     o->design = (p4_canary_design){ P4_CANARY_SPARSE, 16 };
 }
 
-/* The noise of one client's whole plan, calibrated as the simulator does
- * (p4node/simulation.c, plan_budget): P4's warm-up on its own share
- * (warmup_budget) at its own rate, then co-training's noise so that
- * everything together spends exactly the target. */
-typedef struct noise_plan {
-    p4_dp_phase phase[2];
-    int nphases;
-    p4_dpsgd_params warmup;    /* sample_rate 0: no warm-up */
-    double q, sigma;
-} noise_plan;
-
-static int plan_noise(const p4_config *cfg, p4_method method, double eps, int train_count,
-                      noise_plan *plan, p4_error *err)
+/* The client's training rate, as every peer computes it from its own N. */
+static double sample_rate(const p4_config *cfg, int train_count)
 {
-    memset(plan, 0, sizeof *plan);
     double q = cfg->sample_rate > 0 ? cfg->sample_rate : (double)cfg->batch / train_count;
-    plan->q = q > 1 ? 1 : q;
-    int rc;
-    if (method == P4_METHOD_P4 && cfg->warmup_epochs > 0) {
-        double qw = cfg->warmup_sample_rate > 0 ? cfg->warmup_sample_rate : plan->q, sigma;
-        long long steps = (long long)cfg->warmup_epochs * p4_dpsgd_steps_per_epoch(qw);
-        if ((rc = p4_rdp_calibrate_sigma(eps * cfg->warmup_budget, cfg->delta, qw, steps, NULL, 0,
-                                         1e-4, &sigma, err)) != P4_OK)
-            return rc;
-        plan->warmup = (p4_dpsgd_params){ qw, sigma, cfg->clip_norm };
-        plan->phase[plan->nphases++] = (p4_dp_phase){ qw, sigma, steps };
-    }
-    long long steps = (long long)cfg->rounds * cfg->local_epochs * p4_dpsgd_steps_per_epoch(plan->q);
-    if ((rc = p4_rdp_calibrate_sigma(eps, cfg->delta, plan->q, steps, plan->phase, plan->nphases,
-                                     1e-4, &plan->sigma, err)) != P4_OK)
-        return rc;
-    plan->phase[plan->nphases++] = (p4_dp_phase){ plan->q, plan->sigma, steps };
-    return P4_OK;
+    return q > 1 ? 1 : q;
 }
 
 /* Everything one audit holds; released by audit_close. */
@@ -75,7 +47,7 @@ typedef struct audit {
     p4_ledger *ledger;
     p4_enclave *enclave;
     p4_client *client;
-    noise_plan plan;
+    p4_peer_plan plan;
 } audit;
 
 static void audit_close(audit *a)
@@ -158,14 +130,19 @@ static int open_privacy(audit *a, p4_error *err)
     if (rc == P4_OK)
         rc = p4_enclave_open_software(&a->enclave, a->opt->reproducible,
                                       a->cfg->seed * 7919u + (uint64_t)a->opt->client, err);
+    /* The same calibration as every peer of `p4 sim` or `p4 node`, for this
+     * client's actual training set. */
+    p4_peer_setup setup = { .cfg = a->cfg, .work = a->work, .method = a->method,
+                            .epsilon = a->opt->epsilon, .reproducible = a->opt->reproducible,
+                            .state_dir = a->state_dir };
     if (rc == P4_OK)
-        rc = plan_noise(a->cfg, a->method, a->opt->epsilon, a->set->train_count, &a->plan, err);
+        rc = p4_peer_plan_budget(&setup, sample_rate(a->cfg, a->set->train_count), &a->plan, err);
     if (rc == P4_OK)
         rc = p4_ledger_check_plan(a->ledger, a->plan.phase, a->plan.nphases, NULL, err);
     return rc;
 }
 
-/* The client as the simulator opens it, on the canary set's rows. */
+/* The client as p4_peer_open opens it, on the canary set's rows. */
 static int open_client(audit *a, p4_error *err)
 {
     const p4_config *cfg = a->cfg;
@@ -185,8 +162,7 @@ static int open_client(audit *a, p4_error *err)
         .warmup_head_only = strcmp(cfg->warmup_layers, "last") == 0,
         .seeded_sampling = a->opt->reproducible,
     };
-    double q = cfg->sample_rate > 0 ? cfg->sample_rate : (double)cfg->batch / a->set->train_count;
-    spec.dp_params = (p4_dpsgd_params){ q > 1 ? 1 : q, 0.0, cfg->clip_norm };
+    spec.dp_params = (p4_dpsgd_params){ sample_rate(cfg, a->set->train_count), 0.0, cfg->clip_norm };
     if (dp) {
         int rc = open_privacy(a, err);
         if (rc != P4_OK)

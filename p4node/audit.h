@@ -6,8 +6,8 @@
  * config's method does on its own side: P4's DP warm-up, then rounds x
  * local_epochs of co-training (ProxyFL: co-training only; FedAvg-DP: the
  * proxy alone), with its own ledger and the noise calibrated for that
- * training set's size as the simulator calibrates it.  The released proxy
- * scores every canary; the most and least confident are guessed "in" and
+ * training set's size by the peers' own plan (p4_peer_plan_budget).  The
+ * released proxy scores every canary; the most and least confident are guessed "in" and
  * "out", and the correct guesses give a lower bound on epsilon
  * (dp/audit_bound.h).  What the group averaging adds to the proxy is
  * post-processing of other clients' DP outputs, so leaving it out can only
