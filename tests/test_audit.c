@@ -50,7 +50,7 @@ static void audit(const p4_config *cfg, const p4_audit_options *opt, p4_audit_re
 static void without_dp_the_audit_has_power(void **state)
 {
     (void)state;
-    if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     p4_config cfg;
     p4_audit_options opt;
     default_request(&cfg, &opt, INFINITY);
@@ -71,7 +71,7 @@ static void without_dp_the_audit_has_power(void **state)
 static void at_epsilon_1_with_real_noise_the_bound_stays_below_1(void **state)
 {
     (void)state;
-    if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     p4_config cfg;
     p4_audit_options opt;
     default_request(&cfg, &opt, 1.0);
@@ -90,7 +90,7 @@ static void at_epsilon_1_with_real_noise_the_bound_stays_below_1(void **state)
 static void reproducible_runs_repeat_and_guarantees_are_named(void **state)
 {
     (void)state;
-    if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     p4_config cfg;
     p4_audit_options opt;
     default_request(&cfg, &opt, 4.0);
@@ -116,7 +116,7 @@ static void reproducible_runs_repeat_and_guarantees_are_named(void **state)
 static void requests_that_cannot_be_audited_are_refused(void **state)
 {
     (void)state;
-    if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     p4_config cfg;
     p4_audit_options opt;
     default_request(&cfg, &opt, 4.0);
@@ -159,7 +159,7 @@ static void command_line_prints_the_fields(void **state)
     (void)state;
     const char *bin = getenv("P4_BIN");
     if (!bin) TEST_SKIP("P4_BIN is not set (run under ctest)");
-    if (access(FMNIST, R_OK) != 0) TEST_SKIP(FMNIST " is absent");
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     char cmd[1024], out[4096];
     snprintf(cmd, sizeof cmd, "%s audit --config %s --epsilon inf --canaries 100 --json --quiet",
              bin, DEFAULT_CONFIG);
