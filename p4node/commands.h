@@ -11,5 +11,6 @@ int p4_cmd_budget(int argc, char **argv);  /* p4 budget --state DB          */
 int p4_cmd_sim(int argc, char **argv);     /* p4 sim --config F ...         */
 int p4_cmd_sweep(int argc, char **argv);   /* p4 sweep --config F ...       */
 int p4_cmd_attest(int argc, char **argv);  /* p4 attest verify|fetch ...    */
+int p4_cmd_audit(int argc, char **argv);   /* p4 audit --config F ...       */
 
 #endif

@@ -18,6 +18,7 @@ static const command commands[] = {
     {"sim",    p4_cmd_sim,    "run N P4 clients (or a baseline) in one process"},
     {"sweep",  p4_cmd_sweep,  "sweep epsilon x method x seed; write a table and a plot"},
     {"attest", p4_cmd_attest, "CCA attestation tokens: 'attest verify', 'attest fetch'"},
+    {"audit",  p4_cmd_audit,  "one-run empirical privacy audit: a lower bound on epsilon"},
 };
 
 static void usage(FILE *out)
