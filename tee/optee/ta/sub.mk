@@ -13,6 +13,9 @@ srcs-y += ../../../common/fs_gaussian.c
 srcs-y += ../../../dp/rdp_core.c
 srcs-y += ../../../dp/rdp_freestanding.c
 srcs-y += ../../../dp/clip_rows.c
+srcs-y += ../../../model/fs_activation.c
+srcs-y += ../../../model/fs_connected.c
+srcs-y += ../../../model/fs_softmax.c
 
 ifneq ($(P4_TA_MEMORY_MIB),)
 cflags-y += -DP4_TA_MEMORY_MIB=$(P4_TA_MEMORY_MIB)
