@@ -38,6 +38,18 @@ static size_t take(bytes *b, void *out, size_t want)
 static char storage[64];
 static char ledger_path[160];
 
+/* The storage directory is the fuzzer's own: empty it when the run ends. */
+static void remove_storage(void)
+{
+    char lock[200];
+    unlink(ledger_path);
+    snprintf(lock, sizeof lock, "%s.lock", ledger_path);
+    unlink(lock);
+    snprintf(lock, sizeof lock, "%s.tmp", ledger_path);
+    unlink(lock);
+    rmdir(storage);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -52,6 +64,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     int at = snprintf(ledger_path, sizeof ledger_path, "%s/obj-", storage);
     for (size_t i = 0; i + 1 < sizeof id; i++)
         at += snprintf(ledger_path + at, sizeof ledger_path - (size_t)at, "%02x", (uint8_t)id[i]);
+    atexit(remove_storage);
     return 0;
 }
 

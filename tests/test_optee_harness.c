@@ -148,9 +148,9 @@ static void malformed_operations_get_gp_codes(void **state)
     assert_int_equal(TEEC_InvokeCommand(&h->sess, P4_TA_CMD_SPENT, &op, &origin),
                      TEEC_ERROR_BAD_PARAMETERS);
     assert_int_equal(origin, TEEC_ORIGIN_API);
-    /* Bad values: q > 1, sigma NaN, zero steps. */
-    double bad[3][2] = { { 1.5, 1.0 }, { 0.1, NAN }, { 0.1, 1.0 } };
-    for (int i = 0; i < 3; i++) {
+    /* Bad values: q > 1, sigma NaN, zero steps, subnormal q, tiny sigma. */
+    double bad[5][2] = { { 1.5, 1.0 }, { 0.1, NAN }, { 0.1, 1.0 }, { 1e-311, 1.0 }, { 0.1, 1e-300 } };
+    for (int i = 0; i < 5; i++) {
         op = op_of(TEEC_PARAM_TYPES(TEEC_VALUE_INPUT, TEEC_VALUE_INPUT, TEEC_VALUE_INPUT,
                                     TEEC_VALUE_OUTPUT));
         put(&op.params[0].value, bad[i][0]);

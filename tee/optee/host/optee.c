@@ -245,9 +245,11 @@ static int budget_refused(p4_optee *t, const char *what, p4_error *err)
 int p4_optee_charge(p4_optee *t, double q, double sigma, long long steps,
                     double *epsilon_after, p4_error *err)
 {
-    if (!t || !(q > 0 && q <= 1) || !(sigma > 0) || isinf(sigma) || steps < 1)
-        return p4_error_set(err, P4_EINVAL, "optee charge: bad arguments (q %g, sigma %g, "
-                            "steps %lld)", q, sigma, steps);
+    if (!t || !(q >= P4_TA_MIN_Q && q <= 1) ||
+        !(sigma >= P4_TA_MIN_SIGMA && sigma <= P4_TA_MAX_SIGMA) || steps < 1)
+        return p4_error_set(err, P4_EINVAL, "optee charge: q %g, sigma %g, steps %lld: the TA "
+                            "accounts q in [%g, 1], sigma in [%g, %g], steps >= 1", q, sigma,
+                            steps, P4_TA_MIN_Q, P4_TA_MIN_SIGMA, P4_TA_MAX_SIGMA);
     TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_VALUE_INPUT, TEEC_VALUE_INPUT,
                                                    TEEC_VALUE_INPUT, TEEC_VALUE_OUTPUT));
     put_double(&op.params[0].value, q);

@@ -25,6 +25,11 @@ static double epsilon_of(const p4_ta_session *s, const p4_ta_ledger_record *rec)
                                rec->delta, s->orders, s->norders, NULL);
 }
 
+static int mechanism_valid(double q, double sigma)
+{
+    return q >= P4_TA_MIN_Q && q <= 1 && sigma >= P4_TA_MIN_SIGMA && sigma <= P4_TA_MAX_SIGMA;
+}
+
 /* A stored record the TA itself wrote, unless storage is corrupt. */
 static int record_valid(const p4_ta_ledger_record *r)
 {
@@ -34,8 +39,8 @@ static int record_valid(const p4_ta_ledger_record *r)
         return 0;
     for (uint32_t i = 0; i < r->nphases; i++) {
         const p4_dp_phase *p = &r->phases[i];
-        if (!(p->sample_rate > 0 && p->sample_rate <= 1) || !(p->noise_multiplier > 0) ||
-            !p4_ta_finite(p->noise_multiplier) || p->steps < 1 || p->steps > MAX_STEPS)
+        if (!mechanism_valid(p->sample_rate, p->noise_multiplier) || p->steps < 1 ||
+            p->steps > MAX_STEPS)
             return 0;
     }
     return 1;
@@ -93,8 +98,7 @@ TEE_Result p4_ta_ledger_charge(p4_ta_session *s, double q, double sigma, long lo
 {
     if (!s->ledger_open)
         return TEE_ERROR_BAD_STATE;
-    if (!(q > 0 && q <= 1) || !(sigma > 0) || !p4_ta_finite(sigma) || steps < 1 ||
-        steps > MAX_STEPS)
+    if (!mechanism_valid(q, sigma) || steps < 1 || steps > MAX_STEPS)
         return TEE_ERROR_BAD_PARAMETERS;
     p4_ta_ledger_record next = s->ledger;
     uint32_t i = 0;

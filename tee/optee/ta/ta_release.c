@@ -54,6 +54,8 @@ TEE_Result p4_ta_add_noise(p4_ta_session *s, uint32_t types, TEE_Param params[4]
         (bytes && !params[0].memref.buffer))
         return TEE_ERROR_BAD_PARAMETERS;
     size_t n = bytes / sizeof(float);
+    if (n == 0)
+        return TEE_SUCCESS;
     TEE_Result r = TEE_SUCCESS;
     float *values = copy_in(&params[0], n, &r);
     if (!values)

@@ -45,16 +45,18 @@ void TEE_Free(void *buffer)
 
 void TEE_MemMove(void *dest, const void *src, size_t size)
 {
-    memmove(dest, src, size);
+    if (size) /* GP allows NULL with size 0; memmove does not */
+        memmove(dest, src, size);
 }
 
 void TEE_MemFill(void *buffer, uint32_t x, size_t size)
 {
-    memset(buffer, (int)(x & 0xFF), size);
+    if (size)
+        memset(buffer, (int)(x & 0xFF), size);
 }
 
 int32_t TEE_MemCompare(const void *buffer1, const void *buffer2, size_t size)
 {
-    int c = memcmp(buffer1, buffer2, size);
+    int c = size ? memcmp(buffer1, buffer2, size) : 0;
     return c < 0 ? -1 : c > 0 ? 1 : 0;
 }

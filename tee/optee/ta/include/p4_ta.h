@@ -48,6 +48,13 @@ enum {
  * denied": the caller is not allowed this much). */
 #define P4_TA_ERROR_BUDGET 0xFFFF0001u
 
+/* The mechanisms the ledger accounts: q in [P4_TA_MIN_Q, 1], sigma in
+ * [P4_TA_MIN_SIGMA, P4_TA_MAX_SIGMA].  Outside, the RDP series meets
+ * infinities and NaNs (1/q, 1/sigma^2) and runs to its iteration cap. */
+#define P4_TA_MIN_Q 1e-12
+#define P4_TA_MIN_SIGMA 1e-6
+#define P4_TA_MAX_SIGMA 1e6
+
 /* Most phases (distinct q, sigma) the ledger keeps. */
 #define P4_TA_LEDGER_MAX_PHASES 64
 
