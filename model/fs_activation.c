@@ -26,6 +26,8 @@ void p4_activation_forward(float *x, int n, p4_activation a)
         for (int i = 0; i < n; i++)
             x[i] = (float)(1. / (1. + p4_fs_exp(-(double)x[i])));
         return;
+    default:
+        return;
     }
 }
 
@@ -45,6 +47,8 @@ void p4_activation_gradient(const float *x, int n, p4_activation a, float *delta
     case P4_ACT_LOGISTIC:
         for (int i = 0; i < n; i++)
             delta[i] *= (1 - x[i]) * x[i];
+        return;
+    default:
         return;
     }
 }

@@ -131,6 +131,7 @@ TEE_Result TA_InvokeCommandEntryPoint(void *sessionContext, uint32_t commandID,
 #ifdef P4_TA_TEST_COMMANDS
     case P4_TA_CMD_TEST_PANIC:
         TEE_Panic(0x70345441u);
+        return TEE_ERROR_GENERIC; /* not reached */
     case P4_TA_CMD_TEST_ALLOC:
         return test_alloc(paramTypes, params);
 #endif
