@@ -218,6 +218,7 @@ static void bad_arguments_are_refused(void **state)
     opt.ta_dir = "/nonexistent";
     assert_int_equal(p4_optee_open(&t, &opt, &err), P4_EUNSUPPORTED);
     assert_non_null(strstr(err.message, P4_TA_UUID_TEXT));
+    assert_non_null(strstr(p4_optee_protection(), "harness"));
     t = open_ta(dir, 3.0, 0);
     assert_int_equal(p4_optee_charge(t, 0, 1.0, 1, NULL, &err), P4_EINVAL);
     assert_int_equal(p4_optee_charge(t, 0.1, INFINITY, 1, NULL, &err), P4_EINVAL);

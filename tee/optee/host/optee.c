@@ -316,6 +316,17 @@ int p4_optee_spent(p4_optee *t, double *epsilon, p4_error *err)
     return rc;
 }
 
+const char *p4_optee_protection(void)
+{
+#ifdef P4_TEEC_EMU
+    return "OP-TEE TA in p4's GlobalPlatform harness: a separate process, NO hardware "
+           "protection (development and tests only)";
+#else
+    return "OP-TEE TA: the noise key, the noise and the privacy ledger stay in the secure "
+           "world; inputs and the normal world's layers are visible to the normal world";
+#endif
+}
+
 int p4_optee_reopens(const p4_optee *t)
 {
     return t ? t->reopens : 0;

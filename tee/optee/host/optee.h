@@ -5,7 +5,8 @@
  * TA holds the DP noise and the privacy ledger: a charge or a release past
  * the target is refused inside the TA (P4_EBUDGET), whatever this side asks.
  * If the TA panics, the call reports an error, the session is reopened and
- * the ledger reloaded from secure storage: no recorded spend is lost. */
+ * the ledger reloaded from secure storage: no recorded spend is lost.
+ * A p4_optee is one session: use it from one thread at a time. */
 #ifndef P4_TEE_OPTEE_H
 #define P4_TEE_OPTEE_H
 
@@ -50,6 +51,10 @@ int p4_optee_release_rows(p4_optee *t, float *rows, int n, int classes, double c
 
 /* Epsilon spent so far, as the TA computes it from its stored records. */
 int p4_optee_spent(p4_optee *t, double *epsilon, p4_error *err);
+
+/* One line a user can read about what this backend protects (for
+ * p4_enclave_protection), naming the harness when that is what runs. */
+const char *p4_optee_protection(void);
 
 /* How many times the session was reopened after the TA died. */
 int p4_optee_reopens(const p4_optee *t);
