@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "distill/kd_loss.h"
+#include "dp/clip_rows.h"
 #include "model/model.h"
 #include "model/optimizer.h"
 #include "model/trainer.h"
@@ -355,20 +356,6 @@ static void centred_log_probs(float *rows, int n, int classes)
     }
 }
 
-static void clip_rows(float *rows, int n, int classes, double clip)
-{
-    for (int i = 0; i < n; i++) {
-        float *z = rows + (size_t)i * classes;
-        double norm = 0;
-        for (int k = 0; k < classes; k++)
-            norm += (double)z[k] * z[k];
-        norm = sqrt(norm);
-        if (norm > clip)
-            for (int k = 0; k < classes; k++)
-                z[k] = (float)(z[k] * clip / norm);
-    }
-}
-
 int p4_client_public_logits(p4_client *c, const float *x, int n, double clip, double sigma,
                             float *logits_out, p4_error *err)
 {
@@ -381,7 +368,7 @@ int p4_client_public_logits(p4_client *c, const float *x, int n, double clip, do
     if (rc != P4_OK)
         return p4_error_set(err, rc, "client %d: proxy forward on public data failed", c->spec.id);
     centred_log_probs(logits_out, n, c->classes);
-    clip_rows(logits_out, n, c->classes, clip);
+    p4_clip_rows(logits_out, (size_t)n, (size_t)c->classes, clip);
     if (sigma == 0)
         return P4_OK;
     /* Accounted as one Gaussian release of the whole n x classes matrix:

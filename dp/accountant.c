@@ -1,100 +1,19 @@
-/* accountant.c: RDP of the Poisson-subsampled Gaussian mechanism.
+/* accountant.c: the RDP accountant's checked, libm-backed interface.
  *
- * For an order alpha the mechanism's RDP is log(A_alpha) / (alpha - 1)
- * (Mironov, Talwar, Zhang 2019, "Renyi Differential Privacy of the Sampled
- * Gaussian Mechanism").  A_alpha is computed in log space:
- *   - integer alpha: the finite binomial sum (Sec. 3.3);
- *   - fractional alpha: the infinite series of Sec. 3.3 split at
- *     z0 = sigma^2 log(1/q - 1) + 1/2, summed until terms fall below e^-30;
- *     a term whose generalised binomial coefficient is negative is
- *     subtracted, exactly as Opacus does (the default), or added, which
- *     gives dp_accounting's newer, conservative upper bound.
- * RDP composes additively, so a history of phases is a per-order sum. */
+ * The arithmetic (the series for A_alpha, composition, the conversion to
+ * epsilon) is dp/rdp_core.c, shared with the OP-TEE trusted application;
+ * this file validates inputs with messages a person can act on, supplies
+ * libm, and calibrates sigma. */
 #include "dp/accountant.h"
 
 #include <math.h>
 #include <stddef.h>
 
-/* log(exp(a) + exp(b)) without overflow. */
-static double log_add(double a, double b)
-{
-    double hi = a > b ? a : b, lo = a > b ? b : a;
-    if (hi == -INFINITY) return -INFINITY;
-    return hi + log1p(exp(lo - hi));
-}
+static const p4_rdp_math libm_math = { exp, log, log1p, erfc, lgamma };
 
-/* log(exp(a) - exp(b)) for a >= b; -inf when equal. */
-static double log_sub(double a, double b)
+const p4_rdp_math *p4_rdp_math_libm(void)
 {
-    if (b == -INFINITY) return a;
-    if (a <= b) return -INFINITY;
-    return a + log1p(-exp(b - a));
-}
-
-/* log(erfc(x)); erfc underflows near x = 27, so large x uses the
- * asymptotic expansion erfc(x) ~ exp(-x^2)/(x sqrt(pi)) (1 - 1/(2x^2) + ...). */
-static double log_erfc(double x)
-{
-    if (x < 25.0) return log(erfc(x));
-    double r = 1.0 / (x * x);
-    double series = 1.0 - 0.5 * r + 0.75 * r * r - 1.875 * r * r * r + 6.5625 * r * r * r * r;
-    return -x * x - log(x) - 0.5 * log(M_PI) + log(series);
-}
-
-static double log_a_integer(double q, double sigma, long long alpha)
-{
-    double log_a = -INFINITY;
-    for (long long i = 0; i <= alpha; i++) {
-        double log_coef = lgamma((double)alpha + 1) - lgamma((double)i + 1)
-                        - lgamma((double)(alpha - i) + 1);
-        double term = log_coef + (double)i * log(q) + (double)(alpha - i) * log1p(-q)
-                    + ((double)i * (double)i - (double)i) / (2.0 * sigma * sigma);
-        log_a = log_add(log_a, term);
-    }
-    return log_a;
-}
-
-static double log_a_fractional(double q, double alpha, double sigma, p4_rdp_series series)
-{
-    double log_a0 = -INFINITY, log_a1 = -INFINITY;
-    double z0 = sigma * sigma * log(1.0 / q - 1.0) + 0.5;
-    /* The generalised binomial coefficient C(alpha, i), kept as a sign and a
-     * log magnitude and updated by the ratio (alpha - i + 1) / i. */
-    double log_coef = 0.0;
-    int coef_sign = 1;
-    for (long i = 0; i < 100000; i++) {
-        if (i > 0) {
-            double ratio = (alpha - (double)i + 1.0) / (double)i;
-            if (ratio == 0.0) break; /* alpha integral after all: series ends */
-            if (ratio < 0) coef_sign = -coef_sign;
-            log_coef += log(fabs(ratio));
-        }
-        double j = alpha - (double)i;
-        double log_t0 = log_coef + (double)i * log(q) + j * log1p(-q);
-        double log_t1 = log_coef + j * log(q) + (double)i * log1p(-q);
-        double log_e0 = log(0.5) + log_erfc(((double)i - z0) / (M_SQRT2 * sigma));
-        double log_e1 = log(0.5) + log_erfc((z0 - j) / (M_SQRT2 * sigma));
-        double log_s0 = log_t0 + ((double)i * (double)i - (double)i) / (2.0 * sigma * sigma) + log_e0;
-        double log_s1 = log_t1 + (j * j - j) / (2.0 * sigma * sigma) + log_e1;
-        if (coef_sign > 0 || series == P4_RDP_SERIES_CONSERVATIVE) {
-            log_a0 = log_add(log_a0, log_s0);
-            log_a1 = log_add(log_a1, log_s1);
-        } else {
-            log_a0 = log_sub(log_a0, log_s0);
-            log_a1 = log_sub(log_a1, log_s1);
-        }
-        if (fmax(log_s0, log_s1) < -30.0) break;
-    }
-    return log_add(log_a0, log_a1);
-}
-
-int p4_rdp_default_orders(double *orders, int max)
-{
-    if (!orders || max <= 0) return 0;
-    int n = 0;
-    for (int tenth = 11; tenth <= 109 && n < max; tenth++) orders[n++] = tenth / 10.0;
-    for (int k = 12; k <= 63 && n < max; k++) orders[n++] = (double)k;
-    return n;
+    return &libm_math;
 }
 
 static int check_mechanism(double q, double sigma, long long steps, p4_error *err)
@@ -122,15 +41,7 @@ int p4_rdp_at_order_series(double q, double sigma, long long steps, double order
     if (rc) return rc;
     if (!(order > 1.0))
         return p4_error_set(err, P4_EINVAL, "RDP order %g must be > 1", order);
-    double per_step;
-    if (q == 0.0 || steps == 0) per_step = 0.0;
-    else if (sigma == 0.0 || isinf(order)) per_step = INFINITY;
-    else if (q == 1.0) per_step = order / (2.0 * sigma * sigma);
-    else if (order == floor(order) && order < 1e6)
-        per_step = log_a_integer(q, sigma, (long long)order) / (order - 1.0);
-    else
-        per_step = log_a_fractional(q, order, sigma, series) / (order - 1.0);
-    *rdp = per_step * (double)steps;
+    *rdp = p4_rdp_core_steps(&libm_math, q, sigma, steps, order, series);
     return P4_OK;
 }
 
@@ -150,22 +61,16 @@ int p4_rdp_epsilon(const p4_dp_phase *phases, int nphases, double delta,
     }
     if (norders <= 0) return p4_error_set(err, P4_EINVAL, "no RDP orders given");
 
-    double best = INFINITY, best_alpha = orders[0];
-    for (int k = 0; k < norders; k++) {
-        double alpha = orders[k], rdp = 0.0;
-        for (int p = 0; p < nphases; p++) {
-            double r;
-            int rc = p4_rdp_at_order(phases[p].sample_rate, phases[p].noise_multiplier,
-                                     phases[p].steps, alpha, &r, err);
-            if (rc) return rc;
-            rdp += r;
-        }
-        /* Balle et al. 2020, Thm 21, as in Opacus's get_privacy_spent. */
-        double eps = rdp - (log(delta) + log(alpha)) / (alpha - 1.0) + log((alpha - 1.0) / alpha);
-        if (eps < best) { best = eps; best_alpha = alpha; }
+    for (int p = 0; p < nphases; p++) {
+        int rc = check_mechanism(phases[p].sample_rate, phases[p].noise_multiplier,
+                                 phases[p].steps, err);
+        if (rc) return rc;
     }
-    *epsilon = best < 0.0 ? 0.0 : best;
-    if (best_order) *best_order = best_alpha;
+    for (int k = 0; k < norders; k++)
+        if (!(orders[k] > 1.0))
+            return p4_error_set(err, P4_EINVAL, "RDP order %g must be > 1", orders[k]);
+    *epsilon = p4_rdp_core_epsilon(&libm_math, phases, nphases, delta, orders, norders,
+                                   best_order);
     return P4_OK;
 }
 

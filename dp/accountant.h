@@ -12,24 +12,13 @@
 #define P4_DP_ACCOUNTANT_H
 
 #include "common/error.h"
+#include "dp/rdp_core.h"
 
-#define P4_RDP_MAX_ORDERS 160
+/* p4_dp_phase, p4_rdp_series, p4_rdp_default_orders and P4_RDP_MAX_ORDERS
+ * live in dp/rdp_core.h, the arithmetic shared with the OP-TEE TA. */
 
-typedef struct p4_dp_phase {
-    double sample_rate;       /* q in (0, 1]  */
-    double noise_multiplier;  /* sigma >= 0   */
-    long long steps;          /* >= 0         */
-} p4_dp_phase;
-
-/* How fractional orders sum their series: Opacus subtracts the terms with a
- * negative generalised binomial coefficient (accurate, agrees with numerical
- * integration; the accountant's default, so epsilons match Opacus);
- * dp_accounting's newer code adds them all, an upper bound that is slightly
- * larger (e.g. 3% at order 1.5, q=0.01, sigma=2.5). */
-typedef enum { P4_RDP_SERIES_OPACUS, P4_RDP_SERIES_CONSERVATIVE } p4_rdp_series;
-
-/* Opacus's default orders; returns how many were written (<= max). */
-int p4_rdp_default_orders(double *orders, int max);
+/* The core's math table filled with libm's functions. */
+const p4_rdp_math *p4_rdp_math_libm(void);
 
 /* RDP of `steps` compositions of the subsampled Gaussian at one order
  * (alpha > 1).  sigma == 0 gives +inf; q == 0 gives 0. */

@@ -1,7 +1,7 @@
 /* activation.c: darknet's activate_array and gradient_array, interposed
  * (like gemm.c) with loops the compiler can vectorise for the activations
- * p4's models use (linear, relu, leaky); any other activation goes to
- * darknet's own code.
+ * p4's models use (linear, relu, leaky: model/fs_activation.c, shared with
+ * the OP-TEE TA); any other activation goes to darknet's own code.
  *
  * darknet calls a switch-based function per element; in CNN1 training those
  * calls were a quarter of the step (perf).  The expressions are darknet's,
@@ -13,6 +13,7 @@
 #include "model/activation.h"
 #include "model/bias.h"
 #include "model/darknet_helpers.h"
+#include "model/fs_activation.h"
 
 /* These loops are the point of the file: let the compiler vectorise them
  * whatever the build type. */
@@ -23,48 +24,35 @@
 typedef void activate_fn(float *, const int, const ACTIVATION);
 typedef void gradient_fn(const float *, const int, const ACTIVATION, float *);
 
+/* The activations p4's models use, as model/fs_activation.c computes them
+ * (the same code the OP-TEE TA runs); -1 for the others. */
+static int p4_kind(ACTIVATION a)
+{
+    return a == LINEAR ? P4_ACT_LINEAR : a == RELU ? P4_ACT_RELU : a == LEAKY ? P4_ACT_LEAKY : -1;
+}
+
 void activate_array(float *x, const int n, const ACTIVATION a)
 {
-    switch (a) {
-    case LINEAR:
-        return;
-    case RELU: /* as Debian's darknet computes it: +0 for every x <= 0 */
-        for (int i = 0; i < n; i++)
-            x[i] = x[i] > 0 ? x[i] : 0.0f;
-        return;
-    case LEAKY:
-        for (int i = 0; i < n; i++)
-            x[i] = (x[i] > 0) ? x[i] : (float)(.1 * x[i]); /* darknet: double .1 */
-        return;
-    default: {
-        activate_fn *reference = (activate_fn *)dlsym(RTLD_NEXT, "activate_array");
-        if (reference)
-            reference(x, n, a);
+    int kind = p4_kind(a);
+    if (kind >= 0) {
+        p4_activation_forward(x, n, (p4_activation)kind);
         return;
     }
-    }
+    activate_fn *reference = (activate_fn *)dlsym(RTLD_NEXT, "activate_array");
+    if (reference)
+        reference(x, n, a);
 }
 
 void gradient_array(const float *x, const int n, const ACTIVATION a, float *delta)
 {
-    switch (a) {
-    case LINEAR:
-        return; /* darknet multiplies by 1 */
-    case RELU: /* = darknet's delta * (float)(x > 0) */
-        for (int i = 0; i < n; i++)
-            delta[i] = x[i] > 0 ? delta[i] : delta[i] * 0.0f;
-        return;
-    case LEAKY:
-        for (int i = 0; i < n; i++)
-            delta[i] *= (x[i] > 0) ? 1 : .1f;
-        return;
-    default: {
-        gradient_fn *reference = (gradient_fn *)dlsym(RTLD_NEXT, "gradient_array");
-        if (reference)
-            reference(x, n, a, delta);
+    int kind = p4_kind(a);
+    if (kind >= 0) {
+        p4_activation_gradient(x, n, (p4_activation)kind, delta);
         return;
     }
-    }
+    gradient_fn *reference = (gradient_fn *)dlsym(RTLD_NEXT, "gradient_array");
+    if (reference)
+        reference(x, n, a, delta);
 }
 
 /* --- one convolution example: bias and activation fused ------------------ */

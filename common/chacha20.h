@@ -1,0 +1,32 @@
+/* chacha20.h: the ChaCha20 block function and keystream of RFC 8439
+ * (32-bit block counter, 96-bit nonce), freestanding, for code that cannot
+ * use libsodium: the OP-TEE TA's noise generator.  Normal-world code draws
+ * its randomness from common/rng.h. */
+#ifndef P4_COMMON_CHACHA20_H
+#define P4_COMMON_CHACHA20_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct p4_chacha20 {
+    uint32_t state[16];       /* constants, key, counter, nonce        */
+    uint8_t block[64];        /* the current keystream block           */
+    unsigned used;            /* bytes of block already handed out     */
+    uint64_t blocks;          /* blocks produced under this key        */
+} p4_chacha20;
+
+/* RFC 8439 section 2.3: one 64-byte keystream block. */
+void p4_chacha20_block(const uint8_t key[32], uint32_t counter, const uint8_t nonce[12],
+                       uint8_t out[64]);
+
+/* A keystream starting at block `counter`. */
+void p4_chacha20_init(p4_chacha20 *s, const uint8_t key[32], const uint8_t nonce[12],
+                      uint32_t counter);
+void p4_chacha20_keystream(p4_chacha20 *s, uint8_t *out, size_t n);
+uint64_t p4_chacha20_u64(p4_chacha20 *s);
+/* Blocks produced since init: a caller rekeys long before 2^32 (the 32-bit
+ * counter would wrap and repeat the stream). */
+uint64_t p4_chacha20_blocks(const p4_chacha20 *s);
+void p4_chacha20_wipe(p4_chacha20 *s);
+
+#endif

@@ -1,0 +1,40 @@
+# check_ta_symbols.cmake: run by ctest (test_optee_ta_freestanding).  The TA
+# objects are compiled without libc headers; this checks they call nothing
+# outside the TA either: every undefined symbol must be defined by another TA
+# object, be a GP Internal Core API function (TEE_*), or be one of the
+# memory functions a compiler may emit and OP-TEE's libutils provides.
+#   cmake -DNM=<nm> -DOBJECTS="a.o|b.o|..." -P check_ta_symbols.cmake
+string(REPLACE "|" ";" objects "${OBJECTS}")
+execute_process(COMMAND ${NM} -u ${objects} OUTPUT_VARIABLE undefined RESULT_VARIABLE rc1)
+execute_process(COMMAND ${NM} --defined-only ${objects} OUTPUT_VARIABLE defined RESULT_VARIABLE rc2)
+if(rc1 OR rc2)
+  message(FATAL_ERROR "nm failed on the TA objects")
+endif()
+string(REGEX MATCHALL "[^\n]+" defined_lines "${defined}")
+set(defined_names)
+foreach(line ${defined_lines})
+  if(line MATCHES "^[0-9a-fA-F]+ [A-Za-z] (.+)$")
+    list(APPEND defined_names ${CMAKE_MATCH_1})
+  endif()
+endforeach()
+string(REGEX MATCHALL "[^\n]+" undefined_lines "${undefined}")
+set(bad)
+foreach(line ${undefined_lines})
+  if(NOT line MATCHES "^ +U (.+)$")
+    continue()
+  endif()
+  set(name ${CMAKE_MATCH_1})
+  if(name MATCHES "^TEE_" OR name MATCHES "^(memcpy|memmove|memset|memcmp|__stack_chk_fail|__stack_chk_guard)$"
+     OR name MATCHES "^__(asan|ubsan|sanitizer|sancov)_" OR name MATCHES "^_GLOBAL_OFFSET_TABLE_$")
+    continue()
+  endif()
+  list(FIND defined_names ${name} found)
+  if(found EQUAL -1)
+    list(APPEND bad ${name})
+  endif()
+endforeach()
+if(bad)
+  list(REMOVE_DUPLICATES bad)
+  message(FATAL_ERROR "the TA calls outside the TA and the GP Internal Core API: ${bad}")
+endif()
+message(STATUS "TA objects: every call is to the TA itself or the GP Internal Core API")

@@ -1,0 +1,345 @@
+/* optee.c: p4_optee over the GP TEE Client API (see optee.h).
+ * Built against the harness (P4_TEEC_EMU) or a board's libteec. */
+#include "tee/optee/host/optee.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tee_client_api.h>
+#ifdef P4_TEEC_EMU
+#include <tee_client_emu.h>
+#endif
+
+#include "p4_ta.h"
+
+/* GP Internal Core API codes a TA may return that the Client API header
+ * does not name. */
+#define TA_ERROR_CORRUPT_OBJECT 0xF0100001u
+#define TA_ERROR_STORAGE_NOT_AVAILABLE 0xF0100003u
+#define TA_ERROR_STORAGE_NO_SPACE 0xFFFF3041u
+
+struct p4_optee {
+    TEEC_Context context;
+    TEEC_Session session;
+    int context_open, session_open;
+    double delta, target;
+    int ta_memory_mib;
+    int reopens;
+    char storage_dir[512];
+    char ta_dir[512];
+};
+
+static const char *origin_name(uint32_t origin)
+{
+    switch (origin) {
+    case TEEC_ORIGIN_API: return "the client API";
+    case TEEC_ORIGIN_COMMS: return "the link to the TEE";
+    case TEEC_ORIGIN_TEE: return "the TEE";
+    case TEEC_ORIGIN_TRUSTED_APP: return "the TA";
+    default: return "an unknown origin";
+    }
+}
+
+/* A P4 code and message for a failed TEEC call. */
+static int teec_error(p4_optee *t, TEEC_Result r, uint32_t origin, const char *what,
+                      p4_error *err)
+{
+    const char *from = origin_name(origin);
+    switch (r) {
+    case TEEC_ERROR_OUT_OF_MEMORY:
+        return p4_error_set(err, P4_ENOMEM, "%s: %s is out of memory (TEEC 0x%08x); the TA "
+                            "heap is %d MiB: raise [tee] ta_memory_mib", what, from,
+                            (unsigned)r, t->ta_memory_mib);
+    case TEEC_ERROR_BAD_PARAMETERS:
+    case TEEC_ERROR_SHORT_BUFFER:
+        return p4_error_set(err, P4_EINVAL, "%s: %s refused the parameters (TEEC 0x%08x)",
+                            what, from, (unsigned)r);
+    case TEEC_ERROR_ACCESS_CONFLICT:
+    case TEEC_ERROR_BUSY:
+        return p4_error_set(err, P4_ESTATE, "%s: another session holds the TA's ledger "
+                            "(TEEC 0x%08x from %s); one p4 process per TA at a time",
+                            what, (unsigned)r, from);
+    case TEEC_ERROR_BAD_STATE:
+        return p4_error_set(err, P4_ESTATE, "%s: %s says the session is not ready (TEEC 0x%08x)",
+                            what, from, (unsigned)r);
+    case TA_ERROR_CORRUPT_OBJECT:
+    case TA_ERROR_STORAGE_NOT_AVAILABLE:
+    case TA_ERROR_STORAGE_NO_SPACE:
+        return p4_error_set(err, P4_ESTATE, "%s: the TA's secure storage failed (0x%08x from "
+                            "%s)", what, (unsigned)r, from);
+    case TEEC_ERROR_ITEM_NOT_FOUND:
+        if (origin != TEEC_ORIGIN_TRUSTED_APP)
+            return p4_error_set(err, P4_EUNSUPPORTED, "%s: the TEE has no TA %s (install "
+                                "%s.ta; docs/tee.md)", what, P4_TA_UUID_TEXT, P4_TA_UUID_TEXT);
+        break;
+    default:
+        break;
+    }
+    return p4_error_set(err, P4_EIO, "%s: TEEC 0x%08x from %s", what, (unsigned)r, from);
+}
+
+static TEEC_Operation operation(uint32_t types)
+{
+    TEEC_Operation op;
+    memset(&op, 0, sizeof op);
+    op.paramTypes = types;
+    return op;
+}
+
+static void put_double(TEEC_Value *v, double d)
+{
+    p4_ta_double_value(d, &v->a, &v->b);
+}
+
+static double get_double(const TEEC_Value *v)
+{
+    return p4_ta_value_double(v->a, v->b);
+}
+
+/* Opens a session and the ledger; checks the stored delta and target. */
+static int session_start(p4_optee *t, p4_error *err)
+{
+    TEEC_UUID uuid = P4_TA_UUID;
+    uint32_t origin = 0;
+    TEEC_Result r = TEEC_OpenSession(&t->context, &t->session, &uuid, TEEC_LOGIN_PUBLIC, NULL,
+                                     NULL, &origin);
+    if (r != TEEC_SUCCESS)
+        return teec_error(t, r, origin, "opening a session with p4's TA", err);
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_VALUE_INPUT, TEEC_VALUE_INPUT,
+                                                   TEEC_VALUE_OUTPUT, TEEC_VALUE_OUTPUT));
+    put_double(&op.params[0].value, t->delta);
+    put_double(&op.params[1].value, t->target);
+    r = TEEC_InvokeCommand(&t->session, P4_TA_CMD_OPEN_LEDGER, &op, &origin);
+    if (r != TEEC_SUCCESS) {
+        TEEC_CloseSession(&t->session);
+        return teec_error(t, r, origin, "opening the TA's ledger", err);
+    }
+    double stored_delta = get_double(&op.params[2].value);
+    double stored_target = get_double(&op.params[3].value);
+    if (stored_delta != t->delta || stored_target != t->target) {
+        TEEC_CloseSession(&t->session);
+        return p4_error_set(err, P4_ESTATE, "the TA's ledger was created with delta %g and "
+                            "target epsilon %g; the config asks delta %g, target %g (the TA "
+                            "keeps what it was created with)", stored_delta, stored_target,
+                            t->delta, t->target);
+    }
+    t->session_open = 1;
+    return P4_OK;
+}
+
+/* Invokes cmd; a dead TA gets its session reopened and an error. */
+static int invoke(p4_optee *t, uint32_t cmd, TEEC_Operation *op, const char *what,
+                  TEEC_Result *result, p4_error *err)
+{
+    *result = TEEC_ERROR_GENERIC;
+    if (!t->session_open) {
+        int rc = session_start(t, err);
+        if (rc != P4_OK)
+            return rc;
+    }
+    uint32_t origin = 0;
+    TEEC_Result r = TEEC_InvokeCommand(&t->session, cmd, op, &origin);
+    *result = r;
+    if (r == TEEC_SUCCESS)
+        return P4_OK;
+    if (r == TEEC_ERROR_TARGET_DEAD) {
+        TEEC_CloseSession(&t->session);
+        t->session_open = 0;
+        p4_error again;
+        p4_error_clear(&again);
+        int rc = session_start(t, &again);
+        if (rc == P4_OK)
+            t->reopens++;
+        return p4_error_set(err, P4_ESTATE, "%s: the TA died (it panicked or was killed); %s%s",
+                            what, rc == P4_OK
+                                      ? "its session was reopened and the ledger reloaded from "
+                                        "secure storage; this call's result is lost (a charge "
+                                        "it recorded stands)"
+                                      : "reopening failed: ",
+                            rc == P4_OK ? "" : again.message);
+    }
+    if (r == P4_TA_ERROR_BUDGET && origin == TEEC_ORIGIN_TRUSTED_APP)
+        return P4_EBUDGET; /* callers word it with the spend */
+    return teec_error(t, r, origin, what, err);
+}
+
+static void copy_text(char *dst, size_t size, const char *src)
+{
+    snprintf(dst, size, "%s", src ? src : "");
+}
+
+int p4_optee_open(p4_optee **out, const p4_optee_options *opt, p4_error *err)
+{
+    if (!out || !opt)
+        return p4_error_set(err, P4_EINVAL, "p4_optee_open: no output or options");
+    *out = NULL;
+    if (!(opt->delta > 0 && opt->delta < 1))
+        return p4_error_set(err, P4_EINVAL, "optee: delta %g is outside (0, 1)", opt->delta);
+    if (!(opt->target_epsilon > 0) || isinf(opt->target_epsilon))
+        return p4_error_set(err, P4_EINVAL, "optee: target epsilon %g must be finite and > 0 "
+                            "(the TA enforces a budget)", opt->target_epsilon);
+    if (opt->ta_memory_mib < 0 || opt->ta_memory_mib > 4096)
+        return p4_error_set(err, P4_EINVAL, "optee: ta_memory_mib %d is outside 1..4096",
+                            opt->ta_memory_mib);
+    p4_optee *t = calloc(1, sizeof *t);
+    if (!t)
+        return p4_error_set(err, P4_ENOMEM, "out of memory");
+    t->delta = opt->delta;
+    t->target = opt->target_epsilon;
+    t->ta_memory_mib = opt->ta_memory_mib ? opt->ta_memory_mib : 10;
+    copy_text(t->storage_dir, sizeof t->storage_dir, opt->storage_dir);
+    copy_text(t->ta_dir, sizeof t->ta_dir, opt->ta_dir);
+    TEEC_Result r = TEEC_InitializeContext(NULL, &t->context);
+    if (r != TEEC_SUCCESS) {
+        free(t);
+        return p4_error_set(err, P4_EUNSUPPORTED, "optee: no TEE (TEEC_InitializeContext "
+                            "0x%08x): is OP-TEE's driver loaded and tee-supplicant running?",
+                            (unsigned)r);
+    }
+    t->context_open = 1;
+#ifdef P4_TEEC_EMU
+    if (!opt->storage_dir || !opt->storage_dir[0]) {
+        p4_optee_close(&t);
+        return p4_error_set(err, P4_EINVAL, "optee harness: no storage directory given");
+    }
+    r = p4_teec_emu_configure(&t->context, opt->ta_dir, t->storage_dir,
+                              (uint32_t)t->ta_memory_mib);
+    if (r != TEEC_SUCCESS) {
+        p4_optee_close(&t);
+        return p4_error_set(err, P4_EINVAL, "optee harness: bad storage or TA directory "
+                            "(too long?)");
+    }
+#endif
+    int rc = session_start(t, err);
+    if (rc != P4_OK) {
+        p4_optee_close(&t);
+        return rc;
+    }
+    *out = t;
+    return P4_OK;
+}
+
+void p4_optee_close(p4_optee **t)
+{
+    if (!t || !*t)
+        return;
+    if ((*t)->session_open)
+        TEEC_CloseSession(&(*t)->session);
+    if ((*t)->context_open)
+        TEEC_FinalizeContext(&(*t)->context);
+    free(*t);
+    *t = NULL;
+}
+
+/* The P4_EBUDGET message, with the spend the TA reports. */
+static int budget_refused(p4_optee *t, const char *what, p4_error *err)
+{
+    double spent = NAN;
+    p4_error ignored;
+    (void)p4_optee_spent(t, &spent, &ignored);
+    return p4_error_set(err, P4_EBUDGET, "%s: the TA refuses: spent %.4g of allowed %.4g "
+                        "(delta %g)", what, spent, t->target, t->delta);
+}
+
+int p4_optee_charge(p4_optee *t, double q, double sigma, long long steps,
+                    double *epsilon_after, p4_error *err)
+{
+    if (!t || !(q >= P4_TA_MIN_Q && q <= 1) ||
+        !(sigma >= P4_TA_MIN_SIGMA && sigma <= P4_TA_MAX_SIGMA) || steps < 1)
+        return p4_error_set(err, P4_EINVAL, "optee charge: q %g, sigma %g, steps %lld: the TA "
+                            "accounts q in [%g, 1], sigma in [%g, %g], steps >= 1", q, sigma,
+                            steps, P4_TA_MIN_Q, P4_TA_MIN_SIGMA, P4_TA_MAX_SIGMA);
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_VALUE_INPUT, TEEC_VALUE_INPUT,
+                                                   TEEC_VALUE_INPUT, TEEC_VALUE_OUTPUT));
+    put_double(&op.params[0].value, q);
+    put_double(&op.params[1].value, sigma);
+    op.params[2].value.a = (uint32_t)steps;
+    op.params[2].value.b = (uint32_t)((unsigned long long)steps >> 32);
+    TEEC_Result r;
+    int rc = invoke(t, P4_TA_CMD_CHARGE, &op, "optee charge", &r, err);
+    if (rc == P4_EBUDGET)
+        return budget_refused(t, "optee charge", err);
+    if (rc == P4_OK && epsilon_after)
+        *epsilon_after = get_double(&op.params[3].value);
+    return rc;
+}
+
+int p4_optee_add_noise(p4_optee *t, float *values, size_t n, double stddev, p4_error *err)
+{
+    if (!t || (!values && n) || !(stddev >= 0) || isinf(stddev) ||
+        n > TEEC_CONFIG_SHAREDMEM_MAX_SIZE / sizeof(float))
+        return p4_error_set(err, P4_EINVAL, "optee add_noise: bad arguments");
+    if (n == 0)
+        return P4_OK;
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INOUT, TEEC_VALUE_INPUT,
+                                                   TEEC_NONE, TEEC_NONE));
+    op.params[0].tmpref.buffer = values;
+    op.params[0].tmpref.size = n * sizeof(float);
+    put_double(&op.params[1].value, stddev);
+    TEEC_Result r;
+    return invoke(t, P4_TA_CMD_ADD_NOISE, &op, "optee add_noise", &r, err);
+}
+
+int p4_optee_release_rows(p4_optee *t, float *rows, int n, int classes, double clip,
+                          double sigma, p4_error *err)
+{
+    if (!t || !rows || n < 1 || classes < 1 || (size_t)n * (size_t)classes > (1u << 24) ||
+        !(clip > 0) || isinf(clip) || !(sigma > 0) || isinf(sigma))
+        return p4_error_set(err, P4_EINVAL, "optee release: bad arguments (%d rows of %d, "
+                            "clip %g, sigma %g)", n, classes, clip, sigma);
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INOUT, TEEC_VALUE_INPUT,
+                                                   TEEC_VALUE_INPUT, TEEC_VALUE_INPUT));
+    op.params[0].tmpref.buffer = rows;
+    op.params[0].tmpref.size = (size_t)n * (size_t)classes * sizeof(float);
+    op.params[1].value.a = (uint32_t)n;
+    op.params[1].value.b = (uint32_t)classes;
+    put_double(&op.params[2].value, clip);
+    put_double(&op.params[3].value, sigma);
+    TEEC_Result r;
+    int rc = invoke(t, P4_TA_CMD_RELEASE_ROWS, &op, "optee release", &r, err);
+    if (rc == P4_EBUDGET)
+        return budget_refused(t, "optee release", err);
+    return rc;
+}
+
+int p4_optee_spent(p4_optee *t, double *epsilon, p4_error *err)
+{
+    if (!t || !epsilon)
+        return p4_error_set(err, P4_EINVAL, "optee spent: no handle or output");
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_VALUE_OUTPUT, TEEC_VALUE_OUTPUT,
+                                                   TEEC_NONE, TEEC_NONE));
+    TEEC_Result r;
+    int rc = invoke(t, P4_TA_CMD_SPENT, &op, "optee spent", &r, err);
+    if (rc == P4_OK)
+        *epsilon = get_double(&op.params[0].value);
+    return rc;
+}
+
+const char *p4_optee_protection(void)
+{
+#ifdef P4_TEEC_EMU
+    return "OP-TEE TA in p4's GlobalPlatform harness: a separate process, NO hardware "
+           "protection (development and tests only)";
+#else
+    return "OP-TEE TA: the noise key, the noise and the privacy ledger stay in the secure "
+           "world; inputs and the normal world's layers are visible to the normal world";
+#endif
+}
+
+int p4_optee_reopens(const p4_optee *t)
+{
+    return t ? t->reopens : 0;
+}
+
+int p4_optee_test_command(p4_optee *t, uint32_t command, uint64_t arg, p4_error *err)
+{
+    if (!t)
+        return p4_error_set(err, P4_EINVAL, "optee test command: no handle");
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_VALUE_INPUT, TEEC_NONE, TEEC_NONE,
+                                                   TEEC_NONE));
+    op.params[0].value.a = (uint32_t)arg;
+    op.params[0].value.b = (uint32_t)(arg >> 32);
+    TEEC_Result r;
+    return invoke(t, command, &op, "optee test command", &r, err);
+}

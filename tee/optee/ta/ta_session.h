@@ -1,0 +1,48 @@
+/* ta_session.h: the state of one session of p4's TA (TEE_Malloc'd). */
+#ifndef P4_TA_SESSION_H
+#define P4_TA_SESSION_H
+
+#include <tee_internal_api.h>
+
+#include "common/fs_gaussian.h"
+#include "dp/rdp_core.h"
+#include "p4_ta.h"
+
+/* The ledger as stored in TEE_STORAGE_PRIVATE: fixed size, rewritten whole
+ * from offset 0 on every charge, so each write replaces it atomically. */
+typedef struct {
+    uint32_t magic;
+    uint32_t version;
+    uint32_t nphases;
+    uint32_t reserved;
+    double delta;
+    double target;
+    p4_dp_phase phases[P4_TA_LEDGER_MAX_PHASES];
+} p4_ta_ledger_record;
+
+typedef struct {
+    int ledger_open;
+    TEE_ObjectHandle ledger_object;   /* held for the session: one writer */
+    p4_ta_ledger_record ledger;
+    double orders[P4_RDP_MAX_ORDERS];
+    int norders;
+    p4_fs_gaussian noise;             /* keyed by TEE_GenerateRandom */
+} p4_ta_session;
+
+/* ta_ledger.c */
+TEE_Result p4_ta_ledger_open(p4_ta_session *s, double delta, double target);
+/* Refuses with P4_TA_ERROR_BUDGET, or records durably and gives the spend after. */
+TEE_Result p4_ta_ledger_charge(p4_ta_session *s, double q, double sigma, long long steps,
+                               double *epsilon_after);
+double p4_ta_ledger_spent(const p4_ta_session *s);
+void p4_ta_ledger_close(p4_ta_session *s);
+
+/* ta_release.c */
+void p4_ta_noise_key(p4_ta_session *s);
+TEE_Result p4_ta_add_noise(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
+TEE_Result p4_ta_release_rows(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
+
+/* p4_ta.c */
+int p4_ta_finite(double x);
+
+#endif
