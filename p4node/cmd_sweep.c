@@ -1,12 +1,13 @@
 /* cmd_sweep.c: `p4 sweep --config F --epsilon 1,2,4,8,inf --seeds 3
- * --method p4,local,proxyfl,proxyfl-avg,fedavg-dp --out DIR`: every (method, epsilon,
- * seed) cell is one simulation.  Writes DIR/results.csv (one row per cell),
- * DIR/summary.csv (mean and std over seeds), DIR/sweep.gp and, with gnuplot,
- * DIR/sweep.png and DIR/sweep.svg (accuracy against epsilon, one line per
- * method, error bars = std over seeds), and prints the summary table.
+ * --method p4,local,proxyfl,proxyfl-avg,fedavg-dp --out DIR [--shard K/N]`:
+ * every (method, epsilon, seed) cell is one simulation.  Writes
+ * DIR/results.csv (one row per cell), DIR/sweep-plan.txt, DIR/summary.csv
+ * (mean and std over seeds), DIR/sweep.gp and, with gnuplot, DIR/sweep.png
+ * and DIR/sweep.svg, and prints the summary table.
  *
- * local-only uses no DP, so its accuracy does not depend on epsilon: it runs
- * once per seed and its row is repeated for every epsilon. */
+ * With --shard K/N only the K-th of N slices of the cells runs and only
+ * results.csv and the plan are written; `p4 sweep merge --out DIR DIR1 ...`
+ * combines the slices into what one whole run writes (sweep_table.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -17,43 +18,52 @@
 
 #include "p4node/commands.h"
 #include "p4node/simulation.h"
-
-#define MAX_LIST 16
+#include "p4node/sweep_table.h"
 
 typedef struct {
     p4_config cfg;
-    double epsilon[MAX_LIST];
-    int neps;
-    p4_method method[MAX_LIST];
-    int nmethods, seeds, threads, reproducible;
+    p4_sweep_plan plan;
+    int threads;
     const char *out;
 } sweep_args;
 
 static void sweep_usage(FILE *out)
 {
     fprintf(out, "usage: p4 sweep --config FILE --epsilon 1,2,4,8,inf --seeds N\n"
-                 "                --method p4,local,proxyfl,proxyfl-avg,fedavg-dp --out DIR [--threads T]\n"
-                 "                [--reproducible]   (seeded noise: repeatable, NOT private)\n");
+                 "                --method p4,local,proxyfl,proxyfl-avg,fedavg-dp --out DIR\n"
+                 "                [--threads T] [--shard K/N]\n"
+                 "                [--reproducible]   (seeded noise: repeatable, NOT private)\n"
+                 "       p4 sweep merge --out DIR SLICE_DIR...\n");
 }
 
-static int parse_list(const char *text, const char *what, sweep_args *a)
+static int parse_list(const char *text, const char *what, p4_sweep_plan *p)
 {
     char copy[512];
     snprintf(copy, sizeof copy, "%s", text);
     for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         int ok;
         if (strcmp(what, "epsilon") == 0) {
-            ok = a->neps < MAX_LIST && p4_parse_epsilon(tok, &a->epsilon[a->neps]);
-            a->neps += ok;
+            ok = p->neps < P4_SWEEP_MAX_LIST && p4_parse_epsilon(tok, &p->epsilon[p->neps]);
+            p->neps += ok;
         } else {
-            ok = a->nmethods < MAX_LIST && p4_method_parse(tok, &a->method[a->nmethods]) == P4_OK;
-            a->nmethods += ok;
+            ok = p->nmethods < P4_SWEEP_MAX_LIST &&
+                 p4_method_parse(tok, &p->method[p->nmethods]) == P4_OK;
+            p->nmethods += ok;
         }
         if (!ok) {
             fprintf(stderr, "p4 sweep: --%s: '%s' is not valid (or more than %d items)\n", what,
-                    tok, MAX_LIST);
+                    tok, P4_SWEEP_MAX_LIST);
             return 0;
         }
+    }
+    return 1;
+}
+
+static int make_dir(const char *dir)
+{
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "p4 sweep: cannot make %s: %s\n", dir, strerror(errno));
+        return 0;
     }
     return 1;
 }
@@ -64,12 +74,14 @@ static int parse_args(int argc, char **argv, sweep_args *a)
         {"config", required_argument, NULL, 'c'}, {"epsilon", required_argument, NULL, 'e'},
         {"seeds", required_argument, NULL, 's'}, {"method", required_argument, NULL, 'm'},
         {"out", required_argument, NULL, 'o'}, {"threads", required_argument, NULL, 't'},
-        {"reproducible", no_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"reproducible", no_argument, NULL, 'r'}, {"shard", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *config = NULL, *eps = "1,2,4,8,inf";
     const char *methods = "p4,local,proxyfl,proxyfl-avg,fedavg-dp";
     memset(a, 0, sizeof *a);
-    a->seeds = 3;
+    p4_sweep_plan *p = &a->plan;
+    p->seeds = 3;
+    p->shard = p->shards = 1;
     a->threads = 2;
     optind = 1;
     int ch;
@@ -77,166 +89,184 @@ static int parse_args(int argc, char **argv, sweep_args *a)
         switch (ch) {
         case 'c': config = optarg; break;
         case 'e': eps = optarg; break;
-        case 's': a->seeds = atoi(optarg); break;
+        case 's': p->seeds = atoi(optarg); break;
         case 'm': methods = optarg; break;
         case 'o': a->out = optarg; break;
         case 't': a->threads = atoi(optarg); break;
-        case 'r': a->reproducible = 1; break;
+        case 'r': p->reproducible = 1; break;
+        case 'k':
+            if (p4_sweep_parse_shard(optarg, &p->shard, &p->shards) != P4_OK) {
+                fprintf(stderr, "p4 sweep: --shard '%s': expected K/N with 1 <= K <= N\n", optarg);
+                return 2;
+            }
+            break;
         case 'h': sweep_usage(stdout); return 0;
         default: sweep_usage(stderr); return 2;
         }
     }
-    if (!config || !a->out) {
-        fprintf(stderr, "p4 sweep: --config and --out are required\n");
+    if (!config || !a->out || optind < argc) {
+        fprintf(stderr, "p4 sweep: --config and --out are required (and nothing else)\n");
         sweep_usage(stderr);
         return 2;
     }
-    if (a->seeds < 1 || a->seeds > 100 || a->threads < 1 || a->threads > 256) {
-        fprintf(stderr, "p4 sweep: --seeds must be 1..100 and --threads 1..256\n");
+    if (p->seeds < 1 || p->seeds > P4_SWEEP_MAX_SEEDS || a->threads < 1 || a->threads > 256) {
+        fprintf(stderr, "p4 sweep: --seeds must be 1..%d and --threads 1..256\n", P4_SWEEP_MAX_SEEDS);
         return 2;
     }
-    if (!parse_list(eps, "epsilon", a) || !parse_list(methods, "method", a))
+    if (!parse_list(eps, "epsilon", p) || !parse_list(methods, "method", p))
         return 2;
     p4_error err = {0};
     if (p4_config_load(config, &a->cfg, &err) != P4_OK) {
         fprintf(stderr, "p4 sweep: %s\n", err.message);
         return 2;
     }
-    if (mkdir(a->out, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "p4 sweep: cannot make %s: %s\n", a->out, strerror(errno));
+    snprintf(p->config, sizeof p->config, "%s", a->cfg.path);
+    p->delta = a->cfg.delta;
+    p->model_seed = a->cfg.seed;
+    p->partition_seed = a->cfg.partition.seed;
+    return make_dir(a->out) ? -1 : 1;
+}
+
+/* Runs unit u: one simulation, whose row local-only repeats for every epsilon. */
+static int run_unit(const sweep_args *a, p4_sweep_table *t, int u)
+{
+    const p4_sweep_plan *p = &a->plan;
+    int m, e, s;
+    p4_sweep_unit_cell(p, u, &m, &e, &s);
+    p4_config cfg = a->cfg;
+    cfg.seed = p->model_seed + (uint64_t)s;
+    cfg.partition.seed = p->partition_seed + (uint64_t)s;
+    p4_sim_options opt = { .method = p->method[m], .epsilon = p->epsilon[e], .threads = a->threads,
+                           .reproducible = p->reproducible };
+    p4_sim_result r = {0};
+    p4_error err = {0};
+    fprintf(stderr, "p4 sweep: %s epsilon %g seed %llu ...\n", p4_method_name(p->method[m]),
+            p->epsilon[e], (unsigned long long)cfg.seed);
+    if (p4_sim_run(&cfg, &opt, &r, &err) != P4_OK) {
+        fprintf(stderr, "p4 sweep: %s\n", err.message);
+        return 0;
+    }
+    p4_sweep_row row = { .present = 1, .mean_accuracy = r.mean_accuracy,
+                         .std_accuracy = r.std_accuracy, .epsilon_spent = r.epsilon, .ari = r.ari,
+                         .seconds = r.seconds };
+    snprintf(row.guarantee, sizeof row.guarantee, "%s", p4_dp_guarantee_name(r.guarantee));
+    p4_sim_result_free(&r);
+    if (p->method[m] != P4_METHOD_LOCAL) {
+        *p4_sweep_row_at(t, m, e, s) = row;
         return 1;
     }
-    return -1;
+    for (int k = 0; k < p->neps; k++) { /* local-only: no DP, the same for every epsilon */
+        *p4_sweep_row_at(t, m, k, s) = row;
+        if (k > 0) {
+            p4_sweep_row_at(t, m, k, s)->epsilon_spent = 0;
+            p4_sweep_row_at(t, m, k, s)->ari = NAN;
+            p4_sweep_row_at(t, m, k, s)->seconds = 0;
+        }
+    }
+    return 1;
 }
 
-static FILE *open_out(const sweep_args *a, const char *name, char *path, size_t n)
+/* The summary is always made from results.csv as written, so a whole run
+ * and merged slices summarise the same numbers. */
+static int finish(const p4_sweep_plan *plan, const char *out)
 {
-    snprintf(path, n, "%s/%s", a->out, name);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        fprintf(stderr, "p4 sweep: cannot write %s: %s\n", path, strerror(errno));
-    return f;
+    p4_error err = {0};
+    if (plan->shards > 1) {
+        printf("slice %d of %d: wrote %s/results.csv and %s/sweep-plan.txt; combine the slices with\n"
+               "  p4 sweep merge --out DIR SLICE_DIR...\n", plan->shard, plan->shards, out, out);
+        return 0;
+    }
+    p4_sweep_table t = {0};
+    int shard, rc = p4_sweep_read(&t, out, &shard, &err);
+    if (rc == P4_OK)
+        rc = p4_sweep_summarise(&t, out, stdout, &err);
+    p4_sweep_table_free(&t);
+    if (rc != P4_OK) {
+        fprintf(stderr, "p4 sweep: %s\n", err.message);
+        return 1;
+    }
+    printf("\nwrote %s/results.csv, %s/summary.csv and %s/sweep.{png,svg}\n", out, out, out);
+    return 0;
 }
 
-/* Writes the gnuplot script and runs it; infinity is drawn at 2x the
- * largest finite epsilon and labelled "inf". */
-static void plot(const sweep_args *a, const char *summary)
+static int sweep_merge(int argc, char **argv)
 {
-    char path[P4_PATH_MAX + 32];
-    FILE *gp = open_out(a, "sweep.gp", path, sizeof path);
-    if (!gp)
-        return;
-    double largest = 1;
-    for (int e = 0; e < a->neps; e++)
-        if (!isinf(a->epsilon[e]) && a->epsilon[e] > largest) largest = a->epsilon[e];
-    fprintf(gp, "# made by p4 sweep; run with: gnuplot %s\n", path);
-    fprintf(gp, "set datafile separator ','\nset logscale x 2\nset key center right\n"
-                "set xlabel 'epsilon per client (delta %g)'\nset ylabel 'mean personalised test accuracy'\n"
-                "set title '%s'\nset grid\ninf_x = %g\n", a->cfg.delta, a->cfg.path, 2 * largest);
-    double smallest = largest;
-    for (int e = 0; e < a->neps; e++)
-        if (!isinf(a->epsilon[e]) && a->epsilon[e] < smallest) smallest = a->epsilon[e];
-    fprintf(gp, "set xrange [%g:%g]\nset xtics (", smallest / 1.25, 2.5 * largest);
+    const char *out = NULL;
     int first = 1;
-    for (int e = 0; e < a->neps; e++) {
-        if (isinf(a->epsilon[e]))
-            fprintf(gp, "%s\"inf\" %g", first ? "" : ", ", 2 * largest);
-        else
-            fprintf(gp, "%s\"%g\" %g", first ? "" : ", ", a->epsilon[e], a->epsilon[e]);
-        first = 0;
+    if (argc >= 3 && strcmp(argv[1], "--out") == 0) {
+        out = argv[2];
+        first = 3;
     }
-    fprintf(gp, ")\nx(e) = (e eq 'inf') ? inf_x : real(e)\n");
-    for (int t = 0; t < 2; t++) {
-        fprintf(gp, "set terminal %s size 800,520\nset output '%s/sweep.%s'\nplot ",
-                t ? "svg" : "png", a->out, t ? "svg" : "png");
-        for (int m = 0; m < a->nmethods; m++)
-            fprintf(gp, "%s'%s' using (strcol(1) eq '%s' ? x(strcol(2)) : NaN):3:4 skip 1 "
-                        "with yerrorlines title '%s'", m ? ", " : "", summary,
-                    p4_method_name(a->method[m]), p4_method_name(a->method[m]));
-        fprintf(gp, "\n");
+    if (!out || first >= argc) {
+        sweep_usage(stderr);
+        return 2;
     }
-    fclose(gp);
-    char cmd[2 * P4_PATH_MAX];
-    snprintf(cmd, sizeof cmd, "gnuplot '%s' 2>&1", path);
-    if (system(cmd) != 0)
-        fprintf(stderr, "p4 sweep: gnuplot failed or is missing (apt-get install gnuplot-nox); "
-                        "the script is %s\n", path);
+    p4_sweep_table t = {0};
+    p4_error err = {0};
+    unsigned char seen[10001] = {0};
+    int rc = 0;
+    for (int k = first; k < argc && rc == 0; k++) {
+        int shard = 0;
+        if (p4_sweep_read(&t, argv[k], &shard, &err) != P4_OK) {
+            fprintf(stderr, "p4 sweep merge: %s\n", err.message);
+            rc = 2;
+        } else if (seen[shard]++) {
+            fprintf(stderr, "p4 sweep merge: %s: slice %d of %d is given twice\n", argv[k], shard,
+                    t.plan.shards);
+            rc = 2;
+        }
+    }
+    if (rc == 0 && argc - first != t.plan.shards) {
+        fprintf(stderr, "p4 sweep merge: the sweep has %d slices, %d given\n", t.plan.shards,
+                argc - first);
+        rc = 2;
+    }
+    if (rc == 0 && !make_dir(out))
+        rc = 1;
+    if (rc == 0) {
+        t.plan.shard = t.plan.shards = 1;
+        if (p4_sweep_write(&t, out, &err) != P4_OK) {
+            fprintf(stderr, "p4 sweep merge: %s\n", err.message);
+            rc = 1;
+        } else {
+            rc = finish(&t.plan, out);
+        }
+    }
+    p4_sweep_table_free(&t);
+    return rc;
 }
 
 int p4_cmd_sweep(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "merge") == 0)
+        return sweep_merge(argc - 1, argv + 1);
     sweep_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0)
         return rc;
-    char results_path[P4_PATH_MAX + 32], summary_path[P4_PATH_MAX + 32];
-    FILE *results = open_out(&a, "results.csv", results_path, sizeof results_path);
-    FILE *summary = open_out(&a, "summary.csv", summary_path, sizeof summary_path);
-    if (!results || !summary) {
-        if (results) fclose(results);
-        if (summary) fclose(summary);
+    if (a.plan.reproducible)
+        fprintf(stderr, "p4 sweep: %s\n", P4_REPRODUCIBLE_WARNING);
+    p4_sweep_table t;
+    p4_error err = {0};
+    if (p4_sweep_table_new(&t, &a.plan, &err) != P4_OK) {
+        fprintf(stderr, "p4 sweep: %s\n", err.message);
         return 1;
     }
-    if (a.reproducible)
-        fprintf(stderr, "p4 sweep: %s\n", P4_REPRODUCIBLE_WARNING);
-    fprintf(results, "method,epsilon,seed,mean_accuracy,std_accuracy,epsilon_spent,ari,seconds,"
-                     "dp_guarantee\n");
-    fprintf(summary, "method,epsilon,mean_accuracy,std_over_seeds,seeds,mean_ari,dp_guarantee\n");
-    printf("%-10s %8s %10s %8s %6s  %s\n", "method", "epsilon", "accuracy", "std", "ari",
-           "dp_guarantee");
-    for (int m = 0; m < a.nmethods; m++) {
-        double local_acc[100] = {0}, local_std[100] = {0};
-        for (int e = 0; e < a.neps; e++) {
-            double sum = 0, sq = 0, ari_sum = 0;
-            const char *guarantee = "none"; /* local-only's reused rows: no DP */
-            for (int s = 0; s < a.seeds; s++) {
-                p4_config cfg = a.cfg;
-                cfg.seed = a.cfg.seed + (uint64_t)s;
-                cfg.partition.seed = a.cfg.partition.seed + (uint64_t)s;
-                p4_sim_result r = {0};
-                int reuse = a.method[m] == P4_METHOD_LOCAL && e > 0;
-                if (!reuse) {
-                    p4_sim_options opt = { .method = a.method[m], .epsilon = a.epsilon[e],
-                                           .threads = a.threads, .reproducible = a.reproducible };
-                    p4_error err = {0};
-                    fprintf(stderr, "p4 sweep: %s epsilon %g seed %llu ...\n",
-                            p4_method_name(a.method[m]), a.epsilon[e], (unsigned long long)cfg.seed);
-                    if (p4_sim_run(&cfg, &opt, &r, &err) != P4_OK) {
-                        fprintf(stderr, "p4 sweep: %s\n", err.message);
-                        fclose(results);
-                        fclose(summary);
-                        return 1;
-                    }
-                    local_acc[s] = r.mean_accuracy;
-                    local_std[s] = r.std_accuracy;
-                    guarantee = p4_dp_guarantee_name(r.guarantee);
-                    fprintf(results, "%s,%g,%llu,%.6f,%.6f,%.6f,%.6f,%.2f,%s\n",
-                            p4_method_name(a.method[m]), a.epsilon[e], (unsigned long long)cfg.seed,
-                            r.mean_accuracy, r.std_accuracy, r.epsilon, r.ari, r.seconds, guarantee);
-                    ari_sum += isnan(r.ari) ? 0 : r.ari;
-                    p4_sim_result_free(&r);
-                } else {
-                    fprintf(results, "%s,%g,%llu,%.6f,%.6f,0,nan,0,%s\n", p4_method_name(a.method[m]),
-                            a.epsilon[e], (unsigned long long)cfg.seed, local_acc[s], local_std[s],
-                            guarantee);
-                }
-                fflush(results);
-                sum += local_acc[s];
-                sq += local_acc[s] * local_acc[s];
-            }
-            double mean = sum / a.seeds;
-            double sd = a.seeds > 1 ? sqrt(fmax(0, (sq - a.seeds * mean * mean) / (a.seeds - 1))) : 0;
-            double ari = a.method[m] == P4_METHOD_P4 ? ari_sum / a.seeds : NAN;
-            fprintf(summary, "%s,%g,%.6f,%.6f,%d,%.4f,%s\n", p4_method_name(a.method[m]),
-                    a.epsilon[e], mean, sd, a.seeds, ari, guarantee);
-            printf("%-10s %8g %10.4f %8.4f %6.3f  %s\n", p4_method_name(a.method[m]), a.epsilon[e],
-                   mean, sd, ari, guarantee);
-            fflush(stdout);
+    int units = p4_sweep_units(&a.plan);
+    rc = 0;
+    for (int u = 0; u < units && rc == 0; u++) {
+        if (!p4_sweep_unit_in_shard(&a.plan, u))
+            continue;
+        if (!run_unit(&a, &t, u))
+            rc = 1;
+        /* Written after every cell: a stopped sweep keeps what it measured. */
+        if (p4_sweep_write(&t, a.out, &err) != P4_OK) {
+            fprintf(stderr, "p4 sweep: %s\n", err.message);
+            rc = 1;
         }
     }
-    fclose(results);
-    fclose(summary);
-    plot(&a, summary_path);
-    printf("\nwrote %s, %s and %s/sweep.{png,svg}\n", results_path, summary_path, a.out);
-    return 0;
+    if (rc == 0)
+        rc = finish(&a.plan, a.out);
+    p4_sweep_table_free(&t);
+    return rc;
 }
