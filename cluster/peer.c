@@ -71,8 +71,30 @@ int p4_peer_open(p4_peer *peer, const p4_peer_setup *setup, int k, p4_peer_plan 
                             cfg->path, k, work->partition->clients);
     const p4_client_split *split = &work->partition->split[k];
     int dp = p4_peer_setup_dp(setup);
+    int rc = P4_OK;
+    if (setup->is_attacker && setup->is_attacker[k] &&
+        (rc = p4_attack_parse(cfg->attack_kind, &peer->attack)) != P4_OK)
+        return p4_error_set(err, rc, "%s: [attack] kind %s", cfg->path, cfg->attack_kind);
+    peer->attack_strength = cfg->attack_strength;
+    const p4_dataset *train = work->train;
+    if (peer->attack == P4_ATTACK_LABELFLIP) {
+        /* The attacker trains on y -> C - 1 - y: a view of the training set
+         * with its own labels and the same pixels. */
+        peer->flipped = malloc(sizeof *peer->flipped);
+        uint16_t *labels = malloc((size_t)train->count * sizeof *labels);
+        if (!peer->flipped || !labels) {
+            free(labels);
+            p4_peer_close(peer);
+            return p4_error_set(err, P4_ENOMEM, "out of memory for a label-flipped view");
+        }
+        *peer->flipped = *train;
+        for (int i = 0; i < train->count; i++)
+            labels[i] = (uint16_t)(train->classes - 1 - train->labels[i]);
+        peer->flipped->labels = labels;
+        train = peer->flipped;
+    }
     p4_client_spec spec = {
-        .id = k, .train = work->train, .test = work->test,
+        .id = k, .train = train, .test = work->test,
         .train_idx = split->train, .train_count = split->train_count,
         .test_idx = split->test, .test_count = split->test_count,
         .private_cfg = cfg->model_cfg, .proxy_cfg = cfg->proxy_cfg[0] ? cfg->proxy_cfg : cfg->model_cfg,
@@ -93,7 +115,7 @@ int p4_peer_open(p4_peer *peer, const p4_peer_setup *setup, int k, p4_peer_plan 
     if (dp) {
         char path[P4_PATH_MAX + 32];
         snprintf(path, sizeof path, "%s/client-%03d.db", setup->state_dir, k);
-        int rc = p4_ledger_open(path, setup->epsilon, cfg->delta, &peer->ledger, err);
+        rc = p4_ledger_open(path, setup->epsilon, cfg->delta, &peer->ledger, err);
         if (rc == P4_OK)
             rc = p4_enclave_open_software(&peer->enclave, setup->reproducible,
                                           cfg->seed * 7919u + (uint64_t)k, err);
@@ -113,7 +135,7 @@ int p4_peer_open(p4_peer *peer, const p4_peer_setup *setup, int k, p4_peer_plan 
             return rc;
         }
     }
-    int rc = p4_client_new(&peer->client, &spec, err);
+    rc = p4_client_new(&peer->client, &spec, err);
     if (rc != P4_OK)
         p4_peer_close(peer);
     return rc;
@@ -126,6 +148,11 @@ void p4_peer_close(p4_peer *peer)
     p4_client_destroy(&peer->client);
     p4_ledger_close(&peer->ledger);
     p4_enclave_close(&peer->enclave);
+    if (peer->flipped) {
+        free(peer->flipped->labels); /* the pixels belong to the workload */
+        free(peer->flipped);
+        peer->flipped = NULL;
+    }
 }
 
 int p4_public_set_pick(const p4_config *cfg, const p4_workload *work, int count, float **x,

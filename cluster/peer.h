@@ -12,6 +12,7 @@
 #ifndef P4_CLUSTER_PEER_H
 #define P4_CLUSTER_PEER_H
 
+#include "cluster/attack.h"
 #include "cluster/method.h"
 #include "common/config.h"
 #include "common/error.h"
@@ -37,6 +38,7 @@ typedef struct p4_peer_setup {
     int reproducible;            /* seeded noise and batches: NOT private     */
     const char *state_dir;       /* ledgers: state_dir/client-NNN.db          */
     int public_n;                /* logits mode: public reference set size    */
+    const unsigned char *is_attacker; /* per client, or NULL: nobody attacks   */
 } p4_peer_setup;
 
 typedef struct p4_peer {
@@ -44,6 +46,10 @@ typedef struct p4_peer {
     p4_client *client;
     p4_ledger *ledger;           /* NULL without DP */
     p4_enclave *enclave;         /* NULL without DP */
+    p4_attack_kind attack;       /* P4_ATTACK_NONE for an honest peer         */
+    double attack_strength;
+    p4_dataset *flipped;         /* labelflip: the training set with flipped
+                                    labels (pixels shared with the real one) */
 } p4_peer;
 
 /* 1 when the run trains DP proxies; 1 when it shares logits, not weights. */

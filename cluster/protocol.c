@@ -38,7 +38,17 @@ typedef struct run {
     p4_sender *sender;           /* stamps epoch and sequence, encodes, sends */
     p4_receiver receiver;        /* decodes, authenticates, guards replays    */
     held *stash;                 /* messages for later steps                  */
+    /* a malicious peer (cluster/attack.h) that poisons the proxies it sends */
+    float *initial_proxy;        /* w0, the public initialisation             */
+    p4_rng attack_rng;
+    p4_ziggurat attack_normal;
 } run;
+
+static int poisons_messages(const run *r)
+{
+    p4_attack_kind k = r->spec->peer->attack;
+    return k == P4_ATTACK_SIGNFLIP || k == P4_ATTACK_SCALED || k == P4_ATTACK_GAUSSIAN;
+}
 
 static void held_free(held **h)
 {
@@ -452,6 +462,11 @@ static int one_round(run *r, int round, float *proxy, unsigned char *want, held 
         return exchange_logits(r, round, want, got, err);
     if ((rc = p4_client_get_proxy(c, proxy, r->proxy_size)) != P4_OK)
         return p4_error_set(err, rc, "peer %d: cannot read its proxy", r->self);
+    if (poisons_messages(r) &&
+        (rc = p4_attack_poison(sp->peer->attack, sp->peer->attack_strength, proxy,
+                               r->initial_proxy, r->proxy_size, &r->attack_rng,
+                               &r->attack_normal, err)) != P4_OK)
+        return rc;
     if (p4_method_is_proxyfl(sp->method)) {
         rc = exchange_exponential(r, round, proxy, want, got, err);
     } else {
@@ -488,6 +503,16 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
     held **got = calloc((size_t)r.n, sizeof *got);
     if (rc == P4_OK && (!proxy || !want || !got))
         rc = p4_error_set(err, P4_ENOMEM, "protocol: out of memory");
+    if (rc == P4_OK && poisons_messages(&r)) {
+        /* The attacker's noise is no secret: it is an attacker. */
+        p4_ziggurat_init(&r.attack_normal);
+        if (!(r.initial_proxy = malloc(r.proxy_size * sizeof(float))))
+            rc = p4_error_set(err, P4_ENOMEM, "protocol: out of memory");
+        else if ((rc = p4_client_get_proxy(sp->peer->client, r.initial_proxy, r.proxy_size)) != P4_OK ||
+                 (rc = p4_rng_init_seeded(&r.attack_rng, sp->cfg->seed + (uint64_t)r.self,
+                                          "attack-noise")) != P4_OK)
+            p4_error_set(err, rc, "peer %d: cannot set up its attack", r.self);
+    }
     if (rc == P4_OK && sp->method == P4_METHOD_P4) {
         compute_begin(&r);
         rc = p4_client_warmup(sp->peer->client, sp->cfg->warmup_epochs, err);
@@ -519,5 +544,6 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
     free(got);
     p4_sender_destroy(&r.sender);
     p4_replay_guard_destroy(&guard);
+    free(r.initial_proxy);
     return rc;
 }

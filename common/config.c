@@ -69,7 +69,7 @@ _Static_assert(P4_PARTITION_IID == 0 && P4_PARTITION_WRITER == 1 &&
                    P4_PARTITION_DIRICHLET == 3 && P4_PARTITION_CLUSTERED == 4,
                "partition choices below follow p4_partition_kind");
 
-static const char *const config_sections[] = {"data", "model", "dp", "p4"};
+static const char *const config_sections[] = {"data", "model", "dp", "p4", "attack"};
 #define SECTION_COUNT (sizeof config_sections / sizeof config_sections[0])
 
 static const config_key config_keys[] = {
@@ -207,6 +207,19 @@ static const config_key config_keys[] = {
      .choices = "p4|local|proxyfl|proxyfl-avg|fedavg-dp",
      .help = "algorithm to run (proxyfl: as published, the received proxy replaces one's own; "
              "proxyfl-avg: averaged with it)"},
+
+    /* [attack] */
+    {.section = "attack", .name = "fraction", .type = KEY_DOUBLE, FIELD(attack_fraction),
+     .min = 0, .max = 1,
+     .help = "fraction of the clients that are malicious, chosen from [model] seed (rounded)"},
+    {.section = "attack", .name = "kind", .type = KEY_ENUM, FIELD(attack_kind),
+     .choices = "none|signflip|scaled|gaussian|labelflip",
+     .help = "what attackers do: send w0 - s(w - w0) (signflip), w0 + s(w - w0) (scaled) or "
+             "w + N(0, s^2) (gaussian) instead of their proxy w (w0: the public initial proxy), "
+             "or train on flipped labels y -> C-1-y (labelflip)"},
+    {.section = "attack", .name = "strength", .type = KEY_DOUBLE, FIELD(attack_strength),
+     .min = 0, .max = 1e6, .help = "the attack's s (signflip, scaled: a factor; gaussian: a "
+                                   "standard deviation)"},
 };
 #define KEY_COUNT (sizeof config_keys / sizeof config_keys[0])
 
@@ -253,6 +266,9 @@ void p4_config_defaults(p4_config *cfg)
     cfg->strict_dp = 1;
     cfg->public_count = 500;
     snprintf(cfg->method, sizeof cfg->method, "p4");
+    cfg->attack_fraction = 0;
+    snprintf(cfg->attack_kind, sizeof cfg->attack_kind, "none");
+    cfg->attack_strength = 1;
 }
 
 /* ---- parse state and error recording ------------------------------------ */
@@ -371,7 +387,7 @@ static void check_section_header(parse_state *st, const char *s, const char *end
     memcpy(name, s + 1, n);
     name[n] = '\0';
     if (!section_known(name))
-        fail_line(st, "[%s]: unknown section (sections: [data], [model], [dp], [p4])",
+        fail_line(st, "[%s]: unknown section (sections: [data], [model], [dp], [p4], [attack])",
                   name);
 }
 
@@ -714,7 +730,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
     }
     if (section[0] == '\0') {
         fail_line(st, "%s = %s: key outside any section (sections: [data], [model], "
-                      "[dp], [p4])", name, value);
+                      "[dp], [p4], [attack])", name, value);
         return 0;
     }
     if (!section_known(section)) {

@@ -67,7 +67,12 @@ typedef struct p4_config {
     char share[16];                  /* weights | logits */
     int strict_dp;                   /* 1 (default): the proxy learns from labels only */
     int public_count;                /* logits mode: size of the public reference set */
-    char method[16];                 /* p4 | local | proxyfl | fedavg-dp */
+    char method[16];                 /* p4 | local | proxyfl | proxyfl-avg | fedavg-dp */
+
+    /* [attack] malicious peers (cluster/attack.h) */
+    double attack_fraction;          /* of the clients, chosen from the seed; default 0 */
+    char attack_kind[16];            /* none | signflip | scaled | gaussian | labelflip */
+    double attack_strength;          /* s of signflip, scaled, gaussian; default 1 */
 } p4_config;
 
 /* Fills cfg with every default (no file). */

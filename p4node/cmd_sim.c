@@ -162,6 +162,23 @@ static void print_json(const p4_sim_cli *c, const p4_sim_result *r)
     print_groups(stdout, r);
     printf(",\"ari\":");
     p4_json_number(stdout, r->ari);
+    if (r->attackers > 0) {
+        printf(",\"attack\":{\"kind\":");
+        p4_json_string(stdout, c->cfg.attack_kind);
+        printf(",\"fraction\":");
+        p4_json_number(stdout, c->cfg.attack_fraction);
+        printf(",\"strength\":");
+        p4_json_number(stdout, c->cfg.attack_strength);
+        printf(",\"attackers\":[");
+        for (int k = 0, first = 1; k < r->clients; k++)
+            if (r->attacker[k]) {
+                printf("%s%d", first ? "" : ",", k);
+                first = 0;
+            }
+        printf("]}");
+    }
+    printf(",\"honest_mean_accuracy\":");
+    p4_json_number(stdout, r->honest_mean_accuracy);
     printf(",\"seconds\":");
     p4_json_number(stdout, r->seconds);
     printf("}\n");
@@ -183,6 +200,14 @@ static void print_text(const p4_sim_cli *c, const p4_sim_result *r)
     putchar('\n');
     if (!isnan(r->ari))
         printf("adjusted Rand index against the latent clusters: %.3f\n", r->ari);
+    if (r->attackers > 0) {
+        printf("attack %s (strength %g): %d malicious client(s):", c->cfg.attack_kind,
+               c->cfg.attack_strength, r->attackers);
+        for (int k = 0; k < r->clients; k++)
+            if (r->attacker[k])
+                printf(" %d", k);
+        printf("; honest clients' mean accuracy %.4f\n", r->honest_mean_accuracy);
+    }
     if (isinf(c->opt.epsilon) || c->opt.method == P4_METHOD_LOCAL)
         printf("privacy: no DP (epsilon inf)\n");
     else

@@ -45,6 +45,7 @@ struct sim {
     p4_peer_setup setup;
     p4_peer_plan plan;
     int n, dp, logits_mode;
+    unsigned char *attacker;     /* chosen from the seed by [attack] */
     float *public_x;
     sim_peer *peers;
     p4_inproc_hub *hub;
@@ -131,6 +132,7 @@ static void sim_close(sim *s)
     free(s->peers);
     p4_inproc_hub_destroy(&s->hub);
     free(s->public_x);
+    free(s->attacker);
     free(s->round_accuracy);
     free(s->round_eps);
     free(s->round_count);
@@ -159,10 +161,16 @@ static int sim_open(sim *s, const p4_config *cfg, const p4_sim_options *opt, p4_
     s->dp = p4_peer_setup_dp(&s->setup);
     s->logits_mode = p4_peer_setup_logits(&s->setup);
     s->peers = calloc((size_t)s->n, sizeof *s->peers);
+    s->attacker = calloc((size_t)s->n, 1);
+    double fraction = strcmp(cfg->attack_kind, "none") == 0 ? 0.0 : cfg->attack_fraction;
+    if (s->attacker &&
+        (rc = p4_attack_choose(s->n, fraction, cfg->seed, s->attacker, err)) != P4_OK)
+        return rc;
+    s->setup.is_attacker = s->attacker;
     s->round_accuracy = calloc((size_t)cfg->rounds * (size_t)s->n, sizeof(double));
     s->round_eps = calloc((size_t)cfg->rounds, sizeof(double));
     s->round_count = calloc((size_t)cfg->rounds, sizeof(int));
-    if (!s->peers || !s->round_accuracy || !s->round_eps || !s->round_count)
+    if (!s->peers || !s->attacker || !s->round_accuracy || !s->round_eps || !s->round_count)
         return p4_error_set(err, P4_ENOMEM, "out of memory for %d clients", s->n);
     if (s->logits_mode &&
         (rc = p4_public_set_pick(cfg, s->work, s->setup.public_n, &s->public_x, err)) != P4_OK)
@@ -230,6 +238,14 @@ static void summarise(const sim *s, p4_sim_result *r)
     for (int k = 0; k < s->n; k++)
         sq += (r->accuracy[k] - r->mean_accuracy) * (r->accuracy[k] - r->mean_accuracy);
     r->std_accuracy = s->n > 1 ? sqrt(sq / (s->n - 1)) : 0.0;
+    double honest = 0;
+    r->attackers = 0;
+    for (int k = 0; k < s->n; k++) {
+        r->attacker[k] = s->attacker[k];
+        r->attackers += s->attacker[k];
+        honest += s->attacker[k] ? 0 : r->accuracy[k];
+    }
+    r->honest_mean_accuracy = r->attackers < s->n ? honest / (s->n - r->attackers) : NAN;
     memcpy(r->group_of, s->peers[0].result.group_of, (size_t)s->n * sizeof(int));
     r->ngroups = s->peers[0].result.ngroups;
     /* What leaves a client: the warm-up proxy (labels only) and then either
@@ -255,7 +271,8 @@ static int allocate_result(p4_sim_result *r, int n)
     r->accuracy = calloc((size_t)n, sizeof *r->accuracy);
     r->group_of = calloc((size_t)n, sizeof *r->group_of);
     r->latent = calloc((size_t)n, sizeof *r->latent);
-    return (r->accuracy && r->group_of && r->latent) ? P4_OK : P4_ENOMEM;
+    r->attacker = calloc((size_t)n, 1);
+    return (r->accuracy && r->group_of && r->latent && r->attacker) ? P4_OK : P4_ENOMEM;
 }
 
 /* A private temporary folder for ledgers nobody asked to keep. */
@@ -341,6 +358,8 @@ void p4_sim_result_free(p4_sim_result *r)
     free(r->accuracy);
     free(r->group_of);
     free(r->latent);
+    free(r->attacker);
+    r->attacker = NULL;
     r->accuracy = NULL;
     r->group_of = NULL;
     r->latent = NULL;

@@ -53,6 +53,9 @@ typedef struct p4_sim_result {
     double ari;              /* adjusted Rand index of groups vs latent, NAN */
     double seconds;
     p4_dp_run_facts facts;   /* what the run's DP guarantee rests on         */
+    unsigned char *attacker; /* per client: 1 if [attack] made it malicious  */
+    int attackers;
+    double honest_mean_accuracy; /* over the clients that are not attackers  */
     p4_dp_guarantee guarantee;
 } p4_sim_result;
 

@@ -67,9 +67,12 @@ typedef struct {
     p4_protocol_result res[2];
     int rc[2];
     p4_error err[2];
+    unsigned char attacker[2];
 } duo;
 
-static void duo_open_method(duo *d, const char *dir, p4_method method)
+/* Two peers of `method`; with `attack` (a [attack] kind), peer 1 is malicious. */
+static void duo_open_attacked(duo *d, const char *dir, p4_method method, const char *attack,
+                              double strength)
 {
     char path[1024], text[1024];
     snprintf(path, sizeof path, "%s/duo.ini", dir);
@@ -88,8 +91,14 @@ static void duo_open_method(duo *d, const char *dir, p4_method method)
     p4_error err = {0};
     if (p4_config_load(path, &d->cfg, &err) != P4_OK || p4_workload_load(&d->cfg, &d->work, &err) != P4_OK)
         fail_msg("%s", err.message);
+    if (attack) {
+        snprintf(d->cfg.attack_kind, sizeof d->cfg.attack_kind, "%s", attack);
+        d->cfg.attack_strength = strength;
+        d->attacker[1] = 1;
+    }
     d->setup = (p4_peer_setup){ .cfg = &d->cfg, .work = d->work, .method = method,
-                                .epsilon = 8.0, .reproducible = 1, .state_dir = dir };
+                                .epsilon = 8.0, .reproducible = 1, .state_dir = dir,
+                                .is_attacker = d->attacker };
     d->plan.q = -1;
     assert_int_equal(p4_inproc_hub_new(&d->hub, 3, NULL), P4_OK);
     for (int k = 0; k < 3; k++)
@@ -99,6 +108,11 @@ static void duo_open_method(duo *d, const char *dir, p4_method method)
             fail_msg("%s", err.message);
         d->res[k].group_of = d->group_of[k];
     }
+}
+
+static void duo_open_method(duo *d, const char *dir, p4_method method)
+{
+    duo_open_attacked(d, dir, method, NULL, 0);
 }
 
 static void duo_open(duo *d, const char *dir)
@@ -247,6 +261,40 @@ static void proxyfl_replaces_and_proxyfl_avg_averages(void **state)
             free(p[v][k]);
 }
 
+/* A signflip attacker sends w0 - s (w - w0) for its trained proxy w: with
+ * ProxyFL (the received proxy replaces one's own) the honest peer ends with
+ * exactly that, where an undisturbed run gives it w.  The attacker's own
+ * training is the same in both runs (strict DP proxies, seeded). */
+static void signflip_attacker_sends_the_reversed_move(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    const char *dir = *state;
+    enum { SIZE = 7850 };
+    float *w0 = malloc(SIZE * sizeof(float)), *honest = malloc(SIZE * sizeof(float));
+    float *attacked = malloc(SIZE * sizeof(float));
+    for (int variant = 0; variant < 2; variant++) {
+        duo d;
+        duo_open_attacked(&d, dir, P4_METHOD_PROXYFL, variant ? "signflip" : NULL, 3.0);
+        d.cfg.rounds = 1;
+        assert_int_equal(d.peer[1].attack, variant ? P4_ATTACK_SIGNFLIP : P4_ATTACK_NONE);
+        assert_int_equal(p4_client_get_proxy(d.peer[1].client, w0, SIZE), P4_OK);
+        run_duo(&d);
+        assert_int_equal(p4_client_get_proxy(d.peer[0].client, variant ? attacked : honest, SIZE),
+                         P4_OK);
+        duo_close(&d, dir);
+    }
+    double moved = 0;
+    for (int j = 0; j < SIZE; j++) {
+        float expect = (float)(w0[j] - 3.0 * ((double)honest[j] - w0[j]));
+        assert_true(attacked[j] == expect);
+        moved += fabs(honest[j] - w0[j]);
+    }
+    assert_true(moved > 0); /* training moved the proxy: the test sees the attack */
+    free(w0);
+    free(honest);
+    free(attacked);
+}
+
 static void sim_result_does_not_depend_on_threads(void **state)
 {
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
@@ -276,6 +324,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(hostile_messages_are_dropped, test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(proxyfl_replaces_and_proxyfl_avg_averages,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(signflip_attacker_sends_the_reversed_move,
                                         test_temp_dir_setup, test_temp_dir_teardown),
         cmocka_unit_test(sim_result_does_not_depend_on_threads),
     };

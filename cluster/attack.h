@@ -1,0 +1,47 @@
+/* attack.h: malicious peers for the simulator and the node (issue 15; the
+ * extended P4 paper, arXiv 2506.20413).
+ *
+ * A fraction of the clients, chosen from the config's public seed, follow
+ * the protocol but poison what they share:
+ *   signflip   send w0 - s (w - w0): their training moved the proxy from the
+ *              public initialisation w0; they send the move reversed, s times;
+ *   scaled     send w0 + s (w - w0): the move amplified s times;
+ *   gaussian   send w + N(0, s^2) on every coordinate;
+ *   labelflip  train on labels y -> C - 1 - y and share honestly what that
+ *              training gives (s is not used).
+ * Attackers take part in the grouping honestly; lying there is a separate
+ * question (see docs/attacks.md). */
+#ifndef P4_CLUSTER_ATTACK_H
+#define P4_CLUSTER_ATTACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "common/rng.h"
+#include "common/ziggurat.h"
+
+typedef enum {
+    P4_ATTACK_NONE = 0,
+    P4_ATTACK_SIGNFLIP,
+    P4_ATTACK_SCALED,
+    P4_ATTACK_GAUSSIAN,
+    P4_ATTACK_LABELFLIP
+} p4_attack_kind;
+
+/* P4_OK and *out for "none", "signflip", "scaled", "gaussian", "labelflip". */
+int p4_attack_parse(const char *text, p4_attack_kind *out);
+const char *p4_attack_name(p4_attack_kind kind);
+
+/* Marks round(fraction * n) of n clients as attackers, chosen uniformly
+ * from `seed` (public: every peer knows who the simulation made malicious;
+ * the honest peers' code never reads it). */
+int p4_attack_choose(int n, double fraction, uint64_t seed, unsigned char *is_attacker,
+                     p4_error *err);
+
+/* An attacker's shared proxy: w (n values) poisoned in place.  w0 is the
+ * public initial proxy; rng and z draw the gaussian attack's noise. */
+int p4_attack_poison(p4_attack_kind kind, double strength, float *w, const float *w0, size_t n,
+                     p4_rng *rng, const p4_ziggurat *z, p4_error *err);
+
+#endif
