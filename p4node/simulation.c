@@ -232,14 +232,7 @@ static void summarise(const sim *s, p4_sim_result *r)
     r->std_accuracy = s->n > 1 ? sqrt(sq / (s->n - 1)) : 0.0;
     memcpy(r->group_of, s->peers[0].result.group_of, (size_t)s->n * sizeof(int));
     r->ngroups = s->peers[0].result.ngroups;
-    /* What leaves a client: the warm-up proxy (labels only) and then either
-     * noised logits, whose sensitivity bound holds whatever the proxy learnt
-     * from, or proxy weights, which carry the private teacher unless strict. */
-    int shares_weights = !s->logits_mode && (s->opt->method == P4_METHOD_P4 ||
-                                             p4_method_is_proxyfl(s->opt->method));
-    r->facts = (p4_dp_run_facts){ .dp = s->dp, .reproducible = s->opt->reproducible,
-                                  .private_teacher = shares_weights && !s->cfg->strict_dp,
-                                  .ledger = s->dp };
+    r->facts = p4_peer_setup_facts(&s->setup);
     r->guarantee = p4_dp_guarantee_of(&r->facts);
     r->epsilon = 0;
     for (int k = 0; k < s->n && s->dp; k++) {
