@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cluster/identity.h"
 #include "dp/guarantee.h"
 #include "p4node/commands.h"
 #include "p4node/node.h"
@@ -20,12 +21,15 @@ static void node_usage(FILE *out)
 {
     fprintf(out,
             "usage: p4 node --config FILE [--reproducible] [--json] [--quiet]\n"
+            "       p4 node --init --state DIR\n"
             "  runs client [node] id of the config as one member of a networked run:\n"
             "  listens on [node] listen, exchanges with the [node] peers (only their keys are\n"
             "  admitted), keeps keys, results and the privacy ledger in [node] state.\n"
             "  --json          print the result as one JSON object\n"
             "  --quiet         no progress lines on stderr\n"
             "  --reproducible  draw DP noise and batches from the seed: NOT private\n"
+            "  --init      make the state folder DIR and the node's key pair if missing, and\n"
+            "              print its public key (what the other nodes list in [node] peers)\n"
             "  See docs/node.md.\n");
 }
 
@@ -80,14 +84,34 @@ static int catch_stop_signals(stopper *stop)
     return 0;
 }
 
+/* --init: the key pair, made once; prints the public key. */
+static int init_state(const char *state)
+{
+    p4_identity id;
+    int created = 0;
+    p4_error err = {0};
+    if (p4_identity_load_or_create(state, &id, &created, &err) != P4_OK) {
+        fprintf(stderr, "p4 node: %s\n", err.message);
+        return 1;
+    }
+    char key[P4_KEY_Z85_CHARS + 1];
+    p4_key_to_z85(id.public_key, key);
+    p4_identity_wipe(&id);
+    fprintf(stderr, "p4 node: %s key pair in %s; its public key (%s/node.pub):\n",
+            created ? "made a new" : "kept the", state, state);
+    printf("%s\n", key);
+    return 0;
+}
+
 int p4_cmd_node(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'}, {"reproducible", no_argument, NULL, 'r'},
         {"json", no_argument, NULL, 'j'},         {"quiet", no_argument, NULL, 'q'},
+        {"init", no_argument, NULL, 'i'},         {"state", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-    const char *config = NULL;
-    int reproducible = 0, json = 0, quiet = 0, ch;
+    const char *config = NULL, *state = NULL;
+    int reproducible = 0, json = 0, quiet = 0, init = 0, ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
@@ -95,9 +119,18 @@ int p4_cmd_node(int argc, char **argv)
         case 'r': reproducible = 1; break;
         case 'j': json = 1; break;
         case 'q': quiet = 1; break;
+        case 'i': init = 1; break;
+        case 's': state = optarg; break;
         case 'h': node_usage(stdout); return 0;
         default: node_usage(stderr); return 2;
         }
+    }
+    if (init || state) {
+        if (!init || !state || config || optind < argc) {
+            fprintf(stderr, "p4 node: --init and --state DIR go together, without --config\n");
+            return 2;
+        }
+        return init_state(state);
     }
     if (!config || optind < argc) {
         fprintf(stderr, "p4 node: %s\n", config ? "unexpected argument" : "--config FILE is required");

@@ -500,6 +500,27 @@ static void sigterm_stops_a_node(void **state)
     }
 }
 
+/* `p4 node --init` makes the key pair once and prints the public key. */
+static void init_prints_the_public_key(void **state)
+{
+    const char *bin = getenv("P4_BIN");
+    if (!bin) TEST_SKIP("P4_BIN is not set (run under ctest)");
+    const char *dir = *state;
+    char st[1100], pub[1200];
+    snprintf(st, sizeof st, "%s/fresh", dir);
+    snprintf(pub, sizeof pub, "%s/node.pub", st);
+    char *argv[] = { (char *)bin, "node", "--init", "--state", st, NULL };
+    char *first = run_p4(argv, dir, "init1", 0);
+    char *again = run_p4(argv, dir, "init2", 0);
+    char *file = read_all(pub);
+    assert_int_equal(strlen(first), P4_KEY_Z85_CHARS + 1);
+    assert_string_equal(first, file);
+    assert_string_equal(again, file); /* kept, not replaced */
+    free(first);
+    free(again);
+    free(file);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -510,6 +531,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(config_write_round_trips, test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(node_needs_every_member, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(init_prints_the_public_key, test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(cluster_matches_sim, test_temp_dir_setup,
                                         test_temp_dir_teardown),
