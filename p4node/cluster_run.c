@@ -320,7 +320,7 @@ static int run_nodes(cluster *c, p4_error *err)
                 if (!c->nodes[k].done)
                     used += (size_t)snprintf(which + used, sizeof which - used, "%s%d",
                                              used ? ", " : "", k);
-            rc = p4_error_set(err, P4_ETIMEOUT, "deadline of %.0f s passed; node(s) %s had not "
+            rc = p4_error_set(err, P4_ETIMEOUT, "deadline of %g s passed; node(s) %s had not "
                               "finished (logs: %s/node-K/node.log)", c->opt->deadline, which,
                               c->base);
             break;
@@ -423,8 +423,10 @@ int p4_cluster_run(const p4_cluster_options *opt, p4_sim_result *r, p4_error *er
         rc = run_nodes(&c, err);
     if (rc == P4_OK)
         rc = collect(&c, r, err);
-    if (c.temporary)
+    if (c.temporary && rc == P4_OK)
         nftw(c.base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    else if (c.temporary && opt->log)
+        fprintf(opt->log, "p4 cluster: kept the temporary state folder %s for its logs\n", c.base);
     free(c.nodes);
     r->seconds = p4_now_seconds() - start;
     if (rc != P4_OK)

@@ -9,7 +9,8 @@
  * binary, `p4 node --config DIR/node-K/node.ini --json`, stdout to
  * node.out and stderr to node.log in that folder), waits for all of them
  * under one deadline, and reads each node's result from its node.db.  A node
- * that fails stops the others; the error names it and quotes its log. */
+ * that fails stops the others; the error names it and quotes its log (a
+ * temporary state folder is then kept for the logs). */
 #ifndef P4_NODE_CLUSTER_RUN_H
 #define P4_NODE_CLUSTER_RUN_H
 

@@ -75,7 +75,7 @@ int p4_cmd_cluster(int argc, char **argv)
     /* By its absolute path, so that every path in it is absolute and each
      * node's config (in its own folder) still finds the data and models. */
     char *abs = realpath(config, NULL);
-    static p4_config cfg; /* large (the peers list): not on the stack */
+    p4_config cfg;
     p4_error err = {0};
     if (!abs) {
         fprintf(stderr, "p4 cluster: %s: cannot open: no such file\n", config);

@@ -1,9 +1,10 @@
 /* cmd_node.c: `p4 node --config F [--reproducible] [--json] [--quiet]`:
  * runs one member of a networked P4 run (p4node/node.h) until the protocol
  * ends, then prints its result.  Progress and dropped messages go to
- * stderr.  SIGINT or SIGTERM stop the node at once with a message: every
- * release is already in the durable ledger, node.db says "stopped"; a clean
- * stop at a round boundary is not built yet. */
+ * stderr.  SIGINT or SIGTERM stop the node at once with a message (the
+ * process then ends by that signal): every release is already in the
+ * durable ledger, node.db says "stopped"; a clean stop at a round boundary
+ * is not built yet. */
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -65,7 +66,11 @@ static void *stop_on_signal(void *arg)
                     "ledger; this run is not finished (a restart begins it again as a new "
                     "epoch).\n", s->id, name);
     fflush(stderr);
-    _exit(128 + sig); /* the protocol has no clean stop mid-round yet */
+    /* The protocol has no clean stop mid-round yet: end the process as the
+     * signal would have, so the parent sees which signal stopped it. */
+    signal(sig, SIG_DFL);
+    raise(sig);
+    _exit(128 + sig);
 }
 
 static int catch_stop_signals(stopper *stop)
@@ -137,7 +142,7 @@ int p4_cmd_node(int argc, char **argv)
         node_usage(stderr);
         return 2;
     }
-    static p4_config cfg; /* large (the peers list): not on the stack */
+    static p4_config cfg; /* static: the stopper thread reads its state path until exit */
     p4_error err = {0};
     if (p4_config_load(config, &cfg, &err) != P4_OK || p4_node_check_config(&cfg, &err) != P4_OK) {
         fprintf(stderr, "p4 node: %s\n", err.message);

@@ -372,6 +372,17 @@ static void cluster_matches_sim(void **state)
     char *e = read_all(errpath);
     assert_non_null(strstr(e, "--nodes 3: the config has [data] clients = 4"));
     free(e);
+
+    /* a deadline the nodes cannot meet: all are stopped, and the error says which */
+    char late[1100];
+    snprintf(late, sizeof late, "%s/late", dir);
+    char *late_argv[] = { (char *)bin, "cluster", "--config", config, "--nodes", "4", "--quiet",
+                          "--state", late, "--deadline", "0.2", NULL };
+    free(run_p4(late_argv, dir, "cluster-late", 1));
+    snprintf(errpath, sizeof errpath, "%s/cluster-late.err", dir);
+    e = read_all(errpath);
+    assert_non_null(strstr(e, "deadline of 0.2 s passed; node(s) 0, 1, 2, 3 had not finished"));
+    free(e);
     free(sim);
     free(cl);
 }
@@ -415,10 +426,10 @@ static void wrong_peer_key_fails_clearly(void **state)
     char extra[2048], c0[1100], c1[1100];
     /* node 0 knows node 1's real key; node 1 was given the stranger's key for node 0 */
     snprintf(extra, sizeof extra, "[node]\nid = 0\nlisten = tcp://127.0.0.1:%d\n"
-             "peers = 1@tcp://127.0.0.1:%d@%s\nstate = %s\ntimeout = 3\n", p0, p1, k1, d0);
+             "peers = 1@tcp://127.0.0.1:%d@%s\nstate = %s\ntimeout = 8\n", p0, p1, k1, d0);
     write_config(dir, "n0.ini", 2, extra, c0, sizeof c0);
     snprintf(extra, sizeof extra, "[node]\nid = 1\nlisten = tcp://127.0.0.1:%d\n"
-             "peers = 0@tcp://127.0.0.1:%d@%s\nstate = %s\ntimeout = 3\n", p1, p0, kx, d1);
+             "peers = 0@tcp://127.0.0.1:%d@%s\nstate = %s\ntimeout = 8\n", p1, p0, kx, d1);
     write_config(dir, "n1.ini", 2, extra, c1, sizeof c1);
 
     char o0[1200], e0[1200], o1[1200], e1[1200];
@@ -434,8 +445,15 @@ static void wrong_peer_key_fails_clearly(void **state)
     if (!WIFEXITED(s0) || WEXITSTATUS(s0) != 1 || !WIFEXITED(s1) || WEXITSTATUS(s1) != 1)
         fail_msg("expected both nodes to fail with status 1:\nnode 0:\n%s\nnode 1:\n%s", l0, l1);
     /* neither got the other's warm-up slice; P4's grouping needs every member */
-    assert_non_null(strstr(l0, "1 peer(s) sent no warm-up slice"));
-    assert_non_null(strstr(l1, "1 peer(s) sent no warm-up slice"));
+    /* Each fails with one of two clear errors, depending on timing: it waited
+     * the timeout for the other's warm-up slice (P4's grouping needs every
+     * member), or ZeroMQ had dropped the connection the other side refused
+     * and would not queue the slice. */
+    if ((!strstr(l0, "1 peer(s) sent no warm-up slice") &&
+         !strstr(l0, "queue to peer 1 is full (64 messages; peer down or refusing our key?)")) ||
+        (!strstr(l1, "1 peer(s) sent no warm-up slice") &&
+         !strstr(l1, "queue to peer 0 is full (64 messages; peer down or refusing our key?)")))
+        fail_msg("expected both to fail for want of the other:\nnode 0:\n%s\nnode 1:\n%s", l0, l1);
     /* node 1's allowlist holds the stranger's key, so it refuses node 0's real one */
     char refused[128];
     snprintf(refused, sizeof refused, "refused peer key %s", k0);
@@ -444,7 +462,7 @@ static void wrong_peer_key_fails_clearly(void **state)
     p4_error err = {0};
     assert_int_equal(p4_node_state_read(d1, &rec, &err), P4_OK);
     assert_string_equal(rec.status, "failed");
-    assert_non_null(strstr(rec.error, "sent no warm-up slice"));
+    assert_true(strstr(rec.error, "sent no warm-up slice") || strstr(rec.error, "queue to peer 0"));
     assert_int_equal(rec.epoch, 1);
     p4_node_record_free(&rec);
     free(l0);
@@ -485,9 +503,9 @@ static void sigterm_stops_a_node(void **state)
         free(log);
         kill(pid, SIGTERM);
         int status = wait_bounded(pid, 60);
-        assert_true(WIFEXITED(status));
-        assert_int_equal(WEXITSTATUS(status), 128 + SIGTERM);
         log = read_all(e0);
+        if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGTERM)
+            fail_msg("expected an end by SIGTERM, got wait status %#x; log:\n%s", status, log);
         assert_non_null(strstr(log, "SIGTERM: stopping now"));
         free(log);
         p4_node_record rec;
