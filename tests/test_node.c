@@ -359,6 +359,14 @@ static void cluster_matches_sim(void **state)
     json_value(st, "epsilon", v, sizeof v);
     assert_true(strtod(v, NULL) > 7.9 && strtod(v, NULL) <= 8.0);
     free(st);
+    /* the node's own --json output, which p4 cluster keeps in node.out */
+    char out1[1200];
+    snprintf(out1, sizeof out1, "%s/node.out", node1);
+    st = read_all(out1);
+    assert_non_null(strstr(st, "{\"id\":1,\"epoch\":1,\"status\":\"finished\""));
+    json_value(st, "accuracy", v, sizeof v);
+    assert_true(fabs(strtod(v, NULL) - b[1]) < 1e-6);
+    free(st);
     char *text_argv[] = { (char *)bin, "status", "--state", node1, NULL };
     st = run_p4(text_argv, dir, "status-text", 0);
     assert_non_null(strstr(st, "node 1 of 4, epoch 1: finished (p4, round 2 of 2)"));
