@@ -207,6 +207,70 @@ static void node_needs_every_member(void **state)
     assert_int_equal(p4_node_check_config(&cfg, &err), P4_OK);
 }
 
+/* The ```ini blocks of docs/node.md, in order (at most max; each freed by
+ * the caller); returns how many. */
+static int doc_ini_blocks(char **blocks, int max)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/docs/node.md", source_dir());
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char text[1 << 16];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    int count = 0;
+    for (char *s = text; count < max && (s = strstr(s, "```ini\n")) != NULL;) {
+        s += 7;
+        char *end = strstr(s, "```");
+        assert_non_null(end);
+        blocks[count++] = strndup(s, (size_t)(end - s));
+        s = end + 3;
+    }
+    return count;
+}
+
+/* The worked example of docs/node.md: each board's config (the shared base
+ * plus its [node] section) loads, lists every other member, and names each
+ * board by the same endpoint and a valid key that every other board uses. */
+static void docs_example_is_consistent(void **state)
+{
+    const char *dir = *state;
+    char *blocks[8];
+    int n = doc_ini_blocks(blocks, 8);
+    assert_int_equal(n, 4); /* the base config and three [node] sections */
+    static p4_config cfg[3];
+    for (int b = 0; b < 3; b++) {
+        size_t len = strlen(blocks[0]) + strlen(blocks[b + 1]) + 2;
+        char *text = malloc(len), path[1024], name[32];
+        snprintf(text, len, "%s\n%s", blocks[0], blocks[b + 1]);
+        snprintf(name, sizeof name, "board-%d.ini", b);
+        test_write_text(dir, name, text, path, sizeof path);
+        free(text);
+        p4_error err = {0};
+        if (p4_config_load(path, &cfg[b], &err) != P4_OK ||
+            p4_node_check_config(&cfg[b], &err) != P4_OK)
+            fail_msg("docs/node.md, board %d: %s", b, err.message);
+        assert_int_equal(cfg[b].node_id, b);
+    }
+    for (int b = 0; b < 3; b++)
+        for (int i = 0; i < cfg[b].node_peer_count; i++) {
+            const p4_node_peer *p = &cfg[b].node_peers[i];
+            uint8_t key[P4_KEY_BYTES];
+            p4_error err = {0};
+            if (p4_key_from_z85(p->key, key, &err) != P4_OK)
+                fail_msg("docs/node.md, board %d: peer %d's key: %s", b, p->id, err.message);
+            for (int c = 0; c < 3; c++) /* every other board names p->id alike */
+                for (int j = 0; j < cfg[c].node_peer_count; j++)
+                    if (cfg[c].node_peers[j].id == p->id) {
+                        assert_string_equal(cfg[c].node_peers[j].key, p->key);
+                        assert_string_equal(cfg[c].node_peers[j].endpoint, p->endpoint);
+                    }
+        }
+    for (int b = 0; b < n; b++)
+        free(blocks[b]);
+}
+
 /* ---- processes ---------------------------------------------------------------------- */
 
 /* Runs `bin args...` with stdout and stderr to files; returns the pid. */
@@ -557,6 +621,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(config_write_round_trips, test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(node_needs_every_member, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(docs_example_is_consistent, test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(init_prints_the_public_key, test_temp_dir_setup,
                                         test_temp_dir_teardown),
