@@ -17,12 +17,15 @@ static void cluster_usage(FILE *out)
 {
     fprintf(out,
             "usage: p4 cluster --config FILE --nodes N [--json] [--reproducible] [--state DIR]\n"
-            "                  [--deadline SECONDS] [--quiet]\n"
+            "                  [--deadline SECONDS] [--timeout SECONDS] [--quiet]\n"
             "  starts N `p4 node` processes on loopback, one per client of the config\n"
             "  (N must equal [data] clients), and prints the run as `p4 sim` does\n"
             "  --state     keep each node's state folder in DIR/node-K (default: a temporary\n"
             "              folder, removed at the end)\n"
             "  --deadline  stop every node if the run takes longer (default 86400 s)\n"
+            "  --timeout   seconds a node waits for one exchange (default: the config's [node]\n"
+            "              timeout, 60 unless set); N nodes share this machine's cores, so a\n"
+            "              large config may need more\n"
             "  --reproducible  draw DP noise and batches from the seed: NOT private\n");
 }
 
@@ -32,9 +35,10 @@ int p4_cmd_cluster(int argc, char **argv)
         {"config", required_argument, NULL, 'c'}, {"nodes", required_argument, NULL, 'n'},
         {"json", no_argument, NULL, 'j'},         {"reproducible", no_argument, NULL, 'r'},
         {"state", required_argument, NULL, 's'},  {"deadline", required_argument, NULL, 'd'},
+        {"timeout", required_argument, NULL, 't'},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    const char *config = NULL, *nodes = NULL, *deadline = NULL;
+    const char *config = NULL, *nodes = NULL, *deadline = NULL, *timeout = NULL;
     int json = 0, quiet = 0, ch;
     p4_cluster_options opt = { .deadline = 86400 };
     optind = 1;
@@ -46,6 +50,7 @@ int p4_cmd_cluster(int argc, char **argv)
         case 'r': opt.reproducible = 1; break;
         case 's': opt.state_dir = optarg; break;
         case 'd': deadline = optarg; break;
+        case 't': timeout = optarg; break;
         case 'q': quiet = 1; break;
         case 'h': cluster_usage(stdout); return 0;
         default: cluster_usage(stderr); return 2;
@@ -86,6 +91,13 @@ int p4_cmd_cluster(int argc, char **argv)
     if (rc != P4_OK) {
         fprintf(stderr, "p4 cluster: %s\n", err.message);
         return 2;
+    }
+    if (timeout) {
+        cfg.node_timeout = strtod(timeout, &end);
+        if (end == timeout || *end != '\0' || !(cfg.node_timeout > 0) || cfg.node_timeout > 86400) {
+            fprintf(stderr, "p4 cluster: --timeout '%s' must be in (0, 86400] seconds\n", timeout);
+            return 2;
+        }
     }
     p4_method method;
     if (p4_method_parse(cfg.method, &method) != P4_OK) {

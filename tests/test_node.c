@@ -423,6 +423,14 @@ static void cluster_matches_sim(void **state)
     json_value(st, "epsilon", v, sizeof v);
     assert_true(strtod(v, NULL) > 7.9 && strtod(v, NULL) <= 8.0);
     free(st);
+    /* node-1/node.ini: the base config (its [node] timeout too) and node 1's [node] */
+    char ini1[1200];
+    snprintf(ini1, sizeof ini1, "%s/node.ini", node1);
+    st = read_all(ini1);
+    assert_non_null(strstr(st, "\n[node]\nid = 1\nlisten = tcp://127.0.0.1:"));
+    assert_non_null(strstr(st, "\ntimeout = 600\n"));
+    assert_non_null(strstr(st, "\ncluster_classes = 0,1,2;3,4,5\n"));
+    free(st);
     /* the node's own --json output, which p4 cluster keeps in node.out */
     char out1[1200];
     snprintf(out1, sizeof out1, "%s/node.out", node1);
