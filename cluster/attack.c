@@ -2,6 +2,8 @@
 #include "cluster/attack.h"
 
 #include <math.h>
+
+#include "common/config.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +49,15 @@ int p4_attack_choose(int n, double fraction, uint64_t seed, unsigned char *is_at
     p4_rng_wipe(&rng);
     free(order);
     return rc == P4_OK ? P4_OK : p4_error_set(err, rc, "attack: cannot seed the choice");
+}
+
+int p4_attack_choose_config(const p4_config *cfg, int n, unsigned char *is_attacker,
+                            p4_error *err)
+{
+    if (!cfg)
+        return p4_error_set(err, P4_EINVAL, "attack: no config");
+    double fraction = strcmp(cfg->attack_kind, "none") == 0 ? 0.0 : cfg->attack_fraction;
+    return p4_attack_choose(n, fraction, cfg->seed, is_attacker, err);
 }
 
 int p4_attack_poison(p4_attack_kind kind, double strength, float *w, const float *w0, size_t n,

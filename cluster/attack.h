@@ -39,6 +39,12 @@ const char *p4_attack_name(p4_attack_kind kind);
 int p4_attack_choose(int n, double fraction, uint64_t seed, unsigned char *is_attacker,
                      p4_error *err);
 
+/* The attackers a config makes among n clients ([attack]; none when its
+ * kind is "none"): what `p4 sim` and every `p4 node` of a run agree on. */
+struct p4_config;
+int p4_attack_choose_config(const struct p4_config *cfg, int n, unsigned char *is_attacker,
+                            p4_error *err);
+
 /* An attacker's shared proxy: w (n values) poisoned in place.  w0 is the
  * public initial proxy; rng and z draw the gaussian attack's noise. */
 int p4_attack_poison(p4_attack_kind kind, double strength, float *w, const float *w0, size_t n,

@@ -16,6 +16,20 @@ int p4_peer_setup_logits(const p4_peer_setup *s)
     return s && strcmp(s->cfg->share, "logits") == 0 && s->method == P4_METHOD_P4;
 }
 
+p4_dp_run_facts p4_peer_setup_facts(const p4_peer_setup *s)
+{
+    p4_dp_run_facts facts = {0};
+    if (s == NULL || s->cfg == NULL)
+        return facts;
+    int dp = p4_peer_setup_dp(s);
+    int shares_weights = !p4_peer_setup_logits(s) &&
+                         (s->method == P4_METHOD_P4 || p4_method_is_proxyfl(s->method));
+    facts = (p4_dp_run_facts){ .dp = dp, .reproducible = s->reproducible,
+                               .private_teacher = shares_weights && !s->cfg->strict_dp,
+                               .ledger = dp };
+    return facts;
+}
+
 static double client_sample_rate(const p4_config *cfg, int train_count)
 {
     double q = cfg->sample_rate > 0 ? cfg->sample_rate : (double)cfg->batch / train_count;

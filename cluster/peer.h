@@ -19,6 +19,7 @@
 #include "datasets/workload.h"
 #include "distill/client.h"
 #include "dp/accountant.h"
+#include "dp/guarantee.h"
 
 typedef struct p4_peer_plan {
     double q;                    /* the training rate this plan is for        */
@@ -55,6 +56,12 @@ typedef struct p4_peer {
 /* 1 when the run trains DP proxies; 1 when it shares logits, not weights. */
 int p4_peer_setup_dp(const p4_peer_setup *setup);
 int p4_peer_setup_logits(const p4_peer_setup *setup);
+
+/* What a peer's DP guarantee rests on: what leaves a client is the warm-up
+ * proxy (labels only) and then either noised logits, whose sensitivity
+ * bound holds whatever the proxy learnt from, or proxy weights, which carry
+ * the private teacher unless strict_dp. */
+p4_dp_run_facts p4_peer_setup_facts(const p4_peer_setup *setup);
 
 /* The plan for a client training at rate q (see above). */
 int p4_peer_plan_budget(const p4_peer_setup *setup, double q, p4_peer_plan *plan, p4_error *err);

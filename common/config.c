@@ -38,13 +38,16 @@ typedef enum {
     KEY_ENUM,       /* one of `choices`, copied into a char[] field         */
     KEY_PATH,       /* relative paths resolved against the config's folder */
     KEY_PARTITION,  /* one of `choices`, stored as p4_partition_kind        */
-    KEY_CLASS_SETS  /* "0,1,2; 3,4,5" into the partition spec's class sets  */
+    KEY_CLASS_SETS, /* "0,1,2; 3,4,5" into the partition spec's class sets  */
+    KEY_ENDPOINT,   /* "tcp://host:port", copied into a char[] field        */
+    KEY_PEERS       /* "ID@ENDPOINT@KEY, ..." appended to [node] peers      */
 } key_type;
 
 enum {
     KEY_REQUIRED = 1,
     KEY_MIN_OPEN = 2,   /* value must be > min, not >= min */
-    KEY_MAX_OPEN = 4    /* value must be < max, not <= max */
+    KEY_MAX_OPEN = 4,   /* value must be < max, not <= max */
+    KEY_REPEATABLE = 8  /* each line adds to the value (KEY_PEERS) */
 };
 
 typedef struct config_key {
@@ -59,6 +62,9 @@ typedef struct config_key {
     const char *help;
 } config_key;
 
+/* Node ids are wire ids (cluster/wire.h P4_WIRE_MAX_NODES - 1). */
+#define P4_CONFIG_NODE_ID_MAX 4095
+
 #define FIELD(member)                                                        \
     .offset = offsetof(p4_config, member),                                   \
     .size = sizeof(((p4_config *)0)->member)
@@ -69,8 +75,9 @@ _Static_assert(P4_PARTITION_IID == 0 && P4_PARTITION_WRITER == 1 &&
                    P4_PARTITION_DIRICHLET == 3 && P4_PARTITION_CLUSTERED == 4,
                "partition choices below follow p4_partition_kind");
 
-static const char *const config_sections[] = {"data", "model", "dp", "p4", "attack"};
+static const char *const config_sections[] = {"data", "model", "dp", "p4", "attack", "node", "tee"};
 #define SECTION_COUNT (sizeof config_sections / sizeof config_sections[0])
+#define SECTIONS_TEXT "[data], [model], [dp], [p4], [attack], [node], [tee]"
 
 static const config_key config_keys[] = {
     /* [data] */
@@ -220,6 +227,33 @@ static const config_key config_keys[] = {
     {.section = "attack", .name = "strength", .type = KEY_DOUBLE, FIELD(attack_strength),
      .min = 0, .max = 1e6, .help = "the attack's s (signflip, scaled: a factor; gaussian: a "
                                    "standard deviation)"},
+
+    /* [node]: one member of a networked run (`p4 node`; docs/node.md) */
+    {.section = "node", .name = "id", .type = KEY_INT, FIELD(node_id), .min = 0,
+     .max = P4_CONFIG_NODE_ID_MAX, .default_text = "required by `p4 node`",
+     .help = "this node's client index (0 .. [data] clients - 1): which split it trains on"},
+    {.section = "node", .name = "listen", .type = KEY_ENDPOINT, FIELD(node_listen),
+     .default_text = "required by `p4 node`",
+     .help = "where this node accepts its peers, `tcp://ADDRESS:PORT`"},
+    {.section = "node", .name = "peers", .type = KEY_PEERS, FIELD(node_peers),
+     .flags = KEY_REPEATABLE, .default_text = "required by `p4 node`",
+     .help = "every other member as `ID@ENDPOINT@KEY` (KEY: its 40-character Z85 public key "
+             "from its state folder's node.pub), separated by commas; may be repeated, each "
+             "`peers` line adds to the list (a line holds at most 199 characters)"},
+    {.section = "node", .name = "state", .type = KEY_PATH, FIELD(node_state),
+     .default_text = "required by `p4 node`",
+     .help = "the node's state folder (keys, node.db, privacy ledgers); made with mode 0700 "
+             "by `p4 node` if missing"},
+    {.section = "node", .name = "timeout", .type = KEY_DOUBLE, FIELD(node_timeout),
+     .min = 0, .max = 86400, .flags = KEY_MIN_OPEN,
+     .help = "seconds to wait for one exchange; a peer silent that long is left out of it (the "
+             "grouping, which needs every member, stops the node instead)"},
+
+    /* [tee] */
+    {.section = "tee", .name = "backend", .type = KEY_ENUM, FIELD(tee_backend),
+     .choices = "software",
+     .help = "where DP noise is added and the ledger charged: `software` (in the node's own "
+             "process; cca and optee are not wired into the node yet)"},
 };
 #define KEY_COUNT (sizeof config_keys / sizeof config_keys[0])
 
@@ -269,6 +303,10 @@ void p4_config_defaults(p4_config *cfg)
     cfg->attack_fraction = 0;
     snprintf(cfg->attack_kind, sizeof cfg->attack_kind, "none");
     cfg->attack_strength = 1;
+
+    cfg->node_id = -1;
+    cfg->node_timeout = 60.0;
+    snprintf(cfg->tee_backend, sizeof cfg->tee_backend, "software");
 }
 
 /* ---- parse state and error recording ------------------------------------ */
@@ -387,8 +425,7 @@ static void check_section_header(parse_state *st, const char *s, const char *end
     memcpy(name, s + 1, n);
     name[n] = '\0';
     if (!section_known(name))
-        fail_line(st, "[%s]: unknown section (sections: [data], [model], [dp], [p4], [attack])",
-                  name);
+        fail_line(st, "[%s]: unknown section (sections: %s)", name, SECTIONS_TEXT);
 }
 
 /* An ini_reader: hands inih exactly one line of the file per call, so that
@@ -661,6 +698,107 @@ static const char *parse_class_sets(const char *v, p4_partition_spec *spec,
     return NULL;
 }
 
+/* "tcp://HOST:PORT" with a port 1..65535 (0, a free port, only serves
+ * tests: a peer could not know it). */
+static const char *check_endpoint(const char *v, char *why, size_t why_size)
+{
+    if (strlen(v) >= P4_ENDPOINT_MAX) {
+        snprintf(why, why_size, "longer than %d characters", P4_ENDPOINT_MAX - 1);
+        return why;
+    }
+    if (strncmp(v, "tcp://", 6) != 0)
+        return "must be tcp://ADDRESS:PORT";
+    const char *colon = strrchr(v + 6, ':');
+    if (colon == NULL || colon == v + 6)
+        return "must be tcp://ADDRESS:PORT";
+    char *end = NULL;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (!isdigit((unsigned char)colon[1]) || *end != '\0' || errno == ERANGE || port < 1 ||
+        port > 65535)
+        return "the port must be a number in 1..65535";
+    for (const char *c = v + 6; c < colon; c++)
+        if (isspace((unsigned char)*c) || *c == '@' || *c == ',')
+            return "the address holds a space, '@' or ','";
+    return NULL;
+}
+
+/* ZeroMQ's Z85 alphabet (RFC 32). */
+static int is_z85_char(char c)
+{
+    return c != '\0' && (isalnum((unsigned char)c) || strchr(".-:+=^!/*?&<>()[]{}@%$#", c));
+}
+
+/* "ID@ENDPOINT@KEY, ..." appended to cfg's [node] peers.  The key is the
+ * last 40 characters (Z85 itself holds '@'). */
+static const char *parse_peers(const char *v, p4_config *cfg, char *why, size_t why_size)
+{
+    const char *s = v;
+    for (int item = 1;; item++) {
+        while (isspace((unsigned char)*s))
+            s++;
+        size_t len = strcspn(s, ",");
+        const char *end = s + len;
+        const char *e = trim_end(s, end);
+        size_t n = (size_t)(e - s);
+        if (n == 0) {
+            snprintf(why, why_size, "entry %d is empty", item);
+            return why;
+        }
+        if (cfg->node_peer_count >= P4_NODE_PEERS_MAX) {
+            snprintf(why, why_size, "more than %d peers", P4_NODE_PEERS_MAX);
+            return why;
+        }
+        p4_node_peer *p = &cfg->node_peers[cfg->node_peer_count];
+        const char *at = memchr(s, '@', n);
+        if (at == NULL || n < (size_t)(at - s) + 2 + P4_NODE_KEY_CHARS ||
+            e[-P4_NODE_KEY_CHARS - 1] != '@' || e - P4_NODE_KEY_CHARS - 1 <= at) {
+            snprintf(why, why_size, "entry %d '%.*s': expected ID@tcp://ADDRESS:PORT@KEY with "
+                     "a 40-character key", item, (int)n, s);
+            return why;
+        }
+        char id_text[16], endpoint[P4_ENDPOINT_MAX + 1];
+        size_t id_len = (size_t)(at - s), ep_len = (size_t)(e - P4_NODE_KEY_CHARS - 1 - at - 1);
+        if (id_len == 0 || id_len >= sizeof id_text || ep_len >= sizeof endpoint) {
+            snprintf(why, why_size, "entry %d: id or endpoint too long or missing", item);
+            return why;
+        }
+        memcpy(id_text, s, id_len);
+        id_text[id_len] = '\0';
+        memcpy(endpoint, at + 1, ep_len);
+        endpoint[ep_len] = '\0';
+        static const config_key id_key = {.name = "id", .type = KEY_INT, .min = 0,
+                                          .max = P4_CONFIG_NODE_ID_MAX};
+        char inner[P4_ERROR_MESSAGE_MAX / 4];
+        const char *bad = parse_int(&id_key, id_text, &p->id, inner, sizeof inner);
+        if (bad == NULL)
+            bad = check_endpoint(endpoint, inner, sizeof inner);
+        if (bad != NULL) {
+            snprintf(why, why_size, "entry %d '%.*s': %s", item, (int)n, s, bad);
+            return why;
+        }
+        const char *key = e - P4_NODE_KEY_CHARS;
+        for (int i = 0; i < P4_NODE_KEY_CHARS; i++)
+            if (!is_z85_char(key[i])) {
+                snprintf(why, why_size, "entry %d: the key holds '%c', which is not Z85", item,
+                         key[i]);
+                return why;
+            }
+        for (int i = 0; i < cfg->node_peer_count; i++)
+            if (cfg->node_peers[i].id == p->id) {
+                snprintf(why, why_size, "peer %d is listed twice", p->id);
+                return why;
+            }
+        memcpy(p->endpoint, endpoint, ep_len + 1); /* check_endpoint: ep_len < P4_ENDPOINT_MAX */
+        memcpy(p->key, key, P4_NODE_KEY_CHARS);
+        p->key[P4_NODE_KEY_CHARS] = '\0';
+        cfg->node_peer_count++;
+        if (*end == '\0')
+            return NULL;
+        s = end + 1;
+    }
+}
+
 /* Parses v as k's type into its field; NULL or what is wrong. */
 static const char *store_value(parse_state *st, const config_key *k, const char *v,
                                char *why, size_t why_size)
@@ -715,6 +853,13 @@ static const char *store_value(parse_state *st, const config_key *k, const char 
     case KEY_CLASS_SETS:
         bad = parse_class_sets(v, &st->cfg->partition, &st->class_sets, why, why_size);
         break;
+    case KEY_ENDPOINT:
+        if ((bad = check_endpoint(v, why, why_size)) == NULL)
+            snprintf(field, k->size, "%s", v); /* check_endpoint bounds the length */
+        break;
+    case KEY_PEERS:
+        bad = parse_peers(v, st->cfg, why, why_size);
+        break;
     }
     return bad;
 }
@@ -729,8 +874,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
         return 0;
     }
     if (section[0] == '\0') {
-        fail_line(st, "%s = %s: key outside any section (sections: [data], [model], "
-                      "[dp], [p4], [attack])", name, value);
+        fail_line(st, "%s = %s: key outside any section (sections: %s)", name, value,
+                  SECTIONS_TEXT);
         return 0;
     }
     if (!section_known(section)) {
@@ -750,8 +895,13 @@ static int on_key(void *user, const char *section, const char *name, const char 
         fail_key(st, section, name, value, "unknown key (keys of [%s]: %s)", section, keys);
         return 0;
     }
+    if (k->type == KEY_ENUM && strcmp(section, "tee") == 0 && choice_index(k->choices, value) < 0) {
+        fail_key(st, section, name, value, "p4 node has only the `software` backend so far "
+                 "(cca and optee are not wired into the node yet; see docs/tee.md)");
+        return 0;
+    }
     size_t i = key_index(k);
-    if (st->key_line[i] != 0) {
+    if (st->key_line[i] != 0 && !(k->flags & KEY_REPEATABLE)) {
         fail_key(st, section, name, value, "duplicate key (first set on line %d)",
                  st->key_line[i]);
         return 0;
@@ -766,8 +916,10 @@ static int on_key(void *user, const char *section, const char *name, const char 
         fail_key(st, section, name, value, "%s", bad);
         return 0;
     }
-    st->key_line[i] = st->lineno;
-    snprintf(st->key_value[i], sizeof st->key_value[i], "%s", value);
+    if (st->key_line[i] == 0) { /* a repeated key is reported at its first line */
+        st->key_line[i] = st->lineno;
+        snprintf(st->key_value[i], sizeof st->key_value[i], "%s", value);
+    }
     return 1;
 }
 
@@ -881,6 +1033,23 @@ static void check_dp(parse_state *st)
     }
 }
 
+/* [node] ids name clients of this config, and no peer is the node itself. */
+static void check_node(parse_state *st)
+{
+    const p4_config *cfg = st->cfg;
+    int clients = cfg->partition.clients;
+    if (seen(st, "node", "id") && cfg->node_id >= clients)
+        fail_at_key(st, "node", "id", "must be below [data] clients = %d", clients);
+    for (int i = 0; i < cfg->node_peer_count; i++) {
+        int id = cfg->node_peers[i].id;
+        if (id >= clients)
+            fail_at_key(st, "node", "peers", "peer %d: ids must be below [data] clients = %d",
+                        id, clients);
+        else if (id == cfg->node_id)
+            fail_at_key(st, "node", "peers", "peer %d is this node's own id", id);
+    }
+}
+
 static void finish(parse_state *st)
 {
     p4_config *cfg = st->cfg;
@@ -900,6 +1069,7 @@ static void finish(parse_state *st)
         memcpy(cfg->proxy_cfg, cfg->model_cfg, sizeof cfg->proxy_cfg);
     check_partition(st);
     check_dp(st);
+    check_node(st);
 }
 
 /* ---- loading ------------------------------------------------------------ */
@@ -1006,6 +1176,8 @@ static const char *type_name(key_type t)
     case KEY_PATH: return "path";
     case KEY_PARTITION: return "enum";
     case KEY_CLASS_SETS: return "class sets";
+    case KEY_ENDPOINT: return "endpoint";
+    case KEY_PEERS: return "peer list";
     }
     return "?";
 }
@@ -1028,6 +1200,8 @@ static void print_allowed(FILE *out, const config_key *k)
         break;
     case KEY_PATH: fputs("a path; relative ones start at the config file's folder", out); break;
     case KEY_CLASS_SETS: fputs("c,c,...; c,c,...", out); break;
+    case KEY_ENDPOINT: fputs("tcp://ADDRESS:PORT", out); break;
+    case KEY_PEERS: fputs("ID@tcp://ADDRESS:PORT@KEY, ...", out); break;
     }
 }
 
@@ -1081,6 +1255,8 @@ static void print_default(FILE *out, const config_key *k, const p4_config *defau
         fputs(field[0] ? field : "-", out);
         break;
     case KEY_CLASS_SETS:
+    case KEY_ENDPOINT:
+    case KEY_PEERS:
         fputs("-", out);
         break;
     }
@@ -1107,4 +1283,97 @@ void p4_config_print_keys(FILE *out)
             fprintf(out, " | %s |\n", k->help);
         }
     }
+}
+
+/* ---- writing a config back ---------------------------------------------- */
+
+/* "0,1,2;3,4,5" (no space before ';': " ;" would start a comment). */
+static void write_class_sets(FILE *out, const p4_partition_spec *spec)
+{
+    for (int c = 0; c < spec->clusters && c < P4_MAX_CLUSTERS; c++) {
+        if (c)
+            fputc(';', out);
+        for (int i = 0; i < spec->cluster_class_count[c]; i++)
+            fprintf(out, "%s%d", i ? "," : "", spec->cluster_classes[c][i]);
+    }
+}
+
+/* Writes "name = value\n" for k, or nothing when cfg's value is the one
+ * that means "not given" (which the parser would refuse as a value). */
+static void write_key(FILE *out, const config_key *k, const p4_config *cfg)
+{
+    const char *field = (const char *)cfg + k->offset;
+    switch (k->type) {
+    case KEY_INT: {
+        int x;
+        memcpy(&x, field, sizeof x);
+        if (in_range(k, x))
+            fprintf(out, "%s = %d\n", k->name, x);
+        break;
+    }
+    case KEY_DOUBLE: {
+        double x;
+        memcpy(&x, field, sizeof x);
+        if (isfinite(x) && in_range(k, x))
+            fprintf(out, "%s = %.17g\n", k->name, x); /* 17 digits: the same double back */
+        break;
+    }
+    case KEY_UINT64: {
+        uint64_t x;
+        memcpy(&x, field, sizeof x);
+        fprintf(out, "%s = %" PRIu64 "\n", k->name, x);
+        break;
+    }
+    case KEY_BOOL: {
+        int x;
+        memcpy(&x, field, sizeof x);
+        fprintf(out, "%s = %s\n", k->name, x ? "true" : "false");
+        break;
+    }
+    case KEY_PARTITION: {
+        p4_partition_kind kind;
+        memcpy(&kind, field, sizeof kind);
+        const char *c = k->choices;
+        for (int i = 0; i < (int)kind && strchr(c, '|'); i++)
+            c = strchr(c, '|') + 1;
+        fprintf(out, "%s = %.*s\n", k->name, (int)strcspn(c, "|"), c);
+        break;
+    }
+    case KEY_ENUM:
+    case KEY_PATH:
+    case KEY_ENDPOINT:
+        if (field[0])
+            fprintf(out, "%s = %s\n", k->name, field);
+        break;
+    case KEY_CLASS_SETS:
+        if (cfg->partition.kind == P4_PARTITION_CLUSTERED &&
+            cfg->partition.cluster_class_count[0] > 0) {
+            fprintf(out, "%s = ", k->name);
+            write_class_sets(out, &cfg->partition);
+            fputc('\n', out);
+        }
+        break;
+    case KEY_PEERS: /* one line each: a line holds at most 199 characters */
+        for (int i = 0; i < cfg->node_peer_count; i++)
+            fprintf(out, "%s = %d@%s@%s\n", k->name, cfg->node_peers[i].id,
+                    cfg->node_peers[i].endpoint, cfg->node_peers[i].key);
+        break;
+    }
+}
+
+int p4_config_write(const p4_config *cfg, FILE *out, p4_error *err)
+{
+    if (cfg == NULL || out == NULL)
+        return p4_error_set(err, P4_EINVAL, "p4_config_write: cfg and out are required");
+    if (cfg->path[0])
+        fprintf(out, "; written by p4 from %s\n", cfg->path);
+    for (size_t s = 0; s < SECTION_COUNT; s++) {
+        fprintf(out, "%s[%s]\n", s ? "\n" : "", config_sections[s]);
+        for (size_t i = 0; i < KEY_COUNT; i++)
+            if (strcmp(config_keys[i].section, config_sections[s]) == 0)
+                write_key(out, &config_keys[i], cfg);
+    }
+    if (fflush(out) != 0 || ferror(out))
+        return p4_error_set(err, P4_EIO, "cannot write the config: %s", strerror(errno));
+    return P4_OK;
 }

@@ -17,6 +17,18 @@
 #include "datasets/partition.h"
 
 #define P4_PATH_MAX 1024
+#define P4_ENDPOINT_MAX 128          /* "tcp://host:port" and its NUL */
+#define P4_NODE_PEERS_MAX 64         /* members a static [node] peers list names */
+#define P4_NODE_KEY_CHARS 40         /* a Z85 CURVE public key in text */
+
+/* One other member of a static membership: its client id, where it listens
+ * and its CURVE public key in Z85 (checked for length and alphabet here,
+ * decoded by the node). */
+typedef struct p4_node_peer {
+    int id;
+    char endpoint[P4_ENDPOINT_MAX];
+    char key[P4_NODE_KEY_CHARS + 1];
+} p4_node_peer;
 
 typedef struct p4_config {
     char path[P4_PATH_MAX];          /* the file this came from */
@@ -73,6 +85,17 @@ typedef struct p4_config {
     double attack_fraction;          /* of the clients, chosen from the seed; default 0 */
     char attack_kind[16];            /* none | signflip | scaled | gaussian | labelflip */
     double attack_strength;          /* s of signflip, scaled, gaussian; default 1 */
+
+    /* [node] (issue 12; `p4 node` only, ignored by sim and train) */
+    int node_id;                     /* this node's client index; -1 = not given */
+    char node_listen[P4_ENDPOINT_MAX]; /* "tcp://ADDR:PORT"; "" = not given */
+    p4_node_peer node_peers[P4_NODE_PEERS_MAX]; /* every other member */
+    int node_peer_count;
+    char node_state[P4_PATH_MAX];    /* state directory; "" = not given */
+    double node_timeout;             /* seconds to wait for one exchange, default 60 */
+
+    /* [tee] */
+    char tee_backend[16];            /* software (the only one built so far) */
 } p4_config;
 
 /* Fills cfg with every default (no file). */
@@ -82,6 +105,12 @@ void p4_config_defaults(p4_config *cfg);
  * file, line and key on any error.
  * P4_EIO if the file cannot be read; on any error cfg is not to be used. */
 int p4_config_load(const char *path, p4_config *cfg, p4_error *err);
+
+/* Writes cfg back as INI text from the same key table: every key with its
+ * value (paths are absolute after loading), so that loading the output gives
+ * the same config.  Keys whose value means "not given" (an unset [node] id,
+ * an empty path) are left out.  P4_EIO if the stream fails. */
+int p4_config_write(const p4_config *cfg, FILE *out, p4_error *err);
 
 /* Prints every section and key (type, allowed values, default, meaning) as
  * Markdown tables: the reference in docs/config.md is this output. */

@@ -5,7 +5,7 @@
  * files are left behind, even when the fuzzer stops on a crash.  Whatever
  * the bytes, the parser must return without crashing, reading out of bounds
  * or leaking; an error must carry its code and a message, and a success must
- * have the required keys. */
+ * have the required keys and write back (p4_config_write) without error. */
 #define _GNU_SOURCE
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +39,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort(); /* every error must say what went wrong */
     if (rc == P4_OK && (cfg->dataset[0] == '\0' || cfg->model_cfg[0] == '\0'))
         abort(); /* required keys were accepted as missing */
+    if (rc == P4_OK) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&text, &len);
+        if (out == NULL || p4_config_write(cfg, out, NULL) != P4_OK)
+            abort();
+        fclose(out);
+        free(text);
+    }
     free(cfg);
     return 0;
 }

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/json.h"
 #include "p4node/commands.h"
+#include "p4node/run_report.h"
 #include "p4node/simulation.h"
 
 static void sim_usage(FILE *out)
@@ -117,107 +117,6 @@ static int parse_options(int argc, char **argv, p4_sim_cli *c)
     return -1;
 }
 
-/* Prints the groups as [[0,1,2],[3,4]]: JSON and human text alike. */
-static void print_groups(FILE *out, const p4_sim_result *r)
-{
-    fputc('[', out);
-    for (int g = 0; g < r->ngroups; g++) {
-        fprintf(out, "%s[", g ? "," : "");
-        int first = 1;
-        for (int k = 0; k < r->clients; k++)
-            if (r->group_of[k] == g) {
-                fprintf(out, "%s%d", first ? "" : ",", k);
-                first = 0;
-            }
-        fputc(']', out);
-    }
-    fputc(']', out);
-}
-
-static void print_json(const p4_sim_cli *c, const p4_sim_result *r)
-{
-    printf("{\"config\":");
-    p4_json_string(stdout, c->cfg.path);
-    printf(",\"method\":\"%s\",\"epsilon_target\":", p4_method_name(c->opt.method));
-    p4_json_number(stdout, c->opt.epsilon);
-    printf(",\"epsilon\":");
-    p4_json_number(stdout, r->epsilon);
-    printf(",\"delta\":");
-    p4_json_number(stdout, c->cfg.delta);
-    printf(",\"noise_multiplier\":");
-    p4_json_number(stdout, r->noise_multiplier);
-    printf(",\"dp_guarantee\":\"%s\",\"reproducible\":%s", p4_dp_guarantee_name(r->guarantee),
-           c->opt.reproducible ? "true" : "false");
-    printf(",\"seed\":%llu,\"clients\":%d,\"mean_accuracy\":", (unsigned long long)c->cfg.seed,
-           r->clients);
-    p4_json_number(stdout, r->mean_accuracy);
-    printf(",\"std_accuracy\":");
-    p4_json_number(stdout, r->std_accuracy);
-    printf(",\"accuracy\":[");
-    for (int k = 0; k < r->clients; k++) {
-        if (k) putchar(',');
-        p4_json_number(stdout, r->accuracy[k]);
-    }
-    printf("],\"groups\":");
-    print_groups(stdout, r);
-    printf(",\"ari\":");
-    p4_json_number(stdout, r->ari);
-    if (r->attackers > 0) {
-        printf(",\"attack\":{\"kind\":");
-        p4_json_string(stdout, c->cfg.attack_kind);
-        printf(",\"fraction\":");
-        p4_json_number(stdout, c->cfg.attack_fraction);
-        printf(",\"strength\":");
-        p4_json_number(stdout, c->cfg.attack_strength);
-        printf(",\"attackers\":[");
-        for (int k = 0, first = 1; k < r->clients; k++)
-            if (r->attacker[k]) {
-                printf("%s%d", first ? "" : ",", k);
-                first = 0;
-            }
-        printf("]}");
-    }
-    printf(",\"honest_mean_accuracy\":");
-    p4_json_number(stdout, r->honest_mean_accuracy);
-    printf(",\"seconds\":");
-    p4_json_number(stdout, r->seconds);
-    printf("}\n");
-}
-
-static void print_text(const p4_sim_cli *c, const p4_sim_result *r)
-{
-    printf("%-7s %-8s %-6s %9s\n", "client", "cluster", "group", "accuracy");
-    for (int k = 0; k < r->clients; k++) {
-        char latent[16] = "-";
-        if (r->latent[k] >= 0) snprintf(latent, sizeof latent, "%d", r->latent[k]);
-        printf("%-7d %-8s %-6d %9.4f\n", k, latent, r->group_of[k], r->accuracy[k]);
-    }
-    printf("\nmethod %s, %d clients, seed %llu\n", p4_method_name(c->opt.method), r->clients,
-           (unsigned long long)c->cfg.seed);
-    printf("mean accuracy %.4f (std over clients %.4f)\n", r->mean_accuracy, r->std_accuracy);
-    printf("groups (%d): ", r->ngroups);
-    print_groups(stdout, r);
-    putchar('\n');
-    if (!isnan(r->ari))
-        printf("adjusted Rand index against the latent clusters: %.3f\n", r->ari);
-    if (r->attackers > 0) {
-        printf("attack %s (strength %g): %d malicious client(s):", c->cfg.attack_kind,
-               c->cfg.attack_strength, r->attackers);
-        for (int k = 0; k < r->clients; k++)
-            if (r->attacker[k])
-                printf(" %d", k);
-        printf("; honest clients' mean accuracy %.4f\n", r->honest_mean_accuracy);
-    }
-    if (isinf(c->opt.epsilon) || c->opt.method == P4_METHOD_LOCAL)
-        printf("privacy: no DP (epsilon inf)\n");
-    else
-        printf("privacy: epsilon %.3f spent of %.3f per client at delta %g (noise multiplier %.4f)\n",
-               r->epsilon, c->opt.epsilon, c->cfg.delta, r->noise_multiplier);
-    printf("dp_guarantee %s: %s\n", p4_dp_guarantee_name(r->guarantee),
-           p4_dp_guarantee_reason(&r->facts));
-    printf("time %.1f s\n", r->seconds);
-}
-
 int p4_cmd_sim(int argc, char **argv)
 {
     p4_sim_cli c;
@@ -233,10 +132,12 @@ int p4_cmd_sim(int argc, char **argv)
         fprintf(stderr, "p4 sim: %s\n", err.message);
         return 1;
     }
+    p4_run_report report = { .cfg = &c.cfg, .method = c.opt.method, .epsilon_target = c.opt.epsilon,
+                             .reproducible = c.opt.reproducible, .result = &r };
     if (c.json)
-        print_json(&c, &r);
+        p4_run_report_json(stdout, &report);
     else
-        print_text(&c, &r);
+        p4_run_report_text(stdout, &report);
     p4_sim_result_free(&r);
     return 0;
 }

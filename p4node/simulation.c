@@ -162,9 +162,7 @@ static int sim_open(sim *s, const p4_config *cfg, const p4_sim_options *opt, p4_
     s->logits_mode = p4_peer_setup_logits(&s->setup);
     s->peers = calloc((size_t)s->n, sizeof *s->peers);
     s->attacker = calloc((size_t)s->n, 1);
-    double fraction = strcmp(cfg->attack_kind, "none") == 0 ? 0.0 : cfg->attack_fraction;
-    if (s->attacker &&
-        (rc = p4_attack_choose(s->n, fraction, cfg->seed, s->attacker, err)) != P4_OK)
+    if (s->attacker && (rc = p4_attack_choose_config(cfg, s->n, s->attacker, err)) != P4_OK)
         return rc;
     s->setup.is_attacker = s->attacker;
     s->round_accuracy = calloc((size_t)cfg->rounds * (size_t)s->n, sizeof(double));
@@ -227,35 +225,36 @@ static int run_peers(sim *s, p4_error *err)
 
 /* Per-client accuracies, the groups (every peer computed the same ones and
  * checked the others' digests) and the largest spend. */
+void p4_sim_result_summarise_accuracy(p4_sim_result *r)
+{
+    if (!r || r->clients < 1 || !r->accuracy)
+        return;
+    int n = r->clients;
+    double sum = 0, sq = 0, honest = 0;
+    r->attackers = 0;
+    for (int k = 0; k < n; k++) {
+        int bad = r->attacker && r->attacker[k];
+        sum += r->accuracy[k];
+        honest += bad ? 0 : r->accuracy[k];
+        r->attackers += bad;
+    }
+    r->mean_accuracy = sum / n;
+    for (int k = 0; k < n; k++)
+        sq += (r->accuracy[k] - r->mean_accuracy) * (r->accuracy[k] - r->mean_accuracy);
+    r->std_accuracy = n > 1 ? sqrt(sq / (n - 1)) : 0.0;
+    r->honest_mean_accuracy = r->attackers < n ? honest / (n - r->attackers) : NAN;
+}
+
 static void summarise(const sim *s, p4_sim_result *r)
 {
-    double sum = 0, sq = 0;
     for (int k = 0; k < s->n; k++) {
         r->accuracy[k] = s->peers[k].result.accuracy;
-        sum += r->accuracy[k];
-    }
-    r->mean_accuracy = sum / s->n;
-    for (int k = 0; k < s->n; k++)
-        sq += (r->accuracy[k] - r->mean_accuracy) * (r->accuracy[k] - r->mean_accuracy);
-    r->std_accuracy = s->n > 1 ? sqrt(sq / (s->n - 1)) : 0.0;
-    double honest = 0;
-    r->attackers = 0;
-    for (int k = 0; k < s->n; k++) {
         r->attacker[k] = s->attacker[k];
-        r->attackers += s->attacker[k];
-        honest += s->attacker[k] ? 0 : r->accuracy[k];
     }
-    r->honest_mean_accuracy = r->attackers < s->n ? honest / (s->n - r->attackers) : NAN;
+    p4_sim_result_summarise_accuracy(r);
     memcpy(r->group_of, s->peers[0].result.group_of, (size_t)s->n * sizeof(int));
     r->ngroups = s->peers[0].result.ngroups;
-    /* What leaves a client: the warm-up proxy (labels only) and then either
-     * noised logits, whose sensitivity bound holds whatever the proxy learnt
-     * from, or proxy weights, which carry the private teacher unless strict. */
-    int shares_weights = !s->logits_mode && (s->opt->method == P4_METHOD_P4 ||
-                                             p4_method_is_proxyfl(s->opt->method));
-    r->facts = (p4_dp_run_facts){ .dp = s->dp, .reproducible = s->opt->reproducible,
-                                  .private_teacher = shares_weights && !s->cfg->strict_dp,
-                                  .ledger = s->dp };
+    r->facts = p4_peer_setup_facts(&s->setup);
     r->guarantee = p4_dp_guarantee_of(&r->facts);
     r->epsilon = 0;
     for (int k = 0; k < s->n && s->dp; k++) {

@@ -65,4 +65,8 @@ int p4_sim_run(const p4_config *cfg, const p4_sim_options *options, p4_sim_resul
                p4_error *err);
 void p4_sim_result_free(p4_sim_result *result);
 
+/* From accuracy[] (and attacker[], which may be NULL): the mean and std
+ * over clients, the attackers and the honest clients' mean. */
+void p4_sim_result_summarise_accuracy(p4_sim_result *result);
+
 #endif

@@ -1,0 +1,267 @@
+/* node.c: one networked peer; see node.h. */
+#include "p4node/node.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/identity.h"
+#include "cluster/method.h"
+#include "cluster/peer.h"
+#include "cluster/protocol.h"
+#include "cluster/transport_zmq.h"
+#include "common/progress.h"
+#include "datasets/workload.h"
+#include "dp/ledger.h"
+#include "model/gemm.h"
+
+int p4_node_ledger_path(const char *state_dir, int client, char *out, size_t size, p4_error *err)
+{
+    if (state_dir == NULL || out == NULL || client < 0)
+        return p4_error_set(err, P4_EINVAL, "p4_node_ledger_path: bad arguments");
+    /* the name cluster/peer.c gives client k's ledger */
+    if (snprintf(out, size, "%s/client-%03d.db", state_dir, client) >= (int)size)
+        return p4_error_set(err, P4_EINVAL, "state folder path too long: %s", state_dir);
+    return P4_OK;
+}
+
+int p4_node_check_config(const p4_config *cfg, p4_error *err)
+{
+    if (cfg == NULL)
+        return p4_error_set(err, P4_EINVAL, "p4_node_check_config: no config");
+    const char *file = cfg->path[0] ? cfg->path : "config";
+    const char *missing = cfg->node_id < 0          ? "id"
+                        : cfg->node_listen[0] == '\0' ? "listen"
+                        : cfg->node_state[0] == '\0'  ? "state"
+                                                      : NULL;
+    if (missing)
+        return p4_error_set(err, P4_ECONFIG, "%s: missing required key '%s' in [node] "
+                            "(p4 node needs id, listen, peers and state; see docs/node.md)",
+                            file, missing);
+    int clients = cfg->partition.clients;
+    if (clients > P4_NODE_PEERS_MAX + 1)
+        return p4_error_set(err, P4_ECONFIG, "%s: [data] clients = %d: a static membership "
+                            "holds at most %d nodes", file, clients, P4_NODE_PEERS_MAX + 1);
+    /* Static membership: every other client exactly once (the parser checked
+     * ranges and repeats). */
+    char absent[256] = "";
+    size_t used = 0;
+    int count = 0;
+    for (int k = 0; k < clients; k++) {
+        int listed = k == cfg->node_id;
+        for (int i = 0; i < cfg->node_peer_count && !listed; i++)
+            listed = cfg->node_peers[i].id == k;
+        if (listed)
+            continue;
+        count++;
+        if (used < sizeof absent - 16)
+            used += (size_t)snprintf(absent + used, sizeof absent - used, "%s%d", used ? ", " : "", k);
+    }
+    if (count > 0)
+        return p4_error_set(err, P4_ECONFIG, "%s: [node] peers: %d of the %d clients missing "
+                            "(%s): every other member must be listed as ID@ENDPOINT@KEY",
+                            file, count, clients, absent);
+    return P4_OK;
+}
+
+/* ---- the run --------------------------------------------------------------- */
+
+typedef struct node {
+    const p4_node_options *opt;
+    const p4_config *cfg;
+    p4_node_record *rec;
+    p4_node_state *state;
+    p4_workload *work;
+    p4_peer_setup setup;
+    p4_peer_plan plan;
+    p4_peer peer;
+    float *public_x;
+    unsigned char *attacker;     /* per client, from [attack] and the seed */
+    p4_transport *transport;
+} node;
+
+static double spent(const node *n)
+{
+    double eps = 0;
+    if (n->peer.ledger)
+        p4_ledger_spent(n->peer.ledger, &eps, NULL);
+    return eps;
+}
+
+/* protocol hook: each finished round goes to node.db and the log. */
+static void round_done(void *user, int self, int round, double accuracy)
+{
+    node *n = user;
+    double eps = spent(n);
+    p4_error err = {0};
+    if (p4_node_state_round(n->state, n->rec->epoch, round, accuracy, eps, &err) != P4_OK &&
+        n->opt->log)
+        fprintf(n->opt->log, "p4 node %d: %s\n", self, err.message);
+    n->rec->round_reached = round + 1;
+    if (n->opt->log) {
+        fprintf(n->opt->log, "p4 node %d: round %d/%d: accuracy %.4f, epsilon %.3f\n", self,
+                round + 1, n->cfg->rounds, accuracy, eps);
+        fflush(n->opt->log);
+    }
+}
+
+/* The peers' keys (the allowlist) and their bindings in the transport. */
+static int start_transport(node *n, const p4_identity *identity, p4_error *err)
+{
+    const p4_config *cfg = n->cfg;
+    uint8_t(*keys)[P4_KEY_BYTES] = calloc((size_t)cfg->node_peer_count + 1, sizeof *keys);
+    if (!keys)
+        return p4_error_set(err, P4_ENOMEM, "out of memory for peer keys");
+    int rc = P4_OK;
+    for (int i = 0; i < cfg->node_peer_count && rc == P4_OK; i++) {
+        p4_error why = {0};
+        if (p4_key_from_z85(cfg->node_peers[i].key, keys[i], &why) != P4_OK)
+            rc = p4_error_set(err, P4_ECONFIG, "%s: [node] peers: peer %d's key: %s", cfg->path,
+                              cfg->node_peers[i].id, why.message);
+    }
+    p4_zmq_transport_options o = { .id = cfg->node_id, .listen = cfg->node_listen,
+                                   .identity = identity, .allow = keys,
+                                   .allow_count = (size_t)cfg->node_peer_count,
+                                   .log = n->opt->log };
+    if (rc == P4_OK)
+        rc = p4_zmq_transport_new(&n->transport, &o, err);
+    for (int i = 0; i < cfg->node_peer_count && rc == P4_OK; i++)
+        rc = p4_transport_add_peer(n->transport, cfg->node_peers[i].id, cfg->node_peers[i].endpoint,
+                                   keys[i], err);
+    free(keys);
+    return rc;
+}
+
+/* Everything between the start record and the protocol: the client as
+ * `p4 sim` opens it, and the transport. */
+static int open_peer(node *n, p4_method method, double epsilon, const p4_identity *identity,
+                     p4_error *err)
+{
+    const p4_config *cfg = n->cfg;
+    int rc = p4_workload_load(cfg, &n->work, err);
+    if (rc != P4_OK)
+        return rc;
+    if (n->work->partition->clients != cfg->partition.clients)
+        return p4_error_set(err, P4_ECONFIG, "%s: the partition has %d clients, not %d", cfg->path,
+                            n->work->partition->clients, cfg->partition.clients);
+    n->setup = (p4_peer_setup){ .cfg = cfg, .work = n->work, .method = method,
+                                .epsilon = epsilon, .reproducible = n->opt->reproducible,
+                                .state_dir = cfg->node_state,
+                                .public_n = cfg->public_count > 0 ? cfg->public_count : 500 };
+    /* The [attack] the simulator would stage, chosen from the public seed. */
+    if (!(n->attacker = calloc((size_t)cfg->partition.clients, 1)))
+        return p4_error_set(err, P4_ENOMEM, "out of memory");
+    if ((rc = p4_attack_choose_config(cfg, cfg->partition.clients, n->attacker, err)) != P4_OK)
+        return rc;
+    n->setup.is_attacker = n->attacker;
+    if (p4_peer_setup_logits(&n->setup) &&
+        (rc = p4_public_set_pick(cfg, n->work, n->setup.public_n, &n->public_x, err)) != P4_OK)
+        return rc;
+    n->plan.q = -1;
+    if ((rc = p4_peer_open(&n->peer, &n->setup, cfg->node_id, &n->plan, err)) != P4_OK)
+        return rc;
+    return start_transport(n, identity, err);
+}
+
+static int run_protocol(node *n, p4_method method, p4_error *err)
+{
+    const p4_config *cfg = n->cfg;
+    p4_node_record *r = n->rec;
+    int dp = p4_peer_setup_dp(&n->setup);
+    p4_gemm_set_threads(1); /* as `p4 sim` does: the same arithmetic, bit for bit */
+    if (n->opt->log) {
+        fprintf(n->opt->log, "p4 node %d (epoch %u): %s, %d peers, listening on %s\n",
+                cfg->node_id, r->epoch, p4_method_name(method), cfg->node_peer_count,
+                p4_zmq_transport_endpoint(n->transport));
+        fflush(n->opt->log);
+    }
+    p4_protocol_spec spec = {
+        .cfg = cfg, .method = method, .clients = cfg->partition.clients, .peer = &n->peer,
+        .dp = dp, .logits_mode = p4_peer_setup_logits(&n->setup), .public_x = n->public_x,
+        .public_n = n->setup.public_n, .logit_sigma = n->plan.logit_sigma,
+        .classes = n->work->train->classes, .transport = n->transport, .epoch = r->epoch,
+        .timeout = cfg->node_timeout, .log = n->opt->log,
+        .hooks = { .user = n, .round_done = round_done },
+    };
+    p4_protocol_result res = { .group_of = r->group_of };
+    double start = p4_now_seconds();
+    int rc = p4_protocol_run(&spec, &res, err);
+    if (rc != P4_OK)
+        return rc;
+    r->seconds = p4_now_seconds() - start;
+    r->accuracy = res.accuracy;
+    r->ngroups = res.ngroups;
+    r->dropped = res.dropped;
+    r->missing = res.missing;
+    r->round_reached = cfg->rounds;
+    r->epsilon = spent(n);
+    r->noise_multiplier = dp ? n->plan.sigma : 0.0;
+    r->warmup_noise_multiplier = dp ? n->plan.warmup.noise_multiplier : 0.0;
+    r->facts = p4_peer_setup_facts(&n->setup);
+    r->guarantee = p4_dp_guarantee_of(&r->facts);
+    r->latent = cfg->partition.kind == P4_PARTITION_CLUSTERED
+                    ? n->work->partition->split[cfg->node_id].cluster : -1;
+    return p4_node_state_finish(n->state, r, err);
+}
+
+static void node_close(node *n)
+{
+    p4_transport_destroy(&n->transport);
+    p4_peer_close(&n->peer);
+    free(n->public_x);
+    free(n->attacker);
+    p4_workload_destroy(&n->work);
+    p4_node_state_close(&n->state);
+}
+
+int p4_node_run(const p4_node_options *opt, p4_node_record *r, p4_error *err)
+{
+    if (opt == NULL || opt->cfg == NULL || r == NULL)
+        return p4_error_set(err, P4_EINVAL, "p4_node_run: bad arguments");
+    memset(r, 0, sizeof *r);
+    const p4_config *cfg = opt->cfg;
+    int rc = p4_node_check_config(cfg, err);
+    p4_method method;
+    if (rc == P4_OK && p4_method_parse(cfg->method, &method) != P4_OK)
+        rc = p4_error_set(err, P4_ECONFIG, "%s: [p4] method '%s' is unknown", cfg->path, cfg->method);
+    if (rc != P4_OK)
+        return rc;
+    double epsilon = cfg->dp_enabled && cfg->target_epsilon > 0 ? cfg->target_epsilon : INFINITY;
+
+    node n = { .opt = opt, .cfg = cfg, .rec = r };
+    p4_identity identity;
+    int created = 0;
+    if ((rc = p4_identity_load_or_create(cfg->node_state, &identity, &created, err)) != P4_OK)
+        return rc;
+    if (created && opt->log)
+        fprintf(opt->log, "p4 node %d: made a new key pair in %s (node.pub is what peers list)\n",
+                cfg->node_id, cfg->node_state);
+    r->client = cfg->node_id;
+    r->clients = cfg->partition.clients;
+    snprintf(r->method, sizeof r->method, "%s", p4_method_name(method));
+    r->rounds = cfg->rounds;
+    r->epsilon_target = epsilon;
+    r->latent = -1;
+    r->group_of = calloc((size_t)r->clients, sizeof *r->group_of);
+    if (r->group_of == NULL)
+        rc = p4_error_set(err, P4_ENOMEM, "out of memory");
+    if (rc == P4_OK)
+        rc = p4_node_state_open(&n.state, cfg->node_state, err);
+    if (rc == P4_OK && (rc = p4_node_state_begin(n.state, r, err)) == P4_OK) {
+        /* From here on node.db says how the run ended. */
+        rc = open_peer(&n, method, epsilon, &identity, err);
+        if (rc == P4_OK)
+            rc = run_protocol(&n, method, err);
+        if (rc == P4_OK) {
+            snprintf(r->status, sizeof r->status, "finished");
+        } else {
+            snprintf(r->status, sizeof r->status, "failed");
+            p4_node_state_end(n.state, r->epoch, "failed", err ? err->message : "", NULL);
+        }
+    }
+    p4_identity_wipe(&identity);
+    node_close(&n);
+    if (rc != P4_OK)
+        p4_node_record_free(r);
+    return rc;
+}

@@ -1,0 +1,115 @@
+/* run_report.c: the run summary `p4 sim` and `p4 cluster` print; see
+ * run_report.h. */
+#include "p4node/run_report.h"
+
+#include <math.h>
+
+#include "common/json.h"
+#include "dp/guarantee.h"
+
+void p4_run_report_groups(FILE *out, const int *group_of, int clients, int ngroups)
+{
+    fputc('[', out);
+    for (int g = 0; group_of && g < ngroups; g++) {
+        fprintf(out, "%s[", g ? "," : "");
+        int first = 1;
+        for (int k = 0; k < clients; k++)
+            if (group_of[k] == g) {
+                fprintf(out, "%s%d", first ? "" : ",", k);
+                first = 0;
+            }
+        fputc(']', out);
+    }
+    fputc(']', out);
+}
+
+void p4_run_report_json(FILE *out, const p4_run_report *c)
+{
+    if (out == NULL || c == NULL || c->cfg == NULL || c->result == NULL)
+        return;
+    const p4_sim_result *r = c->result;
+    fprintf(out, "{\"config\":");
+    p4_json_string(out, c->cfg->path);
+    fprintf(out, ",\"method\":\"%s\",\"epsilon_target\":", p4_method_name(c->method));
+    p4_json_number(out, c->epsilon_target);
+    fprintf(out, ",\"epsilon\":");
+    p4_json_number(out, r->epsilon);
+    fprintf(out, ",\"delta\":");
+    p4_json_number(out, c->cfg->delta);
+    fprintf(out, ",\"noise_multiplier\":");
+    p4_json_number(out, r->noise_multiplier);
+    fprintf(out, ",\"dp_guarantee\":\"%s\",\"reproducible\":%s", p4_dp_guarantee_name(r->guarantee),
+           c->reproducible ? "true" : "false");
+    fprintf(out, ",\"seed\":%llu,\"clients\":%d,\"mean_accuracy\":", (unsigned long long)c->cfg->seed,
+           r->clients);
+    p4_json_number(out, r->mean_accuracy);
+    fprintf(out, ",\"std_accuracy\":");
+    p4_json_number(out, r->std_accuracy);
+    fprintf(out, ",\"accuracy\":[");
+    for (int k = 0; k < r->clients; k++) {
+        if (k) fputc(',', out);
+        p4_json_number(out, r->accuracy[k]);
+    }
+    fprintf(out, "],\"groups\":");
+    p4_run_report_groups(out, r->group_of, r->clients, r->ngroups);
+    fprintf(out, ",\"ari\":");
+    p4_json_number(out, r->ari);
+    if (r->attackers > 0 && r->attacker) {
+        fprintf(out, ",\"attack\":{\"kind\":");
+        p4_json_string(out, c->cfg->attack_kind);
+        fprintf(out, ",\"fraction\":");
+        p4_json_number(out, c->cfg->attack_fraction);
+        fprintf(out, ",\"strength\":");
+        p4_json_number(out, c->cfg->attack_strength);
+        fprintf(out, ",\"attackers\":[");
+        for (int k = 0, first = 1; k < r->clients; k++)
+            if (r->attacker[k]) {
+                fprintf(out, "%s%d", first ? "" : ",", k);
+                first = 0;
+            }
+        fprintf(out, "]}");
+    }
+    fprintf(out, ",\"honest_mean_accuracy\":");
+    p4_json_number(out, r->honest_mean_accuracy);
+    fprintf(out, ",\"seconds\":");
+    p4_json_number(out, r->seconds);
+    fprintf(out, "}\n");
+}
+
+void p4_run_report_text(FILE *out, const p4_run_report *c)
+{
+    if (out == NULL || c == NULL || c->cfg == NULL || c->result == NULL)
+        return;
+    const p4_sim_result *r = c->result;
+    fprintf(out, "%-7s %-8s %-6s %9s\n", "client", "cluster", "group", "accuracy");
+    for (int k = 0; k < r->clients; k++) {
+        char latent[16] = "-";
+        if (r->latent[k] >= 0) snprintf(latent, sizeof latent, "%d", r->latent[k]);
+        fprintf(out, "%-7d %-8s %-6d %9.4f\n", k, latent, r->group_of[k], r->accuracy[k]);
+    }
+    fprintf(out, "\nmethod %s, %d clients, seed %llu\n", p4_method_name(c->method), r->clients,
+           (unsigned long long)c->cfg->seed);
+    fprintf(out, "mean accuracy %.4f (std over clients %.4f)\n", r->mean_accuracy, r->std_accuracy);
+    fprintf(out, "groups (%d): ", r->ngroups);
+    p4_run_report_groups(out, r->group_of, r->clients, r->ngroups);
+    fputc('\n', out);
+    if (!isnan(r->ari))
+        fprintf(out, "adjusted Rand index against the latent clusters: %.3f\n", r->ari);
+    if (r->attackers > 0 && r->attacker) {
+        fprintf(out, "attack %s (strength %g): %d malicious client(s):", c->cfg->attack_kind,
+                c->cfg->attack_strength, r->attackers);
+        for (int k = 0; k < r->clients; k++)
+            if (r->attacker[k])
+                fprintf(out, " %d", k);
+        fprintf(out, "; honest clients' mean accuracy %.4f\n", r->honest_mean_accuracy);
+    }
+    if (isinf(c->epsilon_target) || c->method == P4_METHOD_LOCAL)
+        fprintf(out, "privacy: no DP (epsilon inf)\n");
+    else
+        fprintf(out, "privacy: epsilon %.3f spent of %.3f per client at delta %g (noise multiplier %.4f)\n",
+               r->epsilon, c->epsilon_target, c->cfg->delta, r->noise_multiplier);
+    fprintf(out, "dp_guarantee %s: %s\n", p4_dp_guarantee_name(r->guarantee),
+           p4_dp_guarantee_reason(&r->facts));
+    fprintf(out, "time %.1f s\n", r->seconds);
+}
+
