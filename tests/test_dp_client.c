@@ -11,6 +11,7 @@
  *     so their proxies differ (and with it they are identical);
  *   - head-only warm-up: every proxy layer below the output is bit-unchanged
  *     and the output layer moved (and without head-only they all move).
+ *   - the co-training step divides by q N, not by the batch it drew.
  * Each comparison is run both ways, so none of them passes vacuously.
  * scripts/check-mutants runs these against broken copies of the DP code
  * (tests/mutants/, docs/mutants.md). */
@@ -22,6 +23,9 @@
 
 #include "distill/client.h"
 #include "dp/ledger.h"
+#include "model/loss.h"
+#include "model/model.h"
+#include "model/optimizer.h"
 #include "support/dp_fixture.h"
 #include "support/test_stats.h"
 #include "tee/enclave.h"
@@ -155,6 +159,89 @@ static int cotrained_proxies_equal(dp_client *a, dp_client *b)
     free(pa);
     free(pb);
     return equal;
+}
+
+/* ---- the co-training step's divisor ------------------------------------- */
+
+/* With N identical training examples every clipped gradient is the same g_c,
+ * so one co-training step (q = 0.75: one step an epoch) without noise moves
+ * the proxy by lr n g_c / (q N) for the n examples it drew.  N = 41 makes
+ * q N = 30.75: the update over lr g_c times q N must be a whole number n,
+ * whatever batch the secret sampler drew; a step divided by n instead of
+ * q N gives 30.75. */
+static void test_cotrain_step_divides_by_expected_batch(void **state)
+{
+    world *w = *state;
+    enum { SAME = 41 };
+    const double q = 0.75;
+    p4_dataset *same = NULL;
+    assert_int_equal(p4_dataset_new(&same, "same", SAME, TINY_SIDE, TINY_SIDE, 1, TINY_CLASSES,
+                                    NULL), P4_OK);
+    for (int i = 0; i < SAME; i++) {
+        memcpy(same->pixels + (size_t)i * TINY_INPUTS, w->data->pixels, TINY_INPUTS);
+        same->labels[i] = w->data->labels[0];
+    }
+    int idx[SAME];
+    for (int i = 0; i < SAME; i++)
+        idx[i] = i;
+    p4_client_spec spec = base_spec(w);
+    spec.train = same;
+    spec.train_idx = idx;
+    spec.train_count = SAME;
+    spec.seeded_sampling = 0;
+    spec.dp_params = (p4_dpsgd_params){ .sample_rate = q, .noise_multiplier = 0.0,
+                                        .clip_norm = 0.05 };
+    dp_client c;
+    open_client(w, spec, "divisor.db", 1, &c);
+    size_t n = p4_client_proxy_size(c.client);
+    float *w0 = proxy_of(&c);
+
+    /* g_c: the example's gradient (darknet's sign), clipped to C. */
+    p4_model *ref = NULL;
+    p4_sgd *sgd = NULL;
+    float x[TINY_INPUTS], y[TINY_CLASSES];
+    float *g = malloc(n * sizeof *g);
+    assert_non_null(g);
+    assert_int_equal(p4_model_new(&ref, w->conv_cfg, &tiny_shape, 1, 1, NULL), P4_OK);
+    assert_int_equal(p4_model_set_params(ref, w0, n), P4_OK);
+    assert_int_equal(p4_sgd_new(&sgd, ref, 1.0, 0.0, 0.0, NULL), P4_OK);
+    assert_int_equal(p4_dataset_batch(same, NULL, 1, x, y), P4_OK);
+    assert_int_equal(p4_model_load_inputs(ref, x, 1), P4_OK);
+    p4_model_forward(ref, 1);
+    p4_loss_cross_entropy(p4_model_probabilities(ref), y, 1, TINY_CLASSES,
+                          p4_model_logit_delta(ref));
+    p4_sgd_zero_grad(sgd);
+    assert_int_equal(p4_model_backward(ref), P4_OK);
+    assert_int_equal(p4_model_get_gradients(ref, g, n), P4_OK);
+    double gg = 0;
+    for (size_t k = 0; k < n; k++)
+        gg += (double)g[k] * g[k];
+    double factor = sqrt(gg) > spec.dp_params.clip_norm ? spec.dp_params.clip_norm / sqrt(gg) : 1;
+    assert_true(factor < 1); /* clipped: C matters */
+
+    cotrain(&c);
+    float *w1 = proxy_of(&c);
+    double dot = 0, dd = 0, gc2 = gg * factor * factor;
+    for (size_t k = 0; k < n; k++) {
+        double d = (double)w1[k] - w0[k];
+        dot += d * factor * g[k];
+        dd += d * d;
+    }
+    double r = dot / (spec.learning_rate * gc2); /* n / (q N) */
+    double drawn = r * q * SAME, off = 0;
+    for (size_t k = 0; k < n; k++) {
+        double d = (double)w1[k] - w0[k] - r * spec.learning_rate * factor * g[k];
+        off += d * d;
+    }
+    if (!(drawn > 0.5 && fabs(drawn - round(drawn)) < 1e-3 && sqrt(off) <= 1e-4 * sqrt(dd)))
+        fail_msg("co-training step = %.5f x lr g_c, so n = %.4f examples, not a whole number "
+                 "(a divisor other than q N = %.2f?); off the direction of g_c by %g of %g",
+                 r, drawn, q * SAME, sqrt(off), sqrt(dd));
+    free(g); free(w0); free(w1);
+    p4_sgd_destroy(&sgd);
+    p4_model_destroy(&ref);
+    close_client(&c);
+    p4_dataset_destroy(&same);
 }
 
 /* ---- logits mode ---------------------------------------------------------- */
@@ -336,6 +423,8 @@ static void test_head_only_warmup_leaves_lower_layers_alone(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_cotrain_step_divides_by_expected_batch, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_logits_noise_is_sigma_clip_and_is_recorded, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_strict_dp_proxy_does_not_read_the_private_model,
