@@ -34,6 +34,7 @@
 #define TRAIN 64
 #define TEST 16
 #define PUBLIC 400
+#define BASE_Q 0.25 /* base_spec's sample rate: 4 steps an epoch */
 
 typedef struct {
     char *dir;
@@ -94,7 +95,7 @@ static p4_client_spec base_spec(const world *w)
     s.learning_rate = 0.5;
     s.seed = 42;
     s.dp = 1;
-    s.dp_params = (p4_dpsgd_params){ .sample_rate = 0.25, .noise_multiplier = 1.0,
+    s.dp_params = (p4_dpsgd_params){ .sample_rate = BASE_Q, .noise_multiplier = 1.0,
                                      .clip_norm = 1.0 };
     s.kd_alpha = 0.5;
     s.kd_temperature = 2.0;
@@ -139,19 +140,27 @@ static float *proxy_of(const dp_client *c)
     return v;
 }
 
-static void cotrain(dp_client *c)
+/* One co-training epoch; each of its round(1/q) DP steps must be in the
+ * ledger when it returns. */
+static void cotrain(dp_client *c, double q)
 {
     p4_error err = {0};
+    long long before = 0, after = 0;
+    assert_int_equal(p4_ledger_total_steps(c->ledger, &before, NULL), P4_OK);
     if (p4_client_local(c->client, P4_LOCAL_COTRAIN, 1, &err) != P4_OK)
         fail_msg("co-training: %s", err.message);
+    assert_int_equal(p4_ledger_total_steps(c->ledger, &after, NULL), P4_OK);
+    if (after - before != p4_dpsgd_steps_per_epoch(q))
+        fail_msg("a co-training epoch of %lld DP steps recorded %lld in the ledger",
+                 p4_dpsgd_steps_per_epoch(q), after - before);
 }
 
 /* Trains a and b one co-training epoch each; 1 if their proxies are then
  * bit-identical. */
 static int cotrained_proxies_equal(dp_client *a, dp_client *b)
 {
-    cotrain(a);
-    cotrain(b);
+    cotrain(a, BASE_Q);
+    cotrain(b, BASE_Q);
     size_t n = p4_client_proxy_size(a->client);
     assert_true(n == p4_client_proxy_size(b->client));
     float *pa = proxy_of(a), *pb = proxy_of(b);
@@ -219,7 +228,7 @@ static void test_cotrain_step_divides_by_expected_batch(void **state)
     double factor = sqrt(gg) > spec.dp_params.clip_norm ? spec.dp_params.clip_norm / sqrt(gg) : 1;
     assert_true(factor < 1); /* clipped: C matters */
 
-    cotrain(&c);
+    cotrain(&c, q);
     float *w1 = proxy_of(&c);
     double dot = 0, dd = 0, gc2 = gg * factor * factor;
     for (size_t k = 0; k < n; k++) {
