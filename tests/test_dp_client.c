@@ -35,6 +35,7 @@
 #define TEST 16
 #define PUBLIC 400
 #define BASE_Q 0.25 /* base_spec's sample rate: 4 steps an epoch */
+#define BASE_SIGMA 1.0
 
 typedef struct {
     char *dir;
@@ -95,7 +96,7 @@ static p4_client_spec base_spec(const world *w)
     s.learning_rate = 0.5;
     s.seed = 42;
     s.dp = 1;
-    s.dp_params = (p4_dpsgd_params){ .sample_rate = BASE_Q, .noise_multiplier = 1.0,
+    s.dp_params = (p4_dpsgd_params){ .sample_rate = BASE_Q, .noise_multiplier = BASE_SIGMA,
                                      .clip_norm = 1.0 };
     s.kd_alpha = 0.5;
     s.kd_temperature = 2.0;
@@ -140,9 +141,23 @@ static float *proxy_of(const dp_client *c)
     return v;
 }
 
+/* Every mechanism in the ledger must be the one run: rate q and noise
+ * multiplier sigma (a larger recorded sigma or smaller q under-counts). */
+static void assert_ledger_holds_only(p4_ledger *ledger, double q, double sigma)
+{
+    p4_dp_phase phase[8];
+    int n = 0;
+    assert_int_equal(p4_ledger_phases(ledger, phase, 8, &n, NULL), P4_OK);
+    assert_true(n >= 1);
+    for (int i = 0; i < n; i++)
+        if (phase[i].sample_rate != q || phase[i].noise_multiplier != sigma)
+            fail_msg("the ledger records q = %g, sigma = %g for steps run at q = %g, sigma = %g",
+                     phase[i].sample_rate, phase[i].noise_multiplier, q, sigma);
+}
+
 /* One co-training epoch; each of its round(1/q) DP steps must be in the
- * ledger when it returns. */
-static void cotrain(dp_client *c, double q)
+ * ledger, at the (q, sigma) it ran with, when it returns. */
+static void cotrain(dp_client *c, double q, double sigma)
 {
     p4_error err = {0};
     long long before = 0, after = 0;
@@ -153,14 +168,15 @@ static void cotrain(dp_client *c, double q)
     if (after - before != p4_dpsgd_steps_per_epoch(q))
         fail_msg("a co-training epoch of %lld DP steps recorded %lld in the ledger",
                  p4_dpsgd_steps_per_epoch(q), after - before);
+    assert_ledger_holds_only(c->ledger, q, sigma);
 }
 
 /* Trains a and b one co-training epoch each; 1 if their proxies are then
  * bit-identical. */
 static int cotrained_proxies_equal(dp_client *a, dp_client *b)
 {
-    cotrain(a, BASE_Q);
-    cotrain(b, BASE_Q);
+    cotrain(a, BASE_Q, BASE_SIGMA);
+    cotrain(b, BASE_Q, BASE_SIGMA);
     size_t n = p4_client_proxy_size(a->client);
     assert_true(n == p4_client_proxy_size(b->client));
     float *pa = proxy_of(a), *pb = proxy_of(b);
@@ -228,7 +244,7 @@ static void test_cotrain_step_divides_by_expected_batch(void **state)
     double factor = sqrt(gg) > spec.dp_params.clip_norm ? spec.dp_params.clip_norm / sqrt(gg) : 1;
     assert_true(factor < 1); /* clipped: C matters */
 
-    cotrain(&c, q);
+    cotrain(&c, q, 0.0);
     float *w1 = proxy_of(&c);
     double dot = 0, dd = 0, gc2 = gg * factor * factor;
     for (size_t k = 0; k < n; k++) {
@@ -310,6 +326,20 @@ static void test_logits_noise_is_sigma_clip_and_is_recorded(void **state)
     p = test_normal_p(sum / sqrt(k));
     if (p < ALPHA)
         fail_msg("logits noise: mean %.4f sd, p = %.3g < %g", sum / k, p, ALPHA);
+    /* Accounting: one Gaussian release of the n x classes matrix at q = 1.
+     * Each row is clipped to `clip` and moves by at most 2 clip, so the L2
+     * sensitivity is at most 2 clip sqrt(n) and the noise multiplier at
+     * most sigma clip / (2 clip sqrt(n)); a larger one under-counts. */
+    p4_dp_phase phase[8];
+    int phases = 0;
+    assert_int_equal(p4_ledger_phases(priv.ledger, phase, 8, &phases, NULL), P4_OK);
+    assert_true(phases >= 1);
+    for (int i = 0; i < phases; i++)
+        if (phase[i].sample_rate != 1.0 ||
+            !(phase[i].noise_multiplier <= sigma / (2 * sqrt((double)PUBLIC)) * (1 + 1e-12)))
+            fail_msg("logits release recorded at q = %g, sigma = %g; at most sigma = %g is sound",
+                     phase[i].sample_rate, phase[i].noise_multiplier,
+                     sigma / (2 * sqrt((double)PUBLIC)));
     /* The same release without sigma is refused for a DP client. */
     assert_int_equal(p4_client_public_logits(priv.client, x, PUBLIC, clip, 0.0, noisy, &err),
                      P4_EINVAL);
@@ -398,6 +428,7 @@ static int warmup_moves(const world *w, int head_only, int *moved, int max)
         fail_msg("warm-up: %s", err.message);
     assert_int_equal(p4_ledger_total_steps(c.ledger, &steps, NULL), P4_OK);
     assert_true(steps == 4); /* round(1/q) DP steps, recorded */
+    assert_ledger_holds_only(c.ledger, BASE_Q, BASE_SIGMA);
     float *after = proxy_of(&c);
     int layers = 0;
     size_t offset, length;
