@@ -274,7 +274,7 @@ static void test_cotrain_step_divides_by_expected_batch(void **state)
 static void test_logits_noise_is_sigma_clip_and_is_recorded(void **state)
 {
     world *w = *state;
-    const double clip = 0.5, sigma = 1.5;
+    const double sigma = 1.5;
     const int reps = 5;
     p4_client_spec spec = base_spec(w);
     dp_client priv, twin;
@@ -293,12 +293,35 @@ static void test_logits_noise_is_sigma_clip_and_is_recorded(void **state)
     assert_true(x && clean && noisy);
     assert_int_equal(p4_dataset_batch(pub, NULL, PUBLIC, x, NULL), P4_OK);
     p4_error err = {0};
+    /* Rows before clipping (a bound none reaches), then clip at their
+     * median norm: each released row must be the raw one scaled to norm at
+     * most C, the sensitivity the accounting below relies on. */
+    float *raw = malloc((size_t)PUBLIC * TINY_CLASSES * sizeof *raw);
+    double norm[PUBLIC], sorted[PUBLIC];
+    assert_non_null(raw);
+    if (p4_client_public_logits(twin.client, x, PUBLIC, 1e30, 0.0, raw, &err) != P4_OK)
+        fail_msg("%s", err.message);
+    for (int i = 0; i < PUBLIC; i++) {
+        double sq = 0;
+        for (int k = 0; k < TINY_CLASSES; k++)
+            sq += (double)raw[i * TINY_CLASSES + k] * raw[i * TINY_CLASSES + k];
+        norm[i] = sorted[i] = sqrt(sq);
+    }
+    qsort(sorted, PUBLIC, sizeof *sorted, test_compare_doubles);
+    const double clip = sorted[PUBLIC / 2];
+    assert_true(clip > 0 && sorted[0] < clip && sorted[PUBLIC - 1] > clip);
     if (p4_client_public_logits(twin.client, x, PUBLIC, clip, 0.0, clean, &err) != P4_OK)
         fail_msg("%s", err.message);
-    double clean_sq = 0;
-    for (int k = 0; k < PUBLIC * TINY_CLASSES; k++)
-        clean_sq += (double)clean[k] * clean[k];
-    assert_true(clean_sq > 0); /* the noiseless release is not trivially zero */
+    for (int i = 0; i < PUBLIC; i++) {
+        double scale = norm[i] > clip ? clip / norm[i] : 1.0;
+        for (int k = 0; k < TINY_CLASSES; k++) {
+            double expect = scale * raw[i * TINY_CLASSES + k];
+            if (fabs(clean[i * TINY_CLASSES + k] - expect) > 1e-5 * clip)
+                fail_msg("logits row %d (norm %g, C = %g): entry %d released as %g, expected %g",
+                         i, norm[i], clip, k, clean[i * TINY_CLASSES + k], expect);
+        }
+    }
+    free(raw);
 
     double ss = 0, sum = 0, spent_before = 0, spent_after = 0;
     long long steps_before = 0, steps_after = 0;

@@ -119,12 +119,6 @@ static void reference_clipped_sum(fixture *f, const float *x, const float *y, in
     free(g);
 }
 
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
@@ -152,7 +146,7 @@ static int setup(void **state)
     reference_clipped_sum(f, f->x, f->y, N_BATCH, INFINITY, f->clipped_sum, f->norm);
     double sorted[N_BATCH];
     memcpy(sorted, f->norm, sizeof sorted);
-    qsort(sorted, N_BATCH, sizeof *sorted, compare_doubles);
+    qsort(sorted, N_BATCH, sizeof *sorted, test_compare_doubles);
     f->clip = 0.5 * (sorted[N_BATCH / 2 - 1] + sorted[N_BATCH / 2]);
     assert_true(sorted[0] > 0 && sorted[0] < f->clip && sorted[N_BATCH - 1] > f->clip);
     reference_clipped_sum(f, f->x, f->y, N_BATCH, f->clip, f->clipped_sum, NULL);

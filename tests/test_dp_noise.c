@@ -11,6 +11,7 @@
  * repeated noise, fixed-size batches, an index never sampled) to show that
  * each of them can fail. */
 #include "support/test_support.h"
+#include "support/test_stats.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -79,12 +80,6 @@ static int halves_ok(const double *x, size_t n)
     return uncorrelated(x, x + n / 2, n / 2);
 }
 
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Kolmogorov-Smirnov against N(mu, sd^2).  DKW-Massart: for any n,
  * P(sup |F_n - F| > e) <= 2 exp(-2 n e^2), which is 1e-7 at the bound. */
 static int normal_shape_ok(const double *x, size_t n, double mu, double sd)
@@ -92,7 +87,7 @@ static int normal_shape_ok(const double *x, size_t n, double mu, double sd)
     double *s = malloc(n * sizeof *s);
     assert_non_null(s);
     memcpy(s, x, n * sizeof *s);
-    qsort(s, n, sizeof *s, compare_doubles);
+    qsort(s, n, sizeof *s, test_compare_doubles);
     double d = 0;
     for (size_t i = 0; i < n; i++) {
         double f = 0.5 * erfc(-(s[i] - mu) / (sd * sqrt(2.0)));

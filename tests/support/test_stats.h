@@ -82,4 +82,11 @@ static inline double test_normal_p(double z)
     return erfc(fabs(z) / sqrt(2.0));
 }
 
+/* qsort order for doubles (for medians). */
+static inline int test_compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 #endif
