@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "common/rng.h"
+#include "common/workers.h"
 #include "dp/dpsgd.h"
 #include "model/loss.h"
 #include "model/model.h"
@@ -196,7 +197,9 @@ static p4_dpsgd *new_dpsgd(fixture *f, double sigma, p4_enclave *enclave)
     return dp;
 }
 
-/* Without noise the step is lr S / (q N) on every tensor, to float precision. */
+/* Without noise the step is lr S / (q N) on every tensor, to float
+ * precision, on one compute thread and on three (the per-example work is
+ * split between threads: common/workers.h). */
 static void test_noiseless_step_is_clipped_sum_over_expected_batch(void **state)
 {
     fixture *f = *state;
@@ -206,18 +209,23 @@ static void test_noiseless_step_is_clipped_sum_over_expected_batch(void **state)
     float *w = malloc(f->params * sizeof *w);
     double *delta = malloc(f->params * sizeof *delta);
     assert_true(w != NULL && delta != NULL);
-    dp_step(f, dp, w, delta);
-    for (int t = 0; t < f->ntensors; t++) {
-        double err_sq = 0, ref_sq = 0;
-        for (size_t k = f->t[t].offset; k < f->t[t].offset + f->t[t].count; k++) {
-            double expect = f->lr * f->clipped_sum[k] / EXPECTED_BATCH;
-            err_sq += (delta[k] - expect) * (delta[k] - expect);
-            ref_sq += expect * expect;
+    const int threads[2] = { 1, 3 };
+    for (int r = 0; r < 2; r++) {
+        p4_workers_set_threads(threads[r]);
+        dp_step(f, dp, w, delta);
+        for (int t = 0; t < f->ntensors; t++) {
+            double err_sq = 0, ref_sq = 0;
+            for (size_t k = f->t[t].offset; k < f->t[t].offset + f->t[t].count; k++) {
+                double expect = f->lr * f->clipped_sum[k] / EXPECTED_BATCH;
+                err_sq += (delta[k] - expect) * (delta[k] - expect);
+                ref_sq += expect * expect;
+            }
+            if (!(ref_sq > 0 && sqrt(err_sq) <= 1e-4 * sqrt(ref_sq)))
+                fail_msg("%d thread(s), %s: |update - lr S/(qN)| = %g, |lr S/(qN)| = %g",
+                         threads[r], f->t[t].name, sqrt(err_sq), sqrt(ref_sq));
         }
-        if (!(ref_sq > 0 && sqrt(err_sq) <= 1e-4 * sqrt(ref_sq)))
-            fail_msg("%s: |update - lr S/(qN)| = %g, |lr S/(qN)| = %g", f->t[t].name,
-                     sqrt(err_sq), sqrt(ref_sq));
     }
+    p4_workers_set_threads(1);
     free(w);
     free(delta);
     p4_dpsgd_destroy(&dp);
