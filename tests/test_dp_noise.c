@@ -11,6 +11,7 @@
  * repeated noise, fixed-size batches, an index never sampled) to show that
  * each of them can fail. */
 #include "support/test_support.h"
+#include "support/test_stats.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -79,12 +80,6 @@ static int halves_ok(const double *x, size_t n)
     return uncorrelated(x, x + n / 2, n / 2);
 }
 
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Kolmogorov-Smirnov against N(mu, sd^2).  DKW-Massart: for any n,
  * P(sup |F_n - F| > e) <= 2 exp(-2 n e^2), which is 1e-7 at the bound. */
 static int normal_shape_ok(const double *x, size_t n, double mu, double sd)
@@ -92,7 +87,7 @@ static int normal_shape_ok(const double *x, size_t n, double mu, double sd)
     double *s = malloc(n * sizeof *s);
     assert_non_null(s);
     memcpy(s, x, n * sizeof *s);
-    qsort(s, n, sizeof *s, compare_doubles);
+    qsort(s, n, sizeof *s, test_compare_doubles);
     double d = 0;
     for (size_t i = 0; i < n; i++) {
         double f = 0.5 * erfc(-(s[i] - mu) / (sd * sqrt(2.0)));
@@ -263,8 +258,34 @@ static void test_parallel_noise_does_not_depend_on_threads(void **state)
 
 /* The ziggurat's rare paths: the tail beyond R = 3.4426 (probability
  * 2 (1 - Phi(R)) = 5.7625e-4) and the wedges must give the normal's mass.
- * Counts in bands are binomial; each must lie within 5.5 standard
+ * Counts in bands of |z| are binomial; each must lie within 5.5 standard
  * deviations (a correct sampler fails one band with p < 4e-8). */
+#define BANDS 7
+static const double band_edges[BANDS + 1] = { 0.0, 0.5, 1.0, 2.0, 3.0, 3.442619855899, 4.0,
+                                              INFINITY };
+
+static void count_band(long *count, double z)
+{
+    z = fabs(z);
+    for (int b = 0; b < BANDS; b++)
+        if (z >= band_edges[b] && z < band_edges[b + 1]) {
+            count[b]++;
+            break;
+        }
+}
+
+static void check_bands(const char *what, const long *count, long draws)
+{
+    for (int b = 0; b < BANDS; b++) {
+        double p = erfc(band_edges[b] / M_SQRT2) -
+                   (isinf(band_edges[b + 1]) ? 0.0 : erfc(band_edges[b + 1] / M_SQRT2));
+        double mean = p * draws, sd = sqrt(draws * p * (1 - p));
+        if (fabs(count[b] - mean) > 5.5 * sd)
+            fail_msg("%s: |z| in [%g, %g): %ld draws, expected %.1f +- %.1f", what, band_edges[b],
+                     band_edges[b + 1], count[b], mean, sd);
+    }
+}
+
 static void test_ziggurat_tail_and_bands(void **state)
 {
     (void)state;
@@ -272,22 +293,37 @@ static void test_ziggurat_tail_and_bands(void **state)
     p4_ziggurat_init(&zig);
     p4_rng rng;
     p4_rng_init_seeded(&rng, 11, "ziggurat-bands");
-    const double edges[] = { 0.0, 0.5, 1.0, 2.0, 3.0, 3.442619855899, 4.0, INFINITY };
-    const int bands = 7;
-    long count[7] = {0};
+    long count[BANDS] = {0};
     const long draws = 4000000;
-    for (long k = 0; k < draws; k++) {
-        double z = fabs(p4_ziggurat_normal(&zig, &rng));
-        for (int b = 0; b < bands; b++)
-            if (z >= edges[b] && z < edges[b + 1]) { count[b]++; break; }
+    for (long k = 0; k < draws; k++)
+        count_band(count, p4_ziggurat_normal(&zig, &rng));
+    check_bands("p4_ziggurat_normal", count, draws);
+}
+
+/* The same bands through the enclave, which takes the DP noise's own path
+ * (the block-wise, vectorised p4_ziggurat_add on two parallel slices), in
+ * calls of mixed sizes, at a stddev other than 1. */
+static void test_enclave_noise_tail_and_bands(void **state)
+{
+    (void)state;
+    const size_t chunk = 1000003; /* odd, above P4_ZIGGURAT_PARALLEL_MIN */
+    const double sd = 0.37;
+    float *v = malloc(chunk * sizeof *v);
+    assert_non_null(v);
+    p4_enclave *e = NULL;
+    assert_int_equal(p4_enclave_open_software(&e, 1, 12, NULL), P4_OK);
+    long count[BANDS] = {0}, draws = 0;
+    for (int call = 0; call < 5; call++) {
+        size_t n = call == 4 ? 4093 : chunk; /* the last one below the parallel size */
+        memset(v, 0, n * sizeof *v);
+        assert_int_equal(p4_enclave_add_gaussian_noise(e, v, n, sd, NULL), P4_OK);
+        for (size_t k = 0; k < n; k++)
+            count_band(count, v[k] / sd);
+        draws += (long)n;
     }
-    for (int b = 0; b < bands; b++) {
-        double p = erfc(edges[b] / M_SQRT2) - (isinf(edges[b + 1]) ? 0.0 : erfc(edges[b + 1] / M_SQRT2));
-        double mean = p * draws, sd = sqrt(draws * p * (1 - p));
-        if (fabs(count[b] - mean) > 5.5 * sd)
-            fail_msg("|z| in [%g, %g): %ld draws, expected %.1f +- %.1f", edges[b], edges[b + 1],
-                     count[b], mean, sd);
-    }
+    check_bands("p4_enclave_add_gaussian_noise", count, draws);
+    p4_enclave_close(&e);
+    free(v);
 }
 
 static void test_noise_rejects_bad_arguments(void **state)
@@ -410,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_noise_and_sampling_streams_are_independent),
         cmocka_unit_test(test_parallel_noise_does_not_depend_on_threads),
         cmocka_unit_test(test_ziggurat_tail_and_bands),
+        cmocka_unit_test(test_enclave_noise_tail_and_bands),
         cmocka_unit_test(test_noise_rejects_bad_arguments),
         cmocka_unit_test(test_poisson_batches_have_binomial_sizes_and_rates),
         cmocka_unit_test(test_poisson_rate_one_takes_everything),

@@ -1,0 +1,501 @@
+/* test_dp_client.c: the DP promises of a P4 client, checked on what it
+ * releases rather than on accuracy.
+ *   - logits mode: the released logits minus the noiseless ones have
+ *     variance (sigma clip)^2 per entry (exact chi-square tail, alpha 1e-9),
+ *     and every release is in the ledger before it is returned;
+ *   - strict DP: the proxy's DP step does not read the private model, so two
+ *     clients that differ only in their private model release bit-identical
+ *     proxies (and without strict DP they do not: the comparison can fail);
+ *   - secret batches: without reproducible sampling, two clients with the
+ *     same seed and the same (seeded) noise draw different Poisson batches,
+ *     so their proxies differ (and with it they are identical);
+ *   - head-only warm-up: every proxy layer below the output is bit-unchanged
+ *     and the output layer moved (and without head-only they all move).
+ *   - the co-training step divides by q N, not by the batch it drew.
+ * Each comparison is run both ways, so none of them passes vacuously.
+ * scripts/check-mutants runs these against broken copies of the DP code
+ * (tests/mutants/, docs/mutants.md). */
+#include "support/test_support.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "distill/client.h"
+#include "dp/ledger.h"
+#include "model/loss.h"
+#include "model/model.h"
+#include "model/optimizer.h"
+#include "support/dp_fixture.h"
+#include "support/test_stats.h"
+#include "tee/enclave.h"
+
+#define ALPHA 1e-9
+#define TRAIN 64
+#define TEST 16
+#define PUBLIC 400
+#define BASE_Q 0.25 /* base_spec's sample rate: 4 steps an epoch */
+#define BASE_SIGMA 1.0
+
+typedef struct {
+    char *dir;
+    char conv_cfg[512], mlp_cfg[512], logreg_cfg[512];
+    p4_dataset *data;      /* TRAIN + TEST examples */
+    int train_idx[TRAIN], test_idx[TEST];
+} world;
+
+/* One client with its own ledger and seeded enclave (closed with it). */
+typedef struct {
+    p4_client *client;
+    p4_ledger *ledger;
+    p4_enclave *enclave;
+} dp_client;
+
+static int setup(void **state)
+{
+    world *w = calloc(1, sizeof *w);
+    assert_non_null(w);
+    w->dir = test_make_temp_dir();
+    test_write_text(w->dir, "conv.cfg", tiny_conv_cfg, w->conv_cfg, sizeof w->conv_cfg);
+    test_write_text(w->dir, "mlp.cfg", tiny_mlp_cfg, w->mlp_cfg, sizeof w->mlp_cfg);
+    test_write_text(w->dir, "logreg.cfg", tiny_logreg_cfg, w->logreg_cfg, sizeof w->logreg_cfg);
+    w->data = tiny_dataset(TRAIN + TEST, 4);
+    for (int i = 0; i < TRAIN; i++)
+        w->train_idx[i] = i;
+    for (int i = 0; i < TEST; i++)
+        w->test_idx[i] = TRAIN + i;
+    *state = w;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    world *w = *state;
+    p4_dataset_destroy(&w->data);
+    test_remove_tree(w->dir);
+    free(w);
+    return 0;
+}
+
+/* A DP client: conv proxy, MLP private model, q = 0.25 (4 steps an epoch),
+ * sigma = 1, C = 1, momentum and weight decay 0, reproducible sampling. */
+static p4_client_spec base_spec(const world *w)
+{
+    p4_client_spec s;
+    memset(&s, 0, sizeof s);
+    s.id = 3;
+    s.train = s.test = w->data;
+    s.train_idx = w->train_idx;
+    s.train_count = TRAIN;
+    s.test_idx = w->test_idx;
+    s.test_count = TEST;
+    s.private_cfg = w->mlp_cfg;
+    s.proxy_cfg = w->conv_cfg;
+    s.shape = tiny_shape;
+    s.batch = 8;
+    s.learning_rate = 0.5;
+    s.seed = 42;
+    s.dp = 1;
+    s.dp_params = (p4_dpsgd_params){ .sample_rate = BASE_Q, .noise_multiplier = BASE_SIGMA,
+                                     .clip_norm = 1.0 };
+    s.kd_alpha = 0.5;
+    s.kd_temperature = 2.0;
+    s.strict_dp = 1;
+    s.seeded_sampling = 1;
+    return s;
+}
+
+/* Opens the client's ledger (file `ledger_name` in the world's directory)
+ * and an enclave seeded with noise_seed, then the client. */
+static void open_client(const world *w, p4_client_spec spec, const char *ledger_name,
+                        uint64_t noise_seed, dp_client *out)
+{
+    char path[512];
+    p4_error err = {0};
+    memset(out, 0, sizeof *out);
+    if (spec.dp) {
+        test_path_in(w->dir, ledger_name, path, sizeof path);
+        if (p4_ledger_open(path, INFINITY, 1e-5, &out->ledger, &err) != P4_OK)
+            fail_msg("%s", err.message);
+        assert_int_equal(p4_enclave_open_software(&out->enclave, 1, noise_seed, NULL), P4_OK);
+    }
+    spec.ledger = out->ledger;
+    spec.enclave = out->enclave;
+    if (p4_client_new(&out->client, &spec, &err) != P4_OK)
+        fail_msg("%s", err.message);
+}
+
+static void close_client(dp_client *c)
+{
+    p4_client_destroy(&c->client);
+    p4_ledger_close(&c->ledger);
+    p4_enclave_close(&c->enclave);
+}
+
+static float *proxy_of(const dp_client *c)
+{
+    size_t n = p4_client_proxy_size(c->client);
+    float *v = malloc(n * sizeof *v);
+    assert_non_null(v);
+    assert_int_equal(p4_client_get_proxy(c->client, v, n), P4_OK);
+    return v;
+}
+
+/* Every mechanism in the ledger must be the one run: rate q and noise
+ * multiplier sigma (a larger recorded sigma or smaller q under-counts). */
+static void assert_ledger_holds_only(p4_ledger *ledger, double q, double sigma)
+{
+    p4_dp_phase phase[8];
+    int n = 0;
+    assert_int_equal(p4_ledger_phases(ledger, phase, 8, &n, NULL), P4_OK);
+    assert_true(n >= 1);
+    for (int i = 0; i < n; i++)
+        if (phase[i].sample_rate != q || phase[i].noise_multiplier != sigma)
+            fail_msg("the ledger records q = %g, sigma = %g for steps run at q = %g, sigma = %g",
+                     phase[i].sample_rate, phase[i].noise_multiplier, q, sigma);
+}
+
+/* One co-training epoch; each of its round(1/q) DP steps must be in the
+ * ledger, at the (q, sigma) it ran with, when it returns. */
+static void cotrain(dp_client *c, double q, double sigma)
+{
+    p4_error err = {0};
+    long long before = 0, after = 0;
+    assert_int_equal(p4_ledger_total_steps(c->ledger, &before, NULL), P4_OK);
+    if (p4_client_local(c->client, P4_LOCAL_COTRAIN, 1, &err) != P4_OK)
+        fail_msg("co-training: %s", err.message);
+    assert_int_equal(p4_ledger_total_steps(c->ledger, &after, NULL), P4_OK);
+    if (after - before != p4_dpsgd_steps_per_epoch(q))
+        fail_msg("a co-training epoch of %lld DP steps recorded %lld in the ledger",
+                 p4_dpsgd_steps_per_epoch(q), after - before);
+    assert_ledger_holds_only(c->ledger, q, sigma);
+}
+
+/* Trains a and b one co-training epoch each; 1 if their proxies are then
+ * bit-identical. */
+static int cotrained_proxies_equal(dp_client *a, dp_client *b)
+{
+    cotrain(a, BASE_Q, BASE_SIGMA);
+    cotrain(b, BASE_Q, BASE_SIGMA);
+    size_t n = p4_client_proxy_size(a->client);
+    assert_true(n == p4_client_proxy_size(b->client));
+    float *pa = proxy_of(a), *pb = proxy_of(b);
+    int equal = memcmp(pa, pb, n * sizeof *pa) == 0;
+    free(pa);
+    free(pb);
+    return equal;
+}
+
+/* ---- the co-training step's divisor ------------------------------------- */
+
+/* With N identical training examples every clipped gradient is the same g_c,
+ * so one co-training step (q = 0.75: one step an epoch) without noise moves
+ * the proxy by lr n g_c / (q N) for the n examples it drew.  N = 41 makes
+ * q N = 30.75: the update over lr g_c times q N must be a whole number n,
+ * whatever batch the secret sampler drew; a step divided by n instead of
+ * q N gives 30.75. */
+static void test_cotrain_step_divides_by_expected_batch(void **state)
+{
+    world *w = *state;
+    enum { SAME = 41 };
+    const double q = 0.75;
+    p4_dataset *same = NULL;
+    assert_int_equal(p4_dataset_new(&same, "same", SAME, TINY_SIDE, TINY_SIDE, 1, TINY_CLASSES,
+                                    NULL), P4_OK);
+    for (int i = 0; i < SAME; i++) {
+        memcpy(same->pixels + (size_t)i * TINY_INPUTS, w->data->pixels, TINY_INPUTS);
+        same->labels[i] = w->data->labels[0];
+    }
+    int idx[SAME];
+    for (int i = 0; i < SAME; i++)
+        idx[i] = i;
+    p4_client_spec spec = base_spec(w);
+    spec.train = same;
+    spec.train_idx = idx;
+    spec.train_count = SAME;
+    spec.seeded_sampling = 0;
+    spec.dp_params = (p4_dpsgd_params){ .sample_rate = q, .noise_multiplier = 0.0,
+                                        .clip_norm = 0.05 };
+    dp_client c;
+    open_client(w, spec, "divisor.db", 1, &c);
+    size_t n = p4_client_proxy_size(c.client);
+    float *w0 = proxy_of(&c);
+
+    /* g_c: the example's gradient (darknet's sign), clipped to C. */
+    p4_model *ref = NULL;
+    p4_sgd *sgd = NULL;
+    float x[TINY_INPUTS], y[TINY_CLASSES];
+    float *g = malloc(n * sizeof *g);
+    assert_non_null(g);
+    assert_int_equal(p4_model_new(&ref, w->conv_cfg, &tiny_shape, 1, 1, NULL), P4_OK);
+    assert_int_equal(p4_model_set_params(ref, w0, n), P4_OK);
+    assert_int_equal(p4_sgd_new(&sgd, ref, 1.0, 0.0, 0.0, NULL), P4_OK);
+    assert_int_equal(p4_dataset_batch(same, NULL, 1, x, y), P4_OK);
+    assert_int_equal(p4_model_load_inputs(ref, x, 1), P4_OK);
+    p4_model_forward(ref, 1);
+    p4_loss_cross_entropy(p4_model_probabilities(ref), y, 1, TINY_CLASSES,
+                          p4_model_logit_delta(ref));
+    p4_sgd_zero_grad(sgd);
+    assert_int_equal(p4_model_backward(ref), P4_OK);
+    assert_int_equal(p4_model_get_gradients(ref, g, n), P4_OK);
+    double gg = 0;
+    for (size_t k = 0; k < n; k++)
+        gg += (double)g[k] * g[k];
+    double factor = sqrt(gg) > spec.dp_params.clip_norm ? spec.dp_params.clip_norm / sqrt(gg) : 1;
+    assert_true(factor < 1); /* clipped: C matters */
+
+    cotrain(&c, q, 0.0);
+    float *w1 = proxy_of(&c);
+    double dot = 0, dd = 0, gc2 = gg * factor * factor;
+    for (size_t k = 0; k < n; k++) {
+        double d = (double)w1[k] - w0[k];
+        dot += d * factor * g[k];
+        dd += d * d;
+    }
+    double r = dot / (spec.learning_rate * gc2); /* n / (q N) */
+    double drawn = r * q * SAME, off = 0;
+    for (size_t k = 0; k < n; k++) {
+        double d = (double)w1[k] - w0[k] - r * spec.learning_rate * factor * g[k];
+        off += d * d;
+    }
+    if (!(drawn > 0.5 && fabs(drawn - round(drawn)) < 1e-3 && sqrt(off) <= 1e-4 * sqrt(dd)))
+        fail_msg("co-training step = %.5f x lr g_c, so n = %.4f examples, not a whole number "
+                 "(a divisor other than q N = %.2f?); off the direction of g_c by %g of %g",
+                 r, drawn, q * SAME, sqrt(off), sqrt(dd));
+    free(g); free(w0); free(w1);
+    p4_sgd_destroy(&sgd);
+    p4_model_destroy(&ref);
+    close_client(&c);
+    p4_dataset_destroy(&same);
+}
+
+/* ---- logits mode ---------------------------------------------------------- */
+
+static void test_logits_noise_is_sigma_clip_and_is_recorded(void **state)
+{
+    world *w = *state;
+    const double sigma = 1.5;
+    const int reps = 5;
+    p4_client_spec spec = base_spec(w);
+    dp_client priv, twin;
+    open_client(w, spec, "logits.db", 31, &priv);
+    spec.dp = 0; /* the same proxy, released without noise */
+    open_client(w, spec, "unused.db", 0, &twin);
+    float *proxy = proxy_of(&priv);
+    assert_int_equal(p4_client_set_proxy(twin.client, proxy, p4_client_proxy_size(priv.client)),
+                     P4_OK);
+    free(proxy);
+
+    p4_dataset *pub = tiny_dataset(PUBLIC, 77);
+    float *x = malloc((size_t)PUBLIC * TINY_INPUTS * sizeof *x);
+    float *clean = malloc((size_t)PUBLIC * TINY_CLASSES * sizeof *clean);
+    float *noisy = malloc((size_t)PUBLIC * TINY_CLASSES * sizeof *noisy);
+    assert_true(x && clean && noisy);
+    assert_int_equal(p4_dataset_batch(pub, NULL, PUBLIC, x, NULL), P4_OK);
+    p4_error err = {0};
+    /* Rows before clipping (a bound none reaches), then clip at their
+     * median norm: each released row must be the raw one scaled to norm at
+     * most C, the sensitivity the accounting below relies on. */
+    float *raw = malloc((size_t)PUBLIC * TINY_CLASSES * sizeof *raw);
+    double norm[PUBLIC], sorted[PUBLIC];
+    assert_non_null(raw);
+    if (p4_client_public_logits(twin.client, x, PUBLIC, 1e30, 0.0, raw, &err) != P4_OK)
+        fail_msg("%s", err.message);
+    for (int i = 0; i < PUBLIC; i++) {
+        double sq = 0;
+        for (int k = 0; k < TINY_CLASSES; k++)
+            sq += (double)raw[i * TINY_CLASSES + k] * raw[i * TINY_CLASSES + k];
+        norm[i] = sorted[i] = sqrt(sq);
+    }
+    qsort(sorted, PUBLIC, sizeof *sorted, test_compare_doubles);
+    const double clip = sorted[PUBLIC / 2];
+    assert_true(clip > 0 && sorted[0] < clip && sorted[PUBLIC - 1] > clip);
+    if (p4_client_public_logits(twin.client, x, PUBLIC, clip, 0.0, clean, &err) != P4_OK)
+        fail_msg("%s", err.message);
+    for (int i = 0; i < PUBLIC; i++) {
+        double scale = norm[i] > clip ? clip / norm[i] : 1.0;
+        for (int k = 0; k < TINY_CLASSES; k++) {
+            double expect = scale * raw[i * TINY_CLASSES + k];
+            if (fabs(clean[i * TINY_CLASSES + k] - expect) > 1e-5 * clip)
+                fail_msg("logits row %d (norm %g, C = %g): entry %d released as %g, expected %g",
+                         i, norm[i], clip, k, clean[i * TINY_CLASSES + k], expect);
+        }
+    }
+    free(raw);
+
+    double ss = 0, sum = 0, spent_before = 0, spent_after = 0;
+    long long steps_before = 0, steps_after = 0;
+    for (int r = 0; r < reps; r++) {
+        assert_int_equal(p4_ledger_total_steps(priv.ledger, &steps_before, NULL), P4_OK);
+        assert_int_equal(p4_ledger_spent(priv.ledger, &spent_before, NULL), P4_OK);
+        if (p4_client_public_logits(priv.client, x, PUBLIC, clip, sigma, noisy, &err) != P4_OK)
+            fail_msg("%s", err.message);
+        assert_int_equal(p4_ledger_total_steps(priv.ledger, &steps_after, NULL), P4_OK);
+        assert_int_equal(p4_ledger_spent(priv.ledger, &spent_after, NULL), P4_OK);
+        if (steps_after != steps_before + 1 || !(spent_after > spent_before))
+            fail_msg("release %d: ledger steps %lld -> %lld, epsilon %g -> %g", r, steps_before,
+                     steps_after, spent_before, spent_after);
+        for (int k = 0; k < PUBLIC * TINY_CLASSES; k++) {
+            double z = ((double)noisy[k] - clean[k]) / (sigma * clip);
+            ss += z * z;
+            sum += z;
+        }
+    }
+    double k = (double)reps * PUBLIC * TINY_CLASSES;
+    double p = test_chi_square_p(k, ss);
+    if (p < ALPHA)
+        fail_msg("logits noise: variance ratio %.4f over %.0f entries, p = %.3g < %g", ss / k, k,
+                 p, ALPHA);
+    p = test_normal_p(sum / sqrt(k));
+    if (p < ALPHA)
+        fail_msg("logits noise: mean %.4f sd, p = %.3g < %g", sum / k, p, ALPHA);
+    /* Accounting: one Gaussian release of the n x classes matrix at q = 1.
+     * Each row is clipped to `clip` and moves by at most 2 clip, so the L2
+     * sensitivity is at most 2 clip sqrt(n) and the noise multiplier at
+     * most sigma clip / (2 clip sqrt(n)); a larger one under-counts. */
+    p4_dp_phase phase[8];
+    int phases = 0;
+    assert_int_equal(p4_ledger_phases(priv.ledger, phase, 8, &phases, NULL), P4_OK);
+    assert_true(phases >= 1);
+    for (int i = 0; i < phases; i++)
+        if (phase[i].sample_rate != 1.0 ||
+            !(phase[i].noise_multiplier <= sigma / (2 * sqrt((double)PUBLIC)) * (1 + 1e-12)))
+            fail_msg("logits release recorded at q = %g, sigma = %g; at most sigma = %g is sound",
+                     phase[i].sample_rate, phase[i].noise_multiplier,
+                     sigma / (2 * sqrt((double)PUBLIC)));
+    /* The same release without sigma is refused for a DP client. */
+    assert_int_equal(p4_client_public_logits(priv.client, x, PUBLIC, clip, 0.0, noisy, &err),
+                     P4_EINVAL);
+    free(x); free(clean); free(noisy);
+    p4_dataset_destroy(&pub);
+    close_client(&priv);
+    close_client(&twin);
+}
+
+/* ---- strict DP ------------------------------------------------------------ */
+
+/* Two clients that differ only in the private model (an MLP and a logistic
+ * regression, so its outputs differ), same seed and same seeded noise. */
+static int proxies_equal_with_private_models_apart(const world *w, int strict)
+{
+    p4_client_spec spec = base_spec(w);
+    spec.strict_dp = strict;
+    dp_client a, b;
+    open_client(w, spec, strict ? "strict-a.db" : "loose-a.db", 9, &a);
+    spec.private_cfg = w->logreg_cfg;
+    open_client(w, spec, strict ? "strict-b.db" : "loose-b.db", 9, &b);
+    int equal = cotrained_proxies_equal(&a, &b);
+    close_client(&a);
+    close_client(&b);
+    return equal;
+}
+
+static void test_strict_dp_proxy_does_not_read_the_private_model(void **state)
+{
+    world *w = *state;
+    if (!proxies_equal_with_private_models_apart(w, 1))
+        fail_msg("strict DP: the proxy depends on the private model");
+    if (proxies_equal_with_private_models_apart(w, 0))
+        fail_msg("without strict DP the private model should teach the proxy "
+                 "(the check above would then prove nothing)");
+}
+
+/* ---- secret Poisson batches ----------------------------------------------- */
+
+static void test_batches_are_secret_unless_reproducible(void **state)
+{
+    world *w = *state;
+    for (int reproducible = 0; reproducible <= 1; reproducible++) {
+        p4_client_spec spec = base_spec(w);
+        spec.seeded_sampling = reproducible;
+        dp_client a, b;
+        open_client(w, spec, reproducible ? "seeded-a.db" : "secret-a.db", 5, &a);
+        open_client(w, spec, reproducible ? "seeded-b.db" : "secret-b.db", 5, &b);
+        int equal = cotrained_proxies_equal(&a, &b);
+        close_client(&a);
+        close_client(&b);
+        if (reproducible && !equal)
+            fail_msg("reproducible sampling: same seed and noise, different proxies");
+        if (!reproducible && equal)
+            fail_msg("secret sampling: two clients with the same seed drew the same batches "
+                     "(the batches come from the public seed)");
+    }
+    /* Secret batches also differ from the ones the public seed gives. */
+    p4_client_spec spec = base_spec(w);
+    dp_client secret, seeded;
+    spec.seeded_sampling = 0;
+    open_client(w, spec, "secret-c.db", 5, &secret);
+    spec.seeded_sampling = 1;
+    open_client(w, spec, "seeded-c.db", 5, &seeded);
+    int equal = cotrained_proxies_equal(&secret, &seeded);
+    close_client(&secret);
+    close_client(&seeded);
+    if (equal)
+        fail_msg("secret sampling drew the batches of the public seed");
+}
+
+/* ---- head-only warm-up ---------------------------------------------------- */
+
+/* Warms up a fresh client one epoch; moved[k] = 1 if parametrised layer k
+ * of the proxy changed.  Returns the number of layers. */
+static int warmup_moves(const world *w, int head_only, int *moved, int max)
+{
+    p4_client_spec spec = base_spec(w);
+    spec.warmup_head_only = head_only;
+    dp_client c;
+    open_client(w, spec, head_only ? "head.db" : "all.db", 13, &c);
+    float *before = proxy_of(&c);
+    p4_error err = {0};
+    long long steps = 0;
+    if (p4_client_warmup(c.client, 1, &err) != P4_OK)
+        fail_msg("warm-up: %s", err.message);
+    assert_int_equal(p4_ledger_total_steps(c.ledger, &steps, NULL), P4_OK);
+    assert_true(steps == 4); /* round(1/q) DP steps, recorded */
+    assert_ledger_holds_only(c.ledger, BASE_Q, BASE_SIGMA);
+    float *after = proxy_of(&c);
+    int layers = 0;
+    size_t offset, length;
+    while (layers < max && p4_client_proxy_layer(c.client, layers, &offset, &length) == P4_OK) {
+        moved[layers] = memcmp(before + offset, after + offset, length * sizeof *before) != 0;
+        layers++;
+    }
+    free(before);
+    free(after);
+    close_client(&c);
+    return layers;
+}
+
+static void test_head_only_warmup_leaves_lower_layers_alone(void **state)
+{
+    world *w = *state;
+    int moved[8];
+    int layers = warmup_moves(w, 1, moved, 8);
+    assert_int_equal(layers, 3);
+    for (int k = 0; k < layers - 1; k++)
+        if (moved[k])
+            fail_msg("head-only warm-up changed proxy layer %d of %d", k, layers);
+    if (!moved[layers - 1])
+        fail_msg("head-only warm-up did not train the output layer");
+    layers = warmup_moves(w, 0, moved, 8);
+    for (int k = 0; k < layers; k++)
+        if (!moved[k])
+            fail_msg("a full warm-up left proxy layer %d unchanged (the check above would "
+                     "then prove nothing)", k);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_cotrain_step_divides_by_expected_batch, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_logits_noise_is_sigma_clip_and_is_recorded, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_strict_dp_proxy_does_not_read_the_private_model,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batches_are_secret_unless_reproducible, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_head_only_warmup_leaves_lower_layers_alone, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
