@@ -136,7 +136,7 @@ static void node_section_refusals(void **state)
     expect_refusal(dir, "[tee]\nbackend = optee\n",
                    "[tee] backend = optee: p4 node has only the `software` backend so far");
     expect_refusal(dir, "[nodes]\nid = 1\n", "unknown section (sections: [data], [model], [dp], "
-                                             "[p4], [node], [tee])");
+                                             "[p4], [attack], [node], [tee])");
 }
 
 /* ---- writing a config back ------------------------------------------------------ */
