@@ -99,7 +99,20 @@ static int send_to(run *r, int to, int type, int step, const float *v, size_t n,
     } else {
         m.body.proxy = (p4_wire_vector){ (float *)v, (uint32_t)n }; /* SLICE alike */
     }
-    return p4_sender_send(r->sender, to, &m, err);
+    p4_error why = {0};
+    int rc = p4_sender_send(r->sender, to, &m, &why);
+    if (rc == P4_EPEER) {
+        /* A dead, unreachable or refusing peer is left out of this exchange,
+         * as a silent one is: the run goes on without it. */
+        r->res->unreachable++;
+        if (r->spec->log)
+            fprintf(r->spec->log, "p4 peer %d: cannot reach peer %d (%s); going on without it\n",
+                    r->self, to, why.message);
+        return P4_OK;
+    }
+    if (rc != P4_OK && err)
+        *err = why;
+    return rc;
 }
 
 /* The round message in a decoded wire message, or NULL (with *why) for
@@ -491,7 +504,7 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
         return p4_error_set(err, P4_EINVAL, "protocol: bad arguments");
     run r = { .spec = sp, .res = res, .self = sp->peer->id, .n = sp->clients,
               .proxy_size = p4_client_proxy_size(sp->peer->client) };
-    res->dropped = res->missing = 0;
+    res->dropped = res->missing = res->unreachable = 0;
     p4_replay_guard *guard = NULL;
     int rc = p4_replay_guard_new(&guard, r.n, err);
     if (rc == P4_OK)

@@ -19,8 +19,9 @@
  * `p4 node` runs one over ZeroMQ.  Messages are aggregated in peer-id order
  * whatever order they arrive in, so seeded runs agree to the last bit.
  *
- * A peer that sends nothing before the deadline is left out of that
- * exchange (its group goes on without it).  Messages for a later step are
+ * A peer that sends nothing before the deadline, or cannot be reached, is
+ * left out of that exchange (its group goes on without it); the grouping,
+ * which needs every member's slice, fails instead.  Messages for a later step are
  * kept until that step; stale, duplicate or malformed ones are dropped with
  * a log line. */
 #ifndef P4_CLUSTER_PROTOCOL_H
@@ -69,6 +70,7 @@ typedef struct p4_protocol_result {
     int ngroups;
     int dropped;                 /* messages dropped as stale or malformed     */
     int missing;                 /* expected messages that never came          */
+    int unreachable;             /* sends a dead or refusing peer never took   */
 } p4_protocol_result;
 
 int p4_protocol_run(const p4_protocol_spec *spec, p4_protocol_result *result, p4_error *err);

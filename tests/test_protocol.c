@@ -68,6 +68,7 @@ typedef struct {
     int rc[2];
     p4_error err[2];
     unsigned char attacker[2];
+    double timeout;              /* seconds per exchange (0: 60) */
 } duo;
 
 /* Two peers of `method`; with `attack` (a [attack] kind), peer 1 is malicious. */
@@ -142,7 +143,8 @@ static void *duo_peer(void *arg)
     duo *d = a->d;
     p4_protocol_spec spec = { .cfg = &d->cfg, .method = d->method, .clients = 2,
                               .peer = &d->peer[a->k], .dp = 1, .classes = 10,
-                              .transport = d->t[a->k], .epoch = 1, .timeout = 60 };
+                              .transport = d->t[a->k], .epoch = 1,
+                              .timeout = d->timeout > 0 ? d->timeout : 60 };
     d->rc[a->k] = p4_protocol_run(&spec, &d->res[a->k], &d->err[a->k]);
     return NULL;
 }
@@ -295,6 +297,34 @@ static void signflip_attacker_sends_the_reversed_move(void **state)
     free(attacked);
 }
 
+/* A peer that is gone (its endpoint closed) is left out of every exchange:
+ * ProxyFL's other peer finishes alone, counting what it could not send and
+ * what never came; P4's grouping, which needs every member, fails clearly. */
+static void a_dead_peer_is_left_out(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    const char *dir = *state;
+    for (int variant = 0; variant < 2; variant++) {
+        duo d;
+        duo_open_method(&d, dir, variant ? P4_METHOD_P4 : P4_METHOD_PROXYFL_AVG);
+        d.timeout = 0.3;
+        p4_transport_destroy(&d.t[1]); /* peer 1 is gone before it starts */
+        duo_arg arg = { &d, 0 };
+        duo_peer(&arg);
+        if (variant == 0) {
+            if (d.rc[0] != P4_OK)
+                fail_msg("%s", d.err[0].message);
+            assert_int_equal(d.res[0].unreachable, 2); /* one proxy per round */
+            assert_int_equal(d.res[0].missing, 2);
+            assert_true(d.res[0].accuracy > 0.4); /* 3 classes: it still learnt alone */
+        } else {
+            assert_int_equal(d.rc[0], P4_EPEER);
+            assert_non_null(strstr(d.err[0].message, "warm-up slice"));
+        }
+        duo_close(&d, dir);
+    }
+}
+
 static void sim_result_does_not_depend_on_threads(void **state)
 {
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
@@ -327,6 +357,8 @@ int main(void)
                                         test_temp_dir_setup, test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(signflip_attacker_sends_the_reversed_move,
                                         test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(a_dead_peer_is_left_out, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
         cmocka_unit_test(sim_result_does_not_depend_on_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
