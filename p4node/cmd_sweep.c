@@ -31,9 +31,16 @@ static void sweep_usage(FILE *out)
 {
     fprintf(out, "usage: p4 sweep --config FILE --epsilon 1,2,4,8,inf --seeds N\n"
                  "                --method p4,local,proxyfl,proxyfl-avg,fedavg-dp --out DIR\n"
-                 "                [--threads T] [--shard K/N]\n"
+                 "                [--threads T] [--shard K/N] [--attack-fraction 0,0.1,0.2,0.3]\n"
                  "                [--reproducible]   (seeded noise: repeatable, NOT private)\n"
                  "       p4 sweep merge --out DIR SLICE_DIR...\n");
+}
+
+static int parse_fraction(const char *text, double *out)
+{
+    char *end = NULL;
+    *out = strtod(text, &end);
+    return end != text && *end == '\0' && *out >= 0 && *out <= 1;
 }
 
 static int parse_list(const char *text, const char *what, p4_sweep_plan *p)
@@ -45,6 +52,10 @@ static int parse_list(const char *text, const char *what, p4_sweep_plan *p)
         if (strcmp(what, "epsilon") == 0) {
             ok = p->neps < P4_SWEEP_MAX_LIST && p4_parse_epsilon(tok, &p->epsilon[p->neps]);
             p->neps += ok;
+        } else if (strcmp(what, "attack-fraction") == 0) {
+            ok = p->nfractions < P4_SWEEP_MAX_LIST &&
+                 parse_fraction(tok, &p->fraction[p->nfractions]);
+            p->nfractions += ok;
         } else {
             ok = p->nmethods < P4_SWEEP_MAX_LIST &&
                  p4_method_parse(tok, &p->method[p->nmethods]) == P4_OK;
@@ -75,9 +86,10 @@ static int parse_args(int argc, char **argv, sweep_args *a)
         {"seeds", required_argument, NULL, 's'}, {"method", required_argument, NULL, 'm'},
         {"out", required_argument, NULL, 'o'}, {"threads", required_argument, NULL, 't'},
         {"reproducible", no_argument, NULL, 'r'}, {"shard", required_argument, NULL, 'k'},
+        {"attack-fraction", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *config = NULL, *eps = "1,2,4,8,inf";
-    const char *methods = "p4,local,proxyfl,proxyfl-avg,fedavg-dp";
+    const char *methods = "p4,local,proxyfl,proxyfl-avg,fedavg-dp", *fractions = NULL;
     memset(a, 0, sizeof *a);
     p4_sweep_plan *p = &a->plan;
     p->seeds = 3;
@@ -94,6 +106,7 @@ static int parse_args(int argc, char **argv, sweep_args *a)
         case 'o': a->out = optarg; break;
         case 't': a->threads = atoi(optarg); break;
         case 'r': p->reproducible = 1; break;
+        case 'a': fractions = optarg; break;
         case 'k':
             if (p4_sweep_parse_shard(optarg, &p->shard, &p->shards) != P4_OK) {
                 fprintf(stderr, "p4 sweep: --shard '%s': expected K/N with 1 <= K <= N\n", optarg);
@@ -120,6 +133,14 @@ static int parse_args(int argc, char **argv, sweep_args *a)
         fprintf(stderr, "p4 sweep: %s\n", err.message);
         return 2;
     }
+    if (fractions && !parse_list(fractions, "attack-fraction", p))
+        return 2;
+    if (fractions && strcmp(a->cfg.attack_kind, "none") == 0) {
+        fprintf(stderr, "p4 sweep: --attack-fraction needs an [attack] kind in %s\n", a->cfg.path);
+        return 2;
+    }
+    if (!fractions)
+        p->fraction[p->nfractions++] = a->cfg.attack_fraction; /* the config's own */
     snprintf(p->config, sizeof p->config, "%s", a->cfg.path);
     p->delta = a->cfg.delta;
     p->model_seed = a->cfg.seed;
@@ -131,36 +152,40 @@ static int parse_args(int argc, char **argv, sweep_args *a)
 static int run_unit(const sweep_args *a, p4_sweep_table *t, int u)
 {
     const p4_sweep_plan *p = &a->plan;
-    int m, e, s;
-    p4_sweep_unit_cell(p, u, &m, &e, &s);
+    int m, e, f, s;
+    p4_sweep_unit_cell(p, u, &m, &e, &f, &s);
     p4_config cfg = a->cfg;
     cfg.seed = p->model_seed + (uint64_t)s;
     cfg.partition.seed = p->partition_seed + (uint64_t)s;
+    cfg.attack_fraction = p->fraction[f];
     p4_sim_options opt = { .method = p->method[m], .epsilon = p->epsilon[e], .threads = a->threads,
                            .reproducible = p->reproducible };
     p4_sim_result r = {0};
     p4_error err = {0};
-    fprintf(stderr, "p4 sweep: %s epsilon %g seed %llu ...\n", p4_method_name(p->method[m]),
-            p->epsilon[e], (unsigned long long)cfg.seed);
+    fprintf(stderr, "p4 sweep: %s epsilon %g attack fraction %g seed %llu ...\n",
+            p4_method_name(p->method[m]), p->epsilon[e], p->fraction[f],
+            (unsigned long long)cfg.seed);
     if (p4_sim_run(&cfg, &opt, &r, &err) != P4_OK) {
         fprintf(stderr, "p4 sweep: %s\n", err.message);
         return 0;
     }
     p4_sweep_row row = { .present = 1, .mean_accuracy = r.mean_accuracy,
+                         .honest_mean_accuracy = r.honest_mean_accuracy,
                          .std_accuracy = r.std_accuracy, .epsilon_spent = r.epsilon, .ari = r.ari,
                          .seconds = r.seconds };
     snprintf(row.guarantee, sizeof row.guarantee, "%s", p4_dp_guarantee_name(r.guarantee));
     p4_sim_result_free(&r);
     if (p->method[m] != P4_METHOD_LOCAL) {
-        *p4_sweep_row_at(t, m, e, s) = row;
+        *p4_sweep_row_at(t, m, e, f, s) = row;
         return 1;
     }
     for (int k = 0; k < p->neps; k++) { /* local-only: no DP, the same for every epsilon */
-        *p4_sweep_row_at(t, m, k, s) = row;
+        p4_sweep_row *slot = p4_sweep_row_at(t, m, k, f, s);
+        *slot = row;
         if (k > 0) {
-            p4_sweep_row_at(t, m, k, s)->epsilon_spent = 0;
-            p4_sweep_row_at(t, m, k, s)->ari = NAN;
-            p4_sweep_row_at(t, m, k, s)->seconds = 0;
+            slot->epsilon_spent = 0;
+            slot->ari = NAN;
+            slot->seconds = 0;
         }
     }
     return 1;

@@ -1,15 +1,16 @@
 /* sweep_table.h: the cells of a `p4 sweep` and the files that hold them.
  *
- * A sweep is a plan (methods x epsilons x seeds of one config) and one row
- * of results per cell.  Its cells are independent, so a sweep can run in
+ * A sweep is a plan (methods x epsilons x attack fractions x seeds of one
+ * config) and one row of results per cell.  Its cells are independent, so a sweep can run in
  * slices (`--shard K/N`) on many machines and be merged (`p4 sweep merge`):
  * each slice writes its plan (DIR/sweep-plan.txt) and its rows
  * (DIR/results.csv); merging checks that the plans agree and every cell is
  * there exactly once, then writes the same results.csv, summary.csv and plot
  * one unsliced run would have written.
  *
- * Units of work: local-only uses no DP, so it runs once per seed and its row
- * stands for every epsilon; every other (method, epsilon, seed) is a unit.
+ * Units of work: local-only uses no DP, so it runs once per (fraction, seed)
+ * and its row stands for every epsilon; every other (method, epsilon,
+ * fraction, seed) is a unit.
  * Units are numbered in plan order; slice K of N runs units u with
  * u mod N = K - 1. */
 #ifndef P4_NODE_SWEEP_TABLE_H
@@ -32,6 +33,8 @@ typedef struct p4_sweep_plan {
     int nmethods;
     double epsilon[P4_SWEEP_MAX_LIST];
     int neps;
+    double fraction[P4_SWEEP_MAX_LIST];    /* [attack] fraction of the clients */
+    int nfractions;
     int seeds;
     uint64_t model_seed, partition_seed;   /* seed s adds s to both */
     int shard, shards;                     /* this slice: K of N (1 of 1: all) */
@@ -40,11 +43,11 @@ typedef struct p4_sweep_plan {
 
 typedef struct p4_sweep_row {
     int present;
-    double mean_accuracy, std_accuracy, epsilon_spent, ari, seconds;
+    double mean_accuracy, honest_mean_accuracy, std_accuracy, epsilon_spent, ari, seconds;
     char guarantee[16];
 } p4_sweep_row;
 
-/* Rows indexed [method][epsilon][seed]. */
+/* Rows indexed [method][epsilon][fraction][seed]. */
 typedef struct p4_sweep_table {
     p4_sweep_plan plan;
     p4_sweep_row *rows;
@@ -52,11 +55,11 @@ typedef struct p4_sweep_table {
 
 int p4_sweep_table_new(p4_sweep_table *t, const p4_sweep_plan *plan, p4_error *err);
 void p4_sweep_table_free(p4_sweep_table *t);
-p4_sweep_row *p4_sweep_row_at(p4_sweep_table *t, int m, int e, int s);
+p4_sweep_row *p4_sweep_row_at(p4_sweep_table *t, int m, int e, int f, int s);
 
-/* Units of work in plan order; unit u's cell (m, e, s) (e = 0 for local). */
+/* Units of work in plan order; unit u's cell (m, e, f, s) (e = 0 for local). */
 int p4_sweep_units(const p4_sweep_plan *plan);
-void p4_sweep_unit_cell(const p4_sweep_plan *plan, int u, int *m, int *e, int *s);
+void p4_sweep_unit_cell(const p4_sweep_plan *plan, int u, int *m, int *e, int *f, int *s);
 int p4_sweep_unit_in_shard(const p4_sweep_plan *plan, int u);
 
 /* Parses "K/N" (1 <= K <= N <= 10000). */

@@ -38,15 +38,15 @@ static char *results_without_time(const char *dir)
     assert_non_null(f);
     char *text = calloc(1, 1 << 16);
     while (fgets(line, sizeof line, f)) {
-        char *field[9], *save = NULL;
+        char *field[11], *save = NULL;
         int n = 0;
-        for (char *tok = strtok_r(line, ",", &save); tok && n < 9; tok = strtok_r(NULL, ",", &save))
+        for (char *tok = strtok_r(line, ",", &save); tok && n < 11; tok = strtok_r(NULL, ",", &save))
             field[n++] = tok;
-        assert_int_equal(n, 9);
-        for (int k = 0; k < 9; k++)
-            if (k != 7)
+        assert_int_equal(n, 11);
+        for (int k = 0; k < 11; k++)
+            if (k != 9)
                 snprintf(text + strlen(text), (1 << 16) - strlen(text), "%s%s", field[k],
-                         k == 8 ? "" : ",");
+                         k == 10 ? "" : ",");
     }
     fclose(f);
     return text;
@@ -103,8 +103,8 @@ static void slices_merge_to_the_whole_run(void **state)
     snprintf(merged, sizeof merged, "%s/merged", dir);
     char *a = results_without_time(whole), *b = results_without_time(merged);
     assert_string_equal(a, b);
-    assert_non_null(strstr(a, "p4,2,2,"));      /* the cells are really there */
-    assert_non_null(strstr(a, "local,inf,3,"));
+    assert_non_null(strstr(a, "p4,2,0,2,"));      /* the cells are really there */
+    assert_non_null(strstr(a, "local,inf,0,3,"));
     free(a);
     free(b);
     a = slurp(whole, "summary.csv");
@@ -128,10 +128,55 @@ static void slices_merge_to_the_whole_run(void **state)
     assert_non_null(strstr(out, "a different sweep"));
 }
 
+/* --attack-fraction is an axis of its own: each cell runs with its share of
+ * malicious clients and reports the honest clients' accuracy. */
+static void attack_fraction_is_an_axis(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    const char *dir = *state;
+    char cfg[1200], text[1024], cmd[4096], out[8192];
+    snprintf(text, sizeof text,
+             "[data]\ndataset = fashion-mnist\npartition = clustered\nclients = 4\nclusters = 2\n"
+             "cluster_classes = 0,1,2; 5,7,9\ntrain_per_client = 30\ntest_per_client = 30\n"
+             "max_train = 2000\nmax_test = 500\nseed = 2\n"
+             "[model]\ncfg = %s/configs/models/logreg-28x28x1.cfg\nbatch = 10\nseed = 2\n"
+             "[dp]\ntarget_epsilon = 4\n[p4]\nrounds = 1\ngroup_size = 2\n"
+             "[attack]\nkind = signflip\nstrength = 5\n",
+             getenv("P4_SOURCE_DIR") ? getenv("P4_SOURCE_DIR") : ".");
+    test_write_text(dir, "attacked.ini", text, cfg, sizeof cfg);
+    snprintf(cmd, sizeof cmd, "%s sweep --config %s --epsilon 4 --seeds 1 --method p4 "
+             "--attack-fraction 0,0.5 --reproducible --out %s/a", p4_bin(), cfg, dir);
+    assert_int_equal(run(cmd, out, sizeof out), 0);
+    char sub[1200];
+    snprintf(sub, sizeof sub, "%s/a", dir);
+    char *summary = slurp(sub, "summary.csv");
+    assert_non_null(strstr(summary, "honest_mean_accuracy"));
+    assert_non_null(strstr(summary, "\np4,4,0,"));
+    assert_non_null(strstr(summary, "\np4,4,0.5,"));
+    free(summary);
+    /* With no honest/attacker split the honest mean is the mean: at 0 they agree. */
+    char *rows = slurp(sub, "results.csv");
+    char *zero = strstr(rows, "\np4,4,0,2,");
+    assert_non_null(zero);
+    double mean = 0, honest = 0;
+    assert_int_equal(sscanf(zero, "\np4,4,0,2,%lf,%lf,", &mean, &honest), 2);
+    assert_true(mean == honest);
+    free(rows);
+    /* An axis of attacks needs an attack to stage. */
+    snprintf(cmd, sizeof cmd, "sed -i 's/^kind = signflip$/kind = none/' %s", cfg);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s sweep --config %s --epsilon 4 --seeds 1 --method p4 "
+             "--attack-fraction 0,0.5 --out %s/b", p4_bin(), cfg, dir);
+    assert_int_equal(run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "needs an [attack] kind"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(slices_merge_to_the_whole_run, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(attack_fraction_is_an_axis, test_temp_dir_setup,
                                         test_temp_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
