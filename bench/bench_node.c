@@ -188,7 +188,10 @@ static int run_carrier(const p4_config *cfg, const p4_workload *work, carrier ho
     if (!mkdtemp(dir))
         return p4_error_set(err, P4_EIO, "cannot make a temporary folder: %s", strerror(errno));
     p4_method method;
-    p4_method_parse(cfg->method, &method);
+    if (p4_method_parse(cfg->method, &method) != P4_OK) {
+        nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return p4_error_set(err, P4_ECONFIG, "[p4] method '%s' is unknown", cfg->method);
+    }
     p4_peer_setup setup = { .cfg = cfg, .work = work, .method = method,
                             .epsilon = cfg->dp_enabled && cfg->target_epsilon > 0
                                            ? cfg->target_epsilon : INFINITY,
@@ -303,6 +306,14 @@ static void print_cpu(void)
            load);
 }
 
+/* The data set is missing (or unreadable): a skip, said plainly, not a failure. */
+static int skip(const char *bench, const p4_error *err)
+{
+    fprintf(stderr, "bench_node: skipped: %s\n", err->message);
+    printf("{\"bench\":\"%s\",\"skipped\":\"the data set cannot be loaded\"}\n", bench);
+    return 0;
+}
+
 static int round_mode(p4_config *cfg, int extra_rounds, int json)
 {
     cfg->partition.clients = PEERS;
@@ -316,12 +327,8 @@ static int round_mode(p4_config *cfg, int extra_rounds, int json)
     p4_error err = {0};
     p4_workload *work = NULL;
     int rc = p4_workload_load(cfg, &work, &err);
-    if (rc != P4_OK) {
-        fprintf(stderr, "bench_node: skipped: cannot load the data set (%s); install "
-                        "Fashion-MNIST (scripts/install-deps) to run it\n", err.message);
-        printf("{\"bench\":\"node_round\",\"skipped\":\"data set not loadable\"}\n");
-        return 0;
-    }
+    if (rc != P4_OK)
+        return skip("node_round", &err);
     round_figures f[CARRIERS];
     for (int c = 0; c < CARRIERS && rc == P4_OK; c++) {
         fprintf(stderr, "bench_node: 2 peers, %d rounds, over %s\n", cfg->rounds, carrier_name[c]);
@@ -464,8 +471,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_node: %s\n", err.message);
         return 2;
     }
-    if (p4)
+    if (p4) {
+        p4_workload *work = NULL; /* the children would fail on a missing data set */
+        if (p4_workload_load(&cfg, &work, &err) != P4_OK)
+            return skip("node_cluster", &err);
+        p4_workload_destroy(&work);
         return cluster_mode(p4, config, nodes ? nodes : cfg.partition.clients, json);
+    }
     /* Default: the config's rounds in all, so the whole run is the config's too. */
     return round_mode(&cfg, rounds ? rounds : (cfg.rounds > 1 ? cfg.rounds - 1 : 1), json);
 }
