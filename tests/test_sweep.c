@@ -65,19 +65,27 @@ static char *slurp(const char *dir, const char *name)
     return text;
 }
 
-static void slices_merge_to_the_whole_run(void **state)
+/* A tiny clustered job (4 clients, 1 round) in dir/name, with `extra` lines. */
+static void tiny_config(const char *dir, const char *name, const char *extra, char *path,
+                        size_t size)
 {
-    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
-    const char *dir = *state;
-    char cfg[1200], text[1024], cmd[4096], out[8192];
+    char text[1024];
     snprintf(text, sizeof text,
              "[data]\ndataset = fashion-mnist\npartition = clustered\nclients = 4\nclusters = 2\n"
              "cluster_classes = 0,1,2; 5,7,9\ntrain_per_client = 30\ntest_per_client = 30\n"
              "max_train = 2000\nmax_test = 500\nseed = 2\n"
              "[model]\ncfg = %s/configs/models/logreg-28x28x1.cfg\nbatch = 10\nseed = 2\n"
-             "[dp]\ntarget_epsilon = 4\n[p4]\nrounds = 1\ngroup_size = 2\n",
-             getenv("P4_SOURCE_DIR") ? getenv("P4_SOURCE_DIR") : ".");
-    test_write_text(dir, "tiny.ini", text, cfg, sizeof cfg);
+             "[dp]\ntarget_epsilon = 4\n[p4]\nrounds = 1\ngroup_size = 2\n%s",
+             getenv("P4_SOURCE_DIR") ? getenv("P4_SOURCE_DIR") : ".", extra);
+    test_write_text(dir, name, text, path, size);
+}
+
+static void slices_merge_to_the_whole_run(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    const char *dir = *state;
+    char cfg[1200], cmd[4096], out[8192];
+    tiny_config(dir, "tiny.ini", "", cfg, sizeof cfg);
     const char *common = "--epsilon 2,inf --seeds 2 --method p4,local --reproducible --threads 2";
     snprintf(cmd, sizeof cmd, "%s sweep --config %s %s --out %s/whole", p4_bin(), cfg, common, dir);
     assert_int_equal(run(cmd, out, sizeof out), 0);
@@ -134,16 +142,8 @@ static void attack_fraction_is_an_axis(void **state)
 {
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     const char *dir = *state;
-    char cfg[1200], text[1024], cmd[4096], out[8192];
-    snprintf(text, sizeof text,
-             "[data]\ndataset = fashion-mnist\npartition = clustered\nclients = 4\nclusters = 2\n"
-             "cluster_classes = 0,1,2; 5,7,9\ntrain_per_client = 30\ntest_per_client = 30\n"
-             "max_train = 2000\nmax_test = 500\nseed = 2\n"
-             "[model]\ncfg = %s/configs/models/logreg-28x28x1.cfg\nbatch = 10\nseed = 2\n"
-             "[dp]\ntarget_epsilon = 4\n[p4]\nrounds = 1\ngroup_size = 2\n"
-             "[attack]\nkind = signflip\nstrength = 5\n",
-             getenv("P4_SOURCE_DIR") ? getenv("P4_SOURCE_DIR") : ".");
-    test_write_text(dir, "attacked.ini", text, cfg, sizeof cfg);
+    char cfg[1200], cmd[4096], out[8192];
+    tiny_config(dir, "attacked.ini", "[attack]\nkind = signflip\nstrength = 5\n", cfg, sizeof cfg);
     snprintf(cmd, sizeof cmd, "%s sweep --config %s --epsilon 4 --seeds 1 --method p4 "
              "--attack-fraction 0,0.5 --reproducible --out %s/a", p4_bin(), cfg, dir);
     assert_int_equal(run(cmd, out, sizeof out), 0);
