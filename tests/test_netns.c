@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -260,6 +261,8 @@ static pid_t start_node(const network *net, int k, const char *bin, const char *
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        /* a test killed before its teardown takes its nodes with it */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (!freopen(out, "w", stdout) || !freopen(log, "w", stderr))
             _exit(126);
         execlp("ip", "ip", "netns", "exec", net->node_ns[k], bin, "node", "--config", config,
