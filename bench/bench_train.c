@@ -29,6 +29,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <darknet.h>
+
 #include "common/error.h"
 #include "common/json.h"
 #include "common/progress.h"
@@ -255,6 +257,33 @@ static void stretch_step(stretches *s, double now)
     s->steps = 0;
 }
 
+/* Useful FLOPs of one training example, from the layer shapes (issue 16):
+ * the forward product, the weight-gradient product and the input-delta
+ * product of every dense and convolutional layer, 2 FLOPs per
+ * multiply-add, but no input delta for the first parametrised layer (it
+ * has nothing below it to pass one to).  Biases, activations, pooling, the
+ * loss, clipping and noise are not counted: they are the overhead the
+ * fraction of peak charges against p4. */
+static double useful_flops(p4_model *model)
+{
+    network *net = p4_model_network(model);
+    double flops = 0;
+    int first = 1;
+    for (int i = 0; i < net->n; i++) {
+        const layer *l = &net->layers[i];
+        double macs;
+        if (l->type == CONNECTED)
+            macs = (double)l->inputs * l->outputs;
+        else if (l->type == CONVOLUTIONAL)
+            macs = (double)l->n * l->size * l->size * l->c * l->out_w * l->out_h;
+        else
+            continue;
+        flops += 2 * macs * (first ? 2 : 3);
+        first = 0;
+    }
+    return flops;
+}
+
 static void print_result(const options *o, const bench *b, long long steps, double elapsed,
                          const stretches *s, double loss, double load)
 {
@@ -282,6 +311,9 @@ static void print_result(const options *o, const bench *b, long long steps, doub
     p4_json_number(stdout, round(load * 100) / 100);
     printf(",\"loss\":");
     p4_json_number(stdout, loss / o->batch);
+    double flops = useful_flops(b->model);
+    printf(",\"flops_per_example\":%.0f,\"gflops\":", flops);
+    p4_json_number(stdout, rate * flops / 1e9);
     printf("}\n");
 }
 
