@@ -273,20 +273,6 @@ static void docs_example_is_consistent(void **state)
 
 /* ---- processes ---------------------------------------------------------------------- */
 
-/* Runs `bin args...` with stdout and stderr to files; returns the pid. */
-static pid_t spawn(char *const argv[], const char *out, const char *errfile)
-{
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (!freopen(out, "w", stdout) || !freopen(errfile, "w", stderr))
-            _exit(126);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 /* Waits for pid at most `seconds`; kills it and fails the test after that. */
 static int wait_bounded(pid_t pid, double seconds)
 {
@@ -302,32 +288,19 @@ static int wait_bounded(pid_t pid, double seconds)
     return -1;
 }
 
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return strdup("");
-    char *text = calloc(1, 1 << 20);
-    assert_non_null(text);
-    size_t n = fread(text, 1, (1 << 20) - 1, f);
-    text[n] = '\0';
-    fclose(f);
-    return text;
-}
-
 /* Runs a p4 command to completion (bounded); returns its stdout (free it). */
 static char *run_p4(char *const argv[], const char *dir, const char *tag, int expect_status)
 {
     char out[1024], errfile[1024];
     snprintf(out, sizeof out, "%s/%s.out", dir, tag);
     snprintf(errfile, sizeof errfile, "%s/%s.err", dir, tag);
-    int status = wait_bounded(spawn(argv, out, errfile), 900);
+    int status = wait_bounded(test_spawn(argv, out, errfile), 900);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != expect_status) {
-        char *e = read_all(errfile);
+        char *e = test_read_all(errfile);
         fail_msg("%s exited with %d, expected %d; stderr:\n%s", tag,
                  WIFEXITED(status) ? WEXITSTATUS(status) : -1, expect_status, e);
     }
-    return read_all(out);
+    return test_read_all(out);
 }
 
 /* The numbers of "key":[a,b,...] in json; returns how many. */
@@ -426,7 +399,7 @@ static void cluster_matches_sim(void **state)
     /* node-1/node.ini: the base config (its [node] timeout too) and node 1's [node] */
     char ini1[1200];
     snprintf(ini1, sizeof ini1, "%s/node.ini", node1);
-    st = read_all(ini1);
+    st = test_read_all(ini1);
     assert_non_null(strstr(st, "\n[node]\nid = 1\nlisten = tcp://127.0.0.1:"));
     assert_non_null(strstr(st, "\ntimeout = 600\n"));
     assert_non_null(strstr(st, "\ncluster_classes = 0,1,2;3,4,5\n"));
@@ -434,7 +407,7 @@ static void cluster_matches_sim(void **state)
     /* the node's own --json output, which p4 cluster keeps in node.out */
     char out1[1200];
     snprintf(out1, sizeof out1, "%s/node.out", node1);
-    st = read_all(out1);
+    st = test_read_all(out1);
     assert_non_null(strstr(st, "{\"id\":1,\"epoch\":1,\"status\":\"finished\""));
     json_value(st, "accuracy", v, sizeof v);
     assert_true(fabs(strtod(v, NULL) - b[1]) < 1e-6);
@@ -449,7 +422,7 @@ static void cluster_matches_sim(void **state)
     free(run_p4(bad_argv, dir, "cluster-bad", 1));
     char errpath[1100];
     snprintf(errpath, sizeof errpath, "%s/cluster-bad.err", dir);
-    char *e = read_all(errpath);
+    char *e = test_read_all(errpath);
     assert_non_null(strstr(e, "--nodes 3: the config has [data] clients = 4"));
     free(e);
 
@@ -460,24 +433,11 @@ static void cluster_matches_sim(void **state)
                           "--state", late, "--deadline", "0.2", NULL };
     free(run_p4(late_argv, dir, "cluster-late", 1));
     snprintf(errpath, sizeof errpath, "%s/cluster-late.err", dir);
-    e = read_all(errpath);
+    e = test_read_all(errpath);
     assert_non_null(strstr(e, "deadline of 0.2 s passed; node(s) 0, 1, 2, 3 had not finished"));
     free(e);
     free(sim);
     free(cl);
-}
-
-/* A free loopback port (the kernel's pick, released again). */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 /* Makes dir/name with a key pair; returns its public key in Z85. */
@@ -502,7 +462,7 @@ static void wrong_peer_key_fails_clearly(void **state)
     make_node_dir(dir, "n0", d0, sizeof d0, k0);
     make_node_dir(dir, "n1", d1, sizeof d1, k1);
     make_node_dir(dir, "stranger", dx, sizeof dx, kx); /* a key that is nobody's node */
-    int p0 = free_port(), p1 = free_port();
+    int p0 = test_free_port(), p1 = test_free_port();
     char extra[2048], c0[1100], c1[1100];
     /* node 0 knows node 1's real key; node 1 was given the stranger's key for node 0 */
     snprintf(extra, sizeof extra, "[node]\nid = 0\nlisten = tcp://127.0.0.1:%d\n"
@@ -519,9 +479,9 @@ static void wrong_peer_key_fails_clearly(void **state)
     snprintf(e1, sizeof e1, "%s/n1.err", dir);
     char *a0[] = { (char *)bin, "node", "--config", c0, "--reproducible", NULL };
     char *a1[] = { (char *)bin, "node", "--config", c1, "--reproducible", NULL };
-    pid_t pid0 = spawn(a0, o0, e0), pid1 = spawn(a1, o1, e1);
+    pid_t pid0 = test_spawn(a0, o0, e0), pid1 = test_spawn(a1, o1, e1);
     int s0 = wait_bounded(pid0, 300), s1 = wait_bounded(pid1, 300);
-    char *l0 = read_all(e0), *l1 = read_all(e1);
+    char *l0 = test_read_all(e0), *l1 = test_read_all(e1);
     if (!WIFEXITED(s0) || WEXITSTATUS(s0) != 1 || !WIFEXITED(s1) || WEXITSTATUS(s1) != 1)
         fail_msg("expected both nodes to fail with status 1:\nnode 0:\n%s\nnode 1:\n%s", l0, l1);
     /* neither got the other's warm-up slice; P4's grouping needs every member */
@@ -563,18 +523,18 @@ static void sigterm_stops_a_node(void **state)
      * run's warm-up already charged. */
     snprintf(extra, sizeof extra, "[dp]\nenabled = false\n[node]\nid = 0\n"
              "listen = tcp://127.0.0.1:%d\npeers = 1@tcp://127.0.0.1:%d@%s\nstate = %s\n"
-             "timeout = 600\n", free_port(), free_port(), kg, d0);
+             "timeout = 600\n", test_free_port(), test_free_port(), kg, d0);
     write_config(dir, "alone.ini", 2, extra, c0, sizeof c0);
     snprintf(o0, sizeof o0, "%s/alone.out", dir);
     snprintf(e0, sizeof e0, "%s/alone.err", dir);
     for (int run = 1; run <= 2; run++) {
         char *a0[] = { (char *)bin, "node", "--config", c0, NULL };
-        pid_t pid = spawn(a0, o0, e0);
+        pid_t pid = test_spawn(a0, o0, e0);
         /* wait until the node is in the protocol (its start line is logged) */
         char *log = NULL;
         for (int i = 0; i < 3000; i++) {
             free(log);
-            log = read_all(e0);
+            log = test_read_all(e0);
             if (strstr(log, "listening on"))
                 break;
             nanosleep(&(struct timespec){ 0, 50000000 }, NULL);
@@ -583,7 +543,7 @@ static void sigterm_stops_a_node(void **state)
         free(log);
         kill(pid, SIGTERM);
         int status = wait_bounded(pid, 60);
-        log = read_all(e0);
+        log = test_read_all(e0);
         if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGTERM)
             fail_msg("expected an end by SIGTERM, got wait status %#x; log:\n%s", status, log);
         assert_non_null(strstr(log, "SIGTERM: stopping now"));
@@ -610,7 +570,7 @@ static void init_prints_the_public_key(void **state)
     char *argv[] = { (char *)bin, "node", "--init", "--state", st, NULL };
     char *first = run_p4(argv, dir, "init1", 0);
     char *again = run_p4(argv, dir, "init2", 0);
-    char *file = read_all(pub);
+    char *file = test_read_all(pub);
     assert_int_equal(strlen(first), P4_KEY_Z85_CHARS + 1);
     assert_string_equal(first, file);
     assert_string_equal(again, file); /* kept, not replaced */

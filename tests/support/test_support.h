@@ -46,6 +46,15 @@ int test_write_file(const char *path, const void *data, size_t n);
 void test_write_text(const char *dir, const char *name, const char *text, char *path,
                      size_t size);
 
+/* Child processes and loopback ports, for the tests that run `p4`:
+ * test_spawn runs argv[0] with stdout and stderr to files and returns its pid;
+ * test_read_all returns a file's first MiB as text ("" if absent; free it);
+ * test_free_port returns a free loopback TCP port (the kernel's pick,
+ * released again). */
+int test_spawn(char *const argv[], const char *out, const char *errfile);
+char *test_read_all(const char *path);
+int test_free_port(void);
+
 /* Skips are skips.  cmocka's skip() marks a test skipped but its program
  * still exits 0, which ctest would call a pass.  So every skip is counted
  * (skip() and TEST_SKIP below), and a test program's
