@@ -529,6 +529,10 @@ static void sigterm_stops_a_node(void **state)
     snprintf(e0, sizeof e0, "%s/alone.err", dir);
     for (int run = 1; run <= 2; run++) {
         char *a0[] = { (char *)bin, "node", "--config", c0, NULL };
+        /* The child truncates its log only once it runs: remove the last
+         * run's first, or its "listening on" line ends the wait too early. */
+        unlink(o0);
+        unlink(e0);
         pid_t pid = test_spawn(a0, o0, e0);
         /* wait until the node is in the protocol (its start line is logged) */
         char *log = NULL;
