@@ -5,7 +5,6 @@
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
-set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
 
 if(NOT P4_AARCH64_SYSROOT)
   if(DEFINED ENV{P4_AARCH64_SYSROOT})
