@@ -30,7 +30,7 @@ p4_dp_run_facts p4_peer_setup_facts(const p4_peer_setup *s)
     return facts;
 }
 
-static double client_sample_rate(const p4_config *cfg, int train_count)
+double p4_peer_sample_rate(const p4_config *cfg, int train_count)
 {
     double q = cfg->sample_rate > 0 ? cfg->sample_rate : (double)cfg->batch / train_count;
     return q > 1 ? 1 : q;
@@ -71,6 +71,28 @@ int p4_peer_plan_budget(const p4_peer_setup *setup, double q, p4_peer_plan *plan
     return P4_OK;
 }
 
+void p4_peer_client_spec(const p4_peer_setup *setup, int k, const p4_dataset *train,
+                         const int *train_idx, int train_count, p4_client_spec *spec)
+{
+    const p4_config *cfg = setup->cfg;
+    const p4_client_split *split = &setup->work->partition->split[k];
+    *spec = (p4_client_spec){
+        .id = k, .train = train, .test = setup->work->test,
+        .train_idx = train_idx, .train_count = train_count,
+        .test_idx = split->test, .test_count = split->test_count,
+        .private_cfg = cfg->model_cfg, .proxy_cfg = cfg->proxy_cfg[0] ? cfg->proxy_cfg : cfg->model_cfg,
+        .shape = { train->width, train->height, train->channels, train->classes },
+        .batch = cfg->batch, .learning_rate = cfg->learning_rate, .momentum = cfg->momentum,
+        .weight_decay = cfg->weight_decay, .seed = cfg->seed, .dp = p4_peer_setup_dp(setup),
+        .kd_alpha = setup->method == P4_METHOD_PROXYFL ? P4_PROXYFL_KD_ALPHA : cfg->kd_alpha,
+        .kd_temperature = cfg->kd_temperature,
+        .strict_dp = cfg->strict_dp,
+        .warmup_head_only = strcmp(cfg->warmup_layers, "last") == 0,
+        .seeded_sampling = setup->reproducible,
+        .dp_params = { p4_peer_sample_rate(cfg, train_count), 0.0, cfg->clip_norm },
+    };
+}
+
 int p4_peer_open(p4_peer *peer, const p4_peer_setup *setup, int k, p4_peer_plan *plan,
                  p4_error *err)
 {
@@ -107,25 +129,11 @@ int p4_peer_open(p4_peer *peer, const p4_peer_setup *setup, int k, p4_peer_plan 
         peer->flipped->labels = labels;
         train = peer->flipped;
     }
-    p4_client_spec spec = {
-        .id = k, .train = train, .test = work->test,
-        .train_idx = split->train, .train_count = split->train_count,
-        .test_idx = split->test, .test_count = split->test_count,
-        .private_cfg = cfg->model_cfg, .proxy_cfg = cfg->proxy_cfg[0] ? cfg->proxy_cfg : cfg->model_cfg,
-        .shape = { work->train->width, work->train->height, work->train->channels,
-                   work->train->classes },
-        .batch = cfg->batch, .learning_rate = cfg->learning_rate, .momentum = cfg->momentum,
-        .weight_decay = cfg->weight_decay, .seed = cfg->seed, .dp = dp,
-        .kd_alpha = setup->method == P4_METHOD_PROXYFL ? P4_PROXYFL_KD_ALPHA : cfg->kd_alpha,
-        .kd_temperature = cfg->kd_temperature,
-        .strict_dp = cfg->strict_dp,
-        .warmup_head_only = strcmp(cfg->warmup_layers, "last") == 0,
-        .seeded_sampling = setup->reproducible,
-    };
+    p4_client_spec spec;
+    p4_peer_client_spec(setup, k, train, split->train, split->train_count, &spec);
     if (split->train_count < 1)
         return p4_error_set(err, P4_ECONFIG, "%s: client %d has no training examples", cfg->path, k);
-    double q = client_sample_rate(cfg, split->train_count);
-    spec.dp_params = (p4_dpsgd_params){ q, 0.0, cfg->clip_norm };
+    double q = spec.dp_params.sample_rate;
     if (dp) {
         char path[P4_PATH_MAX + 32];
         snprintf(path, sizeof path, "%s/client-%03d.db", setup->state_dir, k);

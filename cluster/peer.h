@@ -63,6 +63,16 @@ int p4_peer_setup_logits(const p4_peer_setup *setup);
  * the private teacher unless strict_dp. */
 p4_dp_run_facts p4_peer_setup_facts(const p4_peer_setup *setup);
 
+/* Client k's DP-SGD sampling rate q: [dp] sample_rate, else batch / its
+ * training-set size, at most 1. */
+double p4_peer_sample_rate(const p4_config *cfg, int train_count);
+
+/* The client spec p4_peer_open gives client k, training on rows train_idx
+ * of `train` (p4 audit: client k's split plus its canaries): every field
+ * but the DP noise multipliers, ledger and enclave, which the caller adds. */
+void p4_peer_client_spec(const p4_peer_setup *setup, int k, const p4_dataset *train,
+                         const int *train_idx, int train_count, p4_client_spec *spec);
+
 /* The plan for a client training at rate q (see above). */
 int p4_peer_plan_budget(const p4_peer_setup *setup, double q, p4_peer_plan *plan, p4_error *err);
 

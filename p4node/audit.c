@@ -30,12 +30,6 @@ void p4_audit_options_defaults(p4_audit_options *o)
 }
 
 /* The client's training rate, as every peer computes it from its own N. */
-static double sample_rate(const p4_config *cfg, int train_count)
-{
-    double q = cfg->sample_rate > 0 ? cfg->sample_rate : (double)cfg->batch / train_count;
-    return q > 1 ? 1 : q;
-}
-
 /* Everything one audit holds; released by audit_close. */
 typedef struct audit {
     const p4_config *cfg;
@@ -114,6 +108,15 @@ static int build_canaries(audit *a, p4_error *err)
     return rc;
 }
 
+/* The run as a p4_peer_setup: the same calibration and client spec as every
+ * peer of `p4 sim` or `p4 node`, for this client's actual training set. */
+static p4_peer_setup audit_setup(const audit *a)
+{
+    return (p4_peer_setup){ .cfg = a->cfg, .work = a->work, .method = a->method,
+                            .epsilon = a->opt->epsilon, .reproducible = a->opt->reproducible,
+                            .state_dir = a->state_dir };
+}
+
 static int open_privacy(audit *a, p4_error *err)
 {
     const char *base = getenv("TMPDIR");
@@ -130,13 +133,10 @@ static int open_privacy(audit *a, p4_error *err)
     if (rc == P4_OK)
         rc = p4_enclave_open_software(&a->enclave, a->opt->reproducible,
                                       a->cfg->seed * 7919u + (uint64_t)a->opt->client, err);
-    /* The same calibration as every peer of `p4 sim` or `p4 node`, for this
-     * client's actual training set. */
-    p4_peer_setup setup = { .cfg = a->cfg, .work = a->work, .method = a->method,
-                            .epsilon = a->opt->epsilon, .reproducible = a->opt->reproducible,
-                            .state_dir = a->state_dir };
+    p4_peer_setup setup = audit_setup(a);
     if (rc == P4_OK)
-        rc = p4_peer_plan_budget(&setup, sample_rate(a->cfg, a->set->train_count), &a->plan, err);
+        rc = p4_peer_plan_budget(&setup, p4_peer_sample_rate(a->cfg, a->set->train_count),
+                                 &a->plan, err);
     if (rc == P4_OK)
         rc = p4_ledger_check_plan(a->ledger, a->plan.phase, a->plan.nphases, NULL, err);
     return rc;
@@ -145,24 +145,11 @@ static int open_privacy(audit *a, p4_error *err)
 /* The client as p4_peer_open opens it, on the canary set's rows. */
 static int open_client(audit *a, p4_error *err)
 {
-    const p4_config *cfg = a->cfg;
-    const p4_client_split *split = &a->work->partition->split[a->opt->client];
-    const p4_dataset *train = a->work->train;
-    int dp = !isinf(a->opt->epsilon);
-    p4_client_spec spec = {
-        .id = a->opt->client, .train = a->set->data, .test = a->work->test,
-        .train_idx = a->set->train_idx, .train_count = a->set->train_count,
-        .test_idx = split->test, .test_count = split->test_count,
-        .private_cfg = cfg->model_cfg, .proxy_cfg = cfg->proxy_cfg[0] ? cfg->proxy_cfg : cfg->model_cfg,
-        .shape = { train->width, train->height, train->channels, train->classes },
-        .batch = cfg->batch, .learning_rate = cfg->learning_rate, .momentum = cfg->momentum,
-        .weight_decay = cfg->weight_decay, .seed = cfg->seed, .dp = dp,
-        .kd_alpha = cfg->kd_alpha, .kd_temperature = cfg->kd_temperature,
-        .strict_dp = cfg->strict_dp,
-        .warmup_head_only = strcmp(cfg->warmup_layers, "last") == 0,
-        .seeded_sampling = a->opt->reproducible,
-    };
-    spec.dp_params = (p4_dpsgd_params){ sample_rate(cfg, a->set->train_count), 0.0, cfg->clip_norm };
+    p4_peer_setup setup = audit_setup(a);
+    int dp = p4_peer_setup_dp(&setup);
+    p4_client_spec spec;
+    p4_peer_client_spec(&setup, a->opt->client, a->set->data, a->set->train_idx,
+                        a->set->train_count, &spec);
     if (dp) {
         int rc = open_privacy(a, err);
         if (rc != P4_OK)
