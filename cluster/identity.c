@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "common/private_file.h"
+
 static const char z85_alphabet[] =
     "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
 
@@ -126,30 +128,12 @@ static int read_key_file(const char *path, int secret, uint8_t key[P4_KEY_BYTES]
 /* Writes a key as Z85 text to path, mode 0600, atomically (temp + rename). */
 static int write_key_file(const char *path, const uint8_t key[P4_KEY_BYTES], p4_error *err)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    unlink(tmp); /* a leftover from a crash */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return p4_error_set(err, P4_EIO, "%s: cannot create: %s", tmp, strerror(errno));
     char text[P4_KEY_Z85_CHARS + 2];
     p4_key_to_z85(key, text);
     text[P4_KEY_Z85_CHARS] = '\n';
-    int ok = fchmod(fd, 0600) == 0 &&
-             write(fd, text, P4_KEY_Z85_CHARS + 1) == P4_KEY_Z85_CHARS + 1 && fsync(fd) == 0;
-    int saved = errno;
+    int rc = p4_write_private_file(path, text, P4_KEY_Z85_CHARS + 1, err);
     sodium_memzero(text, sizeof text);
-    if (close(fd) != 0 && ok) {
-        ok = 0;
-        saved = errno;
-    }
-    if (!ok || rename(tmp, path) != 0) {
-        if (ok)
-            saved = errno;
-        unlink(tmp);
-        return p4_error_set(err, P4_EIO, "%s: cannot write: %s", path, strerror(saved));
-    }
-    return P4_OK;
+    return rc;
 }
 
 static int ensure_state_dir(const char *dir, p4_error *err)

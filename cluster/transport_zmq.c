@@ -12,6 +12,7 @@
 
 #include "cluster/admission.h"
 #include "cluster/wire.h"
+#include "cluster/zmq_curve.h"
 #include "common/progress.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
@@ -222,16 +223,6 @@ static int set_int(void *socket, int option, int value)
     return zmq_setsockopt(socket, option, &value, sizeof value);
 }
 
-/* "tcp://host:0" asks ZeroMQ for a free port, which it spells "tcp://host:*". */
-static void bind_spelling(const char *listen, char *out, size_t size)
-{
-    size_t n = strlen(listen);
-    if (n >= 2 && strcmp(listen + n - 2, ":0") == 0)
-        snprintf(out, size, "%.*s:*", (int)(n - 2), listen);
-    else
-        snprintf(out, size, "%s", listen);
-}
-
 static int open_router(zmq_transport *t, const char *listen, p4_error *err)
 {
     t->router = zmq_socket(t->ctx, ZMQ_ROUTER);
@@ -242,19 +233,10 @@ static int open_router(zmq_transport *t, const char *listen, p4_error *err)
         set_int(t->router, ZMQ_RCVHWM, t->queue_messages) != 0 ||
         set_int(t->router, ZMQ_LINGER, 0) != 0)
         return zmq_fail(err, P4_ENET, "ROUTER options");
-    if (t->curve &&
-        (set_int(t->router, ZMQ_CURVE_SERVER, 1) != 0 ||
-         zmq_setsockopt(t->router, ZMQ_CURVE_SECRETKEY, t->identity.secret_key, 32) != 0 ||
-         zmq_setsockopt(t->router, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN, strlen(ZAP_DOMAIN)) != 0))
-        return zmq_fail(err, P4_ENET, "ROUTER CURVE options");
-    char spelled[P4_WIRE_MAX_ENDPOINT + 8];
-    bind_spelling(listen, spelled, sizeof spelled);
-    if (zmq_bind(t->router, spelled) != 0)
-        return p4_error_set(err, P4_ENET, "cannot listen on %s: %s", listen,
-                            zmq_strerror(zmq_errno()));
-    size_t size = sizeof t->endpoint;
-    if (zmq_getsockopt(t->router, ZMQ_LAST_ENDPOINT, t->endpoint, &size) != 0)
-        return zmq_fail(err, P4_ENET, "ROUTER endpoint");
+    if (t->curve && p4_zmq_curve_server(t->router, &t->identity, ZAP_DOMAIN, err) != P4_OK)
+        return P4_ENET;
+    if (p4_zmq_bind(t->router, listen, t->endpoint, sizeof t->endpoint, err) != P4_OK)
+        return P4_ENET;
     return P4_OK;
 }
 
@@ -281,9 +263,8 @@ static int open_dealer(zmq_transport *t, zmq_peer *p, int id, p4_error *err)
     rc |= set_int(p->dealer, ZMQ_LINGER, 0);
     rc |= zmq_setsockopt(p->dealer, ZMQ_MAXMSGSIZE, &max_inbound, sizeof max_inbound);
     if (t->curve) {
-        rc |= zmq_setsockopt(p->dealer, ZMQ_CURVE_SERVERKEY, p->key, 32);
-        rc |= zmq_setsockopt(p->dealer, ZMQ_CURVE_PUBLICKEY, t->identity.public_key, 32);
-        rc |= zmq_setsockopt(p->dealer, ZMQ_CURVE_SECRETKEY, t->identity.secret_key, 32);
+        rc |= p4_zmq_curve_client(p->dealer, t->identity.public_key, t->identity.secret_key,
+                                  p->key, NULL);
     } else {
         char routing[32];
         int n = snprintf(routing, sizeof routing, INSECURE_ID_PREFIX "%d", t->id);
@@ -375,27 +356,11 @@ static int sender_of(zmq_transport *t, zmq_msg_t *routing, zmq_msg_t *data)
 static int take_message(zmq_transport *t, int *from, uint8_t **bytes, size_t *len, p4_error *err)
 {
     zmq_msg_t frames[2];
-    int n = 0, extra = 0, more = 1;
-    while (more) {
-        zmq_msg_t frame;
-        zmq_msg_init(&frame);
-        if (zmq_msg_recv(&frame, t->router, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
-            int e = zmq_errno();
-            zmq_msg_close(&frame);
-            for (int i = 0; i < n; i++)
-                zmq_msg_close(&frames[i]);
-            if (e == EAGAIN || e == EINTR)
-                return 0;
-            return p4_error_set(err, P4_ENET, "node %d: receive: %s", t->id, zmq_strerror(e));
-        }
-        more = zmq_msg_more(&frame);
-        if (n < 2)
-            frames[n++] = frame;
-        else {
-            extra++;
-            zmq_msg_close(&frame);
-        }
-    }
+    int extra = 0;
+    p4_error why = {0};
+    int n = p4_zmq_recv_frames(t->router, frames, 2, &extra, &why);
+    if (n <= 0)
+        return n < 0 ? p4_error_set(err, P4_ENET, "node %d: %s", t->id, why.message) : 0;
     int rc = 0;
     if (n < 2 || extra > 0 || zmq_msg_size(&frames[1]) == 0) {
         fprintf(t->log, "p4 node %d: dropped a message of %d frames (want one non-empty frame)\n",

@@ -330,6 +330,21 @@ int p4_client_get_proxy(const p4_client *client, float *out, size_t n)
     return client ? p4_model_get_params(client->proxy, out, n) : P4_EINVAL;
 }
 
+size_t p4_client_model_size(const p4_client *client, p4_which_model which)
+{
+    if (client == NULL)
+        return 0;
+    return p4_model_param_count(which == P4_MODEL_PROXY ? client->proxy : client->private_model);
+}
+
+int p4_client_get_model(const p4_client *client, p4_which_model which, float *out, size_t n)
+{
+    if (client == NULL)
+        return P4_EINVAL;
+    return p4_model_get_params(which == P4_MODEL_PROXY ? client->proxy : client->private_model,
+                               out, n);
+}
+
 int p4_client_set_proxy(p4_client *client, const float *in, size_t n)
 {
     return client ? p4_model_set_params(client->proxy, in, n) : P4_EINVAL;

@@ -81,6 +81,11 @@ int p4_client_evaluate(p4_client *client, p4_which_model which, double *accuracy
 size_t p4_client_proxy_size(const p4_client *client);
 int p4_client_get_proxy(const p4_client *client, float *out, size_t n);
 int p4_client_set_proxy(p4_client *client, const float *in, size_t n);
+/* Either model's weights as one flat vector (p4_model_get_params' layout):
+ * what a finished node saves of the model it serves. */
+size_t p4_client_model_size(const p4_client *client, p4_which_model which);
+int p4_client_get_model(const p4_client *client, p4_which_model which, float *out, size_t n);
+
 /* The proxy's parametrised layer k as [offset, offset + length). */
 int p4_client_proxy_layer(const p4_client *client, int k, size_t *offset, size_t *length);
 

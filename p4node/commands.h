@@ -15,5 +15,7 @@ int p4_cmd_audit(int argc, char **argv);   /* p4 audit --config F ...       */
 int p4_cmd_node(int argc, char **argv);    /* p4 node --config F ...        */
 int p4_cmd_status(int argc, char **argv);  /* p4 status --state DIR         */
 int p4_cmd_cluster(int argc, char **argv); /* p4 cluster --config F --nodes N */
+int p4_cmd_serve(int argc, char **argv);   /* p4 serve --state DIR ...      */
+int p4_cmd_query(int argc, char **argv);   /* p4 query --server EP ...      */
 
 #endif

@@ -22,6 +22,8 @@ static const command commands[] = {
     {"node",   p4_cmd_node,   "run one member of a networked P4 run (ZeroMQ, CURVE)"},
     {"status", p4_cmd_status, "show a node's latest run from its state folder"},
     {"cluster", p4_cmd_cluster, "run N p4 node processes of one config on loopback"},
+    {"serve",  p4_cmd_serve,  "serve a finished node's model to attested queries (CURVE)"},
+    {"query",  p4_cmd_query,  "classify inputs on a p4 serve server after checking its attestation"},
 };
 
 static void usage(FILE *out)

@@ -14,6 +14,7 @@
 #include "datasets/workload.h"
 #include "dp/ledger.h"
 #include "model/gemm.h"
+#include "p4node/private_model.h"
 
 int p4_node_ledger_path(const char *state_dir, int client, char *out, size_t size, p4_error *err)
 {
@@ -163,6 +164,30 @@ static int open_peer(node *n, p4_method method, double epsilon, const p4_identit
     return start_transport(n, identity, err);
 }
 
+/* The model this node's accuracy was measured on (the private model; the
+ * shared one for fedavg-dp, which has no other) into the state folder, for
+ * `p4 serve` (p4node/private_model.h). */
+static int save_served_model(node *n, p4_method method, p4_error *err)
+{
+    const p4_config *cfg = n->cfg;
+    int shared = method == P4_METHOD_FEDAVG_DP;
+    p4_which_model which = shared ? P4_MODEL_PROXY : P4_MODEL_PRIVATE;
+    const char *model_cfg = shared && cfg->proxy_cfg[0] ? cfg->proxy_cfg : cfg->model_cfg;
+    const p4_dataset *train = n->work->train;
+    p4_cfg_shape shape = {train->width, train->height, train->channels, train->classes};
+    size_t count = p4_client_model_size(n->peer.client, which);
+    float *params = malloc((count ? count : 1) * sizeof *params);
+    if (params == NULL)
+        return p4_error_set(err, P4_ENOMEM, "out of memory for the private model");
+    int rc = p4_client_get_model(n->peer.client, which, params, count);
+    if (rc != P4_OK)
+        rc = p4_error_set(err, rc, "cannot read the trained model's weights");
+    else
+        rc = p4_private_model_save(cfg->node_state, model_cfg, &shape, params, count, err);
+    free(params);
+    return rc;
+}
+
 static int run_protocol(node *n, p4_method method, p4_error *err)
 {
     const p4_config *cfg = n->cfg;
@@ -201,6 +226,8 @@ static int run_protocol(node *n, p4_method method, p4_error *err)
     r->guarantee = p4_dp_guarantee_of(&r->facts);
     r->latent = cfg->partition.kind == P4_PARTITION_CLUSTERED
                     ? n->work->partition->split[cfg->node_id].cluster : -1;
+    if ((rc = save_served_model(n, method, err)) != P4_OK)
+        return rc;
     return p4_node_state_finish(n->state, r, err);
 }
 
