@@ -136,6 +136,35 @@ static p4_cca_verifier *make_verifier(const char *dir)
     return v;
 }
 
+/* What each serving test starts from: a saved model in dir/node (ref is
+ * the same model in memory) and a verifier that accepts RIM_OK. */
+typedef struct fixture {
+    char state[1100];
+    p4_model *ref;
+    p4_cca_verifier *verifier;
+} fixture;
+
+static void fixture_open(fixture *f, const char *dir, uint64_t seed)
+{
+    test_path_in(dir, "node", f->state, sizeof f->state);
+    f->ref = NULL;
+    make_state(f->state, seed, &f->ref);
+    f->verifier = make_verifier(dir);
+}
+
+static void fixture_close(fixture *f)
+{
+    p4_cca_verifier_destroy(&f->verifier);
+    p4_model_destroy(&f->ref);
+}
+
+/* A client of r's server under verifier. */
+static p4_query_options client_of(const running *r, const p4_cca_verifier *verifier)
+{
+    return (p4_query_options){.server = p4_server_endpoint(r->server), .server_key = r->key,
+                              .verifier = verifier, .timeout_ms = 20000};
+}
+
 /* ---- the model file ---- */
 
 static void private_model_round_trip_and_damage(void **state)
@@ -203,21 +232,17 @@ static void private_model_round_trip_and_damage(void **state)
 static void good_server_answers_like_local_inference(void **state)
 {
     const char *dir = *state;
-    char st[1100];
-    test_path_in(dir, "node", st, sizeof st);
-    p4_model *ref = NULL;
-    make_state(st, 7, &ref);
-    p4_cca_verifier *v = make_verifier(dir);
+    fixture f;
+    fixture_open(&f, dir, 7);
     float *x = random_inputs(2, ROWS);
     int local[ROWS];
     float local_p[ROWS * CLASSES];
-    assert_int_equal(p4_model_predict(ref, x, ROWS, local_p, local), P4_OK);
+    assert_int_equal(p4_model_predict(f.ref, x, ROWS, local_p, local), P4_OK);
 
     for (int allow = 0; allow <= 1; allow++) {
         running r;
-        start(&r, dir, st, RIM_OK, allow);
-        p4_query_options o = {.server = p4_server_endpoint(r.server), .server_key = r.key,
-                              .verifier = v, .timeout_ms = 20000};
+        start(&r, dir, f.state, RIM_OK, allow);
+        p4_query_options o = client_of(&r, f.verifier);
         p4_query_session *q = NULL;
         p4_query_server_info info;
         p4_cca_verdict verdict;
@@ -246,22 +271,17 @@ static void good_server_answers_like_local_inference(void **state)
         assert_int_equal(s.dropped, 0);
     }
     free(x);
-    p4_cca_verifier_destroy(&v);
-    p4_model_destroy(&ref);
+    fixture_close(&f);
 }
 
 static void wrong_measurement_is_refused_before_any_input(void **state)
 {
     const char *dir = *state;
-    char st[1100];
-    test_path_in(dir, "node", st, sizeof st);
-    p4_model *ref = NULL;
-    make_state(st, 7, &ref);
-    p4_cca_verifier *v = make_verifier(dir);
+    fixture f;
+    fixture_open(&f, dir, 7);
     running r;
-    start(&r, dir, st, RIM_BAD, 1);
-    p4_query_options o = {.server = p4_server_endpoint(r.server), .server_key = r.key,
-                          .verifier = v, .timeout_ms = 20000};
+    start(&r, dir, f.state, RIM_BAD, 1);
+    p4_query_options o = client_of(&r, f.verifier);
     p4_query_session *q = NULL;
     p4_cca_verdict verdict;
     p4_error err = {0};
@@ -276,11 +296,12 @@ static void wrong_measurement_is_refused_before_any_input(void **state)
     char input[1100], policy[1100], out[1100], errf[1100], key[P4_KEY_Z85_CHARS + 1];
     test_path_in(dir, "in.txt", input, sizeof input);
     float *x = random_inputs(3, 2);
-    FILE *f = fopen(input, "w");
+    FILE *rows = fopen(input, "w");
+    assert_non_null(rows);
     for (int i = 0; i < 2; i++)
         for (int k = 0; k < INPUTS; k++)
-            fprintf(f, "%g%c", (double)x[i * INPUTS + k], k + 1 < INPUTS ? ' ' : '\n');
-    fclose(f);
+            fprintf(rows, "%g%c", (double)x[i * INPUTS + k], k + 1 < INPUTS ? ' ' : '\n');
+    fclose(rows);
     char text[1400];
     snprintf(text, sizeof text, "[tee]\ncpak = %s/cpak.pub.pem\nrealm_initial_measurement = %s\n",
              dir, RIM_OK);
@@ -308,22 +329,17 @@ static void wrong_measurement_is_refused_before_any_input(void **state)
     free(said);
     free(printed);
     free(x);
-    p4_cca_verifier_destroy(&v);
-    p4_model_destroy(&ref);
+    fixture_close(&f);
 }
 
 static void software_server_needs_the_insecure_flag(void **state)
 {
     const char *dir = *state;
-    char st[1100];
-    test_path_in(dir, "node", st, sizeof st);
-    p4_model *ref = NULL;
-    make_state(st, 9, &ref);
-    p4_cca_verifier *v = make_verifier(dir);
+    fixture f;
+    fixture_open(&f, dir, 9);
     running r;
-    start(&r, dir, st, NULL, 0);
-    p4_query_options o = {.server = p4_server_endpoint(r.server), .server_key = r.key,
-                          .verifier = v, .timeout_ms = 20000};
+    start(&r, dir, f.state, NULL, 0);
+    p4_query_options o = client_of(&r, f.verifier);
     p4_query_session *q = NULL;
     p4_error err = {0};
     assert_int_equal(p4_query_open(&q, &o, NULL, NULL, &err), P4_EPEER);
@@ -335,15 +351,14 @@ static void software_server_needs_the_insecure_flag(void **state)
     float *x = random_inputs(4, 3);
     int labels[3], local[3];
     assert_int_equal(p4_query_classify(q, x, 3, INPUTS, labels, NULL, NULL, &err), P4_OK);
-    assert_int_equal(p4_model_predict(ref, x, 3, NULL, local), P4_OK);
+    assert_int_equal(p4_model_predict(f.ref, x, 3, NULL, local), P4_OK);
     assert_memory_equal(labels, local, sizeof labels);
     p4_query_close(&q);
     p4_server_stats s;
     stop(&r, &s);
     assert_int_equal(s.queries, 1);
     free(x);
-    p4_cca_verifier_destroy(&v);
-    p4_model_destroy(&ref);
+    fixture_close(&f);
 }
 
 /* ---- hostile bytes ---- */
