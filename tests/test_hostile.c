@@ -352,7 +352,7 @@ static void hostile_peers_do_not_stop_training(void **state)
                  "proxy_cfg = %s/configs/models/logreg-28x28x1.cfg\nbatch = 10\nseed = 5\n"
                  "[dp]\ntarget_epsilon = 8\n[p4]\nmethod = proxyfl-avg\nrounds = 4\n"
                  "[node]\nid = %d\nlisten = %s\npeers = %d@%s@%s, 2@%s@%s\nstate = %s\n"
-                 "timeout = 3\n",
+                 "timeout = 8\n",
                  source_dir(), source_dir(), i, ep[i], other, ep[other], k[other], ep2, k[2],
                  d[i]);
         char name[16];
@@ -390,7 +390,7 @@ static void hostile_peers_do_not_stop_training(void **state)
         assert_non_null(frame);
         big_rc = p4_transport_send(member2, 0, frame, big, &err);
         free(frame);
-        oversize_wait(&o, 10, oversize_dropped, pid, ended, status);
+        oversize_wait(&o, 30, oversize_dropped, pid, ended, status);
     }
     double end = p4_now_seconds() + NODE_SECONDS;
     for (int i = 0; i < 2; i++) {
