@@ -14,8 +14,10 @@
  * TCP, nobody is refused, and sender ids are the unauthenticated routing ids
  * that peers claim.  Never use it between machines.
  *
- * One thread at a time uses a transport (ZeroMQ sockets are not
- * thread-safe); p4_transport_get_stats may be called from any thread. */
+ * One thread at a time receives (recv); send and add_peer may be called
+ * from several threads (a node's heartbeat thread sends beside its round
+ * protocol): they share a lock, since ZeroMQ sockets are not thread-safe.
+ * p4_transport_get_stats may be called from any thread. */
 #ifndef P4_CLUSTER_TRANSPORT_ZMQ_H
 #define P4_CLUSTER_TRANSPORT_ZMQ_H
 
