@@ -21,6 +21,8 @@ typedef struct member {
     int ready;                   /* it knows us (listed in a static config, or we
                                     said HELLO): heartbeats and MEMBERS may go   */
     int ignored_logged;          /* "not admitted" said once                     */
+    int confirmed;               /* it showed it knows us (so it admits our key) */
+    int dialled_early;           /* we dialled it before it was confirmed        */
     char endpoint[P4_WIRE_MAX_ENDPOINT + 1];
     uint8_t key[32];
     int heard_ever;              /* a peer never heard is not yet up, not dead   */
@@ -42,6 +44,7 @@ struct p4_membership {
     pthread_t thread;
     int thread_running;
     atomic_int quit, phase, round;
+    int joining;                 /* in the start hook's join loop               */
 };
 
 static void say(const p4_membership *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -96,7 +99,7 @@ int p4_membership_new(p4_membership **out, const p4_membership_options *o, p4_er
     memcpy(m->digest, o->config_digest, 32);
     pthread_mutex_init(&m->lock, NULL);
     member *me = &m->m[o->self];
-    me->known = me->ready = 1;
+    me->known = me->ready = me->confirmed = 1;
     snprintf(me->endpoint, sizeof me->endpoint, "%s", o->endpoint);
     memcpy(me->key, o->public_key, 32);
     m->known = 1;
@@ -130,6 +133,17 @@ void p4_membership_destroy(p4_membership **mp)
 int p4_membership_complete(const p4_membership *m)
 {
     return m != NULL && m->known == m->o.clients;
+}
+
+/* Every member known and confirmed: the join is over. */
+static int joined(const p4_membership *m)
+{
+    if (!p4_membership_complete(m))
+        return 0;
+    for (int id = 0; id < m->o.clients; id++)
+        if (!m->m[id].confirmed)
+            return 0;
+    return 1;
 }
 
 int p4_membership_known(const p4_membership *m)
@@ -167,6 +181,7 @@ static int learn(p4_membership *m, int id, const char *endpoint, const uint8_t k
     }
     int fresh = !p->known;
     p->known = 1;
+    p->dialled_early = !p->confirmed;
     snprintf(p->endpoint, sizeof p->endpoint, "%s", endpoint);
     memcpy(p->key, key, 32);
     if (fresh) {
@@ -240,6 +255,22 @@ static int spread(p4_membership *m, p4_protocol_link *link, p4_error *err)
     return rc;
 }
 
+/* Member id showed it knows this node.  While joining, a connection
+ * dialled before then is dialled again (its first handshake may have been
+ * refused for good), with a fresh HELLO. */
+static int confirm(p4_membership *m, p4_protocol_link *link, int id, p4_error *err)
+{
+    member *p = &m->m[id];
+    if (p->confirmed || !p->known)
+        return P4_OK;
+    p->confirmed = 1;
+    if (!m->joining || !p->dialled_early || m->o.redial == NULL)
+        return P4_OK;
+    p->dialled_early = 0;
+    int rc = m->o.redial(m->o.transport, id, err);
+    return rc == P4_OK ? send_hello(m, link, id, err) : rc;
+}
+
 static int on_hello(p4_membership *m, p4_protocol_link *link, const p4_wire_hello *h,
                     p4_error *err)
 {
@@ -265,6 +296,8 @@ static int on_hello(p4_membership *m, p4_protocol_link *link, const p4_wire_hell
     if (rc != P4_OK || !m->m[id].known)
         return rc;
     m->m[id].ready = 1; /* it knows us: it just greeted us */
+    if ((rc = confirm(m, link, id, err)) != P4_OK)
+        return rc;
     if (changed)
         return spread(m, link, err); /* the newcomer included */
     return send_members(m, link, id, err);
@@ -275,6 +308,10 @@ static int on_members(p4_membership *m, p4_protocol_link *link, int from,
 {
     int changed = 0, rc = P4_OK;
     int vouched_ok = m->o.trust_bootstrap && m->m[from].listed;
+    for (uint32_t i = 0; i < list->count && rc == P4_OK; i++)
+        if ((int)list->entries[i].id == m->o.self &&
+            memcmp(list->entries[i].public_key, m->key, 32) == 0)
+            rc = confirm(m, link, from, err); /* it lists us: it knows us */
     for (uint32_t i = 0; i < list->count && rc == P4_OK; i++) {
         const p4_wire_member *e = &list->entries[i];
         int id = (int)e->id;
@@ -452,7 +489,7 @@ static int control_start(void *user, p4_protocol_link *link, p4_error *err)
         if (id == m->o.self || !p->listed)
             continue;
         if (static_list) {
-            p->ready = 1; /* every config lists every member: nothing to say */
+            p->ready = p->confirmed = 1; /* every config lists every member: nothing to say */
         } else {
             rc = send_hello(m, link, id, err);
             p->ready = 1;
@@ -468,26 +505,37 @@ static int control_start(void *user, p4_protocol_link *link, p4_error *err)
         return rc;
     say(m, "joining: %d of %d members known; said HELLO to the listed peer(s)", m->known,
         m->o.clients);
+    pthread_mutex_lock(&m->lock); /* the loop reads the list between messages */
     double deadline = start + m->o.join_timeout;
-    while (!p4_membership_complete(m) && !p4_protocol_link_stopping(link)) {
+    m->joining = 1;
+    while (!joined(m) && !p4_protocol_link_stopping(link)) {
         double now = p4_now_seconds();
         if (now >= deadline) {
             char missing[256] = "";
             size_t used = 0;
             for (int id = 0; id < m->o.clients && used < sizeof missing - 16; id++)
-                if (!m->m[id].known)
+                if (!m->m[id].confirmed)
                     used += (size_t)snprintf(missing + used, sizeof missing - used, "%s%d",
                                              used ? ", " : "", id);
+            m->joining = 0;
+            pthread_mutex_unlock(&m->lock);
             return p4_error_set(err, P4_ETIMEOUT, "node %d: joined %d of %d members in %.0f s; "
-                                "never learned member(s) %s (are they running, and are their "
-                                "keys in [node] allow?)", m->o.self, m->known, m->o.clients,
-                                now - start, missing);
+                                "member(s) %s never answered (are they running, do they admit "
+                                "this node's key, and are theirs in [node] allow?)", m->o.self,
+                                m->known, m->o.clients, now - start, missing);
         }
+        pthread_mutex_unlock(&m->lock);
         rc = p4_protocol_link_pump(link, now + 0.2 < deadline ? now + 0.2 : deadline, err);
-        if (rc != P4_OK && rc != P4_ETIMEOUT)
+        pthread_mutex_lock(&m->lock);
+        if (rc != P4_OK && rc != P4_ETIMEOUT) {
+            m->joining = 0;
+            pthread_mutex_unlock(&m->lock);
             return rc;
+        }
     }
-    if (p4_membership_complete(m))
+    m->joining = 0;
+    pthread_mutex_unlock(&m->lock);
+    if (joined(m))
         say(m, "joined: all %d members known after %.1f s", m->o.clients,
             p4_now_seconds() - start);
     return P4_OK;

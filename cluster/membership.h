@@ -7,8 +7,12 @@
  * config digest), binds the sender's id to its endpoint and key and answers
  * with MEMBERS (id, endpoint, CURVE public key of every member it knows).
  * Whoever learns a new member says HELLO to it and sends its grown list to
- * every member, so lists converge; the join ends once every client of the
- * run is known.  A static config is complete from the start: no message.
+ * every member, so lists converge.  A member is confirmed when it shows it
+ * knows this node (its HELLO, or a MEMBERS naming this node): it has then
+ * admitted our key, and a connection dialled before that (which its ZAP
+ * handler may have refused for good) is dialled again.  The join ends once
+ * every client of the run is known and confirmed, before any round message
+ * is sent.  A static config is complete from the start: no message.
  *
  * Admission stays the transport's allowlist (the ZAP handler).  A member
  * learned from MEMBERS is used only when its key is already admitted (the
@@ -47,6 +51,8 @@ typedef struct p4_membership_options {
     p4_transport *transport;          /* binds learned members (add_peer)        */
     /* Admits one more key at run time (p4_zmq_transport_allow); NULL: never. */
     int (*allow)(p4_transport *t, const uint8_t key[32], p4_error *err);
+    /* Dials a peer again (p4_zmq_transport_redial); NULL: never needed. */
+    int (*redial)(p4_transport *t, int id, p4_error *err);
     const uint8_t (*admitted)[32];    /* keys the config admits (peers + allow)  */
     size_t admitted_count;
     int trust_bootstrap;              /* admit members a bootstrap peer vouches for */

@@ -601,6 +601,26 @@ const char *p4_zmq_transport_endpoint(const p4_transport *t)
     return ((const zmq_transport *)t)->endpoint;
 }
 
+int p4_zmq_transport_redial(p4_transport *base, int id, p4_error *err)
+{
+    if (base == NULL || base->ops != &zmq_ops || id < 0 || id >= P4_WIRE_MAX_NODES)
+        return p4_error_set(err, P4_EINVAL, "p4_zmq_transport_redial: not a ZeroMQ peer");
+    zmq_transport *t = (zmq_transport *)base;
+    pthread_mutex_lock(&t->peers_lock);
+    zmq_peer *p = &t->peers[id];
+    int rc = P4_OK;
+    if (!p->bound) {
+        rc = p4_error_set(err, P4_EPEER, "node %d: peer %d is unknown", t->id, id);
+    } else {
+        close_socket(&p->dealer, 0);
+        p->bound = 0;
+        if ((rc = open_dealer(t, p, id, err)) == P4_OK)
+            p->bound = 1;
+    }
+    pthread_mutex_unlock(&t->peers_lock);
+    return rc;
+}
+
 int p4_zmq_transport_allow(p4_transport *t, const uint8_t public_key[32], p4_error *err)
 {
     if (t == NULL || t->ops != &zmq_ops || public_key == NULL)

@@ -52,6 +52,12 @@ int p4_zmq_transport_new(p4_transport **out, const p4_zmq_transport_options *opt
  * ("tcp://127.0.0.1:41234"); NULL for a transport that is not ZeroMQ. */
 const char *p4_zmq_transport_endpoint(const p4_transport *t);
 
+/* Closes peer id's connection and dials it again, dropping what was queued
+ * for it.  ZeroMQ gives up on a connection whose handshake the other side
+ * refused (it had not admitted our key yet), so a member learned while
+ * joining is dialled again once it shows it knows this node. */
+int p4_zmq_transport_redial(p4_transport *t, int id, p4_error *err);
+
 /* Admits one more key at run time (e.g. a member the config allows later). */
 int p4_zmq_transport_allow(p4_transport *t, const uint8_t public_key[32], p4_error *err);
 

@@ -169,6 +169,7 @@ static int start_transport(node *n, const p4_identity *identity, p4_error *err)
                                                : p4_zmq_transport_endpoint(n->transport),
             .public_key = identity->public_key, .config_digest = digest,
             .transport = n->transport, .allow = p4_zmq_transport_allow,
+            .redial = p4_zmq_transport_redial,
             .admitted = (const uint8_t(*)[32])keys, .admitted_count = nkeys,
             .trust_bootstrap = cfg->node_trust_bootstrap, .heartbeat = cfg->node_heartbeat,
             .dead_after = cfg->node_dead_after, .join_timeout = cfg->node_timeout,
