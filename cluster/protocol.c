@@ -16,9 +16,16 @@
 #include "distill/aggregate.h"
 #include "distill/kd_loss.h"
 
-/* Protocol steps, in order.  On the wire, SLICE and DIGEST carry round -1
- * and PROXY and LOGITS their round; the step follows from (type, round). */
-enum { STEP_SLICE = 0, STEP_DIGEST = 1, STEP_ROUND0 = 2 };
+/* Protocol steps, in order.  On the wire, SLICE, DIGEST and VIEW carry
+ * round -1 and PROXY and LOGITS their round; the step follows from (type,
+ * round).  VIEW is sent only to a peer whose grouping digest differed. */
+enum { STEP_SLICE = 0, STEP_DIGEST = 1, STEP_VIEW = 2, STEP_ROUND0 = 3 };
+
+/* Internal return: the run was asked to stop (spec->stop); not an error. */
+#define STOPPED 1
+
+/* How often a wait looks at the stop flag and at silent peers. */
+#define CHECK_SECONDS 0.2
 
 /* A round message taken off the wire: its vector (owned) or digest. */
 typedef struct held {
@@ -27,10 +34,12 @@ typedef struct held {
     float *values;
     size_t count;
     uint32_t rows, cols;         /* LOGITS */
+    uint32_t *groups;            /* VIEW: count entries */
     uint8_t digest[P4_WIRE_KEY_BYTES];
 } held;
 
-typedef struct run {
+typedef struct p4_protocol_link run;
+struct p4_protocol_link {
     const p4_protocol_spec *spec;
     p4_protocol_result *res;
     int self, n;
@@ -38,11 +47,12 @@ typedef struct run {
     p4_sender *sender;           /* stamps epoch and sequence, encodes, sends */
     p4_receiver receiver;        /* decodes, authenticates, guards replays    */
     held *stash;                 /* messages for later steps                  */
+    unsigned char *waiting_for;  /* collect's own copy of whom it waits for   */
     /* a malicious peer (cluster/attack.h) that poisons the proxies it sends */
     float *initial_proxy;        /* w0, the public initialisation             */
     p4_rng attack_rng;
     p4_ziggurat attack_normal;
-} run;
+};
 
 static int poisons_messages(const run *r)
 {
@@ -55,6 +65,7 @@ static void held_free(held **h)
     if (!h || !*h)
         return;
     free((*h)->values);
+    free((*h)->groups);
     free(*h);
     *h = NULL;
 }
@@ -84,6 +95,24 @@ static int evaluate(const run *r, double *accuracy, p4_error *err)
 
 /* ---- sending and collecting ------------------------------------------------ */
 
+/* Sends m; a dead, unreachable or refusing peer is left out of this
+ * exchange, as a silent one is: the run goes on without it. */
+static int send_message(run *r, int to, p4_wire_message *m, p4_error *err)
+{
+    p4_error why = {0};
+    int rc = p4_sender_send(r->sender, to, m, &why);
+    if (rc == P4_EPEER) {
+        r->res->unreachable++;
+        if (r->spec->log)
+            fprintf(r->spec->log, "p4 peer %d: cannot reach peer %d (%s); going on without it\n",
+                    r->self, to, why.message);
+        return P4_OK;
+    }
+    if (rc != P4_OK && err)
+        *err = why;
+    return rc;
+}
+
 static int send_to(run *r, int to, int type, int step, const float *v, size_t n,
                    const uint8_t *digest, p4_error *err)
 {
@@ -99,20 +128,7 @@ static int send_to(run *r, int to, int type, int step, const float *v, size_t n,
     } else {
         m.body.proxy = (p4_wire_vector){ (float *)v, (uint32_t)n }; /* SLICE alike */
     }
-    p4_error why = {0};
-    int rc = p4_sender_send(r->sender, to, &m, &why);
-    if (rc == P4_EPEER) {
-        /* A dead, unreachable or refusing peer is left out of this exchange,
-         * as a silent one is: the run goes on without it. */
-        r->res->unreachable++;
-        if (r->spec->log)
-            fprintf(r->spec->log, "p4 peer %d: cannot reach peer %d (%s); going on without it\n",
-                    r->self, to, why.message);
-        return P4_OK;
-    }
-    if (rc != P4_OK && err)
-        *err = why;
-    return rc;
+    return send_message(r, to, &m, err);
 }
 
 /* The round message in a decoded wire message, or NULL (with *why) for
@@ -121,9 +137,8 @@ static int send_to(run *r, int to, int type, int step, const float *v, size_t n,
 static held *hold(p4_wire_message *m, const char **why)
 {
     int type = m->header.type, round = m->header.round;
-    int pre = type == P4_WIRE_SLICE || type == P4_WIRE_DIGEST;
-    if (type != P4_WIRE_SLICE && type != P4_WIRE_DIGEST && type != P4_WIRE_PROXY &&
-        type != P4_WIRE_LOGITS) {
+    int pre = type == P4_WIRE_SLICE || type == P4_WIRE_DIGEST || type == P4_WIRE_VIEW;
+    if (!pre && type != P4_WIRE_PROXY && type != P4_WIRE_LOGITS) {
         *why = "dropped a message the round protocol does not take";
         return NULL;
     }
@@ -139,8 +154,12 @@ static held *hold(p4_wire_message *m, const char **why)
     h->type = type;
     h->sender = (int)m->header.sender_id;
     h->step = type == P4_WIRE_SLICE ? STEP_SLICE : type == P4_WIRE_DIGEST ? STEP_DIGEST
-                                                                         : STEP_ROUND0 + round;
-    if (type == P4_WIRE_DIGEST) {
+            : type == P4_WIRE_VIEW ? STEP_VIEW : STEP_ROUND0 + round;
+    if (type == P4_WIRE_VIEW) {
+        h->groups = m->body.view.group_of;
+        h->count = m->body.view.count;
+        m->body.view.group_of = NULL;
+    } else if (type == P4_WIRE_DIGEST) {
         memcpy(h->digest, m->body.digest.digest, P4_WIRE_KEY_BYTES);
     } else if (type == P4_WIRE_LOGITS) {
         h->values = m->body.logits.values;
@@ -173,7 +192,7 @@ static int awaited(const run *r, const held *m, int type, int step, const unsign
         return 0;
     if (type == P4_WIRE_LOGITS)
         return m->rows == (uint32_t)r->spec->public_n && m->cols == (uint32_t)r->spec->classes;
-    return type == P4_WIRE_DIGEST || m->count == count;
+    return type == P4_WIRE_DIGEST || m->count == count; /* VIEW: count = clients */
 }
 
 /* Moves the stashed messages for (type, step) into got[]; stashed messages
@@ -202,55 +221,169 @@ static int unstash(run *r, int type, int step, const unsigned char *want, held *
     return taken;
 }
 
+static int is_control(int type)
+{
+    return type == P4_WIRE_HELLO || type == P4_WIRE_MEMBERS || type == P4_WIRE_HEARTBEAT ||
+           type == P4_WIRE_BYE;
+}
+
+static int stop_requested(const run *r)
+{
+    return r->spec->stop != NULL && atomic_load(r->spec->stop) != 0;
+}
+
+/* Takes the next message that passes the receiver, until deadline: a
+ * control message goes to the control hook (when there is one), a round
+ * message is returned in *out; anything else is dropped with a log line
+ * (*out NULL).  P4_ETIMEOUT at the deadline. */
+static int next_message(run *r, double deadline, held **out, p4_error *err)
+{
+    *out = NULL;
+    p4_wire_message msg;
+    int from = -1;
+    p4_error why = {0};
+    uint64_t dropped_before = r->receiver.dropped;
+    int rc = p4_receiver_next(&r->receiver, deadline, &msg, &from, &why);
+    r->res->dropped += (int)(r->receiver.dropped - dropped_before);
+    if (rc == P4_ETIMEOUT)
+        return rc;
+    if (rc != P4_OK)
+        return p4_error_set(err, rc, "peer %d: %s", r->self, why.message);
+    const p4_protocol_control *c = &r->spec->control;
+    if (c->heard && from >= 0)
+        c->heard(c->user, from);
+    if (c->message && is_control(msg.header.type)) {
+        rc = c->message(c->user, r, &msg, from, err);
+        p4_wire_message_clear(&msg);
+        return rc;
+    }
+    const char *reason = NULL;
+    int wire_type = msg.header.type, wire_round = msg.header.round;
+    *out = hold(&msg, &reason);
+    p4_wire_message_clear(&msg);
+    if (!*out) {
+        note(r, reason, from, wire_type, wire_round);
+        r->res->dropped++;
+    }
+    return P4_OK;
+}
+
+int p4_protocol_link_pump(p4_protocol_link *r, double deadline, p4_error *err)
+{
+    if (r == NULL)
+        return p4_error_set(err, P4_EINVAL, "p4_protocol_link_pump: no link");
+    held *m = NULL;
+    int rc = next_message(r, deadline, &m, err);
+    if (rc == P4_OK && m) {
+        m->next = r->stash; /* a round message: kept for its step */
+        r->stash = m;
+    }
+    return rc;
+}
+
+int p4_protocol_link_stopping(const p4_protocol_link *r)
+{
+    return r != NULL && stop_requested(r);
+}
+
+int p4_protocol_link_send(p4_protocol_link *r, int to, p4_wire_message *m, p4_error *err)
+{
+    if (r == NULL || m == NULL)
+        return p4_error_set(err, P4_EINVAL, "p4_protocol_link_send: NULL argument");
+    return p4_sender_send(r->sender, to, m, err);
+}
+
+static void step_name(int step, char *out, size_t size)
+{
+    if (step >= STEP_ROUND0)
+        snprintf(out, size, "round %d", step - STEP_ROUND0 + 1);
+    else
+        snprintf(out, size, "%s", step == STEP_SLICE ? "grouping (slices)"
+                                 : step == STEP_DIGEST ? "grouping (digests)"
+                                                       : "grouping (view)");
+}
+
+/* Stops waiting for the awaited peers the control hooks call silent. */
+static int leave_out_silent(run *r, int step, unsigned char *want, held **got)
+{
+    const p4_protocol_control *c = &r->spec->control;
+    int left = 0;
+    for (int j = 0; j < r->n && c->silent; j++) {
+        double quiet = 0;
+        if (!want[j] || got[j] || !c->silent(c->user, j, &quiet))
+            continue;
+        want[j] = 0;
+        left++;
+        if (r->spec->log) {
+            char name[32];
+            step_name(step, name, sizeof name);
+            fprintf(r->spec->log, "p4 peer %d: %s: peer %d silent for %.1f s (no heartbeat): "
+                    "dropped from this exchange; its group goes on without it\n", r->self,
+                    name, j, quiet);
+            fflush(r->spec->log);
+        }
+    }
+    return left;
+}
+
 /* Collects one message of (type, step) from every peer with want[j] set,
- * until all came or the deadline passed; got[j] receives each (the caller
- * frees them), NULL for those that never came.  Messages for later steps
- * are stashed; anything else is dropped with a log line. */
-static int collect(run *r, int type, int step, const unsigned char *want, size_t count,
+ * until all came, the deadline passed, or the rest went silent; got[j]
+ * receives each (the caller frees them), NULL for those that never came.
+ * Messages for later steps are stashed; anything else is dropped with a
+ * log line.  STOPPED when a stop was asked for meanwhile. */
+static int collect(run *r, int type, int step, const unsigned char *wanted, size_t count,
                    held **got, p4_error *err)
 {
     int waiting = 0;
+    unsigned char *want = r->waiting_for;
+    memcpy(want, wanted, (size_t)r->n);
     for (int j = 0; j < r->n; j++) {
         got[j] = NULL;
         waiting += want[j] != 0;
     }
     waiting -= unstash(r, type, step, want, got, count);
+    /* Only a node (control hooks, a stop flag) wakes up to look around. */
+    int look = r->spec->control.silent != NULL || r->spec->stop != NULL;
     double deadline = p4_now_seconds() + r->spec->timeout;
+    double next_look = p4_now_seconds() + CHECK_SECONDS;
+    int silent = 0;
     while (waiting > 0) {
-        p4_wire_message msg;
-        int from = -1;
-        p4_error why = {0};
-        uint64_t dropped_before = r->receiver.dropped;
-        int rc = p4_receiver_next(&r->receiver, deadline, &msg, &from, &why);
-        r->res->dropped += (int)(r->receiver.dropped - dropped_before);
-        if (rc == P4_ETIMEOUT)
-            break;
-        if (rc != P4_OK)
-            return p4_error_set(err, rc, "peer %d: %s", r->self, why.message);
-        const char *reason = NULL;
-        int wire_type = msg.header.type, wire_round = msg.header.round;
-        held *m = hold(&msg, &reason);
-        p4_wire_message_clear(&msg);
-        if (!m) {
-            note(r, reason, from, wire_type, wire_round);
-        } else if (m->step > step) {
+        double until = look && next_look < deadline ? next_look : deadline;
+        held *m = NULL;
+        int rc = next_message(r, until, &m, err);
+        if (rc != P4_OK && rc != P4_ETIMEOUT)
+            return rc;
+        if (m && m->step > step) {
             m->next = r->stash; /* a faster peer's next step: keep it */
             r->stash = m;
-            continue;
-        } else if (awaited(r, m, type, step, want, got, count)) {
+        } else if (m && awaited(r, m, type, step, want, got, count)) {
             got[m->sender] = m;
             waiting--;
-            continue;
-        } else {
-            note(r, "dropped a stale, duplicate or unexpected message", from, m->type, m->step);
+        } else if (m) {
+            note(r, "dropped a stale, duplicate or unexpected message", m->sender, m->type,
+                 m->step);
+            r->res->dropped++;
+            held_free(&m);
         }
-        r->res->dropped++;
-        held_free(&m);
+        double now = p4_now_seconds();
+        if (rc == P4_ETIMEOUT && now >= deadline)
+            break;
+        if (look && now >= next_look && waiting > 0) {
+            if (stop_requested(r)) {
+                for (int j = 0; j < r->n; j++)
+                    held_free(&got[j]);
+                return STOPPED;
+            }
+            int left = leave_out_silent(r, step, want, got);
+            waiting -= left;
+            silent += left;
+            next_look = now + CHECK_SECONDS;
+        }
     }
     if (waiting > 0 && r->spec->log)
         fprintf(r->spec->log, "p4 peer %d: step %d: %d peer(s) sent nothing before the deadline; "
                 "going on without them\n", r->self, step, waiting);
-    r->res->missing += waiting;
+    r->res->missing += waiting + silent;
     return P4_OK;
 }
 
@@ -272,6 +405,126 @@ static int group_digest(const int *group_of, int n, uint8_t digest[32])
         crypto_generichash_update(&st, le, sizeof le);
     }
     return crypto_generichash_final(&st, digest, 32) == 0 ? P4_OK : P4_ECRYPTO;
+}
+
+/* The view most peers hold (ties: the smallest digest, so that every peer
+ * picks the same one).  dig[j] is valid where has[j]; returns its index. */
+static int majority_view(const uint8_t (*dig)[32], const unsigned char *has, int n, int *agree)
+{
+    int best = -1;
+    *agree = 0;
+    for (int i = 0; i < n; i++) {
+        if (!has[i])
+            continue;
+        int c = 0;
+        for (int j = 0; j < n; j++)
+            c += has[j] && memcmp(dig[j], dig[i], 32) == 0;
+        if (c > *agree || (c == *agree && memcmp(dig[i], dig[best], 32) < 0)) {
+            best = i;
+            *agree = c;
+        }
+    }
+    return best;
+}
+
+/* Adopts a VIEW when it hashes to the majority's digest. */
+static int adopt_view(run *r, const held *v, const uint8_t want[32])
+{
+    int n = r->n, *groups = malloc((size_t)n * sizeof *groups), ngroups = 0;
+    uint8_t d[32];
+    if (!groups)
+        return 0;
+    for (int k = 0; k < n; k++) {
+        groups[k] = (int)v->groups[k];
+        ngroups = groups[k] + 1 > ngroups ? groups[k] + 1 : ngroups;
+    }
+    int ok = group_digest(groups, n, d) == P4_OK && memcmp(d, want, 32) == 0;
+    if (ok) {
+        memcpy(r->res->group_of, groups, (size_t)n * sizeof *groups);
+        r->res->ngroups = ngroups;
+    }
+    free(groups);
+    return ok;
+}
+
+/* After the digests (got[], digests of the peers in `everyone`): when all
+ * agree, nothing happens.  Otherwise the majority's view wins: its holders
+ * send it to each peer that differs, and a peer that differs takes it from
+ * them, checks it against the majority's digest and adopts it, or stops:
+ * never a silent split. */
+static int settle_view(run *r, const uint8_t mine[32], unsigned char *everyone, held **got,
+                       p4_error *err)
+{
+    int n = r->n, self = r->self, rc = P4_OK, agree = 0, voters = 0;
+    uint8_t(*dig)[32] = malloc((size_t)n * sizeof *dig);
+    unsigned char *has = calloc((size_t)n, 1);
+    if (!dig || !has) {
+        free(dig); free(has);
+        return p4_error_set(err, P4_ENOMEM, "out of memory for digests");
+    }
+    for (int j = 0; j < n; j++) {
+        const uint8_t *d = j == self ? mine : got[j] ? got[j]->digest : NULL;
+        if (d) {
+            memcpy(dig[j], d, 32);
+            has[j] = 1;
+            voters++;
+        }
+    }
+    free_got(got, n);
+    int best = majority_view((const uint8_t(*)[32])dig, has, n, &agree);
+    if (agree == voters) {
+        /* every view agrees: the usual case, and the only one in `p4 sim` */
+    } else if (memcmp(dig[best], mine, 32) == 0) {
+        uint32_t *groups = malloc((size_t)n * sizeof *groups);
+        if (!groups)
+            rc = p4_error_set(err, P4_ENOMEM, "out of memory for a view");
+        for (int k = 0; k < n && groups; k++)
+            groups[k] = (uint32_t)r->res->group_of[k];
+        for (int j = 0; j < n && rc == P4_OK; j++) {
+            if (j == self || !has[j] || memcmp(dig[j], mine, 32) == 0)
+                continue;
+            if (r->spec->log)
+                fprintf(r->spec->log, "p4 peer %d: peer %d computed different groups (%d of %d "
+                        "views agree with this one); sending it the majority's view\n", self, j,
+                        agree, voters);
+            p4_wire_message m;
+            memset(&m, 0, sizeof m);
+            m.header.type = P4_WIRE_VIEW;
+            m.header.round = -1;
+            m.body.view = (p4_wire_view){ groups, (uint32_t)n };
+            rc = send_message(r, j, &m, err);
+        }
+        free(groups);
+    } else {
+        if (r->spec->log)
+            fprintf(r->spec->log, "p4 peer %d: its grouping view differs from the majority's "
+                    "(%d of %d views agree on another); fetching that view\n", self, agree,
+                    voters);
+        for (int j = 0; j < n; j++)
+            everyone[j] = j != self && has[j] && memcmp(dig[j], dig[best], 32) == 0;
+        rc = collect(r, P4_WIRE_VIEW, STEP_VIEW, everyone, (size_t)n, got, err);
+        int from = -1;
+        for (int j = 0; j < n && rc == P4_OK && from < 0; j++)
+            if (got[j] && adopt_view(r, got[j], dig[best]))
+                from = j;
+            else if (got[j] && r->spec->log)
+                fprintf(r->spec->log, "p4 peer %d: peer %d's VIEW does not match the majority's "
+                        "digest; ignored\n", self, j);
+        free_got(got, n);
+        if (rc == P4_OK && from < 0)
+            rc = p4_error_set(err, P4_EPEER, "peer %d: computed different groups from the "
+                              "majority of its peers and no peer sent a view matching theirs; "
+                              "refusing to split the cluster", self);
+        if (rc == P4_OK) {
+            r->res->resynced = 1;
+            if (r->spec->log)
+                fprintf(r->spec->log, "p4 peer %d: re-synchronised: adopted the majority's "
+                        "grouping view (from peer %d)\n", self, from);
+        }
+    }
+    free(dig);
+    free(has);
+    return rc;
 }
 
 /* Every peer's slice of its warm-up proxy to everyone; the same grouping
@@ -329,6 +582,12 @@ static int group_peers(run *r, const float *proxy, unsigned char *everyone, held
     if (rc != P4_OK)
         return rc;
 
+    if (sp->test_skew_view && r->res->ngroups >= 2) {
+        r->res->group_of[self] = (r->res->group_of[self] + 1) % r->res->ngroups;
+        if (sp->log)
+            fprintf(sp->log, "p4 peer %d: test hook: moved itself to group %d, so its grouping "
+                    "view differs from the others'\n", self, r->res->group_of[self]);
+    }
     uint8_t mine[32];
     if ((rc = group_digest(r->res->group_of, n, mine)) != P4_OK)
         return p4_error_set(err, rc, "cannot hash the grouping");
@@ -337,10 +596,8 @@ static int group_peers(run *r, const float *proxy, unsigned char *everyone, held
             rc = send_to(r, j, P4_WIRE_DIGEST, STEP_DIGEST, NULL, 0, mine, err);
     if (rc == P4_OK)
         rc = collect(r, P4_WIRE_DIGEST, STEP_DIGEST, everyone, 0, got, err);
-    for (int j = 0; j < n && rc == P4_OK; j++)
-        if (got[j] && memcmp(got[j]->digest, mine, sizeof mine) != 0)
-            rc = p4_error_set(err, P4_EPEER, "peer %d: peer %d computed different groups from the "
-                              "same warm-up slices; refusing to split the cluster", self, j);
+    if (rc == P4_OK)
+        rc = settle_view(r, mine, everyone, got, err);
     free_got(got, n);
     return rc;
 }
@@ -496,6 +753,12 @@ static int one_round(run *r, int round, float *proxy, unsigned char *want, held 
 
 /* ---- the run ------------------------------------------------------------------- */
 
+static void tell_phase(const run *r, int phase, int round)
+{
+    if (r->spec->control.phase)
+        r->spec->control.phase(r->spec->control.user, phase, round);
+}
+
 int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_error *err)
 {
     if (!sp || !sp->cfg || !sp->peer || !sp->peer->client || !sp->transport || !res ||
@@ -505,6 +768,8 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
     run r = { .spec = sp, .res = res, .self = sp->peer->id, .n = sp->clients,
               .proxy_size = p4_client_proxy_size(sp->peer->client) };
     res->dropped = res->missing = res->unreachable = 0;
+    res->stopped = res->rounds_done = res->resynced = 0;
+    const p4_protocol_control *ctl = &sp->control;
     p4_replay_guard *guard = NULL;
     int rc = p4_replay_guard_new(&guard, r.n, err);
     if (rc == P4_OK)
@@ -513,8 +778,9 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
                                 .self_id = r.self };
     float *proxy = malloc(r.proxy_size * sizeof(float));
     unsigned char *want = malloc((size_t)r.n);
+    r.waiting_for = malloc((size_t)r.n);
     held **got = calloc((size_t)r.n, sizeof *got);
-    if (rc == P4_OK && (!proxy || !want || !got))
+    if (rc == P4_OK && (!proxy || !want || !got || !r.waiting_for))
         rc = p4_error_set(err, P4_ENOMEM, "protocol: out of memory");
     if (rc == P4_OK && poisons_messages(&r)) {
         /* The attacker's noise is no secret: it is an attacker. */
@@ -526,7 +792,16 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
                                           "attack-noise")) != P4_OK)
             p4_error_set(err, rc, "peer %d: cannot set up its attack", r.self);
     }
+    /* The membership's start: the join (a node), or nothing (`p4 sim`). */
+    int started = 0;
+    if (rc == P4_OK && ctl->start) {
+        rc = ctl->start(ctl->user, &r, err);
+        started = 1;
+    }
+    if (rc == P4_OK && stop_requested(&r))
+        rc = STOPPED;
     if (rc == P4_OK && sp->method == P4_METHOD_P4) {
+        tell_phase(&r, P4_PHASE_WARMUP, -1);
         compute_begin(&r);
         rc = p4_client_warmup(sp->peer->client, sp->cfg->warmup_epochs, err);
         if (rc == P4_OK && (rc = p4_client_get_proxy(sp->peer->client, proxy, r.proxy_size)) != P4_OK)
@@ -534,19 +809,39 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
         compute_end(&r);
         memset(want, 1, (size_t)r.n);
         want[r.self] = 0;
+        tell_phase(&r, P4_PHASE_GROUPING, -1);
+        if (rc == P4_OK && stop_requested(&r))
+            rc = STOPPED;
         if (rc == P4_OK)
             rc = group_peers(&r, proxy, want, got, err);
     } else if (rc == P4_OK) {
         baseline_groups(&r);
     }
     for (int round = 0; rc == P4_OK && round < sp->cfg->rounds; round++) {
+        if (stop_requested(&r)) {
+            rc = STOPPED; /* between rounds: every finished round is recorded */
+            break;
+        }
+        tell_phase(&r, P4_PHASE_TRAINING, round);
         rc = one_round(&r, round, proxy, want, got, err);
         double accuracy;
         if (rc == P4_OK && sp->hooks.round_done && (rc = evaluate(&r, &accuracy, err)) == P4_OK)
             sp->hooks.round_done(sp->hooks.user, r.self, round, accuracy);
+        if (rc == P4_OK)
+            res->rounds_done = round + 1;
     }
     if (rc == P4_OK)
         rc = evaluate(&r, &res->accuracy, err);
+    if (rc == STOPPED) {
+        res->stopped = 1;
+        rc = P4_OK;
+        if (sp->log)
+            fprintf(sp->log, "p4 peer %d: stopped on request after %d of %d rounds\n", r.self,
+                    res->rounds_done, sp->cfg->rounds);
+    }
+    tell_phase(&r, P4_PHASE_FINISHED, res->rounds_done);
+    if (started && ctl->finish)
+        ctl->finish(ctl->user, &r);
     while (r.stash) {
         held *m = r.stash;
         r.stash = m->next;
@@ -554,6 +849,7 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
     }
     free(proxy);
     free(want);
+    free(r.waiting_for);
     free(got);
     p4_sender_destroy(&r.sender);
     p4_replay_guard_destroy(&guard);

@@ -19,19 +19,26 @@
  * `p4 node` runs one over ZeroMQ.  Messages are aggregated in peer-id order
  * whatever order they arrive in, so seeded runs agree to the last bit.
  *
- * A peer that sends nothing before the deadline, or cannot be reached, is
- * left out of that exchange (its group goes on without it); the grouping,
- * which needs every member's slice, fails instead.  Messages for a later step are
+ * A peer that sends nothing before the deadline, that the control hooks
+ * call silent (no heartbeat for a while), or that cannot be reached, is
+ * left out of that exchange (its group goes on without it; it is waited
+ * for again at the next one); the grouping, which needs every member's
+ * slice, fails instead.  When digests differ, the majority view wins: its
+ * holders send it (VIEW) to the others, each checks it against the
+ * majority's digest and adopts it, or stops with an error, so a cluster
+ * never splits silently.  Messages for a later step are
  * kept until that step; stale, duplicate or malformed ones are dropped with
  * a log line. */
 #ifndef P4_CLUSTER_PROTOCOL_H
 #define P4_CLUSTER_PROTOCOL_H
 
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "cluster/method.h"
 #include "cluster/peer.h"
 #include "cluster/transport.h"
+#include "cluster/wire.h"
 #include "common/config.h"
 #include "common/error.h"
 
@@ -46,6 +53,47 @@ typedef struct p4_protocol_hooks {
      * evaluates itself every round (evaluation changes no state). */
     void (*round_done)(void *user, int self, int round, double accuracy);
 } p4_protocol_hooks;
+
+/* A running peer, as its control hooks see it. */
+typedef struct p4_protocol_link p4_protocol_link;
+
+/* Sends m to peer `to` with the run's own sender (its id, epoch and next
+ * sequence), so that receivers' replay guards see one sequence per node.
+ * Safe to call from another thread (the heartbeat thread) while the run
+ * sends; the transport must allow that (ZeroMQ does; in-process too). */
+int p4_protocol_link_send(p4_protocol_link *link, int to, p4_wire_message *m, p4_error *err);
+
+/* Waits until deadline for one message: a control message (HELLO, MEMBERS,
+ * HEARTBEAT, BYE) goes to the control hook, a round message is kept for its
+ * step, anything else is dropped with a log line.  P4_OK after one
+ * message, P4_ETIMEOUT at the deadline. */
+int p4_protocol_link_pump(p4_protocol_link *link, double deadline, p4_error *err);
+
+/* 1 when the run was asked to stop (the join should give up waiting). */
+int p4_protocol_link_stopping(const p4_protocol_link *link);
+
+/* Membership and liveness around the rounds (cluster/membership.h fills
+ * these for `p4 node`; `p4 sim` leaves them all NULL, and then the protocol
+ * behaves exactly as without them).  Hooks run on the protocol's thread,
+ * except that p4_protocol_link_send may be called from any. */
+typedef struct p4_protocol_control {
+    void *user;
+    /* Before the warm-up (the join); may call p4_protocol_link_pump. */
+    int (*start)(void *user, p4_protocol_link *link, p4_error *err);
+    /* Each HELLO, MEMBERS, HEARTBEAT or BYE that passed the receiver;
+     * from is the authenticated sender (-1: an admitted key not yet bound). */
+    int (*message)(void *user, p4_protocol_link *link, const p4_wire_message *m, int from,
+                   p4_error *err);
+    /* Any message accepted from peer `from` (it is alive). */
+    void (*heard)(void *user, int from);
+    /* 1 when peer has been silent too long (*seconds: for how long), so an
+     * exchange stops waiting for it. */
+    int (*silent)(void *user, int peer, double *seconds);
+    /* Where this peer is now (p4_wire_phase, and the round or -1). */
+    void (*phase)(void *user, int phase, int round);
+    /* At the end of the run (finished, stopped or failed). */
+    void (*finish)(void *user, p4_protocol_link *link);
+} p4_protocol_control;
 
 typedef struct p4_protocol_spec {
     const p4_config *cfg;
@@ -62,6 +110,13 @@ typedef struct p4_protocol_spec {
     double timeout;              /* seconds to wait for one exchange           */
     FILE *log;                   /* dropped messages, left-out peers (or NULL) */
     p4_protocol_hooks hooks;
+    p4_protocol_control control; /* membership and liveness (node only)       */
+    /* When it becomes nonzero (SIGINT/SIGTERM), the peer stops cleanly at
+     * its next step: between rounds, or while it waits for peers. */
+    const atomic_int *stop;
+    /* Test hook: this peer moves itself to another group after computing
+     * the grouping, so its view differs and must be re-synchronised. */
+    int test_skew_view;
 } p4_protocol_spec;
 
 typedef struct p4_protocol_result {
@@ -71,6 +126,9 @@ typedef struct p4_protocol_result {
     int dropped;                 /* messages dropped as stale or malformed     */
     int missing;                 /* expected messages that never came          */
     int unreachable;             /* sends a dead or refusing peer never took   */
+    int stopped;                 /* 1: stopped on request before the end       */
+    int rounds_done;             /* rounds completed (all of them unless stopped) */
+    int resynced;                /* 1: this peer adopted the majority's grouping view */
 } p4_protocol_result;
 
 int p4_protocol_run(const p4_protocol_spec *spec, p4_protocol_result *result, p4_error *err);

@@ -1,9 +1,11 @@
 /* sender.c: stamp, encode, send; see sender.h. */
 #include "cluster/sender.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 struct p4_sender {
+    pthread_mutex_t lock;  /* a node's heartbeat thread sends alongside its protocol */
     p4_transport *transport;
     uint32_t id, epoch;
     uint64_t next_sequence;
@@ -22,6 +24,7 @@ int p4_sender_new(p4_sender **out, p4_transport *t, uint32_t id, uint32_t epoch,
     p4_sender *s = calloc(1, sizeof *s);
     if (s == NULL)
         return p4_error_set(err, P4_ENOMEM, "sender: no memory");
+    pthread_mutex_init(&s->lock, NULL);
     s->transport = t;
     s->id = id;
     s->epoch = epoch;
@@ -33,15 +36,15 @@ void p4_sender_destroy(p4_sender **sender)
 {
     if (sender == NULL || *sender == NULL)
         return;
+    pthread_mutex_destroy(&(*sender)->lock);
     free((*sender)->buffer);
     free(*sender);
     *sender = NULL;
 }
 
-int p4_sender_send(p4_sender *s, int to, p4_wire_message *m, p4_error *err)
+/* Stamps, encodes and sends; the caller holds s->lock. */
+static int send_locked(p4_sender *s, int to, p4_wire_message *m, p4_error *err)
 {
-    if (s == NULL || m == NULL)
-        return p4_error_set(err, P4_EINVAL, "p4_sender_send: NULL argument");
     m->header.sender_id = s->id;
     m->header.sender_epoch = s->epoch;
     m->header.sequence = s->next_sequence;
@@ -64,7 +67,24 @@ int p4_sender_send(p4_sender *s, int to, p4_wire_message *m, p4_error *err)
     return p4_transport_send(s->transport, to, s->buffer, length, err);
 }
 
+int p4_sender_send(p4_sender *s, int to, p4_wire_message *m, p4_error *err)
+{
+    if (s == NULL || m == NULL)
+        return p4_error_set(err, P4_EINVAL, "p4_sender_send: NULL argument");
+    /* One lock around stamping and handing over: each peer then gets one
+     * node's messages in sequence order, whichever thread sent them. */
+    pthread_mutex_lock(&s->lock);
+    int rc = send_locked(s, to, m, err);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
 uint64_t p4_sender_next_sequence(const p4_sender *s)
 {
-    return s != NULL ? s->next_sequence : 0;
+    if (s == NULL)
+        return 0;
+    pthread_mutex_lock((pthread_mutex_t *)&s->lock);
+    uint64_t next = s->next_sequence;
+    pthread_mutex_unlock((pthread_mutex_t *)&s->lock);
+    return next;
 }

@@ -47,6 +47,9 @@ typedef struct zmq_transport {
     double last_refused_logged;
     uint64_t refusals_not_logged;
     char endpoint[P4_WIRE_MAX_ENDPOINT + 1];
+    /* send and add_peer may come from two threads (the protocol and the
+     * heartbeat thread): they, and recv's look-up of peers, hold this. */
+    pthread_mutex_t peers_lock;
     zmq_peer peers[P4_WIRE_MAX_NODES];
     uint8_t last_key[32];
     int last_key_valid;
@@ -286,10 +289,9 @@ static int open_dealer(zmq_transport *t, zmq_peer *p, int id, p4_error *err)
 
 /* ---- the ops ---- */
 
-static int zmq_send_op(p4_transport *base, int to, const uint8_t *bytes, size_t len,
+static int send_locked(zmq_transport *t, int to, const uint8_t *bytes, size_t len,
                        p4_error *err)
 {
-    zmq_transport *t = (zmq_transport *)base;
     if (to < 0 || to >= P4_WIRE_MAX_NODES || !t->peers[to].bound) {
         atomic_fetch_add(&t->refused, 1);
         return p4_error_set(err, P4_EPEER, "node %d: peer %d is unknown (no endpoint and key)",
@@ -314,6 +316,16 @@ static int zmq_send_op(p4_transport *base, int to, const uint8_t *bytes, size_t 
     return P4_OK;
 }
 
+static int zmq_send_op(p4_transport *base, int to, const uint8_t *bytes, size_t len,
+                       p4_error *err)
+{
+    zmq_transport *t = (zmq_transport *)base;
+    pthread_mutex_lock(&t->peers_lock);
+    int rc = send_locked(t, to, bytes, len, err);
+    pthread_mutex_unlock(&t->peers_lock);
+    return rc;
+}
+
 /* The id bound to key, or -1. */
 static int id_of_key(const zmq_transport *t, const uint8_t key[32])
 {
@@ -333,7 +345,10 @@ static int sender_of(zmq_transport *t, zmq_msg_t *routing, zmq_msg_t *data)
         if (user == NULL || p4_key_from_z85(user, t->last_key, NULL) != P4_OK)
             return -1;
         t->last_key_valid = 1;
-        return id_of_key(t, t->last_key);
+        pthread_mutex_lock(&t->peers_lock);
+        int id = id_of_key(t, t->last_key);
+        pthread_mutex_unlock(&t->peers_lock);
+        return id;
     }
     char text[32];
     size_t n = zmq_msg_size(routing);
@@ -414,10 +429,9 @@ static int zmq_recv_op(p4_transport *base, double deadline, int *from, uint8_t *
     }
 }
 
-static int zmq_add_peer_op(p4_transport *base, int id, const char *endpoint,
+static int add_peer_locked(zmq_transport *t, int id, const char *endpoint,
                            const uint8_t public_key[32], p4_error *err)
 {
-    zmq_transport *t = (zmq_transport *)base;
     if (id >= P4_WIRE_MAX_NODES)
         return p4_error_set(err, P4_EINVAL, "peer id %d (limit %d)", id, P4_WIRE_MAX_NODES - 1);
     if (endpoint == NULL || endpoint[0] == '\0' || strlen(endpoint) > P4_WIRE_MAX_ENDPOINT)
@@ -455,6 +469,16 @@ static int zmq_add_peer_op(p4_transport *base, int id, const char *endpoint,
     return rc;
 }
 
+static int zmq_add_peer_op(p4_transport *base, int id, const char *endpoint,
+                           const uint8_t public_key[32], p4_error *err)
+{
+    zmq_transport *t = (zmq_transport *)base;
+    pthread_mutex_lock(&t->peers_lock);
+    int rc = add_peer_locked(t, id, endpoint, public_key, err);
+    pthread_mutex_unlock(&t->peers_lock);
+    return rc;
+}
+
 static int zmq_last_sender_key_op(const p4_transport *base, uint8_t public_key[32],
                                   p4_error *err)
 {
@@ -485,6 +509,7 @@ static void zmq_destroy_op(p4_transport *base)
     }
     p4_admission_destroy(&t->admission);
     p4_identity_wipe(&t->identity);
+    pthread_mutex_destroy(&t->peers_lock);
     free(t);
 }
 
@@ -537,6 +562,7 @@ int p4_zmq_transport_new(p4_transport **out, const p4_zmq_transport_options *opt
     if (t == NULL)
         return p4_error_set(err, P4_ENOMEM, "node %d: no memory for the transport", o->id);
     t->base.ops = &zmq_ops;
+    pthread_mutex_init(&t->peers_lock, NULL);
     t->id = o->id;
     t->curve = !o->insecure_no_curve;
     t->log = o->log != NULL ? o->log : stderr;
@@ -573,6 +599,26 @@ const char *p4_zmq_transport_endpoint(const p4_transport *t)
     if (t == NULL || t->ops != &zmq_ops)
         return NULL;
     return ((const zmq_transport *)t)->endpoint;
+}
+
+int p4_zmq_transport_redial(p4_transport *base, int id, p4_error *err)
+{
+    if (base == NULL || base->ops != &zmq_ops || id < 0 || id >= P4_WIRE_MAX_NODES)
+        return p4_error_set(err, P4_EINVAL, "p4_zmq_transport_redial: not a ZeroMQ peer");
+    zmq_transport *t = (zmq_transport *)base;
+    pthread_mutex_lock(&t->peers_lock);
+    zmq_peer *p = &t->peers[id];
+    int rc = P4_OK;
+    if (!p->bound) {
+        rc = p4_error_set(err, P4_EPEER, "node %d: peer %d is unknown", t->id, id);
+    } else {
+        close_socket(&p->dealer, 0);
+        p->bound = 0;
+        if ((rc = open_dealer(t, p, id, err)) == P4_OK)
+            p->bound = 1;
+    }
+    pthread_mutex_unlock(&t->peers_lock);
+    return rc;
 }
 
 int p4_zmq_transport_allow(p4_transport *t, const uint8_t public_key[32], p4_error *err)

@@ -14,8 +14,10 @@
  * TCP, nobody is refused, and sender ids are the unauthenticated routing ids
  * that peers claim.  Never use it between machines.
  *
- * One thread at a time uses a transport (ZeroMQ sockets are not
- * thread-safe); p4_transport_get_stats may be called from any thread. */
+ * One thread at a time receives (recv); send and add_peer may be called
+ * from several threads (a node's heartbeat thread sends beside its round
+ * protocol): they share a lock, since ZeroMQ sockets are not thread-safe.
+ * p4_transport_get_stats may be called from any thread. */
 #ifndef P4_CLUSTER_TRANSPORT_ZMQ_H
 #define P4_CLUSTER_TRANSPORT_ZMQ_H
 
@@ -49,6 +51,12 @@ int p4_zmq_transport_new(p4_transport **out, const p4_zmq_transport_options *opt
 /* The endpoint the ROUTER is bound to, with the port resolved
  * ("tcp://127.0.0.1:41234"); NULL for a transport that is not ZeroMQ. */
 const char *p4_zmq_transport_endpoint(const p4_transport *t);
+
+/* Closes peer id's connection and dials it again, dropping what was queued
+ * for it.  ZeroMQ gives up on a connection whose handshake the other side
+ * refused (it had not admitted our key yet), so a member learned while
+ * joining is dialled again once it shows it knows this node. */
+int p4_zmq_transport_redial(p4_transport *t, int id, p4_error *err);
 
 /* Admits one more key at run time (e.g. a member the config allows later). */
 int p4_zmq_transport_allow(p4_transport *t, const uint8_t public_key[32], p4_error *err);

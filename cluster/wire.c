@@ -27,6 +27,7 @@ const char *p4_wire_type_name(int type)
     case P4_WIRE_LOGITS: return "LOGITS";
     case P4_WIRE_DONE: return "DONE";
     case P4_WIRE_BYE: return "BYE";
+    case P4_WIRE_VIEW: return "VIEW";
     default: return "unknown";
     }
 }
@@ -104,6 +105,24 @@ static int check_members(const p4_wire_members *ms, p4_error *err)
     return P4_OK;
 }
 
+/* A grouping view: every client's group, before the rounds (round -1). */
+static int check_view(const p4_wire_message *m, p4_error *err)
+{
+    const p4_wire_view *v = &m->body.view;
+    if (m->header.round != -1)
+        return p4_error_set(err, P4_EFORMAT, "VIEW: round %d (must be -1)", (int)m->header.round);
+    if (v->count < 1 || v->count > P4_WIRE_MAX_NODES)
+        return p4_error_set(err, P4_EFORMAT, "VIEW: %u clients (want 1..%d)", v->count,
+                            P4_WIRE_MAX_NODES);
+    if (v->group_of == NULL)
+        return p4_error_set(err, P4_EINVAL, "VIEW: %u clients but no array", v->count);
+    for (uint32_t k = 0; k < v->count; k++)
+        if (v->group_of[k] >= v->count)
+            return p4_error_set(err, P4_EFORMAT, "VIEW: client %u in group %u (want < %u)", k,
+                                v->group_of[k], v->count);
+    return P4_OK;
+}
+
 static int check_message(const p4_wire_message *m, p4_error *err)
 {
     const p4_wire_header *h = &m->header;
@@ -151,6 +170,7 @@ static int check_message(const p4_wire_message *m, p4_error *err)
         return P4_OK;
     }
     case P4_WIRE_BYE: return P4_OK;
+    case P4_WIRE_VIEW: return check_view(m, err);
     default:
         return p4_error_set(err, P4_EFORMAT, "unknown message type %u", h->type);
     }
@@ -266,6 +286,11 @@ static void put_payload(writer *w, const p4_wire_message *m)
     case P4_WIRE_DONE:
         put_f64(w, m->body.done.accuracy);
         put_f64(w, m->body.done.epsilon);
+        break;
+    case P4_WIRE_VIEW:
+        put_u32(w, m->body.view.count);
+        for (uint32_t k = 0; k < m->body.view.count; k++)
+            put_u32(w, m->body.view.group_of[k]);
         break;
     default: break; /* BYE: no payload */
     }
@@ -500,6 +525,23 @@ static int get_members(reader *r, p4_wire_members *ms)
     return P4_OK;
 }
 
+static int get_view(reader *r, p4_wire_view *v)
+{
+    int rc = get_u32(r, &v->count, "client count");
+    if (rc != P4_OK)
+        return rc;
+    if (v->count < 1 || v->count > P4_WIRE_MAX_NODES)
+        return p4_error_set(r->err, P4_EFORMAT, "VIEW: %u clients (want 1..%d)", v->count,
+                            P4_WIRE_MAX_NODES);
+    if ((rc = need(r, (size_t)v->count * 4, "groups")) != P4_OK)
+        return rc;
+    if ((v->group_of = malloc((size_t)v->count * sizeof *v->group_of)) == NULL)
+        return p4_error_set(r->err, P4_ENOMEM, "VIEW: no memory for %u clients", v->count);
+    for (uint32_t k = 0; k < v->count && rc == P4_OK; k++)
+        rc = get_u32(r, &v->group_of[k], "group");
+    return rc;
+}
+
 static int get_payload(reader *r, p4_wire_message *m)
 {
     int rc = P4_OK;
@@ -532,6 +574,7 @@ static int get_payload(reader *r, p4_wire_message *m)
             return rc;
         return get_f64(r, &m->body.done.epsilon, "epsilon");
     case P4_WIRE_BYE: return P4_OK;
+    case P4_WIRE_VIEW: return get_view(r, &m->body.view);
     default:
         return p4_error_set(r->err, P4_EFORMAT, "unknown message type %u", m->header.type);
     }
@@ -563,7 +606,7 @@ int p4_wire_decode_header(const uint8_t *bytes, size_t length, p4_wire_header *o
     out->sequence = load_le(bytes + 16, 8);
     out->payload_bytes = (uint32_t)load_le(bytes + 24, 4);
     const char *name = p4_wire_type_name(out->type);
-    if (out->type < P4_WIRE_HELLO || out->type > P4_WIRE_BYE)
+    if (out->type < P4_WIRE_HELLO || out->type > P4_WIRE_VIEW)
         return p4_error_set(err, P4_EFORMAT, "unknown message type %u", out->type);
     if (out->sender_id >= P4_WIRE_MAX_NODES)
         return p4_error_set(err, P4_EFORMAT, "%s: sender id %u (limit %d)", name,
@@ -609,6 +652,7 @@ void p4_wire_message_clear(p4_wire_message *m)
     case P4_WIRE_SLICE: free(m->body.slice.values); break;
     case P4_WIRE_PROXY: free(m->body.proxy.values); break;
     case P4_WIRE_LOGITS: free(m->body.logits.values); break;
+    case P4_WIRE_VIEW: free(m->body.view.group_of); break;
     default: break;
     }
     memset(m, 0, sizeof *m);

@@ -11,7 +11,7 @@
  * format is canonical: a buffer that decodes re-encodes to the same bytes.
  *
  * Ownership: p4_wire_decode allocates the arrays of the message it fills
- * (evidence, members, float vectors) and p4_wire_message_clear frees them.
+ * (evidence, members, float vectors, views) and p4_wire_message_clear frees them.
  * A message filled by the caller for encoding only borrows the caller's
  * arrays: never call p4_wire_message_clear on it. */
 #ifndef P4_CLUSTER_WIRE_H
@@ -43,7 +43,8 @@ typedef enum p4_wire_type {
     P4_WIRE_PROXY = 6,
     P4_WIRE_LOGITS = 7,
     P4_WIRE_DONE = 8,
-    P4_WIRE_BYE = 9
+    P4_WIRE_BYE = 9,
+    P4_WIRE_VIEW = 10        /* a grouping view, sent to a peer whose digest differed */
 } p4_wire_type;
 
 /* Where a node is in the round protocol (HEARTBEAT). */
@@ -108,6 +109,11 @@ typedef struct p4_wire_logits {
     uint32_t rows, cols;      /* rows * cols <= P4_WIRE_MAX_LOGITS_FLOATS    */
 } p4_wire_logits;
 
+typedef struct p4_wire_view {  /* VIEW: group_of[k] for every client k         */
+    uint32_t *group_of;       /* count of them, each < count                  */
+    uint32_t count;           /* 1..P4_WIRE_MAX_NODES: the clients of the run */
+} p4_wire_view;
+
 typedef struct p4_wire_done {
     double accuracy;          /* in [0, 1]                                   */
     double epsilon;           /* >= 0; +inf for a run without DP             */
@@ -124,6 +130,7 @@ typedef struct p4_wire_message {
         p4_wire_vector proxy;
         p4_wire_logits logits;
         p4_wire_done done;
+        p4_wire_view view;
     } body;
 } p4_wire_message;
 

@@ -40,7 +40,8 @@ typedef enum {
     KEY_PARTITION,  /* one of `choices`, stored as p4_partition_kind        */
     KEY_CLASS_SETS, /* "0,1,2; 3,4,5" into the partition spec's class sets  */
     KEY_ENDPOINT,   /* "tcp://host:port", copied into a char[] field        */
-    KEY_PEERS       /* "ID@ENDPOINT@KEY, ..." appended to [node] peers      */
+    KEY_PEERS,      /* "ID@ENDPOINT@KEY, ..." appended to [node] peers      */
+    KEY_KEYS        /* "KEY, KEY, ..." (Z85) appended to [node] allow       */
 } key_type;
 
 enum {
@@ -247,7 +248,28 @@ static const config_key config_keys[] = {
     {.section = "node", .name = "timeout", .type = KEY_DOUBLE, FIELD(node_timeout),
      .min = 0, .max = 86400, .flags = KEY_MIN_OPEN,
      .help = "seconds to wait for one exchange; a peer silent that long is left out of it (the "
-             "grouping, which needs every member, stops the node instead)"},
+             "grouping, which needs every member, stops the node instead); also the time a "
+             "join through bootstrap peers may take"},
+    {.section = "node", .name = "allow", .type = KEY_KEYS, FIELD(node_allow),
+     .flags = KEY_REPEATABLE, .default_text = "-",
+     .help = "public keys (Z85, from node.pub) of members this node admits besides its `peers`, "
+             "separated by commas; may be repeated.  With a bootstrap config (peers names one "
+             "or a few members) the others' ids and endpoints are learned when joining, but "
+             "only keys listed here (or vouched for, see trust_bootstrap) are admitted"},
+    {.section = "node", .name = "trust_bootstrap", .type = KEY_BOOL, FIELD(node_trust_bootstrap),
+     .help = "also admit members whose keys a bootstrap peer (one in `peers`) lists: the "
+             "bootstrap peers then decide who is in (see docs/node.md before turning it on)"},
+    {.section = "node", .name = "advertise", .type = KEY_ENDPOINT, FIELD(node_advertise),
+     .default_text = "listen",
+     .help = "where the other members reach this node, told to them when it joins (needed "
+             "when listen is tcp://0.0.0.0:PORT)"},
+    {.section = "node", .name = "heartbeat", .type = KEY_DOUBLE, FIELD(node_heartbeat),
+     .min = 0, .max = 3600, .flags = KEY_MIN_OPEN,
+     .help = "seconds between the heartbeats a node sends every member, even while it computes"},
+    {.section = "node", .name = "dead_after", .type = KEY_DOUBLE, FIELD(node_dead_after),
+     .min = 0, .max = 86400, .flags = KEY_MIN_OPEN,
+     .help = "seconds without a word from a peer (once heard) after which an exchange stops "
+             "waiting for it (it rejoins when heard again); must exceed heartbeat"},
 
     /* [tee] */
     {.section = "tee", .name = "backend", .type = KEY_ENUM, FIELD(tee_backend),
@@ -306,6 +328,8 @@ void p4_config_defaults(p4_config *cfg)
 
     cfg->node_id = -1;
     cfg->node_timeout = 60.0;
+    cfg->node_heartbeat = 1.0;
+    cfg->node_dead_after = 10.0;
     snprintf(cfg->tee_backend, sizeof cfg->tee_backend, "software");
 }
 
@@ -729,9 +753,24 @@ static int is_z85_char(char c)
     return c != '\0' && (isalnum((unsigned char)c) || strchr(".-:+=^!/*?&<>()[]{}@%$#", c));
 }
 
-/* "ID@ENDPOINT@KEY, ..." appended to cfg's [node] peers.  The key is the
- * last 40 characters (Z85 itself holds '@'). */
-static const char *parse_peers(const char *v, p4_config *cfg, char *why, size_t why_size)
+/* NULL when key (40 characters) is all Z85, else why, naming entry `item`. */
+static const char *check_key_chars(const char *key, int item, char *why, size_t why_size)
+{
+    for (int i = 0; i < P4_NODE_KEY_CHARS; i++)
+        if (!is_z85_char(key[i])) {
+            snprintf(why, why_size, "entry %d: the key holds '%c', which is not Z85", item, key[i]);
+            return why;
+        }
+    return NULL;
+}
+
+/* One entry of a comma-separated list: s[0..n), trimmed and non-empty. */
+typedef const char *(*take_entry)(const char *s, size_t n, int item, p4_config *cfg, char *why,
+                                  size_t why_size);
+
+/* Calls take for each comma-separated entry of v; an empty one is an error. */
+static const char *each_entry(const char *v, take_entry take, p4_config *cfg, char *why,
+                              size_t why_size)
 {
     const char *s = v;
     for (int item = 1;; item++) {
@@ -739,64 +778,89 @@ static const char *parse_peers(const char *v, p4_config *cfg, char *why, size_t 
             s++;
         size_t len = strcspn(s, ",");
         const char *end = s + len;
-        const char *e = trim_end(s, end);
-        size_t n = (size_t)(e - s);
+        size_t n = (size_t)(trim_end(s, end) - s);
         if (n == 0) {
             snprintf(why, why_size, "entry %d is empty", item);
             return why;
         }
-        if (cfg->node_peer_count >= P4_NODE_PEERS_MAX) {
-            snprintf(why, why_size, "more than %d peers", P4_NODE_PEERS_MAX);
-            return why;
-        }
-        p4_node_peer *p = &cfg->node_peers[cfg->node_peer_count];
-        const char *at = memchr(s, '@', n);
-        if (at == NULL || n < (size_t)(at - s) + 2 + P4_NODE_KEY_CHARS ||
-            e[-P4_NODE_KEY_CHARS - 1] != '@' || e - P4_NODE_KEY_CHARS - 1 <= at) {
-            snprintf(why, why_size, "entry %d '%.*s': expected ID@tcp://ADDRESS:PORT@KEY with "
-                     "a 40-character key", item, (int)n, s);
-            return why;
-        }
-        char id_text[16], endpoint[P4_ENDPOINT_MAX + 1];
-        size_t id_len = (size_t)(at - s), ep_len = (size_t)(e - P4_NODE_KEY_CHARS - 1 - at - 1);
-        if (id_len == 0 || id_len >= sizeof id_text || ep_len >= sizeof endpoint) {
-            snprintf(why, why_size, "entry %d: id or endpoint too long or missing", item);
-            return why;
-        }
-        memcpy(id_text, s, id_len);
-        id_text[id_len] = '\0';
-        memcpy(endpoint, at + 1, ep_len);
-        endpoint[ep_len] = '\0';
-        static const config_key id_key = {.name = "id", .type = KEY_INT, .min = 0,
-                                          .max = P4_CONFIG_NODE_ID_MAX};
-        char inner[P4_ERROR_MESSAGE_MAX / 4];
-        const char *bad = parse_int(&id_key, id_text, &p->id, inner, sizeof inner);
-        if (bad == NULL)
-            bad = check_endpoint(endpoint, inner, sizeof inner);
-        if (bad != NULL) {
-            snprintf(why, why_size, "entry %d '%.*s': %s", item, (int)n, s, bad);
-            return why;
-        }
-        const char *key = e - P4_NODE_KEY_CHARS;
-        for (int i = 0; i < P4_NODE_KEY_CHARS; i++)
-            if (!is_z85_char(key[i])) {
-                snprintf(why, why_size, "entry %d: the key holds '%c', which is not Z85", item,
-                         key[i]);
-                return why;
-            }
-        for (int i = 0; i < cfg->node_peer_count; i++)
-            if (cfg->node_peers[i].id == p->id) {
-                snprintf(why, why_size, "peer %d is listed twice", p->id);
-                return why;
-            }
-        memcpy(p->endpoint, endpoint, ep_len + 1); /* check_endpoint: ep_len < P4_ENDPOINT_MAX */
-        memcpy(p->key, key, P4_NODE_KEY_CHARS);
-        p->key[P4_NODE_KEY_CHARS] = '\0';
-        cfg->node_peer_count++;
-        if (*end == '\0')
-            return NULL;
+        const char *bad = take(s, n, item, cfg, why, why_size);
+        if (bad != NULL || *end == '\0')
+            return bad;
         s = end + 1;
     }
+}
+
+/* "ID@ENDPOINT@KEY": one more of cfg's [node] peers.  The key is the last
+ * 40 characters (Z85 itself holds '@'). */
+static const char *take_peer(const char *s, size_t n, int item, p4_config *cfg, char *why,
+                             size_t why_size)
+{
+    const char *e = s + n;
+    if (cfg->node_peer_count >= P4_NODE_PEERS_MAX) {
+        snprintf(why, why_size, "more than %d peers", P4_NODE_PEERS_MAX);
+        return why;
+    }
+    p4_node_peer *p = &cfg->node_peers[cfg->node_peer_count];
+    const char *at = memchr(s, '@', n);
+    if (at == NULL || n < (size_t)(at - s) + 2 + P4_NODE_KEY_CHARS ||
+        e[-P4_NODE_KEY_CHARS - 1] != '@' || e - P4_NODE_KEY_CHARS - 1 <= at) {
+        snprintf(why, why_size, "entry %d '%.*s': expected ID@tcp://ADDRESS:PORT@KEY with "
+                 "a 40-character key", item, (int)n, s);
+        return why;
+    }
+    char id_text[16], endpoint[P4_ENDPOINT_MAX + 1];
+    size_t id_len = (size_t)(at - s), ep_len = (size_t)(e - P4_NODE_KEY_CHARS - 1 - at - 1);
+    if (id_len == 0 || id_len >= sizeof id_text || ep_len >= sizeof endpoint) {
+        snprintf(why, why_size, "entry %d: id or endpoint too long or missing", item);
+        return why;
+    }
+    memcpy(id_text, s, id_len);
+    id_text[id_len] = '\0';
+    memcpy(endpoint, at + 1, ep_len);
+    endpoint[ep_len] = '\0';
+    static const config_key id_key = {.name = "id", .type = KEY_INT, .min = 0,
+                                      .max = P4_CONFIG_NODE_ID_MAX};
+    char inner[P4_ERROR_MESSAGE_MAX / 4];
+    const char *bad = parse_int(&id_key, id_text, &p->id, inner, sizeof inner);
+    if (bad == NULL)
+        bad = check_endpoint(endpoint, inner, sizeof inner);
+    if (bad != NULL) {
+        snprintf(why, why_size, "entry %d '%.*s': %s", item, (int)n, s, bad);
+        return why;
+    }
+    const char *key = e - P4_NODE_KEY_CHARS;
+    if ((bad = check_key_chars(key, item, why, why_size)) != NULL)
+        return bad;
+    for (int i = 0; i < cfg->node_peer_count; i++)
+        if (cfg->node_peers[i].id == p->id) {
+            snprintf(why, why_size, "peer %d is listed twice", p->id);
+            return why;
+        }
+    memcpy(p->endpoint, endpoint, ep_len + 1); /* check_endpoint: ep_len < P4_ENDPOINT_MAX */
+    memcpy(p->key, key, P4_NODE_KEY_CHARS);
+    p->key[P4_NODE_KEY_CHARS] = '\0';
+    cfg->node_peer_count++;
+    return NULL;
+}
+
+/* "KEY": one more of cfg's [node] allow keys. */
+static const char *take_key(const char *s, size_t n, int item, p4_config *cfg, char *why,
+                            size_t why_size)
+{
+    if (n != P4_NODE_KEY_CHARS) {
+        snprintf(why, why_size, "entry %d '%.*s': a key is 40 Z85 characters", item, (int)n, s);
+        return why;
+    }
+    const char *bad = check_key_chars(s, item, why, why_size);
+    if (bad != NULL)
+        return bad;
+    if (cfg->node_allow_count >= P4_NODE_ALLOW_MAX) {
+        snprintf(why, why_size, "more than %d keys", P4_NODE_ALLOW_MAX);
+        return why;
+    }
+    memcpy(cfg->node_allow[cfg->node_allow_count], s, n);
+    cfg->node_allow[cfg->node_allow_count++][n] = '\0';
+    return NULL;
 }
 
 /* Parses v as k's type into its field; NULL or what is wrong. */
@@ -858,7 +922,10 @@ static const char *store_value(parse_state *st, const config_key *k, const char 
             snprintf(field, k->size, "%s", v); /* check_endpoint bounds the length */
         break;
     case KEY_PEERS:
-        bad = parse_peers(v, st->cfg, why, why_size);
+        bad = each_entry(v, take_peer, st->cfg, why, why_size);
+        break;
+    case KEY_KEYS:
+        bad = each_entry(v, take_key, st->cfg, why, why_size);
         break;
     }
     return bad;
@@ -1048,6 +1115,10 @@ static void check_node(parse_state *st)
         else if (id == cfg->node_id)
             fail_at_key(st, "node", "peers", "peer %d is this node's own id", id);
     }
+    if (cfg->node_dead_after <= cfg->node_heartbeat)
+        fail_at_key(st, "node", seen(st, "node", "dead_after") ? "dead_after" : "heartbeat",
+                    "dead_after (%g s) must exceed heartbeat (%g s): a live peer would look "
+                    "dead between two heartbeats", cfg->node_dead_after, cfg->node_heartbeat);
 }
 
 static void finish(parse_state *st)
@@ -1178,6 +1249,7 @@ static const char *type_name(key_type t)
     case KEY_CLASS_SETS: return "class sets";
     case KEY_ENDPOINT: return "endpoint";
     case KEY_PEERS: return "peer list";
+    case KEY_KEYS: return "key list";
     }
     return "?";
 }
@@ -1202,6 +1274,7 @@ static void print_allowed(FILE *out, const config_key *k)
     case KEY_CLASS_SETS: fputs("c,c,...; c,c,...", out); break;
     case KEY_ENDPOINT: fputs("tcp://ADDRESS:PORT", out); break;
     case KEY_PEERS: fputs("ID@tcp://ADDRESS:PORT@KEY, ...", out); break;
+    case KEY_KEYS: fputs("KEY, KEY, ...", out); break;
     }
 }
 
@@ -1257,6 +1330,7 @@ static void print_default(FILE *out, const config_key *k, const p4_config *defau
     case KEY_CLASS_SETS:
     case KEY_ENDPOINT:
     case KEY_PEERS:
+    case KEY_KEYS:
         fputs("-", out);
         break;
     }
@@ -1357,6 +1431,10 @@ static void write_key(FILE *out, const config_key *k, const p4_config *cfg)
         for (int i = 0; i < cfg->node_peer_count; i++)
             fprintf(out, "%s = %d@%s@%s\n", k->name, cfg->node_peers[i].id,
                     cfg->node_peers[i].endpoint, cfg->node_peers[i].key);
+        break;
+    case KEY_KEYS: /* one line each, as peers */
+        for (int i = 0; i < cfg->node_allow_count; i++)
+            fprintf(out, "%s = %s\n", k->name, cfg->node_allow[i]);
         break;
     }
 }

@@ -20,6 +20,7 @@
 #define P4_ENDPOINT_MAX 128          /* "tcp://host:port" and its NUL */
 #define P4_NODE_PEERS_MAX 64         /* members a static [node] peers list names */
 #define P4_NODE_KEY_CHARS 40         /* a Z85 CURVE public key in text */
+#define P4_NODE_ALLOW_MAX 256        /* keys a [node] allow list names */
 
 /* One other member of a static membership: its client id, where it listens
  * and its CURVE public key in Z85 (checked for length and alphabet here,
@@ -93,6 +94,12 @@ typedef struct p4_config {
     int node_peer_count;
     char node_state[P4_PATH_MAX];    /* state directory; "" = not given */
     double node_timeout;             /* seconds to wait for one exchange, default 60 */
+    char node_allow[P4_NODE_ALLOW_MAX][P4_NODE_KEY_CHARS + 1]; /* more admitted keys (Z85) */
+    int node_allow_count;
+    int node_trust_bootstrap;        /* admit members a bootstrap peer vouches for; default 0 */
+    char node_advertise[P4_ENDPOINT_MAX]; /* where peers reach this node; "" = listen */
+    double node_heartbeat;           /* seconds between heartbeats, default 1 */
+    double node_dead_after;          /* silence that drops a peer from an exchange, default 10 */
 
     /* [tee] */
     char tee_backend[16];            /* software (the only one built so far) */

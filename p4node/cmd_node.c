@@ -1,13 +1,18 @@
 /* cmd_node.c: `p4 node --config F [--reproducible] [--json] [--quiet]`:
  * runs one member of a networked P4 run (p4node/node.h) until the protocol
  * ends, then prints its result.  Progress and dropped messages go to
- * stderr.  SIGINT or SIGTERM stop the node at once with a message (the
- * process then ends by that signal): every release is already in the
- * durable ledger, node.db says "stopped"; a clean stop at a round boundary
- * is not built yet. */
+ * stderr.  SIGINT or SIGTERM stop the node cleanly at its next step
+ * (between rounds, or while it waits for peers): node.db says "stopped"
+ * after N rounds, every release is in the durable ledger, the peers get a
+ * BYE; a second signal stops it at once.  Either way the process then ends
+ * by that signal.
+ * Test hook: P4_TEST_SKEW_VIEW=ID in the environment makes node ID's
+ * grouping view differ from the others' (tests/test_membership.c). */
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -49,7 +54,22 @@ static void on_stop_signal(int sig)
 typedef struct {
     const char *state_dir;
     int id;
+    atomic_int stop;        /* the first signal: the protocol stops at its next step */
+    char why[64];           /* "stopped by SIGTERM" */
 } stopper;
+
+static const char *signal_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
+/* Ends the process as the signal would have, so the parent sees which. */
+static void end_by_signal(int sig)
+{
+    signal(sig, SIG_DFL);
+    raise(sig);
+    _exit(128 + sig);
+}
 
 static void *stop_on_signal(void *arg)
 {
@@ -58,19 +78,21 @@ static void *stop_on_signal(void *arg)
     while (read(stop_pipe[0], &b, 1) != 1) {
     }
     int sig = b;
-    const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
-    char why[128];
-    snprintf(why, sizeof why, "stopped by %s", name);
-    p4_node_state_mark_stopped(s->state_dir, why, NULL);
-    fprintf(stderr, "p4 node %d: %s: stopping now. Every DP release made so far is in the "
-                    "ledger; this run is not finished (a restart begins it again as a new "
-                    "epoch).\n", s->id, name);
+    snprintf(s->why, sizeof s->why, "stopped by %s", signal_name(sig));
+    atomic_store(&s->stop, sig);
+    fprintf(stderr, "p4 node %d: %s: stopping after the current step (send it again to stop "
+                    "at once)\n", s->id, signal_name(sig));
     fflush(stderr);
-    /* The protocol has no clean stop mid-round yet: end the process as the
-     * signal would have, so the parent sees which signal stopped it. */
-    signal(sig, SIG_DFL);
-    raise(sig);
-    _exit(128 + sig);
+    while (read(stop_pipe[0], &b, 1) != 1) {
+    }
+    sig = b;
+    p4_node_state_mark_stopped(s->state_dir, s->why, NULL);
+    fprintf(stderr, "p4 node %d: %s again: stopping now. Every DP release made so far is in "
+                    "the ledger; this run is not finished (a restart begins it again as a new "
+                    "epoch).\n", s->id, signal_name(sig));
+    fflush(stderr);
+    end_by_signal(sig);
+    return NULL;
 }
 
 static int catch_stop_signals(stopper *stop)
@@ -152,18 +174,32 @@ int p4_cmd_node(int argc, char **argv)
         fprintf(stderr, "p4 node: %s\n", P4_REPRODUCIBLE_WARNING);
 
     static stopper stop;
-    stop = (stopper){ .state_dir = cfg.node_state, .id = cfg.node_id };
+    stop.state_dir = cfg.node_state;
+    stop.id = cfg.node_id;
+    atomic_init(&stop.stop, 0);
     if (catch_stop_signals(&stop) != 0) {
         fprintf(stderr, "p4 node: cannot set up signal handling\n");
         return 1;
     }
 
+    const char *skew = getenv("P4_TEST_SKEW_VIEW");
     p4_node_options opt = { .cfg = &cfg, .reproducible = reproducible,
-                            .log = quiet ? NULL : stderr };
+                            .log = quiet ? NULL : stderr, .stop = &stop.stop,
+                            .stop_why = stop.why,
+                            .test_skew_view = skew && *skew && atoi(skew) == cfg.node_id };
     p4_node_record rec;
     if (p4_node_run(&opt, &rec, &err) != P4_OK) {
         fprintf(stderr, "p4 node %d: %s\n", cfg.node_id, err.message);
         return 1;
+    }
+    int sig = atomic_load(&stop.stop);
+    if (strcmp(rec.status, "stopped") == 0 && sig != 0) {
+        fprintf(stderr, "p4 node %d: %s after %d of %d rounds: node.db and the ledger hold "
+                        "everything so far (a restart begins the run again as a new epoch)\n",
+                cfg.node_id, stop.why, rec.round_reached, rec.rounds);
+        fflush(stderr);
+        p4_node_record_free(&rec);
+        end_by_signal(sig);
     }
     if (json)
         p4_node_report_json(stdout, &rec, cfg.delta, cfg.node_state);

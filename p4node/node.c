@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cluster/identity.h"
+#include "cluster/membership.h"
 #include "cluster/method.h"
 #include "cluster/peer.h"
 #include "cluster/protocol.h"
@@ -40,11 +41,8 @@ int p4_node_check_config(const p4_config *cfg, p4_error *err)
                             "(p4 node needs id, listen, peers and state; see docs/node.md)",
                             file, missing);
     int clients = cfg->partition.clients;
-    if (clients > P4_NODE_PEERS_MAX + 1)
-        return p4_error_set(err, P4_ECONFIG, "%s: [data] clients = %d: a static membership "
-                            "holds at most %d nodes", file, clients, P4_NODE_PEERS_MAX + 1);
-    /* Static membership: every other client exactly once (the parser checked
-     * ranges and repeats). */
+    /* Every other member must be admissible: listed in peers, its key in
+     * allow, or vouched for by a bootstrap peer (trust_bootstrap). */
     char absent[256] = "";
     size_t used = 0;
     int count = 0;
@@ -58,10 +56,37 @@ int p4_node_check_config(const p4_config *cfg, p4_error *err)
         if (used < sizeof absent - 16)
             used += (size_t)snprintf(absent + used, sizeof absent - used, "%s%d", used ? ", " : "", k);
     }
-    if (count > 0)
+    if (count == 0)
+        return P4_OK; /* static membership */
+    if (cfg->node_advertise[0] == '\0' && strstr(cfg->node_listen, "//0.0.0.0:"))
+        return p4_error_set(err, P4_ECONFIG, "%s: [node] listen = %s: joining through a "
+                            "bootstrap peer tells the others where to reach this node: set "
+                            "[node] advertise to that address", file, cfg->node_listen);
+    if (cfg->node_peer_count == 0 && cfg->node_allow_count == 0)
+        return p4_error_set(err, P4_ECONFIG, "%s: [node] peers is empty: list every other member "
+                            "as ID@ENDPOINT@KEY, or at least one bootstrap peer", file);
+    if (cfg->node_trust_bootstrap) {
+        if (cfg->node_peer_count == 0)
+            return p4_error_set(err, P4_ECONFIG, "%s: [node] trust_bootstrap needs a bootstrap "
+                                "peer in peers", file);
+        return P4_OK;
+    }
+    /* Keys in allow that are not some listed peer's: at most one per missing member. */
+    int extra = 0;
+    for (int a = 0; a < cfg->node_allow_count; a++) {
+        int dup = 0;
+        for (int i = 0; i < cfg->node_peer_count && !dup; i++)
+            dup = strcmp(cfg->node_allow[a], cfg->node_peers[i].key) == 0;
+        for (int b = 0; b < a && !dup; b++)
+            dup = strcmp(cfg->node_allow[a], cfg->node_allow[b]) == 0;
+        extra += !dup;
+    }
+    if (extra < count)
         return p4_error_set(err, P4_ECONFIG, "%s: [node] peers: %d of the %d clients missing "
-                            "(%s): every other member must be listed as ID@ENDPOINT@KEY",
-                            file, count, clients, absent);
+                            "(%s) and [node] allow has %d other key(s): every other member must "
+                            "be listed as ID@ENDPOINT@KEY, or its key be in allow (to join "
+                            "through a bootstrap peer), or set trust_bootstrap", file, count,
+                            clients, absent, extra);
     return P4_OK;
 }
 
@@ -79,6 +104,7 @@ typedef struct node {
     float *public_x;
     unsigned char *attacker;     /* per client, from [attack] and the seed */
     p4_transport *transport;
+    p4_membership *members;
 } node;
 
 static double spent(const node *n)
@@ -106,11 +132,13 @@ static void round_done(void *user, int self, int round, double accuracy)
     }
 }
 
-/* The peers' keys (the allowlist) and their bindings in the transport. */
+/* The allowlist (the keys of [node] peers and allow), the transport, and
+ * the membership that starts from the listed peers. */
 static int start_transport(node *n, const p4_identity *identity, p4_error *err)
 {
     const p4_config *cfg = n->cfg;
-    uint8_t(*keys)[P4_KEY_BYTES] = calloc((size_t)cfg->node_peer_count + 1, sizeof *keys);
+    size_t nkeys = (size_t)cfg->node_peer_count + (size_t)cfg->node_allow_count;
+    uint8_t(*keys)[P4_KEY_BYTES] = calloc(nkeys + 1, sizeof *keys);
     if (!keys)
         return p4_error_set(err, P4_ENOMEM, "out of memory for peer keys");
     int rc = P4_OK;
@@ -120,15 +148,37 @@ static int start_transport(node *n, const p4_identity *identity, p4_error *err)
             rc = p4_error_set(err, P4_ECONFIG, "%s: [node] peers: peer %d's key: %s", cfg->path,
                               cfg->node_peers[i].id, why.message);
     }
+    for (int a = 0; a < cfg->node_allow_count && rc == P4_OK; a++) {
+        p4_error why = {0};
+        if (p4_key_from_z85(cfg->node_allow[a], keys[cfg->node_peer_count + a], &why) != P4_OK)
+            rc = p4_error_set(err, P4_ECONFIG, "%s: [node] allow: key %d: %s", cfg->path, a + 1,
+                              why.message);
+    }
     p4_zmq_transport_options o = { .id = cfg->node_id, .listen = cfg->node_listen,
-                                   .identity = identity, .allow = keys,
-                                   .allow_count = (size_t)cfg->node_peer_count,
-                                   .log = n->opt->log };
+                                   .identity = identity, .allow = (const uint8_t(*)[32])keys,
+                                   .allow_count = nkeys, .log = n->opt->log };
     if (rc == P4_OK)
         rc = p4_zmq_transport_new(&n->transport, &o, err);
+    uint8_t digest[32];
+    if (rc == P4_OK)
+        rc = p4_membership_config_digest(cfg, digest, err);
+    if (rc == P4_OK) {
+        p4_membership_options mo = {
+            .self = cfg->node_id, .clients = cfg->partition.clients,
+            .endpoint = cfg->node_advertise[0] ? cfg->node_advertise
+                                               : p4_zmq_transport_endpoint(n->transport),
+            .public_key = identity->public_key, .config_digest = digest,
+            .transport = n->transport, .allow = p4_zmq_transport_allow,
+            .redial = p4_zmq_transport_redial,
+            .admitted = (const uint8_t(*)[32])keys, .admitted_count = nkeys,
+            .trust_bootstrap = cfg->node_trust_bootstrap, .heartbeat = cfg->node_heartbeat,
+            .dead_after = cfg->node_dead_after, .join_timeout = cfg->node_timeout,
+            .log = n->opt->log };
+        rc = p4_membership_new(&n->members, &mo, err);
+    }
     for (int i = 0; i < cfg->node_peer_count && rc == P4_OK; i++)
-        rc = p4_transport_add_peer(n->transport, cfg->node_peers[i].id, cfg->node_peers[i].endpoint,
-                                   keys[i], err);
+        rc = p4_membership_add_listed(n->members, cfg->node_peers[i].id,
+                                      cfg->node_peers[i].endpoint, keys[i], err);
     free(keys);
     return rc;
 }
@@ -195,8 +245,9 @@ static int run_protocol(node *n, p4_method method, p4_error *err)
     int dp = p4_peer_setup_dp(&n->setup);
     p4_gemm_set_threads(1); /* as `p4 sim` does: the same arithmetic, bit for bit */
     if (n->opt->log) {
-        fprintf(n->opt->log, "p4 node %d (epoch %u): %s, %d peers, listening on %s\n",
-                cfg->node_id, r->epoch, p4_method_name(method), cfg->node_peer_count,
+        fprintf(n->opt->log, "p4 node %d (epoch %u): %s, %d of %d members known, listening on "
+                "%s\n", cfg->node_id, r->epoch, p4_method_name(method),
+                p4_membership_known(n->members), cfg->partition.clients,
                 p4_zmq_transport_endpoint(n->transport));
         fflush(n->opt->log);
     }
@@ -207,12 +258,29 @@ static int run_protocol(node *n, p4_method method, p4_error *err)
         .classes = n->work->train->classes, .transport = n->transport, .epoch = r->epoch,
         .timeout = cfg->node_timeout, .log = n->opt->log,
         .hooks = { .user = n, .round_done = round_done },
+        .stop = n->opt->stop, .test_skew_view = n->opt->test_skew_view,
     };
+    p4_membership_control(n->members, &spec.control);
     p4_protocol_result res = { .group_of = r->group_of };
     double start = p4_now_seconds();
     int rc = p4_protocol_run(&spec, &res, err);
     if (rc != P4_OK)
         return rc;
+    if (res.stopped) {
+        /* A clean stop: every finished round is in node.db, every release in
+         * the ledger; the result is the run so far. */
+        r->round_reached = res.rounds_done;
+        r->ngroups = res.ngroups;
+        r->dropped = res.dropped;
+        r->missing = res.missing;
+        r->epsilon = spent(n);
+        r->seconds = p4_now_seconds() - start;
+        snprintf(r->status, sizeof r->status, "stopped");
+        char why[P4_ERROR_MESSAGE_MAX];
+        snprintf(why, sizeof why, "%s after %d of %d rounds",
+                 n->opt->stop_why ? n->opt->stop_why : "stopped", res.rounds_done, cfg->rounds);
+        return p4_node_state_end(n->state, r->epoch, "stopped", why, err);
+    }
     r->seconds = p4_now_seconds() - start;
     r->accuracy = res.accuracy;
     r->ngroups = res.ngroups;
@@ -233,6 +301,7 @@ static int run_protocol(node *n, p4_method method, p4_error *err)
 
 static void node_close(node *n)
 {
+    p4_membership_destroy(&n->members);
     p4_transport_destroy(&n->transport);
     p4_peer_close(&n->peer);
     free(n->public_x);
@@ -279,9 +348,9 @@ int p4_node_run(const p4_node_options *opt, p4_node_record *r, p4_error *err)
         rc = open_peer(&n, method, epsilon, &identity, err);
         if (rc == P4_OK)
             rc = run_protocol(&n, method, err);
-        if (rc == P4_OK) {
+        if (rc == P4_OK && strcmp(r->status, "stopped") != 0) {
             snprintf(r->status, sizeof r->status, "finished");
-        } else {
+        } else if (rc != P4_OK) {
             snprintf(r->status, sizeof r->status, "failed");
             p4_node_state_end(n.state, r->epoch, "failed", err ? err->message : "", NULL);
         }

@@ -8,15 +8,19 @@
  * K of a config starts from the same models, split and DP plan in both, so
  * seeded runs of `p4 cluster` and `p4 sim` agree.
  *
- * Membership is static: [node] peers lists every other member with its
- * endpoint and public key, and only those keys are admitted.
- * Not built yet (see docs/node.md): joining through a bootstrap peer,
- * heartbeats, checkpoints and resuming a run after a restart (a restart
- * starts the protocol again under a new epoch), re-synchronising a node whose
- * grouping view differs, and a clean stop in the middle of a round. */
+ * Membership (cluster/membership.h): [node] peers lists every other member
+ * (static), or one or a few bootstrap peers through which the node joins
+ * and learns the rest; only the keys of [node] peers and allow (and, with
+ * trust_bootstrap, those a bootstrap peer vouches for) are admitted.
+ * Heartbeats let an exchange stop waiting for a dead or stalled peer; a
+ * grouping view that differs from the majority's is re-synchronised; a
+ * stop request ends the run cleanly at its next step (node.db: stopped).
+ * Not built here (see docs/node.md): checkpoints and resuming a run after
+ * a restart (a restart starts the protocol again under a new epoch). */
 #ifndef P4_NODE_NODE_H
 #define P4_NODE_NODE_H
 
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "common/config.h"
@@ -27,16 +31,21 @@ typedef struct p4_node_options {
     const p4_config *cfg;   /* with a complete [node] section                */
     int reproducible;       /* seeded noise and batches: NOT private         */
     FILE *log;              /* start line, rounds, dropped messages (or NULL) */
+    const atomic_int *stop; /* nonzero: stop cleanly at the next step (or NULL) */
+    const char *stop_why;   /* recorded in node.db then, e.g. "stopped by SIGTERM" */
+    int test_skew_view;     /* test hook: make this node's grouping view differ */
 } p4_node_options;
 
 /* P4_OK when cfg's [node] section can run a node: id, listen and state
- * given, and peers naming every other client of [data] clients exactly
- * once (static membership).  P4_ECONFIG naming what is missing. */
+ * given, and enough admitted keys for every other client: peers naming
+ * each (static membership), or peers and allow keys that together cover
+ * them (bootstrap join), or trust_bootstrap with at least one peer.
+ * P4_ECONFIG naming what is missing. */
 int p4_node_check_config(const p4_config *cfg, p4_error *err);
 
-/* Runs the node to the end of the protocol and records the result in
- * state/node.db; on success *result holds it (free with
- * p4_node_record_free).  A failure is recorded in node.db too (status
+/* Runs the node to the end of the protocol (or a clean stop: then
+ * result->status is "stopped") and records the result in state/node.db;
+ * on success *result holds it (free with p4_node_record_free).  A failure is recorded in node.db too (status
  * failed, with the message) once the run has an epoch. */
 int p4_node_run(const p4_node_options *options, p4_node_record *result, p4_error *err);
 

@@ -9,7 +9,9 @@
  *     admits the other, the grouping's exchange times out, and both nodes
  *     fail with a clear error (P4's grouping needs every member) that
  *     node.db records;
- *   - SIGTERM stops a node at once, and node.db says "stopped". */
+ *   - SIGTERM stops a node cleanly at its next step (here: while it waits
+ *     in the grouping's exchange), it ends by SIGTERM and node.db says
+ *     "stopped" after 0 rounds. */
 #include "support/test_support.h"
 
 #include <errno.h>
@@ -550,13 +552,14 @@ static void sigterm_stops_a_node(void **state)
         log = test_read_all(e0);
         if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGTERM)
             fail_msg("expected an end by SIGTERM, got wait status %#x; log:\n%s", status, log);
-        assert_non_null(strstr(log, "SIGTERM: stopping now"));
+        assert_non_null(strstr(log, "SIGTERM: stopping after the current step"));
+        assert_non_null(strstr(log, "stopped by SIGTERM after 0 of 2 rounds"));
         free(log);
         p4_node_record rec;
         p4_error err = {0};
         assert_int_equal(p4_node_state_read(d0, &rec, &err), P4_OK);
         assert_string_equal(rec.status, "stopped");
-        assert_string_equal(rec.error, "stopped by SIGTERM");
+        assert_string_equal(rec.error, "stopped by SIGTERM after 0 of 2 rounds");
         assert_int_equal(rec.epoch, run); /* the restart counter counts starts */
         p4_node_record_free(&rec);
     }

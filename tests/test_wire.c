@@ -19,6 +19,7 @@
 static float sample_floats[12] = {0.5f, -1.25f, 3.0f, 1e-30f, -0.0f, 7.0f,
                                   2.5f, 1e30f,  -8.0f, 0.125f, 9.0f, -3.5f};
 static uint8_t sample_evidence[5] = {1, 2, 3, 4, 5};
+static uint32_t sample_view[4] = {1, 0, 1, 0};
 static p4_wire_member sample_members[3];
 
 /* A valid message of each type, borrowing the arrays above. */
@@ -74,6 +75,11 @@ static p4_wire_message sample(int type)
         m.body.done.accuracy = 0.8125;
         m.body.done.epsilon = 3.5;
         break;
+    case P4_WIRE_VIEW:
+        m.header.round = -1;
+        m.body.view.group_of = sample_view;
+        m.body.view.count = 4;
+        break;
     default: break;
     }
     return m;
@@ -111,7 +117,7 @@ static void put32(uint8_t *p, uint32_t v)
 static void test_every_type_round_trips_to_the_same_bytes(void **state)
 {
     (void)state;
-    for (int type = P4_WIRE_HELLO; type <= P4_WIRE_BYE; type++) {
+    for (int type = P4_WIRE_HELLO; type <= P4_WIRE_VIEW; type++) {
         p4_wire_message m = sample(type), d;
         size_t len, len2, size;
         uint8_t *bytes = encode(&m, &len);
@@ -165,6 +171,11 @@ static void test_every_type_round_trips_to_the_same_bytes(void **state)
             assert_true(d.body.done.accuracy == 0.8125);
             assert_true(d.body.done.epsilon == 3.5);
             break;
+        case P4_WIRE_VIEW:
+            assert_int_equal(d.body.view.count, 4);
+            assert_memory_equal(d.body.view.group_of, sample_view, sizeof sample_view);
+            assert_true(d.body.view.group_of != sample_view);
+            break;
         default: break;
         }
         /* Canonical: the decoded message encodes to the very same bytes. */
@@ -187,7 +198,7 @@ static void test_every_type_round_trips_to_the_same_bytes(void **state)
 static void test_every_truncation_of_every_type_is_refused(void **state)
 {
     (void)state;
-    for (int type = P4_WIRE_HELLO; type <= P4_WIRE_BYE; type++) {
+    for (int type = P4_WIRE_HELLO; type <= P4_WIRE_VIEW; type++) {
         p4_wire_message m = sample(type);
         size_t len;
         uint8_t *bytes = encode(&m, &len);
@@ -365,6 +376,23 @@ static void test_encoder_refuses_what_the_decoder_would(void **state)
     p4_wire_message d;
     assert_int_equal(p4_wire_decode(buf, len, &d, NULL), P4_OK);
     assert_true(isinf(d.body.done.epsilon));
+
+    /* VIEW: a group id outside the clients, no clients, a round other than -1 */
+    m = sample(P4_WIRE_VIEW);
+    uint32_t bad_view[4] = {0, 1, 4, 0};
+    m.body.view.group_of = bad_view;
+    assert_int_equal(p4_wire_encode(&m, buf, sizeof buf, &len, &err), P4_EFORMAT);
+    assert_non_null(strstr(err.message, "client 2 in group 4"));
+    m = sample(P4_WIRE_VIEW);
+    m.body.view.count = 0;
+    assert_int_equal(p4_wire_encoded_size(&m, &len, NULL), P4_EFORMAT);
+    m = sample(P4_WIRE_VIEW);
+    m.header.round = 0;
+    assert_int_equal(p4_wire_encoded_size(&m, &len, NULL), P4_EFORMAT);
+    m = sample(P4_WIRE_VIEW); /* the decoder sees the same out-of-range group */
+    assert_int_equal(p4_wire_encode(&m, buf, sizeof buf, &len, NULL), P4_OK);
+    put32(buf + len - 4, 9);
+    assert_refused(buf, len, P4_EFORMAT, "client 3 in group 9");
 
     m = sample(P4_WIRE_BYE);
     m.header.type = 42;
