@@ -103,9 +103,9 @@ void p4_ziggurat_add(const p4_ziggurat *z, p4_rng *rng, float *values, size_t n,
             sample[k] = u * z->x[i];
             outside[k] = !(fabs(u) < z->ratio[i]);
         }
-        /* About 1% of draws are outside: test eight marks at a time and
-         * visit the marked ones in order (a mark is a byte 0 or 1). */
+        /* About 1% of draws are outside: test eight marks at a time. */
         for (size_t k0 = 0; k0 < m; k0 += 8) {
+            /* Marked draws are visited in order, the lowest set byte first. */
             uint64_t marks = 0;
             memcpy(&marks, outside + k0, m - k0 < 8 ? m - k0 : 8);
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
