@@ -1,7 +1,7 @@
 /* bench_train.c: how fast p4 trains one model, plain or with DP-SGD.
  *
  *   bench_train --model NAME [--mode plain|dp] [--batch 250] [--threads N]
- *               [--seconds S] [--seed 1] [--cfg-dir DIR] [--json]
+ *               [--seconds S] [--seed 1] [--cfg-dir DIR] [--json] [--profile]
  *
  * NAME is a cfg in configs/models (mlp-28x28x1, cnn1-32x32x3, ...); the input
  * shape is read from its "-WxHxC" suffix, with 10 classes.  The work is the
@@ -20,7 +20,14 @@
  * whole run's.  (This virtual machine's speed drifts by 10-30% over
  * seconds; torch_peer.py reports the same two figures.)  Peak RSS is
  * getrusage's ru_maxrss.  One line is printed: JSON with --json (the fields
- * torch_peer.py prints), else readable text. */
+ * torch_peer.py prints), else readable text.
+ *
+ * --profile also times the phases of every timed step (model/step_phases.h:
+ * forward, backward, per-example norms, clipped sum, noise, update) and
+ * reports each phase's median over the steps, its share of the sum of the
+ * medians and its GFLOP/s (FLOPs counted from the layer shapes, as for
+ * the whole step; noise and update count none: noise gets ns per sample).
+ * Text mode prints a table after the line; JSON gets a "profile" array. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -50,7 +57,7 @@
 
 typedef struct {
     const char *model, *cfg_dir;
-    int dp, batch, threads, json;
+    int dp, batch, threads, json, profile;
     double seconds;
     uint64_t seed;
 } options;
@@ -65,16 +72,20 @@ typedef struct {
     int *order;
     float *x, *y;
     int next;              /* first example of the next batch */
+    p4_step_phases *phases; /* --profile: one record per timed step */
+    long long phase_steps, phase_room;
 } bench;
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: bench_train --model NAME [--mode plain|dp] [--batch 250] [--threads N]\n"
-            "                   [--seconds S] [--seed 1] [--cfg-dir DIR] [--json]\n"
+            "                   [--seconds S] [--seed 1] [--cfg-dir DIR] [--json] [--profile]\n"
             "  NAME     a cfg in configs/models, e.g. mlp-28x28x1 or cnn2-32x32x3\n"
             "  threads  OpenBLAS threads (default: the machine's cores)\n"
-            "  seconds  time budget of the timed steps (default 5; at least 3 steps)\n");
+            "  seconds  time budget of the timed steps (default 5; at least 3 steps)\n"
+            "  profile  also time each step's phases (forward, backward, norms, clipped sum,\n"
+            "           noise, update) and print their medians, shares and GFLOP/s\n");
 }
 
 /* Returns -1 to go on, else the exit status. */
@@ -85,6 +96,7 @@ static int parse_options(int argc, char **argv, options *o)
         {"batch", required_argument, NULL, 'b'}, {"threads", required_argument, NULL, 't'},
         {"seconds", required_argument, NULL, 's'}, {"seed", required_argument, NULL, 'r'},
         {"cfg-dir", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
+        {"profile", no_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     *o = (options){ .batch = 250, .threads = cores > 0 ? (int)cores : 1, .seconds = 5, .seed = 1 };
@@ -100,6 +112,7 @@ static int parse_options(int argc, char **argv, options *o)
         case 'r': o->seed = strtoull(optarg, NULL, 10); break;
         case 'c': o->cfg_dir = optarg; break;
         case 'j': o->json = 1; break;
+        case 'p': o->profile = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -184,6 +197,7 @@ static void bench_close(bench *b)
     free(b->order);
     free(b->x);
     free(b->y);
+    free(b->phases);
 }
 
 static int bench_open(bench *b, const options *o, p4_error *err)
@@ -219,8 +233,29 @@ static int bench_open(bench *b, const options *o, p4_error *err)
     return P4_OK;
 }
 
-/* One whole step on the next `batch` consecutive examples (wrapping). */
-static int bench_step(bench *b, const options *o, double *loss, p4_error *err)
+/* The record the next timed step fills (zeroed), or NULL when not
+ * profiling or out of memory. */
+static p4_step_phases *next_phases(bench *b, const options *o)
+{
+    if (!o->profile)
+        return NULL;
+    if (b->phase_steps == b->phase_room) {
+        long long room = b->phase_room ? 2 * b->phase_room : 1024;
+        p4_step_phases *more = realloc(b->phases, (size_t)room * sizeof *more);
+        if (more == NULL)
+            return NULL;
+        b->phases = more;
+        b->phase_room = room;
+    }
+    p4_step_phases *p = &b->phases[b->phase_steps++];
+    memset(p, 0, sizeof *p);
+    return p;
+}
+
+/* One whole step on the next `batch` consecutive examples (wrapping);
+ * phases (may be NULL) receives its phase times. */
+static int bench_step(bench *b, const options *o, double *loss, p4_step_phases *phases,
+                      p4_error *err)
 {
     if (b->next + o->batch > EXAMPLES)
         b->next = 0;
@@ -228,9 +263,11 @@ static int bench_step(bench *b, const options *o, double *loss, p4_error *err)
     if (rc != P4_OK)
         return p4_error_set(err, rc, "cannot assemble a batch");
     b->next += o->batch;
-    if (o->dp)
+    if (o->dp) {
+        p4_dpsgd_set_phases(b->dpsgd, phases);
         return p4_dpsgd_step(b->dpsgd, b->x, b->y, o->batch, o->batch, NULL, NULL, loss, err);
-    rc = p4_train_step(b->model, b->sgd, b->x, b->y, o->batch, loss);
+    }
+    rc = p4_train_step_phases(b->model, b->sgd, b->x, b->y, o->batch, loss, phases);
     return rc == P4_OK ? P4_OK : p4_error_set(err, rc, "training step failed");
 }
 
@@ -284,7 +321,114 @@ static double useful_flops(p4_model *model)
     return flops;
 }
 
-static void print_result(const options *o, const bench *b, long long steps, double elapsed,
+/* Useful FLOPs of each phase for one example, counted as useful_flops
+ * counts them and attributed to the phase that does them: forward
+ * products; plain backward: weight gradients and input deltas; DP
+ * backward: input deltas; DP norms: a convolution's per-example weight
+ * gradient and every squared norm; DP clipped sum: the dense layers'
+ * clipped product and the convolutions' weighted sum of their per-example
+ * gradients.  Noise and update count none. */
+static void phase_flops(p4_model *model, int dp, double flops[P4_PHASES])
+{
+    network *net = p4_model_network(model);
+    memset(flops, 0, P4_PHASES * sizeof *flops);
+    int first = 1;
+    for (int i = 0; i < net->n; i++) {
+        const layer *l = &net->layers[i];
+        double macs, params;
+        if (l->type == CONNECTED) {
+            macs = (double)l->inputs * l->outputs;
+            params = macs + l->outputs;
+        } else if (l->type == CONVOLUTIONAL) {
+            params = (double)l->n * l->size * l->size * l->c + l->n;
+            macs = (params - l->n) * l->out_w * l->out_h;
+        } else {
+            continue;
+        }
+        flops[P4_PHASE_FORWARD] += 2 * macs;
+        flops[P4_PHASE_BACKWARD] += (first ? 0 : 2 * macs) + (dp ? 0 : 2 * macs);
+        if (dp && l->type == CONNECTED) {
+            flops[P4_PHASE_NORMS] += 2.0 * (l->inputs + l->outputs);
+            flops[P4_PHASE_CLIPPED_SUM] += 2 * macs;
+        } else if (dp) {
+            flops[P4_PHASE_NORMS] += 2 * macs + 2 * params;
+            flops[P4_PHASE_CLIPPED_SUM] += 2 * params;
+        }
+        first = 0;
+    }
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median seconds of each phase over the profiled steps. */
+static void phase_medians(const bench *b, double median[P4_PHASES])
+{
+    double *v = malloc((size_t)(b->phase_steps > 0 ? b->phase_steps : 1) * sizeof *v);
+    for (int p = 0; p < P4_PHASES; p++) {
+        median[p] = NAN;
+        if (v == NULL || b->phase_steps == 0)
+            continue;
+        for (long long s = 0; s < b->phase_steps; s++)
+            v[s] = b->phases[s].seconds[p];
+        qsort(v, (size_t)b->phase_steps, sizeof *v, compare_doubles);
+        long long h = b->phase_steps / 2;
+        median[p] = b->phase_steps % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+    }
+    free(v);
+}
+
+/* The profile: a table on stdout, or the JSON array's text (",\"profile\":[...]"). */
+static void print_profile(const options *o, bench *b)
+{
+    double median[P4_PHASES], flops[P4_PHASES], total = 0;
+    phase_medians(b, median);
+    phase_flops(b->model, o->dp, flops);
+    for (int p = 0; p < P4_PHASES; p++)
+        total += isfinite(median[p]) ? median[p] : 0;
+    const double samples = o->dp ? (double)p4_model_param_count(b->model) : 0;
+    if (!o->json)
+        printf("profile of %lld steps (median per phase; share of the sum of medians):\n"
+               "  %-12s %9s %7s %9s\n", b->phase_steps, "phase", "ms/step", "share", "GFLOP/s");
+    else
+        printf(",\"profile_steps\":%lld,\"profile\":[", b->phase_steps);
+    int shown = 0;
+    for (int p = 0; p < P4_PHASES; p++) {
+        if (!o->dp && (p == P4_PHASE_NORMS || p == P4_PHASE_CLIPPED_SUM || p == P4_PHASE_NOISE))
+            continue;
+        double gflops = flops[p] > 0 && median[p] > 0 ? flops[p] * o->batch / median[p] / 1e9 : NAN;
+        double share = total > 0 ? median[p] / total : NAN;
+        if (!o->json) {
+            printf("  %-12s %9.3f %6.1f%% ", p4_phase_name(p), 1e3 * median[p], 100 * share);
+            if (isfinite(gflops))
+                printf("%9.1f", gflops);
+            else
+                printf("%9s", "-");
+            if (p == P4_PHASE_NOISE && samples > 0)
+                printf("  (%.0f samples, %.2f ns each)", samples, 1e9 * median[p] / samples);
+            printf("\n");
+            continue;
+        }
+        printf("%s{\"phase\":\"%s\",\"ms\":", shown++ ? "," : "", p4_phase_name(p));
+        p4_json_number(stdout, 1e3 * median[p]);
+        printf(",\"share\":");
+        p4_json_number(stdout, share);
+        printf(",\"gflops\":");
+        p4_json_number(stdout, gflops);
+        if (p == P4_PHASE_NOISE && samples > 0) {
+            printf(",\"samples\":%.0f,\"ns_per_sample\":", samples);
+            p4_json_number(stdout, 1e9 * median[p] / samples);
+        }
+        printf("}");
+    }
+    if (o->json)
+        printf("]");
+}
+
+static void print_result(const options *o, bench *b, long long steps, double elapsed,
                          const stretches *s, double loss, double load)
 {
     double mean = steps * (double)o->batch / elapsed;
@@ -298,6 +442,8 @@ static void print_result(const options *o, const bench *b, long long steps, doub
                "%zu params, last loss %.4f\n",
                o->model, mode, rate, s->done, mean, steps, o->batch, elapsed, o->threads,
                p4_gemm_backend(), peak_rss_mib(), params, loss / o->batch);
+        if (o->profile)
+            print_profile(o, b);
         return;
     }
     printf("{\"model\":");
@@ -314,6 +460,8 @@ static void print_result(const options *o, const bench *b, long long steps, doub
     double flops = useful_flops(b->model);
     printf(",\"flops_per_example\":%.0f,\"gflops\":", flops);
     p4_json_number(stdout, rate * flops / 1e9);
+    if (o->profile)
+        print_profile(o, b);
     printf("}\n");
 }
 
@@ -329,14 +477,14 @@ int main(int argc, char **argv)
     double loss = 0;
     rc = bench_open(&b, &o, &err);
     for (int i = 0; i < WARMUP_STEPS && rc == P4_OK; i++)
-        rc = bench_step(&b, &o, &loss, &err);
+        rc = bench_step(&b, &o, &loss, NULL, &err);
     double load = NAN;
     getloadavg(&load, 1); /* other work on the machine skews the figures */
     long long steps = 0;
     double start = p4_now_seconds(), elapsed = 0;
     stretches s = { .start = start, .length = o.seconds / STRETCHES };
     while (rc == P4_OK && (steps < MIN_STEPS || s.done < STRETCHES)) {
-        rc = bench_step(&b, &o, &loss, &err);
+        rc = bench_step(&b, &o, &loss, next_phases(&b, &o), &err);
         steps++;
         double now = p4_now_seconds();
         elapsed = now - start;

@@ -15,6 +15,22 @@ typedef struct p4_chacha20 {
     uint64_t blocks;          /* blocks produced under this key        */
 } p4_chacha20;
 
+/* The block counter's width: RFC 8439's 32 bits (word 12; word 13 is
+ * nonce), or the original ChaCha20's 64 bits (words 12-13, the carry
+ * included; libsodium's crypto_stream_chacha20 and OpenSSL's EVP_chacha20). */
+typedef enum { P4_CHACHA20_COUNTER32, P4_CHACHA20_COUNTER64 } p4_chacha20_counter;
+
+/* Blocks number counter, counter + 1, ... (nblocks of them) of the state
+ * `input` (constants, key, counter, nonce as 16 words) written to out,
+ * 64 bytes each: the same bytes as one block at a time, computed several
+ * blocks at once in vector registers (GCC vector extensions: AVX-512 or
+ * AVX2 on x86, NEON on aarch64, plain scalar code elsewhere). */
+void p4_chacha20_stream_blocks(const uint32_t input[16], p4_chacha20_counter width,
+                               uint8_t *out, size_t nblocks);
+
+/* Blocks p4_chacha20_stream_blocks computes at once (1: one at a time). */
+int p4_chacha20_lanes(void);
+
 /* RFC 8439 section 2.3: one 64-byte keystream block. */
 void p4_chacha20_block(const uint8_t key[32], uint32_t counter, const uint8_t nonce[12],
                        uint8_t out[64]);

@@ -105,11 +105,20 @@ void p4_ziggurat_add(const p4_ziggurat *z, p4_rng *rng, float *values, size_t n,
         }
         /* About 1% of draws are outside: test eight marks at a time. */
         for (size_t k0 = 0; k0 < m; k0 += 8) {
+            /* Marked draws are visited in order, the lowest set byte first. */
             uint64_t marks = 0;
             memcpy(&marks, outside + k0, m - k0 < 8 ? m - k0 : 8);
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            for (; marks != 0; marks &= marks - 1) {
+                size_t k = k0 + (size_t)__builtin_ctzll(marks) / 8;
+                if (!attempt(z, words[k], rng, &sample[k]))
+                    sample[k] = p4_ziggurat_normal(z, rng);
+            }
+#else
             for (size_t k = k0; marks != 0 && k < k0 + 8 && k < m; k++)
                 if (outside[k] && !attempt(z, words[k], rng, &sample[k]))
                     sample[k] = p4_ziggurat_normal(z, rng);
+#endif
         }
         float *out = values + first;
         for (size_t k = 0; k < m; k++)

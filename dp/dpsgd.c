@@ -21,6 +21,7 @@ struct p4_dpsgd {
     double *norms_sq;     /* capacity */
     float *factor;        /* capacity */
     float *scratch_noise; /* largest parameter tensor */
+    p4_step_phases *phases; /* profiling, or NULL */
 };
 
 int p4_dpsgd_new(p4_dpsgd **out, p4_model *model, p4_sgd *sgd,
@@ -121,7 +122,10 @@ int p4_dpsgd_step(p4_dpsgd *dp, const float *x, const float *targets, int n,
     int capacity = p4_model_capacity(dp->model);
     int classes = p4_model_classes(dp->model), inputs = p4_model_input_size(dp->model);
     double total_loss = 0;
+    p4_step_phases *phases = dp->phases;
+    double t = p4_phase_start(phases);
     p4_sgd_zero_grad(dp->sgd);
+    t = p4_phase_end(phases, P4_PHASE_UPDATE, t);
     /* An empty Poisson batch is a valid draw: the step is then pure noise. */
     for (int first = 0; first < n; first += capacity) {
         int m = n - first < capacity ? n - first : capacity;
@@ -139,20 +143,35 @@ int p4_dpsgd_step(p4_dpsgd *dp, const float *x, const float *targets, int n,
             return p4_error_set(err, P4_EINVAL, "DP-SGD: the loss is %g (diverged); "
                                 "no update is released", chunk_loss);
         total_loss += chunk_loss;
+        p4_phase_end(phases, P4_PHASE_FORWARD, t);
+        /* The per-example pass books its own time (backward and norms). */
         if ((rc = p4_per_example_backward(dp->per_example, dp->norms_sq, m)) != P4_OK)
             return p4_error_set(err, rc, "DP-SGD: per-example backward failed");
+        t = p4_phase_start(phases);
         if (p4_clip_factors(dp->norms_sq, m, dp->params.clip_norm, dp->factor) != P4_OK)
             return p4_error_set(err, P4_EINVAL, "DP-SGD: a per-example gradient norm is not "
                                 "finite (diverged); no update is released");
         if ((rc = p4_per_example_accumulate(dp->per_example, dp->factor, m)) != P4_OK)
             return p4_error_set(err, rc, "DP-SGD: accumulation failed");
+        t = p4_phase_end(phases, P4_PHASE_CLIPPED_SUM, t);
     }
     int rc = add_noise(dp, err);
     if (rc != P4_OK)
         return rc;
+    t = p4_phase_end(phases, P4_PHASE_NOISE, t);
     if (loss_sum != NULL)
         *loss_sum = total_loss;
-    return p4_sgd_step(dp->sgd, expected_batch);
+    rc = p4_sgd_step(dp->sgd, expected_batch);
+    p4_phase_end(phases, P4_PHASE_UPDATE, t);
+    return rc;
+}
+
+void p4_dpsgd_set_phases(p4_dpsgd *dp, p4_step_phases *phases)
+{
+    if (dp == NULL)
+        return;
+    dp->phases = phases;
+    p4_per_example_set_phases(dp->per_example, phases);
 }
 
 static double now_seconds(void)

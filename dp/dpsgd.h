@@ -76,6 +76,10 @@ int p4_dpsgd_set_params(p4_dpsgd *dp, const p4_dpsgd_params *params);
  * the clip bound and the noise then cover those layers alone. */
 int p4_dpsgd_freeze_below(p4_dpsgd *dp, int first_trainable);
 
+/* Profiling (bench_train --profile): later steps add each phase's wall
+ * time to *phases (model/step_phases.h); NULL stops it. */
+void p4_dpsgd_set_phases(p4_dpsgd *dp, p4_step_phases *phases);
+
 /* The parameters this DP-SGD runs with. */
 const p4_dpsgd_params *p4_dpsgd_get_params(const p4_dpsgd *dp);
 

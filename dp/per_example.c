@@ -3,6 +3,7 @@
 #include "model/activation.h"
 #include "model/conv.h"
 #include "model/gemm.h"
+#include "common/progress.h"
 #include "common/workers.h"
 
 #include <cblas.h>
@@ -30,6 +31,8 @@ struct p4_per_example {
     int first_record;          /* records before it are frozen           */
     double *norms_sq;          /* the caller's array during a backward  */
     int batch;                 /* examples in the current pass          */
+    p4_step_phases *phases;    /* profiling, or NULL                    */
+    double norm_seconds;       /* this pass's share of P4_PHASE_NORMS   */
 };
 
 /* darknet's backward callbacks take no user pointer: the pass in progress on
@@ -48,6 +51,7 @@ static void dense_backward(layer l, network net)
     rec->input = net.input;
 
     gradient_array(l.output, l.outputs * l.batch, l.activation, l.delta);
+    double t = p4_phase_start(pe->phases);
     for (int b = 0; b < l.batch; b++) {
         const float *d = l.delta + (size_t)b * l.outputs;
         const float *x = net.input + (size_t)b * l.inputs;
@@ -55,6 +59,8 @@ static void dense_backward(layer l, network net)
         double xx = cblas_sdot(l.inputs, x, 1, x, 1);
         pe->norms_sq[b] += dd * (xx + 1.0);
     }
+    if (pe->phases != NULL)
+        pe->norm_seconds += p4_now_seconds() - t;
     /* Delta of the input, exactly as darknet does, through p4's gemm so a
      * large product is spread over the threads (model/gemm.h). */
     if (net.delta != NULL)
@@ -70,6 +76,7 @@ typedef struct {
     p4_per_example *pe;
     layer_record *rec;
     float *col[P4_MAX_WORKERS];
+    double norm_s[P4_MAX_WORKERS], delta_s[P4_MAX_WORKERS]; /* profiling */
 } conv_share;
 
 static void conv_examples(void *ctx, int first, int last, int worker)
@@ -80,7 +87,9 @@ static void conv_examples(void *ctx, int first, int last, int worker)
     const size_t per_example = (size_t)filters * k + filters;
     const size_t image = (size_t)l->c * l->h * l->w;
     float *col = cs->col[worker];
+    const int timed = cs->pe->phases != NULL;
     for (int b = first; b < last; b++) {
+        double t0 = timed ? p4_now_seconds() : 0;
         float *d = l->delta + (size_t)b * filters * spatial;
         float *x = cs->net->input + (size_t)b * image;
         float *g = cs->rec->grads + (size_t)b * per_example;
@@ -91,9 +100,14 @@ static void conv_examples(void *ctx, int first, int last, int worker)
                          bias_grad);
         p4_conv_example_weight_gradient(l, x, d, col, 0.0f, g);
         cs->pe->norms_sq[b] += cblas_sdot((int)per_example, g, 1, g, 1);
+        double t1 = timed ? p4_now_seconds() : 0;
 
         if (cs->net->delta != NULL)
             p4_conv_input_delta(l, d, col, cs->net->delta + (size_t)b * image);
+        if (timed) {
+            cs->norm_s[worker] += t1 - t0;
+            cs->delta_s[worker] += p4_now_seconds() - t1;
+        }
     }
 }
 
@@ -106,13 +120,23 @@ static void conv_backward(layer l, network net)
     /* Every example is independent (its activation gradient included):
      * spread them over p4's threads, each worker with its own im2col
      * buffer (worker 0 uses darknet's). */
-    conv_share cs = { &l, &net, pe, rec, { net.workspace } };
+    conv_share cs = { &l, &net, pe, rec, { net.workspace }, { 0 }, { 0 } };
     const size_t col_floats = (size_t)l.size * l.size * l.c * l.out_w * l.out_h;
     int workers = p4_workers_for(l.batch);
     for (int w = 1; w < workers; w++)
         if ((cs.col[w] = malloc(col_floats * sizeof(float))) == NULL)
             workers = w; /* fewer workers, same result */
+    double t = p4_phase_start(pe->phases);
     p4_for_examples(l.batch, workers, conv_examples, &cs);
+    if (pe->phases != NULL) {
+        /* The wall time, split as the threads' own time was. */
+        double wall = p4_now_seconds() - t, norm = 0, delta = 0;
+        for (int w = 0; w < workers; w++) {
+            norm += cs.norm_s[w];
+            delta += cs.delta_s[w];
+        }
+        pe->norm_seconds += norm + delta > 0 ? wall * norm / (norm + delta) : 0;
+    }
     for (int w = 1; w < workers; w++)
         free(cs.col[w]);
 }
@@ -195,9 +219,11 @@ int p4_per_example_backward(p4_per_example *pe, double *norms_sq, int n)
     if (pe == NULL || norms_sq == NULL || n != pe->net->batch || n < 1)
         return P4_EINVAL;
     network *net = pe->net;
+    double start = p4_phase_start(pe->phases);
     memset(norms_sq, 0, (size_t)n * sizeof(double));
     pe->norms_sq = norms_sq;
     pe->batch = n;
+    pe->norm_seconds = 0;
 
     /* Swap in the per-example backward functions for this pass only: the
      * same model also takes plain (non-private) steps. */
@@ -220,7 +246,17 @@ int p4_per_example_backward(p4_per_example *pe, double *norms_sq, int n)
     for (int i = 0; i < net->n && i < P4_CFG_MAX_LAYERS; i++)
         net->layers[i].backward = saved[i];
     pe->norms_sq = NULL;
+    if (pe->phases != NULL) {
+        pe->phases->seconds[P4_PHASE_NORMS] += pe->norm_seconds;
+        pe->phases->seconds[P4_PHASE_BACKWARD] += p4_now_seconds() - start - pe->norm_seconds;
+    }
     return rc;
+}
+
+void p4_per_example_set_phases(p4_per_example *pe, p4_step_phases *phases)
+{
+    if (pe != NULL)
+        pe->phases = phases;
 }
 
 int p4_per_example_accumulate(p4_per_example *pe, const float *factor, int n)

@@ -25,6 +25,7 @@
 
 #include "common/error.h"
 #include "model/model.h"
+#include "model/step_phases.h"
 
 typedef struct p4_per_example p4_per_example;
 
@@ -39,7 +40,13 @@ int p4_per_example_backward(p4_per_example *pe, double *norms_sq, int n);
  * per backward (it scales the stored deltas in place). */
 int p4_per_example_accumulate(p4_per_example *pe, const float *factor, int n);
 
-/* Clip factors: factor[i] = min(1, clip / ||g_i||) (1 when the norm is 0). */
+/* Profiling (bench_train --profile): later backward passes add their wall
+ * time to phases (NULL: stop), split into P4_PHASE_NORMS (per-example
+ * gradients of convolutions and every norm) and P4_PHASE_BACKWARD (the
+ * deltas).  Work spread over threads is split in proportion to the time
+ * the threads spent on each part. */
+void p4_per_example_set_phases(p4_per_example *pe, p4_step_phases *phases);
+
 /* Freezes the parametrised layers before `first_trainable` (0 = none):
  * later passes leave them without gradient, norm or delta, so clipping and
  * noise cover only the trainable layers.  P4_EINVAL past the last layer. */

@@ -17,6 +17,13 @@ static double now_seconds(void)
 int p4_train_step(p4_model *model, p4_sgd *sgd, const float *x,
                   const float *targets, int n, double *loss_sum)
 {
+    return p4_train_step_phases(model, sgd, x, targets, n, loss_sum, NULL);
+}
+
+int p4_train_step_phases(p4_model *model, p4_sgd *sgd, const float *x,
+                         const float *targets, int n, double *loss_sum,
+                         p4_step_phases *phases)
+{
     if (model == NULL || sgd == NULL || x == NULL || targets == NULL || n < 1)
         return P4_EINVAL;
     /* One step on n examples, in passes of the model's capacity whose
@@ -24,7 +31,9 @@ int p4_train_step(p4_model *model, p4_sgd *sgd, const float *x,
     const int capacity = p4_model_capacity(model), classes = p4_model_classes(model);
     const size_t inputs = (size_t)p4_model_input_size(model);
     double loss = 0;
+    double t = p4_phase_start(phases);
     p4_sgd_zero_grad(sgd);
+    t = p4_phase_end(phases, P4_PHASE_UPDATE, t);
     for (int first = 0; first < n; first += capacity) {
         const int m = n - first < capacity ? n - first : capacity;
         int rc = p4_model_load_inputs(model, x + (size_t)first * inputs, m);
@@ -34,9 +43,12 @@ int p4_train_step(p4_model *model, p4_sgd *sgd, const float *x,
         loss += p4_loss_cross_entropy(p4_model_probabilities(model),
                                       targets + (size_t)first * classes, m, classes,
                                       p4_model_logit_delta(model));
+        t = p4_phase_end(phases, P4_PHASE_FORWARD, t);
         p4_model_backward(model);
+        t = p4_phase_end(phases, P4_PHASE_BACKWARD, t);
     }
     int rc = p4_sgd_step(sgd, n);
+    p4_phase_end(phases, P4_PHASE_UPDATE, t);
     if (loss_sum != NULL)
         *loss_sum = loss;
     return rc;

@@ -11,6 +11,7 @@
 #include "datasets/dataset.h"
 #include "model/model.h"
 #include "model/optimizer.h"
+#include "model/step_phases.h"
 
 typedef struct p4_epoch_stats {
     double mean_loss;     /* mean cross-entropy over the epoch's examples */
@@ -26,6 +27,11 @@ typedef void p4_progress_fn(void *user, long long done, long long total);
  * run in passes of the model's capacity. */
 int p4_train_step(p4_model *model, p4_sgd *sgd, const float *x,
                   const float *targets, int n, double *loss_sum);
+/* The same step, adding each phase's wall time to *phases (forward,
+ * backward, update; may be NULL): the profile of bench_train --profile. */
+int p4_train_step_phases(p4_model *model, p4_sgd *sgd, const float *x,
+                         const float *targets, int n, double *loss_sum,
+                         p4_step_phases *phases);
 
 /* One epoch over indices[0..count) of ds in steps of the model's batch. */
 int p4_train_epoch(p4_model *model, p4_sgd *sgd, const p4_dataset *ds,

@@ -85,6 +85,79 @@ static void keystream_matches_libsodium(void **state)
     }
 }
 
+/* The 16 input words of key, counter and nonce words n13..n15. */
+static void input_state(uint32_t st[16], const uint8_t key[32], uint32_t counter, uint32_t n13,
+                        uint32_t n14, uint32_t n15)
+{
+    static const uint32_t sigma[4] = { 0x61707865u, 0x3320646eu, 0x79622d32u, 0x6b206574u };
+    for (int i = 0; i < 4; i++)
+        st[i] = sigma[i];
+    for (int i = 0; i < 8; i++)
+        st[4 + i] = (uint32_t)key[4 * i] | (uint32_t)key[4 * i + 1] << 8 |
+                    (uint32_t)key[4 * i + 2] << 16 | (uint32_t)key[4 * i + 3] << 24;
+    st[12] = counter;
+    st[13] = n13;
+    st[14] = n14;
+    st[15] = n15;
+}
+
+/* Block counts around the vector width (16, 8, 4 lanes or one at a time),
+ * so that whole groups, a partial last group and single blocks all run. */
+static const size_t block_counts[] = { 0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100 };
+
+/* The multi-block keystream with a 64-bit counter is the original ChaCha20
+ * (libsodium's crypto_stream_chacha20), also where the counter's low word
+ * carries into the high one inside a group of lanes. */
+static void stream_blocks_64_match_libsodium(void **state)
+{
+    (void)state;
+    assert_true(sodium_init() >= 0);
+    static const uint64_t starts[] = { 0, 1, 0xFFFFFFFFull - 5, 0xFFFFFFFFull, 0x1FFFFFFFFull - 16,
+                                       0x123456789ull };
+    uint8_t key[32], mine[64 * 100 + 1], theirs[64 * 100];
+    for (size_t s = 0; s < sizeof starts / sizeof starts[0]; s++)
+        for (size_t c = 0; c < sizeof block_counts / sizeof block_counts[0]; c++) {
+            const size_t nb = block_counts[c];
+            uint32_t st[16];
+            randombytes_buf(key, sizeof key);
+            input_state(st, key, (uint32_t)starts[s], (uint32_t)(starts[s] >> 32), 0, 0);
+            mine[64 * nb] = 0xA5; /* a guard byte after the last block */
+            p4_chacha20_stream_blocks(st, P4_CHACHA20_COUNTER64, mine, nb);
+            assert_int_equal(mine[64 * nb], 0xA5);
+            static const uint8_t nonce[crypto_stream_chacha20_NONCEBYTES] = { 0 };
+            memset(theirs, 0, sizeof theirs);
+            crypto_stream_chacha20_xor_ic(theirs, theirs, 64 * nb, nonce, starts[s], key);
+            if (nb > 0 && memcmp(mine, theirs, 64 * nb) != 0)
+                fail_msg("%zu blocks from counter %#llx differ from libsodium (%d lanes)", nb,
+                         (unsigned long long)starts[s], p4_chacha20_lanes());
+        }
+}
+
+/* With RFC 8439's 32-bit counter, block i is p4_chacha20_block at counter
+ * + i modulo 2^32: the nonce words never take a carry. */
+static void stream_blocks_32_match_single_blocks(void **state)
+{
+    (void)state;
+    static const uint32_t starts[] = { 0, 1, 0xFFFFFFFFu - 20, 0xFFFFFFFFu };
+    uint8_t key[32], nonce[12], mine[64 * 100], one[64];
+    fill_counting(key, sizeof key);
+    for (size_t i = 0; i < sizeof nonce; i++)
+        nonce[i] = (uint8_t)(0xF0 + i);
+    for (size_t s = 0; s < sizeof starts / sizeof starts[0]; s++)
+        for (size_t c = 0; c < sizeof block_counts / sizeof block_counts[0]; c++) {
+            const size_t nb = block_counts[c];
+            uint32_t st[16];
+            input_state(st, key, starts[s], 0xF3F2F1F0u, 0xF7F6F5F4u, 0xFBFAF9F8u);
+            p4_chacha20_stream_blocks(st, P4_CHACHA20_COUNTER32, mine, nb);
+            for (size_t b = 0; b < nb; b++) {
+                p4_chacha20_block(key, starts[s] + (uint32_t)b, nonce, one);
+                if (memcmp(mine + 64 * b, one, 64) != 0)
+                    fail_msg("block %zu of %zu from counter %#x differs (%d lanes)", b, nb,
+                             starts[s], p4_chacha20_lanes());
+            }
+        }
+}
+
 /* Mean, variance (chi-square), tails and the spare's independence of a
  * million draws; bounds at about 6 standard errors. */
 static void gaussian_is_standard_normal(void **state)
@@ -145,6 +218,8 @@ int main(void)
         cmocka_unit_test(block_matches_rfc_a_1),
         cmocka_unit_test(keystream_matches_rfc_2_4_2),
         cmocka_unit_test(keystream_matches_libsodium),
+        cmocka_unit_test(stream_blocks_64_match_libsodium),
+        cmocka_unit_test(stream_blocks_32_match_single_blocks),
         cmocka_unit_test(gaussian_is_standard_normal),
         cmocka_unit_test(gaussian_add_scales_and_differs_by_key),
     };

@@ -14,6 +14,7 @@
 #include "support/test_stats.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -326,6 +327,109 @@ static void test_enclave_noise_tail_and_bands(void **state)
     free(v);
 }
 
+/* Exact binomial tails: P(X <= k) and P(X >= k) for X ~ Bin(n, p), summed
+ * term by term in log space (no normal approximation, which is poor this
+ * far out where counts are small). */
+static double binomial_log_pmf(long k, long n, double p)
+{
+    return lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma((double)(n - k) + 1.0) + k * log(p) +
+           (double)(n - k) * log1p(-p);
+}
+
+static double binomial_at_most(long k, long n, double p)
+{
+    double sum = 0;
+    for (long j = 0; j <= k; j++)
+        sum += exp(binomial_log_pmf(j, n, p));
+    return sum;
+}
+
+static double binomial_at_least(long k, long n, double p)
+{
+    double sum = 0;
+    for (long j = k; j <= n; j++) {
+        double term = exp(binomial_log_pmf(j, n, p));
+        sum += term;
+        if (j > n * p && term < 1e-20 * sum)
+            break; /* past the mean the terms fall faster than geometrically */
+    }
+    return sum;
+}
+
+/* A count of draws beyond |z| > t (or one side, z > t or z < -t) is
+ * Bin(draws, p) with p from the normal's exact tail; each side's exact
+ * probability must be above 1e-8 (6 checks: a correct sampler fails this
+ * test with probability below 6e-8). */
+static void check_tail(const char *what, long count, long draws, double p)
+{
+    double low = binomial_at_most(count, draws, p), high = binomial_at_least(count, draws, p);
+    if (low < 1e-8 || high < 1e-8)
+        fail_msg("%s: %ld of %ld draws, expected %.1f: P(X <= %ld) = %.3g, P(X >= %ld) = %.3g",
+                 what, count, draws, p * draws, count, low, count, high);
+}
+
+typedef struct {
+    long beyond4_pos, beyond4_neg, beyond5, draws;
+} tail_counts;
+
+static void count_tails(tail_counts *t, const float *v, size_t n, double sd)
+{
+    for (size_t k = 0; k < n; k++) {
+        double z = v[k] / sd;
+        t->beyond4_pos += z > 4.0;
+        t->beyond4_neg += z < -4.0;
+        t->beyond5 += fabs(z) > 5.0;
+    }
+    t->draws += (long)n;
+}
+
+static void check_tails(const char *what, const tail_counts *t)
+{
+    const double p4_one_side = 0.5 * erfc(4.0 / M_SQRT2), p5 = erfc(5.0 / M_SQRT2);
+    char label[160];
+    snprintf(label, sizeof label, "%s: z > 4", what);
+    check_tail(label, t->beyond4_pos, t->draws, p4_one_side);
+    snprintf(label, sizeof label, "%s: z < -4", what);
+    check_tail(label, t->beyond4_neg, t->draws, p4_one_side);
+    snprintf(label, sizeof label, "%s: |z| > 5", what);
+    check_tail(label, t->beyond5, t->draws, p5);
+}
+
+/* The far tail of the DP noise path itself (the enclave: block-wise
+ * ziggurat on two parallel slices, the vector keystream where built):
+ * 5e7 draws put about 1,584 on each side beyond 4 sigma and 28.7 beyond
+ * 5, all from the ziggurat's tail sampler (R = 3.44).  A sampler that
+ * drops the far tail fails; so does a lopsided one (each side of 4 sigma
+ * is counted on its own). */
+static void test_enclave_noise_far_tails_exact(void **state)
+{
+    (void)state;
+    const size_t chunk = 1 << 22; /* above P4_ZIGGURAT_PARALLEL_MIN */
+    const double sd = 1.7;
+    float *v = malloc(chunk * sizeof *v);
+    assert_non_null(v);
+    p4_enclave *e = NULL;
+    assert_int_equal(p4_enclave_open_software(&e, 1, 13, NULL), P4_OK);
+    tail_counts t = {0};
+    while (t.draws < 50000000) {
+        memset(v, 0, chunk * sizeof *v);
+        assert_int_equal(p4_enclave_add_gaussian_noise(e, v, chunk, sd, NULL), P4_OK);
+        count_tails(&t, v, chunk, sd);
+    }
+    p4_enclave_close(&e);
+    free(v);
+    check_tails("p4_enclave_add_gaussian_noise", &t);
+
+    /* The same bounds reject noise without its far tail (what a sampler
+     * that clamps or loses the tail gives), a tail thinned to 4 of the
+     * expected 28.7 beyond 5 sigma, and 15% too few on one side of 4. */
+    const double p5 = erfc(5.0 / M_SQRT2), p4_one_side = 0.5 * erfc(4.0 / M_SQRT2);
+    assert_true(binomial_at_most(0, t.draws, p5) < 1e-8);
+    assert_true(binomial_at_most(4, t.draws, p5) < 1e-8);
+    assert_true(binomial_at_most((long)(0.85 * p4_one_side * t.draws), t.draws, p4_one_side) < 1e-8);
+    assert_true(binomial_at_least((long)(1.15 * p4_one_side * t.draws), t.draws, p4_one_side) < 1e-8);
+}
+
 static void test_noise_rejects_bad_arguments(void **state)
 {
     (void)state;
@@ -447,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_parallel_noise_does_not_depend_on_threads),
         cmocka_unit_test(test_ziggurat_tail_and_bands),
         cmocka_unit_test(test_enclave_noise_tail_and_bands),
+        cmocka_unit_test(test_enclave_noise_far_tails_exact),
         cmocka_unit_test(test_noise_rejects_bad_arguments),
         cmocka_unit_test(test_poisson_batches_have_binomial_sizes_and_rates),
         cmocka_unit_test(test_poisson_rate_one_takes_everything),
