@@ -20,6 +20,19 @@ int p4_attack_parse(const char *text, p4_attack_kind *out)
     return P4_EINVAL;
 }
 
+int p4_grouping_lie_parse(const char *text, p4_grouping_lie *out)
+{
+    if (!text || !out)
+        return P4_EINVAL;
+    if (strcmp(text, "none") == 0)
+        *out = P4_GROUPING_LIE_NONE;
+    else if (strcmp(text, "copy-target") == 0)
+        *out = P4_GROUPING_LIE_COPY_TARGET;
+    else
+        return P4_EINVAL;
+    return P4_OK;
+}
+
 const char *p4_attack_name(p4_attack_kind kind)
 {
     return (int)kind >= 0 && (int)kind < ATTACK_COUNT ? attack_names[kind] : "?";
@@ -56,8 +69,54 @@ int p4_attack_choose_config(const p4_config *cfg, int n, unsigned char *is_attac
 {
     if (!cfg)
         return p4_error_set(err, P4_EINVAL, "attack: no config");
-    double fraction = strcmp(cfg->attack_kind, "none") == 0 ? 0.0 : cfg->attack_fraction;
-    return p4_attack_choose(n, fraction, cfg->seed, is_attacker, err);
+    /* An attacker that only lies in the grouping (kind none) is still one. */
+    int acts = strcmp(cfg->attack_kind, "none") != 0 || strcmp(cfg->grouping_lie, "none") != 0;
+    return p4_attack_choose(n, acts ? cfg->attack_fraction : 0.0, cfg->seed, is_attacker, err);
+}
+
+int p4_attack_choose_target(const p4_config *cfg, int n, const unsigned char *is_attacker,
+                            int *target, p4_error *err)
+{
+    if (!cfg || n < 1 || !is_attacker || !target)
+        return p4_error_set(err, P4_EINVAL, "attack target: bad arguments");
+    *target = -1;
+    int honest = 0;
+    for (int k = 0; k < n; k++)
+        honest += !is_attacker[k];
+    if (strcmp(cfg->grouping_lie, "none") == 0 || honest == 0)
+        return P4_OK;
+    if (cfg->attack_target >= 0) {
+        if (cfg->attack_target >= n || is_attacker[cfg->attack_target])
+            return p4_error_set(err, P4_ECONFIG, "%s: [attack] target = %d is not an honest client "
+                                "of the %d", cfg->path, cfg->attack_target, n);
+        *target = cfg->attack_target;
+        return P4_OK;
+    }
+    p4_rng rng;
+    int rc = p4_rng_init_seeded(&rng, cfg->seed, "attack-target");
+    if (rc != P4_OK)
+        return p4_error_set(err, rc, "attack: cannot seed the target's choice");
+    uint64_t pick = p4_rng_below(&rng, (uint64_t)honest);
+    p4_rng_wipe(&rng);
+    for (int k = 0; k < n; k++)
+        if (!is_attacker[k] && pick-- == 0) {
+            *target = k;
+            break;
+        }
+    return P4_OK;
+}
+
+int p4_attack_lie_slice(const float *target_slice, size_t n, double noise, p4_rng *rng,
+                        const p4_ziggurat *z, float *out, p4_error *err)
+{
+    if ((n > 0 && (!target_slice || !out)) || !(noise >= 0) || !isfinite(noise) ||
+        (noise > 0 && (!rng || !z)))
+        return p4_error_set(err, P4_EINVAL, "grouping lie: bad arguments");
+    if (n > 0)
+        memmove(out, target_slice, n * sizeof *out);
+    if (noise > 0)
+        p4_ziggurat_add(z, rng, out, n, noise);
+    return P4_OK;
 }
 
 int p4_attack_poison(p4_attack_kind kind, double strength, float *w, const float *w0, size_t n,

@@ -112,6 +112,15 @@ int p4_peer_open(p4_peer *peer, const p4_peer_setup *setup, int k, p4_peer_plan 
         (rc = p4_attack_parse(cfg->attack_kind, &peer->attack)) != P4_OK)
         return p4_error_set(err, rc, "%s: [attack] kind %s", cfg->path, cfg->attack_kind);
     peer->attack_strength = cfg->attack_strength;
+    peer->lie_target = -1;
+    if (setup->is_attacker && setup->is_attacker[k] &&
+        (rc = p4_grouping_lie_parse(cfg->grouping_lie, &peer->grouping_lie)) != P4_OK)
+        return p4_error_set(err, rc, "%s: [attack] grouping_lie %s", cfg->path, cfg->grouping_lie);
+    if (peer->grouping_lie != P4_GROUPING_LIE_NONE &&
+        (rc = p4_attack_choose_target(cfg, work->partition->clients, setup->is_attacker,
+                                      &peer->lie_target, err)) != P4_OK)
+        return rc;
+    peer->lie_noise = cfg->lie_noise;
     const p4_dataset *train = work->train;
     if (peer->attack == P4_ATTACK_LABELFLIP) {
         /* The attacker trains on y -> C - 1 - y: a view of the training set

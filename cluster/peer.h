@@ -49,6 +49,9 @@ typedef struct p4_peer {
     p4_enclave *enclave;         /* NULL without DP */
     p4_attack_kind attack;       /* P4_ATTACK_NONE for an honest peer         */
     double attack_strength;
+    p4_grouping_lie grouping_lie; /* an attacker's lie in the grouping phase  */
+    int lie_target;              /* the honest client it aims at (-1: none)   */
+    double lie_noise;
     p4_dataset *flipped;         /* labelflip: the training set with flipped
                                     labels (pixels shared with the real one) */
 } p4_peer;

@@ -11,6 +11,7 @@
 #include "cluster/replay_guard.h"
 #include "cluster/sender.h"
 #include "cluster/similarity.h"
+#include "cluster/slice_guard.h"
 #include "cluster/wire.h"
 #include "common/progress.h"
 #include "distill/aggregate.h"
@@ -48,6 +49,8 @@ struct p4_protocol_link {
     p4_receiver receiver;        /* decodes, authenticates, guards replays    */
     held *stash;                 /* messages for later steps                  */
     unsigned char *waiting_for;  /* collect's own copy of whom it waits for   */
+    int hold_unwanted;           /* a lying attacker waiting for its target:
+                                    keep this step's messages of other peers  */
     /* a malicious peer (cluster/attack.h) that poisons the proxies it sends */
     float *initial_proxy;        /* w0, the public initialisation             */
     p4_rng attack_rng;
@@ -58,6 +61,18 @@ static int poisons_messages(const run *r)
 {
     p4_attack_kind k = r->spec->peer->attack;
     return k == P4_ATTACK_SIGNFLIP || k == P4_ATTACK_SCALED || k == P4_ATTACK_GAUSSIAN;
+}
+
+static int lies_in_grouping(const run *r)
+{
+    return r->spec->peer->grouping_lie != P4_GROUPING_LIE_NONE;
+}
+
+/* 1 when r waits for some peers only and m is this step's message of another. */
+static int held_for_later(const run *r, const held *m, int step, const unsigned char *want)
+{
+    return r->hold_unwanted && m->step == step && m->sender >= 0 && m->sender < r->n &&
+           !want[m->sender];
 }
 
 static void held_free(held **h)
@@ -203,7 +218,7 @@ static int unstash(run *r, int type, int step, const unsigned char *want, held *
     int taken = 0;
     for (held **p = &r->stash; *p;) {
         held *m = *p;
-        if (m->step != step) {
+        if (m->step != step || held_for_later(r, m, step, want)) {
             p = &m->next;
             continue;
         }
@@ -353,7 +368,7 @@ static int collect(run *r, int type, int step, const unsigned char *wanted, size
         int rc = next_message(r, until, &m, err);
         if (rc != P4_OK && rc != P4_ETIMEOUT)
             return rc;
-        if (m && m->step > step) {
+        if (m && (m->step > step || held_for_later(r, m, step, want))) {
             m->next = r->stash; /* a faster peer's next step: keep it */
             r->stash = m;
         } else if (m && awaited(r, m, type, step, want, got, count)) {
@@ -527,6 +542,80 @@ static int settle_view(run *r, const uint8_t mine[32], unsigned char *everyone, 
     return rc;
 }
 
+/* Sends `slice` (length values) to every other peer and collects theirs. */
+static int swap_slices(run *r, const float *slice, size_t length, unsigned char *everyone,
+                       held **got, p4_error *err)
+{
+    int rc = P4_OK;
+    for (int j = 0; j < r->n && rc == P4_OK; j++)
+        if (j != r->self)
+            rc = send_to(r, j, P4_WIRE_SLICE, STEP_SLICE, slice, length, NULL, err);
+    return rc == P4_OK ? collect(r, P4_WIRE_SLICE, STEP_SLICE, everyone, length, got, err) : rc;
+}
+
+/* A lying attacker (cluster/attack.h): waits for its target's slice, sends
+ * a copy of it (plus noise) as its own, then collects the others'.  *lie
+ * receives the slice it sent (the caller frees it). */
+static int swap_slices_lying(run *r, size_t length, unsigned char *everyone, held **got,
+                             float **lie, p4_error *err)
+{
+    const p4_peer *me = r->spec->peer;
+    int t = me->lie_target, n = r->n;
+    if (t < 0 || t >= n || t == r->self)
+        return p4_error_set(err, P4_EINVAL, "peer %d: its grouping lie has no target", r->self);
+    unsigned char *only = calloc((size_t)n, 1);
+    if (!only || !(*lie = malloc((length ? length : 1) * sizeof **lie))) {
+        free(only);
+        return p4_error_set(err, P4_ENOMEM, "peer %d: out of memory", r->self);
+    }
+    only[t] = 1;
+    r->hold_unwanted = 1;
+    int rc = collect(r, P4_WIRE_SLICE, STEP_SLICE, only, length, got, err);
+    r->hold_unwanted = 0;
+    free(only);
+    held *from_target = got[t];
+    got[t] = NULL;
+    if (rc == P4_OK && !from_target)
+        rc = p4_error_set(err, P4_EPEER, "peer %d: its target %d sent no slice", r->self, t);
+    if (rc == P4_OK)
+        rc = p4_attack_lie_slice(from_target->values, length, me->lie_noise, &r->attack_rng,
+                                 &r->attack_normal, *lie, err);
+    if (rc == P4_OK) {
+        everyone[t] = 0;
+        rc = swap_slices(r, *lie, length, everyone, got, err);
+        everyone[t] = 1;
+    }
+    got[t] = from_target;
+    return rc;
+}
+
+/* The groups from everyone's slices: with the slice guard on, near-copies
+ * train alone (cluster/slice_guard.h). */
+static int group_slices(run *r, const float **slice, const double *dist, const unsigned char *known,
+                        size_t length, p4_rng *rng, p4_error *err)
+{
+    const p4_config *cfg = r->spec->cfg;
+    p4_grouping_params params = { cfg->group_size };
+    if (cfg->duplicate_slice_ratio <= 0)
+        return p4_group_clients(dist, known, r->n, &params, rng, r->res->group_of,
+                                &r->res->ngroups, err);
+    unsigned char *alone = malloc((size_t)r->n);
+    if (!alone)
+        return p4_error_set(err, P4_ENOMEM, "out of memory for the slice guard");
+    int flagged = 0;
+    int rc = p4_slice_guard_flag(slice, r->n, length, cfg->duplicate_slice_ratio, alone, &flagged,
+                                 err);
+    for (int j = 0; j < r->n && rc == P4_OK && r->spec->log; j++)
+        if (alone[j])
+            fprintf(r->spec->log, "p4 peer %d: peer %d's warm-up slice is a near-copy of "
+                    "another's; it trains alone\n", r->self, j);
+    if (rc == P4_OK)
+        rc = p4_group_clients_guarded(dist, known, r->n, &params, rng, alone, r->res->group_of,
+                                      &r->res->ngroups, err);
+    free(alone);
+    return rc;
+}
+
 /* Every peer's slice of its warm-up proxy to everyone; the same grouping
  * computed by all; the digests compared. */
 static int group_peers(run *r, const float *proxy, unsigned char *everyone, held **got,
@@ -538,24 +627,25 @@ static int group_peers(run *r, const float *proxy, unsigned char *everyone, held
     if ((rc = p4_peer_distance_range(sp->cfg, sp->peer->client, sp->classes, &offset, &length,
                                      err)) != P4_OK)
         return rc;
-    for (int j = 0; j < n && rc == P4_OK; j++)
-        if (j != self)
-            rc = send_to(r, j, P4_WIRE_SLICE, STEP_SLICE, proxy + offset, length, NULL, err);
-    if (rc == P4_OK)
-        rc = collect(r, P4_WIRE_SLICE, STEP_SLICE, everyone, length, got, err);
-    if (rc != P4_OK)
+    float *lie = NULL;
+    rc = lies_in_grouping(r) ? swap_slices_lying(r, length, everyone, got, &lie, err)
+                             : swap_slices(r, proxy + offset, length, everyone, got, err);
+    if (rc != P4_OK) {
+        free(lie);
+        free_got(got, n);
         return rc;
+    }
     double *dist = calloc((size_t)n * n, sizeof *dist);
     unsigned char *known = calloc((size_t)n * n, 1);
     const float **slice = malloc((size_t)n * sizeof *slice);
     if (!dist || !known || !slice) {
-        free(dist); free(known); free(slice);
+        free(dist); free(known); free(slice); free(lie);
         free_got(got, n);
         return p4_error_set(err, P4_ENOMEM, "out of memory for distances");
     }
     int absent = 0;
     for (int j = 0; j < n; j++) {
-        slice[j] = j == self ? proxy + offset : got[j] ? got[j]->values : NULL;
+        slice[j] = j == self ? (lie ? lie : proxy + offset) : got[j] ? got[j]->values : NULL;
         absent += slice[j] == NULL;
     }
     /* The grouping's tie-breaks are public: every peer must find the same groups. */
@@ -572,12 +662,12 @@ static int group_peers(run *r, const float *proxy, unsigned char *everyone, held
             rc = p4_l1_distance(slice[i], slice[j], 0, length, length, &dist[(size_t)i * n + j], err);
             dist[(size_t)j * n + i] = dist[(size_t)i * n + j];
         }
-    p4_grouping_params params = { sp->cfg->group_size };
     if (rc == P4_OK)
-        rc = p4_group_clients(dist, known, n, &params, &rng, r->res->group_of, &r->res->ngroups, err);
+        rc = group_slices(r, slice, dist, known, length, &rng, err);
     free(dist);
     free(known);
     free(slice);
+    free(lie);
     free_got(got, n);
     if (rc != P4_OK)
         return rc;
@@ -782,7 +872,7 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
     held **got = calloc((size_t)r.n, sizeof *got);
     if (rc == P4_OK && (!proxy || !want || !got || !r.waiting_for))
         rc = p4_error_set(err, P4_ENOMEM, "protocol: out of memory");
-    if (rc == P4_OK && poisons_messages(&r)) {
+    if (rc == P4_OK && (poisons_messages(&r) || lies_in_grouping(&r))) {
         /* The attacker's noise is no secret: it is an attacker. */
         p4_ziggurat_init(&r.attack_normal);
         if (!(r.initial_proxy = malloc(r.proxy_size * sizeof(float))))

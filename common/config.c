@@ -203,6 +203,11 @@ static const config_key config_keys[] = {
      .choices = "mean|multikrum", .help = "how a group's proxy updates are combined"},
     {.section = "p4", .name = "krum_f", .type = KEY_INT, FIELD(krum_f),
      .min = 0, .max = INT_MAX, .help = "multikrum: assumed number of Byzantine peers"},
+    {.section = "p4", .name = "duplicate_slice_ratio", .type = KEY_DOUBLE,
+     FIELD(duplicate_slice_ratio), .min = 0, .max = 1,
+     .help = "grouping guard: two warm-up slices closer (L1) than this fraction of the median "
+             "distance between all slices are taken as a copy; both clients then train alone "
+             "(0 = off; see docs/attacks.md)"},
     {.section = "p4", .name = "share", .type = KEY_ENUM, FIELD(share),
      .choices = "weights|logits", .help = "what peers exchange"},
     {.section = "p4", .name = "strict_dp", .type = KEY_BOOL, FIELD(strict_dp),
@@ -228,6 +233,15 @@ static const config_key config_keys[] = {
     {.section = "attack", .name = "strength", .type = KEY_DOUBLE, FIELD(attack_strength),
      .min = 0, .max = 1e6, .help = "the attack's s (signflip, scaled: a factor; gaussian: a "
                                    "standard deviation)"},
+    {.section = "attack", .name = "grouping_lie", .type = KEY_ENUM, FIELD(grouping_lie),
+     .choices = "none|copy-target",
+     .help = "copy-target: attackers send a copy of the target's warm-up slice (plus "
+             "N(0, lie_noise^2)) as their own, to be grouped with it"},
+    {.section = "attack", .name = "target", .type = KEY_INT, FIELD(attack_target), .min = -1,
+     .max = INT_MAX, .help = "the honest client the grouping lie aims at (-1: chosen from "
+                             "[model] seed)"},
+    {.section = "attack", .name = "lie_noise", .type = KEY_DOUBLE, FIELD(lie_noise), .min = 0,
+     .max = 1e6, .help = "standard deviation of the noise added to the copied slice"},
 
     /* [node]: one member of a networked run (`p4 node`; docs/node.md) */
     {.section = "node", .name = "id", .type = KEY_INT, FIELD(node_id), .min = 0,
@@ -318,6 +332,7 @@ void p4_config_defaults(p4_config *cfg)
     cfg->kd_temperature = 1.0;
     snprintf(cfg->aggregate, sizeof cfg->aggregate, "mean");
     cfg->krum_f = 0;
+    cfg->duplicate_slice_ratio = 0;
     snprintf(cfg->share, sizeof cfg->share, "weights");
     cfg->strict_dp = 1;
     cfg->public_count = 500;
@@ -325,6 +340,9 @@ void p4_config_defaults(p4_config *cfg)
     cfg->attack_fraction = 0;
     snprintf(cfg->attack_kind, sizeof cfg->attack_kind, "none");
     cfg->attack_strength = 1;
+    snprintf(cfg->grouping_lie, sizeof cfg->grouping_lie, "none");
+    cfg->attack_target = -1;
+    cfg->lie_noise = 0;
 
     cfg->node_id = -1;
     cfg->node_timeout = 60.0;

@@ -77,6 +77,7 @@ typedef struct p4_config {
     double kd_temperature;           /* T, default 1 */
     char aggregate[16];              /* mean | multikrum */
     int krum_f;                      /* multi-Krum: assumed Byzantine count */
+    double duplicate_slice_ratio;    /* slice guard: 0 = off (cluster/slice_guard.h) */
     char share[16];                  /* weights | logits */
     int strict_dp;                   /* 1 (default): the proxy learns from labels only */
     int public_count;                /* logits mode: size of the public reference set */
@@ -86,6 +87,9 @@ typedef struct p4_config {
     double attack_fraction;          /* of the clients, chosen from the seed; default 0 */
     char attack_kind[16];            /* none | signflip | scaled | gaussian | labelflip */
     double attack_strength;          /* s of signflip, scaled, gaussian; default 1 */
+    char grouping_lie[16];           /* none | copy-target: lie in the grouping phase */
+    int attack_target;               /* the lie's target client; -1 = chosen from the seed */
+    double lie_noise;                /* std of the noise added to the copied slice; default 0 */
 
     /* [node] (issue 12; `p4 node` only, ignored by sim and train) */
     int node_id;                     /* this node's client index; -1 = not given */

@@ -4,6 +4,7 @@
 
 #include <math.h>
 
+#include "cluster/attack.h"
 #include "common/json.h"
 #include "dp/guarantee.h"
 
@@ -21,6 +22,17 @@ void p4_run_report_groups(FILE *out, const int *group_of, int clients, int ngrou
         fputc(']', out);
     }
     fputc(']', out);
+}
+
+/* The grouping lie's target (-1: no lie), chosen as the peers chose it. */
+static int lie_target(const p4_run_report *c)
+{
+    int target = -1;
+    const p4_sim_result *r = c->result;
+    if (r->attackers > 0 && r->attacker &&
+        p4_attack_choose_target(c->cfg, r->clients, r->attacker, &target, NULL) != P4_OK)
+        target = -1;
+    return target;
 }
 
 void p4_run_report_json(FILE *out, const p4_run_report *c)
@@ -67,7 +79,16 @@ void p4_run_report_json(FILE *out, const p4_run_report *c)
                 fprintf(out, "%s%d", first ? "" : ",", k);
                 first = 0;
             }
-        fprintf(out, "]}");
+        fprintf(out, "]");
+        int target = lie_target(c);
+        if (target >= 0) {
+            fprintf(out, ",\"grouping_lie\":");
+            p4_json_string(out, c->cfg->grouping_lie);
+            fprintf(out, ",\"lie_noise\":");
+            p4_json_number(out, c->cfg->lie_noise);
+            fprintf(out, ",\"target\":%d", target);
+        }
+        fputc('}', out);
     }
     fprintf(out, ",\"honest_mean_accuracy\":");
     p4_json_number(out, r->honest_mean_accuracy);
@@ -102,6 +123,10 @@ void p4_run_report_text(FILE *out, const p4_run_report *c)
             if (r->attacker[k])
                 fprintf(out, " %d", k);
         fprintf(out, "; honest clients' mean accuracy %.4f\n", r->honest_mean_accuracy);
+        int target = lie_target(c);
+        if (target >= 0)
+            fprintf(out, "grouping lie %s (noise %g) aimed at client %d\n", c->cfg->grouping_lie,
+                    c->cfg->lie_noise, target);
     }
     if (isinf(c->epsilon_target) || c->method == P4_METHOD_LOCAL)
         fprintf(out, "privacy: no DP (epsilon inf)\n");

@@ -404,9 +404,9 @@ static void plot(const p4_sweep_plan *p, const char *dir, const char *summary)
                 first = 0;
                 continue;
             }
-            for (int e = 0; e < p->neps; e++, first = 0)
-                fprintf(gp, "%s'%s' using ((strcol(1) eq '%s' && strcol(2) eq '%g') ? $3 : NaN):6 "
-                            "skip 1 with linespoints title '%s, epsilon %g'", first ? "" : ", ",
+            for (int e = 0; e < p->neps; e++, first = 0) /* error bars: std over seeds */
+                fprintf(gp, "%s'%s' using ((strcol(1) eq '%s' && strcol(2) eq '%g') ? $3 : NaN):6:10 "
+                            "skip 1 with yerrorlines title '%s, epsilon %g'", first ? "" : ", ",
                         summary, name, p->epsilon[e], name, p->epsilon[e]);
         }
         fprintf(gp, "\n");
@@ -436,28 +436,33 @@ int p4_sweep_summarise(const p4_sweep_table *t, const char *dir, FILE *out, p4_e
     if (!f)
         return P4_EIO;
     fprintf(f, "method,epsilon,attack_fraction,mean_accuracy,std_over_seeds,honest_mean_accuracy,"
-               "seeds,mean_ari,dp_guarantee\n");
+               "seeds,mean_ari,dp_guarantee,honest_std_over_seeds\n");
     fprintf(out, "%-11s %8s %6s %10s %8s %8s %6s  %s\n", "method", "epsilon", "attack", "accuracy",
             "std", "honest", "ari", "dp_guarantee");
     for (int m = 0; m < p->nmethods; m++)
         for (int e = 0; e < p->neps; e++)
             for (int fr = 0; fr < p->nfractions; fr++) {
-                double sum = 0, sq = 0, honest = 0, ari = 0;
+                double sum = 0, sq = 0, honest = 0, honest_sq = 0, ari = 0;
                 for (int s = 0; s < p->seeds; s++) {
                     const p4_sweep_row *r = row_at(t, m, e, fr, s);
                     sum += r->mean_accuracy;
                     sq += r->mean_accuracy * r->mean_accuracy;
                     honest += r->honest_mean_accuracy;
+                    honest_sq += r->honest_mean_accuracy * r->honest_mean_accuracy;
                     ari += isnan(r->ari) ? 0 : r->ari;
                 }
                 double mean = sum / p->seeds;
                 double sd = p->seeds > 1 ? sqrt(fmax(0, (sq - p->seeds * mean * mean) / (p->seeds - 1)))
                                          : 0;
                 honest /= p->seeds;
+                double honest_sd = p->seeds > 1 ? sqrt(fmax(0, (honest_sq - p->seeds * honest * honest) /
+                                                               (p->seeds - 1)))
+                                                : 0;
                 ari = p->method[m] == P4_METHOD_P4 ? ari / p->seeds : NAN;
                 const char *guarantee = row_at(t, m, e, fr, 0)->guarantee;
-                fprintf(f, "%s,%g,%g,%.6f,%.6f,%.6f,%d,%.4f,%s\n", p4_method_name(p->method[m]),
-                        p->epsilon[e], p->fraction[fr], mean, sd, honest, p->seeds, ari, guarantee);
+                fprintf(f, "%s,%g,%g,%.6f,%.6f,%.6f,%d,%.4f,%s,%.6f\n", p4_method_name(p->method[m]),
+                        p->epsilon[e], p->fraction[fr], mean, sd, honest, p->seeds, ari, guarantee,
+                        honest_sd);
                 fprintf(out, "%-11s %8g %6g %10.4f %8.4f %8.4f %6.3f  %s\n",
                         p4_method_name(p->method[m]), p->epsilon[e], p->fraction[fr], mean, sd,
                         honest, ari, guarantee);

@@ -73,9 +73,10 @@ int p4_sweep_write(const p4_sweep_table *t, const char *dir, p4_error *err);
  * differs from t's in anything but its number is refused. */
 int p4_sweep_read(p4_sweep_table *t, const char *dir, int *shard, p4_error *err);
 
-/* DIR/summary.csv (mean and std over seeds), the summary table on `out`,
- * DIR/sweep.gp and, with gnuplot, DIR/sweep.png and sweep.svg.  Every cell
- * must be present. */
+/* DIR/summary.csv (mean and std over seeds, of the honest clients' mean
+ * too), the summary table on `out`, DIR/sweep.gp and, with gnuplot,
+ * DIR/sweep.png and sweep.svg (over attack fractions with error bars).
+ * Every cell must be present. */
 int p4_sweep_summarise(const p4_sweep_table *t, const char *dir, FILE *out, p4_error *err);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cluster/attack.h"
+#include "common/config.h"
 
 static void attackers_are_chosen_from_the_seed(void **state)
 {
@@ -83,11 +84,80 @@ static void poisons_are_what_they_say(void **state)
     free(orig);
 }
 
+/* The grouping lie's target: an honest client, from the seed or the config. */
+static void the_lie_aims_at_an_honest_client(void **state)
+{
+    (void)state;
+    p4_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    snprintf(cfg.grouping_lie, sizeof cfg.grouping_lie, "copy-target");
+    cfg.attack_target = -1;
+    unsigned char attacker[8] = { 1, 0, 1, 0, 0, 0, 0, 1 };
+    int seen[8] = {0}, target = -2, again = -2;
+    for (uint64_t seed = 1; seed <= 200; seed++) {
+        cfg.seed = seed;
+        assert_int_equal(p4_attack_choose_target(&cfg, 8, attacker, &target, NULL), P4_OK);
+        assert_int_equal(p4_attack_choose_target(&cfg, 8, attacker, &again, NULL), P4_OK);
+        assert_int_equal(target, again); /* public: every peer finds the same */
+        assert_true(target >= 0 && target < 8);
+        assert_int_equal(attacker[target], 0);
+        seen[target]++;
+    }
+    for (int k = 0; k < 8; k++) /* every honest client is a target for some seed */
+        assert_true(attacker[k] ? seen[k] == 0 : seen[k] > 0);
+    cfg.attack_target = 4;
+    assert_int_equal(p4_attack_choose_target(&cfg, 8, attacker, &target, NULL), P4_OK);
+    assert_int_equal(target, 4);
+    cfg.attack_target = 2; /* an attacker cannot be the target */
+    assert_int_equal(p4_attack_choose_target(&cfg, 8, attacker, &target, NULL), P4_ECONFIG);
+    cfg.attack_target = 8;
+    assert_int_equal(p4_attack_choose_target(&cfg, 8, attacker, &target, NULL), P4_ECONFIG);
+    snprintf(cfg.grouping_lie, sizeof cfg.grouping_lie, "none");
+    assert_int_equal(p4_attack_choose_target(&cfg, 8, attacker, &target, NULL), P4_OK);
+    assert_int_equal(target, -1);
+    p4_grouping_lie lie;
+    assert_int_equal(p4_grouping_lie_parse("copy-target", &lie), P4_OK);
+    assert_int_equal(lie, P4_GROUPING_LIE_COPY_TARGET);
+    assert_int_equal(p4_grouping_lie_parse("copy", &lie), P4_EINVAL);
+}
+
+/* The lie is the target's slice, exactly without noise, and about
+ * N(0, s^2) away from it with. */
+static void the_lie_copies_the_target_slice(void **state)
+{
+    (void)state;
+    enum { N = 4000 };
+    float *target = malloc(N * sizeof(float)), *lie = malloc(N * sizeof(float));
+    assert_non_null(target);
+    assert_non_null(lie);
+    for (int j = 0; j < N; j++)
+        target[j] = (float)(0.001 * j - 1.5);
+    assert_int_equal(p4_attack_lie_slice(target, N, 0.0, NULL, NULL, lie, NULL), P4_OK);
+    assert_memory_equal(target, lie, N * sizeof(float));
+    p4_rng rng;
+    p4_ziggurat z;
+    p4_ziggurat_init(&z);
+    assert_int_equal(p4_rng_init_seeded(&rng, 3, "lie"), P4_OK);
+    assert_int_equal(p4_attack_lie_slice(target, N, 0.5, &rng, &z, lie, NULL), P4_OK);
+    double sq = 0;
+    for (int j = 0; j < N; j++)
+        sq += ((double)lie[j] - target[j]) * ((double)lie[j] - target[j]);
+    /* sum of N squared N(0, 0.25): mean 0.25 N, sd 0.25 sqrt(2N); 6 sd either side */
+    assert_true(fabs(sq - 0.25 * N) < 6 * 0.25 * sqrt(2.0 * N));
+    assert_int_equal(p4_attack_lie_slice(target, N, 0.5, NULL, NULL, lie, NULL), P4_EINVAL);
+    assert_int_equal(p4_attack_lie_slice(target, N, -1.0, &rng, &z, lie, NULL), P4_EINVAL);
+    p4_rng_wipe(&rng);
+    free(target);
+    free(lie);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(attackers_are_chosen_from_the_seed),
         cmocka_unit_test(poisons_are_what_they_say),
+        cmocka_unit_test(the_lie_aims_at_an_honest_client),
+        cmocka_unit_test(the_lie_copies_the_target_slice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cluster/grouping.h"
+#include "cluster/slice_guard.h"
 
 #define MAXN 64
 
@@ -422,6 +423,73 @@ static void test_ari_invariant_under_permutation_and_relabelling(void **state)
     assert_true(ari < 0.5); /* independent labelings */
 }
 
+/* The slice guard: an exact copy and a near copy (below ratio x median)
+ * are flagged, honest slices are not; a copy far enough off evades it. */
+static void test_slice_guard_flags_copies(void **state)
+{
+    (void)state;
+    enum { N = 6, L = 50 };
+    float s[N][L];
+    const float *slice[N];
+    p4_rng rng;
+    assert_int_equal(p4_rng_init_seeded(&rng, 11, "guard"), P4_OK);
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < L; j++)
+            s[i][j] = (float)p4_rng_uniform(&rng); /* pairwise L1 about L / 3 */
+        slice[i] = s[i];
+    }
+    unsigned char flagged[N];
+    int count = -1;
+    assert_int_equal(p4_slice_guard_flag(slice, N, L, 0.1, flagged, &count, NULL), P4_OK);
+    assert_int_equal(count, 0);
+    memcpy(s[4], s[1], sizeof s[1]); /* 4 copies 1 exactly */
+    assert_int_equal(p4_slice_guard_flag(slice, N, L, 0.0, flagged, &count, NULL), P4_OK);
+    assert_int_equal(count, 2);
+    assert_true(flagged[1] && flagged[4]);
+    for (int j = 0; j < L; j++) /* off by 0.01 per coordinate: L1 0.5, far below 0.1 x ~16 */
+        s[4][j] = s[1][j] + 0.01f;
+    assert_int_equal(p4_slice_guard_flag(slice, N, L, 0.1, flagged, &count, NULL), P4_OK);
+    assert_int_equal(count, 2);
+    assert_true(flagged[1] && flagged[4] && !flagged[0]);
+    assert_int_equal(p4_slice_guard_flag(slice, N, L, 0.0, flagged, &count, NULL), P4_OK);
+    assert_int_equal(count, 0); /* ratio 0: exact copies only */
+    for (int j = 0; j < L; j++) /* off by 0.2: L1 10, above 0.1 x median: the limit */
+        s[4][j] = s[1][j] + 0.2f;
+    assert_int_equal(p4_slice_guard_flag(slice, N, L, 0.1, flagged, &count, NULL), P4_OK);
+    assert_int_equal(count, 0);
+    assert_int_equal(p4_slice_guard_flag(slice, N, L, 1.5, flagged, &count, NULL), P4_EINVAL);
+    p4_rng_wipe(&rng);
+}
+
+/* Guarded grouping: the flagged clients are alone, the others grouped as
+ * p4_group_clients groups them; with nobody flagged it is p4_group_clients. */
+static void test_guarded_grouping_isolates_flagged(void **state)
+{
+    (void)state;
+    enum { N = 8 };
+    double x[N] = { 0, 0.1, 5, 5.1, 10, 10.1, 15, 15.1 }, dist[N * N];
+    line_to_dist(x, N, dist);
+    p4_grouping_params params = { 2 };
+    int plain[N], guarded[N], g_plain, g_guarded;
+    unsigned char alone[N] = {0};
+    p4_rng a, b;
+    assert_int_equal(p4_rng_init_seeded(&a, 4, "g"), P4_OK);
+    assert_int_equal(p4_rng_init_seeded(&b, 4, "g"), P4_OK);
+    assert_int_equal(p4_group_clients(dist, NULL, N, &params, &a, plain, &g_plain, NULL), P4_OK);
+    assert_int_equal(p4_group_clients_guarded(dist, NULL, N, &params, &b, alone, guarded,
+                                              &g_guarded, NULL), P4_OK);
+    assert_int_equal(g_plain, g_guarded);
+    assert_memory_equal(plain, guarded, sizeof plain);
+    alone[2] = alone[3] = 1; /* 2 and 3 were a pair: now each alone */
+    assert_int_equal(p4_group_clients_guarded(dist, NULL, N, &params, &b, alone, guarded,
+                                              &g_guarded, NULL), P4_OK);
+    int expected[N] = { 0, 0, 1, 2, 3, 3, 4, 4 };
+    assert_int_equal(g_guarded, 5);
+    assert_groups(guarded, expected, N);
+    p4_rng_wipe(&a);
+    p4_rng_wipe(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +508,8 @@ int main(void)
         cmocka_unit_test(test_rejects_bad_inputs),
         cmocka_unit_test(test_ari_hand_computed),
         cmocka_unit_test(test_ari_invariant_under_permutation_and_relabelling),
+        cmocka_unit_test(test_slice_guard_flags_copies),
+        cmocka_unit_test(test_guarded_grouping_isolates_flagged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

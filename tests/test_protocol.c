@@ -4,7 +4,9 @@
  *     them garbage, spoofed, NaN-laden and stale messages: the peers drop
  *     all of it and finish exactly as an undisturbed seeded run does;
  *   - `p4 sim` gives the same seeded result at 1 and 3 compute threads
- *     (messages are aggregated in peer order, not arrival order). */
+ *     (messages are aggregated in peer order, not arrival order);
+ *   - an attacker that copies a target's warm-up slice lands in its group,
+ *     and the slice guard puts both alone instead. */
 #include "support/test_support.h"
 
 #include <math.h>
@@ -347,6 +349,74 @@ static void sim_result_does_not_depend_on_threads(void **state)
     p4_sim_result_free(&r[1]);
 }
 
+/* The clients in k's group, k included. */
+static int group_size_of(const p4_sim_result *r, int k)
+{
+    int size = 0;
+    for (int j = 0; j < r->clients; j++)
+        size += r->group_of[j] == r->group_of[k];
+    return size;
+}
+
+static void sim_p4(const p4_config *cfg, p4_sim_result *r)
+{
+    p4_error err = {0};
+    p4_sim_options opt = { .method = P4_METHOD_P4, .epsilon = 4.0, .threads = 2,
+                           .reproducible = 1 };
+    if (p4_sim_run(cfg, &opt, r, &err) != P4_OK)
+        fail_msg("%s", err.message);
+}
+
+/* [attack] grouping_lie = copy-target: one attacker sends a copy of the
+ * target's warm-up slice and is grouped with a target it was not grouped
+ * with honestly; with [p4] duplicate_slice_ratio the copy is caught and both
+ * train alone, while an honest run groups exactly as without the guard. */
+static void a_grouping_lie_joins_the_target_and_the_guard_catches_it(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    (void)state;
+    p4_config cfg;
+    p4_error err = {0};
+    assert_int_equal(p4_config_load("configs/fmnist-p4.ini", &cfg, &err), P4_OK);
+    cfg.rounds = 1;
+    p4_sim_result honest, guarded_honest, lie, guarded_lie;
+    sim_p4(&cfg, &honest);
+    cfg.duplicate_slice_ratio = 0.05;
+    sim_p4(&cfg, &guarded_honest);
+    assert_memory_equal(honest.group_of, guarded_honest.group_of, 16 * sizeof(int));
+    assert_memory_equal(honest.accuracy, guarded_honest.accuracy, 16 * sizeof(double));
+
+    cfg.attack_fraction = 1.0 / 16;
+    snprintf(cfg.grouping_lie, sizeof cfg.grouping_lie, "copy-target");
+    unsigned char attacker[16];
+    assert_int_equal(p4_attack_choose_config(&cfg, 16, attacker, &err), P4_OK);
+    int liar = -1, target = -1;
+    for (int k = 0; k < 16; k++)
+        if (attacker[k])
+            liar = k;
+    for (int k = 0; k < 16 && target < 0; k++) /* the first client honestly elsewhere */
+        if (honest.group_of[k] != honest.group_of[liar])
+            target = k;
+    assert_true(liar >= 0 && target >= 0);
+    cfg.attack_target = target;
+    cfg.duplicate_slice_ratio = 0;
+    sim_p4(&cfg, &lie);
+    assert_int_equal(lie.attackers, 1);
+    assert_int_equal(lie.attacker[liar], 1);
+    assert_int_equal(lie.group_of[liar], lie.group_of[target]);
+    cfg.duplicate_slice_ratio = 0.05;
+    sim_p4(&cfg, &guarded_lie);
+    assert_int_equal(group_size_of(&guarded_lie, liar), 1);
+    assert_int_equal(group_size_of(&guarded_lie, target), 1);
+    for (int k = 0; k < 16; k++)
+        if (k != liar && k != target)
+            assert_true(group_size_of(&guarded_lie, k) > 1);
+    p4_sim_result_free(&honest);
+    p4_sim_result_free(&guarded_honest);
+    p4_sim_result_free(&lie);
+    p4_sim_result_free(&guarded_lie);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +430,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_dead_peer_is_left_out, test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test(sim_result_does_not_depend_on_threads),
+        cmocka_unit_test(a_grouping_lie_joins_the_target_and_the_guard_catches_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

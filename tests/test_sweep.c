@@ -151,6 +151,7 @@ static void attack_fraction_is_an_axis(void **state)
     snprintf(sub, sizeof sub, "%s/a", dir);
     char *summary = slurp(sub, "summary.csv");
     assert_non_null(strstr(summary, "honest_mean_accuracy"));
+    assert_non_null(strstr(summary, ",honest_std_over_seeds\n"));
     assert_non_null(strstr(summary, "\np4,4,0,"));
     assert_non_null(strstr(summary, "\np4,4,0.5,"));
     free(summary);

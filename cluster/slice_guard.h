@@ -1,0 +1,37 @@
+/* slice_guard.h: a guard for P4's grouping against copied warm-up slices.
+ *
+ * In the grouping phase every peer sends the slice of its DP warm-up proxy
+ * that the distance reads, and all peers group from the same slices.  An
+ * attacker that waits for a target's slice and sends a copy of it as its own
+ * is at distance 0 from the target and is grouped with it (docs/attacks.md).
+ * Honest slices are never that close: each carries its own DP noise.  The
+ * guard takes any two slices whose L1 distance is below `ratio` times the
+ * median distance over all pairs (or exactly 0) as a copy and puts both
+ * clients in groups of their own: the attacker gains nothing, and the
+ * target trains alone (so the lie can still deny it a group).  It cannot
+ * tell a copy plus enough noise from an honest neighbour. */
+#ifndef P4_CLUSTER_SLICE_GUARD_H
+#define P4_CLUSTER_SLICE_GUARD_H
+
+#include <stddef.h>
+
+#include "cluster/grouping.h"
+#include "common/error.h"
+#include "common/rng.h"
+
+/* Flags (flagged[i] = 1) every client i whose slice is a near-copy of
+ * another's: L1 distance 0, or below ratio x the median over all n (n - 1) / 2
+ * pairs.  slice[i] holds `length` floats.  *count receives how many were
+ * flagged.  ratio in [0, 1]; 0 flags exact copies only. */
+int p4_slice_guard_flag(const float *const *slice, int n, size_t length, double ratio,
+                        unsigned char *flagged, int *count, p4_error *err);
+
+/* p4_group_clients over the clients not `alone`, each alone client in a
+ * group of its own; groups numbered in the order of their smallest member.
+ * With nobody alone it is exactly p4_group_clients. */
+int p4_group_clients_guarded(const double *dist, const unsigned char *known, int n,
+                             const p4_grouping_params *params, p4_rng *rng,
+                             const unsigned char *alone, int *group_of, int *ngroups,
+                             p4_error *err);
+
+#endif

@@ -1,0 +1,13 @@
+# made by p4 sweep; run with: gnuplot docs/results/attack-scaled-mean/sweep.gp
+set datafile separator ','
+set key center right
+set title 'docs/results/attack-scaled-mean/config.ini'
+set grid
+set xlabel 'fraction of malicious clients'
+set ylabel 'honest clients: mean personalised test accuracy'
+set terminal png size 800,520
+set output 'docs/results/attack-scaled-mean/sweep.png'
+plot 'docs/results/attack-scaled-mean/summary.csv' using ((strcol(1) eq 'p4' && strcol(2) eq '4') ? $3 : NaN):6:10 skip 1 with yerrorlines title 'p4, epsilon 4'
+set terminal svg size 800,520
+set output 'docs/results/attack-scaled-mean/sweep.svg'
+plot 'docs/results/attack-scaled-mean/summary.csv' using ((strcol(1) eq 'p4' && strcol(2) eq '4') ? $3 : NaN):6:10 skip 1 with yerrorlines title 'p4, epsilon 4'
