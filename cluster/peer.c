@@ -134,6 +134,10 @@ int p4_peer_open(p4_peer *peer, const p4_peer_setup *setup, int k, p4_peer_plan 
     if (split->train_count < 1)
         return p4_error_set(err, P4_ECONFIG, "%s: client %d has no training examples", cfg->path, k);
     double q = spec.dp_params.sample_rate;
+    if (dp && strcmp(cfg->tee_backend, "software") != 0)
+        return p4_error_set(err, P4_EUNSUPPORTED, "%s: [tee] backend = %s: p4 sim and p4 node "
+                            "run the software backend only so far (p4 train runs optee; "
+                            "docs/tee.md)", cfg->path, cfg->tee_backend);
     if (dp) {
         char path[P4_PATH_MAX + 32];
         snprintf(path, sizeof path, "%s/client-%03d.db", setup->state_dir, k);

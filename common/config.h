@@ -95,7 +95,9 @@ typedef struct p4_config {
     double node_timeout;             /* seconds to wait for one exchange, default 60 */
 
     /* [tee] */
-    char tee_backend[16];            /* software (the only one built so far) */
+    char tee_backend[16];            /* software | optee */
+    int tee_pp_start, tee_pp_end;    /* optee's protected layers; -1 = none */
+    int tee_ta_memory_mib;           /* optee's TA heap, default 10 */
 } p4_config;
 
 /* Fills cfg with every default (no file). */
