@@ -211,6 +211,7 @@ static void too_big_for_the_ta_is_refused(void **state)
      * is 2.4 MB, more than 2 MiB. */
     int rc = trainer_open(&t, *state, mlp, 1, 0, 3, 2, &err);
     assert_int_equal(rc, P4_ENOMEM);
+    print_message("refused: %s\n", err.message);
     assert_non_null(strstr(err.message, "but the TA has 2097152 bytes ([tee] ta_memory_mib = 2)"));
     const char *need = strstr(err.message, "need ");
     assert_non_null(need);
