@@ -13,8 +13,10 @@
 #include "support/test_support.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "common/rng.h"
 #include "dp/dpsgd.h"
@@ -234,6 +236,36 @@ static void too_big_for_the_ta_is_refused(void **state)
     trainer_close(&t);
 }
 
+/* `p4 train` refuses such a config before training: exit 2, the bytes. */
+static void p4_train_refuses_layers_that_do_not_fit(void **state)
+{
+    const char *dir = *state;
+    if (!test_dataset_path("/usr/share/datasets/fashion-mnist"))
+        TEST_SKIP("/usr/share/datasets/fashion-mnist is absent");
+    const char *bin = getenv("P4_BIN"), *src = getenv("P4_SOURCE_DIR");
+    if (!bin || !src)
+        TEST_SKIP("P4_BIN or P4_SOURCE_DIR is not set (run under ctest)");
+    char text[1024], path[512], out[512], errfile[512];
+    snprintf(text, sizeof text,
+             "[data]\ndataset = fashion-mnist\nmax_train = 200\nmax_test = 50\n"
+             "[model]\ncfg = %s/configs/models/mlp-28x28x1.cfg\nepochs = 1\nbatch = 40\n"
+             "[dp]\ntarget_epsilon = 8\ndelta = 1e-5\nstate = ledger.db\n"
+             "[tee]\nbackend = optee\npp_start = 0\npp_end = 3\nta_memory_mib = 2\n", src);
+    test_write_text(dir, "big.ini", text, path, sizeof path);
+    test_path_in(dir, "out.txt", out, sizeof out);
+    test_path_in(dir, "err.txt", errfile, sizeof errfile);
+    char *const argv[] = { (char *)bin, "train", "--config", path, "--reproducible", NULL };
+    int status;
+    pid_t pid = test_spawn(argv, out, errfile);
+    assert_true(pid > 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    char *stderr_text = test_read_all(errfile);
+    print_message("p4 train: %s", stderr_text);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+    assert_non_null(strstr(stderr_text, "but the TA has 2097152 bytes ([tee] ta_memory_mib = 2)"));
+    free(stderr_text);
+}
+
 static void conv_and_pool_layers_are_refused(void **state)
 {
     trainer t;
@@ -326,6 +358,8 @@ int main(void)
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(too_big_for_the_ta_is_refused, test_temp_dir_setup,
                                         test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(p4_train_refuses_layers_that_do_not_fit,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(conv_and_pool_layers_are_refused, test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(panic_reopens_and_keeps_the_spend, test_temp_dir_setup,
