@@ -257,6 +257,12 @@ int p4_cmd_train(int argc, char **argv)
         cfg.noise_multiplier = -1; /* calibrate from the target */
     }
     int epochs = o.epochs_override ? o.epochs_override : cfg.epochs;
+    if (strcmp(cfg.tee_backend, "optee") == 0 && !cfg.dp_enabled) {
+        /* Without DP nothing would go to the TA, protected layers included. */
+        fprintf(stderr, "p4 train: [tee] backend = optee runs DP-SGD only: give the config a "
+                        "[dp] section (or --epsilon E), or use backend = software\n");
+        return 2;
+    }
 
     p4_workload *w = NULL;
     p4_model *model = NULL;
