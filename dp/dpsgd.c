@@ -95,6 +95,11 @@ long long p4_dpsgd_steps_per_epoch(double q)
 static int add_noise(p4_dpsgd *dp, p4_error *err)
 {
     double stddev = dp->params.noise_multiplier * dp->params.clip_norm;
+    /* The enclave's own ledger first (the optee TA's; software: none). */
+    int charged = p4_enclave_charge(dp->enclave, dp->params.sample_rate,
+                                    dp->params.noise_multiplier, 1, err);
+    if (charged != P4_OK)
+        return charged;
     network *net = p4_model_network(dp->model);
     for (int i = 0; i < net->n; i++) {
         layer *l = &net->layers[i];

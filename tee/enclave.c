@@ -1,5 +1,6 @@
 /* enclave.c: tee/enclave.h's calls, handed to the backend that was opened. */
 #include "tee/enclave_backend.h"
+#include "dp/clip_rows.h"
 
 #include <stdlib.h>
 
@@ -58,4 +59,25 @@ const char *p4_enclave_protection(const p4_enclave *enclave)
         return p4_enclave_optee_protection(enclave);
     return "software backend: NO hardware protection; noise and keys live in "
            "ordinary process memory (use tee/cca or tee/optee on real boards)";
+}
+
+int p4_enclave_charge(p4_enclave *enclave, double q, double sigma, long long steps,
+                      p4_error *err)
+{
+    if (enclave == NULL)
+        return p4_error_set(err, P4_EINVAL, "enclave charge: no enclave");
+    if (enclave->backend == P4_ENCLAVE_OPTEE)
+        return p4_enclave_optee_charge(enclave, q, sigma, steps, err);
+    return P4_OK;
+}
+
+int p4_enclave_release_rows(p4_enclave *enclave, float *rows, int n, int cols, double clip,
+                            double sigma, p4_error *err)
+{
+    if (enclave == NULL || rows == NULL || n < 1 || cols < 1 || !(clip > 0) || !(sigma >= 0))
+        return p4_error_set(err, P4_EINVAL, "enclave release: bad arguments");
+    if (enclave->backend == P4_ENCLAVE_OPTEE)
+        return p4_enclave_optee_release_rows(enclave, rows, n, cols, clip, sigma, err);
+    p4_clip_rows(rows, (size_t)n, (size_t)cols, clip);
+    return p4_enclave_add_gaussian_noise(enclave, rows, (size_t)n * cols, sigma * clip, err);
 }

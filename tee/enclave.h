@@ -52,6 +52,19 @@ const char *p4_enclave_protection(const p4_enclave *enclave);
 int p4_enclave_add_gaussian_noise(p4_enclave *enclave, float *values, size_t n,
                                   double stddev, p4_error *err);
 
+/* Records `steps` steps of the subsampled Gaussian (q, sigma) in the
+ * enclave's own ledger before their noise is drawn: the optee TA refuses
+ * past its target (P4_EBUDGET).  The software backend keeps no ledger of
+ * its own (dp/ledger.c is the record) and returns P4_OK. */
+int p4_enclave_charge(p4_enclave *enclave, double q, double sigma, long long steps,
+                      p4_error *err);
+
+/* The logits-mode release: clips each of n rows of `cols` values to L2
+ * norm clip and adds N(0, (sigma clip)^2) to every value; the optee TA
+ * also charges it (q = 1, sigma / (2 sqrt n)) first, and clips inside. */
+int p4_enclave_release_rows(p4_enclave *enclave, float *rows, int n, int cols, double clip,
+                            double sigma, p4_error *err);
+
 /* ---- protected layers (optee only; the software backend runs every layer
  * in the normal world and answers P4_EUNSUPPORTED) ----------------------- */
 

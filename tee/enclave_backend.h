@@ -30,5 +30,9 @@ int p4_enclave_optee_noise(p4_enclave *e, float *values, size_t n, double stddev
                            p4_error *err);
 void p4_enclave_optee_traffic(const p4_enclave *e, uint64_t *bytes_in, uint64_t *bytes_out);
 const char *p4_enclave_optee_protection(const p4_enclave *e);
+int p4_enclave_optee_charge(p4_enclave *e, double q, double sigma, long long steps,
+                            p4_error *err);
+int p4_enclave_optee_release_rows(p4_enclave *e, float *rows, int n, int cols, double clip,
+                                  double sigma, p4_error *err);
 
 #endif

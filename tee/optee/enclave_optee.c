@@ -68,6 +68,18 @@ const char *p4_enclave_optee_protection(const p4_enclave *e)
     return p4_optee_protection();
 }
 
+int p4_enclave_optee_charge(p4_enclave *e, double q, double sigma, long long steps,
+                            p4_error *err)
+{
+    return p4_optee_charge(e->optee, q, sigma, steps, NULL, err);
+}
+
+int p4_enclave_optee_release_rows(p4_enclave *e, float *rows, int n, int cols, double clip,
+                                  double sigma, p4_error *err)
+{
+    return p4_optee_release_rows(e->optee, rows, n, cols, clip, sigma, err);
+}
+
 static int optee_only(const p4_enclave *e, const char *what, p4_error *err)
 {
     if (e == NULL)
