@@ -253,12 +253,13 @@ static const config_key config_keys[] = {
     {.section = "tee", .name = "backend", .type = KEY_ENUM, FIELD(tee_backend),
      .choices = "software|optee",
      .help = "where DP noise is added and the ledger charged: `software` (in the process "
-             "itself) or `optee` (an OP-TEE trusted application: noise, ledger and the "
-             "protected layers; `p4 train` only so far, docs/tee.md)"},
+             "itself) or `optee` (an OP-TEE trusted application: noise and ledger, and in "
+             "`p4 train` the protected layers; docs/tee.md)"},
     {.section = "tee", .name = "pp_start", .type = KEY_INT, FIELD(tee_pp_start),
      .min = -1, .max = 4095, .default_text = "-1 (none)",
      .help = "optee: the first protected layer of the model (0-based, as darknet counts "
-             "the cfg's layers, maxpool and softmax included); -1: no layers in the TA"},
+             "the cfg's layers, maxpool and softmax included); -1: no layers in the TA "
+             "(`p4 sim` and `p4 node` accept only -1)"},
     {.section = "tee", .name = "pp_end", .type = KEY_INT, FIELD(tee_pp_end),
      .min = -1, .max = 4095, .default_text = "-1 (none)",
      .help = "optee: the last protected layer (inclusive); must be the model's softmax"},
