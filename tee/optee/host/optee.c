@@ -377,6 +377,10 @@ int p4_optee_seed_noise(p4_optee *t, const unsigned char key[32], p4_error *err)
     int rc = invoke(t, P4_TA_CMD_SEED_NOISE, &op, "optee seed", &r, err);
     if (rc == P4_OK)
         t->seeded = 1;
+    else if (r == TEEC_ERROR_NOT_SUPPORTED)
+        rc = p4_error_set(err, P4_EUNSUPPORTED, "--reproducible: this TA does not let the normal "
+                          "world seed its noise (build it with P4_TA_ALLOW_SEEDED_NOISE=1 for "
+                          "research runs; docs/tee.md)");
     return rc;
 }
 

@@ -140,8 +140,12 @@ TEE_Result TA_InvokeCommandEntryPoint(void *sessionContext, uint32_t commandID,
         return p4_ta_layers_step(s, paramTypes, params);
     case P4_TA_CMD_LAYERS_TOP1:
         return p4_ta_layers_top1(s, paramTypes, params);
+#if defined(P4_TA_TEST_COMMANDS) || defined(P4_TA_ALLOW_SEEDED_NOISE)
     case P4_TA_CMD_SEED_NOISE:
+        /* A normal world that may seed the noise can predict it: only the
+         * harness's TA and TAs built for reproducible research accept it. */
         return p4_ta_seed_noise(s, paramTypes, params);
+#endif
 #ifdef P4_TA_TEST_COMMANDS
     case P4_TA_CMD_TEST_PANIC:
         TEE_Panic(0x70345441u);

@@ -23,3 +23,8 @@ srcs-y += ../../../model/fs_sgd.c
 ifneq ($(P4_TA_MEMORY_MIB),)
 cflags-y += -DP4_TA_MEMORY_MIB=$(P4_TA_MEMORY_MIB)
 endif
+# --reproducible runs need SEED_NOISE, which lets the normal world choose the
+# noise key: a production TA is built without it (docs/tee.md).
+ifneq ($(P4_TA_ALLOW_SEEDED_NOISE),)
+cflags-y += -DP4_TA_ALLOW_SEEDED_NOISE=1
+endif

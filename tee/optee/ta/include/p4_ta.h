@@ -48,7 +48,9 @@
  *                 Only the top-1 class leaves; logits and probabilities stay.
  *   SEED_NOISE    p0 MEMREF_IN a 32-byte key: --reproducible runs only.  The
  *                 session's noise becomes the software backend's stream
- *                 (common/fs_ziggurat.h) under that key: not private.
+ *                 (common/fs_ziggurat.h) under that key: not private.  Only
+ *                 in a TA built with P4_TA_TEST_COMMANDS (the harness's) or
+ *                 P4_TA_ALLOW_SEEDED_NOISE; others answer NOT_SUPPORTED.
  * Test-only commands (a TA built with P4_TA_TEST_COMMANDS, the harness's):
  *   TEST_PANIC    TEE_Panic.
  *   TEST_ALLOC    p0 VALUE_IN bytes (a low, b high): TEE_Malloc and free. */
