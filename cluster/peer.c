@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
 
 int p4_peer_setup_dp(const p4_peer_setup *s)
 {
@@ -93,6 +95,27 @@ void p4_peer_client_spec(const p4_peer_setup *setup, int k, const p4_dataset *tr
     };
 }
 
+/* The client's enclave: software, or an OP-TEE TA whose ledger (in
+ * state_dir/client-NNN.optee, the harness's secure storage) holds the same
+ * target; its releases come out of the TA noised and charged. */
+static int peer_enclave_open(p4_peer *peer, const p4_peer_setup *setup, int k, p4_error *err)
+{
+    const p4_config *cfg = setup->cfg;
+    uint64_t seed = cfg->seed * 7919u + (uint64_t)k;
+    if (strcmp(cfg->tee_backend, "optee") != 0)
+        return p4_enclave_open_software(&peer->enclave, setup->reproducible, seed, err);
+    char storage[P4_PATH_MAX + 32];
+    snprintf(storage, sizeof storage, "%s/client-%03d.optee", setup->state_dir, k);
+    if (mkdir(storage, 0700) != 0 && errno != EEXIST)
+        return p4_error_set(err, P4_EIO, "cannot make the TA storage folder %s: %s", storage,
+                            strerror(errno));
+    p4_enclave_optee_options o = { .seeded = setup->reproducible, .seed = seed,
+                                   .delta = cfg->delta, .target_epsilon = setup->epsilon,
+                                   .pp_start = -1, .pp_end = -1,
+                                   .ta_memory_mib = cfg->tee_ta_memory_mib, .storage_dir = storage };
+    return p4_enclave_open_optee(&peer->enclave, &o, err);
+}
+
 int p4_peer_open(p4_peer *peer, const p4_peer_setup *setup, int k, p4_peer_plan *plan,
                  p4_error *err)
 {
@@ -143,13 +166,17 @@ int p4_peer_open(p4_peer *peer, const p4_peer_setup *setup, int k, p4_peer_plan 
     if (split->train_count < 1)
         return p4_error_set(err, P4_ECONFIG, "%s: client %d has no training examples", cfg->path, k);
     double q = spec.dp_params.sample_rate;
+    if (dp && strcmp(cfg->tee_backend, "optee") == 0 && cfg->tee_pp_start >= 0)
+        return p4_error_set(err, P4_EUNSUPPORTED, "%s: [tee] pp_start = %d: protected layers "
+                            "need the TA's cross-entropy, and a P4 proxy trains on distillation "
+                            "too: p4 sim and p4 node run the optee backend without protected "
+                            "layers only (docs/tee.md)", cfg->path, cfg->tee_pp_start);
     if (dp) {
         char path[P4_PATH_MAX + 32];
         snprintf(path, sizeof path, "%s/client-%03d.db", setup->state_dir, k);
         rc = p4_ledger_open(path, setup->epsilon, cfg->delta, &peer->ledger, err);
         if (rc == P4_OK)
-            rc = p4_enclave_open_software(&peer->enclave, setup->reproducible,
-                                          cfg->seed * 7919u + (uint64_t)k, err);
+            rc = peer_enclave_open(peer, setup, k, err);
         if (rc == P4_OK && plan->q != q)
             rc = p4_peer_plan_budget(setup, q, plan, err);
         if (rc != P4_OK) {

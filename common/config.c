@@ -287,9 +287,22 @@ static const config_key config_keys[] = {
 
     /* [tee] */
     {.section = "tee", .name = "backend", .type = KEY_ENUM, FIELD(tee_backend),
-     .choices = "software",
-     .help = "where DP noise is added and the ledger charged: `software` (in the node's own "
-             "process; cca and optee are not wired into the node yet)"},
+     .choices = "software|optee",
+     .help = "where DP noise is added and the ledger charged: `software` (in the process "
+             "itself) or `optee` (an OP-TEE trusted application: noise and ledger, and in "
+             "`p4 train` the protected layers; docs/tee.md)"},
+    {.section = "tee", .name = "pp_start", .type = KEY_INT, FIELD(tee_pp_start),
+     .min = -1, .max = 4095, .default_text = "-1 (none)",
+     .help = "optee: the first protected layer of the model (0-based, as darknet counts "
+             "the cfg's layers, maxpool and softmax included); -1: no layers in the TA "
+             "(`p4 sim` and `p4 node` accept only -1)"},
+    {.section = "tee", .name = "pp_end", .type = KEY_INT, FIELD(tee_pp_end),
+     .min = -1, .max = 4095, .default_text = "-1 (none)",
+     .help = "optee: the last protected layer (inclusive); must be the model's softmax"},
+    {.section = "tee", .name = "ta_memory_mib", .type = KEY_INT, FIELD(tee_ta_memory_mib),
+     .min = 1, .max = 4096,
+     .help = "optee: the TA's heap in MiB (OP-TEE's TA_DATA_SIZE; build the TA with the "
+             "same P4_TA_MEMORY_MIB); protected layers that do not fit are refused"},
 };
 #define KEY_COUNT (sizeof config_keys / sizeof config_keys[0])
 
@@ -349,6 +362,9 @@ void p4_config_defaults(p4_config *cfg)
     cfg->node_heartbeat = 1.0;
     cfg->node_dead_after = 10.0;
     snprintf(cfg->tee_backend, sizeof cfg->tee_backend, "software");
+    cfg->tee_pp_start = -1;
+    cfg->tee_pp_end = -1;
+    cfg->tee_ta_memory_mib = 10;
 }
 
 /* ---- parse state and error recording ------------------------------------ */
@@ -981,8 +997,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
         return 0;
     }
     if (k->type == KEY_ENUM && strcmp(section, "tee") == 0 && choice_index(k->choices, value) < 0) {
-        fail_key(st, section, name, value, "p4 node has only the `software` backend so far "
-                 "(cca and optee are not wired into the node yet; see docs/tee.md)");
+        fail_key(st, section, name, value, "the backends built are `software` and `optee` "
+                 "(cca is not wired in yet; see docs/tee.md)");
         return 0;
     }
     size_t i = key_index(k);

@@ -106,7 +106,9 @@ typedef struct p4_config {
     double node_dead_after;          /* silence that drops a peer from an exchange, default 10 */
 
     /* [tee] */
-    char tee_backend[16];            /* software (the only one built so far) */
+    char tee_backend[16];            /* software | optee */
+    int tee_pp_start, tee_pp_end;    /* optee's protected layers; -1 = none */
+    int tee_ta_memory_mib;           /* optee's TA heap, default 10 */
 } p4_config;
 
 /* Fills cfg with every default (no file). */

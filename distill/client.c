@@ -383,9 +383,10 @@ int p4_client_public_logits(p4_client *c, const float *x, int n, double clip, do
     if (rc != P4_OK)
         return p4_error_set(err, rc, "client %d: proxy forward on public data failed", c->spec.id);
     centred_log_probs(logits_out, n, c->classes);
-    p4_clip_rows(logits_out, (size_t)n, (size_t)c->classes, clip);
-    if (sigma == 0)
+    if (sigma == 0) {
+        p4_clip_rows(logits_out, (size_t)n, (size_t)c->classes, clip);
         return P4_OK;
+    }
     /* Accounted as one Gaussian release of the whole n x classes matrix:
      * its L2 sensitivity is at most 2 clip sqrt(n) (each row moves by at most
      * 2 clip, whatever one training example did to the proxy), so the noise
@@ -398,8 +399,9 @@ int p4_client_public_logits(p4_client *c, const float *x, int n, double clip, do
     }
     if (!c->spec.enclave)
         return p4_error_set(err, P4_EINVAL, "client %d: noised logits need an enclave", c->spec.id);
-    return p4_enclave_add_gaussian_noise(c->spec.enclave, logits_out, (size_t)n * c->classes,
-                                         sigma * clip, err);
+    /* Clipped and noised behind the enclave (the optee TA also charges its
+     * own ledger first). */
+    return p4_enclave_release_rows(c->spec.enclave, logits_out, n, c->classes, clip, sigma, err);
 }
 
 int p4_client_distill_public(p4_client *c, const float *x, int n, const float *teacher_probs,

@@ -1,5 +1,6 @@
 /* dpsgd.c: DP-SGD steps and epochs; see dpsgd.h. */
 #include "dp/dpsgd.h"
+#include "dp/protected.h"
 #include "model/loss.h"
 
 #include <darknet.h>
@@ -22,6 +23,7 @@ struct p4_dpsgd {
     float *factor;        /* capacity */
     float *scratch_noise; /* largest parameter tensor */
     p4_step_phases *phases; /* profiling, or NULL */
+    p4_protected *protected_layers; /* the enclave's layers ([tee] pp_start..pp_end) */
 };
 
 int p4_dpsgd_new(p4_dpsgd **out, p4_model *model, p4_sgd *sgd,
@@ -48,6 +50,11 @@ int p4_dpsgd_new(p4_dpsgd **out, p4_model *model, p4_sgd *sgd,
         p4_dpsgd_destroy(&dp);
         return rc != P4_OK ? rc : p4_error_set(err, P4_ENOMEM, "out of memory");
     }
+    if (p4_enclave_protected_range(enclave, NULL, NULL) &&
+        (rc = p4_protected_new(&dp->protected_layers, model, enclave, err)) != P4_OK) {
+        p4_dpsgd_destroy(&dp);
+        return rc;
+    }
     *out = dp;
     return P4_OK;
 }
@@ -57,6 +64,7 @@ void p4_dpsgd_destroy(p4_dpsgd **dp)
     if (dp == NULL || *dp == NULL)
         return;
     p4_per_example_destroy(&(*dp)->per_example);
+    p4_protected_destroy(&(*dp)->protected_layers);
     free((*dp)->norms_sq);
     free((*dp)->factor);
     free((*dp)->scratch_noise);
@@ -88,6 +96,11 @@ long long p4_dpsgd_steps_per_epoch(double q)
 static int add_noise(p4_dpsgd *dp, p4_error *err)
 {
     double stddev = dp->params.noise_multiplier * dp->params.clip_norm;
+    /* The enclave's own ledger first (the optee TA's; software: none). */
+    int charged = p4_enclave_charge(dp->enclave, dp->params.sample_rate,
+                                    dp->params.noise_multiplier, 1, err);
+    if (charged != P4_OK)
+        return charged;
     network *net = p4_model_network(dp->model);
     for (int i = 0; i < net->n; i++) {
         layer *l = &net->layers[i];
@@ -119,6 +132,16 @@ int p4_dpsgd_step(p4_dpsgd *dp, const float *x, const float *targets, int n,
     if (dp == NULL || (x == NULL && n > 0) || n < 0 || !(expected_batch > 0) ||
         (loss == NULL && targets == NULL && n > 0))
         return p4_error_set(err, P4_EINVAL, "DP-SGD step: bad arguments");
+    if (dp->protected_layers != NULL) {
+        if (loss != NULL)
+            return p4_error_set(err, P4_EUNSUPPORTED, "DP-SGD with protected layers: the TA "
+                                "computes the cross-entropy on the targets; another loss "
+                                "(distillation) in the TA is not built");
+        return p4_protected_step(dp->protected_layers, dp->per_example, dp->sgd,
+                                 dp->params.sample_rate, dp->params.noise_multiplier,
+                                 dp->params.clip_norm, x, targets, n, expected_batch, loss_sum,
+                                 err);
+    }
     int capacity = p4_model_capacity(dp->model);
     int classes = p4_model_classes(dp->model), inputs = p4_model_input_size(dp->model);
     double total_loss = 0;
@@ -280,6 +303,45 @@ int p4_dpsgd_set_params(p4_dpsgd *dp, const p4_dpsgd_params *params)
 int p4_dpsgd_freeze_below(p4_dpsgd *dp, int first_trainable)
 {
     return dp ? p4_per_example_freeze_below(dp->per_example, first_trainable) : P4_EINVAL;
+}
+
+int p4_dpsgd_predict(p4_dpsgd *dp, const float *x, int n, int *labels, p4_error *err)
+{
+    if (dp == NULL)
+        return p4_error_set(err, P4_EINVAL, "DP-SGD predict: no trainer");
+    if (dp->protected_layers != NULL)
+        return p4_protected_predict(dp->protected_layers, x, n, labels, err);
+    int rc = p4_model_predict(dp->model, x, n, NULL, labels);
+    return rc == P4_OK ? P4_OK : p4_error_set(err, rc, "DP-SGD predict: bad arguments");
+}
+
+int p4_dpsgd_evaluate(p4_dpsgd *dp, const p4_dataset *ds, const int *indices, int count,
+                      double *accuracy, p4_error *err)
+{
+    if (dp == NULL || ds == NULL || indices == NULL || count < 1 || accuracy == NULL)
+        return p4_error_set(err, P4_EINVAL, "DP-SGD evaluate: bad arguments");
+    if (dp->protected_layers == NULL)
+        return p4_evaluate(dp->model, ds, indices, count, accuracy, NULL, err);
+    int cap = p4_model_capacity(dp->model);
+    float *x = malloc((size_t)cap * p4_dataset_example_size(ds) * sizeof(float));
+    int *labels = malloc((size_t)cap * sizeof(int));
+    int rc = x && labels ? P4_OK : p4_error_set(err, P4_ENOMEM, "out of memory");
+    long long correct = 0;
+    for (int at = 0; rc == P4_OK && at < count; at += cap) {
+        int n = count - at < cap ? count - at : cap;
+        rc = p4_dataset_batch(ds, indices + at, n, x, NULL);
+        if (rc != P4_OK)
+            p4_error_set(err, rc, "DP-SGD evaluate: cannot load a batch");
+        else
+            rc = p4_dpsgd_predict(dp, x, n, labels, err);
+        for (int i = 0; rc == P4_OK && i < n; i++)
+            correct += labels[i] == ds->labels[indices[at + i]];
+    }
+    free(x);
+    free(labels);
+    if (rc == P4_OK)
+        *accuracy = (double)correct / count;
+    return rc;
 }
 
 const p4_dpsgd_params *p4_dpsgd_get_params(const p4_dpsgd *dp)

@@ -80,6 +80,14 @@ int p4_dpsgd_freeze_below(p4_dpsgd *dp, int first_trainable);
  * time to *phases (model/step_phases.h); NULL stops it. */
 void p4_dpsgd_set_phases(p4_dpsgd *dp, p4_step_phases *phases);
 
+/* Top-1 classes of n examples: through the enclave when it holds the top
+ * layers (only the class leaves it), else the model's own forward. */
+int p4_dpsgd_predict(p4_dpsgd *dp, const float *x, int n, int *labels, p4_error *err);
+
+/* Test accuracy (top-1) through p4_dpsgd_predict. */
+int p4_dpsgd_evaluate(p4_dpsgd *dp, const p4_dataset *ds, const int *indices, int count,
+                      double *accuracy, p4_error *err);
+
 /* The parameters this DP-SGD runs with. */
 const p4_dpsgd_params *p4_dpsgd_get_params(const p4_dpsgd *dp);
 

@@ -265,6 +265,8 @@ int p4_per_example_accumulate(p4_per_example *pe, const float *factor, int n)
         return P4_EINVAL;
     network *net = pe->net;
     for (int r = pe->first_record; r < pe->nlayers; r++) {
+        if (pe->record[r].index >= net->n)
+            break; /* above the network's active top: held elsewhere (dp/protected.c) */
         layer *l = &net->layers[pe->record[r].index];
         if (l->type == CONNECTED) {
             for (int b = 0; b < n; b++) {

@@ -120,7 +120,7 @@ static void run_session(bytes *b)
                 params[i].value.b = values[2 * i + 1];
             }
         }
-        (void)TA_InvokeCommandEntryPoint(session, command % 8, types, params);
+        (void)TA_InvokeCommandEntryPoint(session, command % 12, types, params);
         for (int i = 0; i < 4; i++)
             free(buffers[i]);
     }

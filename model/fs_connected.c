@@ -21,11 +21,9 @@ void p4_connected_forward(float *out, const float *in, const float *w, const flo
     p4_activation_forward(out, batch * outputs, act);
 }
 
-void p4_connected_backward(float *delta, const float *out, const float *in, const float *w,
-                           float *w_grad, float *b_grad, float *in_delta, int batch,
-                           int inputs, int outputs, p4_activation act)
+void p4_connected_weight_gradient(const float *delta, const float *in, float *w_grad,
+                                  float *b_grad, int batch, int inputs, int outputs)
 {
-    p4_activation_gradient(out, batch * outputs, act, delta);
     for (int o = 0; o < outputs; o++) {
         double s = 0;
         for (int i = 0; i < batch; i++)
@@ -39,8 +37,11 @@ void p4_connected_backward(float *delta, const float *out, const float *in, cons
                 s += (double)delta[(size_t)i * outputs + o] * in[(size_t)i * inputs + k];
             w_grad[(size_t)o * inputs + k] += (float)s;
         }
-    if (!in_delta)
-        return;
+}
+
+void p4_connected_input_delta(const float *delta, const float *w, float *in_delta, int batch,
+                              int inputs, int outputs)
+{
     for (int i = 0; i < batch; i++)
         for (int k = 0; k < inputs; k++) {
             double s = 0;
@@ -48,6 +49,16 @@ void p4_connected_backward(float *delta, const float *out, const float *in, cons
                 s += (double)delta[(size_t)i * outputs + o] * w[(size_t)o * inputs + k];
             in_delta[(size_t)i * inputs + k] += (float)s;
         }
+}
+
+void p4_connected_backward(float *delta, const float *out, const float *in, const float *w,
+                           float *w_grad, float *b_grad, float *in_delta, int batch,
+                           int inputs, int outputs, p4_activation act)
+{
+    p4_activation_gradient(out, batch * outputs, act, delta);
+    p4_connected_weight_gradient(delta, in, w_grad, b_grad, batch, inputs, outputs);
+    if (in_delta)
+        p4_connected_input_delta(delta, w, in_delta, batch, inputs, outputs);
 }
 
 void p4_connected_update(float *w, float *b, float *w_grad, float *b_grad, int inputs,

@@ -20,6 +20,15 @@ void p4_connected_backward(float *delta, const float *out, const float *in, cons
                            float *w_grad, float *b_grad, float *in_delta, int batch,
                            int inputs, int outputs, p4_activation act);
 
+/* The two halves of the backward after the activation gradient (delta is
+ * then the gradient at the pre-activation): w_grad, b_grad += the batch's
+ * sums; in_delta += delta w.  DP-SGD scales each example's delta by its
+ * clip factor between the two. */
+void p4_connected_weight_gradient(const float *delta, const float *in, float *w_grad,
+                                  float *b_grad, int batch, int inputs, int outputs);
+void p4_connected_input_delta(const float *delta, const float *w, float *in_delta, int batch,
+                              int inputs, int outputs);
+
 /* darknet's SGD step with momentum and weight decay for one layer:
  *   b += lr/batch b_grad;  b_grad *= momentum;
  *   w_grad -= decay batch w;  w += lr/batch w_grad;  w_grad *= momentum. */

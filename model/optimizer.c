@@ -1,5 +1,6 @@
 /* optimizer.c: SGD with momentum; see optimizer.h. */
 #include "model/optimizer.h"
+#include "model/fs_sgd.h"
 
 #include <darknet.h>
 #include <stdlib.h>
@@ -88,12 +89,19 @@ int p4_sgd_step(p4_sgd *sgd, double divisor)
     const float decay = (float)sgd->weight_decay;
     for (int t = 0; t < sgd->ntensors; t++) {
         sgd_tensor *x = &sgd->tensor[t];
-        for (size_t k = 0; k < x->count; k++) {
-            float g = scale * x->update[k] + decay * x->value[k];
-            x->velocity[k] = mu * x->velocity[k] + g;
-            x->value[k] -= lr * x->velocity[k];
-        }
+        p4_sgd_tensor_step(x->value, x->update, x->velocity, x->count, scale, lr, mu, decay);
     }
+    return P4_OK;
+}
+
+int p4_sgd_settings(const p4_sgd *sgd, double *learning_rate, double *momentum,
+                    double *weight_decay)
+{
+    if (sgd == NULL || learning_rate == NULL || momentum == NULL || weight_decay == NULL)
+        return P4_EINVAL;
+    *learning_rate = sgd->learning_rate;
+    *momentum = sgd->momentum;
+    *weight_decay = sgd->weight_decay;
     return P4_OK;
 }
 

@@ -23,5 +23,8 @@ void p4_sgd_zero_grad(p4_sgd *sgd);
 /* One step with the accumulated gradients divided by `divisor` (> 0). */
 int p4_sgd_step(p4_sgd *sgd, double divisor);
 void p4_sgd_set_learning_rate(p4_sgd *sgd, double learning_rate);
+/* The step's settings (for layers stepped elsewhere: the OP-TEE TA's). */
+int p4_sgd_settings(const p4_sgd *sgd, double *learning_rate, double *momentum,
+                    double *weight_decay);
 
 #endif

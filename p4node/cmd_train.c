@@ -3,11 +3,13 @@
  * Trains one client's model on its own split (plain SGD, or DP-SGD when the
  * config has a [dp] section) and reports per-epoch loss, test accuracy and
  * time; with --json, one JSON object at the end. */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/config.h"
 #include "common/json.h"
@@ -150,7 +152,23 @@ static int dp_run_open(dp_run *run, const p4_config *cfg, const train_options *o
     rc = p4_ledger_reserve_plan(run->ledger, &plan, 1, NULL, err);
     if (rc != P4_OK)
         return rc;
-    if ((rc = p4_enclave_open_software(&run->enclave, o->reproducible, cfg->seed, err)) != P4_OK)
+    if (strcmp(cfg->tee_backend, "optee") == 0) {
+        /* The harness keeps the TA's secure storage next to the ledger. */
+        char storage[P4_PATH_MAX + 16];
+        snprintf(storage, sizeof storage, "%s.optee", run->state);
+        if (mkdir(storage, 0700) != 0 && errno != EEXIST)
+            return p4_error_set(err, P4_EIO, "cannot make the TA storage folder %s: %s", storage,
+                                strerror(errno));
+        p4_enclave_optee_options eo = {
+            .seeded = o->reproducible, .seed = cfg->seed, .delta = cfg->delta,
+            .target_epsilon = cfg->target_epsilon, .pp_start = cfg->tee_pp_start,
+            .pp_end = cfg->tee_pp_end, .ta_memory_mib = cfg->tee_ta_memory_mib,
+            .storage_dir = storage };
+        rc = p4_enclave_open_optee(&run->enclave, &eo, err);
+    } else {
+        rc = p4_enclave_open_software(&run->enclave, o->reproducible, cfg->seed, err);
+    }
+    if (rc != P4_OK)
         return rc;
     return p4_dpsgd_new(&run->dpsgd, model, sgd, &run->params, run->enclave, err);
 }
@@ -239,6 +257,12 @@ int p4_cmd_train(int argc, char **argv)
         cfg.noise_multiplier = -1; /* calibrate from the target */
     }
     int epochs = o.epochs_override ? o.epochs_override : cfg.epochs;
+    if (strcmp(cfg.tee_backend, "optee") == 0 && !cfg.dp_enabled) {
+        /* Without DP nothing would go to the TA, protected layers included. */
+        fprintf(stderr, "p4 train: [tee] backend = optee runs DP-SGD only: give the config a "
+                        "[dp] section (or --epsilon E), or use backend = software\n");
+        return 2;
+    }
 
     p4_workload *w = NULL;
     p4_model *model = NULL;
@@ -316,8 +340,11 @@ int p4_cmd_train(int argc, char **argv)
                                       &order_rng, p4_progress_update, &bar, &stats, &err);
         p4_progress_done(&bar);
         if (rc == P4_OK)
-            rc = p4_evaluate(model, w->test, split->test, split->test_count,
-                             &hist[e].accuracy, NULL, &err);
+            rc = cfg.dp_enabled
+                     ? p4_dpsgd_evaluate(dp.dpsgd, w->test, split->test, split->test_count,
+                                         &hist[e].accuracy, &err)
+                     : p4_evaluate(model, w->test, split->test, split->test_count,
+                                   &hist[e].accuracy, NULL, &err);
         if (rc == P4_OK && cfg.dp_enabled)
             rc = p4_ledger_spent(dp.ledger, &hist[e].epsilon, &err);
         if (rc != P4_OK) {

@@ -4,7 +4,10 @@
  * protects a release, is drawn and applied behind this interface.  Backends:
  *   software  - runs everywhere, in the normal process; it gives NO hardware
  *               protection and says so (p4_enclave_protection()).
- *   cca, optee - hardware backends (tee/cca/, tee/optee/), to come.
+ *   optee     - an OP-TEE trusted application (tee/optee/): the noise, the
+ *               privacy ledger and, optionally, the protected layers (the top
+ *               of the model, DarkneTZ-style) live in the secure world.
+ *   cca       - to come.
  * Callers never touch the noise: they hand over the values to release, and
  * get them back noised. */
 #ifndef P4_TEE_ENCLAVE_H
@@ -22,6 +25,22 @@ typedef struct p4_enclave p4_enclave;
  * be reproduced, at the cost that anyone with the seed can remove the noise. */
 int p4_enclave_open_software(p4_enclave **out, int seeded, uint64_t seed,
                              p4_error *err);
+
+/* The optee backend ([tee] backend = optee). */
+typedef struct p4_enclave_optee_options {
+    int seeded;              /* 1: --reproducible, the software backend's noise */
+    uint64_t seed;           /* stream (so results compare), and no privacy    */
+    double delta;            /* the TA ledger's delta and target: fixed when   */
+    double target_epsilon;   /* its storage is created                         */
+    int pp_start, pp_end;    /* protected layers (0-based, inclusive, darknet's
+                                layer count); -1, -1: none                     */
+    int ta_memory_mib;       /* the TA heap; 0: 10                             */
+    const char *storage_dir; /* the harness's secure storage (a board: unused) */
+    const char *ta_dir;      /* the harness's TA directory; NULL: the build's  */
+} p4_enclave_optee_options;
+
+int p4_enclave_open_optee(p4_enclave **out, const p4_enclave_optee_options *opt,
+                          p4_error *err);
 void p4_enclave_close(p4_enclave **enclave);
 
 /* "software", "cca", "optee". */
@@ -32,5 +51,74 @@ const char *p4_enclave_protection(const p4_enclave *enclave);
 /* Adds independent N(0, stddev^2) noise to each of values[0..n). */
 int p4_enclave_add_gaussian_noise(p4_enclave *enclave, float *values, size_t n,
                                   double stddev, p4_error *err);
+
+/* Records `steps` steps of the subsampled Gaussian (q, sigma) in the
+ * enclave's own ledger before their noise is drawn: the optee TA refuses
+ * past its target (P4_EBUDGET).  The software backend keeps no ledger of
+ * its own (dp/ledger.c is the record) and returns P4_OK. */
+int p4_enclave_charge(p4_enclave *enclave, double q, double sigma, long long steps,
+                      p4_error *err);
+
+/* The logits-mode release: clips each of n rows of `cols` values to L2
+ * norm clip and adds N(0, (sigma clip)^2) to every value; the optee TA
+ * also charges it (q = 1, sigma / (2 sqrt n)) first, and clips inside. */
+int p4_enclave_release_rows(p4_enclave *enclave, float *rows, int n, int cols, double clip,
+                            double sigma, p4_error *err);
+
+/* ---- protected layers (optee only; the software backend runs every layer
+ * in the normal world and answers P4_EUNSUPPORTED) ----------------------- */
+
+/* 1 and the range if this enclave holds layers [*first, *last] of the
+ * model, else 0. */
+int p4_enclave_protected_range(const p4_enclave *enclave, int *first, int *last);
+
+#define P4_ENCLAVE_MAX_LAYERS 8
+#define P4_ENCLAVE_MAX_TENSORS 64
+
+/* Dense layers ending in a softmax (the last one's outputs are the classes). */
+typedef struct p4_enclave_layers {
+    int count;
+    struct { int inputs, outputs, activation; } layer[P4_ENCLAVE_MAX_LAYERS];
+    int capacity;              /* examples per pass                          */
+    size_t outside_floats;     /* the normal world's trainable floats        */
+} p4_enclave_layers;
+
+/* Refuses (P4_ENOMEM) layers whose weights, gradients, momentum and one
+ * pass of activations and per-example buffers exceed the enclave's memory,
+ * naming the bytes needed and available. */
+int p4_enclave_layers_check(const p4_enclave *enclave, const p4_enclave_layers *spec,
+                            p4_error *err);
+/* Checks, then hands over the initial weights (layer by layer, weights then
+ * biases); from here on they live only in the enclave. */
+int p4_enclave_layers_load(p4_enclave *enclave, const p4_enclave_layers *spec,
+                           const float *params, size_t count, p4_error *err);
+/* One pass: m inputs (the output of the layer below pp_start) and target
+ * rows in; the summed cross-entropy and (if in_delta) the gradient at the
+ * inputs out, darknet's sign.  The per-example gradients stay inside. */
+int p4_enclave_layers_train(p4_enclave *enclave, const float *inputs, int m,
+                            const float *targets, float *in_delta, double *loss,
+                            p4_error *err);
+/* The pass's clip factors from the combined per-example norms (the normal
+ * world's squared norms in); the enclave adds its clipped gradients up. */
+int p4_enclave_layers_clip(p4_enclave *enclave, const double *outside_norms_sq, int m,
+                           double clip, float *factor, p4_error *err);
+
+typedef struct p4_enclave_step {
+    double sample_rate, noise_multiplier, clip_norm;
+    double divisor;            /* the expected batch size                    */
+    double learning_rate, momentum, weight_decay;
+} p4_enclave_step;
+
+/* The DP step: charges the ledger, noises the normal world's clipped sums
+ * (tensor by tensor, in place) and its own, and updates its layers. */
+int p4_enclave_layers_step(p4_enclave *enclave, const p4_enclave_step *step,
+                           float *outside_sums, const size_t *tensor_sizes, int ntensors,
+                           p4_error *err);
+/* Inference: only each input's top-1 class leaves. */
+int p4_enclave_layers_top1(p4_enclave *enclave, const float *inputs, int n, int *labels,
+                           p4_error *err);
+
+/* Bytes that crossed into and out of the enclave (0 for software). */
+void p4_enclave_traffic(const p4_enclave *enclave, uint64_t *bytes_in, uint64_t *bytes_out);
 
 #endif

@@ -1,16 +1,9 @@
 /* enclave_software.c: the software "enclave": same interface, no hardware.
  * It exists so p4 runs on any machine for development and CI; it protects
  * nothing from the host, and p4_enclave_protection() says so. */
-#include "tee/enclave.h"
-#include "common/ziggurat.h"
-#include "common/rng.h"
+#include "tee/enclave_backend.h"
 
 #include <stdlib.h>
-
-struct p4_enclave {
-    p4_rng noise;
-    p4_ziggurat normal;  /* tables of the Gaussian sampler */
-};
 
 int p4_enclave_open_software(p4_enclave **out, int seeded, uint64_t seed,
                              p4_error *err)
@@ -20,6 +13,8 @@ int p4_enclave_open_software(p4_enclave **out, int seeded, uint64_t seed,
     p4_enclave *e = calloc(1, sizeof *e);
     if (e == NULL)
         return p4_error_set(err, P4_ENOMEM, "out of memory");
+    e->backend = P4_ENCLAVE_SOFTWARE;
+    e->pp_start = e->pp_end = -1;
     p4_ziggurat_init(&e->normal);
     int rc = seeded ? p4_rng_init_seeded(&e->noise, seed, "dp-noise")
                     : p4_rng_init_secure(&e->noise);
@@ -31,35 +26,8 @@ int p4_enclave_open_software(p4_enclave **out, int seeded, uint64_t seed,
     return P4_OK;
 }
 
-void p4_enclave_close(p4_enclave **enclave)
+int p4_enclave_software_noise(p4_enclave *e, float *values, size_t n, double stddev)
 {
-    if (enclave == NULL || *enclave == NULL)
-        return;
-    p4_rng_wipe(&(*enclave)->noise);
-    free(*enclave);
-    *enclave = NULL;
-}
-
-const char *p4_enclave_kind(const p4_enclave *enclave)
-{
-    (void)enclave;
-    return "software";
-}
-
-const char *p4_enclave_protection(const p4_enclave *enclave)
-{
-    (void)enclave;
-    return "software backend: NO hardware protection; noise and keys live in "
-           "ordinary process memory (use tee/cca or tee/optee on real boards)";
-}
-
-int p4_enclave_add_gaussian_noise(p4_enclave *enclave, float *values, size_t n,
-                                  double stddev, p4_error *err)
-{
-    if (enclave == NULL || (values == NULL && n > 0) || !(stddev >= 0))
-        return p4_error_set(err, P4_EINVAL, "add_gaussian_noise: bad arguments");
-    if (stddev == 0)
-        return P4_OK;
-    p4_ziggurat_add_parallel(&enclave->normal, &enclave->noise, values, n, stddev);
+    p4_ziggurat_add_parallel(&e->normal, &e->noise, values, n, stddev);
     return P4_OK;
 }

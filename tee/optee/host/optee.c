@@ -26,6 +26,10 @@ struct p4_optee {
     double delta, target;
     int ta_memory_mib;
     int reopens;
+    int seeded;                  /* SEED_NOISE sent: sent again on a reopen */
+    unsigned char seed_key[32];
+    int layers_loaded, layers_lost;
+    p4_ta_layers_spec spec;
     char storage_dir[512];
     char ta_dir[512];
 };
@@ -124,6 +128,17 @@ static int session_start(p4_optee *t, p4_error *err)
                             "keeps what it was created with)", stored_delta, stored_target,
                             t->delta, t->target);
     }
+    if (t->seeded) {
+        TEEC_Operation seed = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT, TEEC_NONE,
+                                                         TEEC_NONE, TEEC_NONE));
+        seed.params[0].tmpref.buffer = t->seed_key;
+        seed.params[0].tmpref.size = sizeof t->seed_key;
+        r = TEEC_InvokeCommand(&t->session, P4_TA_CMD_SEED_NOISE, &seed, &origin);
+        if (r != TEEC_SUCCESS) {
+            TEEC_CloseSession(&t->session);
+            return teec_error(t, r, origin, "seeding the TA's noise", err);
+        }
+    }
     t->session_open = 1;
     return P4_OK;
 }
@@ -151,6 +166,10 @@ static int invoke(p4_optee *t, uint32_t cmd, TEEC_Operation *op, const char *wha
         int rc = session_start(t, &again);
         if (rc == P4_OK)
             t->reopens++;
+        if (t->layers_loaded) {
+            t->layers_loaded = 0;
+            t->layers_lost = 1;
+        }
         return p4_error_set(err, P4_ESTATE, "%s: the TA died (it panicked or was killed); %s%s",
                             what, rc == P4_OK
                                       ? "its session was reopened and the ledger reloaded from "
@@ -228,6 +247,7 @@ void p4_optee_close(p4_optee **t)
         TEEC_CloseSession(&(*t)->session);
     if ((*t)->context_open)
         TEEC_FinalizeContext(&(*t)->context);
+    memset((*t)->seed_key, 0, sizeof (*t)->seed_key);
     free(*t);
     *t = NULL;
 }
@@ -342,4 +362,220 @@ int p4_optee_test_command(p4_optee *t, uint32_t command, uint64_t arg, p4_error 
     op.params[0].value.b = (uint32_t)(arg >> 32);
     TEEC_Result r;
     return invoke(t, command, &op, "optee test command", &r, err);
+}
+
+int p4_optee_seed_noise(p4_optee *t, const unsigned char key[32], p4_error *err)
+{
+    if (!t || !key)
+        return p4_error_set(err, P4_EINVAL, "optee seed: no handle or key");
+    memcpy(t->seed_key, key, sizeof t->seed_key);
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT, TEEC_NONE, TEEC_NONE,
+                                                   TEEC_NONE));
+    op.params[0].tmpref.buffer = t->seed_key;
+    op.params[0].tmpref.size = sizeof t->seed_key;
+    TEEC_Result r;
+    int rc = invoke(t, P4_TA_CMD_SEED_NOISE, &op, "optee seed", &r, err);
+    if (rc == P4_OK)
+        t->seeded = 1;
+    else if (r == TEEC_ERROR_NOT_SUPPORTED)
+        rc = p4_error_set(err, P4_EUNSUPPORTED, "--reproducible: this TA does not let the normal "
+                          "world seed its noise (build it with P4_TA_ALLOW_SEEDED_NOISE=1 for "
+                          "research runs; docs/tee.md)");
+    return rc;
+}
+
+int p4_optee_layers_check(const p4_ta_layers_spec *spec, int ta_memory_mib, p4_error *err)
+{
+    if (!spec)
+        return p4_error_set(err, P4_EINVAL, "optee layers: no spec");
+    uint64_t needed = p4_ta_layers_bytes(spec);
+    if (needed == 0)
+        return p4_error_set(err, P4_EINVAL, "optee layers: the protected layers' shapes are "
+                            "malformed (1..%d dense layers, each fed by the one before)",
+                            P4_TA_MAX_LAYERS);
+    int mib = ta_memory_mib ? ta_memory_mib : 10;
+    uint64_t available = (uint64_t)mib << 20;
+    if (needed > available) {
+        uint64_t params = 0;
+        for (uint32_t j = 0; j < spec->nlayers; j++)
+            params += (uint64_t)spec->layer[j].inputs * spec->layer[j].outputs +
+                      spec->layer[j].outputs;
+        return p4_error_set(err, P4_ENOMEM, "the protected layers need %llu bytes of TA memory "
+                            "(%llu parameters: weights, gradients and momentum %llu bytes; one "
+                            "pass of %u examples' activations and per-example buffers, the "
+                            "normal world's %u noised floats and a %u-byte reserve: the rest) "
+                            "but the TA has %llu bytes ([tee] ta_memory_mib = %d): raise "
+                            "ta_memory_mib, protect fewer layers or use a smaller batch",
+                            (unsigned long long)needed, (unsigned long long)params,
+                            (unsigned long long)(params * 12), spec->capacity,
+                            spec->normal_floats, P4_TA_RESERVE_BYTES,
+                            (unsigned long long)available, mib);
+    }
+    return P4_OK;
+}
+
+static int layers_ready(p4_optee *t, const char *what, p4_error *err)
+{
+    if (t->layers_loaded)
+        return P4_OK;
+    if (t->layers_lost)
+        return p4_error_set(err, P4_ESTATE, "%s: the TA restarted and the protected layers' "
+                            "weights were lost with it (they are not persisted); the ledger "
+                            "survived; load the layers again", what);
+    return p4_error_set(err, P4_ESTATE, "%s: no protected layers loaded", what);
+}
+
+int p4_optee_layers_load(p4_optee *t, const p4_ta_layers_spec *spec, const float *params,
+                         size_t count, p4_error *err)
+{
+    if (!t || !spec || !params)
+        return p4_error_set(err, P4_EINVAL, "optee layers load: bad arguments");
+    int rc = p4_optee_layers_check(spec, t->ta_memory_mib, err);
+    if (rc != P4_OK)
+        return rc;
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT, TEEC_MEMREF_TEMP_INPUT,
+                                                   TEEC_VALUE_OUTPUT, TEEC_NONE));
+    op.params[0].tmpref.buffer = (void *)spec;
+    op.params[0].tmpref.size = sizeof *spec;
+    op.params[1].tmpref.buffer = (void *)params;
+    op.params[1].tmpref.size = count * sizeof(float);
+    TEEC_Result r;
+    t->layers_loaded = 0;
+    rc = invoke(t, P4_TA_CMD_LAYERS_LOAD, &op, "optee layers load", &r, err);
+    if (rc != P4_OK)
+        return rc;
+    t->spec = *spec;
+    t->layers_loaded = 1;
+    t->layers_lost = 0;
+    return P4_OK;
+}
+
+int p4_optee_layers_train(p4_optee *t, const float *inputs, int m, const float *targets,
+                          float *in_delta, double *loss, p4_error *err)
+{
+    if (!t || !inputs || !targets || !loss || m < 1)
+        return p4_error_set(err, P4_EINVAL, "optee layers train: bad arguments");
+    int rc = layers_ready(t, "optee layers train", err);
+    if (rc != P4_OK)
+        return rc;
+    if ((uint32_t)m > t->spec.capacity)
+        return p4_error_set(err, P4_EINVAL, "optee layers train: %d examples, the layers were "
+                            "loaded for passes of %u", m, t->spec.capacity);
+    size_t in0 = t->spec.layer[0].inputs, classes = t->spec.layer[t->spec.nlayers - 1].outputs;
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT, TEEC_MEMREF_TEMP_INPUT,
+                                                   in_delta ? TEEC_MEMREF_TEMP_OUTPUT : TEEC_NONE,
+                                                   TEEC_VALUE_OUTPUT));
+    op.params[0].tmpref.buffer = (void *)inputs;
+    op.params[0].tmpref.size = (size_t)m * in0 * sizeof(float);
+    op.params[1].tmpref.buffer = (void *)targets;
+    op.params[1].tmpref.size = (size_t)m * classes * sizeof(float);
+    if (in_delta) {
+        op.params[2].tmpref.buffer = in_delta;
+        op.params[2].tmpref.size = (size_t)m * in0 * sizeof(float);
+    }
+    TEEC_Result r;
+    rc = invoke(t, P4_TA_CMD_LAYERS_TRAIN, &op, "optee layers train", &r, err);
+    if (rc == P4_OK)
+        *loss = get_double(&op.params[3].value);
+    return rc;
+}
+
+int p4_optee_layers_clip(p4_optee *t, const double *normal_norms_sq, int m, double clip,
+                         float *factor, p4_error *err)
+{
+    if (!t || !normal_norms_sq || !factor || m < 1 || !(clip > 0))
+        return p4_error_set(err, P4_EINVAL, "optee layers clip: bad arguments");
+    int rc = layers_ready(t, "optee layers clip", err);
+    if (rc != P4_OK)
+        return rc;
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT, TEEC_MEMREF_TEMP_OUTPUT,
+                                                   TEEC_VALUE_INPUT, TEEC_NONE));
+    op.params[0].tmpref.buffer = (void *)normal_norms_sq;
+    op.params[0].tmpref.size = (size_t)m * sizeof(double);
+    op.params[1].tmpref.buffer = factor;
+    op.params[1].tmpref.size = (size_t)m * sizeof(float);
+    put_double(&op.params[2].value, clip);
+    TEEC_Result r;
+    rc = invoke(t, P4_TA_CMD_LAYERS_CLIP, &op, "optee layers clip", &r, err);
+    if (rc != P4_OK && r == TEEC_ERROR_BAD_PARAMETERS)
+        return p4_error_set(err, P4_EINVAL, "optee layers clip: the TA refused the norms (a "
+                            "per-example gradient norm is not finite: diverged?); no update is "
+                            "released");
+    return rc;
+}
+
+int p4_optee_layers_step(p4_optee *t, const p4_ta_step_args *args, float *sums, size_t count,
+                         double *epsilon_after, p4_error *err)
+{
+    if (!t || !args || (!sums && count))
+        return p4_error_set(err, P4_EINVAL, "optee layers step: bad arguments");
+    int rc = layers_ready(t, "optee layers step", err);
+    if (rc != P4_OK)
+        return rc;
+    if (count != t->spec.normal_floats)
+        return p4_error_set(err, P4_EINVAL, "optee layers step: %zu normal-world floats, the "
+                            "layers were loaded for %u", count, t->spec.normal_floats);
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(count ? TEEC_MEMREF_TEMP_INOUT : TEEC_NONE,
+                                                   TEEC_MEMREF_TEMP_INPUT, TEEC_VALUE_OUTPUT,
+                                                   TEEC_NONE));
+    if (count) {
+        op.params[0].tmpref.buffer = sums;
+        op.params[0].tmpref.size = count * sizeof(float);
+    }
+    op.params[1].tmpref.buffer = (void *)args;
+    op.params[1].tmpref.size = sizeof *args;
+    TEEC_Result r;
+    rc = invoke(t, P4_TA_CMD_LAYERS_STEP, &op, "optee layers step", &r, err);
+    if (rc == P4_EBUDGET)
+        return budget_refused(t, "optee layers step", err);
+    if (rc == P4_OK && epsilon_after)
+        *epsilon_after = get_double(&op.params[2].value);
+    return rc;
+}
+
+int p4_optee_layers_top1(p4_optee *t, const float *inputs, int n, int *labels, p4_error *err)
+{
+    if (!t || !inputs || !labels || n < 0)
+        return p4_error_set(err, P4_EINVAL, "optee layers top1: bad arguments");
+    int rc = layers_ready(t, "optee layers top1", err);
+    if (rc != P4_OK)
+        return rc;
+    size_t in0 = t->spec.layer[0].inputs;
+    int32_t out[256];
+    for (int first = 0; first < n;) {
+        int m = n - first;
+        if ((uint32_t)m > t->spec.capacity)
+            m = (int)t->spec.capacity;
+        if (m > 256)
+            m = 256;
+        TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT,
+                                                       TEEC_MEMREF_TEMP_OUTPUT, TEEC_NONE,
+                                                       TEEC_NONE));
+        op.params[0].tmpref.buffer = (void *)(inputs + (size_t)first * in0);
+        op.params[0].tmpref.size = (size_t)m * in0 * sizeof(float);
+        op.params[1].tmpref.buffer = out;
+        op.params[1].tmpref.size = (size_t)m * sizeof(int32_t);
+        TEEC_Result r;
+        rc = invoke(t, P4_TA_CMD_LAYERS_TOP1, &op, "optee layers top1", &r, err);
+        if (rc != P4_OK)
+            return rc;
+        for (int i = 0; i < m; i++)
+            labels[first + i] = out[i];
+        first += m;
+    }
+    return P4_OK;
+}
+
+void p4_optee_traffic(const p4_optee *t, uint64_t *bytes_in, uint64_t *bytes_out)
+{
+    if (bytes_in)
+        *bytes_in = 0;
+    if (bytes_out)
+        *bytes_out = 0;
+#ifdef P4_TEEC_EMU
+    if (t)
+        p4_teec_emu_traffic(&t->context, bytes_in, bytes_out);
+#else
+    (void)t;
+#endif
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "p4_ta.h"
 
 typedef struct p4_optee p4_optee;
 
@@ -48,6 +49,36 @@ int p4_optee_add_noise(p4_optee *t, float *values, size_t n, double stddev, p4_e
  * P4_EBUDGET the rows are left as they were. */
 int p4_optee_release_rows(p4_optee *t, float *rows, int n, int classes, double clip,
                           double sigma, p4_error *err);
+
+/* --reproducible only: the TA's noise becomes the software backend's stream
+ * under this key (p4_rng's for (seed, "dp-noise")), so runs with and
+ * without the TA can be compared.  Kept across a reopen. */
+int p4_optee_seed_noise(p4_optee *t, const unsigned char key[32], p4_error *err);
+
+/* The protected layers (p4_ta.h's LAYERS_* commands).
+ * p4_optee_layers_check refuses (P4_ENOMEM) a spec whose layers do not fit
+ * the TA heap of ta_memory_mib MiB, naming the bytes needed and available;
+ * p4_optee_layers_load checks, then hands the TA the initial weights
+ * (count floats, layer by layer, weights then biases).  If the TA dies
+ * later, its session is reopened (the ledger survives) but the layers are
+ * gone: the layer calls then fail with P4_ESTATE until loaded again. */
+int p4_optee_layers_check(const p4_ta_layers_spec *spec, int ta_memory_mib, p4_error *err);
+int p4_optee_layers_load(p4_optee *t, const p4_ta_layers_spec *spec, const float *params,
+                         size_t count, p4_error *err);
+/* m examples' inputs (m x inputs) and targets (m x classes) in; the summed
+ * loss and, if in_delta is not NULL, the gradient at the inputs out. */
+int p4_optee_layers_train(p4_optee *t, const float *inputs, int m, const float *targets,
+                          float *in_delta, double *loss, p4_error *err);
+int p4_optee_layers_clip(p4_optee *t, const double *normal_norms_sq, int m, double clip,
+                         float *factor, p4_error *err);
+/* sums: the normal world's clipped sums (normal_floats), noised in place. */
+int p4_optee_layers_step(p4_optee *t, const p4_ta_step_args *args, float *sums, size_t count,
+                         double *epsilon_after, p4_error *err);
+int p4_optee_layers_top1(p4_optee *t, const float *inputs, int n, int *labels, p4_error *err);
+
+/* Parameter bytes sent to and received from the TA so far (the harness
+ * counts them; 0 and 0 on a board). */
+void p4_optee_traffic(const p4_optee *t, uint64_t *bytes_in, uint64_t *bytes_out);
 
 /* Epsilon spent so far, as the TA computes it from its stored records. */
 int p4_optee_spent(p4_optee *t, double *epsilon, p4_error *err);

@@ -40,8 +40,10 @@ void TA_CloseSessionEntryPoint(void *sessionContext)
     p4_ta_session *s = sessionContext;
     if (!s)
         return;
+    p4_ta_layers_free(s);
     p4_ta_ledger_close(s);
     p4_fs_gaussian_wipe(&s->noise);
+    p4_fs_stream_wipe(&s->seeded_stream);
     TEE_Free(s);
 }
 
@@ -128,6 +130,22 @@ TEE_Result TA_InvokeCommandEntryPoint(void *sessionContext, uint32_t commandID,
         return p4_ta_release_rows(s, paramTypes, params);
     case P4_TA_CMD_SPENT:
         return spent(s, paramTypes, params);
+    case P4_TA_CMD_LAYERS_LOAD:
+        return p4_ta_layers_load(s, paramTypes, params);
+    case P4_TA_CMD_LAYERS_TRAIN:
+        return p4_ta_layers_train(s, paramTypes, params);
+    case P4_TA_CMD_LAYERS_CLIP:
+        return p4_ta_layers_clip(s, paramTypes, params);
+    case P4_TA_CMD_LAYERS_STEP:
+        return p4_ta_layers_step(s, paramTypes, params);
+    case P4_TA_CMD_LAYERS_TOP1:
+        return p4_ta_layers_top1(s, paramTypes, params);
+#if defined(P4_TA_TEST_COMMANDS) || defined(P4_TA_ALLOW_SEEDED_NOISE)
+    case P4_TA_CMD_SEED_NOISE:
+        /* A normal world that may seed the noise can predict it: only the
+         * harness's TA and TAs built for reproducible research accept it. */
+        return p4_ta_seed_noise(s, paramTypes, params);
+#endif
 #ifdef P4_TA_TEST_COMMANDS
     case P4_TA_CMD_TEST_PANIC:
         TEE_Panic(0x70345441u);

@@ -7,16 +7,24 @@ global-incdirs-y += ../../..
 srcs-y += p4_ta.c
 srcs-y += ta_ledger.c
 srcs-y += ta_release.c
+srcs-y += ta_layers.c
 srcs-y += ../../../common/fs_math.c
 srcs-y += ../../../common/chacha20.c
 srcs-y += ../../../common/fs_gaussian.c
+srcs-y += ../../../common/fs_ziggurat.c
 srcs-y += ../../../dp/rdp_core.c
 srcs-y += ../../../dp/rdp_freestanding.c
 srcs-y += ../../../dp/clip_rows.c
 srcs-y += ../../../model/fs_activation.c
 srcs-y += ../../../model/fs_connected.c
 srcs-y += ../../../model/fs_softmax.c
+srcs-y += ../../../model/fs_sgd.c
 
 ifneq ($(P4_TA_MEMORY_MIB),)
 cflags-y += -DP4_TA_MEMORY_MIB=$(P4_TA_MEMORY_MIB)
+endif
+# --reproducible runs need SEED_NOISE, which lets the normal world choose the
+# noise key: a production TA is built without it (docs/tee.md).
+ifneq ($(P4_TA_ALLOW_SEEDED_NOISE),)
+cflags-y += -DP4_TA_ALLOW_SEEDED_NOISE=1
 endif

@@ -22,11 +22,31 @@ void p4_ta_noise_key(p4_ta_session *s)
     TEE_MemFill(key, 0, sizeof key);
 }
 
-static void add_noise(p4_ta_session *s, float *values, size_t n, double stddev)
+void p4_ta_noise_add(p4_ta_session *s, float *values, size_t n, double stddev)
 {
+    if (s->reproducible) {
+        p4_fs_ziggurat_add(&s->seeded_tables, &s->seeded_stream, values, n, stddev);
+        return;
+    }
     if (p4_fs_gaussian_blocks(&s->noise) > REKEY_BLOCKS)
         p4_ta_noise_key(s);
     p4_fs_gaussian_add(&s->noise, values, n, stddev);
+}
+
+TEE_Result p4_ta_seed_noise(p4_ta_session *s, uint32_t types, TEE_Param params[4])
+{
+    if (types != TEE_PARAM_TYPES(TEE_PARAM_TYPE_MEMREF_INPUT, TEE_PARAM_TYPE_NONE,
+                                 TEE_PARAM_TYPE_NONE, TEE_PARAM_TYPE_NONE))
+        return TEE_ERROR_BAD_PARAMETERS;
+    if (params[0].memref.size != 32 || !params[0].memref.buffer)
+        return TEE_ERROR_BAD_PARAMETERS;
+    uint8_t key[32];
+    TEE_MemMove(key, params[0].memref.buffer, sizeof key);
+    p4_fs_stream_init(&s->seeded_stream, key);
+    p4_fs_ziggurat_init(&s->seeded_tables);
+    TEE_MemFill(key, 0, sizeof key);
+    s->reproducible = 1;
+    return TEE_SUCCESS;
 }
 
 /* A private copy of an INOUT float buffer, or NULL with *result set. */
@@ -60,7 +80,7 @@ TEE_Result p4_ta_add_noise(p4_ta_session *s, uint32_t types, TEE_Param params[4]
     float *values = copy_in(&params[0], n, &r);
     if (!values)
         return r;
-    add_noise(s, values, n, stddev);
+    p4_ta_noise_add(s, values, n, stddev);
     TEE_MemMove(params[0].memref.buffer, values, bytes);
     TEE_Free(values);
     return TEE_SUCCESS;
@@ -101,7 +121,7 @@ TEE_Result p4_ta_release_rows(p4_ta_session *s, uint32_t types, TEE_Param params
     double epsilon_after;
     r = p4_ta_ledger_charge(s, 1.0, sigma / (2.0 * p4_fs_sqrt((double)n)), 1, &epsilon_after);
     if (r == TEE_SUCCESS) {
-        add_noise(s, rows, count, sigma * clip);
+        p4_ta_noise_add(s, rows, count, sigma * clip);
         TEE_MemMove(params[0].memref.buffer, rows, bytes);
         params[0].memref.size = bytes;
     }

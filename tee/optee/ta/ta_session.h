@@ -5,6 +5,7 @@
 #include <tee_internal_api.h>
 
 #include "common/fs_gaussian.h"
+#include "common/fs_ziggurat.h"
 #include "dp/rdp_core.h"
 #include "p4_ta.h"
 
@@ -27,6 +28,11 @@ typedef struct {
     double orders[P4_RDP_MAX_ORDERS];
     int norders;
     p4_fs_gaussian noise;             /* keyed by TEE_GenerateRandom */
+    /* SEED_NOISE (--reproducible): the software backend's stream instead. */
+    int reproducible;
+    p4_fs_stream seeded_stream;
+    p4_ziggurat seeded_tables;
+    struct p4_ta_layers *layers;      /* LAYERS_LOAD; NULL before */
 } p4_ta_session;
 
 /* ta_ledger.c */
@@ -41,6 +47,17 @@ void p4_ta_ledger_close(p4_ta_session *s);
 void p4_ta_noise_key(p4_ta_session *s);
 TEE_Result p4_ta_add_noise(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
 TEE_Result p4_ta_release_rows(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
+/* values[i] += N(0, stddev^2) from the session's noise (seeded or not). */
+void p4_ta_noise_add(p4_ta_session *s, float *values, size_t n, double stddev);
+TEE_Result p4_ta_seed_noise(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
+
+/* ta_layers.c: the protected layers (p4_ta.h's LAYERS_* commands). */
+TEE_Result p4_ta_layers_load(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
+TEE_Result p4_ta_layers_train(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
+TEE_Result p4_ta_layers_clip(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
+TEE_Result p4_ta_layers_step(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
+TEE_Result p4_ta_layers_top1(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
+void p4_ta_layers_free(p4_ta_session *s);
 
 /* p4_ta.c */
 int p4_ta_finite(double x);

@@ -17,6 +17,6 @@
 #define TA_STACK_SIZE (16 * 1024)
 #define TA_DATA_SIZE (P4_TA_MEMORY_MIB * 1024 * 1024)
 #define TA_VERSION "0.1"
-#define TA_DESCRIPTION "p4: DP noise, the privacy ledger and releases"
+#define TA_DESCRIPTION "p4: DP noise, the privacy ledger, releases and protected layers"
 
 #endif

@@ -86,6 +86,7 @@ typedef struct {
         char ta_dir[512];
         char storage_dir[512];
         uint32_t ta_memory_mib;
+        uint64_t bytes_in, bytes_out;   /* parameter bytes to and from TAs */
     } imp;
 } TEEC_Context;
 

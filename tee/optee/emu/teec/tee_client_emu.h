@@ -17,4 +17,9 @@
 TEEC_Result p4_teec_emu_configure(TEEC_Context *context, const char *ta_dir,
                                   const char *storage_dir, uint32_t ta_memory_mib);
 
+/* The parameter bytes that crossed to (in) and from (out) the TAs of this
+ * context since it was initialised: values (8 bytes each) and the memory
+ * references' contents, as copied (a world switch's traffic). */
+void p4_teec_emu_traffic(const TEEC_Context *context, uint64_t *bytes_in, uint64_t *bytes_out);
+
 #endif

@@ -168,7 +168,7 @@ static uint32_t whole_flags(const TEEC_SharedMemory *shm)
     return shm->flags & (TEEC_MEM_INPUT | TEEC_MEM_OUTPUT);
 }
 
-static TEEC_Result marshal(TEEC_Operation *op, marshalled *m)
+static TEEC_Result marshal(TEEC_Operation *op, marshalled *m, uint64_t *bytes)
 {
     memset(m, 0, sizeof *m);
     m->req.magic = P4_EMU_MAGIC;
@@ -187,6 +187,7 @@ static TEEC_Result marshal(TEEC_Operation *op, marshalled *m)
             if (is_input(t)) {
                 w->a = p->value.a;
                 w->b = p->value.b;
+                *bytes += 8;
             }
             break;
         case TEEC_MEMREF_TEMP_INPUT: case TEEC_MEMREF_TEMP_OUTPUT: case TEEC_MEMREF_TEMP_INOUT:
@@ -199,8 +200,10 @@ static TEEC_Result marshal(TEEC_Operation *op, marshalled *m)
             if (memfd_map(p->tmpref.size, &m->temp_fd[i], &m->temp_map[i]) != TEEC_SUCCESS)
                 return TEEC_ERROR_OUT_OF_MEMORY;
             m->temp_len[i] = p->tmpref.size ? p->tmpref.size : 1;
-            if (is_input(t))
+            if (is_input(t)) {
                 memcpy(m->temp_map[i], p->tmpref.buffer, p->tmpref.size);
+                *bytes += p->tmpref.size;
+            }
             w->has_fd = 1;
             m->fds[m->nfds++] = m->temp_fd[i];
             break;
@@ -222,6 +225,8 @@ static TEEC_Result marshal(TEEC_Operation *op, marshalled *m)
                      : need == TEEC_MEM_INPUT ? 5u : 6u;
             if (shm->imp.registered && (need & TEEC_MEM_INPUT))
                 memcpy((char *)shm->imp.mapping + offset, (char *)shm->buffer + offset, size);
+            if (need & TEEC_MEM_INPUT)
+                *bytes += size;
             w->size = size;
             w->offset = offset;
             w->has_fd = 1;
@@ -238,7 +243,8 @@ static TEEC_Result marshal(TEEC_Operation *op, marshalled *m)
 
 /* Copies outputs back into the operation (values and sizes always; memory
  * contents only on success, as the TA wrote them). */
-static void unmarshal(TEEC_Operation *op, marshalled *m, const p4_emu_reply *rep)
+static void unmarshal(TEEC_Operation *op, marshalled *m, const p4_emu_reply *rep,
+                      uint64_t *bytes)
 {
     if (!op)
         return;
@@ -249,10 +255,13 @@ static void unmarshal(TEEC_Operation *op, marshalled *m, const p4_emu_reply *rep
         if (t == TEEC_VALUE_OUTPUT || t == TEEC_VALUE_INOUT) {
             p->value.a = w->a;
             p->value.b = w->b;
+            *bytes += 8;
         } else if (t == TEEC_MEMREF_TEMP_OUTPUT || t == TEEC_MEMREF_TEMP_INOUT) {
             size_t n = w->size < p->tmpref.size ? (size_t)w->size : p->tmpref.size;
-            if (rep->result == TEEC_SUCCESS && m->temp_map[i])
+            if (rep->result == TEEC_SUCCESS && m->temp_map[i]) {
                 memcpy(p->tmpref.buffer, m->temp_map[i], n);
+                *bytes += n;
+            }
             p->tmpref.size = (size_t)w->size;
         } else if (t == TEEC_MEMREF_WHOLE || t == TEEC_MEMREF_PARTIAL_OUTPUT ||
                    t == TEEC_MEMREF_PARTIAL_INOUT) {
@@ -260,9 +269,11 @@ static void unmarshal(TEEC_Operation *op, marshalled *m, const p4_emu_reply *rep
             size_t offset = t == TEEC_MEMREF_WHOLE ? 0 : p->memref.offset;
             size_t avail = t == TEEC_MEMREF_WHOLE ? shm->size : p->memref.size;
             int out = t == TEEC_MEMREF_WHOLE ? (shm->flags & TEEC_MEM_OUTPUT) != 0 : 1;
-            if (out && rep->result == TEEC_SUCCESS && shm->imp.registered) {
+            if (out && rep->result == TEEC_SUCCESS) {
                 size_t n = w->size < avail ? (size_t)w->size : avail;
-                memcpy((char *)shm->buffer + offset, (char *)shm->imp.mapping + offset, n);
+                if (shm->imp.registered)
+                    memcpy((char *)shm->buffer + offset, (char *)shm->imp.mapping + offset, n);
+                *bytes += n;
             }
             if (out)
                 p->memref.size = (size_t)w->size;
@@ -295,7 +306,8 @@ static TEEC_Result exchange(TEEC_Session *s, uint32_t kind, uint32_t command,
                             TEEC_Operation *op, uint32_t *origin)
 {
     marshalled m;
-    TEEC_Result r = marshal(op, &m);
+    TEEC_Context *c = s->imp.context;
+    TEEC_Result r = marshal(op, &m, &c->imp.bytes_in);
     if (r != TEEC_SUCCESS) {
         marshalled_release(&m);
         set_origin(origin, TEEC_ORIGIN_API);
@@ -315,7 +327,7 @@ static TEEC_Result exchange(TEEC_Session *s, uint32_t kind, uint32_t command,
         set_origin(origin, TEEC_ORIGIN_TEE);
         return TEEC_ERROR_TARGET_DEAD;
     }
-    unmarshal(op, &m, &rep);
+    unmarshal(op, &m, &rep, &c->imp.bytes_out);
     marshalled_release(&m);
     set_origin(origin, rep.origin);
     return rep.result;
@@ -418,6 +430,14 @@ TEEC_Result TEEC_InvokeCommand(TEEC_Session *session, uint32_t commandID,
     if (operation)
         operation->started = 1;
     return exchange(session, P4_EMU_INVOKE, commandID, operation, returnOrigin);
+}
+
+void p4_teec_emu_traffic(const TEEC_Context *context, uint64_t *bytes_in, uint64_t *bytes_out)
+{
+    if (bytes_in)
+        *bytes_in = context ? context->imp.bytes_in : 0;
+    if (bytes_out)
+        *bytes_out = context ? context->imp.bytes_out : 0;
 }
 
 void TEEC_RequestCancellation(TEEC_Operation *operation)

@@ -21,6 +21,36 @@
  *                 with noise multiplier sigma / (2 sqrt(rows)) at q = 1, adds
  *                 N(0, (sigma clip)^2) to every value and returns the rows.
  *   SPENT         p0 VALUE_OUT epsilon spent, p1 VALUE_OUT target.
+ * The protected layers (DarkneTZ-style: the top of the proxy model, dense
+ * layers ending in the softmax, live in the TA; see docs/tee.md):
+ *   LAYERS_LOAD   p0 MEMREF_IN p4_ta_layers_spec, p1 MEMREF_IN the initial
+ *                 weights and biases, layer by layer (float32), p2 VALUE_OUT
+ *                 (a low, b high) the bytes the layers need.  Allocates
+ *                 exactly p4_ta_layers_bytes() - P4_TA_RESERVE_BYTES, or
+ *                 OUT_OF_MEMORY.  Replaces layers loaded before.
+ *   LAYERS_TRAIN  p0 MEMREF_IN m inputs (m x inputs of the first layer),
+ *                 p1 MEMREF_IN m target rows (m x classes), p2 MEMREF_OUT
+ *                 the gradient at the inputs (darknet's sign; NONE when the
+ *                 first layer is the model's first), p3 VALUE_OUT the summed
+ *                 cross-entropy.  Forward and backward of one pass; the
+ *                 per-example gradients wait in the TA for LAYERS_CLIP.
+ *   LAYERS_CLIP   p0 MEMREF_IN m doubles: the normal world's per-example
+ *                 squared gradient norms, p1 MEMREF_OUT m float clip factors
+ *                 min(1, clip / combined norm), p2 VALUE_IN clip.  Adds the
+ *                 pass's clipped per-example gradients to the TA's sums.
+ *   LAYERS_STEP   p0 MEMREF_INOUT the normal world's clipped sums
+ *                 (normal_floats float32; NONE if 0), p1 MEMREF_IN
+ *                 p4_ta_step_args, p2 VALUE_OUT epsilon after.  Charges one
+ *                 step (q, sigma), adds N(0, (sigma clip)^2) to the normal
+ *                 world's sums (tensor by tensor) and to its own, returns the
+ *                 former and applies SGD to its layers.
+ *   LAYERS_TOP1   p0 MEMREF_IN n inputs, p1 MEMREF_OUT n int32 classes.
+ *                 Only the top-1 class leaves; logits and probabilities stay.
+ *   SEED_NOISE    p0 MEMREF_IN a 32-byte key: --reproducible runs only.  The
+ *                 session's noise becomes the software backend's stream
+ *                 (common/fs_ziggurat.h) under that key: not private.  Only
+ *                 in a TA built with P4_TA_TEST_COMMANDS (the harness's) or
+ *                 P4_TA_ALLOW_SEEDED_NOISE; others answer NOT_SUPPORTED.
  * Test-only commands (a TA built with P4_TA_TEST_COMMANDS, the harness's):
  *   TEST_PANIC    TEE_Panic.
  *   TEST_ALLOC    p0 VALUE_IN bytes (a low, b high): TEE_Malloc and free. */
@@ -40,6 +70,12 @@ enum {
     P4_TA_CMD_ADD_NOISE = 3,
     P4_TA_CMD_RELEASE_ROWS = 4,
     P4_TA_CMD_SPENT = 5,
+    P4_TA_CMD_LAYERS_LOAD = 6,
+    P4_TA_CMD_LAYERS_TRAIN = 7,
+    P4_TA_CMD_LAYERS_CLIP = 8,
+    P4_TA_CMD_LAYERS_STEP = 9,
+    P4_TA_CMD_LAYERS_TOP1 = 10,
+    P4_TA_CMD_SEED_NOISE = 11,
     P4_TA_CMD_TEST_PANIC = 0x100,
     P4_TA_CMD_TEST_ALLOC = 0x101
 };
@@ -57,6 +93,62 @@ enum {
 
 /* Most phases (distinct q, sigma) the ledger keeps. */
 #define P4_TA_LEDGER_MAX_PHASES 64
+
+/* The protected layers: at most this many dense layers (the softmax after
+ * the last is implied), and this many normal-world tensors per step. */
+#define P4_TA_MAX_LAYERS 8
+#define P4_TA_MAX_TENSORS 64
+#define P4_TA_MAX_WIDTH (1u << 20)
+/* TA heap kept for everything but the layers: the session, the ledger,
+ * the noise state and the copies a command makes of small arguments. */
+#define P4_TA_RESERVE_BYTES (64u * 1024u)
+
+typedef struct {
+    uint32_t inputs, outputs;
+    uint32_t activation;         /* model/fs_activation.h's p4_activation */
+    uint32_t reserved;
+} p4_ta_dense;
+
+typedef struct {
+    uint32_t nlayers;            /* 1..P4_TA_MAX_LAYERS                       */
+    uint32_t capacity;           /* examples per pass (TRAIN, TOP1)           */
+    uint32_t normal_floats;      /* the normal world's trainable floats       */
+    uint32_t reserved;
+    p4_ta_dense layer[P4_TA_MAX_LAYERS]; /* the last one's outputs: classes  */
+} p4_ta_layers_spec;
+
+typedef struct {
+    double q, sigma, clip;       /* the step's mechanism                      */
+    double divisor;              /* the expected batch size q N               */
+    double learning_rate, momentum, decay;
+    uint32_t ntensors;           /* the normal world's tensors, in order      */
+    uint32_t reserved;
+    uint32_t tensor[P4_TA_MAX_TENSORS]; /* their sizes, summing to normal_floats */
+} p4_ta_step_args;
+
+/* The TA heap the protected layers need: weights, gradients and momentum;
+ * one pass of inputs, outputs, deltas, probabilities, targets, input
+ * deltas, per-example norms and clip factors; the normal world's sums at a
+ * step; and the reserve.  0 for a malformed spec. */
+static inline uint64_t p4_ta_layers_bytes(const p4_ta_layers_spec *s)
+{
+    if (s->nlayers < 1 || s->nlayers > P4_TA_MAX_LAYERS || s->capacity < 1 ||
+        s->capacity > P4_TA_MAX_WIDTH)
+        return 0;
+    uint64_t m = s->capacity, params = 0, activations = 0;
+    for (uint32_t j = 0; j < s->nlayers; j++) {
+        uint64_t in = s->layer[j].inputs, out = s->layer[j].outputs;
+        if (in < 1 || out < 1 || in > P4_TA_MAX_WIDTH || out > P4_TA_MAX_WIDTH ||
+            (j > 0 && in != s->layer[j - 1].outputs))
+            return 0;
+        params += in * out + out;
+        activations += 2 * m * out;                 /* outputs and deltas */
+    }
+    uint64_t in0 = s->layer[0].inputs, classes = s->layer[s->nlayers - 1].outputs;
+    uint64_t floats = 3 * params + activations + 2 * m * in0 + 2 * m * classes + m +
+                      s->normal_floats;
+    return floats * 4 + m * 8 + P4_TA_RESERVE_BYTES;
+}
 
 static inline double p4_ta_value_double(uint32_t a, uint32_t b)
 {

@@ -1,0 +1,302 @@
+/* protected.c: DP-SGD with protected layers in the enclave; see protected.h. */
+#include "dp/protected.h"
+#include "model/fs_activation.h"
+
+#include <darknet.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One of the normal world's trainable tensors: its accumulated update. */
+typedef struct {
+    float *update;
+    size_t count;
+    int layer;
+} outside_tensor;
+
+struct p4_protected {
+    p4_model *model;
+    p4_enclave *enclave;
+    int first;                 /* pp_start: the enclave's first layer       */
+    int classes, capacity;
+    outside_tensor tensor[P4_ENCLAVE_MAX_TENSORS];
+    size_t tensor_count[P4_ENCLAVE_MAX_TENSORS];
+    int ntensors;
+    size_t outside_floats;
+    double *norms_sq;          /* capacity */
+    float *factor;             /* capacity */
+    float *sums;               /* outside_floats */
+};
+
+static int dense_activation(ACTIVATION a)
+{
+    return a == LINEAR ? P4_ACT_LINEAR : a == RELU ? P4_ACT_RELU : a == LEAKY ? P4_ACT_LEAKY : -1;
+}
+
+static const char *layer_kind(LAYER_TYPE t)
+{
+    return t == CONVOLUTIONAL ? "convolutional" : t == MAXPOOL ? "max-pool"
+         : t == CONNECTED ? "connected" : t == SOFTMAX ? "softmax" : "another kind of";
+}
+
+/* The enclave's range as dense layers ending in the softmax, or an error
+ * saying which layer cannot go in. */
+static int describe(network *net, int first, int last, int capacity, p4_enclave_layers *spec,
+                    size_t *count, p4_error *err)
+{
+    if (last != net->n - 1 || net->layers[last].type != SOFTMAX)
+        return p4_error_set(err, P4_EUNSUPPORTED, "[tee] pp_end = %d: the protected layers must "
+                            "end with the model's softmax, its last layer (%d)", last,
+                            net->n - 1);
+    if (last - first > P4_ENCLAVE_MAX_LAYERS)
+        return p4_error_set(err, P4_EUNSUPPORTED, "[tee] pp_start = %d: at most %d dense layers "
+                            "in the TA", first, P4_ENCLAVE_MAX_LAYERS);
+    if (first >= last)
+        return p4_error_set(err, P4_EUNSUPPORTED, "[tee] pp_start = %d: the TA needs at least "
+                            "one connected layer before the softmax", first);
+    memset(spec, 0, sizeof *spec);
+    *count = 0;
+    for (int i = first; i < last; i++) {
+        layer *l = &net->layers[i];
+        if (l->type != CONNECTED)
+            return p4_error_set(err, P4_EUNSUPPORTED, "[tee] pp_start = %d: layer %d is a %s "
+                                "layer; the TA runs connected layers and the softmax only "
+                                "(convolutional and max-pool layers in the TA are not built)",
+                                first, i, layer_kind(l->type));
+        int act = dense_activation(l->activation);
+        if (act < 0 || l->batch_normalize)
+            return p4_error_set(err, P4_EUNSUPPORTED, "layer %d: the TA runs linear, relu and "
+                                "leaky activations without batch normalisation", i);
+        spec->layer[spec->count].inputs = l->inputs;
+        spec->layer[spec->count].outputs = l->outputs;
+        spec->layer[spec->count].activation = act;
+        spec->count++;
+        *count += (size_t)l->inputs * l->outputs + l->outputs;
+    }
+    spec->capacity = capacity;
+    return P4_OK;
+}
+
+int p4_protected_new(p4_protected **out, p4_model *model, p4_enclave *enclave, p4_error *err)
+{
+    int first, last;
+    if (out == NULL || model == NULL || enclave == NULL)
+        return p4_error_set(err, P4_EINVAL, "p4_protected_new: bad arguments");
+    if (!p4_enclave_protected_range(enclave, &first, &last))
+        return p4_error_set(err, P4_EINVAL, "p4_protected_new: the enclave protects no layers");
+    network *net = p4_model_network(model);
+    if (last >= net->n)
+        return p4_error_set(err, P4_EINVAL, "[tee] pp_end = %d: the model has layers 0..%d",
+                            last, net->n - 1);
+    p4_enclave_layers spec;
+    size_t count = 0;
+    int rc = describe(net, first, last, p4_model_capacity(model), &spec, &count, err);
+    if (rc != P4_OK)
+        return rc;
+    p4_protected *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return p4_error_set(err, P4_ENOMEM, "out of memory");
+    p->model = model;
+    p->enclave = enclave;
+    p->first = first;
+    p->classes = p4_model_classes(model);
+    p->capacity = p4_model_capacity(model);
+    for (int i = 0; i < first; i++) {
+        layer *l = &net->layers[i];
+        size_t nw;
+        if (l->type == CONNECTED)
+            nw = (size_t)l->inputs * l->outputs;
+        else if (l->type == CONVOLUTIONAL)
+            nw = (size_t)l->n * l->size * l->size * l->c;
+        else
+            continue;
+        if (p->ntensors + 2 > P4_ENCLAVE_MAX_TENSORS) {
+            free(p);
+            return p4_error_set(err, P4_EUNSUPPORTED, "more than %d normal-world tensors",
+                                P4_ENCLAVE_MAX_TENSORS);
+        }
+        p->tensor[p->ntensors++] = (outside_tensor){ l->weight_updates, nw, i };
+        p->tensor[p->ntensors++] = (outside_tensor){ l->bias_updates, (size_t)l->n, i };
+        if (l->type == CONNECTED)
+            p->tensor[p->ntensors - 1].count = (size_t)l->outputs;
+    }
+    for (int t = 0; t < p->ntensors; t++) {
+        p->tensor_count[t] = p->tensor[t].count;
+        p->outside_floats += p->tensor[t].count;
+    }
+    spec.outside_floats = p->outside_floats;
+    p->norms_sq = calloc((size_t)p->capacity, sizeof(double));
+    p->factor = calloc((size_t)p->capacity, sizeof(float));
+    p->sums = calloc(p->outside_floats ? p->outside_floats : 1, sizeof(float));
+    float *params = malloc(count * sizeof(float));
+    if (p->norms_sq == NULL || p->factor == NULL || p->sums == NULL || params == NULL) {
+        free(params);
+        p4_protected_destroy(&p);
+        return p4_error_set(err, P4_ENOMEM, "out of memory");
+    }
+    /* The configuration-time check first: nothing moves if it fails. */
+    rc = p4_enclave_layers_check(enclave, &spec, err);
+    float *dst = params;
+    for (int i = first; rc == P4_OK && i < last; i++) {
+        layer *l = &net->layers[i];
+        memcpy(dst, l->weights, (size_t)l->inputs * l->outputs * sizeof(float));
+        dst += (size_t)l->inputs * l->outputs;
+        memcpy(dst, l->biases, (size_t)l->outputs * sizeof(float));
+        dst += l->outputs;
+    }
+    if (rc == P4_OK)
+        rc = p4_enclave_layers_load(enclave, &spec, params, count, err);
+    memset(params, 0, count * sizeof(float));
+    free(params);
+    if (rc != P4_OK) {
+        p4_protected_destroy(&p);
+        return rc;
+    }
+    /* From here the enclave's copy is the only one. */
+    for (int i = first; i < last; i++) {
+        layer *l = &net->layers[i];
+        memset(l->weights, 0, (size_t)l->inputs * l->outputs * sizeof(float));
+        memset(l->biases, 0, (size_t)l->outputs * sizeof(float));
+    }
+    *out = p;
+    return P4_OK;
+}
+
+void p4_protected_destroy(p4_protected **p)
+{
+    if (p == NULL || *p == NULL)
+        return;
+    free((*p)->norms_sq);
+    free((*p)->factor);
+    free((*p)->sums);
+    free(*p);
+    *p = NULL;
+}
+
+/* Loads m examples and runs the normal world's layers (darknet's forward
+ * on the network cut below the enclave's first layer); returns what the
+ * enclave's first layer takes in. */
+static const float *forward_below(p4_protected *p, const float *x, int m, int train)
+{
+    network *net = p4_model_network(p->model);
+    if (p4_model_load_inputs(p->model, x, m) != P4_OK)
+        return NULL;
+    if (p->first == 0)
+        return net->input;
+    p4_model_forward(p->model, train);
+    return net->layers[p->first - 1].output;
+}
+
+/* The network cut at the enclave's first layer for the life of a call. */
+typedef struct {
+    network *net;
+    int n;
+} cut;
+
+static cut cut_network(p4_protected *p)
+{
+    network *net = p4_model_network(p->model);
+    cut c = { net, net->n };
+    net->n = p->first;
+    return c;
+}
+
+static void restore(cut c)
+{
+    c.net->n = c.n;
+}
+
+static int one_pass(p4_protected *p, p4_per_example *pe, double clip, const float *x,
+                    const float *targets, int m, double *loss, p4_error *err)
+{
+    network *net = p4_model_network(p->model);
+    const float *in = forward_below(p, x, m, 1);
+    if (in == NULL)
+        return p4_error_set(err, P4_EINVAL, "protected step: cannot load a batch");
+    float *in_delta = p->first > 0 ? net->layers[p->first - 1].delta : NULL;
+    int rc = p4_enclave_layers_train(p->enclave, in, m, targets, in_delta, loss, err);
+    if (rc != P4_OK)
+        return rc;
+    if (!isfinite(*loss))
+        return p4_error_set(err, P4_EINVAL, "DP-SGD: the loss is %g (diverged); no update is "
+                            "released", *loss);
+    if (p->first > 0) {
+        if ((rc = p4_per_example_backward(pe, p->norms_sq, m)) != P4_OK)
+            return p4_error_set(err, rc, "DP-SGD: per-example backward failed");
+    } else {
+        memset(p->norms_sq, 0, (size_t)m * sizeof(double));
+    }
+    if ((rc = p4_enclave_layers_clip(p->enclave, p->norms_sq, m, clip, p->factor, err)) != P4_OK)
+        return rc;
+    if (p->first > 0 && (rc = p4_per_example_accumulate(pe, p->factor, m)) != P4_OK)
+        return p4_error_set(err, rc, "DP-SGD: accumulation failed");
+    return P4_OK;
+}
+
+int p4_protected_step(p4_protected *p, p4_per_example *pe, p4_sgd *sgd, double sample_rate,
+                      double noise_multiplier, double clip_norm, const float *x,
+                      const float *targets, int n, double expected_batch, double *loss_sum,
+                      p4_error *err)
+{
+    if (p == NULL || pe == NULL || sgd == NULL || (n > 0 && (x == NULL || targets == NULL)) ||
+        n < 0 || !(expected_batch > 0))
+        return p4_error_set(err, P4_EINVAL, "protected step: bad arguments");
+    p4_enclave_step st = { .sample_rate = sample_rate, .noise_multiplier = noise_multiplier,
+                           .clip_norm = clip_norm, .divisor = expected_batch };
+    int rc = p4_sgd_settings(sgd, &st.learning_rate, &st.momentum, &st.weight_decay);
+    if (rc != P4_OK)
+        return p4_error_set(err, rc, "protected step: no optimiser settings");
+    size_t inputs = (size_t)p4_model_input_size(p->model);
+    double total = 0;
+    p4_sgd_zero_grad(sgd);
+    cut c = cut_network(p);
+    for (int first = 0; rc == P4_OK && first < n; first += p->capacity) {
+        int m = n - first < p->capacity ? n - first : p->capacity;
+        double loss = 0;
+        rc = one_pass(p, pe, clip_norm, x + (size_t)first * inputs,
+                      targets + (size_t)first * p->classes, m, &loss, err);
+        total += loss;
+    }
+    size_t at = 0;
+    for (int t = 0; rc == P4_OK && t < p->ntensors; t++) {
+        if (!p4_per_example_trainable(pe, p->tensor[t].layer)) {
+            rc = p4_error_set(err, P4_EUNSUPPORTED, "protected layers with frozen normal-world "
+                              "layers (layer %d) are not built", p->tensor[t].layer);
+            break;
+        }
+        memcpy(p->sums + at, p->tensor[t].update, p->tensor[t].count * sizeof(float));
+        at += p->tensor[t].count;
+    }
+    restore(c);
+    if (rc != P4_OK)
+        return rc;
+    rc = p4_enclave_layers_step(p->enclave, &st, p->sums, p->tensor_count, p->ntensors, err);
+    if (rc != P4_OK)
+        return rc;
+    at = 0;
+    for (int t = 0; t < p->ntensors; t++) {
+        memcpy(p->tensor[t].update, p->sums + at, p->tensor[t].count * sizeof(float));
+        at += p->tensor[t].count;
+    }
+    if (loss_sum != NULL)
+        *loss_sum = total;
+    /* The enclave's layers are zero here, with zero updates: they stay zero. */
+    return p4_sgd_step(sgd, expected_batch);
+}
+
+int p4_protected_predict(p4_protected *p, const float *x, int n, int *labels, p4_error *err)
+{
+    if (p == NULL || (x == NULL && n > 0) || (labels == NULL && n > 0) || n < 0)
+        return p4_error_set(err, P4_EINVAL, "protected predict: bad arguments");
+    size_t inputs = (size_t)p4_model_input_size(p->model);
+    int rc = P4_OK;
+    cut c = cut_network(p);
+    for (int first = 0; rc == P4_OK && first < n; first += p->capacity) {
+        int m = n - first < p->capacity ? n - first : p->capacity;
+        const float *in = forward_below(p, x + (size_t)first * inputs, m, 0);
+        rc = in == NULL ? p4_error_set(err, P4_EINVAL, "protected predict: cannot load inputs")
+                        : p4_enclave_layers_top1(p->enclave, in, m, labels + first, err);
+    }
+    restore(c);
+    return rc;
+}

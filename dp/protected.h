@@ -1,0 +1,40 @@
+/* protected.h: DP-SGD with the top of the model inside the enclave
+ * (DarkneTZ-style protected layers, [tee] pp_start..pp_end, optee backend).
+ *
+ * The normal world runs darknet's layers below pp_start; the enclave runs
+ * the rest (dense layers and the softmax), whose weights it received once
+ * at set-up and which the normal world then zeroes.  One step, per pass:
+ *   normal forward -> enclave train (loss, gradient at its inputs) ->
+ *   normal per-example backward (its norms) -> enclave clip (factors from
+ *   the combined norms) -> normal clipped sums;
+ * then the enclave charges its ledger, noises both worlds' sums, updates
+ * its layers and returns the normal world's noised sums for its SGD step.
+ * Inference gives only the top-1 class. */
+#ifndef P4_DP_PROTECTED_H
+#define P4_DP_PROTECTED_H
+
+#include "common/error.h"
+#include "dp/per_example.h"
+#include "model/model.h"
+#include "model/optimizer.h"
+#include "tee/enclave.h"
+
+typedef struct p4_protected p4_protected;
+
+/* Checks that the enclave's range is dense layers ending in the model's
+ * softmax and that they fit the enclave's memory (P4_ENOMEM naming bytes
+ * needed and available), then moves their weights into the enclave. */
+int p4_protected_new(p4_protected **out, p4_model *model, p4_enclave *enclave, p4_error *err);
+void p4_protected_destroy(p4_protected **p);
+
+/* One DP-SGD step (dp/dpsgd.h's p4_dpsgd_step with the cross-entropy on
+ * `targets`); clip and sigma from (clip_norm, noise_multiplier). */
+int p4_protected_step(p4_protected *p, p4_per_example *pe, p4_sgd *sgd, double sample_rate,
+                      double noise_multiplier, double clip_norm, const float *x,
+                      const float *targets, int n, double expected_batch, double *loss_sum,
+                      p4_error *err);
+
+/* Top-1 classes of n examples. */
+int p4_protected_predict(p4_protected *p, const float *x, int n, int *labels, p4_error *err);
+
+#endif

@@ -1,0 +1,190 @@
+/* enclave_optee.c: tee/enclave.h's optee backend, over p4_optee (host/).
+ * The TA holds the noise, the ledger and the protected layers; this file
+ * only translates the enclave's calls into the TA's commands. */
+#include "tee/enclave_backend.h"
+#include "tee/optee/host/optee.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int p4_enclave_open_optee(p4_enclave **out, const p4_enclave_optee_options *opt,
+                          p4_error *err)
+{
+    if (out == NULL || opt == NULL)
+        return p4_error_set(err, P4_EINVAL, "p4_enclave_open_optee: no output or options");
+    *out = NULL;
+    if ((opt->pp_start < 0) != (opt->pp_end < 0) || opt->pp_start > opt->pp_end)
+        return p4_error_set(err, P4_EINVAL, "[tee] pp_start %d, pp_end %d: give both (0-based, "
+                            "pp_start <= pp_end) or neither", opt->pp_start, opt->pp_end);
+    p4_enclave *e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return p4_error_set(err, P4_ENOMEM, "out of memory");
+    e->backend = P4_ENCLAVE_OPTEE;
+    e->pp_start = opt->pp_start;
+    e->pp_end = opt->pp_end;
+    e->ta_memory_mib = opt->ta_memory_mib ? opt->ta_memory_mib : 10;
+    p4_optee_options o = { .delta = opt->delta, .target_epsilon = opt->target_epsilon,
+                           .ta_memory_mib = e->ta_memory_mib, .storage_dir = opt->storage_dir,
+                           .ta_dir = opt->ta_dir };
+    int rc = p4_optee_open(&e->optee, &o, err);
+    if (rc == P4_OK && opt->seeded) {
+        /* The software backend's key for the same seed: the TA then draws
+         * the same noise (common/fs_ziggurat.h), and gives up its secrecy. */
+        rc = p4_rng_init_seeded(&e->noise, opt->seed, "dp-noise");
+        if (rc == P4_OK)
+            rc = p4_optee_seed_noise(e->optee, e->noise.key, err);
+        else
+            p4_error_set(err, rc, "cannot derive the reproducible noise key");
+        p4_rng_wipe(&e->noise);
+    }
+    if (rc != P4_OK) {
+        p4_enclave_close(&e);
+        return rc;
+    }
+    *out = e;
+    return P4_OK;
+}
+
+void p4_enclave_optee_release(p4_enclave *e)
+{
+    p4_optee_close(&e->optee);
+}
+
+int p4_enclave_optee_noise(p4_enclave *e, float *values, size_t n, double stddev,
+                           p4_error *err)
+{
+    return p4_optee_add_noise(e->optee, values, n, stddev, err);
+}
+
+void p4_enclave_optee_traffic(const p4_enclave *e, uint64_t *bytes_in, uint64_t *bytes_out)
+{
+    p4_optee_traffic(e->optee, bytes_in, bytes_out);
+}
+
+const char *p4_enclave_optee_protection(const p4_enclave *e)
+{
+    (void)e;
+    return p4_optee_protection();
+}
+
+int p4_enclave_optee_charge(p4_enclave *e, double q, double sigma, long long steps,
+                            p4_error *err)
+{
+    return p4_optee_charge(e->optee, q, sigma, steps, NULL, err);
+}
+
+int p4_enclave_optee_release_rows(p4_enclave *e, float *rows, int n, int cols, double clip,
+                                  double sigma, p4_error *err)
+{
+    return p4_optee_release_rows(e->optee, rows, n, cols, clip, sigma, err);
+}
+
+static int optee_only(const p4_enclave *e, const char *what, p4_error *err)
+{
+    if (e == NULL)
+        return p4_error_set(err, P4_EINVAL, "%s: no enclave", what);
+    if (e->backend != P4_ENCLAVE_OPTEE || e->optee == NULL)
+        return p4_error_set(err, P4_EUNSUPPORTED, "%s: the %s backend holds no layers (it runs "
+                            "every layer in the normal world)", what, p4_enclave_kind(e));
+    return P4_OK;
+}
+
+static int to_spec(const p4_enclave_layers *in, p4_ta_layers_spec *out, p4_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (in == NULL || in->count < 1 || in->count > P4_TA_MAX_LAYERS || in->capacity < 1 ||
+        in->outside_floats > (1u << 28))
+        return p4_error_set(err, P4_EINVAL, "protected layers: 1..%d dense layers, a pass of at "
+                            "least one example", P4_TA_MAX_LAYERS);
+    out->nlayers = (uint32_t)in->count;
+    out->capacity = (uint32_t)in->capacity;
+    out->normal_floats = (uint32_t)in->outside_floats;
+    for (int j = 0; j < in->count; j++) {
+        if (in->layer[j].inputs < 1 || in->layer[j].outputs < 1 || in->layer[j].activation < 0)
+            return p4_error_set(err, P4_EINVAL, "protected layer %d: bad shape", j);
+        out->layer[j].inputs = (uint32_t)in->layer[j].inputs;
+        out->layer[j].outputs = (uint32_t)in->layer[j].outputs;
+        out->layer[j].activation = (uint32_t)in->layer[j].activation;
+    }
+    return P4_OK;
+}
+
+int p4_enclave_layers_check(const p4_enclave *enclave, const p4_enclave_layers *spec,
+                            p4_error *err)
+{
+    p4_ta_layers_spec s;
+    int rc = optee_only(enclave, "protected layers", err);
+    if (rc == P4_OK)
+        rc = to_spec(spec, &s, err);
+    if (rc == P4_OK)
+        rc = p4_optee_layers_check(&s, enclave->ta_memory_mib, err);
+    return rc;
+}
+
+int p4_enclave_layers_load(p4_enclave *enclave, const p4_enclave_layers *spec,
+                           const float *params, size_t count, p4_error *err)
+{
+    p4_ta_layers_spec s;
+    int rc = optee_only(enclave, "protected layers", err);
+    if (rc == P4_OK)
+        rc = to_spec(spec, &s, err);
+    if (rc == P4_OK)
+        rc = p4_optee_layers_load(enclave->optee, &s, params, count, err);
+    return rc;
+}
+
+int p4_enclave_layers_train(p4_enclave *enclave, const float *inputs, int m,
+                            const float *targets, float *in_delta, double *loss,
+                            p4_error *err)
+{
+    int rc = optee_only(enclave, "protected layers", err);
+    return rc != P4_OK ? rc
+                       : p4_optee_layers_train(enclave->optee, inputs, m, targets, in_delta,
+                                               loss, err);
+}
+
+int p4_enclave_layers_clip(p4_enclave *enclave, const double *outside_norms_sq, int m,
+                           double clip, float *factor, p4_error *err)
+{
+    int rc = optee_only(enclave, "protected layers", err);
+    return rc != P4_OK ? rc
+                       : p4_optee_layers_clip(enclave->optee, outside_norms_sq, m, clip, factor,
+                                              err);
+}
+
+int p4_enclave_layers_step(p4_enclave *enclave, const p4_enclave_step *step,
+                           float *outside_sums, const size_t *tensor_sizes, int ntensors,
+                           p4_error *err)
+{
+    int rc = optee_only(enclave, "protected layers", err);
+    if (rc != P4_OK)
+        return rc;
+    if (step == NULL || ntensors < 0 || ntensors > P4_TA_MAX_TENSORS ||
+        (ntensors > 0 && tensor_sizes == NULL))
+        return p4_error_set(err, P4_EINVAL, "protected step: bad arguments (at most %d "
+                            "normal-world tensors)", P4_TA_MAX_TENSORS);
+    p4_ta_step_args a;
+    memset(&a, 0, sizeof a);
+    a.q = step->sample_rate;
+    a.sigma = step->noise_multiplier;
+    a.clip = step->clip_norm;
+    a.divisor = step->divisor;
+    a.learning_rate = step->learning_rate;
+    a.momentum = step->momentum;
+    a.decay = step->weight_decay;
+    a.ntensors = (uint32_t)ntensors;
+    size_t count = 0;
+    for (int t = 0; t < ntensors; t++) {
+        a.tensor[t] = (uint32_t)tensor_sizes[t];
+        count += tensor_sizes[t];
+    }
+    return p4_optee_layers_step(enclave->optee, &a, outside_sums, count, NULL, err);
+}
+
+int p4_enclave_layers_top1(p4_enclave *enclave, const float *inputs, int n, int *labels,
+                           p4_error *err)
+{
+    int rc = optee_only(enclave, "protected layers", err);
+    return rc != P4_OK ? rc : p4_optee_layers_top1(enclave->optee, inputs, n, labels, err);
+}

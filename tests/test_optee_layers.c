@@ -1,0 +1,369 @@
+/* test_optee_layers.c: the optee backend's protected layers through the
+ * harness (tee/enclave.h, dp/protected.c, tee/optee/ta/ta_layers.c):
+ *   - DP-SGD with the output layer, or CNN1's last two layers, or the whole
+ *     MLP inside the TA gives the software backend's per-step losses
+ *     (--reproducible noise) within 1e-4 relative, and the same top-1;
+ *   - inference sends only the top-1 class out: the harness's byte count of
+ *     what came back is 4 bytes per example;
+ *   - layers that do not fit ta_memory_mib are refused before anything moves,
+ *     naming the bytes needed and available;
+ *   - a convolutional or max-pool layer in the range is refused by name;
+ *   - a TA panic is an error, the session is reopened, the ledger keeps its
+ *     spend and the lost layers are reported until loaded again. */
+#include "support/test_support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "common/rng.h"
+#include "dp/dpsgd.h"
+#include "model/model.h"
+#include "model/optimizer.h"
+#include "p4_ta.h"
+#include "tee/enclave.h"
+#include "tee/optee/host/optee.h"
+
+#define CLASSES 10
+#define INPUTS (28 * 28)
+#define BATCH 40
+
+typedef struct {
+    p4_model *model;
+    p4_sgd *sgd;
+    p4_enclave *enclave;
+    p4_dpsgd *dp;
+} trainer;
+
+static const char *cnn1 = "configs/models/cnn1-28x28x1.cfg";
+static const char *mlp = "configs/models/mlp-28x28x1.cfg";
+
+/* backend_optee 0: software; else optee with layers pp_start..pp_end. */
+static int trainer_open(trainer *t, const char *dir, const char *cfg, int optee, int pp_start,
+                        int pp_end, int mib, p4_error *err)
+{
+    memset(t, 0, sizeof *t);
+    p4_cfg_shape shape = { 28, 28, 1, CLASSES };
+    int rc = p4_model_new(&t->model, cfg, &shape, BATCH, 11, err);
+    if (rc == P4_OK)
+        rc = p4_sgd_new(&t->sgd, t->model, 0.05, 0.9, 1e-4, err);
+    if (rc == P4_OK && optee) {
+        p4_enclave_optee_options o = { .seeded = 1, .seed = 5, .delta = 1e-5,
+                                       .target_epsilon = 50, .pp_start = pp_start,
+                                       .pp_end = pp_end, .ta_memory_mib = mib,
+                                       .storage_dir = dir };
+        rc = p4_enclave_open_optee(&t->enclave, &o, err);
+    } else if (rc == P4_OK) {
+        rc = p4_enclave_open_software(&t->enclave, 1, 5, err);
+    }
+    p4_dpsgd_params params = { .sample_rate = 0.1, .noise_multiplier = 1.0, .clip_norm = 1.0 };
+    if (rc == P4_OK)
+        rc = p4_dpsgd_new(&t->dp, t->model, t->sgd, &params, t->enclave, err);
+    return rc;
+}
+
+static void trainer_close(trainer *t)
+{
+    p4_dpsgd_destroy(&t->dp);
+    p4_enclave_close(&t->enclave);
+    p4_sgd_destroy(&t->sgd);
+    p4_model_destroy(&t->model);
+}
+
+/* n synthetic examples (pixels in [0, 1), one-hot targets) from seed. */
+static void make_batch(uint64_t seed, int n, float *x, float *y)
+{
+    p4_rng rng;
+    assert_int_equal(p4_rng_init_seeded(&rng, seed, "test-batch"), P4_OK);
+    for (int i = 0; i < n * INPUTS; i++)
+        x[i] = (float)p4_rng_uniform(&rng);
+    memset(y, 0, (size_t)n * CLASSES * sizeof(float));
+    for (int i = 0; i < n; i++)
+        y[i * CLASSES + (int)p4_rng_below(&rng, CLASSES)] = 1.0f;
+}
+
+/* Steps of varied sizes (one larger than a pass, one empty) on both
+ * backends; the losses must agree step by step. */
+static void same_losses(const char *dir, const char *cfg, int pp_start, int pp_end)
+{
+    static const int sizes[] = { 30, 95, 12, 0, 40, 33, 7, 40 };
+    const int steps = (int)(sizeof sizes / sizeof sizes[0]);
+    float *x = malloc((size_t)95 * INPUTS * sizeof(float));
+    float *y = malloc((size_t)95 * CLASSES * sizeof(float));
+    assert_non_null(x);
+    assert_non_null(y);
+    trainer sw, tee;
+    p4_error err;
+    if (trainer_open(&sw, dir, cfg, 0, -1, -1, 0, &err) != P4_OK ||
+        trainer_open(&tee, dir, cfg, 1, pp_start, pp_end, 10, &err) != P4_OK)
+        fail_msg("open: %s", err.message);
+    double worst = 0;
+    for (int s = 0; s < steps; s++) {
+        make_batch(100 + (uint64_t)s, sizes[s], x, y);
+        double a = -1, b = -1;
+        assert_int_equal(p4_dpsgd_step(sw.dp, x, y, sizes[s], 4.0, NULL, NULL, &a, &err), P4_OK);
+        if (p4_dpsgd_step(tee.dp, x, y, sizes[s], 4.0, NULL, NULL, &b, &err) != P4_OK)
+            fail_msg("optee step %d: %s", s, err.message);
+        double rel = fabs(a - b) / (fabs(a) > 1e-30 ? fabs(a) : 1.0);
+        if (rel > worst)
+            worst = rel;
+        if (rel > 1e-4)
+            fail_msg("%s pp %d..%d step %d: loss %.9g (software) vs %.9g (optee)", cfg,
+                     pp_start, pp_end, s, a, b);
+    }
+    print_message("%s pp %d..%d: %d steps, largest relative loss difference %.3g\n", cfg,
+                  pp_start, pp_end, steps, worst);
+    /* The same classes after training (the TA's softmax is inside). */
+    make_batch(999, 64, x, y);
+    int labels_sw[64], labels_tee[64], same = 0;
+    assert_int_equal(p4_model_predict(sw.model, x, 64, NULL, labels_sw), P4_OK);
+    assert_int_equal(p4_dpsgd_predict(tee.dp, x, 64, labels_tee, &err), P4_OK);
+    for (int i = 0; i < 64; i++)
+        same += labels_sw[i] == labels_tee[i];
+    assert_true(same >= 63);
+    trainer_close(&sw);
+    trainer_close(&tee);
+    free(x);
+    free(y);
+}
+
+static void output_layer_matches_software(void **state)
+{
+    same_losses(*state, cnn1, 5, 6);
+}
+
+static void last_two_layers_match_software(void **state)
+{
+    same_losses(*state, cnn1, 4, 6);
+}
+
+static void whole_mlp_matches_software(void **state)
+{
+    same_losses(*state, mlp, 0, 3);
+}
+
+/* The normal world's copy of the protected weights is gone once loaded. */
+static void protected_weights_leave_the_normal_world(void **state)
+{
+    trainer t;
+    p4_error err;
+    if (trainer_open(&t, *state, cnn1, 1, 4, 6, 10, &err) != P4_OK)
+        fail_msg("open: %s", err.message);
+    size_t offset, length;
+    /* Parametrised layers: conv, conv, fc64, fc10: k = 2 and 3 are inside. */
+    float *params = malloc(p4_model_param_count(t.model) * sizeof(float));
+    assert_non_null(params);
+    assert_int_equal(p4_model_get_params(t.model, params, p4_model_param_count(t.model)), P4_OK);
+    for (int k = 0; k < 4; k++) {
+        assert_int_equal(p4_model_param_layer(t.model, k, &offset, &length), P4_OK);
+        double sum = 0;
+        for (size_t i = 0; i < length; i++)
+            sum += fabs(params[offset + i]);
+        if (k >= 2)
+            assert_true(sum == 0);
+        else
+            assert_true(sum > 0);
+    }
+    free(params);
+    trainer_close(&t);
+}
+
+static void top1_only_crosses(void **state)
+{
+    trainer t;
+    p4_error err;
+    if (trainer_open(&t, *state, cnn1, 1, 5, 6, 10, &err) != P4_OK)
+        fail_msg("open: %s", err.message);
+    enum { N = 37 };
+    float *x = malloc((size_t)N * INPUTS * sizeof(float));
+    float y[N * CLASSES];
+    assert_non_null(x);
+    make_batch(7, N, x, y);
+    uint64_t in0, out0, in1, out1;
+    p4_enclave_traffic(t.enclave, &in0, &out0);
+    int labels[N];
+    assert_int_equal(p4_dpsgd_predict(t.dp, x, N, labels, &err), P4_OK);
+    p4_enclave_traffic(t.enclave, &in1, &out1);
+    /* In: the 64 activations of fc64 per example; out: one int32 each. */
+    assert_int_equal(in1 - in0, (uint64_t)N * 64 * sizeof(float));
+    assert_int_equal(out1 - out0, (uint64_t)N * sizeof(int32_t));
+    for (int i = 0; i < N; i++)
+        assert_true(labels[i] >= 0 && labels[i] < CLASSES);
+    /* A training step, for contrast, sends the gradient at the TA's inputs
+     * back (and the clip factors, the loss, the noised normal-world sums). */
+    p4_enclave_traffic(t.enclave, &in0, &out0);
+    double loss;
+    assert_int_equal(p4_dpsgd_step(t.dp, x, y, N, 4.0, NULL, NULL, &loss, &err), P4_OK);
+    p4_enclave_traffic(t.enclave, &in1, &out1);
+    assert_true(out1 - out0 >= (uint64_t)N * 64 * sizeof(float));
+    print_message("top-1 of %d: %llu bytes in, %llu out; a DP step of %d: %llu in, %llu out\n",
+                  N, (unsigned long long)N * 64 * 4, (unsigned long long)N * 4, N,
+                  (unsigned long long)(in1 - in0), (unsigned long long)(out1 - out0));
+    free(x);
+    trainer_close(&t);
+}
+
+static void too_big_for_the_ta_is_refused(void **state)
+{
+    trainer t;
+    p4_error err;
+    /* The whole MLP: 199,210 parameters, x3 (weights, gradients, momentum)
+     * is 2.4 MB, more than 2 MiB. */
+    int rc = trainer_open(&t, *state, mlp, 1, 0, 3, 2, &err);
+    assert_int_equal(rc, P4_ENOMEM);
+    print_message("refused: %s\n", err.message);
+    assert_non_null(strstr(err.message, "but the TA has 2097152 bytes ([tee] ta_memory_mib = 2)"));
+    const char *need = strstr(err.message, "need ");
+    assert_non_null(need);
+    assert_true(strtoull(need + 5, NULL, 10) > 2097152ull);
+    /* Nothing moved: the normal world still holds every weight. */
+    size_t offset, length;
+    float *params = malloc(p4_model_param_count(t.model) * sizeof(float));
+    assert_non_null(params);
+    assert_int_equal(p4_model_get_params(t.model, params, p4_model_param_count(t.model)), P4_OK);
+    assert_int_equal(p4_model_param_layer(t.model, 2, &offset, &length), P4_OK);
+    double sum = 0;
+    for (size_t i = 0; i < length; i++)
+        sum += fabs(params[offset + i]);
+    assert_true(sum > 0);
+    free(params);
+    trainer_close(&t);
+    /* With room it loads. */
+    if (trainer_open(&t, *state, mlp, 1, 0, 3, 4, &err) != P4_OK)
+        fail_msg("4 MiB: %s", err.message);
+    trainer_close(&t);
+}
+
+/* `p4 train` refuses such a config before training: exit 2, the bytes. */
+static void p4_train_refuses_layers_that_do_not_fit(void **state)
+{
+    const char *dir = *state;
+    if (!test_dataset_path("/usr/share/datasets/fashion-mnist"))
+        TEST_SKIP("/usr/share/datasets/fashion-mnist is absent");
+    const char *bin = getenv("P4_BIN"), *src = getenv("P4_SOURCE_DIR");
+    if (!bin || !src)
+        TEST_SKIP("P4_BIN or P4_SOURCE_DIR is not set (run under ctest)");
+    char text[1024], path[512], out[512], errfile[512];
+    snprintf(text, sizeof text,
+             "[data]\ndataset = fashion-mnist\nmax_train = 200\nmax_test = 50\n"
+             "[model]\ncfg = %s/configs/models/mlp-28x28x1.cfg\nepochs = 1\nbatch = 40\n"
+             "[dp]\ntarget_epsilon = 8\ndelta = 1e-5\nstate = ledger.db\n"
+             "[tee]\nbackend = optee\npp_start = 0\npp_end = 3\nta_memory_mib = 2\n", src);
+    test_write_text(dir, "big.ini", text, path, sizeof path);
+    test_path_in(dir, "out.txt", out, sizeof out);
+    test_path_in(dir, "err.txt", errfile, sizeof errfile);
+    char *const argv[] = { (char *)bin, "train", "--config", path, "--reproducible", NULL };
+    int status;
+    pid_t pid = test_spawn(argv, out, errfile);
+    assert_true(pid > 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    char *stderr_text = test_read_all(errfile);
+    print_message("p4 train: %s", stderr_text);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+    assert_non_null(strstr(stderr_text, "but the TA has 2097152 bytes ([tee] ta_memory_mib = 2)"));
+    free(stderr_text);
+}
+
+static void conv_and_pool_layers_are_refused(void **state)
+{
+    trainer t;
+    p4_error err;
+    assert_int_equal(trainer_open(&t, *state, cnn1, 1, 2, 6, 10, &err), P4_EUNSUPPORTED);
+    assert_non_null(strstr(err.message, "layer 2 is a convolutional layer"));
+    trainer_close(&t);
+    assert_int_equal(trainer_open(&t, *state, cnn1, 1, 3, 6, 10, &err), P4_EUNSUPPORTED);
+    assert_non_null(strstr(err.message, "layer 3 is a max-pool layer"));
+    trainer_close(&t);
+    assert_int_equal(trainer_open(&t, *state, cnn1, 1, 4, 5, 10, &err), P4_EUNSUPPORTED);
+    assert_non_null(strstr(err.message, "must end with the model's softmax"));
+    trainer_close(&t);
+    /* The software backend has no layers to hold. */
+    assert_int_equal(p4_enclave_open_software(&t.enclave, 1, 1, &err), P4_OK);
+    p4_enclave_layers spec = { .count = 1, .layer = { { 4, 2, 0 } }, .capacity = 1 };
+    assert_int_equal(p4_enclave_layers_check(t.enclave, &spec, &err), P4_EUNSUPPORTED);
+    p4_enclave_close(&t.enclave);
+}
+
+/* At the host API: one dense layer of 4 -> 3, driven by hand. */
+static void one_step(p4_optee *t, p4_error *err)
+{
+    float in[2 * 4] = { 1, 0, 0.5f, -1, 0, 2, 1, 1 };
+    float targets[2 * 3] = { 1, 0, 0, 0, 0, 1 }, delta[8];
+    double loss, norms[2] = { 0.25, 4.0 };
+    float factor[2];
+    assert_int_equal(p4_optee_layers_train(t, in, 2, targets, delta, &loss, err), P4_OK);
+    assert_true(loss > 0);
+    assert_int_equal(p4_optee_layers_clip(t, norms, 2, 1.0, factor, err), P4_OK);
+    assert_true(factor[1] <= 0.5f); /* the normal world's norm of 2 alone passes clip 1 */
+    p4_ta_step_args a = { .q = 0.1, .sigma = 1.0, .clip = 1.0, .divisor = 2, .learning_rate = 0.1,
+                          .momentum = 0.9, .decay = 0, .ntensors = 1, .tensor = { 5 } };
+    float sums[5] = { 0, 0, 0, 0, 0 };
+    double after;
+    assert_int_equal(p4_optee_layers_step(t, &a, sums, 5, &after, err), P4_OK);
+    assert_true(after > 0);
+    double moved = 0;
+    for (int i = 0; i < 5; i++)
+        moved += fabs(sums[i]);
+    assert_true(moved > 0); /* noised inside */
+}
+
+static void panic_reopens_and_keeps_the_spend(void **state)
+{
+    p4_optee_options o = { .delta = 1e-5, .target_epsilon = 20, .storage_dir = *state };
+    p4_optee *t = NULL;
+    p4_error err;
+    assert_int_equal(p4_optee_open(&t, &o, &err), P4_OK);
+    p4_ta_layers_spec spec = { .nlayers = 1, .capacity = 4, .normal_floats = 5,
+                               .layer = { { 4, 3, 0, 0 } } };
+    float w[15];
+    for (int i = 0; i < 15; i++)
+        w[i] = 0.1f * (float)(i % 7) - 0.3f;
+    assert_int_equal(p4_optee_layers_load(t, &spec, w, 15, &err), P4_OK);
+    one_step(t, &err);
+    double before, after;
+    assert_int_equal(p4_optee_spent(t, &before, &err), P4_OK);
+    assert_true(before > 0);
+
+    assert_int_equal(p4_optee_test_command(t, P4_TA_CMD_TEST_PANIC, 0, &err), P4_ESTATE);
+    assert_non_null(strstr(err.message, "reopened"));
+    assert_int_equal(p4_optee_reopens(t), 1);
+    assert_int_equal(p4_optee_spent(t, &after, &err), P4_OK);
+    assert_true(after == before);
+    /* The layers died with the TA: said plainly, until loaded again. */
+    float in[4] = { 0 }, targets[3] = { 1, 0, 0 };
+    double loss;
+    assert_int_equal(p4_optee_layers_train(t, in, 1, targets, NULL, &loss, &err), P4_ESTATE);
+    assert_non_null(strstr(err.message, "lost"));
+    assert_int_equal(p4_optee_layers_load(t, &spec, w, 15, &err), P4_OK);
+    one_step(t, &err);
+    assert_int_equal(p4_optee_spent(t, &after, &err), P4_OK);
+    assert_true(after > before);
+    p4_optee_close(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(output_layer_matches_software, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(last_two_layers_match_software, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(whole_mlp_matches_software, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(protected_weights_leave_the_normal_world,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(top1_only_crosses, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(too_big_for_the_ta_is_refused, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(p4_train_refuses_layers_that_do_not_fit,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(conv_and_pool_layers_are_refused, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(panic_reopens_and_keeps_the_spend, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+    };
+    return test_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
+}

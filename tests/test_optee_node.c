@@ -1,0 +1,149 @@
+/* test_optee_node.c: nodes with [tee] backend = optee (issue 14).
+ *
+ * A 4-node `p4 cluster` (real p4 node processes on loopback) whose nodes
+ * run the optee backend through the harness gives, in --reproducible mode,
+ * the accuracies and groups of `p4 sim` with the software backend: the TA
+ * draws the same noise.  Each node's TA ledger (its secure storage, in the
+ * node's state folder) then holds a spend above zero and at most the
+ * node's SQLite ledger (which reserves steps in blocks) and the target:
+ * every DP step and logits release was charged in the TA before its noise. */
+#include "support/test_support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "dp/ledger.h"
+#include "tee/optee/host/optee.h"
+
+#define FMNIST "/usr/share/datasets/fashion-mnist"
+
+static void write_config(const char *dir, const char *name, const char *backend,
+                         const char *src, char *path, size_t size)
+{
+    char text[1536];
+    snprintf(text, sizeof text,
+             "[data]\ndataset = fashion-mnist\npartition = clustered\nclients = 4\n"
+             "clusters = 2\nclasses_per_cluster = 4\ntrain_per_client = 100\n"
+             "test_per_client = 250\nseed = 1\n"
+             "[model]\ncfg = %s/configs/models/mlp-28x28x1.cfg\n"
+             "proxy_cfg = %s/configs/models/logreg-28x28x1.cfg\nbatch = 20\n"
+             "learning_rate = 0.05\nmomentum = 0.9\nseed = 1\n"
+             "[dp]\ntarget_epsilon = 4\ndelta = 1e-5\nclip_norm = 1.0\n"
+             "[p4]\nmethod = p4\nrounds = 3\nlocal_epochs = 1\nwarmup_epochs = 1\n"
+             "group_size = 2\ndistance_layers = last\nkd_alpha = 0.25\nkd_temperature = 1\n"
+             "[tee]\nbackend = %s\n", src, src, backend);
+    test_write_text(dir, name, text, path, size);
+}
+
+/* Runs argv to completion; returns stdout (free it); fails unless exit 0. */
+static char *run(char *const argv[], const char *dir, const char *tag)
+{
+    char out[512], errfile[512], name[64];
+    snprintf(name, sizeof name, "%s.out", tag);
+    test_path_in(dir, name, out, sizeof out);
+    snprintf(name, sizeof name, "%s.err", tag);
+    test_path_in(dir, name, errfile, sizeof errfile);
+    pid_t pid = test_spawn(argv, out, errfile);
+    assert_true(pid > 0);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        char *e = test_read_all(errfile);
+        fail_msg("%s failed: %s", tag, e);
+    }
+    return test_read_all(out);
+}
+
+/* The JSON array after "key": in text, as written. */
+static void json_array(const char *text, const char *key, char *out, size_t size)
+{
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\":[", key);
+    const char *at = strstr(text, pattern);
+    assert_non_null(at);
+    at += strlen(pattern) - 1;
+    int depth = 0;
+    size_t n = 0;
+    do {
+        if (*at == '[')
+            depth++;
+        else if (*at == ']')
+            depth--;
+        assert_true(n + 1 < size);
+        out[n++] = *at++;
+    } while (depth > 0 && *at);
+    out[n] = '\0';
+}
+
+static void optee_cluster_equals_software_sim(void **state)
+{
+    const char *dir = *state;
+    if (!test_dataset_path(FMNIST))
+        TEST_SKIP(FMNIST " is absent");
+    const char *bin = getenv("P4_BIN"), *src = getenv("P4_SOURCE_DIR");
+    if (!bin || !src)
+        TEST_SKIP("P4_BIN or P4_SOURCE_DIR is not set (run under ctest)");
+    char sw_ini[512], tee_ini[512], sim_state[512], cluster_state[512];
+    write_config(dir, "software.ini", "software", src, sw_ini, sizeof sw_ini);
+    write_config(dir, "optee.ini", "optee", src, tee_ini, sizeof tee_ini);
+    test_path_in(dir, "sim", sim_state, sizeof sim_state);
+    test_path_in(dir, "cluster", cluster_state, sizeof cluster_state);
+    assert_int_equal(mkdir(sim_state, 0700), 0);
+    assert_int_equal(mkdir(cluster_state, 0700), 0);
+
+    char *const sim_argv[] = { (char *)bin, "sim", "--config", sw_ini, "--reproducible", "--json",
+                               "--quiet", "--state-dir", sim_state, NULL };
+    char *sim = run(sim_argv, dir, "sim");
+    char *const cluster_argv[] = { (char *)bin, "cluster", "--config", tee_ini, "--nodes", "4",
+                                   "--reproducible", "--json", "--quiet", "--state",
+                                   cluster_state, NULL };
+    char *cluster = run(cluster_argv, dir, "cluster");
+    char a[256], b[256];
+    json_array(sim, "accuracy", a, sizeof a);
+    json_array(cluster, "accuracy", b, sizeof b);
+    print_message("software p4 sim %s, optee p4 cluster %s\n", a, b);
+    assert_string_equal(a, b);
+    json_array(sim, "groups", a, sizeof a);
+    json_array(cluster, "groups", b, sizeof b);
+    assert_string_equal(a, b);
+    free(sim);
+    free(cluster);
+
+    /* Each node's TA ledger charged its releases. */
+    for (int k = 0; k < 4; k++) {
+        char storage[768], ledger_path[768];
+        snprintf(storage, sizeof storage, "%s/node-%d/client-%03d.optee", cluster_state, k, k);
+        snprintf(ledger_path, sizeof ledger_path, "%s/node-%d/client-%03d.db", cluster_state, k,
+                 k);
+        p4_optee_options o = { .delta = 1e-5, .target_epsilon = 4, .storage_dir = storage };
+        p4_optee *t = NULL;
+        p4_error err;
+        if (p4_optee_open(&t, &o, &err) != P4_OK)
+            fail_msg("node %d's TA: %s", k, err.message);
+        double ta_spent = -1, sqlite_spent = -1;
+        assert_int_equal(p4_optee_spent(t, &ta_spent, &err), P4_OK);
+        p4_optee_close(&t);
+        p4_ledger *ledger = NULL;
+        assert_int_equal(p4_ledger_open(ledger_path, 4, 1e-5, &ledger, &err), P4_OK);
+        assert_int_equal(p4_ledger_spent(ledger, &sqlite_spent, &err), P4_OK);
+        p4_ledger_close(&ledger);
+        print_message("node %d: TA ledger %.6f, SQLite ledger %.6f (target 4)\n", k, ta_spent,
+                      sqlite_spent);
+        assert_true(ta_spent > 0.5 * sqlite_spent);
+        assert_true(ta_spent <= sqlite_spent + 1e-9);
+        assert_true(ta_spent <= 4.0);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(optee_cluster_equals_software_sim, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+    };
+    return test_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
+}
