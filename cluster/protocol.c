@@ -11,6 +11,7 @@
 #include "cluster/replay_guard.h"
 #include "cluster/sender.h"
 #include "cluster/similarity.h"
+#include "cluster/slice_board.h"
 #include "cluster/wire.h"
 #include "common/progress.h"
 #include "distill/aggregate.h"
@@ -527,35 +528,24 @@ static int settle_view(run *r, const uint8_t mine[32], unsigned char *everyone, 
     return rc;
 }
 
-/* Every peer's slice of its warm-up proxy to everyone; the same grouping
- * computed by all; the digests compared. */
-static int group_peers(run *r, const float *proxy, unsigned char *everyone, held **got,
-                       p4_error *err)
+/* The groups from every peer's slice (got[j], or the board's), computed as
+ * every other peer computes them: the pairs sampled from the public seed,
+ * L1 distances over them, then p4_group_clients. */
+static int compute_groups(run *r, const float *own, size_t length, held **got, p4_error *err)
 {
     const p4_protocol_spec *sp = r->spec;
-    int n = r->n, self = r->self, rc;
-    size_t offset, length;
-    if ((rc = p4_peer_distance_range(sp->cfg, sp->peer->client, sp->classes, &offset, &length,
-                                     err)) != P4_OK)
-        return rc;
-    for (int j = 0; j < n && rc == P4_OK; j++)
-        if (j != self)
-            rc = send_to(r, j, P4_WIRE_SLICE, STEP_SLICE, proxy + offset, length, NULL, err);
-    if (rc == P4_OK)
-        rc = collect(r, P4_WIRE_SLICE, STEP_SLICE, everyone, length, got, err);
-    if (rc != P4_OK)
-        return rc;
-    double *dist = calloc((size_t)n * n, sizeof *dist);
+    int n = r->n, self = r->self, rc = P4_OK;
+    const double *shared = NULL;
+    double *dist = sp->board ? NULL : calloc((size_t)n * n, sizeof *dist);
     unsigned char *known = calloc((size_t)n * n, 1);
-    const float **slice = malloc((size_t)n * sizeof *slice);
-    if (!dist || !known || !slice) {
+    const float **slice = sp->board ? NULL : malloc((size_t)n * sizeof *slice);
+    if ((!sp->board && (!dist || !slice)) || !known) {
         free(dist); free(known); free(slice);
-        free_got(got, n);
         return p4_error_set(err, P4_ENOMEM, "out of memory for distances");
     }
     int absent = 0;
-    for (int j = 0; j < n; j++) {
-        slice[j] = j == self ? proxy + offset : got[j] ? got[j]->values : NULL;
+    for (int j = 0; slice && j < n; j++) {
+        slice[j] = j == self ? own : got[j] ? got[j]->values : NULL;
         absent += slice[j] == NULL;
     }
     /* The grouping's tie-breaks are public: every peer must find the same groups. */
@@ -565,7 +555,9 @@ static int group_peers(run *r, const float *proxy, unsigned char *everyone, held
                 : p4_rng_init_seeded(&rng, sp->cfg->seed, "grouping");
     if (rc == P4_OK)
         rc = p4_grouping_sample_peers(n, sp->cfg->sample_peers, &rng, known, err);
-    for (int i = 0; i < n && rc == P4_OK; i++)
+    if (rc == P4_OK && sp->board)
+        rc = p4_slice_board_distances(sp->board, known, &shared, err);
+    for (int i = 0; i < n && rc == P4_OK && !sp->board; i++)
         for (int j = i + 1; j < n && rc == P4_OK; j++) {
             if (!known[(size_t)i * n + j])
                 continue;
@@ -574,10 +566,63 @@ static int group_peers(run *r, const float *proxy, unsigned char *everyone, held
         }
     p4_grouping_params params = { sp->cfg->group_size };
     if (rc == P4_OK)
-        rc = p4_group_clients(dist, known, n, &params, &rng, r->res->group_of, &r->res->ngroups, err);
+        rc = p4_group_clients(sp->board ? shared : dist, known, n, &params, &rng, r->res->group_of,
+                              &r->res->ngroups, err);
     free(dist);
     free(known);
     free(slice);
+    return rc;
+}
+
+/* In one process: every peer's digest once, on the board; all must agree
+ * (peers that computed from the same board cannot differ, so there is no
+ * view to resynchronise: a difference is a bug, and stops the run). */
+static int compare_on_board(run *r, const uint8_t mine[32], p4_error *err)
+{
+    const uint8_t *theirs = NULL;
+    int rc = p4_slice_board_publish_digest(r->spec->board, r->self, mine, err);
+    if (rc == P4_OK)
+        rc = p4_slice_board_wait_digests(r->spec->board, p4_now_seconds() + r->spec->timeout,
+                                         &theirs, err);
+    for (int j = 0; j < r->n && rc == P4_OK; j++)
+        if (memcmp(theirs + (size_t)j * 32, mine, 32) != 0)
+            rc = p4_error_set(err, P4_EPEER, "peer %d: peer %d computed different groups from the "
+                              "same warm-up slices; refusing to split the cluster", r->self, j);
+    return rc;
+}
+
+/* Every peer's slice of its warm-up proxy to everyone (or, in one process,
+ * to the shared board); the same grouping computed by all; the digests
+ * compared. */
+static int group_peers(run *r, const float *proxy, unsigned char *everyone, held **got,
+                       p4_error *err)
+{
+    const p4_protocol_spec *sp = r->spec;
+    int n = r->n, self = r->self, rc;
+    size_t offset, length;
+    if ((rc = p4_peer_distance_range(sp->cfg, sp->peer->client, sp->classes, &offset, &length,
+                                     err)) != P4_OK)
+        return rc;
+    if (sp->board) {
+        rc = p4_slice_board_publish(sp->board, self, proxy + offset, length, err);
+        if (rc == P4_OK)
+            rc = p4_slice_board_wait(sp->board, p4_now_seconds() + sp->timeout, err);
+        for (int j = 0; j < n; j++)
+            got[j] = NULL;
+    } else {
+        for (int j = 0; j < n && rc == P4_OK; j++)
+            if (j != self)
+                rc = send_to(r, j, P4_WIRE_SLICE, STEP_SLICE, proxy + offset, length, NULL, err);
+        if (rc == P4_OK)
+            rc = collect(r, P4_WIRE_SLICE, STEP_SLICE, everyone, length, got, err);
+    }
+    if (rc != P4_OK)
+        return rc;
+    /* Paced like training: the N x N distances and the grouping's tables
+     * then exist for a few peers at a time, not for all at once. */
+    compute_begin(r);
+    rc = compute_groups(r, proxy + offset, length, got, err);
+    compute_end(r);
     free_got(got, n);
     if (rc != P4_OK)
         return rc;
@@ -591,6 +636,8 @@ static int group_peers(run *r, const float *proxy, unsigned char *everyone, held
     uint8_t mine[32];
     if ((rc = group_digest(r->res->group_of, n, mine)) != P4_OK)
         return p4_error_set(err, rc, "cannot hash the grouping");
+    if (sp->board)
+        return compare_on_board(r, mine, err);
     for (int j = 0; j < n && rc == P4_OK; j++)
         if (j != self)
             rc = send_to(r, j, P4_WIRE_DIGEST, STEP_DIGEST, NULL, 0, mine, err);
