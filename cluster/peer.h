@@ -40,6 +40,8 @@ typedef struct p4_peer_setup {
     const char *state_dir;       /* ledgers: state_dir/client-NNN.db          */
     int public_n;                /* logits mode: public reference set size    */
     const unsigned char *is_attacker; /* per client, or NULL: nobody attacks   */
+    p4_model_pool *model_pool;   /* optional: clients borrow networks from it
+                                    and can park (distill/client.h)          */
 } p4_peer_setup;
 
 typedef struct p4_peer {

@@ -11,6 +11,7 @@
 #include "cluster/replay_guard.h"
 #include "cluster/sender.h"
 #include "cluster/similarity.h"
+#include "cluster/slice_board.h"
 #include "cluster/slice_guard.h"
 #include "cluster/wire.h"
 #include "common/progress.h"
@@ -589,14 +590,15 @@ static int swap_slices_lying(run *r, size_t length, unsigned char *everyone, hel
     return rc;
 }
 
-/* The groups from everyone's slices: with the slice guard on, near-copies
- * train alone (cluster/slice_guard.h). */
+/* The groups from the distances: with the slice guard on, near-copies
+ * train alone (cluster/slice_guard.h; it needs the slices, so the
+ * simulator's shared board is off then and slice is never NULL here). */
 static int group_slices(run *r, const float **slice, const double *dist, const unsigned char *known,
                         size_t length, p4_rng *rng, p4_error *err)
 {
     const p4_config *cfg = r->spec->cfg;
     p4_grouping_params params = { cfg->group_size };
-    if (cfg->duplicate_slice_ratio <= 0)
+    if (cfg->duplicate_slice_ratio <= 0 || !slice)
         return p4_group_clients(dist, known, r->n, &params, rng, r->res->group_of,
                                 &r->res->ngroups, err);
     unsigned char *alone = malloc((size_t)r->n);
@@ -616,8 +618,70 @@ static int group_slices(run *r, const float **slice, const double *dist, const u
     return rc;
 }
 
-/* Every peer's slice of its warm-up proxy to everyone; the same grouping
- * computed by all; the digests compared. */
+/* The groups from every peer's slice (got[j], or the board's), computed as
+ * every other peer computes them: the pairs sampled from the public seed,
+ * L1 distances over them, then the grouping. */
+static int compute_groups(run *r, const float *own, size_t length, held **got, p4_error *err)
+{
+    const p4_protocol_spec *sp = r->spec;
+    int n = r->n, self = r->self, rc = P4_OK;
+    const double *shared = NULL;
+    double *dist = sp->board ? NULL : calloc((size_t)n * n, sizeof *dist);
+    unsigned char *known = calloc((size_t)n * n, 1);
+    const float **slice = sp->board ? NULL : malloc((size_t)n * sizeof *slice);
+    if ((!sp->board && (!dist || !slice)) || !known) {
+        free(dist); free(known); free(slice);
+        return p4_error_set(err, P4_ENOMEM, "out of memory for distances");
+    }
+    int absent = 0;
+    for (int j = 0; slice && j < n; j++) {
+        slice[j] = j == self ? own : got[j] ? got[j]->values : NULL;
+        absent += slice[j] == NULL;
+    }
+    /* The grouping's tie-breaks are public: every peer must find the same groups. */
+    p4_rng rng;
+    rc = absent ? p4_error_set(err, P4_EPEER, "peer %d: %d peer(s) sent no warm-up slice: the "
+                               "grouping needs every member", self, absent)
+                : p4_rng_init_seeded(&rng, sp->cfg->seed, "grouping");
+    if (rc == P4_OK)
+        rc = p4_grouping_sample_peers(n, sp->cfg->sample_peers, &rng, known, err);
+    if (rc == P4_OK && sp->board)
+        rc = p4_slice_board_distances(sp->board, known, &shared, err);
+    for (int i = 0; i < n && rc == P4_OK && !sp->board; i++)
+        for (int j = i + 1; j < n && rc == P4_OK; j++) {
+            if (!known[(size_t)i * n + j])
+                continue;
+            rc = p4_l1_distance(slice[i], slice[j], 0, length, length, &dist[(size_t)i * n + j], err);
+            dist[(size_t)j * n + i] = dist[(size_t)i * n + j];
+        }
+    if (rc == P4_OK)
+        rc = group_slices(r, slice, sp->board ? shared : dist, known, length, &rng, err);
+    free(dist);
+    free(known);
+    free(slice);
+    return rc;
+}
+
+/* In one process: every peer's digest once, on the board; all must agree
+ * (peers that computed from the same board cannot differ, so there is no
+ * view to resynchronise: a difference is a bug, and stops the run). */
+static int compare_on_board(run *r, const uint8_t mine[32], p4_error *err)
+{
+    const uint8_t *theirs = NULL;
+    int rc = p4_slice_board_publish_digest(r->spec->board, r->self, mine, err);
+    if (rc == P4_OK)
+        rc = p4_slice_board_wait_digests(r->spec->board, p4_now_seconds() + r->spec->timeout,
+                                         &theirs, err);
+    for (int j = 0; j < r->n && rc == P4_OK; j++)
+        if (memcmp(theirs + (size_t)j * 32, mine, 32) != 0)
+            rc = p4_error_set(err, P4_EPEER, "peer %d: peer %d computed different groups from the "
+                              "same warm-up slices; refusing to split the cluster", r->self, j);
+    return rc;
+}
+
+/* Every peer's slice of its warm-up proxy to everyone (or, in one process,
+ * to the shared board); the same grouping computed by all; the digests
+ * compared. */
 static int group_peers(run *r, const float *proxy, unsigned char *everyone, held **got,
                        p4_error *err)
 {
@@ -628,45 +692,29 @@ static int group_peers(run *r, const float *proxy, unsigned char *everyone, held
                                      err)) != P4_OK)
         return rc;
     float *lie = NULL;
-    rc = lies_in_grouping(r) ? swap_slices_lying(r, length, everyone, got, &lie, err)
-                             : swap_slices(r, proxy + offset, length, everyone, got, err);
+    if (sp->board && lies_in_grouping(r)) {
+        rc = p4_error_set(err, P4_EINVAL, "peer %d: a grouping lie needs the slices on the wire, "
+                          "not the simulator's shared board", self);
+    } else if (sp->board) {
+        rc = p4_slice_board_publish(sp->board, self, proxy + offset, length, err);
+        if (rc == P4_OK)
+            rc = p4_slice_board_wait(sp->board, p4_now_seconds() + sp->timeout, err);
+        for (int j = 0; j < n; j++)
+            got[j] = NULL;
+    } else {
+        rc = lies_in_grouping(r) ? swap_slices_lying(r, length, everyone, got, &lie, err)
+                                 : swap_slices(r, proxy + offset, length, everyone, got, err);
+    }
     if (rc != P4_OK) {
         free(lie);
         free_got(got, n);
         return rc;
     }
-    double *dist = calloc((size_t)n * n, sizeof *dist);
-    unsigned char *known = calloc((size_t)n * n, 1);
-    const float **slice = malloc((size_t)n * sizeof *slice);
-    if (!dist || !known || !slice) {
-        free(dist); free(known); free(slice); free(lie);
-        free_got(got, n);
-        return p4_error_set(err, P4_ENOMEM, "out of memory for distances");
-    }
-    int absent = 0;
-    for (int j = 0; j < n; j++) {
-        slice[j] = j == self ? (lie ? lie : proxy + offset) : got[j] ? got[j]->values : NULL;
-        absent += slice[j] == NULL;
-    }
-    /* The grouping's tie-breaks are public: every peer must find the same groups. */
-    p4_rng rng;
-    rc = absent ? p4_error_set(err, P4_EPEER, "peer %d: %d peer(s) sent no warm-up slice: the "
-                               "grouping needs every member", self, absent)
-                : p4_rng_init_seeded(&rng, sp->cfg->seed, "grouping");
-    if (rc == P4_OK)
-        rc = p4_grouping_sample_peers(n, sp->cfg->sample_peers, &rng, known, err);
-    for (int i = 0; i < n && rc == P4_OK; i++)
-        for (int j = i + 1; j < n && rc == P4_OK; j++) {
-            if (!known[(size_t)i * n + j])
-                continue;
-            rc = p4_l1_distance(slice[i], slice[j], 0, length, length, &dist[(size_t)i * n + j], err);
-            dist[(size_t)j * n + i] = dist[(size_t)i * n + j];
-        }
-    if (rc == P4_OK)
-        rc = group_slices(r, slice, dist, known, length, &rng, err);
-    free(dist);
-    free(known);
-    free(slice);
+    /* Paced like training: the N x N distances and the grouping's tables
+     * then exist for a few peers at a time, not for all at once. */
+    compute_begin(r);
+    rc = compute_groups(r, lie ? lie : proxy + offset, length, got, err);
+    compute_end(r);
     free(lie);
     free_got(got, n);
     if (rc != P4_OK)
@@ -681,6 +729,8 @@ static int group_peers(run *r, const float *proxy, unsigned char *everyone, held
     uint8_t mine[32];
     if ((rc = group_digest(r->res->group_of, n, mine)) != P4_OK)
         return p4_error_set(err, rc, "cannot hash the grouping");
+    if (sp->board)
+        return compare_on_board(r, mine, err);
     for (int j = 0; j < n && rc == P4_OK; j++)
         if (j != self)
             rc = send_to(r, j, P4_WIRE_DIGEST, STEP_DIGEST, NULL, 0, mine, err);

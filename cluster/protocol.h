@@ -117,6 +117,11 @@ typedef struct p4_protocol_spec {
     /* Test hook: this peer moves itself to another group after computing
      * the grouping, so its view differs and must be re-synchronised. */
     int test_skew_view;
+    /* In one process only (`p4 sim`), or NULL: the warm-up slices and the
+     * groups' digests go to this shared board instead of N-1 SLICE and DIGEST
+     * messages each (cluster/slice_board.h); the grouping and the digest
+     * comparison are the same. */
+    struct p4_slice_board *board;
 } p4_protocol_spec;
 
 typedef struct p4_protocol_result {

@@ -30,6 +30,14 @@ struct p4_client {
     float *x, *onehot;       /* room rows */
     float *proxy_teacher;    /* proxy's softened probs: the private model's teacher */
     float *private_teacher;  /* private model's softened probs: the proxy's teacher */
+    /* parking (client.h): models and optimisers absent, their state here */
+    int parked;
+    struct saved_model {
+        float *params;       /* the optimisers (and their momentum) stay */
+        size_t count;
+    } saved[2];              /* [0] private, [1] proxy */
+    int proxy_layers;
+    size_t *proxy_layer;     /* proxy_layers pairs (offset, length) */
 };
 
 /* The proxy's DP-SGD loss callback: KD towards the private model's
@@ -85,6 +93,59 @@ static int grow_buffers(p4_client *c, int rows)
     return P4_OK;
 }
 
+/* A network for this client: from its pool when it has one. */
+static int take_model(p4_client *c, const char *cfg, const uint64_t *seed, p4_model **out,
+                      p4_error *err)
+{
+    if (c->spec.model_pool)
+        return p4_model_pool_take(c->spec.model_pool, cfg, &c->spec.shape, c->spec.batch, seed,
+                                  out, err);
+    return p4_model_new(out, cfg, &c->spec.shape, c->spec.batch, seed ? *seed : 0, err);
+}
+
+static void give_model(p4_client *c, p4_model **model)
+{
+    if (c->spec.model_pool)
+        p4_model_pool_give(c->spec.model_pool, model);
+    else
+        p4_model_destroy(model);
+}
+
+/* The proxy's layer table, so that a parked client can still answer
+ * p4_client_proxy_layer. */
+static int note_proxy_layers(p4_client *c)
+{
+    size_t offset, length;
+    int n = 0;
+    while (p4_model_param_layer(c->proxy, n, &offset, &length) == P4_OK)
+        n++;
+    c->proxy_layer = malloc((size_t)(n > 0 ? n : 1) * 2 * sizeof(size_t));
+    if (!c->proxy_layer)
+        return P4_ENOMEM;
+    for (int k = 0; k < n; k++)
+        p4_model_param_layer(c->proxy, k, &c->proxy_layer[2 * k], &c->proxy_layer[2 * k + 1]);
+    c->proxy_layers = n;
+    c->saved[1].count = p4_model_param_count(c->proxy);
+    c->saved[0].count = p4_model_param_count(c->private_model);
+    return P4_OK;
+}
+
+static int parked_error(const p4_client *c, p4_error *err)
+{
+    return p4_error_set(err, P4_EINVAL, "client %d is parked: unpark it before it computes",
+                        c->spec.id);
+}
+
+static void free_buffers(p4_client *c)
+{
+    free(c->x);
+    free(c->onehot);
+    free(c->proxy_teacher);
+    free(c->private_teacher);
+    c->x = c->onehot = c->proxy_teacher = c->private_teacher = NULL;
+    c->room = 0;
+}
+
 int p4_client_new(p4_client **out, const p4_client_spec *spec, p4_error *err)
 {
     if (!out || !spec || !spec->train || !spec->test || !spec->train_idx || !spec->test_idx ||
@@ -105,10 +166,9 @@ int p4_client_new(p4_client **out, const p4_client_spec *spec, p4_error *err)
      * same public initialisation, so averaged proxies and L1 distances
      * between them compare what the data did, not where the weights began. */
     uint64_t private_seed = spec->seed * 1000003u + (uint64_t)spec->id * 7919u + 1u;
-    int rc = p4_model_new(&c->private_model, spec->private_cfg, &spec->shape, spec->batch,
-                          private_seed, err);
+    int rc = take_model(c, spec->private_cfg, &private_seed, &c->private_model, err);
     if (rc == P4_OK)
-        rc = p4_model_new(&c->proxy, spec->proxy_cfg, &spec->shape, spec->batch, spec->seed, err);
+        rc = take_model(c, spec->proxy_cfg, &spec->seed, &c->proxy, err);
     if (rc == P4_OK)
         rc = p4_sgd_new(&c->private_sgd, c->private_model, spec->learning_rate, spec->momentum,
                         spec->weight_decay, err);
@@ -138,7 +198,7 @@ int p4_client_new(p4_client **out, const p4_client_spec *spec, p4_error *err)
         return p4_error_set(err, rc, "client %d: cannot key the batch sampler", spec->id);
     }
     c->batch = malloc((size_t)spec->train_count * sizeof(int));
-    if (!c->batch || grow_buffers(c, spec->batch) != P4_OK) {
+    if (!c->batch || grow_buffers(c, spec->batch) != P4_OK || note_proxy_layers(c) != P4_OK) {
         p4_client_destroy(&c);
         return p4_error_set(err, P4_ENOMEM, "client: out of memory");
     }
@@ -154,13 +214,13 @@ void p4_client_destroy(p4_client **client)
     p4_dpsgd_destroy(&c->dp);
     p4_sgd_destroy(&c->private_sgd);
     p4_sgd_destroy(&c->proxy_sgd);
-    p4_model_destroy(&c->private_model);
-    p4_model_destroy(&c->proxy);
+    give_model(c, &c->private_model);
+    give_model(c, &c->proxy);
     free(c->batch);
-    free(c->x);
-    free(c->onehot);
-    free(c->proxy_teacher);
-    free(c->private_teacher);
+    free_buffers(c);
+    for (int m = 0; m < 2; m++)
+        free(c->saved[m].params);
+    free(c->proxy_layer);
     p4_rng_wipe(&c->batch_rng);
     free(c);
     *client = NULL;
@@ -260,6 +320,8 @@ int p4_client_warmup(p4_client *client, int epochs, p4_error *err)
 {
     if (!client || epochs < 0)
         return p4_error_set(err, P4_EINVAL, "client warm-up: bad arguments");
+    if (client->parked)
+        return parked_error(client, err);
     int last = 0;
     size_t offset, length;
     while (p4_model_param_layer(client->proxy, last + 1, &offset, &length) == P4_OK)
@@ -286,6 +348,8 @@ int p4_client_local(p4_client *client, p4_local_mode mode, int epochs, p4_error 
 {
     if (!client || epochs < 0)
         return p4_error_set(err, P4_EINVAL, "client local training: bad arguments");
+    if (client->parked)
+        return parked_error(client, err);
     for (int e = 0; e < epochs; e++) {
         int rc;
         switch (mode) {
@@ -313,6 +377,8 @@ int p4_client_evaluate(p4_client *client, p4_which_model which, double *accuracy
 {
     if (!client || !accuracy)
         return p4_error_set(err, P4_EINVAL, "client evaluate: bad arguments");
+    if (client->parked)
+        return parked_error(client, err);
     if (client->spec.test_count == 0)
         return p4_error_set(err, P4_EINVAL, "client %d has no test examples", client->spec.id);
     p4_model *m = which == P4_MODEL_PRIVATE ? client->private_model : client->proxy;
@@ -322,12 +388,19 @@ int p4_client_evaluate(p4_client *client, p4_which_model which, double *accuracy
 
 size_t p4_client_proxy_size(const p4_client *client)
 {
-    return client ? p4_model_param_count(client->proxy) : 0;
+    return client ? client->saved[1].count : 0;
 }
 
 int p4_client_get_proxy(const p4_client *client, float *out, size_t n)
 {
-    return client ? p4_model_get_params(client->proxy, out, n) : P4_EINVAL;
+    if (!client || !out)
+        return P4_EINVAL;
+    if (!client->parked)
+        return p4_model_get_params(client->proxy, out, n);
+    if (n != client->saved[1].count)
+        return P4_EINVAL;
+    memcpy(out, client->saved[1].params, n * sizeof(float));
+    return P4_OK;
 }
 
 size_t p4_client_model_size(const p4_client *client, p4_which_model which)
@@ -347,12 +420,23 @@ int p4_client_get_model(const p4_client *client, p4_which_model which, float *ou
 
 int p4_client_set_proxy(p4_client *client, const float *in, size_t n)
 {
-    return client ? p4_model_set_params(client->proxy, in, n) : P4_EINVAL;
+    if (!client || !in)
+        return P4_EINVAL;
+    if (!client->parked)
+        return p4_model_set_params(client->proxy, in, n);
+    if (n != client->saved[1].count)
+        return P4_EINVAL;
+    memcpy(client->saved[1].params, in, n * sizeof(float));
+    return P4_OK;
 }
 
 int p4_client_proxy_layer(const p4_client *client, int k, size_t *offset, size_t *length)
 {
-    return client ? p4_model_param_layer(client->proxy, k, offset, length) : P4_EINVAL;
+    if (!client || !offset || !length || k < 0 || k >= client->proxy_layers)
+        return P4_EINVAL;
+    *offset = client->proxy_layer[2 * k];
+    *length = client->proxy_layer[2 * k + 1];
+    return P4_OK;
 }
 
 /* Mean-centred log-probabilities: logits up to the shift softmax ignores. */
@@ -376,6 +460,8 @@ int p4_client_public_logits(p4_client *c, const float *x, int n, double clip, do
 {
     if (!c || !x || n < 1 || !logits_out || !(clip > 0) || !(sigma >= 0) || isinf(sigma))
         return p4_error_set(err, P4_EINVAL, "public logits: bad arguments");
+    if (c->parked)
+        return parked_error(c, err);
     if (c->dp && sigma == 0)
         return p4_error_set(err, P4_EINVAL, "client %d: a DP client must noise its logits "
                             "(sigma > 0)", c->spec.id);
@@ -409,6 +495,8 @@ int p4_client_distill_public(p4_client *c, const float *x, int n, const float *t
 {
     if (!c || !x || n < 1 || !teacher_probs || epochs < 0)
         return p4_error_set(err, P4_EINVAL, "public distillation: bad arguments");
+    if (c->parked)
+        return parked_error(c, err);
     /* Steps of the proxy's batch, each in passes of its capacity. */
     int batch = p4_model_batch(c->proxy), capacity = p4_model_capacity(c->proxy);
     int classes = c->classes;
@@ -443,4 +531,74 @@ int p4_client_distill_public(p4_client *c, const float *x, int n, const float *t
 int p4_client_id(const p4_client *client)
 {
     return client ? client->spec.id : -1;
+}
+
+/* ---- parking ------------------------------------------------------------------ */
+
+int p4_client_park(p4_client *c, p4_error *err)
+{
+    if (!c || !c->spec.model_pool)
+        return p4_error_set(err, P4_EINVAL, "client park: a client without a model pool cannot park");
+    if (c->parked)
+        return P4_OK;
+    p4_model *model[2] = { c->private_model, c->proxy };
+    for (int m = 0; m < 2; m++) {
+        struct saved_model *v = &c->saved[m];
+        if (!v->params && !(v->params = malloc(v->count * sizeof(float))))
+            return p4_error_set(err, P4_ENOMEM, "client %d: out of memory to park", c->spec.id);
+        if (p4_model_get_params(model[m], v->params, v->count) != P4_OK)
+            return p4_error_set(err, P4_EMODEL, "client %d: cannot save its models", c->spec.id);
+    }
+    p4_dpsgd_destroy(&c->dp);
+    give_model(c, &c->private_model);
+    give_model(c, &c->proxy);
+    free_buffers(c);
+    c->parked = 1;
+    return P4_OK;
+}
+
+int p4_client_unpark(p4_client *c, p4_error *err)
+{
+    if (!c)
+        return p4_error_set(err, P4_EINVAL, "client unpark: NULL client");
+    if (!c->parked)
+        return P4_OK;
+    const p4_client_spec *sp = &c->spec;
+    int rc = take_model(c, sp->private_cfg, NULL, &c->private_model, err);
+    if (rc == P4_OK)
+        rc = take_model(c, sp->proxy_cfg, NULL, &c->proxy, err);
+    p4_model *model[2] = { c->private_model, c->proxy };
+    p4_sgd *sgd[2] = { c->private_sgd, c->proxy_sgd };
+    for (int m = 0; m < 2 && rc == P4_OK; m++)
+        if (p4_model_set_params(model[m], c->saved[m].params, c->saved[m].count) != P4_OK ||
+            p4_sgd_rebind(sgd[m], model[m]) != P4_OK)
+            rc = p4_error_set(err, P4_EMODEL, "client %d: a borrowed network does not fit its "
+                              "saved parameters", sp->id);
+    if (rc == P4_OK && sp->dp)
+        rc = p4_dpsgd_new(&c->dp, c->proxy, c->proxy_sgd, &sp->dp_params, sp->enclave, err);
+    if (rc == P4_OK && grow_buffers(c, sp->batch) != P4_OK)
+        rc = p4_error_set(err, P4_ENOMEM, "client %d: out of memory to unpark", sp->id);
+    if (rc != P4_OK) { /* back to a clean parked state */
+        p4_dpsgd_destroy(&c->dp);
+        give_model(c, &c->private_model);
+        give_model(c, &c->proxy);
+        free_buffers(c);
+        return rc;
+    }
+    c->parked = 0;
+    return P4_OK;
+}
+
+int p4_client_parked(const p4_client *client)
+{
+    return client ? client->parked : 0;
+}
+
+size_t p4_client_parked_bytes(const p4_client *c)
+{
+    if (!c)
+        return 0;
+    /* parameters here, momentum in the optimisers */
+    return 2 * (c->saved[0].count + c->saved[1].count) * sizeof(float) +
+           (size_t)c->proxy_layers * 2 * sizeof(size_t);
 }

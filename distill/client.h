@@ -26,6 +26,7 @@
 #include "dp/dpsgd.h"
 #include "dp/ledger.h"
 #include "model/cfg.h"
+#include "model/model_pool.h"
 #include "tee/enclave.h"
 
 typedef struct p4_client_spec {
@@ -47,6 +48,8 @@ typedef struct p4_client_spec {
     int warmup_head_only;      /* DP warm-up trains the output layer alone */
     p4_ledger *ledger;         /* required when dp; not owned             */
     p4_enclave *enclave;       /* required when dp; not owned             */
+    p4_model_pool *model_pool; /* optional, not owned: networks borrowed from
+                                  it, so that the client can park          */
 } p4_client_spec;
 
 typedef enum {
@@ -103,5 +106,19 @@ int p4_client_distill_public(p4_client *client, const float *x, int n,
                              const float *teacher_probs, int epochs, p4_error *err);
 
 int p4_client_id(const p4_client *client);
+
+/* Parking (only for a client with a model_pool): p4_client_park keeps both
+ * models' parameters and momentum as flat vectors and gives their networks,
+ * optimisers and batch buffers back; p4_client_unpark borrows networks again
+ * and restores them exactly, so a parked-and-unparked client computes bit
+ * for bit what one that never parked would.  Parked, the proxy calls above
+ * (size, get, set, layer) still work; training, evaluation and logits return
+ * P4_EINVAL until unparked.  Both are no-ops in the state they leave. */
+int p4_client_park(p4_client *client, p4_error *err);
+int p4_client_unpark(p4_client *client, p4_error *err);
+int p4_client_parked(const p4_client *client);
+/* Bytes a parked client holds for its models (parameters, momentum and the
+ * proxy's layer table), for memory accounting. */
+size_t p4_client_parked_bytes(const p4_client *client);
 
 #endif

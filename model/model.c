@@ -22,6 +22,8 @@ struct p4_model {
     int input_size;
     int classes;
     float *inputs;     /* capacity * input_size: darknet reads net->input here */
+    char *cfg_path;    /* what it was built from (p4_model_fits) */
+    p4_cfg_shape shape;
 };
 
 /* darknet's parser is not thread-safe and prints a layer table on stderr;
@@ -165,6 +167,11 @@ int p4_model_new(p4_model **out, const char *cfg_path, const p4_cfg_shape *shape
     m->inputs = m->net->input;
     free(m->net->truth);
     m->net->truth = NULL;
+    m->shape = *shape;
+    if ((m->cfg_path = strdup(cfg_path)) == NULL) {
+        p4_model_destroy(&m);
+        return p4_error_set(err, P4_ENOMEM, "out of memory");
+    }
     initialise_weights(m->net, seed);
     *out = m;
     return P4_OK;
@@ -189,8 +196,24 @@ void p4_model_destroy(p4_model **model)
             }
         free_network(m->net);
     }
+    free(m->cfg_path);
     free(m);
     *model = NULL;
+}
+
+void p4_model_initialise(p4_model *model, uint64_t seed)
+{
+    if (model != NULL)
+        initialise_weights(model->net, seed);
+}
+
+int p4_model_fits(const p4_model *model, const char *cfg_path, const p4_cfg_shape *shape,
+                  int batch)
+{
+    return model != NULL && cfg_path != NULL && shape != NULL && model->batch == batch &&
+           strcmp(model->cfg_path, cfg_path) == 0 && model->shape.width == shape->width &&
+           model->shape.height == shape->height && model->shape.channels == shape->channels &&
+           model->shape.classes == shape->classes;
 }
 
 struct network *p4_model_network(p4_model *model) { return model ? model->net : NULL; }

@@ -38,6 +38,14 @@ int p4_model_new(p4_model **out, const char *cfg_path, const p4_cfg_shape *shape
                  int batch, uint64_t seed, p4_error *err);
 void p4_model_destroy(p4_model **model);
 
+/* Draws the weights again from (seed, "init") and zeroes the biases: the
+ * state p4_model_new(..., seed) leaves. */
+void p4_model_initialise(p4_model *model, uint64_t seed);
+/* 1 when the model was built from cfg_path for `shape` and `batch`, so it
+ * can stand in for another such model once given its parameters. */
+int p4_model_fits(const p4_model *model, const char *cfg_path, const p4_cfg_shape *shape,
+                  int batch);
+
 /* The darknet network (for the training code in model/ and dp/). */
 struct network *p4_model_network(p4_model *model);
 const p4_cfg_summary *p4_model_summary(const p4_model *model);

@@ -60,6 +60,38 @@ int p4_sgd_new(p4_sgd **out, p4_model *model, double learning_rate,
     return P4_OK;
 }
 
+int p4_sgd_rebind(p4_sgd *sgd, p4_model *model)
+{
+    if (sgd == NULL || model == NULL)
+        return P4_EINVAL;
+    network *net = p4_model_network(model);
+    int t = 0;
+    for (int i = 0; i < net->n; i++) {
+        layer *l = &net->layers[i];
+        if (l->type != CONNECTED && l->type != CONVOLUTIONAL)
+            continue;
+        size_t nw = l->type == CONNECTED ? (size_t)l->inputs * l->outputs
+                                         : (size_t)l->c * l->n * l->size * l->size;
+        size_t nb = l->type == CONNECTED ? (size_t)l->outputs : (size_t)l->n;
+        if (t + 2 > sgd->ntensors || sgd->tensor[t].count != nw || sgd->tensor[t + 1].count != nb)
+            return P4_EINVAL;
+        t += 2;
+    }
+    if (t != sgd->ntensors)
+        return P4_EINVAL;
+    t = 0;
+    for (int i = 0; i < net->n; i++) {
+        layer *l = &net->layers[i];
+        if (l->type != CONNECTED && l->type != CONVOLUTIONAL)
+            continue;
+        sgd->tensor[t].value = l->weights;
+        sgd->tensor[t++].update = l->weight_updates;
+        sgd->tensor[t].value = l->biases;
+        sgd->tensor[t++].update = l->bias_updates;
+    }
+    return P4_OK;
+}
+
 void p4_sgd_destroy(p4_sgd **sgd)
 {
     if (sgd == NULL || *sgd == NULL)

@@ -27,4 +27,10 @@ void p4_sgd_set_learning_rate(p4_sgd *sgd, double learning_rate);
 int p4_sgd_settings(const p4_sgd *sgd, double *learning_rate, double *momentum,
                     double *weight_decay);
 
+/* Points the optimiser at another model built from the same cfg (a network
+ * borrowed from a pool, model/model_pool.h), keeping its momentum: the
+ * client's optimiser state stays with the client, not with the network.
+ * P4_EINVAL when the model's layers differ. */
+int p4_sgd_rebind(p4_sgd *sgd, p4_model *model);
+
 #endif

@@ -1,10 +1,14 @@
 /* simulation.c: N clients in one process; see simulation.h.
  *
  * Each client is a peer of the one round protocol (cluster/protocol.h) on
- * a thread of its own, talking to the others over in-process transports:
- * the same rounds `p4 node` runs over ZeroMQ.  At most opt->threads peers
- * compute at once; the others wait for messages.  Clients never touch each
- * other's state. */
+ * a thread of its own (with a small stack), talking to the others over
+ * in-process transports: the same rounds `p4 node` runs over ZeroMQ.  At
+ * most opt->threads peers compute at once; the others wait for messages.
+ * A waiting client is parked (distill/client.h): its models are flat
+ * vectors, and the darknet networks it trains with are borrowed from one
+ * pool while it holds a compute slot, so memory grows with the clients'
+ * parameters, not with N networks and their buffers (docs/scale.md).
+ * Clients never touch each other's state. */
 #include "p4node/simulation.h"
 
 #include <errno.h>
@@ -17,6 +21,7 @@
 #include "cluster/peer.h"
 #include "cluster/protocol.h"
 #include "cluster/rand_index.h"
+#include "cluster/slice_board.h"
 #include "cluster/transport_inproc.h"
 #include "common/progress.h"
 #include "datasets/workload.h"
@@ -26,6 +31,8 @@
  * for others' compute, so the deadline is a guard against bugs, not a
  * fault detector. */
 #define SIM_EXCHANGE_TIMEOUT 3600.0
+/* Stack per peer thread; see run_peers. */
+#define SIM_PEER_STACK_BYTES (1024 * 1024)
 
 typedef struct sim sim;
 
@@ -36,6 +43,8 @@ typedef struct sim_peer {
     p4_protocol_result result;
     p4_error err;
     int rc;
+    p4_error park_err;           /* the first park/unpark failure, if any */
+    int park_rc;
 } sim_peer;
 
 struct sim {
@@ -49,6 +58,8 @@ struct sim {
     float *public_x;
     sim_peer *peers;
     p4_inproc_hub *hub;
+    p4_model_pool *pool;         /* networks lent to the computing clients */
+    p4_slice_board *board;       /* P4's warm-up slices, held once */
     /* compute slots and per-round progress, under one lock */
     pthread_mutex_t lock;
     pthread_cond_t slot_free;
@@ -59,19 +70,35 @@ struct sim {
 
 /* ---- hooks: compute slots and the per-round log ----------------------------- */
 
+static void note_park_failure(sim_peer *p, int rc, const p4_error *why)
+{
+    if (rc != P4_OK && p->park_rc == P4_OK) {
+        p->park_rc = rc;
+        p->park_err = *why;
+    }
+}
+
+/* A slot, then the client's networks back (a failure shows as the client
+ * refusing to compute, and is reported in its own words at the end). */
 static void take_slot(void *user)
 {
-    sim *s = user;
+    sim_peer *p = user;
+    sim *s = p->s;
     pthread_mutex_lock(&s->lock);
     while (s->slots == 0)
         pthread_cond_wait(&s->slot_free, &s->lock);
     s->slots--;
     pthread_mutex_unlock(&s->lock);
+    p4_error why = {0};
+    note_park_failure(p, p4_client_unpark(p->peer.client, &why), &why);
 }
 
 static void give_slot(void *user)
 {
-    sim *s = user;
+    sim_peer *p = user;
+    sim *s = p->s;
+    p4_error why = {0};
+    note_park_failure(p, p4_client_park(p->peer.client, &why), &why);
     pthread_mutex_lock(&s->lock);
     s->slots++;
     pthread_cond_signal(&s->slot_free);
@@ -80,7 +107,7 @@ static void give_slot(void *user)
 
 static void round_done(void *user, int self, int round, double accuracy)
 {
-    sim *s = user;
+    sim *s = ((sim_peer *)user)->s;
     double eps = 0;
     if (s->dp)
         p4_ledger_spent(s->peers[self].peer.ledger, &eps, NULL); /* this peer's own thread */
@@ -111,12 +138,15 @@ static void *peer_thread(void *arg)
         .public_n = s->setup.public_n, .logit_sigma = s->plan.logit_sigma,
         .classes = s->work->train->classes, .transport = p->transport,
         .timeout = SIM_EXCHANGE_TIMEOUT, .log = NULL,
-        .hooks = { .user = s, .compute_begin = take_slot, .compute_end = give_slot,
+        .hooks = { .user = p, .compute_begin = take_slot, .compute_end = give_slot,
                    .round_done = s->opt->log ? round_done : NULL },
+        .board = s->board,
     };
     p->rc = p4_protocol_run(&spec, &p->result, &p->err);
-    if (p->rc != P4_OK)
-        p4_inproc_hub_abort(s->hub); /* the others would wait for this peer */
+    if (p->rc != P4_OK) { /* the others would wait for this peer */
+        p4_inproc_hub_abort(s->hub);
+        p4_slice_board_abort(s->board);
+    }
     return NULL;
 }
 
@@ -131,6 +161,8 @@ static void sim_close(sim *s)
     }
     free(s->peers);
     p4_inproc_hub_destroy(&s->hub);
+    p4_model_pool_destroy(&s->pool); /* after the clients, which give their networks back */
+    p4_slice_board_destroy(&s->board);
     free(s->public_x);
     free(s->attacker);
     free(s->round_accuracy);
@@ -158,6 +190,9 @@ static int sim_open(sim *s, const p4_config *cfg, const p4_sim_options *opt, p4_
                                 .epsilon = opt->epsilon, .reproducible = opt->reproducible,
                                 .state_dir = opt->state_dir,
                                 .public_n = cfg->public_count > 0 ? cfg->public_count : 500 };
+    if ((rc = p4_model_pool_new(&s->pool, err)) != P4_OK)
+        return rc;
+    s->setup.model_pool = s->pool;
     s->dp = p4_peer_setup_dp(&s->setup);
     s->logits_mode = p4_peer_setup_logits(&s->setup);
     s->peers = calloc((size_t)s->n, sizeof *s->peers);
@@ -173,13 +208,19 @@ static int sim_open(sim *s, const p4_config *cfg, const p4_sim_options *opt, p4_
     if (s->logits_mode &&
         (rc = p4_public_set_pick(cfg, s->work, s->setup.public_n, &s->public_x, err)) != P4_OK)
         return rc;
-    if ((rc = p4_inproc_hub_new(&s->hub, s->n, err)) != P4_OK)
+    /* The shared board holds the grouping's slices once; a grouping lie and
+     * the slice guard need the slices themselves, so they go on the wire. */
+    int board = opt->method == P4_METHOD_P4 && strcmp(cfg->grouping_lie, "none") == 0 &&
+                !(cfg->duplicate_slice_ratio > 0);
+    if ((rc = p4_inproc_hub_new(&s->hub, s->n, err)) != P4_OK ||
+        (board && (rc = p4_slice_board_new(&s->board, s->n, err)) != P4_OK))
         return rc;
     s->plan.q = -1;
     for (int k = 0; k < s->n; k++) {
         sim_peer *p = &s->peers[k];
         p->s = s;
         if ((rc = p4_peer_open(&p->peer, &s->setup, k, &s->plan, err)) != P4_OK ||
+            (rc = p4_client_park(p->peer.client, err)) != P4_OK ||
             (rc = p4_inproc_hub_transport(s->hub, k, &p->transport, err)) != P4_OK)
             return rc;
         if (!(p->result.group_of = calloc((size_t)s->n, sizeof(int))))
@@ -199,19 +240,36 @@ static int sim_open(sim *s, const p4_config *cfg, const p4_sim_options *opt, p4_
 static int run_peers(sim *s, p4_error *err)
 {
     pthread_t *threads = malloc((size_t)s->n * sizeof *threads);
-    if (!threads)
+    pthread_attr_t attr;
+    if (!threads || pthread_attr_init(&attr) != 0) {
+        free(threads);
         return p4_error_set(err, P4_ENOMEM, "out of memory for %d threads", s->n);
+    }
+    /* A peer's own frames are small (its buffers are on the heap); the
+     * default 8 MiB per thread would reserve 8 GiB of address space at
+     * 1,024 clients. */
+    pthread_attr_setstacksize(&attr, SIM_PEER_STACK_BYTES);
     int started = 0, rc = P4_OK;
     for (; started < s->n; started++)
-        if (pthread_create(&threads[started], NULL, peer_thread, &s->peers[started]) != 0) {
+        if (pthread_create(&threads[started], &attr, peer_thread, &s->peers[started]) != 0) {
             rc = p4_error_set(err, P4_ENOMEM, "cannot start a thread for client %d", started);
             break;
         }
-    if (rc != P4_OK)
+    pthread_attr_destroy(&attr);
+    if (rc != P4_OK) {
         p4_inproc_hub_abort(s->hub);
+        p4_slice_board_abort(s->board);
+    }
     for (int k = 0; k < started; k++)
         pthread_join(threads[k], NULL);
     free(threads);
+    /* A failed park or unpark explains what the protocol then saw. */
+    for (int k = 0; k < s->n && rc == P4_OK; k++)
+        if (s->peers[k].park_rc != P4_OK) {
+            rc = s->peers[k].park_rc;
+            if (err)
+                *err = s->peers[k].park_err;
+        }
     /* Report the peer that failed first, not those the abort then stopped. */
     for (int pass = 0; pass < 2 && rc == P4_OK; pass++)
         for (int k = 0; k < s->n && rc == P4_OK; k++)
