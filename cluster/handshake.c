@@ -23,11 +23,9 @@ typedef struct session {
 /* Encodes-and-sends m to peer `to`, counting its bytes. */
 static int send_counted(session *s, int to, p4_wire_message *m, p4_error *err)
 {
+    int rc = p4_sender_send(s->sender, to, m, err); /* stamps m's header */
     size_t size = 0;
-    int rc = p4_wire_encoded_size(m, &size, err);
-    if (rc == P4_OK)
-        rc = p4_sender_send(s->sender, to, m, err);
-    if (rc == P4_OK)
+    if (rc == P4_OK && p4_wire_encoded_size(m, &size, NULL) == P4_OK)
         s->stats->bytes_sent += size;
     return rc;
 }
@@ -266,6 +264,7 @@ int p4_handshake_run(const p4_handshake_spec *sp, p4_sender *sender, p4_receiver
         for (int j = 0; j < sp->clients; j++)
             p4_rng_bytes(&rng, s.nonce[j], 32); /* fresh per peer and per run */
         s.state[sp->self] = ADMITTED;
+        p4_rng_wipe(&rng);
         rc = session_run(&s, receiver, keep, keep_user, err);
     }
     for (int j = 0; rc == P4_OK && j < sp->clients; j++)
