@@ -136,7 +136,7 @@ static void node_section_refusals(void **state)
     expect_refusal(dir, "[node]\ntimeout = 0\n", "[node] timeout = 0: must be in (0, 86400]");
     expect_refusal(dir, "[node]\nbogus = 1\n", "unknown key (keys of [node]: id, listen, peers");
     expect_refusal(dir, "[tee]\nbackend = optee\n",
-                   "[tee] backend = optee: p4 node has only the `software` backend so far");
+                   "[tee] backend = optee: p4 node has the `software` and `cca` backends so far");
     expect_refusal(dir, "[nodes]\nid = 1\n", "unknown section (sections: [data], [model], [dp], "
                                              "[p4], [attack], [node], [tee])");
 }
