@@ -33,20 +33,12 @@
 #define RIM_OTHER "2222222222222222222222222222222222222222222222222222222222222222"
 #define PEERS 6
 
-static void random_bytes(uint8_t *out, size_t n)
-{
-    p4_rng rng;
-    assert_int_equal(p4_rng_init_secure(&rng), P4_OK);
-    p4_rng_bytes(&rng, out, n);
-    p4_rng_wipe(&rng);
-}
-
 static void admission_policy_waits_for_attestation(void **state)
 {
     (void)state;
     uint8_t keys[2][32], stranger[32];
-    random_bytes(&keys[0][0], sizeof keys);
-    random_bytes(stranger, sizeof stranger);
+    cca_random_bytes(&keys[0][0], sizeof keys);
+    cca_random_bytes(stranger, sizeof stranger);
     p4_admission *a = NULL;
     assert_int_equal(p4_admission_new(&a, (const uint8_t(*)[32])keys, 2, NULL), P4_OK);
     char why[200];
@@ -124,15 +116,6 @@ static void *run_peer(void *arg)
     return NULL;
 }
 
-static void write_script(const char *dir, const char *name, const char *body, char *path,
-                         size_t size)
-{
-    char text[2048];
-    snprintf(text, sizeof text, "#!/bin/sh\n%s\n", body);
-    test_write_text(dir, name, text, path, size);
-    assert_int_equal(chmod(path, 0700), 0);
-}
-
 /* A verifier that trusts the issuer's keys in dir and allows RIM_GOOD. */
 static p4_cca_verifier *make_verifier(const char *dir)
 {
@@ -165,18 +148,18 @@ static void good_realms_admit_each_other_and_refuse_the_rest(void **state)
     const char *dir = *state;
     p4_cca_verifier *verifier = make_verifier(dir);
     uint8_t keys[PEERS][32];
-    random_bytes(&keys[0][0], sizeof keys);
+    cca_random_bytes(&keys[0][0], sizeof keys);
 
     /* What the replayer sends: a real, well-measured token, made for peer
      * 0's key and a nonce of some other session. */
     uint8_t nonce[32], challenge[64];
-    random_bytes(nonce, sizeof nonce);
+    cca_random_bytes(nonce, sizeof nonce);
     p4_error err = {0};
     assert_int_equal(p4_cca_binding_challenge(keys[0], 32, nonce, 32, challenge, &err), P4_OK);
     size_t stolen_len = 0;
     free(cca_issue(dir, "stolen.cbor", challenge, NULL, &stolen_len));
     uint8_t garbage[900];
-    random_bytes(garbage, sizeof garbage);
+    cca_random_bytes(garbage, sizeof garbage);
     char garbage_path[1100], challenges[1100];
     test_path_in(dir, "garbage.bin", garbage_path, sizeof garbage_path);
     assert_int_equal(test_write_file(garbage_path, garbage, sizeof garbage), 0);
@@ -185,11 +168,11 @@ static void good_realms_admit_each_other_and_refuse_the_rest(void **state)
     char good[1100], replay[1100], garbled[1100], body[1500];
     snprintf(body, sizeof body, "echo \"$1\" >> %s\nexec %s issue %s \"$1\"", challenges,
              cca_issuer(), dir);
-    write_script(dir, "good.sh", body, good, sizeof good);
+    cca_write_script(dir, "good.sh", body, good, sizeof good);
     snprintf(body, sizeof body, "cat %s/stolen.cbor", dir);
-    write_script(dir, "replay.sh", body, replay, sizeof replay);
+    cca_write_script(dir, "replay.sh", body, replay, sizeof replay);
     snprintf(body, sizeof body, "cat %s", garbage_path);
-    write_script(dir, "garbled.sh", body, garbled, sizeof garbled);
+    cca_write_script(dir, "garbled.sh", body, garbled, sizeof garbled);
 
     p4_inproc_hub *hub = NULL;
     assert_int_equal(p4_inproc_hub_new(&hub, PEERS, NULL), P4_OK);
@@ -273,7 +256,7 @@ static void floods_and_garbled_tokens_are_bounded_and_refused(void **state)
         /* variant 0: a garbled token for the right nonce; 1: a nonce never sent */
         /* two members: peer 0 is real, peer 1 is the test */
         uint8_t keys[2][32];
-        random_bytes(&keys[0][0], sizeof keys);
+        cca_random_bytes(&keys[0][0], sizeof keys);
         p4_inproc_hub *hub = NULL;
         assert_int_equal(p4_inproc_hub_new(&hub, 2, NULL), P4_OK);
         static peer_run p0;
@@ -308,7 +291,7 @@ static void floods_and_garbled_tokens_are_bounded_and_refused(void **state)
             hello.body.hello.clients = 2;
             snprintf(hello.body.hello.endpoint, sizeof hello.body.hello.endpoint, "inproc");
             memcpy(hello.body.hello.public_key, keys[1], 32);
-            random_bytes(hello.body.hello.nonce, 32);
+            cca_random_bytes(hello.body.hello.nonce, 32);
             assert_int_equal(p4_sender_send(sender, 0, &hello, NULL), P4_OK);
         }
         int answers = 0;
@@ -321,7 +304,7 @@ static void floods_and_garbled_tokens_are_bounded_and_refused(void **state)
         assert_int_equal(answers, P4_HANDSHAKE_MAX_ANSWERS);
 
         uint8_t garbage[700];
-        random_bytes(garbage, sizeof garbage);
+        cca_random_bytes(garbage, sizeof garbage);
         p4_wire_message ev;
         memset(&ev, 0, sizeof ev);
         ev.header.type = P4_WIRE_EVIDENCE;

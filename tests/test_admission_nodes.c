@@ -42,8 +42,7 @@ static void pause_ms(long ms)
     nanosleep(&(struct timespec){ ms / 1000, (ms % 1000) * 1000000L }, NULL);
 }
 
-/* Waits for every pid until `end` (p4_now_seconds clock... here: a count of
- * 50 ms steps); kills the rest (status -1). */
+/* Waits for every pid, at most `seconds` in all; kills the rest (status -1). */
 static void wait_all(const pid_t *pid, int *status, int n, double seconds)
 {
     int done[NODES] = {0}, left = n;
@@ -62,23 +61,6 @@ static void wait_all(const pid_t *pid, int *status, int n, double seconds)
             waitpid(pid[i], &status[i], 0);
             status[i] = -1;
         }
-}
-
-static void write_script(const char *dir, const char *name, const char *body, char *path,
-                         size_t size)
-{
-    char text[2048];
-    snprintf(text, sizeof text, "#!/bin/sh\n%s\n", body);
-    test_write_text(dir, name, text, path, size);
-    assert_int_equal(chmod(path, 0700), 0);
-}
-
-static void random_bytes(uint8_t *out, size_t n)
-{
-    p4_rng rng;
-    assert_int_equal(p4_rng_init_secure(&rng), P4_OK);
-    p4_rng_bytes(&rng, out, n);
-    p4_rng_wipe(&rng);
 }
 
 static void refused_realms_are_left_out_and_the_rest_finish(void **state)
@@ -110,21 +92,21 @@ static void refused_realms_are_left_out_and_the_rest_finish(void **state)
     /* node 4's token: real and well measured, but bound to node 0's key and
      * a nonce of no session of this run */
     uint8_t nonce[32], challenge[64];
-    random_bytes(nonce, sizeof nonce);
+    cca_random_bytes(nonce, sizeof nonce);
     p4_error err = {0};
     assert_int_equal(p4_cca_binding_challenge(id[0].public_key, 32, nonce, 32, challenge, &err),
                      P4_OK);
     size_t stolen_len = 0;
     free(cca_issue(keys_dir, "stolen.cbor", challenge, NULL, &stolen_len));
     uint8_t garbage[900];
-    random_bytes(garbage, sizeof garbage);
+    cca_random_bytes(garbage, sizeof garbage);
     char garbage_path[1100], replay[1100], garbled[1100], body[1300];
     test_path_in(dir, "garbage.bin", garbage_path, sizeof garbage_path);
     assert_int_equal(test_write_file(garbage_path, garbage, sizeof garbage), 0);
     snprintf(body, sizeof body, "cat %s/stolen.cbor", keys_dir);
-    write_script(dir, "replay.sh", body, replay, sizeof replay);
+    cca_write_script(dir, "replay.sh", body, replay, sizeof replay);
     snprintf(body, sizeof body, "cat %s", garbage_path);
-    write_script(dir, "garbled.sh", body, garbled, sizeof garbled);
+    cca_write_script(dir, "garbled.sh", body, garbled, sizeof garbled);
 
     char conf[NODES][1100], out[NODES][1100], errlog[NODES][1100];
     pid_t pid[NODES];
