@@ -816,6 +816,10 @@ static int admit(run *r, p4_error *err)
     r->res->dropped += (int)(r->receiver.dropped - dropped_before);
     for (int j = 0; j < r->n && rc == P4_OK; j++)
         r->res->refused += !r->in_run[j];
+    if (rc == P4_OK && r->n > 1 && r->res->refused == r->n - 1)
+        rc = p4_error_set(err, P4_EPEER, "peer %d: admission refused all %d other members (see "
+                          "the log for each one's reason): nobody to learn with", r->self,
+                          r->n - 1);
     return rc;
 }
 
