@@ -52,6 +52,7 @@ struct p4_protocol_link {
     unsigned char *waiting_for;  /* collect's own copy of whom it waits for   */
     int hold_unwanted;           /* a lying attacker waiting for its target:
                                     keep this step's messages of other peers  */
+    unsigned char *in_run;       /* per peer: admitted (all, without handshake) */
     /* a malicious peer (cluster/attack.h) that poisons the proxies it sends */
     float *initial_proxy;        /* w0, the public initialisation             */
     p4_rng attack_rng;
@@ -132,6 +133,8 @@ static int send_message(run *r, int to, p4_wire_message *m, p4_error *err)
 static int send_to(run *r, int to, int type, int step, const float *v, size_t n,
                    const uint8_t *digest, p4_error *err)
 {
+    if (!r->in_run[to])
+        return P4_OK; /* refused at admission: left out of every exchange */
     p4_wire_message m;
     memset(&m, 0, sizeof m);
     m.header.type = (uint8_t)type;
@@ -204,7 +207,7 @@ static int awaited(const run *r, const held *m, int type, int step, const unsign
                    held *const *got, size_t count)
 {
     if (m->sender < 0 || m->sender >= r->n || m->step != step || m->type != type ||
-        !want[m->sender] || got[m->sender])
+        !want[m->sender] || !r->in_run[m->sender] || got[m->sender])
         return 0;
     if (type == P4_WIRE_LOGITS)
         return m->rows == (uint32_t)r->spec->public_n && m->cols == (uint32_t)r->spec->classes;
@@ -355,6 +358,7 @@ static int collect(run *r, int type, int step, const unsigned char *wanted, size
     memcpy(want, wanted, (size_t)r->n);
     for (int j = 0; j < r->n; j++) {
         got[j] = NULL;
+        want[j] = want[j] && r->in_run[j]; /* nothing is taken from a refused peer */
         waiting += want[j] != 0;
     }
     waiting -= unstash(r, type, step, want, got, count);
@@ -590,53 +594,67 @@ static int swap_slices_lying(run *r, size_t length, unsigned char *everyone, hel
     return rc;
 }
 
-/* The groups from the distances: with the slice guard on, near-copies
- * train alone (cluster/slice_guard.h; it needs the slices, so the
- * simulator's shared board is off then and slice is never NULL here). */
-static int group_slices(run *r, const float **slice, const double *dist, const unsigned char *known,
-                        size_t length, p4_rng *rng, p4_error *err)
+/* The groups from the distances among the m peers in the run (ids[a] is the
+ * a-th): with the slice guard on, near-copies train alone
+ * (cluster/slice_guard.h; it needs the slices, so the simulator's shared
+ * board is off then and slice is never NULL here).  sub[a]: ids[a]'s group. */
+static int group_slices(run *r, const float **slice, const int *ids, const double *dist,
+                        const unsigned char *known, int m, size_t length, p4_rng *rng, int *sub,
+                        p4_error *err)
 {
     const p4_config *cfg = r->spec->cfg;
     p4_grouping_params params = { cfg->group_size };
     if (cfg->duplicate_slice_ratio <= 0 || !slice)
-        return p4_group_clients(dist, known, r->n, &params, rng, r->res->group_of,
-                                &r->res->ngroups, err);
-    unsigned char *alone = malloc((size_t)r->n);
+        return p4_group_clients(dist, known, m, &params, rng, sub, &r->res->ngroups, err);
+    unsigned char *alone = malloc((size_t)m);
     if (!alone)
         return p4_error_set(err, P4_ENOMEM, "out of memory for the slice guard");
     int flagged = 0;
-    int rc = p4_slice_guard_flag(slice, r->n, length, cfg->duplicate_slice_ratio, alone, &flagged,
+    int rc = p4_slice_guard_flag(slice, m, length, cfg->duplicate_slice_ratio, alone, &flagged,
                                  err);
-    for (int j = 0; j < r->n && rc == P4_OK && r->spec->log; j++)
-        if (alone[j])
+    for (int a = 0; a < m && rc == P4_OK && r->spec->log; a++)
+        if (alone[a])
             fprintf(r->spec->log, "p4 peer %d: peer %d's warm-up slice is a near-copy of "
-                    "another's; it trains alone\n", r->self, j);
+                    "another's; it trains alone\n", r->self, ids[a]);
     if (rc == P4_OK)
-        rc = p4_group_clients_guarded(dist, known, r->n, &params, rng, alone, r->res->group_of,
-                                      &r->res->ngroups, err);
+        rc = p4_group_clients_guarded(dist, known, m, &params, rng, alone, sub, &r->res->ngroups,
+                                      err);
     free(alone);
     return rc;
 }
 
 /* The groups from every peer's slice (got[j], or the board's), computed as
  * every other peer computes them: the pairs sampled from the public seed,
- * L1 distances over them, then the grouping. */
+ * L1 distances over them, then the grouping.  Only the peers in the run
+ * take part (all of them unless the admission handshake refused some);
+ * a refused peer's group is -1. */
 static int compute_groups(run *r, const float *own, size_t length, held **got, p4_error *err)
 {
     const p4_protocol_spec *sp = r->spec;
-    int n = r->n, self = r->self, rc = P4_OK;
+    int n = r->n, self = r->self, rc = P4_OK, m = 0;
+    int *ids = malloc((size_t)n * sizeof *ids);
+    int *sub = malloc((size_t)n * sizeof *sub);
+    for (int j = 0; ids && j < n; j++)
+        if (r->in_run[j])
+            ids[m++] = j;
     const double *shared = NULL;
-    double *dist = sp->board ? NULL : calloc((size_t)n * n, sizeof *dist);
-    unsigned char *known = calloc((size_t)n * n, 1);
-    const float **slice = sp->board ? NULL : malloc((size_t)n * sizeof *slice);
-    if ((!sp->board && (!dist || !slice)) || !known) {
-        free(dist); free(known); free(slice);
+    double *dist = sp->board ? NULL : calloc((size_t)m * m, sizeof *dist);
+    unsigned char *known = calloc((size_t)m * m, 1);
+    const float **slice = sp->board ? NULL : malloc((size_t)m * sizeof *slice);
+    if (!ids || !sub || (!sp->board && (!dist || !slice)) || !known) {
+        free(ids); free(sub); free(dist); free(known); free(slice);
         return p4_error_set(err, P4_ENOMEM, "out of memory for distances");
     }
+    if (sp->board && m != n) {
+        free(ids); free(sub); free(known);
+        return p4_error_set(err, P4_EINVAL, "peer %d: the shared board groups every peer, but "
+                            "%d were refused", self, n - m);
+    }
     int absent = 0;
-    for (int j = 0; slice && j < n; j++) {
-        slice[j] = j == self ? own : got[j] ? got[j]->values : NULL;
-        absent += slice[j] == NULL;
+    for (int a = 0; slice && a < m; a++) {
+        int j = ids[a];
+        slice[a] = j == self ? own : got[j] ? got[j]->values : NULL;
+        absent += slice[a] == NULL;
     }
     /* The grouping's tie-breaks are public: every peer must find the same groups. */
     p4_rng rng;
@@ -644,18 +662,25 @@ static int compute_groups(run *r, const float *own, size_t length, held **got, p
                                "grouping needs every member", self, absent)
                 : p4_rng_init_seeded(&rng, sp->cfg->seed, "grouping");
     if (rc == P4_OK)
-        rc = p4_grouping_sample_peers(n, sp->cfg->sample_peers, &rng, known, err);
+        rc = p4_grouping_sample_peers(m, sp->cfg->sample_peers, &rng, known, err);
     if (rc == P4_OK && sp->board)
         rc = p4_slice_board_distances(sp->board, known, &shared, err);
-    for (int i = 0; i < n && rc == P4_OK && !sp->board; i++)
-        for (int j = i + 1; j < n && rc == P4_OK; j++) {
-            if (!known[(size_t)i * n + j])
+    for (int i = 0; i < m && rc == P4_OK && !sp->board; i++)
+        for (int j = i + 1; j < m && rc == P4_OK; j++) {
+            if (!known[(size_t)i * m + j])
                 continue;
-            rc = p4_l1_distance(slice[i], slice[j], 0, length, length, &dist[(size_t)i * n + j], err);
-            dist[(size_t)j * n + i] = dist[(size_t)i * n + j];
+            rc = p4_l1_distance(slice[i], slice[j], 0, length, length, &dist[(size_t)i * m + j], err);
+            dist[(size_t)j * m + i] = dist[(size_t)i * m + j];
         }
     if (rc == P4_OK)
-        rc = group_slices(r, slice, sp->board ? shared : dist, known, length, &rng, err);
+        rc = group_slices(r, slice, ids, sp->board ? shared : dist, known, m, length, &rng, sub,
+                          err);
+    for (int j = 0; j < n && rc == P4_OK; j++)
+        r->res->group_of[j] = -1; /* refused peers belong to no group */
+    for (int a = 0; a < m && rc == P4_OK; a++)
+        r->res->group_of[ids[a]] = sub[a];
+    free(ids);
+    free(sub);
     free(dist);
     free(known);
     free(slice);
@@ -748,7 +773,7 @@ static void baseline_groups(run *r)
     p4_method m = r->spec->method;
     r->res->ngroups = m == P4_METHOD_FEDAVG_DP ? 1 : r->n;
     for (int k = 0; k < r->n; k++)
-        r->res->group_of[k] = m == P4_METHOD_FEDAVG_DP ? 0 : k;
+        r->res->group_of[k] = !r->in_run[k] ? -1 : m == P4_METHOD_FEDAVG_DP ? 0 : k;
 }
 
 /* ---- one round's exchange ------------------------------------------------------ */
@@ -891,6 +916,60 @@ static int one_round(run *r, int round, float *proxy, unsigned char *want, held 
     return rc;
 }
 
+/* ---- admission ------------------------------------------------------------------ */
+
+/* A faster peer's protocol message that arrived during the handshake: kept
+ * for its step, as collect keeps messages for later steps. */
+static void keep_for_later(void *user, p4_wire_message *m, int from)
+{
+    run *r = user;
+    const p4_protocol_control *c = &r->spec->control;
+    if (c->heard && from >= 0)
+        c->heard(c->user, from);
+    if (c->message && is_control(m->header.type)) { /* membership's own messages */
+        p4_error why = {0};
+        if (c->message(c->user, r, m, from, &why) != P4_OK && r->spec->log)
+            fprintf(r->spec->log, "p4 peer %d: during admission: %s\n", r->self, why.message);
+        p4_wire_message_clear(m);
+        return;
+    }
+    const char *why = NULL;
+    int type = m->header.type, round = m->header.round;
+    held *h = hold(m, &why);
+    if (h == NULL) {
+        note(r, why, from, type, round);
+        r->res->dropped++;
+        return;
+    }
+    h->next = r->stash;
+    r->stash = h;
+}
+
+/* Runs the admission handshake when the spec asks for one; afterwards
+ * in_run[j] says whether peer j takes part. */
+static int admit(run *r, p4_error *err)
+{
+    const p4_protocol_spec *sp = r->spec;
+    memset(r->in_run, 1, (size_t)r->n);
+    if (sp->handshake == NULL)
+        return P4_OK;
+    if (sp->handshake->self != r->self || sp->handshake->clients != r->n)
+        return p4_error_set(err, P4_EINVAL, "protocol: the handshake is for node %d of %d, "
+                            "this peer is %d of %d", sp->handshake->self,
+                            sp->handshake->clients, r->self, r->n);
+    uint64_t dropped_before = r->receiver.dropped;
+    int rc = p4_handshake_run(sp->handshake, r->sender, &r->receiver, keep_for_later, r,
+                              r->in_run, sp->handshake_stats, err);
+    r->res->dropped += (int)(r->receiver.dropped - dropped_before);
+    for (int j = 0; j < r->n && rc == P4_OK; j++)
+        r->res->refused += !r->in_run[j];
+    if (rc == P4_OK && r->n > 1 && r->res->refused == r->n - 1)
+        rc = p4_error_set(err, P4_EPEER, "peer %d: admission refused all %d other members (see "
+                          "the log for each one's reason): nobody to learn with", r->self,
+                          r->n - 1);
+    return rc;
+}
+
 /* ---- the run ------------------------------------------------------------------- */
 
 static void tell_phase(const run *r, int phase, int round)
@@ -907,7 +986,7 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
         return p4_error_set(err, P4_EINVAL, "protocol: bad arguments");
     run r = { .spec = sp, .res = res, .self = sp->peer->id, .n = sp->clients,
               .proxy_size = p4_client_proxy_size(sp->peer->client) };
-    res->dropped = res->missing = res->unreachable = 0;
+    res->dropped = res->missing = res->unreachable = res->refused = 0;
     res->stopped = res->rounds_done = res->resynced = 0;
     const p4_protocol_control *ctl = &sp->control;
     p4_replay_guard *guard = NULL;
@@ -920,8 +999,11 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
     unsigned char *want = malloc((size_t)r.n);
     r.waiting_for = malloc((size_t)r.n);
     held **got = calloc((size_t)r.n, sizeof *got);
-    if (rc == P4_OK && (!proxy || !want || !got || !r.waiting_for))
+    r.in_run = malloc((size_t)r.n);
+    if (rc == P4_OK && (!proxy || !want || !got || !r.waiting_for || !r.in_run))
         rc = p4_error_set(err, P4_ENOMEM, "protocol: out of memory");
+    if (rc == P4_OK)
+        rc = admit(&r, err); /* before anything leaves this peer */
     if (rc == P4_OK && (poisons_messages(&r) || lies_in_grouping(&r))) {
         /* The attacker's noise is no secret: it is an attacker. */
         p4_ziggurat_init(&r.attack_normal);
@@ -991,6 +1073,7 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
     free(want);
     free(r.waiting_for);
     free(got);
+    free(r.in_run);
     p4_sender_destroy(&r.sender);
     p4_replay_guard_destroy(&guard);
     free(r.initial_proxy);

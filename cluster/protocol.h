@@ -35,6 +35,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "cluster/handshake.h"
 #include "cluster/method.h"
 #include "cluster/peer.h"
 #include "cluster/transport.h"
@@ -122,6 +123,11 @@ typedef struct p4_protocol_spec {
      * messages each (cluster/slice_board.h); the grouping and the digest
      * comparison are the same. */
     struct p4_slice_board *board;
+    /* Attestation-gated admission (cluster/handshake.h), run before anything
+     * else: only the peers it admits take part, in every exchange and in the
+     * grouping.  NULL (`p4 sim`, the software backend): every member does. */
+    const p4_handshake_spec *handshake;
+    p4_handshake_stats *handshake_stats;  /* filled when handshake is set; may be NULL */
 } p4_protocol_spec;
 
 typedef struct p4_protocol_result {
@@ -134,6 +140,8 @@ typedef struct p4_protocol_result {
     int stopped;                 /* 1: stopped on request before the end       */
     int rounds_done;             /* rounds completed (all of them unless stopped) */
     int resynced;                /* 1: this peer adopted the majority's grouping view */
+    int refused;                 /* peers the admission handshake left out;
+                                    their group_of entry is -1                 */
 } p4_protocol_result;
 
 int p4_protocol_run(const p4_protocol_spec *spec, p4_protocol_result *result, p4_error *err);

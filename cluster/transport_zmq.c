@@ -621,6 +621,13 @@ int p4_zmq_transport_redial(p4_transport *base, int id, p4_error *err)
     return rc;
 }
 
+p4_admission *p4_zmq_transport_admission(p4_transport *t)
+{
+    if (t == NULL || t->ops != &zmq_ops)
+        return NULL;
+    return ((zmq_transport *)t)->admission;
+}
+
 int p4_zmq_transport_allow(p4_transport *t, const uint8_t public_key[32], p4_error *err)
 {
     if (t == NULL || t->ops != &zmq_ops || public_key == NULL)

@@ -23,6 +23,7 @@
 
 #include <stdio.h>
 
+#include "cluster/admission.h"
 #include "cluster/identity.h"
 #include "cluster/transport.h"
 
@@ -57,6 +58,12 @@ const char *p4_zmq_transport_endpoint(const p4_transport *t);
  * refused (it had not admitted our key yet), so a member learned while
  * joining is dialled again once it shows it knows this node. */
 int p4_zmq_transport_redial(p4_transport *t, int id, p4_error *err);
+
+/* The transport's admission policy (owned by the transport): the node
+ * requires attestation on it and records each peer's verdict there, so that
+ * the ZAP handler refuses a peer whose token failed.  NULL for a transport
+ * that is not ZeroMQ. */
+p4_admission *p4_zmq_transport_admission(p4_transport *t);
 
 /* Admits one more key at run time (e.g. a member the config allows later). */
 int p4_zmq_transport_allow(p4_transport *t, const uint8_t public_key[32], p4_error *err);

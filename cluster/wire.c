@@ -28,6 +28,7 @@ const char *p4_wire_type_name(int type)
     case P4_WIRE_DONE: return "DONE";
     case P4_WIRE_BYE: return "BYE";
     case P4_WIRE_VIEW: return "VIEW";
+    case P4_WIRE_EVIDENCE: return "EVIDENCE";
     default: return "unknown";
     }
 }
@@ -78,6 +79,17 @@ static int check_hello(const p4_wire_message *m, p4_error *err)
     if (h->evidence_bytes > 0 && h->evidence == NULL)
         return p4_error_set(err, P4_EINVAL, "HELLO: %u bytes of evidence but no array",
                             h->evidence_bytes);
+    return P4_OK;
+}
+
+static int check_evidence(const p4_wire_evidence *e, p4_error *err)
+{
+    if (e->token_bytes < 1 || e->token_bytes > P4_WIRE_MAX_EVIDENCE)
+        return p4_error_set(err, P4_EFORMAT, "EVIDENCE: token of %u bytes (want 1..%d)",
+                            e->token_bytes, P4_WIRE_MAX_EVIDENCE);
+    if (e->token == NULL)
+        return p4_error_set(err, P4_EINVAL, "EVIDENCE: %u token bytes but no array",
+                            e->token_bytes);
     return P4_OK;
 }
 
@@ -135,6 +147,11 @@ static int check_message(const p4_wire_message *m, p4_error *err)
     switch (h->type) {
     case P4_WIRE_HELLO: return check_hello(m, err);
     case P4_WIRE_MEMBERS: return check_members(&m->body.members, err);
+    case P4_WIRE_EVIDENCE:
+        if (h->round != -1)
+            return p4_error_set(err, P4_EFORMAT, "EVIDENCE: round %d (must be -1)",
+                                (int)h->round);
+        return check_evidence(&m->body.evidence, err);
     case P4_WIRE_HEARTBEAT:
         if (m->body.heartbeat.phase >= P4_PHASE_COUNT)
             return p4_error_set(err, P4_EFORMAT, "HEARTBEAT: phase %u (want < %d)",
@@ -291,6 +308,11 @@ static void put_payload(writer *w, const p4_wire_message *m)
         put_u32(w, m->body.view.count);
         for (uint32_t k = 0; k < m->body.view.count; k++)
             put_u32(w, m->body.view.group_of[k]);
+        break;
+    case P4_WIRE_EVIDENCE:
+        put_bytes(w, m->body.evidence.nonce, P4_WIRE_KEY_BYTES);
+        put_u32(w, m->body.evidence.token_bytes);
+        put_bytes(w, m->body.evidence.token, m->body.evidence.token_bytes);
         break;
     default: break; /* BYE: no payload */
     }
@@ -496,6 +518,23 @@ static int get_hello(reader *r, p4_wire_hello *h)
     return get_bytes(r, h->evidence, h->evidence_bytes, "evidence");
 }
 
+static int get_evidence(reader *r, p4_wire_evidence *e)
+{
+    int rc;
+    if ((rc = get_bytes(r, e->nonce, P4_WIRE_KEY_BYTES, "nonce")) != P4_OK ||
+        (rc = get_u32(r, &e->token_bytes, "token length")) != P4_OK)
+        return rc;
+    if (e->token_bytes < 1 || e->token_bytes > P4_WIRE_MAX_EVIDENCE)
+        return p4_error_set(r->err, P4_EFORMAT, "EVIDENCE: token of %u bytes (want 1..%d)",
+                            e->token_bytes, P4_WIRE_MAX_EVIDENCE);
+    if ((rc = need(r, e->token_bytes, "token")) != P4_OK) /* before allocating */
+        return rc;
+    e->token = malloc(e->token_bytes);
+    if (e->token == NULL)
+        return p4_error_set(r->err, P4_ENOMEM, "EVIDENCE: no memory for the token");
+    return get_bytes(r, e->token, e->token_bytes, "token");
+}
+
 static int get_members(reader *r, p4_wire_members *ms)
 {
     int rc = get_u32(r, &ms->count, "member count");
@@ -575,6 +614,7 @@ static int get_payload(reader *r, p4_wire_message *m)
         return get_f64(r, &m->body.done.epsilon, "epsilon");
     case P4_WIRE_BYE: return P4_OK;
     case P4_WIRE_VIEW: return get_view(r, &m->body.view);
+    case P4_WIRE_EVIDENCE: return get_evidence(r, &m->body.evidence);
     default:
         return p4_error_set(r->err, P4_EFORMAT, "unknown message type %u", m->header.type);
     }
@@ -606,7 +646,7 @@ int p4_wire_decode_header(const uint8_t *bytes, size_t length, p4_wire_header *o
     out->sequence = load_le(bytes + 16, 8);
     out->payload_bytes = (uint32_t)load_le(bytes + 24, 4);
     const char *name = p4_wire_type_name(out->type);
-    if (out->type < P4_WIRE_HELLO || out->type > P4_WIRE_VIEW)
+    if (out->type < P4_WIRE_HELLO || out->type > P4_WIRE_TYPE_LAST)
         return p4_error_set(err, P4_EFORMAT, "unknown message type %u", out->type);
     if (out->sender_id >= P4_WIRE_MAX_NODES)
         return p4_error_set(err, P4_EFORMAT, "%s: sender id %u (limit %d)", name,
@@ -653,6 +693,7 @@ void p4_wire_message_clear(p4_wire_message *m)
     case P4_WIRE_PROXY: free(m->body.proxy.values); break;
     case P4_WIRE_LOGITS: free(m->body.logits.values); break;
     case P4_WIRE_VIEW: free(m->body.view.group_of); break;
+    case P4_WIRE_EVIDENCE: free(m->body.evidence.token); break;
     default: break;
     }
     memset(m, 0, sizeof *m);

@@ -11,7 +11,7 @@
  * format is canonical: a buffer that decodes re-encodes to the same bytes.
  *
  * Ownership: p4_wire_decode allocates the arrays of the message it fills
- * (evidence, members, float vectors, views) and p4_wire_message_clear frees them.
+ * (evidence, members, float vectors, views, tokens) and p4_wire_message_clear frees them.
  * A message filled by the caller for encoding only borrows the caller's
  * arrays: never call p4_wire_message_clear on it. */
 #ifndef P4_CLUSTER_WIRE_H
@@ -44,7 +44,9 @@ typedef enum p4_wire_type {
     P4_WIRE_LOGITS = 7,
     P4_WIRE_DONE = 8,
     P4_WIRE_BYE = 9,
-    P4_WIRE_VIEW = 10        /* a grouping view, sent to a peer whose digest differed */
+    P4_WIRE_VIEW = 10,       /* a grouping view, sent to a peer whose digest differed */
+    P4_WIRE_EVIDENCE = 11,   /* attestation token answering a HELLO's nonce */
+    P4_WIRE_TYPE_LAST = P4_WIRE_EVIDENCE
 } p4_wire_type;
 
 /* Where a node is in the round protocol (HEARTBEAT). */
@@ -78,6 +80,15 @@ typedef struct p4_wire_hello {
     uint8_t *evidence;                     /* evidence_bytes; NULL when 0     */
     uint32_t evidence_bytes;               /* <= P4_WIRE_MAX_EVIDENCE         */
 } p4_wire_hello;
+
+/* EVIDENCE: the sender's attestation token, bound to its own public key and
+ * to the nonce the receiver sent in its HELLO (echoed here so a receiver can
+ * tell an answer to an older HELLO; the verifier checks its own copy). */
+typedef struct p4_wire_evidence {
+    uint8_t nonce[P4_WIRE_KEY_BYTES];      /* the HELLO nonce this answers   */
+    uint8_t *token;                        /* token_bytes                    */
+    uint32_t token_bytes;                  /* 1..P4_WIRE_MAX_EVIDENCE        */
+} p4_wire_evidence;
 
 typedef struct p4_wire_member {
     uint32_t id;
@@ -131,6 +142,7 @@ typedef struct p4_wire_message {
         p4_wire_logits logits;
         p4_wire_done done;
         p4_wire_view view;
+        p4_wire_evidence evidence;
     } body;
 } p4_wire_message;
 

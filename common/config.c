@@ -41,14 +41,16 @@ typedef enum {
     KEY_CLASS_SETS, /* "0,1,2; 3,4,5" into the partition spec's class sets  */
     KEY_ENDPOINT,   /* "tcp://host:port", copied into a char[] field        */
     KEY_PEERS,      /* "ID@ENDPOINT@KEY, ..." appended to [node] peers      */
-    KEY_KEYS        /* "KEY, KEY, ..." (Z85) appended to [node] allow       */
+    KEY_KEYS,       /* "KEY, KEY, ..." (Z85) appended to [node] allow       */
+    KEY_HEX_LIST,   /* "hex, hex" appended to a p4_hex_list                 */
+    KEY_TEXT        /* printable text with spaces (a command line)           */
 } key_type;
 
 enum {
     KEY_REQUIRED = 1,
     KEY_MIN_OPEN = 2,   /* value must be > min, not >= min */
     KEY_MAX_OPEN = 4,   /* value must be < max, not <= max */
-    KEY_REPEATABLE = 8  /* each line adds to the value (KEY_PEERS) */
+    KEY_REPEATABLE = 8  /* each line adds to the value (KEY_PEERS, KEY_HEX_LIST) */
 };
 
 typedef struct config_key {
@@ -287,10 +289,13 @@ static const config_key config_keys[] = {
 
     /* [tee] */
     {.section = "tee", .name = "backend", .type = KEY_ENUM, FIELD(tee_backend),
-     .choices = "software|optee",
+     .choices = "software|optee|cca",
      .help = "where DP noise is added and the ledger charged: `software` (in the process "
              "itself) or `optee` (an OP-TEE trusted application: noise and ledger, and in "
-             "`p4 train` the protected layers; docs/tee.md)"},
+             "`p4 train` the protected layers; docs/tee.md) or `cca` (the node runs in an Arm "
+             "CCA realm and admits a peer only after its attestation token verifies against "
+             "the keys below; docs/attestation.md, Admission); `software` and `optee` admit "
+             "peers by key allowlist only, with no attestation"},
     {.section = "tee", .name = "pp_start", .type = KEY_INT, FIELD(tee_pp_start),
      .min = -1, .max = 4095, .default_text = "-1 (none)",
      .help = "optee: the first protected layer of the model (0-based, as darknet counts "
@@ -303,6 +308,30 @@ static const config_key config_keys[] = {
      .min = 1, .max = 4096,
      .help = "optee: the TA's heap in MiB (OP-TEE's TA_DATA_SIZE; build the TA with the "
              "same P4_TA_MEMORY_MIB); protected layers that do not fit are refused"},
+    {.section = "tee", .name = "cpak", .type = KEY_PATH, FIELD(tee_cpak),
+     .default_text = "required by cca",
+     .help = "cca: the trusted platform attestation key (PEM public key, P-256/384/521)"},
+    {.section = "tee", .name = "realm_initial_measurement", .type = KEY_HEX_LIST,
+     FIELD(tee_rim), .flags = KEY_REPEATABLE, .default_text = "required by cca",
+     .help = "cca: allowlist of realm initial measurements (hex, 32/48/64 bytes), separated by "
+             "commas; may be repeated"},
+    {.section = "tee", .name = "realm_personalization_value", .type = KEY_HEX_LIST,
+     FIELD(tee_personalization), .flags = KEY_REPEATABLE, .default_text = "not checked",
+     .help = "cca: allowlist of realm personalization values (hex, 64 bytes)"},
+    {.section = "tee", .name = "platform_sw_component", .type = KEY_HEX_LIST,
+     FIELD(tee_sw_components), .flags = KEY_REPEATABLE, .default_text = "not checked",
+     .help = "cca: allowlist of platform firmware measurements (hex); every component of a "
+             "peer's platform must be on it"},
+    {.section = "tee", .name = "evidence", .type = KEY_ENUM, FIELD(tee_evidence),
+     .choices = "configfs-tsm|command",
+     .help = "cca: where this node's own token comes from: Linux configfs-tsm inside the realm, "
+             "or `evidence_command`"},
+    {.section = "tee", .name = "tsm_root", .type = KEY_PATH, FIELD(tee_tsm_root),
+     .default_text = "/sys/kernel/config/tsm/report", .help = "cca: configfs-tsm's report root"},
+    {.section = "tee", .name = "evidence_command", .type = KEY_TEXT,
+     FIELD(tee_evidence_command), .default_text = "required by evidence = command",
+     .help = "cca: a program and its arguments (no shell); run with the 64-byte challenge in "
+             "hex as its last argument, it prints the token on stdout"},
 };
 #define KEY_COUNT (sizeof config_keys / sizeof config_keys[0])
 
@@ -365,6 +394,7 @@ void p4_config_defaults(p4_config *cfg)
     cfg->tee_pp_start = -1;
     cfg->tee_pp_end = -1;
     cfg->tee_ta_memory_mib = 10;
+    snprintf(cfg->tee_evidence, sizeof cfg->tee_evidence, "configfs-tsm");
 }
 
 /* ---- parse state and error recording ------------------------------------ */
@@ -897,6 +927,62 @@ static const char *take_key(const char *s, size_t n, int item, p4_config *cfg, c
     return NULL;
 }
 
+/* "hex, hex, ..." appended to a p4_hex_list: each value an even number of
+ * hex digits, at most P4_HEX_VALUE_MAX (sizes are checked by the backend). */
+static const char *parse_hex_list(const char *v, p4_hex_list *list, char *why, size_t why_size)
+{
+    for (const char *s = v;;) {
+        while (*s == ' ' || *s == '\t')
+            s++;
+        size_t n = strcspn(s, ", \t");
+        const char *after = s + n;
+        while (*after == ' ' || *after == '\t')
+            after++;
+        if (n == 0 || (*after != ',' && *after != '\0')) {
+            snprintf(why, why_size, "want hex values separated by commas");
+            return why;
+        }
+        if (n % 2 != 0 || n > P4_HEX_VALUE_MAX) {
+            snprintf(why, why_size, "value %d has %zu hex digits (want an even number, at most %d)",
+                     list->count + 1, n, P4_HEX_VALUE_MAX);
+            return why;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (!isxdigit((unsigned char)s[i])) {
+                snprintf(why, why_size, "value %d holds '%c', which is not hex", list->count + 1,
+                         s[i]);
+                return why;
+            }
+        if (list->count == P4_HEX_LIST_MAX) {
+            snprintf(why, why_size, "more than %d values", P4_HEX_LIST_MAX);
+            return why;
+        }
+        memcpy(list->items[list->count], s, n);
+        list->items[list->count++][n] = '\0';
+        if (*after == '\0')
+            return NULL;
+        s = after + 1;
+    }
+}
+
+/* Printable ASCII, spaces allowed, that fits the field. */
+static const char *parse_text(const char *v, char *field, size_t size, char *why,
+                              size_t why_size)
+{
+    size_t n = strlen(v);
+    if (n >= size) {
+        snprintf(why, why_size, "longer than %zu characters", size - 1);
+        return why;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] >= 0x7f) {
+            snprintf(why, why_size, "character %zu is not printable ASCII", i + 1);
+            return why;
+        }
+    memcpy(field, v, n + 1);
+    return NULL;
+}
+
 /* Parses v as k's type into its field; NULL or what is wrong. */
 static const char *store_value(parse_state *st, const config_key *k, const char *v,
                                char *why, size_t why_size)
@@ -961,6 +1047,12 @@ static const char *store_value(parse_state *st, const config_key *k, const char 
     case KEY_KEYS:
         bad = each_entry(v, take_key, st->cfg, why, why_size);
         break;
+    case KEY_HEX_LIST:
+        bad = parse_hex_list(v, (p4_hex_list *)field, why, why_size);
+        break;
+    case KEY_TEXT:
+        bad = parse_text(v, field, k->size, why, why_size);
+        break;
     }
     return bad;
 }
@@ -996,9 +1088,10 @@ static int on_key(void *user, const char *section, const char *name, const char 
         fail_key(st, section, name, value, "unknown key (keys of [%s]: %s)", section, keys);
         return 0;
     }
-    if (k->type == KEY_ENUM && strcmp(section, "tee") == 0 && choice_index(k->choices, value) < 0) {
-        fail_key(st, section, name, value, "the backends built are `software` and `optee` "
-                 "(cca is not wired in yet; see docs/tee.md)");
+    if (k->type == KEY_ENUM && strcmp(name, "backend") == 0 && strcmp(section, "tee") == 0 &&
+        choice_index(k->choices, value) < 0) {
+        fail_key(st, section, name, value, "the backends built are `software`, `optee` and `cca` "
+                 "(docs/tee.md)");
         return 0;
     }
     size_t i = key_index(k);
@@ -1155,6 +1248,34 @@ static void check_node(parse_state *st)
                     "dead between two heartbeats", cfg->node_dead_after, cfg->node_heartbeat);
 }
 
+/* [tee]: cca needs its policy; the cca keys mean nothing to software, and a
+ * policy silently ignored would admit peers without attestation. */
+static void check_tee(parse_state *st)
+{
+    static const char *const cca_keys[] = {"cpak", "realm_initial_measurement",
+                                           "realm_personalization_value",
+                                           "platform_sw_component", "evidence", "tsm_root",
+                                           "evidence_command"};
+    const p4_config *cfg = st->cfg;
+    if (strcmp(cfg->tee_backend, "cca") != 0) {
+        for (size_t i = 0; i < sizeof cca_keys / sizeof cca_keys[0]; i++)
+            if (seen(st, "tee", cca_keys[i]))
+                fail_at_key(st, "tee", cca_keys[i], "is read only with backend = cca (this "
+                            "config's backend is %s, which admits peers without attestation)",
+                            cfg->tee_backend);
+        return;
+    }
+    if (!seen(st, "tee", "cpak"))
+        fail_missing(st, "tee", "cpak", " (backend = cca verifies peers' tokens under it)");
+    if (!seen(st, "tee", "realm_initial_measurement"))
+        fail_missing(st, "tee", "realm_initial_measurement",
+                     " (backend = cca admits only realms whose measurement is listed)");
+    if (strcmp(cfg->tee_evidence, "command") == 0 && !seen(st, "tee", "evidence_command"))
+        fail_missing(st, "tee", "evidence_command", " (evidence = command)");
+    if (strcmp(cfg->tee_evidence, "command") != 0 && seen(st, "tee", "evidence_command"))
+        fail_at_key(st, "tee", "evidence_command", "is read only with evidence = command");
+}
+
 static void finish(parse_state *st)
 {
     p4_config *cfg = st->cfg;
@@ -1175,6 +1296,7 @@ static void finish(parse_state *st)
     check_partition(st);
     check_dp(st);
     check_node(st);
+    check_tee(st);
 }
 
 /* ---- loading ------------------------------------------------------------ */
@@ -1284,6 +1406,8 @@ static const char *type_name(key_type t)
     case KEY_ENDPOINT: return "endpoint";
     case KEY_PEERS: return "peer list";
     case KEY_KEYS: return "key list";
+    case KEY_HEX_LIST: return "hex list";
+    case KEY_TEXT: return "text";
     }
     return "?";
 }
@@ -1309,6 +1433,8 @@ static void print_allowed(FILE *out, const config_key *k)
     case KEY_ENDPOINT: fputs("tcp://ADDRESS:PORT", out); break;
     case KEY_PEERS: fputs("ID@tcp://ADDRESS:PORT@KEY, ...", out); break;
     case KEY_KEYS: fputs("KEY, KEY, ...", out); break;
+    case KEY_HEX_LIST: fputs("hex, hex, ...", out); break;
+    case KEY_TEXT: fputs("printable text", out); break;
     }
 }
 
@@ -1365,6 +1491,8 @@ static void print_default(FILE *out, const config_key *k, const p4_config *defau
     case KEY_ENDPOINT:
     case KEY_PEERS:
     case KEY_KEYS:
+    case KEY_HEX_LIST:
+    case KEY_TEXT:
         fputs("-", out);
         break;
     }
@@ -1450,9 +1578,17 @@ static void write_key(FILE *out, const config_key *k, const p4_config *cfg)
     case KEY_ENUM:
     case KEY_PATH:
     case KEY_ENDPOINT:
-        if (field[0])
+    case KEY_TEXT:
+        if (field[0] && !(strcmp(k->section, "tee") == 0 && strcmp(k->name, "evidence") == 0 &&
+                          strcmp(cfg->tee_backend, "cca") != 0))
             fprintf(out, "%s = %s\n", k->name, field);
         break;
+    case KEY_HEX_LIST: { /* one line each: a line holds at most 199 characters */
+        const p4_hex_list *list = (const p4_hex_list *)field;
+        for (int i = 0; i < list->count; i++)
+            fprintf(out, "%s = %s\n", k->name, list->items[i]);
+        break;
+    }
     case KEY_CLASS_SETS:
         if (cfg->partition.kind == P4_PARTITION_CLUSTERED &&
             cfg->partition.cluster_class_count[0] > 0) {

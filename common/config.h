@@ -31,6 +31,14 @@ typedef struct p4_node_peer {
     char key[P4_NODE_KEY_CHARS + 1];
 } p4_node_peer;
 
+/* A [tee] allowlist: hex values as written (one per entry, no separators). */
+#define P4_HEX_LIST_MAX 32
+#define P4_HEX_VALUE_MAX 128         /* hex digits: a 64-byte value */
+typedef struct p4_hex_list {
+    char items[P4_HEX_LIST_MAX][P4_HEX_VALUE_MAX + 1];
+    int count;
+} p4_hex_list;
+
 typedef struct p4_config {
     char path[P4_PATH_MAX];          /* the file this came from */
 
@@ -105,10 +113,17 @@ typedef struct p4_config {
     double node_heartbeat;           /* seconds between heartbeats, default 1 */
     double node_dead_after;          /* silence that drops a peer from an exchange, default 10 */
 
-    /* [tee] */
-    char tee_backend[16];            /* software | optee */
+    /* [tee] (optee: docs/tee.md; cca: attestation-gated admission, docs/attestation.md) */
+    char tee_backend[16];            /* software | optee | cca              */
     int tee_pp_start, tee_pp_end;    /* optee's protected layers; -1 = none */
-    int tee_ta_memory_mib;           /* optee's TA heap, default 10 */
+    int tee_ta_memory_mib;           /* optee's TA heap, default 10         */
+    char tee_cpak[P4_PATH_MAX];      /* cca: trusted platform key (PEM)     */
+    p4_hex_list tee_rim;             /* realm_initial_measurement allowlist */
+    p4_hex_list tee_personalization; /* realm_personalization_value         */
+    p4_hex_list tee_sw_components;   /* platform_sw_component               */
+    char tee_evidence[16];           /* configfs-tsm | command              */
+    char tee_tsm_root[P4_PATH_MAX];
+    char tee_evidence_command[P4_PATH_MAX];
 } p4_config;
 
 /* Fills cfg with every default (no file). */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/handshake.h"
 #include "cluster/identity.h"
 #include "cluster/membership.h"
 #include "cluster/method.h"
@@ -16,6 +17,7 @@
 #include "dp/ledger.h"
 #include "model/gemm.h"
 #include "p4node/private_model.h"
+#include "tee/cca/settings.h"
 
 int p4_node_ledger_path(const char *state_dir, int client, char *out, size_t size, p4_error *err)
 {
@@ -105,6 +107,12 @@ typedef struct node {
     unsigned char *attacker;     /* per client, from [attack] and the seed */
     p4_transport *transport;
     p4_membership *members;
+    /* [tee] backend = cca: this node's token source and the peers' policy */
+    p4_cca_evidence *evidence;
+    p4_cca_verifier *verifier;
+    uint8_t (*member_keys)[32];  /* every member's public key, by id      */
+    p4_handshake_spec handshake;
+    p4_handshake_stats handshake_stats;
 } node;
 
 static double spent(const node *n)
@@ -183,6 +191,70 @@ static int start_transport(node *n, const p4_identity *identity, p4_error *err)
     return rc;
 }
 
+/* [tee] backend = cca: the policy peers' tokens must pass, where this
+ * node's own token comes from, and the handshake that gates admission. */
+static int start_attestation(node *n, const p4_identity *identity, p4_error *err)
+{
+    const p4_config *cfg = n->cfg;
+    p4_admission *admission = p4_zmq_transport_admission(n->transport);
+    if (strcmp(cfg->tee_backend, "cca") != 0) {
+        if (n->opt->log)
+            fprintf(n->opt->log, "p4 node %d: admission: %s (backend %s)\n", cfg->node_id,
+                    p4_admission_describe(admission), cfg->tee_backend);
+        return P4_OK;
+    }
+    if (cfg->node_peer_count != cfg->partition.clients - 1)
+        return p4_error_set(err, P4_ECONFIG, "%s: [tee] backend = cca needs every other member "
+                            "in [node] peers (%d of %d listed): attestation of members learned "
+                            "while joining is not built", cfg->path, cfg->node_peer_count,
+                            cfg->partition.clients - 1);
+    p4_cca_settings s;
+    p4_cca_settings_defaults(&s);
+    p4_error why = {0};
+    int rc = p4_cca_settings_set(&s, "backend", "cca", NULL, &why);
+    if (rc == P4_OK)
+        rc = p4_cca_settings_set(&s, "cpak", cfg->tee_cpak, NULL, &why);
+    const struct { const char *key; const p4_hex_list *list; } lists[] = {
+        {"realm_initial_measurement", &cfg->tee_rim},
+        {"realm_personalization_value", &cfg->tee_personalization},
+        {"platform_sw_component", &cfg->tee_sw_components}};
+    for (size_t l = 0; l < 3 && rc == P4_OK; l++)
+        for (int i = 0; i < lists[l].list->count && rc == P4_OK; i++)
+            rc = p4_cca_settings_set(&s, lists[l].key, lists[l].list->items[i], NULL, &why);
+    if (rc == P4_OK)
+        rc = p4_cca_settings_set(&s, "evidence", cfg->tee_evidence, NULL, &why);
+    if (rc == P4_OK && cfg->tee_tsm_root[0])
+        rc = p4_cca_settings_set(&s, "tsm_root", cfg->tee_tsm_root, NULL, &why);
+    if (rc == P4_OK && cfg->tee_evidence_command[0])
+        rc = p4_cca_settings_set(&s, "evidence_command", cfg->tee_evidence_command, NULL, &why);
+    if (rc == P4_OK)
+        rc = p4_cca_verifier_new(&n->verifier, &s, &why);
+    if (rc == P4_OK)
+        rc = p4_cca_settings_evidence(&s, &n->evidence, &why);
+    if (rc != P4_OK)
+        return p4_error_set(err, rc, "%s: [tee]: %s", cfg->path, why.message);
+    if ((rc = p4_admission_require_attestation(admission, "CCA attestation", err)) != P4_OK)
+        return rc;
+    int clients = cfg->partition.clients;
+    if (!(n->member_keys = calloc((size_t)clients, sizeof *n->member_keys)))
+        return p4_error_set(err, P4_ENOMEM, "out of memory for member keys");
+    memcpy(n->member_keys[cfg->node_id], identity->public_key, 32);
+    for (int i = 0; i < cfg->node_peer_count && rc == P4_OK; i++)
+        rc = p4_key_from_z85(cfg->node_peers[i].key, n->member_keys[cfg->node_peers[i].id], err);
+    n->handshake = (p4_handshake_spec){ .self = cfg->node_id, .clients = clients,
+                                        .keys = (const uint8_t(*)[32])n->member_keys,
+                                        .endpoint = p4_zmq_transport_endpoint(n->transport),
+                                        .evidence = n->evidence, .verifier = n->verifier,
+                                        .admission = admission, .timeout = cfg->node_timeout,
+                                        .log = n->opt->log };
+    if (rc == P4_OK && n->opt->log)
+        fprintf(n->opt->log, "p4 node %d: admission: %s; own token from %s, a fresh one per "
+                "peer's HELLO; %zu allowed realm measurement(s)\n", cfg->node_id,
+                p4_admission_describe(admission), p4_cca_evidence_describe(n->evidence),
+                s.policy.initial_measurements.count);
+    return rc;
+}
+
 /* Everything between the start record and the protocol: the client as
  * `p4 sim` opens it, and the transport. */
 static int open_peer(node *n, p4_method method, double epsilon, const p4_identity *identity,
@@ -211,7 +283,9 @@ static int open_peer(node *n, p4_method method, double epsilon, const p4_identit
     n->plan.q = -1;
     if ((rc = p4_peer_open(&n->peer, &n->setup, cfg->node_id, &n->plan, err)) != P4_OK)
         return rc;
-    return start_transport(n, identity, err);
+    if ((rc = start_transport(n, identity, err)) != P4_OK)
+        return rc;
+    return start_attestation(n, identity, err);
 }
 
 /* The model this node's accuracy was measured on (the private model; the
@@ -259,11 +333,16 @@ static int run_protocol(node *n, p4_method method, p4_error *err)
         .timeout = cfg->node_timeout, .log = n->opt->log,
         .hooks = { .user = n, .round_done = round_done },
         .stop = n->opt->stop, .test_skew_view = n->opt->test_skew_view,
+        .handshake = n->evidence ? &n->handshake : NULL,
+        .handshake_stats = &n->handshake_stats,
     };
     p4_membership_control(n->members, &spec.control);
     p4_protocol_result res = { .group_of = r->group_of };
     double start = p4_now_seconds();
     int rc = p4_protocol_run(&spec, &res, err);
+    snprintf(r->admission, sizeof r->admission, "%s",
+             p4_admission_describe(p4_zmq_transport_admission(n->transport)));
+    r->refused = res.refused;
     if (rc != P4_OK)
         return rc;
     if (res.stopped) {
@@ -303,6 +382,9 @@ static void node_close(node *n)
 {
     p4_membership_destroy(&n->members);
     p4_transport_destroy(&n->transport);
+    p4_cca_evidence_destroy(&n->evidence);
+    p4_cca_verifier_destroy(&n->verifier);
+    free(n->member_keys);
     p4_peer_close(&n->peer);
     free(n->public_x);
     free(n->attacker);

@@ -46,6 +46,11 @@ void p4_node_report_json(FILE *out, const p4_node_record *r, double delta, const
     fprintf(out, ",\"reproducible\":%s,\"dropped\":%d,\"missing\":%d,\"seconds\":",
             r->facts.reproducible ? "true" : "false", r->dropped, r->missing);
     p4_json_number(out, r->seconds);
+    if (r->admission[0]) { /* known in the node's own run, not from node.db */
+        fprintf(out, ",\"admission\":");
+        p4_json_string(out, r->admission);
+        fprintf(out, ",\"refused\":%d", r->refused);
+    }
     fprintf(out, ",\"error\":");
     if (r->error[0])
         p4_json_string(out, r->error);
@@ -83,6 +88,8 @@ void p4_node_report_text(FILE *out, const p4_node_record *r, double delta, const
                 p4_dp_guarantee_reason(&r->facts));
         fprintf(out, "messages dropped %d, expected messages missing %d\n", r->dropped,
                 r->missing);
+        if (r->admission[0])
+            fprintf(out, "admission: %s; %d peer(s) refused\n", r->admission, r->refused);
         fprintf(out, "time %.1f s\n", r->seconds);
     }
     if (state_dir)

@@ -289,7 +289,8 @@ int p4_node_state_mark_stopped(const char *state_dir, const char *why, p4_error 
     return rc;
 }
 
-/* The group_of blob: clients little-endian int32, each in [0, clients). */
+/* The group_of blob: clients little-endian int32, each in [0, clients), or
+ * -1 for a peer refused at admission (in no group). */
 static int read_groups(sqlite3_stmt *s, int col, p4_node_record *r, const char *path,
                        p4_error *err)
 {
@@ -307,10 +308,10 @@ static int read_groups(sqlite3_stmt *s, int col, p4_node_record *r, const char *
         uint32_t g = 0;
         for (int i = 0; i < 4; i++)
             g |= (uint32_t)b[4 * k + i] << (8 * i);
-        if (g >= (uint32_t)r->clients)
+        if (g >= (uint32_t)r->clients && g != UINT32_MAX)
             return p4_error_set(err, P4_ESTATE, "%s: client %d's group %u is out of range",
                                 path, k, g);
-        r->group_of[k] = (int)g;
+        r->group_of[k] = g == UINT32_MAX ? -1 : (int)g;
     }
     return P4_OK;
 }

@@ -48,6 +48,9 @@ typedef struct p4_node_record {
     int dropped, missing;             /* messages dropped, exchanges missed     */
     double seconds;
     char error[P4_ERROR_MESSAGE_MAX]; /* failed or stopped: why                 */
+    /* how peers were admitted (this process's run only; not in node.db) */
+    char admission[96];               /* "" when not known                      */
+    int refused;                      /* peers refused at admission             */
 } p4_node_record;
 
 /* Opens (creating if needed) state_dir/node.db for the node itself. */

@@ -136,7 +136,7 @@ static void node_section_refusals(void **state)
     expect_refusal(dir, "[node]\ntimeout = 0\n", "[node] timeout = 0: must be in (0, 86400]");
     expect_refusal(dir, "[node]\nbogus = 1\n", "unknown key (keys of [node]: id, listen, peers");
     expect_refusal(dir, "[tee]\nbackend = sgx\n",
-                   "[tee] backend = sgx: the backends built are `software` and `optee`");
+                   "[tee] backend = sgx: the backends built are `software`, `optee` and `cca`");
     expect_refusal(dir, "[nodes]\nid = 1\n", "unknown section (sections: [data], [model], [dp], "
                                              "[p4], [attack], [node], [tee])");
 }

@@ -80,6 +80,12 @@ static p4_wire_message sample(int type)
         m.body.view.group_of = sample_view;
         m.body.view.count = 4;
         break;
+    case P4_WIRE_EVIDENCE:
+        m.header.round = -1;
+        memset(m.body.evidence.nonce, 0x44, 32);
+        m.body.evidence.token = sample_evidence;
+        m.body.evidence.token_bytes = sizeof sample_evidence;
+        break;
     default: break;
     }
     return m;
@@ -117,7 +123,7 @@ static void put32(uint8_t *p, uint32_t v)
 static void test_every_type_round_trips_to_the_same_bytes(void **state)
 {
     (void)state;
-    for (int type = P4_WIRE_HELLO; type <= P4_WIRE_VIEW; type++) {
+    for (int type = P4_WIRE_HELLO; type <= P4_WIRE_TYPE_LAST; type++) {
         p4_wire_message m = sample(type), d;
         size_t len, len2, size;
         uint8_t *bytes = encode(&m, &len);
@@ -176,6 +182,12 @@ static void test_every_type_round_trips_to_the_same_bytes(void **state)
             assert_memory_equal(d.body.view.group_of, sample_view, sizeof sample_view);
             assert_true(d.body.view.group_of != sample_view);
             break;
+        case P4_WIRE_EVIDENCE:
+            assert_memory_equal(d.body.evidence.nonce, m.body.evidence.nonce, 32);
+            assert_int_equal(d.body.evidence.token_bytes, 5);
+            assert_memory_equal(d.body.evidence.token, sample_evidence, 5);
+            assert_true(d.body.evidence.token != sample_evidence);
+            break;
         default: break;
         }
         /* Canonical: the decoded message encodes to the very same bytes. */
@@ -198,7 +210,7 @@ static void test_every_type_round_trips_to_the_same_bytes(void **state)
 static void test_every_truncation_of_every_type_is_refused(void **state)
 {
     (void)state;
-    for (int type = P4_WIRE_HELLO; type <= P4_WIRE_VIEW; type++) {
+    for (int type = P4_WIRE_HELLO; type <= P4_WIRE_TYPE_LAST; type++) {
         p4_wire_message m = sample(type);
         size_t len;
         uint8_t *bytes = encode(&m, &len);
@@ -342,6 +354,16 @@ static void test_payload_faults_are_refused(void **state)
     uint8_t zero_len[2] = {0, 0};
     assert_patched_refused(P4_WIRE_HELLO, endpoint_at, zero_len, 2, "HELLO endpoint empty");
 
+    /* EVIDENCE: an empty token; a token over the limit; outside round -1. */
+    put32(c, 0);
+    assert_patched_refused(P4_WIRE_EVIDENCE, H + 32, c, 4, "EVIDENCE empty token");
+    put32(c, P4_WIRE_MAX_EVIDENCE + 1);
+    assert_patched_refused(P4_WIRE_EVIDENCE, H + 32, c, 4, "EVIDENCE token 16385");
+    put32(c, 6);
+    assert_patched_refused(P4_WIRE_EVIDENCE, H + 32, c, 4, "EVIDENCE token 6 of 5 bytes");
+    put32(c, 0);
+    assert_patched_refused(P4_WIRE_EVIDENCE, 12, c, 4, "EVIDENCE in round 0");
+
     /* HEARTBEAT phase out of range; SLICE outside round -1. */
     put32(c, P4_PHASE_COUNT);
     assert_patched_refused(P4_WIRE_HEARTBEAT, H, c, 4, "HEARTBEAT phase");
@@ -393,6 +415,10 @@ static void test_encoder_refuses_what_the_decoder_would(void **state)
     assert_int_equal(p4_wire_encode(&m, buf, sizeof buf, &len, NULL), P4_OK);
     put32(buf + len - 4, 9);
     assert_refused(buf, len, P4_EFORMAT, "client 3 in group 9");
+
+    m = sample(P4_WIRE_EVIDENCE);
+    m.body.evidence.token_bytes = 0;
+    assert_int_equal(p4_wire_encoded_size(&m, &len, NULL), P4_EFORMAT);
 
     m = sample(P4_WIRE_BYE);
     m.header.type = 42;

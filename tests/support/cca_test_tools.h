@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "common/rng.h"
 #include "support/test_support.h"
 #include "tee/cca/hex.h"
 
@@ -52,6 +54,26 @@ static inline uint8_t *cca_issue(const char *dir, const char *name, const uint8_
              hex);
     assert_int_equal(cca_run_issuer(args), 0);
     return cca_read_file(path, len);
+}
+
+/* n bytes from the OS-keyed generator (keys and nonces of test peers). */
+static inline void cca_random_bytes(uint8_t *out, size_t n)
+{
+    p4_rng rng;
+    assert_int_equal(p4_rng_init_secure(&rng), P4_OK);
+    p4_rng_bytes(&rng, out, n);
+    p4_rng_wipe(&rng);
+}
+
+/* An executable shell script dir/name running body (an evidence command
+ * that replays a stored token, prints garbage, or logs its challenge). */
+static inline void cca_write_script(const char *dir, const char *name, const char *body,
+                                    char *path, size_t size)
+{
+    char text[2048];
+    snprintf(text, sizeof text, "#!/bin/sh\n%s\n", body);
+    test_write_text(dir, name, text, path, size);
+    assert_int_equal(chmod(path, 0700), 0);
 }
 
 #endif
