@@ -24,4 +24,10 @@ void p4_sgd_zero_grad(p4_sgd *sgd);
 int p4_sgd_step(p4_sgd *sgd, double divisor);
 void p4_sgd_set_learning_rate(p4_sgd *sgd, double learning_rate);
 
+/* The momentum buffers, flattened in the model's parameter order (what a
+ * checkpoint keeps so a restarted run steps as the undisturbed one would). */
+size_t p4_sgd_velocity_count(const p4_sgd *sgd);
+int p4_sgd_get_velocity(const p4_sgd *sgd, float *out, size_t n);
+int p4_sgd_set_velocity(p4_sgd *sgd, const float *in, size_t n);
+
 #endif
