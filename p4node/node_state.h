@@ -22,6 +22,7 @@
 
 #include "common/error.h"
 #include "dp/guarantee.h"
+#include "p4node/node_groups.h"
 
 #define P4_NODE_DB_NAME "node.db"
 #define P4_NODE_STATUS_MAX 16
@@ -84,13 +85,6 @@ int p4_node_state_mark_stopped(const char *state_dir, const char *why, p4_error 
  * p4_node_record_free. */
 int p4_node_state_read(const char *state_dir, p4_node_record *rec, p4_error *err);
 void p4_node_record_free(p4_node_record *rec);
-
-/* The groups as node.db keeps them: little-endian int32 per client.
- * Decoding checks the size and that every group is in [0, clients); `what`
- * names the blob in errors.  Both allocate *out (free with free()). */
-int p4_node_groups_encode(const int *group_of, int clients, unsigned char **out);
-int p4_node_groups_decode(const void *blob, int bytes, int clients, int **out, const char *what,
-                          p4_error *err);
 
 /* The open database, for the checkpoint code beside it (node_checkpoint.c),
  * and its path for messages. */
