@@ -117,6 +117,57 @@ static int peer_enclave_open(p4_peer *peer, const p4_peer_setup *setup, int k, p
     return p4_enclave_open_optee(&peer->enclave, &o, err);
 }
 
+/* What is left of the plan after rounds_done rounds: the remaining logits
+ * releases and co-training steps (the warm-up is done). */
+static int remaining_phases(const p4_peer_setup *setup, const p4_peer_plan *plan,
+                            p4_dp_phase *out)
+{
+    const p4_config *cfg = setup->cfg;
+    int left = cfg->rounds - setup->rounds_done, n = 0;
+    if (left <= 0)
+        return 0;
+    if (p4_peer_setup_logits(setup))
+        out[n++] = (p4_dp_phase){ plan->phase[0].sample_rate, plan->phase[0].noise_multiplier, left };
+    out[n++] = (p4_dp_phase){ plan->q, plan->sigma,
+                              (long long)left * cfg->local_epochs * p4_dpsgd_steps_per_epoch(plan->q) };
+    return n;
+}
+
+/* A resumed run: the rest of the plan at the planned noise when the ledger
+ * can pay for it (a node stopped between rounds: the run goes on exactly as
+ * it would have); otherwise the co-training noise recalibrated over what
+ * the ledger holds. */
+static int resume_plan(const p4_peer_setup *setup, p4_ledger *ledger, p4_peer_plan *plan,
+                       p4_error *err)
+{
+    p4_dp_phase rest[2], prior[18];
+    int nrest = remaining_phases(setup, plan, rest), nprior = 0;
+    if (nrest == 0)
+        return P4_OK;
+    p4_error why = {0};
+    int rc = p4_ledger_check_plan(ledger, rest, nrest, NULL, &why);
+    if (rc != P4_EBUDGET) {
+        if (rc != P4_OK && err)
+            *err = why;
+        return rc;
+    }
+    if ((rc = p4_ledger_phases(ledger, prior, 16, &nprior, err)) != P4_OK)
+        return rc;
+    if (nrest == 2)
+        prior[nprior++] = rest[0]; /* the logits releases still to come */
+    p4_dp_phase *cotrain = &rest[nrest - 1];
+    double sigma;
+    if ((rc = p4_rdp_calibrate_sigma(setup->epsilon, setup->cfg->delta, cotrain->sample_rate,
+                                     cotrain->steps, prior, nprior, 1e-4, &sigma, err)) != P4_OK)
+        return p4_error_set(err, rc, "cannot resume: the ledger holds %s, and no noise lets the "
+                            "%lld co-training steps left fit the target epsilon %g", why.message,
+                            cotrain->steps, setup->epsilon);
+    plan->sigma = cotrain->noise_multiplier = sigma;
+    plan->phase[plan->nphases - 1].noise_multiplier = sigma;
+    plan->recalibrated = 1;
+    return p4_ledger_check_plan(ledger, rest, nrest, NULL, err);
+}
+
 int p4_peer_open(p4_peer *peer, const p4_peer_setup *setup, int k, p4_peer_plan *plan,
                  p4_error *err)
 {
@@ -184,12 +235,15 @@ int p4_peer_open(p4_peer *peer, const p4_peer_setup *setup, int k, p4_peer_plan 
             p4_peer_close(peer);
             return rc;
         }
-        spec.dp_params.noise_multiplier = plan->sigma;
         spec.warmup_params = plan->warmup;
         spec.ledger = peer->ledger;
         spec.enclave = peer->enclave;
         /* Refuse to start a run this ledger cannot pay for in full. */
-        if ((rc = p4_ledger_check_plan(peer->ledger, plan->phase, plan->nphases, NULL, err)) != P4_OK) {
+        rc = setup->resuming ? resume_plan(setup, peer->ledger, plan, err)
+                             : p4_ledger_check_plan(peer->ledger, plan->phase, plan->nphases, NULL, err);
+        if (rc == P4_OK)
+            spec.dp_params.noise_multiplier = plan->sigma;
+        if (rc != P4_OK) {
             p4_peer_close(peer);
             return rc;
         }

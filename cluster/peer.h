@@ -28,6 +28,8 @@ typedef struct p4_peer_plan {
     p4_dpsgd_params warmup;      /* sample_rate 0 when there is no warm-up    */
     double sigma;                /* co-training noise multiplier              */
     double logit_sigma;          /* logits mode: noise std per entry / clip   */
+    int recalibrated;            /* resumed: sigma re-fitted to what the
+                                    ledger has left (see p4_peer_setup)       */
 } p4_peer_plan;
 
 /* What every peer of a run shares. */
@@ -42,6 +44,13 @@ typedef struct p4_peer_setup {
     const unsigned char *is_attacker; /* per client, or NULL: nobody attacks   */
     p4_model_pool *model_pool;   /* optional: clients borrow networks from it
                                     and can park (distill/client.h)          */
+    /* A node resuming from a checkpoint: warm-up and grouping are done and
+     * rounds_done rounds with them.  The ledger is then asked for the rest
+     * of the plan only.  When it holds more than the checkpoint knew (the
+     * steps of a round that was cut short stay counted), the co-training
+     * noise of the remaining rounds is recalibrated so that everything
+     * recorded plus what is left still meets the target. */
+    int resuming, rounds_done;
 } p4_peer_setup;
 
 typedef struct p4_peer {

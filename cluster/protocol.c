@@ -53,6 +53,20 @@ struct p4_protocol_link {
     int hold_unwanted;           /* a lying attacker waiting for its target:
                                     keep this step's messages of other peers  */
     unsigned char *in_run;       /* per peer: admitted (all, without handshake) */
+    int *latest;                 /* per sender: the latest step it sent us    */
+    unsigned char *past;         /* per sender: left out of this collect as
+                                    already past its step                      */
+    uint32_t *epoch_of;          /* per sender: the epoch it last spoke in    */
+    /* The last step's message and whom it went to: a peer that restarts
+     * (speaks in a newer epoch) gets it again, since a message that reached
+     * its old process before it died is gone with it. */
+    struct {
+        int type, step;
+        float *values;
+        size_t count, room;
+        uint8_t digest[P4_WIRE_KEY_BYTES];
+        unsigned char *sent_to;
+    } last;
     /* a malicious peer (cluster/attack.h) that poisons the proxies it sends */
     float *initial_proxy;        /* w0, the public initialisation             */
     p4_rng attack_rng;
@@ -130,11 +144,37 @@ static int send_message(run *r, int to, p4_wire_message *m, p4_error *err)
     return rc;
 }
 
+/* Remembers what goes to `to` as the last step's message (see run.last). */
+static int keep_last(run *r, int to, int type, int step, const float *v, size_t n,
+                     const uint8_t *digest)
+{
+    if (r->last.type != type || r->last.step != step) {
+        if (n > r->last.room) {
+            float *grown = realloc(r->last.values, n * sizeof(float));
+            if (!grown)
+                return P4_ENOMEM;
+            r->last.values = grown;
+            r->last.room = n;
+        }
+        r->last.type = type;
+        r->last.step = step;
+        r->last.count = n;
+        if (n > 0)
+            memcpy(r->last.values, v, n * sizeof(float));
+        if (digest)
+            memcpy(r->last.digest, digest, P4_WIRE_KEY_BYTES);
+        memset(r->last.sent_to, 0, (size_t)r->n);
+    }
+    r->last.sent_to[to] = 1;
+    return P4_OK;
+}
+
 static int send_to(run *r, int to, int type, int step, const float *v, size_t n,
                    const uint8_t *digest, p4_error *err)
 {
     if (!r->in_run[to])
         return P4_OK; /* refused at admission: left out of every exchange */
+    int rc_keep;
     p4_wire_message m;
     memset(&m, 0, sizeof m);
     m.header.type = (uint8_t)type;
@@ -147,6 +187,8 @@ static int send_to(run *r, int to, int type, int step, const float *v, size_t n,
     } else {
         m.body.proxy = (p4_wire_vector){ (float *)v, (uint32_t)n }; /* SLICE alike */
     }
+    if ((rc_keep = keep_last(r, to, type, step, v, n, digest)) != P4_OK)
+        return p4_error_set(err, rc_keep, "out of memory");
     return send_message(r, to, &m, err);
 }
 
@@ -251,6 +293,54 @@ static int stop_requested(const run *r)
     return r->spec->stop != NULL && atomic_load(r->spec->stop) != 0;
 }
 
+/* A peer heard in a newer epoch than before has restarted: what this peer
+ * last sent it may have died with its old process, so it goes again (a
+ * duplicate is dropped by the receiver like any other). */
+static int on_restart(run *r, int from, uint32_t epoch, p4_error *err)
+{
+    if (from < 0 || from >= r->n)
+        return P4_OK;
+    uint32_t before = r->epoch_of[from];
+    if (epoch > before)
+        r->epoch_of[from] = epoch;
+    if (before == 0 || epoch <= before || !r->last.sent_to || !r->last.sent_to[from])
+        return P4_OK;
+    if (r->spec->log)
+        fprintf(r->spec->log, "p4 peer %d: peer %d restarted (epoch %u); sending it step %d "
+                "again\n", r->self, from, epoch, r->last.step);
+    return send_to(r, from, r->last.type, r->last.step, r->last.values, r->last.count,
+                   r->last.digest, err);
+}
+
+/* 1 (once per collect) when wanted peer j, whose message of `step` has not
+ * come, has already sent a later step's: it is past this step, and waiting
+ * for it would only run out the deadline. */
+static int left_behind(run *r, int j, int step, const unsigned char *want, held *const *got)
+{
+    if (step < STEP_ROUND0 || j < 0 || j >= r->n || !want[j] || got[j] || r->past[j] ||
+        r->latest[j] <= step)
+        return 0;
+    r->past[j] = 1;
+    r->res->missing++;
+    if (r->spec->log)
+        fprintf(r->spec->log, "p4 peer %d: step %d: peer %d is already at step %d; going on "
+                "without it\n", r->self, step, j, r->latest[j]);
+    return 1;
+}
+
+/* 1 when m, a round's proxy or logits of the right shape, shows that its
+ * sender reached a later step than any before.  Malformed ones prove
+ * nothing, and the grouping's steps are never skipped (it needs everyone). */
+static int shows_progress(const run *r, const held *m)
+{
+    if (m->sender < 0 || m->sender >= r->n || m->step < STEP_ROUND0 ||
+        m->step <= r->latest[m->sender])
+        return 0;
+    if (m->type == P4_WIRE_LOGITS)
+        return m->rows == (uint32_t)r->spec->public_n && m->cols == (uint32_t)r->spec->classes;
+    return m->type == P4_WIRE_PROXY && m->count == r->proxy_size;
+}
+
 /* Takes the next message that passes the receiver, until deadline: a
  * control message goes to the control hook (when there is one), a round
  * message is returned in *out; anything else is dropped with a log line
@@ -276,10 +366,16 @@ static int next_message(run *r, double deadline, held **out, p4_error *err)
         p4_wire_message_clear(&msg);
         return rc;
     }
+    if ((rc = on_restart(r, from, msg.header.sender_epoch, err)) != P4_OK) {
+        p4_wire_message_clear(&msg);
+        return rc;
+    }
     const char *reason = NULL;
     int wire_type = msg.header.type, wire_round = msg.header.round;
     *out = hold(&msg, &reason);
     p4_wire_message_clear(&msg);
+    if (*out && shows_progress(r, *out))
+        r->latest[(*out)->sender] = (*out)->step;
     if (!*out) {
         note(r, reason, from, wire_type, wire_round);
         r->res->dropped++;
@@ -364,6 +460,9 @@ static int collect(run *r, int type, int step, const unsigned char *wanted, size
     waiting -= unstash(r, type, step, want, got, count);
     /* Only a node (control hooks, a stop flag) wakes up to look around. */
     int look = r->spec->control.silent != NULL || r->spec->stop != NULL;
+    memset(r->past, 0, (size_t)r->n);
+    for (int j = 0; j < r->n; j++)
+        waiting -= left_behind(r, j, step, want, got);
     double deadline = p4_now_seconds() + r->spec->timeout;
     double next_look = p4_now_seconds() + CHECK_SECONDS;
     int silent = 0;
@@ -376,6 +475,7 @@ static int collect(run *r, int type, int step, const unsigned char *wanted, size
         if (m && (m->step > step || held_for_later(r, m, step, want))) {
             m->next = r->stash; /* a faster peer's next step: keep it */
             r->stash = m;
+            waiting -= left_behind(r, m->sender, step, want, got);
         } else if (m && awaited(r, m, type, step, want, got, count)) {
             got[m->sender] = m;
             waiting--;
@@ -982,7 +1082,9 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
 {
     if (!sp || !sp->cfg || !sp->peer || !sp->peer->client || !sp->transport || !res ||
         !res->group_of || sp->clients < 1 || sp->peer->id < 0 || sp->peer->id >= sp->clients ||
-        !(sp->timeout > 0) || (sp->logits_mode && (!sp->public_x || sp->public_n < 1)))
+        !(sp->timeout > 0) || (sp->logits_mode && (!sp->public_x || sp->public_n < 1)) ||
+        (sp->resume_groups && (sp->start_round < 0 || sp->start_round > sp->cfg->rounds ||
+                               sp->resume_ngroups < 1 || sp->resume_ngroups > sp->clients)))
         return p4_error_set(err, P4_EINVAL, "protocol: bad arguments");
     run r = { .spec = sp, .res = res, .self = sp->peer->id, .n = sp->clients,
               .proxy_size = p4_client_proxy_size(sp->peer->client) };
@@ -1000,7 +1102,15 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
     r.waiting_for = malloc((size_t)r.n);
     held **got = calloc((size_t)r.n, sizeof *got);
     r.in_run = malloc((size_t)r.n);
-    if (rc == P4_OK && (!proxy || !want || !got || !r.waiting_for || !r.in_run))
+    r.latest = malloc((size_t)r.n * sizeof *r.latest);
+    r.past = malloc((size_t)r.n);
+    r.epoch_of = calloc((size_t)r.n, sizeof *r.epoch_of);
+    r.last.sent_to = calloc((size_t)r.n, 1);
+    r.last.type = -1;
+    for (int j = 0; r.latest && j < r.n; j++)
+        r.latest[j] = -1;
+    if (rc == P4_OK && (!proxy || !want || !got || !r.waiting_for || !r.in_run || !r.latest ||
+                        !r.past || !r.epoch_of || !r.last.sent_to))
         rc = p4_error_set(err, P4_ENOMEM, "protocol: out of memory");
     if (rc == P4_OK)
         rc = admit(&r, err); /* before anything leaves this peer */
@@ -1022,7 +1132,11 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
     }
     if (rc == P4_OK && stop_requested(&r))
         rc = STOPPED;
-    if (rc == P4_OK && sp->method == P4_METHOD_P4) {
+    if (rc == P4_OK && sp->resume_groups) {
+        memcpy(res->group_of, sp->resume_groups, (size_t)r.n * sizeof *res->group_of);
+        res->ngroups = sp->resume_ngroups;
+        res->rounds_done = sp->start_round;
+    } else if (rc == P4_OK && sp->method == P4_METHOD_P4) {
         tell_phase(&r, P4_PHASE_WARMUP, -1);
         compute_begin(&r);
         rc = p4_client_warmup(sp->peer->client, sp->cfg->warmup_epochs, err);
@@ -1036,10 +1150,13 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
             rc = STOPPED;
         if (rc == P4_OK)
             rc = group_peers(&r, proxy, want, got, err);
+        if (rc == P4_OK && sp->hooks.checkpoint)
+            rc = sp->hooks.checkpoint(sp->hooks.user, r.self, 0, res->group_of, res->ngroups, err);
     } else if (rc == P4_OK) {
         baseline_groups(&r);
     }
-    for (int round = 0; rc == P4_OK && round < sp->cfg->rounds; round++) {
+    for (int round = sp->resume_groups ? sp->start_round : 0;
+         rc == P4_OK && round < sp->cfg->rounds; round++) {
         if (stop_requested(&r)) {
             rc = STOPPED; /* between rounds: every finished round is recorded */
             break;
@@ -1051,6 +1168,9 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
             sp->hooks.round_done(sp->hooks.user, r.self, round, accuracy);
         if (rc == P4_OK)
             res->rounds_done = round + 1;
+        if (rc == P4_OK && sp->hooks.checkpoint)
+            rc = sp->hooks.checkpoint(sp->hooks.user, r.self, round + 1, res->group_of,
+                                      res->ngroups, err);
     }
     if (rc == P4_OK)
         rc = evaluate(&r, &res->accuracy, err);
@@ -1074,6 +1194,11 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
     free(r.waiting_for);
     free(got);
     free(r.in_run);
+    free(r.latest);
+    free(r.past);
+    free(r.epoch_of);
+    free(r.last.sent_to);
+    free(r.last.values);
     p4_sender_destroy(&r.sender);
     p4_replay_guard_destroy(&guard);
     free(r.initial_proxy);

@@ -26,7 +26,11 @@
  * slice, fails instead.  When digests differ, the majority view wins: its
  * holders send it (VIEW) to the others, each checks it against the
  * majority's digest and adopts it, or stops with an error, so a cluster
- * never splits silently.  Messages for a later step are
+ * never splits silently.  A peer that has already sent this peer a round
+ * message of a later step is past the one awaited (each sender's messages
+ * arrive in order), so it is left out at once instead of after the
+ * deadline: that is how a node restarted from a checkpoint, behind its
+ * group, catches up without waiting out each round it missed.  Messages for a later step are
  * kept until that step; stale, duplicate or malformed ones are dropped with
  * a log line. */
 #ifndef P4_CLUSTER_PROTOCOL_H
@@ -53,6 +57,11 @@ typedef struct p4_protocol_hooks {
     /* After each round, with the peer's accuracy then; when set, the peer
      * evaluates itself every round (evaluation changes no state). */
     void (*round_done)(void *user, int self, int round, double accuracy);
+    /* Where a restart may resume: after the grouping (next_round 0; P4
+     * only) and after each round (after round_done), once the peer's state
+     * is what round next_round starts from.  An error stops the run. */
+    int (*checkpoint)(void *user, int self, int next_round, const int *group_of, int ngroups,
+                      p4_error *err);
 } p4_protocol_hooks;
 
 /* A running peer, as its control hooks see it. */
@@ -128,6 +137,11 @@ typedef struct p4_protocol_spec {
      * grouping.  NULL (`p4 sim`, the software backend): every member does. */
     const p4_handshake_spec *handshake;
     p4_handshake_stats *handshake_stats;  /* filled when handshake is set; may be NULL */
+    /* Resuming from a checkpoint (a restarted node): the groups found before
+     * (clients entries) and the first round to run; warm-up and grouping are
+     * skipped.  NULL: a fresh run. */
+    const int *resume_groups;
+    int resume_ngroups, start_round;
 } p4_protocol_spec;
 
 typedef struct p4_protocol_result {

@@ -287,3 +287,59 @@ void p4_rng_shuffle_int(p4_rng *rng, int *items, size_t n)
         items[j] = t;
     }
 }
+
+/* ---- saved state: little-endian, field by field ------------------------------ */
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+void p4_rng_save(const p4_rng *rng, unsigned char out[P4_RNG_STATE_BYTES])
+{
+    if (rng == NULL || out == NULL)
+        return;
+    unsigned char *p = out;
+    memcpy(p, rng->key, 32);
+    p += 32;
+    put_u64(p, rng->next_block);
+    p += 8;
+    memcpy(p, rng->buffer, P4_RNG_BUFFER_BYTES);
+    p += P4_RNG_BUFFER_BYTES;
+    put_u64(p, (uint64_t)rng->used);
+    p += 8;
+    *p++ = (unsigned char)(rng->has_spare_gaussian != 0);
+    uint64_t bits;
+    memcpy(&bits, &rng->spare_gaussian, sizeof bits);
+    put_u64(p, bits);
+}
+
+int p4_rng_restore(p4_rng *rng, const unsigned char *in, size_t n)
+{
+    if (rng == NULL || in == NULL || n != P4_RNG_STATE_BYTES)
+        return P4_EINVAL;
+    const unsigned char *p = in;
+    uint64_t used = get_u64(p + 32 + 8 + P4_RNG_BUFFER_BYTES);
+    unsigned char spare = p[32 + 8 + P4_RNG_BUFFER_BYTES + 8];
+    uint64_t bits = get_u64(p + 32 + 8 + P4_RNG_BUFFER_BYTES + 8 + 1);
+    double gaussian;
+    memcpy(&gaussian, &bits, sizeof gaussian);
+    if (used > P4_RNG_BUFFER_BYTES || spare > 1 || !isfinite(gaussian))
+        return P4_EINVAL;
+    memcpy(rng->key, p, 32);
+    rng->next_block = get_u64(p + 32);
+    memcpy(rng->buffer, p + 40, P4_RNG_BUFFER_BYTES);
+    rng->used = (size_t)used;
+    rng->has_spare_gaussian = spare;
+    rng->spare_gaussian = spare ? gaussian : 0.0;
+    return P4_OK;
+}

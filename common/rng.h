@@ -35,6 +35,15 @@ int p4_rng_init_secure(p4_rng *rng);
 int p4_rng_init_seeded(p4_rng *rng, uint64_t seed, const char *purpose);
 /* Wipes the key. */
 void p4_rng_wipe(p4_rng *rng);
+
+/* A generator's whole state as bytes (key, block counter, buffered stream,
+ * spare Gaussian), for a checkpoint that continues a *seeded* stream after a
+ * restart.  Never save an OS-keyed generator: its key is the secret. */
+#define P4_RNG_STATE_BYTES (32 + 8 + P4_RNG_BUFFER_BYTES + 8 + 1 + 8)
+void p4_rng_save(const p4_rng *rng, unsigned char out[P4_RNG_STATE_BYTES]);
+/* The inverse; P4_EINVAL when n is not P4_RNG_STATE_BYTES or the bytes do
+ * not describe a state (buffer position past its end, bad flag). */
+int p4_rng_restore(p4_rng *rng, const unsigned char *in, size_t n);
 /* Keys a generator with 32 bytes (e.g. drawn from another p4_rng). */
 int p4_rng_init_key(p4_rng *rng, const unsigned char key[32]);
 

@@ -9,6 +9,7 @@
 #include "distill/client.h"
 
 #include <math.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -601,4 +602,107 @@ size_t p4_client_parked_bytes(const p4_client *c)
     /* parameters here, momentum in the optimisers */
     return 2 * (c->saved[0].count + c->saved[1].count) * sizeof(float) +
            (size_t)c->proxy_layers * 2 * sizeof(size_t);
+}
+
+/* ---- checkpoints ------------------------------------------------------------- */
+
+void p4_client_state_free(p4_client_state *s)
+{
+    if (s == NULL)
+        return;
+    free(s->private_params);
+    free(s->proxy_params);
+    free(s->private_velocity);
+    free(s->proxy_velocity);
+    sodium_memzero(s->batch_rng, sizeof s->batch_rng);
+    memset(s, 0, sizeof *s);
+}
+
+/* The batch sampler is seeded (so it may be saved) exactly when p4_client_new
+ * did not key it from the OS. */
+static int sampler_is_seeded(const p4_client *c)
+{
+    return !c->spec.dp || c->spec.seeded_sampling;
+}
+
+int p4_client_save(const p4_client *c, p4_client_state *s, p4_error *err)
+{
+    if (c == NULL || s == NULL)
+        return p4_error_set(err, P4_EINVAL, "client save: bad arguments");
+    if (c->parked)
+        return p4_error_set(err, P4_EINVAL, "client %d: a parked client has no models to save; "
+                            "unpark it first", c->spec.id);
+    memset(s, 0, sizeof *s);
+    s->private_count = p4_model_param_count(c->private_model);
+    s->proxy_count = p4_model_param_count(c->proxy);
+    s->private_velocity_count = p4_sgd_velocity_count(c->private_sgd);
+    s->proxy_velocity_count = p4_sgd_velocity_count(c->proxy_sgd);
+    s->private_params = malloc(s->private_count * sizeof(float));
+    s->proxy_params = malloc(s->proxy_count * sizeof(float));
+    s->private_velocity = malloc(s->private_velocity_count * sizeof(float));
+    s->proxy_velocity = malloc(s->proxy_velocity_count * sizeof(float));
+    if (!s->private_params || !s->proxy_params || !s->private_velocity || !s->proxy_velocity) {
+        p4_client_state_free(s);
+        return p4_error_set(err, P4_ENOMEM, "client %d: out of memory for a checkpoint",
+                            c->spec.id);
+    }
+    if (p4_model_get_params(c->private_model, s->private_params, s->private_count) != P4_OK ||
+        p4_model_get_params(c->proxy, s->proxy_params, s->proxy_count) != P4_OK ||
+        p4_sgd_get_velocity(c->private_sgd, s->private_velocity, s->private_velocity_count) != P4_OK ||
+        p4_sgd_get_velocity(c->proxy_sgd, s->proxy_velocity, s->proxy_velocity_count) != P4_OK) {
+        p4_client_state_free(s);
+        return p4_error_set(err, P4_EMODEL, "client %d: cannot read its models", c->spec.id);
+    }
+    if ((s->has_batch_rng = sampler_is_seeded(c)))
+        p4_rng_save(&c->batch_rng, s->batch_rng);
+    return P4_OK;
+}
+
+static int check_part(const p4_client *c, const char *what, const float *v, size_t n,
+                      size_t want, p4_error *err)
+{
+    if (v == NULL || n != want)
+        return p4_error_set(err, P4_ESTATE, "client %d: the checkpoint's %s hold %zu values, "
+                            "this client's %zu (a checkpoint of another model?)", c->spec.id,
+                            what, n, want);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return p4_error_set(err, P4_ESTATE, "client %d: the checkpoint's %s hold a value "
+                                "that is not finite (at %zu)", c->spec.id, what, i);
+    return P4_OK;
+}
+
+int p4_client_restore(p4_client *c, const p4_client_state *s, p4_error *err)
+{
+    if (c == NULL || s == NULL)
+        return p4_error_set(err, P4_EINVAL, "client restore: bad arguments");
+    if (c->parked)
+        return p4_error_set(err, P4_EINVAL, "client %d: a parked client cannot take a "
+                            "checkpoint; unpark it first", c->spec.id);
+    int rc = check_part(c, "private weights", s->private_params, s->private_count,
+                        p4_model_param_count(c->private_model), err);
+    if (rc == P4_OK)
+        rc = check_part(c, "proxy weights", s->proxy_params, s->proxy_count,
+                        p4_model_param_count(c->proxy), err);
+    if (rc == P4_OK)
+        rc = check_part(c, "private momentum", s->private_velocity, s->private_velocity_count,
+                        p4_sgd_velocity_count(c->private_sgd), err);
+    if (rc == P4_OK)
+        rc = check_part(c, "proxy momentum", s->proxy_velocity, s->proxy_velocity_count,
+                        p4_sgd_velocity_count(c->proxy_sgd), err);
+    p4_rng sampler;
+    if (rc == P4_OK && s->has_batch_rng && sampler_is_seeded(c) &&
+        p4_rng_restore(&sampler, s->batch_rng, sizeof s->batch_rng) != P4_OK)
+        rc = p4_error_set(err, P4_ESTATE, "client %d: the checkpoint's batch sampler is not a "
+                          "generator state", c->spec.id);
+    if (rc != P4_OK)
+        return rc;
+    p4_model_set_params(c->private_model, s->private_params, s->private_count);
+    p4_model_set_params(c->proxy, s->proxy_params, s->proxy_count);
+    p4_sgd_set_velocity(c->private_sgd, s->private_velocity, s->private_velocity_count);
+    p4_sgd_set_velocity(c->proxy_sgd, s->proxy_velocity, s->proxy_velocity_count);
+    if (s->has_batch_rng && sampler_is_seeded(c))
+        c->batch_rng = sampler;
+    p4_rng_wipe(&sampler);
+    return P4_OK;
 }

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "common/rng.h"
 #include "datasets/dataset.h"
 #include "dp/dpsgd.h"
 #include "dp/ledger.h"
@@ -120,5 +121,28 @@ int p4_client_parked(const p4_client *client);
 /* Bytes a parked client holds for its models (parameters, momentum and the
  * proxy's layer table), for memory accounting. */
 size_t p4_client_parked_bytes(const p4_client *client);
+
+/* What a checkpoint keeps of a client so a restart trains on as the
+ * undisturbed run would: both models' weights, both optimisers' momentum,
+ * and the batch sampler's position when it is seeded (reproducible runs and
+ * runs without DP).  A secret (OS-keyed) sampler is never saved: a restart
+ * keys a fresh one, which keeps the batches just as secret. */
+typedef struct p4_client_state {
+    float *private_params, *proxy_params;
+    size_t private_count, proxy_count;
+    float *private_velocity, *proxy_velocity;
+    size_t private_velocity_count, proxy_velocity_count;
+    int has_batch_rng;
+    unsigned char batch_rng[P4_RNG_STATE_BYTES];
+} p4_client_state;
+
+/* Fills *state (allocating; free with p4_client_state_free). */
+int p4_client_save(const p4_client *client, p4_client_state *state, p4_error *err);
+/* Puts a saved state back: P4_ESTATE, naming the part, when a size does not
+ * match this client's models or a value is not finite; a saved sampler is
+ * ignored by a client whose sampler is secret. */
+int p4_client_restore(p4_client *client, const p4_client_state *state, p4_error *err);
+void p4_client_state_free(p4_client_state *state);
+
 
 #endif

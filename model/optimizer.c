@@ -4,6 +4,7 @@
 
 #include <darknet.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* One parameter tensor: where darknet keeps it, its gradient and velocity. */
 typedef struct {
@@ -141,4 +142,34 @@ void p4_sgd_set_learning_rate(p4_sgd *sgd, double learning_rate)
 {
     if (sgd != NULL && learning_rate > 0)
         sgd->learning_rate = learning_rate;
+}
+
+size_t p4_sgd_velocity_count(const p4_sgd *sgd)
+{
+    size_t n = 0;
+    for (int t = 0; sgd != NULL && t < sgd->ntensors; t++)
+        n += sgd->tensor[t].count;
+    return n;
+}
+
+int p4_sgd_get_velocity(const p4_sgd *sgd, float *out, size_t n)
+{
+    if (sgd == NULL || out == NULL || n != p4_sgd_velocity_count(sgd))
+        return P4_EINVAL;
+    for (int t = 0; t < sgd->ntensors; t++) {
+        memcpy(out, sgd->tensor[t].velocity, sgd->tensor[t].count * sizeof(float));
+        out += sgd->tensor[t].count;
+    }
+    return P4_OK;
+}
+
+int p4_sgd_set_velocity(p4_sgd *sgd, const float *in, size_t n)
+{
+    if (sgd == NULL || in == NULL || n != p4_sgd_velocity_count(sgd))
+        return P4_EINVAL;
+    for (int t = 0; t < sgd->ntensors; t++) {
+        memcpy(sgd->tensor[t].velocity, in, sgd->tensor[t].count * sizeof(float));
+        in += sgd->tensor[t].count;
+    }
+    return P4_OK;
 }

@@ -33,4 +33,10 @@ int p4_sgd_settings(const p4_sgd *sgd, double *learning_rate, double *momentum,
  * P4_EINVAL when the model's layers differ. */
 int p4_sgd_rebind(p4_sgd *sgd, p4_model *model);
 
+/* The momentum buffers, flattened in the model's parameter order (what a
+ * checkpoint keeps so a restarted run steps as the undisturbed one would). */
+size_t p4_sgd_velocity_count(const p4_sgd *sgd);
+int p4_sgd_get_velocity(const p4_sgd *sgd, float *out, size_t n);
+int p4_sgd_set_velocity(p4_sgd *sgd, const float *in, size_t n);
+
 #endif

@@ -5,7 +5,7 @@
  * (between rounds, or while it waits for peers): node.db says "stopped"
  * after N rounds, every release is in the durable ledger, the peers get a
  * BYE; a second signal stops it at once.  Either way the process then ends
- * by that signal.
+ * by that signal; started again, it resumes from its last checkpoint.
  * Test hook: P4_TEST_SKEW_VIEW=ID in the environment makes node ID's
  * grouping view differ from the others' (tests/test_membership.c). */
 #include <getopt.h>
@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -88,8 +89,8 @@ static void *stop_on_signal(void *arg)
     sig = b;
     p4_node_state_mark_stopped(s->state_dir, s->why, NULL);
     fprintf(stderr, "p4 node %d: %s again: stopping now. Every DP release made so far is in "
-                    "the ledger; this run is not finished (a restart begins it again as a new "
-                    "epoch).\n", s->id, signal_name(sig));
+                    "the ledger; this run is not finished (a restart resumes it from its last "
+                    "checkpoint as a new epoch).\n", s->id, signal_name(sig));
     fflush(stderr);
     end_by_signal(sig);
     return NULL;
@@ -109,6 +110,27 @@ static int catch_stop_signals(stopper *stop)
     if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
         return -1;
     return 0;
+}
+
+/* Fault tests: P4_TEST_KILL_AFTER_CHECKPOINT=N[:MS] makes the node SIGKILL
+ * itself right after committing the checkpoint that resumes at round N (0:
+ * the one after the grouping), i.e. between two rounds, after lingering MS
+ * milliseconds (so that faster peers' next messages reach the process that
+ * dies, as they would in a real crash). */
+typedef struct {
+    int round, linger_ms;
+} kill_plan;
+
+static void kill_after_checkpoint(void *user, int next_round)
+{
+    const kill_plan *at = user;
+    if (at->round == next_round) {
+        fprintf(stderr, "p4 node: P4_TEST_KILL_AFTER_CHECKPOINT=%d:%d: killing myself\n",
+                at->round, at->linger_ms);
+        fflush(stderr);
+        usleep((useconds_t)at->linger_ms * 1000u);
+        raise(SIGKILL);
+    }
 }
 
 /* --init: the key pair, made once; prints the public key. */
@@ -187,6 +209,14 @@ int p4_cmd_node(int argc, char **argv)
                             .log = quiet ? NULL : stderr, .stop = &stop.stop,
                             .stop_why = stop.why,
                             .test_skew_view = skew && *skew && atoi(skew) == cfg.node_id };
+    static kill_plan kill_at;
+    const char *fault = getenv("P4_TEST_KILL_AFTER_CHECKPOINT");
+    if (fault && *fault) {
+        kill_at.round = atoi(fault);
+        kill_at.linger_ms = strchr(fault, ':') ? atoi(strchr(fault, ':') + 1) : 0;
+        opt.after_checkpoint = kill_after_checkpoint;
+        opt.user = &kill_at;
+    }
     p4_node_record rec;
     if (p4_node_run(&opt, &rec, &err) != P4_OK) {
         fprintf(stderr, "p4 node %d: %s\n", cfg.node_id, err.message);
@@ -195,7 +225,8 @@ int p4_cmd_node(int argc, char **argv)
     int sig = atomic_load(&stop.stop);
     if (strcmp(rec.status, "stopped") == 0 && sig != 0) {
         fprintf(stderr, "p4 node %d: %s after %d of %d rounds: node.db and the ledger hold "
-                        "everything so far (a restart begins the run again as a new epoch)\n",
+                        "everything so far (a restart resumes from its last checkpoint as a new "
+                        "epoch)\n",
                 cfg.node_id, stop.why, rec.round_reached, rec.rounds);
         fflush(stderr);
         p4_node_record_free(&rec);

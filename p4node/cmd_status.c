@@ -17,7 +17,8 @@ static void status_usage(FILE *out)
 {
     fprintf(out, "usage: p4 status --state DIR [--json]\n"
                  "  the latest run of the node whose [node] state folder is DIR: epoch,\n"
-                 "  status (running, finished, failed, stopped), round reached, group,\n"
+                 "  status (running, finished, failed, stopped, interrupted), round reached,\n"
+                 "  the round it resumed at after a restart, group,\n"
                  "  accuracy, and the epsilon spent according to its ledger\n");
 }
 

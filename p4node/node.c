@@ -18,6 +18,7 @@
 #include "model/gemm.h"
 #include "p4node/private_model.h"
 #include "tee/cca/settings.h"
+#include "p4node/node_checkpoint.h"
 
 int p4_node_ledger_path(const char *state_dir, int client, char *out, size_t size, p4_error *err)
 {
@@ -113,6 +114,10 @@ typedef struct node {
     uint8_t (*member_keys)[32];  /* every member's public key, by id      */
     p4_handshake_spec handshake;
     p4_handshake_stats handshake_stats;
+    p4_node_checkpoint resume;   /* what a restart resumes from           */
+    int resuming;
+    double last_accuracy;        /* of the round just done                */
+    char *peers;                 /* known peers, for the checkpoint        */
 } node;
 
 static double spent(const node *n)
@@ -123,21 +128,120 @@ static double spent(const node *n)
     return eps;
 }
 
-/* protocol hook: each finished round goes to node.db and the log. */
+/* protocol hook: each finished round goes to the log; its row in node.db
+ * is written with the checkpoint that follows. */
 static void round_done(void *user, int self, int round, double accuracy)
 {
     node *n = user;
     double eps = spent(n);
-    p4_error err = {0};
-    if (p4_node_state_round(n->state, n->rec->epoch, round, accuracy, eps, &err) != P4_OK &&
-        n->opt->log)
-        fprintf(n->opt->log, "p4 node %d: %s\n", self, err.message);
+    n->last_accuracy = accuracy;
     n->rec->round_reached = round + 1;
     if (n->opt->log) {
         fprintf(n->opt->log, "p4 node %d: round %d/%d: accuracy %.4f, epsilon %.3f\n", self,
                 round + 1, n->cfg->rounds, accuracy, eps);
         fflush(n->opt->log);
     }
+}
+
+/* protocol hook: the state a restart resumes from, after the grouping and
+ * after each round, with that round's row (one transaction). */
+static int save_checkpoint(void *user, int self, int next_round, const int *group_of,
+                           int ngroups, p4_error *err)
+{
+    node *n = user;
+    const p4_node_record *r = n->rec;
+    p4_node_checkpoint ck = {
+        .epoch = r->epoch, .client = self, .clients = r->clients, .rounds = r->rounds,
+        .seed = n->cfg->seed, .reproducible = n->opt->reproducible, .next_round = next_round,
+        .group_of = (int *)group_of, .ngroups = ngroups,
+        .accuracy = next_round > 0 ? n->last_accuracy : NAN, .epsilon = spent(n),
+        .peers = n->peers,
+    };
+    snprintf(ck.method, sizeof ck.method, "%s", r->method);
+    int rc = n->peer.ledger ? p4_ledger_total_steps(n->peer.ledger, &ck.ledger_steps, err) : P4_OK;
+    if (rc == P4_OK)
+        rc = p4_client_save(n->peer.client, &ck.state, err);
+    if (rc == P4_OK && n->opt->reproducible && n->peer.enclave &&
+        (rc = p4_enclave_save_seeded_noise(n->peer.enclave, ck.noise, sizeof ck.noise, err)) == P4_OK)
+        ck.has_noise = 1;
+    if (rc == P4_OK)
+        rc = p4_node_checkpoint_save(n->state, &ck, err);
+    p4_client_state_free(&ck.state);
+    if (rc == P4_OK && n->opt->after_checkpoint)
+        n->opt->after_checkpoint(n->opt->user, next_round);
+    return rc;
+}
+
+/* "ID@ENDPOINT@KEY" a line: the members this node knows. */
+static int list_peers(node *n, p4_error *err)
+{
+    const p4_config *cfg = n->cfg;
+    size_t size = 1;
+    for (int i = 0; i < cfg->node_peer_count; i++)
+        size += strlen(cfg->node_peers[i].endpoint) + strlen(cfg->node_peers[i].key) + 16;
+    if (!(n->peers = malloc(size)))
+        return p4_error_set(err, P4_ENOMEM, "out of memory");
+    size_t used = 0;
+    n->peers[0] = '\0';
+    for (int i = 0; i < cfg->node_peer_count; i++)
+        used += (size_t)snprintf(n->peers + used, size - used, "%d@%s@%s\n", cfg->node_peers[i].id,
+                                 cfg->node_peers[i].endpoint, cfg->node_peers[i].key);
+    return P4_OK;
+}
+
+/* The state folder's checkpoint, if any, and whether it belongs to this run. */
+static int find_checkpoint(node *n, p4_method method, p4_error *err)
+{
+    int found = 0;
+    int rc = p4_node_checkpoint_load(n->state, &n->resume, &found, err);
+    if (rc != P4_OK || !found)
+        return rc;
+    const p4_node_checkpoint *ck = &n->resume;
+    const p4_config *cfg = n->cfg;
+    if (ck->client != cfg->node_id || ck->clients != cfg->partition.clients ||
+        ck->rounds != cfg->rounds || strcmp(ck->method, p4_method_name(method)) != 0 ||
+        ck->seed != cfg->seed)
+        return p4_error_set(err, P4_ESTATE, "%s: node.db holds a checkpoint of another run "
+                            "(client %d of %d, %s, %d rounds, seed %llu) than this config's "
+                            "(client %d of %d, %s, %d rounds, seed %llu): resume with the config "
+                            "it was made with, or start afresh in another state folder",
+                            cfg->node_state, ck->client, ck->clients, ck->method, ck->rounds,
+                            (unsigned long long)ck->seed, cfg->node_id, cfg->partition.clients,
+                            p4_method_name(method), cfg->rounds, (unsigned long long)cfg->seed);
+    if (ck->reproducible != (n->opt->reproducible != 0))
+        return p4_error_set(err, P4_ESTATE, "%s: the checkpoint is of a run %s --reproducible; "
+                            "resume it the same way", cfg->node_state,
+                            ck->reproducible ? "with" : "without");
+    n->resuming = 1;
+    return P4_OK;
+}
+
+/* A resumed peer: the checkpoint's models, momentum and seeded streams. */
+static int restore_peer(node *n, p4_error *err)
+{
+    const p4_node_checkpoint *ck = &n->resume;
+    int rc = p4_client_restore(n->peer.client, &ck->state, err);
+    if (rc == P4_OK && ck->has_noise && n->peer.enclave)
+        rc = p4_enclave_restore_seeded_noise(n->peer.enclave, ck->noise, sizeof ck->noise, err);
+    long long steps = 0;
+    if (rc == P4_OK && n->peer.ledger)
+        rc = p4_ledger_total_steps(n->peer.ledger, &steps, err);
+    if (rc == P4_OK)
+        rc = p4_node_state_resumed(n->state, n->rec->epoch, ck->next_round, err);
+    if (rc == P4_OK && n->opt->log) {
+        fprintf(n->opt->log, "p4 node %d (epoch %u): resuming from the checkpoint of epoch %u at "
+                "round %d/%d; the ledger holds %lld DP steps, %lld at the checkpoint", n->cfg->node_id,
+                n->rec->epoch, ck->epoch, ck->next_round + 1, n->cfg->rounds, steps,
+                ck->ledger_steps);
+        if (n->plan.recalibrated)
+            fprintf(n->opt->log, " (the cut-short round's stay counted: co-training noise "
+                    "recalibrated to %.6f for the rounds left)", n->plan.sigma);
+        fputc('\n', n->opt->log);
+        fflush(n->opt->log);
+    }
+    n->rec->round_reached = ck->next_round;
+    n->rec->resumed_round = ck->next_round;
+    return rc;
 }
 
 /* The allowlist (the keys of [node] peers and allow), the transport, and
@@ -281,7 +385,11 @@ static int open_peer(node *n, p4_method method, double epsilon, const p4_identit
         (rc = p4_public_set_pick(cfg, n->work, n->setup.public_n, &n->public_x, err)) != P4_OK)
         return rc;
     n->plan.q = -1;
+    n->setup.resuming = n->resuming;
+    n->setup.rounds_done = n->resuming ? n->resume.next_round : 0;
     if ((rc = p4_peer_open(&n->peer, &n->setup, cfg->node_id, &n->plan, err)) != P4_OK)
+        return rc;
+    if (n->resuming && (rc = restore_peer(n, err)) != P4_OK)
         return rc;
     if ((rc = start_transport(n, identity, err)) != P4_OK)
         return rc;
@@ -331,10 +439,12 @@ static int run_protocol(node *n, p4_method method, p4_error *err)
         .public_n = n->setup.public_n, .logit_sigma = n->plan.logit_sigma,
         .classes = n->work->train->classes, .transport = n->transport, .epoch = r->epoch,
         .timeout = cfg->node_timeout, .log = n->opt->log,
-        .hooks = { .user = n, .round_done = round_done },
+        .hooks = { .user = n, .round_done = round_done, .checkpoint = save_checkpoint },
         .stop = n->opt->stop, .test_skew_view = n->opt->test_skew_view,
         .handshake = n->evidence ? &n->handshake : NULL,
         .handshake_stats = &n->handshake_stats,
+        .resume_groups = n->resuming ? n->resume.group_of : NULL,
+        .resume_ngroups = n->resume.ngroups, .start_round = n->resume.next_round,
     };
     p4_membership_control(n->members, &spec.control);
     p4_protocol_result res = { .group_of = r->group_of };
@@ -390,6 +500,8 @@ static void node_close(node *n)
     free(n->attacker);
     p4_workload_destroy(&n->work);
     p4_node_state_close(&n->state);
+    p4_node_checkpoint_free(&n->resume);
+    free(n->peers);
 }
 
 int p4_node_run(const p4_node_options *opt, p4_node_record *r, p4_error *err)
@@ -420,6 +532,7 @@ int p4_node_run(const p4_node_options *opt, p4_node_record *r, p4_error *err)
     r->rounds = cfg->rounds;
     r->epsilon_target = epsilon;
     r->latent = -1;
+    r->resumed_round = -1;
     r->group_of = calloc((size_t)r->clients, sizeof *r->group_of);
     if (r->group_of == NULL)
         rc = p4_error_set(err, P4_ENOMEM, "out of memory");
@@ -427,7 +540,11 @@ int p4_node_run(const p4_node_options *opt, p4_node_record *r, p4_error *err)
         rc = p4_node_state_open(&n.state, cfg->node_state, err);
     if (rc == P4_OK && (rc = p4_node_state_begin(n.state, r, err)) == P4_OK) {
         /* From here on node.db says how the run ended. */
-        rc = open_peer(&n, method, epsilon, &identity, err);
+        rc = list_peers(&n, err);
+        if (rc == P4_OK)
+            rc = find_checkpoint(&n, method, err);
+        if (rc == P4_OK)
+            rc = open_peer(&n, method, epsilon, &identity, err);
         if (rc == P4_OK)
             rc = run_protocol(&n, method, err);
         if (rc == P4_OK && strcmp(r->status, "stopped") != 0) {

@@ -15,8 +15,10 @@
  * Heartbeats let an exchange stop waiting for a dead or stalled peer; a
  * grouping view that differs from the majority's is re-synchronised; a
  * stop request ends the run cleanly at its next step (node.db: stopped).
- * Not built here (see docs/node.md): checkpoints and resuming a run after
- * a restart (a restart starts the protocol again under a new epoch). */
+ * Durable state: after the grouping and after every round the node writes
+ * a checkpoint to node.db (p4node/node_checkpoint.h); started again on the
+ * same state folder, it resumes from it under a new epoch, behind its peers
+ * if they went on, and catches up (docs/node.md, "Restarts"). */
 #ifndef P4_NODE_NODE_H
 #define P4_NODE_NODE_H
 
@@ -34,6 +36,10 @@ typedef struct p4_node_options {
     const atomic_int *stop; /* nonzero: stop cleanly at the next step (or NULL) */
     const char *stop_why;   /* recorded in node.db then, e.g. "stopped by SIGTERM" */
     int test_skew_view;     /* test hook: make this node's grouping view differ */
+    /* Called right after each checkpoint is committed (may be NULL): the
+     * fault tests' place to kill the node exactly between two rounds. */
+    void (*after_checkpoint)(void *user, int next_round);
+    void *user;
 } p4_node_options;
 
 /* P4_OK when cfg's [node] section can run a node: id, listen and state

@@ -20,8 +20,13 @@ void p4_node_report_json(FILE *out, const p4_node_record *r, double delta, const
     p4_json_string(out, r->status);
     fprintf(out, ",\"method\":");
     p4_json_string(out, r->method);
-    fprintf(out, ",\"clients\":%d,\"rounds\":%d,\"round_reached\":%d,\"accuracy\":", r->clients,
-            r->rounds, r->round_reached);
+    fprintf(out, ",\"clients\":%d,\"rounds\":%d,\"round_reached\":%d,\"resumed_round\":",
+            r->clients, r->rounds, r->round_reached);
+    if (r->resumed_round >= 0)
+        fprintf(out, "%d", r->resumed_round);
+    else
+        fputs("null", out);
+    fprintf(out, ",\"accuracy\":");
     p4_json_number(out, finished(r) ? r->accuracy : NAN);
     if (finished(r)) {
         fprintf(out, ",\"group\":%d,\"ngroups\":%d,\"groups\":", r->group_of[r->client],
@@ -70,6 +75,9 @@ void p4_node_report_text(FILE *out, const p4_node_record *r, double delta, const
         return;
     fprintf(out, "node %d of %d, epoch %u: %s (%s, round %d of %d)\n", r->client, r->clients,
             r->epoch, r->status, r->method, r->round_reached, r->rounds);
+    if (r->resumed_round >= 0)
+        fprintf(out, "resumed from its checkpoint at round %d of %d\n", r->resumed_round + 1,
+                r->rounds);
     if (r->error[0])
         fprintf(out, "why: %s\n", r->error);
     if (finished(r)) {

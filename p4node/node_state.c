@@ -27,7 +27,22 @@ static const char SCHEMA[] =
     " dp_guarantee TEXT, dropped INTEGER, missing INTEGER, seconds REAL, error TEXT);"
     "CREATE TABLE IF NOT EXISTS rounds("
     " epoch INTEGER NOT NULL, round INTEGER NOT NULL, accuracy REAL, epsilon REAL, at REAL,"
-    " PRIMARY KEY(epoch, round));";
+    " PRIMARY KEY(epoch, round));"
+    /* The one checkpoint a restart resumes from (p4node/node_checkpoint.h);
+     * a finished run deletes it. */
+    "CREATE TABLE IF NOT EXISTS checkpoint("
+    " slot INTEGER PRIMARY KEY CHECK(slot = 1), epoch INTEGER NOT NULL, client INTEGER NOT NULL,"
+    " clients INTEGER NOT NULL, rounds INTEGER NOT NULL, method TEXT NOT NULL,"
+    " seed INTEGER NOT NULL, reproducible INTEGER NOT NULL, next_round INTEGER NOT NULL,"
+    " group_of BLOB NOT NULL, ngroups INTEGER NOT NULL, ledger_steps INTEGER NOT NULL,"
+    " epsilon REAL, private_params BLOB NOT NULL, proxy_params BLOB NOT NULL,"
+    " private_velocity BLOB NOT NULL, proxy_velocity BLOB NOT NULL, batch_rng BLOB,"
+    " noise_rng BLOB, peers TEXT NOT NULL, at REAL NOT NULL);";
+
+/* Columns added after node.db first shipped: added to older files on open. */
+static const char *const LATER_COLUMNS[][2] = {
+    { "resumed_round", "ALTER TABLE runs ADD COLUMN resumed_round INTEGER" },
+};
 
 static double unix_now(void)
 {
@@ -64,6 +79,29 @@ static int open_db(const char *path, int flags, sqlite3 **db, p4_error *err)
     return P4_OK;
 }
 
+static int add_later_columns(p4_node_state *st, p4_error *err)
+{
+    for (size_t i = 0; i < sizeof LATER_COLUMNS / sizeof LATER_COLUMNS[0]; i++) {
+        char probe[128];
+        snprintf(probe, sizeof probe, "SELECT %s FROM runs LIMIT 0", LATER_COLUMNS[i][0]);
+        sqlite3_stmt *s = NULL;
+        int present = sqlite3_prepare_v2(st->db, probe, -1, &s, NULL) == SQLITE_OK;
+        sqlite3_finalize(s);
+        if (!present && sqlite3_exec(st->db, LATER_COLUMNS[i][1], NULL, NULL, NULL) != SQLITE_OK)
+            return db_fail(st->db, st->path, err, "cannot add a column to an older node.db");
+    }
+    return P4_OK;
+}
+
+struct sqlite3 *p4_node_state_db(p4_node_state *st, const char **path)
+{
+    if (st == NULL)
+        return NULL;
+    if (path)
+        *path = st->path;
+    return st->db;
+}
+
 int p4_node_state_open(p4_node_state **out, const char *state_dir, p4_error *err)
 {
     if (out == NULL)
@@ -85,6 +123,8 @@ int p4_node_state_open(p4_node_state **out, const char *state_dir, p4_error *err
                               msg ? msg : "");
         }
         sqlite3_free(msg);
+        if (rc == P4_OK)
+            rc = add_later_columns(st, err);
     }
     if (rc != P4_OK) {
         p4_node_state_close(&st);
@@ -131,6 +171,13 @@ int p4_node_state_begin(p4_node_state *st, p4_node_record *rec, p4_error *err)
         rc = p4_error_set(err, P4_ESTATE, "%s: restart counter exhausted", st->path);
     rec->epoch = (uint32_t)epoch;
     rec->started = unix_now();
+    /* A run still "running" when the next one starts ended without a word:
+     * SIGKILL, a crash or a power cut (a stop by signal says "stopped"). */
+    if (rc == P4_OK &&
+        sqlite3_exec(st->db, "UPDATE runs SET status = 'interrupted', error = 'the process "
+                             "ended without recording why (SIGKILL, a crash or a power cut)' "
+                             "WHERE status = 'running'", NULL, NULL, NULL) != SQLITE_OK)
+        rc = db_fail(st->db, st->path, err, "cannot mark an interrupted run");
     if (rc == P4_OK &&
         sqlite3_prepare_v2(st->db,
                            "INSERT INTO runs(epoch, client, clients, method, rounds, status, "
@@ -155,40 +202,18 @@ int p4_node_state_begin(p4_node_state *st, p4_node_record *rec, p4_error *err)
     return rc;
 }
 
-int p4_node_state_round(p4_node_state *st, uint32_t epoch, int round, double accuracy,
-                        double epsilon, p4_error *err)
+int p4_node_state_resumed(p4_node_state *st, uint32_t epoch, int round, p4_error *err)
 {
-    if (st == NULL || round < 0)
-        return p4_error_set(err, P4_EINVAL, "p4_node_state_round: bad arguments");
+    if (st == NULL || epoch == 0 || round < 0)
+        return p4_error_set(err, P4_EINVAL, "p4_node_state_resumed: bad arguments");
     sqlite3_stmt *s = NULL;
-    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(st->db, st->path, err, "cannot start a transaction");
-    int rc = P4_OK;
-    if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO rounds VALUES(?, ?, ?, ?, ?)", -1, &s,
-                           NULL) != SQLITE_OK)
-        rc = db_fail(st->db, st->path, err, "cannot record a round");
-    if (rc == P4_OK) {
-        sqlite3_bind_int64(s, 1, epoch);
-        sqlite3_bind_int(s, 2, round);
-        sqlite3_bind_double(s, 3, accuracy);
-        sqlite3_bind_double(s, 4, epsilon);
-        sqlite3_bind_double(s, 5, unix_now());
-        rc = step_done(st, s, "cannot record a round", err);
-    }
-    if (rc == P4_OK &&
-        sqlite3_prepare_v2(st->db, "UPDATE runs SET round_reached = ? WHERE epoch = ?", -1, &s,
-                           NULL) != SQLITE_OK)
-        rc = db_fail(st->db, st->path, err, "cannot record a round");
-    if (rc == P4_OK) {
-        sqlite3_bind_int(s, 1, round + 1);
-        sqlite3_bind_int64(s, 2, epoch);
-        rc = step_done(st, s, "cannot record a round", err);
-    }
-    if (rc == P4_OK && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        rc = db_fail(st->db, st->path, err, "cannot commit a round");
-    if (rc != P4_OK)
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
+    if (sqlite3_prepare_v2(st->db, "UPDATE runs SET resumed_round = ?, round_reached = ? "
+                           "WHERE epoch = ?", -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st->db, st->path, err, "cannot record the resume");
+    sqlite3_bind_int(s, 1, round);
+    sqlite3_bind_int(s, 2, round);
+    sqlite3_bind_int64(s, 3, epoch);
+    return step_done(st, s, "cannot record the resume", err);
 }
 
 static void bind_finite(sqlite3_stmt *s, int i, double v)
@@ -203,17 +228,16 @@ int p4_node_state_finish(p4_node_state *st, const p4_node_record *r, p4_error *e
 {
     if (st == NULL || r == NULL || r->group_of == NULL || r->clients < 1)
         return p4_error_set(err, P4_EINVAL, "p4_node_state_finish: bad arguments");
-    unsigned char *groups = malloc((size_t)r->clients * 4);
-    if (groups == NULL)
+    unsigned char *groups = NULL;
+    if (p4_node_groups_encode(r->group_of, r->clients, &groups) != P4_OK)
         return p4_error_set(err, P4_ENOMEM, "node state: out of memory");
-    for (int k = 0; k < r->clients; k++) { /* little-endian int32 each */
-        uint32_t g = (uint32_t)r->group_of[k];
-        for (int b = 0; b < 4; b++)
-            groups[4 * k + b] = (unsigned char)(g >> (8 * b));
-    }
     sqlite3_stmt *s = NULL;
-    int rc = P4_OK;
-    if (sqlite3_prepare_v2(st->db,
+    /* The result and the end of the checkpoint, together: a finished run is
+     * never resumed. */
+    int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
+                 ? P4_OK
+                 : db_fail(st->db, st->path, err, "cannot start a transaction");
+    if (rc == P4_OK && sqlite3_prepare_v2(st->db,
                            "UPDATE runs SET status = 'finished', ended = ?, accuracy = ?, "
                            "group_of = ?, ngroups = ?, latent = ?, epsilon = ?, "
                            "noise_multiplier = ?, warmup_noise_multiplier = ?, dp = ?, "
@@ -244,6 +268,11 @@ int p4_node_state_finish(p4_node_state *st, const p4_node_record *r, p4_error *e
         rc = step_done(st, s, "cannot record the result", err);
     }
     free(groups);
+    if (rc == P4_OK && sqlite3_exec(st->db, "DELETE FROM checkpoint; COMMIT", NULL, NULL,
+                                    NULL) != SQLITE_OK)
+        rc = db_fail(st->db, st->path, err, "cannot commit the result");
+    if (rc != P4_OK)
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
 
@@ -289,31 +318,17 @@ int p4_node_state_mark_stopped(const char *state_dir, const char *why, p4_error 
     return rc;
 }
 
-/* The group_of blob: clients little-endian int32, each in [0, clients), or
- * -1 for a peer refused at admission (in no group). */
+/* The group_of column of a run, when it has one (p4node/node_groups.h;
+ * -1 for a peer refused at admission). */
 static int read_groups(sqlite3_stmt *s, int col, p4_node_record *r, const char *path,
                        p4_error *err)
 {
     if (sqlite3_column_type(s, col) == SQLITE_NULL)
         return P4_OK;
-    const unsigned char *b = sqlite3_column_blob(s, col);
-    int n = sqlite3_column_bytes(s, col);
-    if (b == NULL || r->clients < 1 || n != r->clients * 4)
-        return p4_error_set(err, P4_ESTATE, "%s: the groups of epoch %u hold %d bytes, not %d",
-                            path, r->epoch, n, r->clients * 4);
-    r->group_of = malloc((size_t)r->clients * sizeof *r->group_of);
-    if (r->group_of == NULL)
-        return p4_error_set(err, P4_ENOMEM, "node state: out of memory");
-    for (int k = 0; k < r->clients; k++) {
-        uint32_t g = 0;
-        for (int i = 0; i < 4; i++)
-            g |= (uint32_t)b[4 * k + i] << (8 * i);
-        if (g >= (uint32_t)r->clients && g != UINT32_MAX)
-            return p4_error_set(err, P4_ESTATE, "%s: client %d's group %u is out of range",
-                                path, k, g);
-        r->group_of[k] = g == UINT32_MAX ? -1 : (int)g;
-    }
-    return P4_OK;
+    char what[P4_PATH_MAX + 64];
+    snprintf(what, sizeof what, "%s: epoch %u", path, r->epoch);
+    return p4_node_groups_decode(sqlite3_column_blob(s, col), sqlite3_column_bytes(s, col),
+                                 r->clients, &r->group_of, what, err);
 }
 
 static double column_double(sqlite3_stmt *s, int col, double if_null)
@@ -349,7 +364,7 @@ int p4_node_state_read(const char *state_dir, p4_node_record *r, p4_error *err)
                            "started, ended, accuracy, group_of, ngroups, latent, epsilon, "
                            "epsilon_target, noise_multiplier, warmup_noise_multiplier, dp, "
                            "reproducible, private_teacher, ledger, dropped, missing, seconds, "
-                           "error FROM runs ORDER BY epoch DESC LIMIT 1",
+                           "error, resumed_round FROM runs ORDER BY epoch DESC LIMIT 1",
                            -1, &s, NULL) != SQLITE_OK) {
         rc = db_fail(db, path, err, "not a p4 node database");
     } else if (sqlite3_step(s) != SQLITE_ROW) {
@@ -380,6 +395,8 @@ int p4_node_state_read(const char *state_dir, p4_node_record *r, p4_error *err)
         r->missing = sqlite3_column_int(s, 22);
         r->seconds = column_double(s, 23, 0);
         column_text(s, 24, r->error, sizeof r->error);
+        r->resumed_round = sqlite3_column_type(s, 25) == SQLITE_NULL ? -1
+                                                                     : sqlite3_column_int(s, 25);
         if (r->clients < 1 || r->clients > 4096 || r->client < 0 || r->client >= r->clients)
             rc = p4_error_set(err, P4_ESTATE, "%s: epoch %u names client %d of %d", path,
                               r->epoch, r->client, r->clients);

@@ -12,8 +12,9 @@
  * runs.  The epsilon spent always comes from the ledger itself; node.db
  * keeps a copy of it at the end of a run for reports.
  *
- * Not here yet (later sessions): checkpoints of the models to resume a run,
- * and the membership a node learnt through a bootstrap peer. */
+ *   checkpoint  the one state a restart resumes from (node_checkpoint.h),
+ *           written with each round's row in one transaction.
+ * Not here yet: the membership a node learnt through a bootstrap peer. */
 #ifndef P4_NODE_NODE_STATE_H
 #define P4_NODE_NODE_STATE_H
 
@@ -21,6 +22,7 @@
 
 #include "common/error.h"
 #include "dp/guarantee.h"
+#include "p4node/node_groups.h"
 
 #define P4_NODE_DB_NAME "node.db"
 #define P4_NODE_STATUS_MAX 16
@@ -32,7 +34,8 @@ typedef struct p4_node_record {
     uint32_t epoch;
     int client, clients;
     char method[16];
-    char status[P4_NODE_STATUS_MAX];  /* running | finished | failed | stopped */
+    char status[P4_NODE_STATUS_MAX];  /* running | finished | failed | stopped |
+                                         interrupted (ended without a word)     */
     int rounds;                       /* the config's rounds                    */
     int round_reached;                /* rounds finished so far                 */
     double started, ended;            /* Unix seconds (ended 0 while running)   */
@@ -51,6 +54,8 @@ typedef struct p4_node_record {
     /* how peers were admitted (this process's run only; not in node.db) */
     char admission[96];               /* "" when not known                      */
     int refused;                      /* peers refused at admission             */
+    int resumed_round;                /* resumed from a checkpoint at this round;
+                                         -1: a fresh start                        */
 } p4_node_record;
 
 /* Opens (creating if needed) state_dir/node.db for the node itself. */
@@ -59,14 +64,15 @@ void p4_node_state_close(p4_node_state **state);
 
 /* Records a start: the next epoch (1 on first start) with status running;
  * rec's client, clients, method, rounds and epsilon_target are stored and
- * rec->epoch and rec->started are set. */
+ * rec->epoch and rec->started are set.  Earlier runs still marked running
+ * (their process was killed) become "interrupted". */
 int p4_node_state_begin(p4_node_state *state, p4_node_record *rec, p4_error *err);
 
-/* Records that `round` (0-based) finished, with the accuracy and spend then. */
-int p4_node_state_round(p4_node_state *state, uint32_t epoch, int round, double accuracy,
-                        double epsilon, p4_error *err);
+/* Records that rec's run resumed from a checkpoint at round `round`. */
+int p4_node_state_resumed(p4_node_state *state, uint32_t epoch, int round, p4_error *err);
 
-/* Records the result of rec's run (status finished). */
+/* Records the result of rec's run (status finished) and, in the same
+ * transaction, deletes the checkpoint: a finished run is never resumed. */
 int p4_node_state_finish(p4_node_state *state, const p4_node_record *rec, p4_error *err);
 
 /* Records why rec's run ended early; status "failed" or "stopped". */
@@ -82,5 +88,10 @@ int p4_node_state_mark_stopped(const char *state_dir, const char *why, p4_error 
  * p4_node_record_free. */
 int p4_node_state_read(const char *state_dir, p4_node_record *rec, p4_error *err);
 void p4_node_record_free(p4_node_record *rec);
+
+/* The open database, for the checkpoint code beside it (node_checkpoint.c),
+ * and its path for messages. */
+struct sqlite3;
+struct sqlite3 *p4_node_state_db(p4_node_state *state, const char **path);
 
 #endif

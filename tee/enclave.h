@@ -48,6 +48,15 @@ const char *p4_enclave_kind(const p4_enclave *enclave);
 /* One line a user can read about what this backend protects. */
 const char *p4_enclave_protection(const p4_enclave *enclave);
 
+/* A reproducible (seeded) backend's position in its noise stream, so a node
+ * restarted from a checkpoint continues the stream it would have drawn.
+ * Backends keyed from the OS refuse (P4_EINVAL): their key never leaves
+ * them, and a restart draws fresh noise, which is just as private. */
+int p4_enclave_save_seeded_noise(const p4_enclave *enclave, unsigned char *out, size_t size,
+                                 p4_error *err);
+int p4_enclave_restore_seeded_noise(p4_enclave *enclave, const unsigned char *in, size_t size,
+                                    p4_error *err);
+
 /* Adds independent N(0, stddev^2) noise to each of values[0..n). */
 int p4_enclave_add_gaussian_noise(p4_enclave *enclave, float *values, size_t n,
                                   double stddev, p4_error *err);

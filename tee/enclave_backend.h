@@ -16,6 +16,7 @@ struct p4_enclave {
     /* software */
     p4_rng noise;
     p4_ziggurat normal;        /* tables of the Gaussian sampler */
+    int seeded;                /* reproducible: the stream may be saved */
     /* optee */
     struct p4_optee *optee;
     int pp_start, pp_end;

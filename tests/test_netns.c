@@ -33,6 +33,8 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #define FMNIST "/usr/share/datasets/fashion-mnist"
@@ -333,6 +335,35 @@ static void groups_of(const char *json, char *out, size_t size)
     snprintf(out, size, "%.*s", (int)(e + 2 - s), s);
 }
 
+/* Why `tc qdisc add ... root qdisc_spec` failed, for the skip line: for
+ * netem, whether the kernel lacks it outright (not built in, and no module
+ * tree to load sch_netem from) or has a module tree that lacks or refused
+ * it. */
+static void skip_reason_for_qdisc(const char *qdisc_spec, const char *tc_said, char *out,
+                                  size_t size)
+{
+    /* tc's message, cut to a line's worth */
+    char said[300];
+    snprintf(said, sizeof said, "%.*s", (int)strcspn(tc_said, "\n"), tc_said);
+    tc_said = said;
+    struct utsname u;
+    if (strncmp(qdisc_spec, "netem", 5) != 0 || uname(&u) != 0) {
+        snprintf(out, size, "`tc qdisc add dev lo root %s` failed (kernel without that qdisc?): "
+                 "%s", qdisc_spec, tc_said);
+        return;
+    }
+    char modules[sizeof u.release + 16];
+    snprintf(modules, sizeof modules, "/lib/modules/%s", u.release);
+    struct stat sb;
+    if (stat(modules, &sb) != 0)
+        snprintf(out, size, "this machine's kernel (%s) has no netem: sch_netem is not built in "
+                 "and there are no modules (%s is absent), so the netem half cannot run here; "
+                 "tc said: %s", u.release, modules, tc_said);
+    else
+        snprintf(out, size, "this machine's kernel (%s) has no netem: sch_netem is not built in "
+                 "and could not be loaded from %s; tc said: %s", u.release, modules, tc_said);
+}
+
 /* Runs the three nodes across namespaces whose eth0 carries the root
  * qdisc `qdisc_spec` (tc arguments, e.g. "netem delay 20ms") and checks
  * them against p4 sim. Skips, naming why, where it cannot make the network
@@ -363,9 +394,8 @@ static void run_across_namespaces(network *net, const char *qdisc_spec)
                            qdisc_spec) != 0;
     run_cmd(NULL, 0, "ip netns del %s", net->bridge_ns);
     if (no_qdisc) {
-        static char reason[1200];
-        snprintf(reason, sizeof reason, "`tc qdisc add dev lo root %s` failed (kernel without "
-                 "that qdisc?): %s", qdisc_spec, why);
+        static char reason[3000];
+        skip_reason_for_qdisc(qdisc_spec, why, reason, sizeof reason);
         TEST_SKIP(reason);
     }
     build_network(net, qdisc_spec);

@@ -325,22 +325,6 @@ static int json_numbers(const char *json, const char *key, double *v, int max)
     return n;
 }
 
-/* The text of "key":<value> up to the next ",\"" (a JSON value without
- * nested strings), into out. */
-static void json_value(const char *json, const char *key, char *out, size_t size)
-{
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\":", key);
-    const char *s = strstr(json, pattern);
-    if (!s)
-        fail_msg("no %s in %s", key, json);
-    s += strlen(pattern);
-    const char *e = strstr(s, ",\"");
-    if (!e)
-        e = s + strcspn(s, "}");
-    snprintf(out, size, "%.*s", (int)(e - s), s);
-}
-
 static void cluster_matches_sim(void **state)
 {
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
@@ -367,16 +351,16 @@ static void cluster_matches_sim(void **state)
         if (fabs(a[k] - b[k]) > 1e-6)
             fail_msg("client %d: sim %.9f, cluster %.9f\nsim: %s\ncluster: %s", k, a[k], b[k], sim, cl);
     char ga[128], gb[128], ea[64], eb[64];
-    json_value(sim, "groups", ga, sizeof ga);
-    json_value(cl, "groups", gb, sizeof gb);
+    test_json_value(sim, "groups", ga, sizeof ga);
+    test_json_value(cl, "groups", gb, sizeof gb);
     assert_string_equal(ga, gb);
     assert_true(strlen(ga) > 4); /* some grouping, e.g. [[0,2],[1,3]] */
-    json_value(sim, "epsilon", ea, sizeof ea);
-    json_value(cl, "epsilon", eb, sizeof eb);
+    test_json_value(sim, "epsilon", ea, sizeof ea);
+    test_json_value(cl, "epsilon", eb, sizeof eb);
     assert_string_equal(ea, eb);
-    json_value(cl, "dp_guarantee", eb, sizeof eb);
+    test_json_value(cl, "dp_guarantee", eb, sizeof eb);
     assert_string_equal(eb, "\"none\""); /* --reproducible */
-    json_value(cl, "ari", eb, sizeof eb);
+    test_json_value(cl, "ari", eb, sizeof eb);
     assert_true(strcmp(eb, "null") != 0);
 
     /* p4 status on a finished node: node 1's result, from node.db and its ledger */
@@ -385,17 +369,17 @@ static void cluster_matches_sim(void **state)
     char *status_argv[] = { (char *)bin, "status", "--state", node1, "--json", NULL };
     char *st = run_p4(status_argv, dir, "status", 0);
     char v[128];
-    json_value(st, "status", v, sizeof v);
+    test_json_value(st, "status", v, sizeof v);
     assert_string_equal(v, "\"finished\"");
-    json_value(st, "epoch", v, sizeof v);
+    test_json_value(st, "epoch", v, sizeof v);
     assert_string_equal(v, "1");
-    json_value(st, "round_reached", v, sizeof v);
+    test_json_value(st, "round_reached", v, sizeof v);
     assert_string_equal(v, "2");
-    json_value(st, "accuracy", v, sizeof v);
+    test_json_value(st, "accuracy", v, sizeof v);
     assert_true(fabs(strtod(v, NULL) - b[1]) < 1e-6);
-    json_value(st, "groups", v, sizeof v);
+    test_json_value(st, "groups", v, sizeof v);
     assert_string_equal(v, gb);
-    json_value(st, "epsilon", v, sizeof v);
+    test_json_value(st, "epsilon", v, sizeof v);
     assert_true(strtod(v, NULL) > 7.9 && strtod(v, NULL) <= 8.0);
     free(st);
     /* node-1/node.ini: the base config (its [node] timeout too) and node 1's [node] */
@@ -411,7 +395,7 @@ static void cluster_matches_sim(void **state)
     snprintf(out1, sizeof out1, "%s/node.out", node1);
     st = test_read_all(out1);
     assert_non_null(strstr(st, "{\"id\":1,\"epoch\":1,\"status\":\"finished\""));
-    json_value(st, "accuracy", v, sizeof v);
+    test_json_value(st, "accuracy", v, sizeof v);
     assert_true(fabs(strtod(v, NULL) - b[1]) < 1e-6);
     free(st);
     char *text_argv[] = { (char *)bin, "status", "--state", node1, NULL };

@@ -22,7 +22,41 @@ int p4_enclave_open_software(p4_enclave **out, int seeded, uint64_t seed,
         free(e);
         return p4_error_set(err, rc, "cannot key the noise generator");
     }
+    e->seeded = seeded != 0;
     *out = e;
+    return P4_OK;
+}
+
+int p4_enclave_save_seeded_noise(const p4_enclave *e, unsigned char *out, size_t size,
+                                 p4_error *err)
+{
+    if (e == NULL || out == NULL || size != P4_RNG_STATE_BYTES)
+        return p4_error_set(err, P4_EINVAL, "save noise state: bad arguments");
+    if (e->backend != P4_ENCLAVE_SOFTWARE)
+        return p4_error_set(err, P4_EUNSUPPORTED, "the %s backend keeps its noise stream to "
+                            "itself; only the software backend's can be saved",
+                            p4_enclave_kind(e));
+    if (!e->seeded)
+        return p4_error_set(err, P4_EINVAL, "the noise generator is keyed from the OS; its "
+                            "state never leaves the enclave");
+    p4_rng_save(&e->noise, out);
+    return P4_OK;
+}
+
+int p4_enclave_restore_seeded_noise(p4_enclave *e, const unsigned char *in, size_t size,
+                                    p4_error *err)
+{
+    if (e == NULL || in == NULL)
+        return p4_error_set(err, P4_EINVAL, "restore noise state: bad arguments");
+    if (e->backend != P4_ENCLAVE_SOFTWARE)
+        return p4_error_set(err, P4_EUNSUPPORTED, "the %s backend keeps its noise stream to "
+                            "itself; a saved one cannot replace it", p4_enclave_kind(e));
+    if (!e->seeded)
+        return p4_error_set(err, P4_EINVAL, "the noise generator is keyed from the OS; a saved "
+                            "stream cannot replace it");
+    if (p4_rng_restore(&e->noise, in, size) != P4_OK)
+        return p4_error_set(err, P4_EINVAL, "saved noise state: %zu bytes that are not a "
+                            "generator state (want %d)", size, P4_RNG_STATE_BYTES);
     return P4_OK;
 }
 

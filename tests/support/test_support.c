@@ -156,3 +156,17 @@ int test_free_port(void)
     close(fd);
     return ntohs(a.sin_port);
 }
+
+void test_json_value(const char *json, const char *key, char *out, size_t size)
+{
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\":", key);
+    const char *s = strstr(json, pattern);
+    if (!s)
+        fail_msg("no %s in %s", key, json);
+    s += strlen(pattern);
+    const char *e = strstr(s, ",\"");
+    if (!e)
+        e = s + strcspn(s, "}");
+    snprintf(out, size, "%.*s", (int)(e - s), s);
+}

@@ -55,6 +55,10 @@ int test_spawn(char *const argv[], const char *out, const char *errfile);
 char *test_read_all(const char *path);
 int test_free_port(void);
 
+/* The text of "key":<value> in json up to the next ",\"" (a value without
+ * nested strings), into out; fails the test when the key is absent. */
+void test_json_value(const char *json, const char *key, char *out, size_t size);
+
 /* Skips are skips.  cmocka's skip() marks a test skipped but its program
  * still exits 0, which ctest would call a pass.  So every skip is counted
  * (skip() and TEST_SKIP below), and a test program's

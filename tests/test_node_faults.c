@@ -1,0 +1,537 @@
+/* test_node_faults.c: nodes killed with SIGKILL (issue 12), as real
+ * `p4 node` processes on loopback, each with its own state folder, keys
+ * and config, as `p4 cluster` makes them:
+ *   - a node killed in the middle of a round and started again resumes from
+ *     its checkpoint (node.db: epoch 2, resumed at a round > 0, epoch 1
+ *     "interrupted"), catches up with its peers and finishes; everyone
+ *     finishes; every ledger holds at least the whole plan's steps, never
+ *     passes its target, and `p4 budget --json` and `p4 status --json` say
+ *     what the ledger file says;
+ *   - in --reproducible mode, a node killed exactly between two rounds
+ *     (P4_TEST_KILL_AFTER_CHECKPOINT) and started again ends the run with
+ *     every client's accuracy and the groups that `p4 sim --reproducible`
+ *     gives the undisturbed run;
+ *   - a node killed for good is left out and the others finish;
+ *   - a checkpoint whose bytes do not hold together, or from another
+ *     config, is refused with a message naming it.
+ * Every wait is bounded; node processes die with the test (PDEATHSIG). */
+#include "support/test_support.h"
+
+#include <math.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cluster/identity.h"
+#include "dp/ledger.h"
+#include "p4node/node.h"
+#include "p4node/node_state.h"
+
+#define FMNIST "/usr/share/datasets/fashion-mnist"
+#define NODES 4
+#define ROUNDS 5
+
+static const char *source_dir(void)
+{
+    return getenv("P4_SOURCE_DIR") ? getenv("P4_SOURCE_DIR") : ".";
+}
+
+static void pause_ms(int ms)
+{
+    nanosleep(&(struct timespec){ ms / 1000, (ms % 1000) * 1000000L }, NULL);
+}
+
+/* Four clients in two latent clusters, P4 with groups of two, DP at epsilon
+ * 8: a round takes a fraction of a second, long enough to be killed in. */
+static void write_base(const char *dir, char *path, size_t size)
+{
+    char text[4096];
+    snprintf(text, sizeof text,
+             "[data]\ndataset = fashion-mnist\npartition = clustered\nclients = %d\nclusters = 2\n"
+             "cluster_classes = 0,1,2; 3,4,5\ntrain_per_client = 120\ntest_per_client = 60\n"
+             "max_train = 6000\nmax_test = 1000\nseed = 11\n"
+             "[model]\ncfg = %s/configs/models/mlp-28x28x1.cfg\n"
+             "proxy_cfg = %s/configs/models/logreg-28x28x1.cfg\nbatch = 20\nseed = 11\n"
+             "[dp]\ntarget_epsilon = 8\n[p4]\nrounds = %d\ngroup_size = 2\n",
+             NODES, source_dir(), source_dir(), ROUNDS);
+    test_write_text(dir, "base.ini", text, path, size);
+}
+
+typedef struct cluster {
+    const char *bin;
+    char dir[1024], base[1100];
+    char state[NODES][1100], config[NODES][1200], out[NODES][1200], log[NODES][1200];
+    pid_t pid[NODES];
+    int reproducible;
+} cluster;
+
+/* Key pairs, free ports and one config per node: the base and its [node]. */
+static void cluster_make(cluster *c, const char *dir, double timeout, int reproducible)
+{
+    memset(c, 0, sizeof *c);
+    c->bin = getenv("P4_BIN");
+    c->reproducible = reproducible;
+    snprintf(c->dir, sizeof c->dir, "%s", dir);
+    write_base(dir, c->base, sizeof c->base);
+    char key[NODES][P4_KEY_Z85_CHARS + 1];
+    int port[NODES];
+    for (int k = 0; k < NODES; k++) {
+        snprintf(c->state[k], sizeof c->state[k], "%s/node-%d", dir, k);
+        p4_identity id;
+        p4_error err = {0};
+        if (p4_identity_load_or_create(c->state[k], &id, NULL, &err) != P4_OK)
+            fail_msg("%s", err.message);
+        p4_key_to_z85(id.public_key, key[k]);
+        p4_identity_wipe(&id);
+        port[k] = test_free_port();
+        snprintf(c->out[k], sizeof c->out[k], "%s/node.out", c->state[k]);
+        snprintf(c->log[k], sizeof c->log[k], "%s/node.log", c->state[k]);
+    }
+    char *base = test_read_all(c->base);
+    for (int k = 0; k < NODES; k++) {
+        char text[8192];
+        size_t used = (size_t)snprintf(text, sizeof text, "%s[node]\nid = %d\n"
+                                       "listen = tcp://127.0.0.1:%d\nstate = %s\ntimeout = %g\n",
+                                       base, k, port[k], c->state[k], timeout);
+        for (int j = 0; j < NODES; j++)
+            if (j != k)
+                used += (size_t)snprintf(text + used, sizeof text - used,
+                                         "peers = %d@tcp://127.0.0.1:%d@%s\n", j, port[j], key[j]);
+        char name[32];
+        snprintf(name, sizeof name, "node-%d.ini", k);
+        test_write_text(dir, name, text, c->config[k], sizeof c->config[k]);
+    }
+    free(base);
+}
+
+/* Starts node k (again); kill_at >= 0 sets P4_TEST_KILL_AFTER_CHECKPOINT
+ * to kill_at:linger_ms. */
+static void node_start_linger(cluster *c, int k, int kill_at, int linger_ms)
+{
+    char *argv[] = { (char *)c->bin, "node", "--config", c->config[k], "--json",
+                     c->reproducible ? "--reproducible" : NULL, NULL };
+    unlink(c->out[k]);
+    /* the log is appended to, so the first run's lines stay for a failure message */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (kill_at >= 0) {
+            char v[32];
+            snprintf(v, sizeof v, "%d:%d", kill_at, linger_ms);
+            setenv("P4_TEST_KILL_AFTER_CHECKPOINT", v, 1);
+        }
+        if (!freopen(c->out[k], "w", stdout) || !freopen(c->log[k], "a", stderr))
+            _exit(126);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    c->pid[k] = pid;
+}
+
+static void node_start(cluster *c, int k, int kill_at)
+{
+    node_start_linger(c, k, kill_at, 0);
+}
+
+static void cluster_kill_all(cluster *c)
+{
+    for (int k = 0; k < NODES; k++)
+        if (c->pid[k] > 0) {
+            kill(c->pid[k], SIGKILL);
+            waitpid(c->pid[k], NULL, 0);
+            c->pid[k] = 0;
+        }
+}
+
+/* Every node's log on stderr, before a failure message. */
+static void dump_logs(const cluster *c)
+{
+    for (int k = 0; k < NODES; k++) {
+        char *l = test_read_all(c->log[k]);
+        fprintf(stderr, "---- node %d's log ----\n%s", k, l);
+        free(l);
+    }
+}
+
+/* Waits at most `seconds` for node k to end; its wait status. */
+static int node_wait(cluster *c, int k, double seconds)
+{
+    int status = 0;
+    for (double waited = 0; waited < seconds; waited += 0.05) {
+        if (waitpid(c->pid[k], &status, WNOHANG) == c->pid[k]) {
+            c->pid[k] = 0;
+            return status;
+        }
+        pause_ms(50);
+    }
+    dump_logs(c);
+    cluster_kill_all(c);
+    fail_msg("node %d did not end within %.0f s", k, seconds);
+    return -1;
+}
+
+static void node_wait_ok(cluster *c, int k, double seconds)
+{
+    int status = node_wait(c, k, seconds);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        dump_logs(c);
+        cluster_kill_all(c);
+        fail_msg("node %d ended with wait status %#x", k, status);
+    }
+}
+
+/* Waits (bounded) until node k's log holds `text`. */
+static void log_wait(cluster *c, int k, const char *text, double seconds)
+{
+    for (double waited = 0; waited < seconds; waited += 0.02) {
+        char *l = test_read_all(c->log[k]);
+        int there = strstr(l, text) != NULL;
+        free(l);
+        if (there)
+            return;
+        pause_ms(20);
+    }
+    dump_logs(c);
+    cluster_kill_all(c);
+    fail_msg("node %d never logged '%s' within %.0f s", k, text, seconds);
+}
+
+/* The number after "key": in json. */
+static double json_number(const char *json, const char *key)
+{
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\":", key);
+    const char *s = strstr(json, pattern);
+    if (!s)
+        fail_msg("no %s in %s", key, json);
+    return strtod(s + strlen(pattern), NULL);
+}
+
+/* Runs a p4 command to completion (bounded); its stdout (free it). */
+static char *run_p4(const cluster *c, char *const argv[], const char *tag)
+{
+    char out[1200], errfile[1200];
+    snprintf(out, sizeof out, "%s/%s.out", c->dir, tag);
+    snprintf(errfile, sizeof errfile, "%s/%s.err", c->dir, tag);
+    pid_t pid = test_spawn(argv, out, errfile);
+    int status = 0;
+    for (int i = 0; i < 6000 && waitpid(pid, &status, WNOHANG) != pid; i++) {
+        pause_ms(50);
+        if (i == 5999) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+        }
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        char *e = test_read_all(errfile);
+        fail_msg("%s failed (wait status %#x): %s", tag, status, e);
+    }
+    return test_read_all(out);
+}
+
+/* One integer column of node.db's runs row of `epoch` (or of checkpoint
+ * when epoch is 0); text columns through `text`. */
+static void db_query(const char *state, const char *sql, long long epoch, long long *number,
+                     char *text, size_t size)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/node.db", state);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    if (epoch > 0)
+        sqlite3_bind_int64(s, 1, epoch);
+    int row = sqlite3_step(s);
+    if (row != SQLITE_ROW)
+        fail_msg("%s (epoch %lld): no row", sql, epoch);
+    if (number)
+        *number = sqlite3_column_type(s, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 0);
+    if (text) {
+        const unsigned char *t = sqlite3_column_text(s, 0);
+        snprintf(text, size, "%s", t ? (const char *)t : "");
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
+/* The DP steps the whole plan takes: warm-up and every round. */
+static long long plan_steps(void)
+{
+    /* q = batch / train = 20 / 120: round(1/q) = 6 steps an epoch; one
+     * local epoch a round (docs/config.md). */
+    return 1 /* the warm-up: one step at its default sample rate of 1 */ + (long long)ROUNDS * 6;
+}
+
+/* The ledger of node k: steps and spend, checked against `p4 budget --json`. */
+static void ledger_check(const cluster *c, int k, long long *steps, double *spent)
+{
+    char path[1200];
+    p4_error err = {0};
+    assert_int_equal(p4_node_ledger_path(c->state[k], k, path, sizeof path, &err), P4_OK);
+    p4_ledger *ledger = NULL;
+    if (p4_ledger_open_existing(path, &ledger, &err) != P4_OK)
+        fail_msg("node %d: %s", k, err.message);
+    assert_int_equal(p4_ledger_total_steps(ledger, steps, &err), P4_OK);
+    assert_int_equal(p4_ledger_spent(ledger, spent, &err), P4_OK);
+    p4_ledger_close(&ledger);
+    char *argv[] = { (char *)c->bin, "budget", "--state", path, "--json", NULL };
+    char tag[32];
+    snprintf(tag, sizeof tag, "budget-%d", k);
+    char *json = run_p4(c, argv, tag);
+    if (fabs(json_number(json, "epsilon") - *spent) > 1e-6 ||
+        (long long)json_number(json, "steps") != *steps)
+        fail_msg("node %d: p4 budget says %s; the ledger file %lld steps, epsilon %.9f", k, json,
+                 *steps, *spent);
+    free(json);
+    assert_true(*spent <= 8.0 + 1e-9); /* never past the target */
+}
+
+/* ---- a node killed mid-round, started again ---------------------------------------- */
+
+static void killed_node_resumes(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    if (!getenv("P4_BIN")) TEST_SKIP("P4_BIN is not set (run under ctest)");
+    static cluster c;
+    /* long enough for the killed node to come back before its group goes on */
+    cluster_make(&c, *state, 60, 0);
+    for (int k = 0; k < NODES; k++)
+        node_start(&c, k, -1);
+    const int victim = 2;
+    log_wait(&c, victim, "round 2/5:", 300);
+    pause_ms(80); /* into the next round: its local training or its exchange */
+    kill(c.pid[victim], SIGKILL);
+    int status = node_wait(&c, victim, 30);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    node_start(&c, victim, -1);
+    for (int k = 0; k < NODES; k++)
+        node_wait_ok(&c, k, 600);
+
+    /* node.db: epoch 1 interrupted, epoch 2 resumed at a round > 0 and finished */
+    char text[256];
+    long long resumed = -1, reached = -1;
+    db_query(c.state[victim], "SELECT status FROM runs WHERE epoch = ?", 1, NULL, text, sizeof text);
+    assert_string_equal(text, "interrupted");
+    db_query(c.state[victim], "SELECT status FROM runs WHERE epoch = ?", 2, NULL, text, sizeof text);
+    assert_string_equal(text, "finished");
+    db_query(c.state[victim], "SELECT resumed_round FROM runs WHERE epoch = ?", 2, &resumed, NULL, 0);
+    db_query(c.state[victim], "SELECT round_reached FROM runs WHERE epoch = ?", 2, &reached, NULL, 0);
+    if (resumed < 1 || resumed > ROUNDS)
+        fail_msg("epoch 2 resumed at round %lld", resumed);
+    assert_int_equal(reached, ROUNDS);
+    long long left = -1;
+    db_query(c.state[victim], "SELECT COUNT(*) FROM checkpoint", -1, &left, NULL, 0);
+    assert_int_equal(left, 0); /* a finished run leaves no checkpoint to resume */
+    char *log = test_read_all(c.log[victim]);
+    assert_non_null(strstr(log, "resuming from the checkpoint of epoch 1 at round"));
+    free(log);
+
+    /* p4 status shows the resumed run */
+    char *argv[] = { (char *)c.bin, "status", "--state", c.state[victim], "--json", NULL };
+    char *st = run_p4(&c, argv, "status");
+    test_json_value(st, "status", text, sizeof text);
+    assert_string_equal(text, "\"finished\"");
+    assert_int_equal((int)json_number(st, "epoch"), 2);
+    assert_int_equal((long long)json_number(st, "resumed_round"), resumed);
+    char *targv[] = { (char *)c.bin, "status", "--state", c.state[victim], NULL };
+    char *tst = run_p4(&c, targv, "status-text");
+    char expect[96];
+    snprintf(expect, sizeof expect, "resumed from its checkpoint at round %lld of %d", resumed + 1,
+             ROUNDS);
+    if (!strstr(tst, expect))
+        fail_msg("p4 status says\n%s\nexpected '%s'", tst, expect);
+    free(tst);
+
+    /* ledgers: no lost records (at least the whole plan each), never past
+     * the target, and the restarted node's spend at least what its peers'
+     * undisturbed plans spent (what they received from it is covered) */
+    long long steps[NODES];
+    double spent[NODES];
+    for (int k = 0; k < NODES; k++) {
+        ledger_check(&c, k, &steps[k], &spent[k]);
+        if (k != victim)
+            assert_int_equal(steps[k], plan_steps());
+    }
+    if (steps[victim] < plan_steps())
+        fail_msg("the restarted node's ledger lost records: %lld steps, the plan takes %lld",
+                 steps[victim], plan_steps());
+    for (int k = 0; k < NODES; k++)
+        if (k != victim && spent[victim] < spent[k] - 1e-3)
+            fail_msg("node %d spent %.6f, node %d (restarted) only %.6f", k, spent[k], victim,
+                     spent[victim]);
+    assert_true(fabs(json_number(st, "epsilon") - spent[victim]) < 1e-6);
+    free(st);
+}
+
+/* ---- --reproducible: killed between rounds, the same result ------------------------- */
+
+static void reproducible_restart_matches_sim(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    if (!getenv("P4_BIN")) TEST_SKIP("P4_BIN is not set (run under ctest)");
+    static cluster c;
+    cluster_make(&c, *state, 60, 1);
+    char *sim_argv[] = { (char *)c.bin, "sim", "--config", c.base, "--reproducible", "--json",
+                         "--quiet", NULL };
+    char *sim = run_p4(&c, sim_argv, "sim");
+    const int victim = 1;
+    /* It lingers a second after its checkpoint, so that its group-mate's
+     * next proxy most likely reaches the process that dies with it: the
+     * group-mate must send it again to the restarted one. */
+    for (int k = 0; k < NODES; k++)
+        node_start_linger(&c, k, k == victim ? 2 : -1, 1000);
+    int status = node_wait(&c, victim, 300);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
+        dump_logs(&c);
+        cluster_kill_all(&c);
+        fail_msg("node %d was to kill itself after its checkpoint of round 2 (status %#x)",
+                 victim, status);
+    }
+    node_start(&c, victim, -1);
+    for (int k = 0; k < NODES; k++)
+        node_wait_ok(&c, k, 600);
+    long long resumed = -1;
+    db_query(c.state[victim], "SELECT resumed_round FROM runs WHERE epoch = ?", 2, &resumed, NULL, 0);
+    assert_int_equal(resumed, 2);
+
+    /* every client's accuracy and the groups: those of the undisturbed run */
+    char groups_sim[128];
+    test_json_value(sim, "groups", groups_sim, sizeof groups_sim);
+    const char *acc = strstr(sim, "\"accuracy\":[");
+    assert_non_null(acc);
+    acc += strlen("\"accuracy\":[");
+    for (int k = 0; k < NODES; k++) {
+        char *end;
+        double want = strtod(acc, &end);
+        acc = end + 1;
+        char *out = test_read_all(c.out[k]);
+        double got = json_number(out, "accuracy");
+        char groups[128];
+        test_json_value(out, "groups", groups, sizeof groups);
+        if (fabs(got - want) > 1e-6 || strcmp(groups, groups_sim) != 0) {
+            dump_logs(&c);
+                        fail_msg("client %d: accuracy %.9f, groups %s; p4 sim: %.9f, %s\n%s", k, got,
+                     groups, want, groups_sim, out);
+        }
+        if (k == victim)
+            assert_int_equal((int)json_number(out, "resumed_round"), 2);
+        free(out);
+    }
+    /* the restarted node spent exactly the undisturbed plan */
+    long long steps;
+    double spent, sim_eps = json_number(sim, "epsilon");
+    ledger_check(&c, victim, &steps, &spent);
+    assert_int_equal(steps, plan_steps());
+    assert_true(fabs(spent - sim_eps) < 1e-6);
+    free(sim);
+}
+
+/* ---- a node that never comes back -------------------------------------------------- */
+
+static void dead_node_is_left_out(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    if (!getenv("P4_BIN")) TEST_SKIP("P4_BIN is not set (run under ctest)");
+    static cluster c;
+    /* each exchange the dead node belongs to waits this long, once */
+    cluster_make(&c, *state, 2, 0);
+    for (int k = 0; k < NODES; k++)
+        node_start(&c, k, -1);
+    const int victim = 3;
+    log_wait(&c, victim, "round 1/5:", 300);
+    kill(c.pid[victim], SIGKILL);
+    node_wait(&c, victim, 30);
+    int missing = 0;
+    for (int k = 0; k < NODES; k++) {
+        if (k == victim)
+            continue;
+        node_wait_ok(&c, k, 600);
+        char *out = test_read_all(c.out[k]);
+        char text[64];
+        test_json_value(out, "status", text, sizeof text);
+        assert_string_equal(text, "\"finished\"");
+        missing += (int)json_number(out, "missing");
+        free(out);
+    }
+    /* its group-mate went on without it in the rounds it missed */
+    if (missing < 1) {
+        dump_logs(&c);
+        fail_msg("nobody missed the dead node");
+    }
+    char text[64];
+    db_query(c.state[victim], "SELECT status FROM runs WHERE epoch = ?", 1, NULL, text, sizeof text);
+    assert_string_equal(text, "running"); /* nobody is left to say otherwise */
+    long long next = -1;
+    db_query(c.state[victim], "SELECT next_round FROM checkpoint", -1, &next, NULL, 0);
+    assert_true(next >= 0); /* what a restart would resume from */
+}
+
+/* ---- checkpoints that must be refused ---------------------------------------------- */
+
+static void bad_checkpoints_are_refused(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    if (!getenv("P4_BIN")) TEST_SKIP("P4_BIN is not set (run under ctest)");
+    static cluster c;
+    cluster_make(&c, *state, 2, 0);
+    /* all four kill themselves after their checkpoint of round 1 */
+    for (int k = 0; k < NODES; k++)
+        node_start(&c, k, 1);
+    for (int k = 0; k < NODES; k++)
+        node_wait(&c, k, 300);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/node.db", c.state[0]);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    /* truncated proxy weights */
+    assert_int_equal(sqlite3_exec(db, "UPDATE checkpoint SET proxy_params = "
+                                      "substr(proxy_params, 1, 10)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    node_start(&c, 0, -1);
+    int status = node_wait(&c, 0, 120);
+    char *log = test_read_all(c.log[0]);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 1 ||
+        !strstr(log, "the checkpoint's proxy weights hold 10 bytes, not a whole number of floats"))
+        fail_msg("expected a refusal of the truncated checkpoint (status %#x):\n%s", status, log);
+    free(log);
+    /* another config's checkpoint: node 1's state with more rounds */
+    char *text = test_read_all(c.config[1]);
+    char *r = strstr(text, "rounds = 5");
+    assert_non_null(r);
+    r[9] = '7';
+    char changed[1200];
+    test_write_text(c.dir, "node-1-changed.ini", text, changed, sizeof changed);
+    free(text);
+    snprintf(c.config[1], sizeof c.config[1], "%s", changed);
+    node_start(&c, 1, -1);
+    status = node_wait(&c, 1, 120);
+    log = test_read_all(c.log[1]);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 1 ||
+        !strstr(log, "node.db holds a checkpoint of another run (client 1 of 4, p4, 5 rounds"))
+        fail_msg("expected a refusal of another run's checkpoint (status %#x):\n%s", status, log);
+    free(log);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(killed_node_resumes, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(reproducible_restart_matches_sim, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(dead_node_is_left_out, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(bad_checkpoints_are_refused, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
