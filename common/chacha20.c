@@ -137,8 +137,10 @@ static void lanes_of_blocks(const uint32_t state[16], p4_chacha20_counter width,
     }
     for (int i = 0; i < 16; i++)
         x[i] += in[i];
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    /* Lane j of the 16 word vectors is block j: transpose each square of
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && !defined(__clang__)
+    /* (GCC only: clang has no __builtin_shuffle, and the fuzz builds use
+     * clang; they take the plain stores below, which write the same bytes.)
+     * Lane j of the 16 word vectors is block j: transpose each square of
      * LANES x LANES words in log2(LANES) rounds of interleaving (each
      * round rotates the bits of a word's (vector, lane) index by one) and
      * store the rows whole. */
