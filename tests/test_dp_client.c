@@ -483,11 +483,43 @@ static void test_head_only_warmup_leaves_lower_layers_alone(void **state)
                      "then prove nothing)", k);
 }
 
+/* The DP path releases logits through the enclave, which clips each row to
+ * C before it adds noise: with sigma = 0 (which only the enclave itself
+ * accepts) a row above C comes out scaled to norm C exactly, and a row below
+ * C unchanged.  Without the clip the sensitivity the ledger records is
+ * unbounded. */
+static void test_enclave_release_clips_every_row(void **state)
+{
+    (void)state;
+    p4_enclave *e = NULL;
+    p4_error err = {0};
+    assert_int_equal(p4_enclave_open_software(&e, 1, 3, &err), P4_OK);
+    enum { ROWS = 4, COLS = 3 };
+    const double clip = 2.0;
+    float rows[ROWS * COLS] = { 3, 4, 0,   0.5f, 0.5f, 0.5f,   -6, 0, 8,   1, 1, 1 };
+    float want[ROWS * COLS];
+    for (int i = 0; i < ROWS; i++) {
+        double sq = 0;
+        for (int k = 0; k < COLS; k++)
+            sq += (double)rows[i * COLS + k] * rows[i * COLS + k];
+        double scale = sqrt(sq) > clip ? clip / sqrt(sq) : 1.0;
+        for (int k = 0; k < COLS; k++)
+            want[i * COLS + k] = (float)(scale * rows[i * COLS + k]);
+    }
+    assert_int_equal(p4_enclave_release_rows(e, rows, ROWS, COLS, clip, 0.0, &err), P4_OK);
+    for (int j = 0; j < ROWS * COLS; j++)
+        if (fabs(rows[j] - want[j]) > 1e-6)
+            fail_msg("released entry %d = %g, the row clipped to C = %g gives %g", j, rows[j],
+                     clip, want[j]);
+    p4_enclave_close(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cotrain_step_divides_by_expected_batch, setup,
                                         teardown),
+        cmocka_unit_test(test_enclave_release_clips_every_row),
         cmocka_unit_test_setup_teardown(test_logits_noise_is_sigma_clip_and_is_recorded, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_strict_dp_proxy_does_not_read_the_private_model,
