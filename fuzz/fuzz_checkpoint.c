@@ -1,7 +1,7 @@
 /* fuzz_checkpoint.c: the parsers of a node.db checkpoint's bytes (a file a
  * crash, a bad disk or a hand may have damaged): the groups blob and a
  * saved generator state.  Whatever the bytes, each either refuses them or
- * gives a state that holds together (groups in range, a generator that
+ * gives a state that holds together (groups in range or -1, a generator that
  * draws and saves back to the same bytes). */
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int *groups = NULL;
     if (p4_node_groups_decode(data + 1, (int)(size - 1), clients, &groups, "fuzz", NULL) == P4_OK) {
         for (int k = 0; k < clients; k++)
-            if (groups[k] < 0 || groups[k] >= clients)
+            if (groups[k] < -1 || groups[k] >= clients) /* -1: refused at admission */
                 abort();
         unsigned char *again = NULL;
         if (p4_node_groups_encode(groups, clients, &again) != P4_OK ||
