@@ -21,6 +21,17 @@
 #include "model/model_pool.h"
 #include "p4node/simulation.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define P4_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define P4_UNDER_ASAN 1
+#endif
+#endif
+#ifndef P4_UNDER_ASAN
+#define P4_UNDER_ASAN 0
+#endif
+
 #define FMNIST "/usr/share/datasets/fashion-mnist"
 #define MANY 256
 
@@ -91,7 +102,15 @@ static void many_clients_run_within_the_memory_bound(void **state)
         assert_true(size[g] >= 1 && size[g] <= cfg.group_size);
     free(size);
     assert_true(r.mean_accuracy > 0.3); /* 4 classes per client: chance is 0.25 */
+#if P4_UNDER_ASAN
+    /* AddressSanitizer's shadow memory, redzones and quarantine inflate
+     * every allocation, so the 1 MiB bound means nothing here; the run's
+     * correctness above is still checked, and the plain build checks the
+     * bound. */
+    print_message("under AddressSanitizer: the memory bound is checked only in plain builds\n");
+#else
     assert_true(per_client_mib < 1.0);
+#endif
     p4_sim_result_free(&r);
 }
 
