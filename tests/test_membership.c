@@ -109,20 +109,6 @@ static char *run_p4(char *const argv[], const char *dir, const char *tag)
 
 /* ---- JSON bits ------------------------------------------------------------------ */
 
-/* The text of "key":<value> up to the next ",\"" or "}" into out. */
-static void json_value(const char *json, const char *key, char *out, size_t size)
-{
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\":", key);
-    const char *s = strstr(json, pattern);
-    if (!s)
-        fail_msg("no %s in %s", key, json);
-    s += strlen(pattern);
-    const char *e = strstr(s, ",\"");
-    if (!e)
-        e = s + strcspn(s, "}");
-    snprintf(out, size, "%.*s", (int)(e - s), s);
-}
 
 /* The numbers of "key":[a,b,...]; returns how many. */
 static int json_numbers(const char *json, const char *key, double *v, int max)
@@ -241,14 +227,14 @@ static void nodes_match_sim(const nodes *ns, const char *sim)
     double a[NODES];
     assert_int_equal(json_numbers(sim, "accuracy", a, NODES), NODES);
     char sim_groups[256];
-    json_value(sim, "groups", sim_groups, sizeof sim_groups);
+    test_json_value(sim, "groups", sim_groups, sizeof sim_groups);
     assert_true(strlen(sim_groups) > 4);
     for (int k = 0; k < ns->n; k++) {
         char *json = test_read_all(ns->out[k]), v[256];
-        json_value(json, "accuracy", v, sizeof v);
+        test_json_value(json, "accuracy", v, sizeof v);
         if (fabs(strtod(v, NULL) - a[k]) > 1e-6)
             fail_msg("node %d: accuracy %s, p4 sim %.9f\n%s", k, v, a[k], json);
-        json_value(json, "groups", v, sizeof v);
+        test_json_value(json, "groups", v, sizeof v);
         if (strcmp(v, sim_groups) != 0)
             fail_msg("node %d: groups %s, p4 sim %s", k, v, sim_groups);
         free(json);
@@ -425,7 +411,7 @@ static void stalled_node_is_dropped_then_rejoins(void **state)
     }
     /* The partner missed the victim in some rounds, not in all that were left. */
     char *json = test_read_all(ns.out[partner]), v[64];
-    json_value(json, "missing", v, sizeof v);
+    test_json_value(json, "missing", v, sizeof v);
     long missing = strtol(v, NULL, 10);
     if (missing < 1 || missing >= rounds - 2)
         fail_msg("node %d missed %ld messages (want 1 .. %d): %s", partner, missing,
@@ -460,8 +446,8 @@ static void differing_view_is_resynchronised(void **state)
         if (fabs(a[k] - b[k]) > 1e-6)
             fail_msg("client %d: sim %.9f, cluster %.9f", k, a[k], b[k]);
     char ga[256], gb[256];
-    json_value(sim, "groups", ga, sizeof ga);
-    json_value(cl, "groups", gb, sizeof gb);
+    test_json_value(sim, "groups", ga, sizeof ga);
+    test_json_value(cl, "groups", gb, sizeof gb);
     assert_string_equal(ga, gb);
     char log2[1200];
     snprintf(log2, sizeof log2, "%s/node-2/node.log", states);
@@ -523,11 +509,11 @@ static void sigterm_stops_between_rounds(void **state)
     /* p4 status: stopped, the rounds it finished, and what its ledger holds */
     char *argv[] = { (char *)bin, "status", "--state", ns.dir[1], "--json", NULL };
     char *st = run_p4(argv, dir, "status"), v[64];
-    json_value(st, "status", v, sizeof v);
+    test_json_value(st, "status", v, sizeof v);
     assert_string_equal(v, "\"stopped\"");
-    json_value(st, "round_reached", v, sizeof v);
+    test_json_value(st, "round_reached", v, sizeof v);
     assert_int_equal(strtol(v, NULL, 10), k);
-    json_value(st, "epsilon", v, sizeof v);
+    test_json_value(st, "epsilon", v, sizeof v);
     assert_true(strtod(v, NULL) > 0 && strtod(v, NULL) <= 8.0);
     print_message("node 1 stopped cleanly after %d of %d rounds (epsilon %s)\n", k, rounds, v);
     free(st);
