@@ -109,7 +109,6 @@ static char *run_p4(char *const argv[], const char *dir, const char *tag)
 
 /* ---- JSON bits ------------------------------------------------------------------ */
 
-
 /* The numbers of "key":[a,b,...]; returns how many. */
 static int json_numbers(const char *json, const char *key, double *v, int max)
 {
