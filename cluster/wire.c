@@ -352,7 +352,7 @@ int p4_wire_encode(const p4_wire_message *m, uint8_t *buf, size_t capacity, size
 {
     if (buf == NULL || length == NULL)
         return p4_error_set(err, P4_EINVAL, "p4_wire_encode: NULL argument");
-    size_t size;
+    size_t size = 0;  /* set by p4_wire_encoded_size; 0 quiets -O2's maybe-uninitialized */
     int rc = p4_wire_encoded_size(m, &size, err);
     if (rc != P4_OK)
         return rc;
@@ -372,7 +372,7 @@ int p4_wire_encode_alloc(const p4_wire_message *m, uint8_t **buf, size_t *length
     if (buf == NULL || length == NULL)
         return p4_error_set(err, P4_EINVAL, "p4_wire_encode_alloc: NULL argument");
     *buf = NULL;
-    size_t size;
+    size_t size = 0;  /* set by p4_wire_encoded_size; 0 quiets -O2's maybe-uninitialized */
     int rc = p4_wire_encoded_size(m, &size, err);
     if (rc != P4_OK)
         return rc;

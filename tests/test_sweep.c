@@ -20,7 +20,8 @@ static const char *p4_bin(void)
 static int run(const char *cmd, char *out, size_t size)
 {
     char full[4096];
-    snprintf(full, sizeof full, "%s 2>&1 >/dev/null", cmd);
+    int len = snprintf(full, sizeof full, "%s 2>&1 >/dev/null", cmd);
+    assert_true(len > 0 && (size_t)len < sizeof full);
     FILE *p = popen(full, "r");
     assert_non_null(p);
     size_t n = fread(out, 1, size - 1, p);
@@ -55,7 +56,8 @@ static char *results_without_time(const char *dir)
 static char *slurp(const char *dir, const char *name)
 {
     char path[1200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int len = snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_true(len > 0 && (size_t)len < sizeof path);
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     char *text = calloc(1, 1 << 16);

@@ -495,7 +495,7 @@ int p4_cose_public_key_point(EVP_PKEY *key, uint8_t **out, size_t *out_len, p4_e
 
 int p4_cose_public_key_encode(EVP_PKEY *key, uint8_t **out, size_t *out_len, p4_error *err)
 {
-    int64_t alg;
+    int64_t alg = 0;  /* set by the key-type lookup below; 0 quiets -O2 */
     int rc = p4_cose_alg_for_key(key, &alg, err);
     if (rc != P4_OK)
         return rc;
