@@ -39,8 +39,21 @@ static const char *layer_kind(LAYER_TYPE t)
          : t == CONNECTED ? "connected" : t == SOFTMAX ? "softmax" : "another kind of";
 }
 
-/* The enclave's range as dense layers ending in the softmax, or an error
- * saying which layer cannot go in. */
+/* A trainable layer's weights and biases as the enclave counts them (0 for
+ * a max-pool). */
+static size_t weights_of(const layer *l)
+{
+    return l->type == CONNECTED ? (size_t)l->inputs * l->outputs
+         : l->type == CONVOLUTIONAL ? (size_t)l->n * l->size * l->size * l->c : 0;
+}
+
+static size_t biases_of(const layer *l)
+{
+    return l->type == CONNECTED ? (size_t)l->outputs : l->type == CONVOLUTIONAL ? (size_t)l->n : 0;
+}
+
+/* The enclave's range as connected, convolutional and max-pool layers
+ * ending in the softmax, or an error saying which layer cannot go in. */
 static int describe(network *net, int first, int last, int capacity, p4_enclave_layers *spec,
                     size_t *count, p4_error *err)
 {
@@ -49,29 +62,42 @@ static int describe(network *net, int first, int last, int capacity, p4_enclave_
                             "end with the model's softmax, its last layer (%d)", last,
                             net->n - 1);
     if (last - first > P4_ENCLAVE_MAX_LAYERS)
-        return p4_error_set(err, P4_EUNSUPPORTED, "[tee] pp_start = %d: at most %d dense layers "
-                            "in the TA", first, P4_ENCLAVE_MAX_LAYERS);
+        return p4_error_set(err, P4_EUNSUPPORTED, "[tee] pp_start = %d: at most %d layers "
+                            "before the softmax in the TA", first, P4_ENCLAVE_MAX_LAYERS);
     if (first >= last)
         return p4_error_set(err, P4_EUNSUPPORTED, "[tee] pp_start = %d: the TA needs at least "
-                            "one connected layer before the softmax", first);
+                            "one layer before the softmax", first);
     memset(spec, 0, sizeof *spec);
     *count = 0;
     for (int i = first; i < last; i++) {
         layer *l = &net->layers[i];
-        if (l->type != CONNECTED)
+        if (l->type != CONNECTED && l->type != CONVOLUTIONAL && l->type != MAXPOOL)
             return p4_error_set(err, P4_EUNSUPPORTED, "[tee] pp_start = %d: layer %d is a %s "
-                                "layer; the TA runs connected layers and the softmax only "
-                                "(convolutional and max-pool layers in the TA are not built)",
-                                first, i, layer_kind(l->type));
-        int act = dense_activation(l->activation);
+                                "layer; the TA runs connected, convolutional and max-pool "
+                                "layers and the softmax only", first, i, layer_kind(l->type));
+        int act = l->type == MAXPOOL ? P4_ACT_LINEAR : dense_activation(l->activation);
         if (act < 0 || l->batch_normalize)
             return p4_error_set(err, P4_EUNSUPPORTED, "layer %d: the TA runs linear, relu and "
                                 "leaky activations without batch normalisation", i);
+        if (l->type == CONVOLUTIONAL && (l->groups > 1 || l->binary || l->xnor))
+            return p4_error_set(err, P4_EUNSUPPORTED, "layer %d: the TA runs plain "
+                                "convolutions only (no groups or binary weights)", i);
         spec->layer[spec->count].inputs = l->inputs;
         spec->layer[spec->count].outputs = l->outputs;
         spec->layer[spec->count].activation = act;
+        if (l->type != CONNECTED) {
+            spec->layer[spec->count].kind = l->type == CONVOLUTIONAL ? P4_ENCLAVE_CONVOLUTIONAL
+                                                                      : P4_ENCLAVE_MAXPOOL;
+            spec->layer[spec->count].c = l->c;
+            spec->layer[spec->count].h = l->h;
+            spec->layer[spec->count].w = l->w;
+            spec->layer[spec->count].filters = l->type == CONVOLUTIONAL ? l->n : 0;
+            spec->layer[spec->count].size = l->size;
+            spec->layer[spec->count].stride = l->stride;
+            spec->layer[spec->count].pad = l->pad;
+        }
         spec->count++;
-        *count += (size_t)l->inputs * l->outputs + l->outputs;
+        *count += weights_of(l) + biases_of(l);
     }
     spec->capacity = capacity;
     return P4_OK;
@@ -139,10 +165,12 @@ int p4_protected_new(p4_protected **out, p4_model *model, p4_enclave *enclave, p
     float *dst = params;
     for (int i = first; rc == P4_OK && i < last; i++) {
         layer *l = &net->layers[i];
-        memcpy(dst, l->weights, (size_t)l->inputs * l->outputs * sizeof(float));
-        dst += (size_t)l->inputs * l->outputs;
-        memcpy(dst, l->biases, (size_t)l->outputs * sizeof(float));
-        dst += l->outputs;
+        if (weights_of(l) + biases_of(l) == 0)
+            continue;
+        memcpy(dst, l->weights, weights_of(l) * sizeof(float));
+        dst += weights_of(l);
+        memcpy(dst, l->biases, biases_of(l) * sizeof(float));
+        dst += biases_of(l);
     }
     if (rc == P4_OK)
         rc = p4_enclave_layers_load(enclave, &spec, params, count, err);
@@ -155,8 +183,10 @@ int p4_protected_new(p4_protected **out, p4_model *model, p4_enclave *enclave, p
     /* From here the enclave's copy is the only one. */
     for (int i = first; i < last; i++) {
         layer *l = &net->layers[i];
-        memset(l->weights, 0, (size_t)l->inputs * l->outputs * sizeof(float));
-        memset(l->biases, 0, (size_t)l->outputs * sizeof(float));
+        if (weights_of(l) + biases_of(l) == 0)
+            continue;
+        memset(l->weights, 0, weights_of(l) * sizeof(float));
+        memset(l->biases, 0, biases_of(l) * sizeof(float));
     }
     *out = p;
     return P4_OK;

@@ -84,10 +84,19 @@ int p4_enclave_protected_range(const p4_enclave *enclave, int *first, int *last)
 #define P4_ENCLAVE_MAX_LAYERS 8
 #define P4_ENCLAVE_MAX_TENSORS 64
 
-/* Dense layers ending in a softmax (the last one's outputs are the classes). */
+/* A protected layer's kind (p4_enclave_layers' layer[].kind). */
+enum { P4_ENCLAVE_CONNECTED = 0, P4_ENCLAVE_CONVOLUTIONAL = 1, P4_ENCLAVE_MAXPOOL = 2 };
+
+/* Connected, convolutional and max-pool layers ending in a softmax (the
+ * last one's outputs are the classes).  Convolutional and max-pool layers
+ * also give their input's c x h x w and their window (darknet's fields:
+ * size, stride, pad; a max-pool's pad is darknet's total `padding`). */
 typedef struct p4_enclave_layers {
     int count;
-    struct { int inputs, outputs, activation; } layer[P4_ENCLAVE_MAX_LAYERS];
+    struct {
+        int inputs, outputs, activation;
+        int kind, c, h, w, filters, size, stride, pad;
+    } layer[P4_ENCLAVE_MAX_LAYERS];
     int capacity;              /* examples per pass                          */
     size_t outside_floats;     /* the normal world's trainable floats        */
 } p4_enclave_layers;

@@ -95,17 +95,29 @@ static int to_spec(const p4_enclave_layers *in, p4_ta_layers_spec *out, p4_error
     memset(out, 0, sizeof *out);
     if (in == NULL || in->count < 1 || in->count > P4_TA_MAX_LAYERS || in->capacity < 1 ||
         in->outside_floats > (1u << 28))
-        return p4_error_set(err, P4_EINVAL, "protected layers: 1..%d dense layers, a pass of at "
+        return p4_error_set(err, P4_EINVAL, "protected layers: 1..%d layers, a pass of at "
                             "least one example", P4_TA_MAX_LAYERS);
     out->nlayers = (uint32_t)in->count;
     out->capacity = (uint32_t)in->capacity;
     out->normal_floats = (uint32_t)in->outside_floats;
     for (int j = 0; j < in->count; j++) {
-        if (in->layer[j].inputs < 1 || in->layer[j].outputs < 1 || in->layer[j].activation < 0)
+        const int kind = in->layer[j].kind;
+        if (in->layer[j].inputs < 1 || in->layer[j].outputs < 1 || in->layer[j].activation < 0 ||
+            kind < 0 || in->layer[j].c < 0 || in->layer[j].h < 0 || in->layer[j].w < 0 ||
+            in->layer[j].filters < 0 || in->layer[j].size < 0 || in->layer[j].stride < 0 ||
+            in->layer[j].pad < 0)
             return p4_error_set(err, P4_EINVAL, "protected layer %d: bad shape", j);
         out->layer[j].inputs = (uint32_t)in->layer[j].inputs;
         out->layer[j].outputs = (uint32_t)in->layer[j].outputs;
         out->layer[j].activation = (uint32_t)in->layer[j].activation;
+        out->layer[j].kind = (uint32_t)kind;
+        out->layer[j].c = (uint32_t)in->layer[j].c;
+        out->layer[j].h = (uint32_t)in->layer[j].h;
+        out->layer[j].w = (uint32_t)in->layer[j].w;
+        out->layer[j].filters = (uint32_t)in->layer[j].filters;
+        out->layer[j].size = (uint32_t)in->layer[j].size;
+        out->layer[j].stride = (uint32_t)in->layer[j].stride;
+        out->layer[j].pad = (uint32_t)in->layer[j].pad;
     }
     return P4_OK;
 }

@@ -391,15 +391,15 @@ int p4_optee_layers_check(const p4_ta_layers_spec *spec, int ta_memory_mib, p4_e
     uint64_t needed = p4_ta_layers_bytes(spec);
     if (needed == 0)
         return p4_error_set(err, P4_EINVAL, "optee layers: the protected layers' shapes are "
-                            "malformed (1..%d dense layers, each fed by the one before)",
+                            "malformed (1..%d connected, convolutional or max-pool layers, "
+                            "each fed by the one before, with darknet's output sizes)",
                             P4_TA_MAX_LAYERS);
     int mib = ta_memory_mib ? ta_memory_mib : 10;
     uint64_t available = (uint64_t)mib << 20;
     if (needed > available) {
         uint64_t params = 0;
         for (uint32_t j = 0; j < spec->nlayers; j++)
-            params += (uint64_t)spec->layer[j].inputs * spec->layer[j].outputs +
-                      spec->layer[j].outputs;
+            params += p4_ta_layer_weights(&spec->layer[j]) + p4_ta_layer_biases(&spec->layer[j]);
         return p4_error_set(err, P4_ENOMEM, "the protected layers need %llu bytes of TA memory "
                             "(%llu parameters: weights, gradients and momentum %llu bytes; one "
                             "pass of %u examples' activations and per-example buffers, the "

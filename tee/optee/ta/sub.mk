@@ -8,6 +8,8 @@ srcs-y += p4_ta.c
 srcs-y += ta_ledger.c
 srcs-y += ta_release.c
 srcs-y += ta_layers.c
+srcs-y += ta_conv.c
+srcs-y += ta_maxpool.c
 srcs-y += ../../../common/fs_math.c
 srcs-y += ../../../common/chacha20.c
 srcs-y += ../../../common/fs_gaussian.c
@@ -17,6 +19,8 @@ srcs-y += ../../../dp/rdp_freestanding.c
 srcs-y += ../../../dp/clip_rows.c
 srcs-y += ../../../model/fs_activation.c
 srcs-y += ../../../model/fs_connected.c
+srcs-y += ../../../model/fs_conv.c
+srcs-y += ../../../model/fs_maxpool.c
 srcs-y += ../../../model/fs_softmax.c
 srcs-y += ../../../model/fs_sgd.c
 

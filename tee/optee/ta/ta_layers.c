@@ -1,5 +1,6 @@
-/* ta_layers.c: the protected layers: the top of the proxy model (dense
- * layers, then the softmax) held, trained and run inside the TA.
+/* ta_layers.c: the protected layers: the top of the proxy model
+ * (connected, convolutional and max-pool layers, then the softmax) held,
+ * trained and run inside the TA.
  *
  * Their weights arrive once (LAYERS_LOAD, the normal world's seeded
  * initialisation) and never leave.  A DP-SGD step is split with the normal
@@ -14,7 +15,8 @@
  *                 to both worlds' sums, the TA's layers take their SGD step.
  * Dense per-example gradients are outer products delta_i x_i^T, so their
  * squared norm is ||delta_i||^2 (||x_i||^2 + 1) and none is materialised
- * (as dp/per_example.c).  All memory is one allocation of exactly what
+ * (as dp/per_example.c); a convolution's are materialised (ta_conv.c).
+ * All memory is one allocation of exactly what
  * p4_ta_layers_bytes() counts, so the host's check at configuration time
  * and the TA agree. */
 #include "ta_session.h"
@@ -22,6 +24,8 @@
 #include "model/fs_connected.h"
 #include "model/fs_sgd.h"
 #include "model/fs_softmax.h"
+#include "ta_conv.h"
+#include "ta_maxpool.h"
 
 struct p4_ta_layers {
     p4_ta_layers_spec spec;
@@ -31,6 +35,7 @@ struct p4_ta_layers {
     float *w_grad[P4_TA_MAX_LAYERS], *b_grad[P4_TA_MAX_LAYERS];
     float *w_velocity[P4_TA_MAX_LAYERS], *b_velocity[P4_TA_MAX_LAYERS];
     float *out[P4_TA_MAX_LAYERS], *delta[P4_TA_MAX_LAYERS];
+    float *per_pass[P4_TA_MAX_LAYERS]; /* conv: per-example gradients; max-pool: winners */
     float *input, *probs, *targets, *in_delta, *factor, *normal;
     double *norms;
     uint32_t pass;    /* examples of the TRAIN awaiting its CLIP; 0: none */
@@ -40,7 +45,12 @@ typedef struct p4_ta_layers p4_ta_layers;
 
 static uint32_t weights_of(const p4_ta_dense *d)
 {
-    return d->inputs * d->outputs;
+    return (uint32_t)p4_ta_layer_weights(d);
+}
+
+static uint32_t biases_of(const p4_ta_dense *d)
+{
+    return (uint32_t)p4_ta_layer_biases(d);
 }
 
 static uint32_t classes_of(const p4_ta_layers *L)
@@ -72,13 +82,14 @@ static void carve(p4_ta_layers *L)
     for (uint32_t j = 0; j < L->spec.nlayers; j++) {
         const p4_ta_dense *d = &L->spec.layer[j];
         L->w[j] = p; p += weights_of(d);
-        L->b[j] = p; p += d->outputs;
+        L->b[j] = p; p += biases_of(d);
         L->w_grad[j] = p; p += weights_of(d);
-        L->b_grad[j] = p; p += d->outputs;
+        L->b_grad[j] = p; p += biases_of(d);
         L->w_velocity[j] = p; p += weights_of(d);
-        L->b_velocity[j] = p; p += d->outputs;
+        L->b_velocity[j] = p; p += biases_of(d);
         L->out[j] = p; p += m * d->outputs;
         L->delta[j] = p; p += m * d->outputs;
+        L->per_pass[j] = p; p += m * p4_ta_layer_pass_floats(d);
     }
     L->input = p; p += m * inputs_of(L);
     L->in_delta = p; p += m * inputs_of(L);
@@ -114,7 +125,7 @@ TEE_Result p4_ta_layers_load(p4_ta_session *s, uint32_t types, TEE_Param params[
     for (uint32_t j = 0; j < spec.nlayers; j++) {
         if (spec.layer[j].activation > P4_ACT_LOGISTIC)
             return TEE_ERROR_BAD_PARAMETERS;
-        count += (uint64_t)weights_of(&spec.layer[j]) + spec.layer[j].outputs;
+        count += (uint64_t)weights_of(&spec.layer[j]) + biases_of(&spec.layer[j]);
     }
     params[2].value.a = (uint32_t)bytes;
     params[2].value.b = (uint32_t)(bytes >> 32);
@@ -136,7 +147,7 @@ TEE_Result p4_ta_layers_load(p4_ta_session *s, uint32_t types, TEE_Param params[
     carve(L);
     const float *src = params[1].memref.buffer;
     for (uint32_t j = 0; j < spec.nlayers; j++) {
-        uint32_t nw = weights_of(&spec.layer[j]), nb = spec.layer[j].outputs;
+        uint32_t nw = weights_of(&spec.layer[j]), nb = biases_of(&spec.layer[j]);
         TEE_MemMove(L->w[j], src, nw * sizeof(float));
         src += nw;
         TEE_MemMove(L->b[j], src, nb * sizeof(float));
@@ -158,8 +169,13 @@ static void forward(p4_ta_layers *L, uint32_t m)
     const float *x = L->input;
     for (uint32_t j = 0; j < L->spec.nlayers; j++) {
         const p4_ta_dense *d = &L->spec.layer[j];
-        p4_connected_forward(L->out[j], x, L->w[j], L->b[j], (int)m, (int)d->inputs,
-                             (int)d->outputs, (p4_activation)d->activation);
+        if (d->kind == P4_TA_CONVOLUTIONAL)
+            p4_ta_conv_forward(d, L->w[j], L->b[j], x, L->out[j], m);
+        else if (d->kind == P4_TA_MAXPOOL)
+            p4_ta_maxpool_forward(d, x, L->out[j], (int32_t *)L->per_pass[j], m);
+        else
+            p4_connected_forward(L->out[j], x, L->w[j], L->b[j], (int)m, (int)d->inputs,
+                                 (int)d->outputs, (p4_activation)d->activation);
         x = L->out[j];
     }
     uint32_t classes = classes_of(L);
@@ -226,17 +242,27 @@ TEE_Result p4_ta_layers_train(p4_ta_session *s, uint32_t types, TEE_Param params
     for (uint32_t j = last + 1; j-- > 0;) {
         const p4_ta_dense *d = &L->spec.layer[j];
         const float *x = j ? L->out[j - 1] : L->input;
-        p4_activation_gradient(L->out[j], (int)(m * d->outputs), (p4_activation)d->activation,
-                               L->delta[j]);
-        for (uint32_t i = 0; i < m; i++)
-            L->norms[i] += squared(L->delta[j] + (size_t)i * d->outputs, d->outputs) *
-                           (squared(x + (size_t)i * d->inputs, d->inputs) + 1.0);
+        if (d->kind == P4_TA_CONVOLUTIONAL) {
+            p4_ta_conv_example_gradients(d, x, L->out[j], L->delta[j], L->per_pass[j], L->norms,
+                                         m);
+        } else if (d->kind == P4_TA_CONNECTED) {
+            p4_activation_gradient(L->out[j], (int)(m * d->outputs),
+                                   (p4_activation)d->activation, L->delta[j]);
+            for (uint32_t i = 0; i < m; i++)
+                L->norms[i] += squared(L->delta[j] + (size_t)i * d->outputs, d->outputs) *
+                               (squared(x + (size_t)i * d->inputs, d->inputs) + 1.0);
+        }
         float *below = j ? L->delta[j - 1] : L->in_delta;
         if (j == 0 && delta_type == TEE_PARAM_TYPE_NONE)
             break;
         TEE_MemFill(below, 0, (size_t)m * d->inputs * sizeof(float));
-        p4_connected_input_delta(L->delta[j], L->w[j], below, (int)m, (int)d->inputs,
-                                 (int)d->outputs);
+        if (d->kind == P4_TA_CONVOLUTIONAL)
+            p4_ta_conv_input_delta(d, L->w[j], L->delta[j], below, m);
+        else if (d->kind == P4_TA_MAXPOOL)
+            p4_ta_maxpool_input_delta(d, L->delta[j], (const int32_t *)L->per_pass[j], below, m);
+        else
+            p4_connected_input_delta(L->delta[j], L->w[j], below, (int)m, (int)d->inputs,
+                                     (int)d->outputs);
     }
     if (delta_type == TEE_PARAM_TYPE_MEMREF_OUTPUT) {
         TEE_MemMove(params[2].memref.buffer, L->in_delta, (size_t)m * in0 * sizeof(float));
@@ -273,6 +299,10 @@ TEE_Result p4_ta_layers_clip(p4_ta_session *s, uint32_t types, TEE_Param params[
     }
     for (uint32_t j = 0; j < L->spec.nlayers; j++) {
         const p4_ta_dense *d = &L->spec.layer[j];
+        if (d->kind == P4_TA_CONVOLUTIONAL)
+            p4_ta_conv_add_clipped(d, L->per_pass[j], L->factor, L->w_grad[j], L->b_grad[j], m);
+        if (d->kind != P4_TA_CONNECTED)
+            continue;
         for (uint32_t i = 0; i < m; i++)
             for (uint32_t o = 0; o < d->outputs; o++)
                 L->delta[j][(size_t)i * d->outputs + o] *= L->factor[i];
@@ -337,7 +367,9 @@ TEE_Result p4_ta_layers_step(p4_ta_session *s, uint32_t types, TEE_Param params[
     const float scale = (float)(-1.0 / a.divisor), lr = (float)a.learning_rate;
     const float mu = (float)a.momentum, decay = (float)a.decay;
     for (uint32_t j = 0; j < L->spec.nlayers; j++) {
-        uint32_t nw = weights_of(&L->spec.layer[j]), nb = L->spec.layer[j].outputs;
+        uint32_t nw = weights_of(&L->spec.layer[j]), nb = biases_of(&L->spec.layer[j]);
+        if (nw + nb == 0)
+            continue; /* a max-pool */
         p4_ta_noise_add(s, L->w_grad[j], nw, stddev);
         p4_ta_noise_add(s, L->b_grad[j], nb, stddev);
         p4_sgd_tensor_step(L->w[j], L->w_grad[j], L->w_velocity[j], nw, scale, lr, mu, decay);

@@ -94,8 +94,8 @@ enum {
 /* Most phases (distinct q, sigma) the ledger keeps. */
 #define P4_TA_LEDGER_MAX_PHASES 64
 
-/* The protected layers: at most this many dense layers (the softmax after
- * the last is implied), and this many normal-world tensors per step. */
+/* The protected layers: at most this many connected, convolutional or
+ * max-pool layers (the softmax after the last is implied), and this many normal-world tensors per step. */
 #define P4_TA_MAX_LAYERS 8
 #define P4_TA_MAX_TENSORS 64
 #define P4_TA_MAX_WIDTH (1u << 20)
@@ -103,9 +103,24 @@ enum {
  * the noise state and the copies a command makes of small arguments. */
 #define P4_TA_RESERVE_BYTES (64u * 1024u)
 
+/* A protected layer's kind (p4_ta_dense.kind). */
+enum {
+    P4_TA_CONNECTED = 0,
+    P4_TA_CONVOLUTIONAL = 1,     /* darknet's, without batch normalisation   */
+    P4_TA_MAXPOOL = 2
+};
+
+/* One protected layer (named for the first kind the TA held).  inputs and
+ * outputs are floats per example.  Convolutional and max-pool layers also
+ * give their input's c x h x w and their window: size, stride and pad
+ * (convolutional: darknet's pad on each side; max-pool: darknet's
+ * `padding`, the total); filters for a convolution.  Max-pool layers have
+ * no activation (P4_ACT_LINEAR) and no parameters. */
 typedef struct {
     uint32_t inputs, outputs;
     uint32_t activation;         /* model/fs_activation.h's p4_activation */
+    uint32_t kind;               /* P4_TA_CONNECTED, _CONVOLUTIONAL, _MAXPOOL */
+    uint32_t c, h, w, filters, size, stride, pad;
     uint32_t reserved;
 } p4_ta_dense;
 
@@ -126,10 +141,72 @@ typedef struct {
     uint32_t tensor[P4_TA_MAX_TENSORS]; /* their sizes, summing to normal_floats */
 } p4_ta_step_args;
 
+/* A layer's weights and biases (0 for a max-pool). */
+static inline uint64_t p4_ta_layer_weights(const p4_ta_dense *d)
+{
+    if (d->kind == P4_TA_CONVOLUTIONAL)
+        return (uint64_t)d->filters * d->c * d->size * d->size;
+    return d->kind == P4_TA_CONNECTED ? (uint64_t)d->inputs * d->outputs : 0;
+}
+
+static inline uint64_t p4_ta_layer_biases(const p4_ta_dense *d)
+{
+    if (d->kind == P4_TA_CONVOLUTIONAL)
+        return d->filters;
+    return d->kind == P4_TA_CONNECTED ? d->outputs : 0;
+}
+
+/* 1 if the layer's fields agree with each other (darknet's output sizes). */
+static inline int p4_ta_layer_shape_ok(const p4_ta_dense *d)
+{
+    if (d->kind == P4_TA_CONNECTED)
+        return 1;
+    if (d->kind != P4_TA_CONVOLUTIONAL && d->kind != P4_TA_MAXPOOL)
+        return 0;
+    const uint32_t most = 1u << 14;
+    if (d->c < 1 || d->h < 1 || d->w < 1 || d->size < 1 || d->stride < 1 || d->c > most ||
+        d->h > most || d->w > most || d->size > 64 || d->stride > 64 ||
+        (uint64_t)d->c * d->h * d->w != d->inputs)
+        return 0;
+    uint64_t out_h, out_w, planes;
+    if (d->kind == P4_TA_CONVOLUTIONAL) {
+        if (d->filters < 1 || d->filters > most || d->pad >= d->size ||
+            d->h + 2 * d->pad < d->size || d->w + 2 * d->pad < d->size)
+            return 0;
+        out_h = (d->h + 2 * d->pad - d->size) / d->stride + 1;
+        out_w = (d->w + 2 * d->pad - d->size) / d->stride + 1;
+        planes = d->filters;
+    } else {
+        if (d->activation != 0 || d->pad >= 2 * d->size || d->h + d->pad < d->size ||
+            d->w + d->pad < d->size)
+            return 0;
+        out_h = (d->h + d->pad - d->size) / d->stride + 1;
+        out_w = (d->w + d->pad - d->size) / d->stride + 1;
+        /* every window touches the input (fs_maxpool.c's shape check) */
+        int64_t offset = -(int64_t)(d->pad / 2);
+        if (offset + (int64_t)(out_h - 1) * d->stride >= d->h ||
+            offset + (int64_t)(out_w - 1) * d->stride >= d->w || offset + d->size <= 0)
+            return 0;
+        planes = d->c;
+    }
+    return planes * out_h * out_w == d->outputs;
+}
+
+/* Per-example floats a layer keeps for one pass besides its outputs and
+ * deltas: a convolution's per-example gradients (its norm cannot be
+ * factored as a dense layer's), a max-pool's winners (int32). */
+static inline uint64_t p4_ta_layer_pass_floats(const p4_ta_dense *d)
+{
+    if (d->kind == P4_TA_CONVOLUTIONAL)
+        return p4_ta_layer_weights(d) + p4_ta_layer_biases(d);
+    return d->kind == P4_TA_MAXPOOL ? d->outputs : 0;
+}
+
 /* The TA heap the protected layers need: weights, gradients and momentum;
- * one pass of inputs, outputs, deltas, probabilities, targets, input
- * deltas, per-example norms and clip factors; the normal world's sums at a
- * step; and the reserve.  0 for a malformed spec. */
+ * one pass of inputs, outputs, deltas, per-example buffers (convolutions'
+ * gradients, max-pools' winners), probabilities, targets, input deltas,
+ * per-example norms and clip factors; the normal world's sums at a step;
+ * and the reserve.  0 for a malformed spec. */
 static inline uint64_t p4_ta_layers_bytes(const p4_ta_layers_spec *s)
 {
     if (s->nlayers < 1 || s->nlayers > P4_TA_MAX_LAYERS || s->capacity < 1 ||
@@ -139,10 +216,11 @@ static inline uint64_t p4_ta_layers_bytes(const p4_ta_layers_spec *s)
     for (uint32_t j = 0; j < s->nlayers; j++) {
         uint64_t in = s->layer[j].inputs, out = s->layer[j].outputs;
         if (in < 1 || out < 1 || in > P4_TA_MAX_WIDTH || out > P4_TA_MAX_WIDTH ||
-            (j > 0 && in != s->layer[j - 1].outputs))
+            (j > 0 && in != s->layer[j - 1].outputs) || !p4_ta_layer_shape_ok(&s->layer[j]))
             return 0;
-        params += in * out + out;
-        activations += 2 * m * out;                 /* outputs and deltas */
+        params += p4_ta_layer_weights(&s->layer[j]) + p4_ta_layer_biases(&s->layer[j]);
+        /* outputs, deltas and the per-example buffers */
+        activations += 2 * m * out + m * p4_ta_layer_pass_floats(&s->layer[j]);
     }
     uint64_t in0 = s->layer[0].inputs, classes = s->layer[s->nlayers - 1].outputs;
     uint64_t floats = 3 * params + activations + 2 * m * in0 + 2 * m * classes + m +
