@@ -1,13 +1,16 @@
 /* test_optee_layers.c: the optee backend's protected layers through the
  * harness (tee/enclave.h, dp/protected.c, tee/optee/ta/ta_layers.c):
- *   - DP-SGD with the output layer, or CNN1's last two layers, or the whole
- *     MLP inside the TA gives the software backend's per-step losses
+ *   - DP-SGD with the output layer, CNN1's last two layers, CNN1 from its
+ *     second convolution or its second max-pool, the whole of CNN1, or the
+ *     whole MLP inside the TA gives the software backend's per-step losses
  *     (--reproducible noise) within 1e-4 relative, and the same top-1;
  *   - inference sends only the top-1 class out: the harness's byte count of
  *     what came back is 4 bytes per example;
  *   - layers that do not fit ta_memory_mib are refused before anything moves,
  *     naming the bytes needed and available;
- *   - a convolutional or max-pool layer in the range is refused by name;
+ *   - the memory check counts convolutions' per-example gradients and
+ *     max-pools' winners (a hand count of CNN1 pp 2..6);
+ *   - a range that does not end with the softmax is refused;
  *   - a TA panic is an error, the session is reopened, the ledger keeps its
  *     spend and the lost layers are reported until loaded again. */
 #include "support/test_support.h"
@@ -20,6 +23,7 @@
 
 #include "common/rng.h"
 #include "dp/dpsgd.h"
+#include "model/fs_activation.h"
 #include "model/model.h"
 #include "model/optimizer.h"
 #include "p4_ta.h"
@@ -144,6 +148,25 @@ static void whole_mlp_matches_software(void **state)
     same_losses(*state, mlp, 0, 3);
 }
 
+/* CNN1's second convolution, its max-pool, both connected layers and the
+ * softmax in the TA (the normal world keeps conv 0 and max-pool 1). */
+static void last_conv_and_pool_match_software(void **state)
+{
+    same_losses(*state, cnn1, 2, 6);
+}
+
+/* Only the max-pool in front of the connected layers joins them. */
+static void pool_and_dense_match_software(void **state)
+{
+    same_losses(*state, cnn1, 3, 6);
+}
+
+/* The whole of CNN1 in the TA: no normal-world layers at all. */
+static void whole_cnn1_matches_software(void **state)
+{
+    same_losses(*state, cnn1, 0, 6);
+}
+
 /* The normal world's copy of the protected weights is gone once loaded. */
 static void protected_weights_leave_the_normal_world(void **state)
 {
@@ -266,16 +289,51 @@ static void p4_train_refuses_layers_that_do_not_fit(void **state)
     free(stderr_text);
 }
 
-static void conv_and_pool_layers_are_refused(void **state)
+/* A conv range that does not fit is refused before anything moves, and
+ * the bytes counted include the convolutions' per-example gradients. */
+static void conv_range_too_big_is_refused(void **state)
 {
     trainer t;
     p4_error err;
-    assert_int_equal(trainer_open(&t, *state, cnn1, 1, 2, 6, 10, &err), P4_EUNSUPPORTED);
-    assert_non_null(strstr(err.message, "layer 2 is a convolutional layer"));
+    /* The whole of CNN1 at passes of 40: its first convolution's outputs
+     * and deltas alone (28x28x6 floats an example) are 1.5 MB, and the
+     * whole is 4.6 MB, more than 2 MiB. */
+    int rc = trainer_open(&t, *state, cnn1, 1, 0, 6, 2, &err);
+    assert_int_equal(rc, P4_ENOMEM);
+    print_message("refused: %s\n", err.message);
+    assert_non_null(strstr(err.message, "but the TA has 2097152 bytes ([tee] ta_memory_mib = 2)"));
     trainer_close(&t);
-    assert_int_equal(trainer_open(&t, *state, cnn1, 1, 3, 6, 10, &err), P4_EUNSUPPORTED);
-    assert_non_null(strstr(err.message, "layer 3 is a max-pool layer"));
-    trainer_close(&t);
+    /* The count by hand: CNN1 (28x28x1, 10 classes), pp 2..6, pass of 64. */
+    p4_ta_layers_spec spec = { .nlayers = 4, .capacity = 64, .normal_floats = 60 };
+    spec.layer[0] = (p4_ta_dense){ .inputs = 6 * 14 * 14, .outputs = 16 * 14 * 14,
+                                   .activation = P4_ACT_RELU, .kind = P4_TA_CONVOLUTIONAL,
+                                   .c = 6, .h = 14, .w = 14, .filters = 16, .size = 3,
+                                   .stride = 1, .pad = 1 };
+    spec.layer[1] = (p4_ta_dense){ .inputs = 16 * 14 * 14, .outputs = 16 * 7 * 7,
+                                   .kind = P4_TA_MAXPOOL, .c = 16, .h = 14, .w = 14,
+                                   .size = 2, .stride = 2, .pad = 1 };
+    spec.layer[2] = (p4_ta_dense){ .inputs = 784, .outputs = 64, .activation = P4_ACT_RELU };
+    spec.layer[3] = (p4_ta_dense){ .inputs = 64, .outputs = 10 };
+    uint64_t params = (16 * 54 + 16) + (784 * 64 + 64) + (64 * 10 + 10);
+    uint64_t m = 64, act = 2 * m * (3136 + 784 + 64 + 10) + m * (16 * 54 + 16) + m * 784;
+    uint64_t want = (3 * params + act + 2 * m * 1176 + 2 * m * 10 + m + 60) * 4 + m * 8 +
+                    P4_TA_RESERVE_BYTES;
+    assert_int_equal(p4_ta_layers_bytes(&spec), want);
+    assert_int_equal(p4_optee_layers_check(&spec, 1, &err), P4_ENOMEM);
+    char needed[64];
+    snprintf(needed, sizeof needed, "need %llu bytes", (unsigned long long)want);
+    assert_non_null(strstr(err.message, needed));
+    assert_int_equal(p4_optee_layers_check(&spec, 4, &err), P4_OK);
+    /* A convolution whose sizes disagree with darknet's is malformed. */
+    spec.layer[0].outputs += 1;
+    assert_int_equal(p4_ta_layers_bytes(&spec), 0);
+    assert_int_equal(p4_optee_layers_check(&spec, 10, &err), P4_EINVAL);
+}
+
+static void range_not_ending_in_softmax_is_refused(void **state)
+{
+    trainer t;
+    p4_error err;
     assert_int_equal(trainer_open(&t, *state, cnn1, 1, 4, 5, 10, &err), P4_EUNSUPPORTED);
     assert_non_null(strstr(err.message, "must end with the model's softmax"));
     trainer_close(&t);
@@ -350,6 +408,14 @@ int main(void)
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(last_two_layers_match_software, test_temp_dir_setup,
                                         test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(last_conv_and_pool_match_software, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(pool_and_dense_match_software, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(whole_cnn1_matches_software, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(conv_range_too_big_is_refused, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(whole_mlp_matches_software, test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(protected_weights_leave_the_normal_world,
@@ -360,7 +426,7 @@ int main(void)
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(p4_train_refuses_layers_that_do_not_fit,
                                         test_temp_dir_setup, test_temp_dir_teardown),
-        cmocka_unit_test_setup_teardown(conv_and_pool_layers_are_refused, test_temp_dir_setup,
+        cmocka_unit_test_setup_teardown(range_not_ending_in_softmax_is_refused, test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(panic_reopens_and_keeps_the_spend, test_temp_dir_setup,
                                         test_temp_dir_teardown),

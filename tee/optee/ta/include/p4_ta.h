@@ -171,6 +171,7 @@ static inline int p4_ta_layer_shape_ok(const p4_ta_dense *d)
     uint64_t out_h, out_w, planes;
     if (d->kind == P4_TA_CONVOLUTIONAL) {
         if (d->filters < 1 || d->filters > most || d->pad >= d->size ||
+            p4_ta_layer_weights(d) > P4_TA_MAX_WIDTH * 256ull ||
             d->h + 2 * d->pad < d->size || d->w + 2 * d->pad < d->size)
             return 0;
         out_h = (d->h + 2 * d->pad - d->size) / d->stride + 1;
