@@ -3,16 +3,18 @@
  *
  *   bench_optee [--model cnn1-28x28x1] [--batch B] [--seconds S] [--json]
  *
- * Three trainers on the same synthetic batches (28x28x1 pixels, one-hot
+ * Trainers on the same synthetic batches (28x28x1 pixels, one-hot
  * labels): software, optee with the output layer inside (the last dense
- * layer and the softmax) and optee with the last two dense layers inside.
+ * layer and the softmax), optee with the last two dense layers inside and,
+ * for CNN1, optee from its second convolution (conv, max-pool, both dense
+ * layers and the softmax: pp 2..6).
  * For each: milliseconds per step of B examples, the ratio to software, and
  * the bytes that crossed into and out of the TA per step (the harness
  * counts the parameter bytes it copies).  The harness runs the TA in a
  * separate process: its socket round trip and copies stand in for the
  * world switch, and the TA's kernels are plain loops; neither is a board's
  * cost.  --reproducible noise (the TA draws the software backend's
- * stream), so the three runs compute the same steps.  Figures, not tests. */
+ * stream), so the runs compute the same steps.  Figures, not tests. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,9 +131,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_optee: --model cnn1-* or mlp-*\n");
         return 2;
     }
-    run runs[3] = { { "software", -1, -1, 0, 0, 0, 0 },
+    run runs[4] = { { "software", -1, -1, 0, 0, 0, 0 },
                     { "optee, output layer", softmax - 1, softmax, 0, 0, 0, 0 },
-                    { "optee, last two layers", softmax - 2, softmax, 0, 0, 0, 0 } };
+                    { "optee, last two layers", softmax - 2, softmax, 0, 0, 0, 0 },
+                    { "optee, last conv + pool", softmax - 4, softmax, 0, 0, 0, 0 } };
+    static const char *const keys[4] = { "software", "output_layer", "last_two_layers",
+                                         "last_conv_and_pool" };
+    const int nruns = softmax == 6 ? 4 : 3; /* the MLP has no convolution */
     float *x = malloc((size_t)batch * INPUTS * sizeof(float));
     float *y = calloc((size_t)batch * CLASSES, sizeof(float));
     char storage[] = "/tmp/p4-bench-optee-XXXXXX";
@@ -147,7 +153,7 @@ int main(int argc, char **argv)
         y[i * CLASSES + (int)p4_rng_below(&rng, CLASSES)] = 1.0f;
     p4_error err;
     int status = 0;
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < nruns; k++) {
         char dir[sizeof storage + 8];
         snprintf(dir, sizeof dir, "%s/%d", storage, k); /* a fresh ledger each */
         p4_error_clear(&err);
@@ -169,10 +175,10 @@ int main(int argc, char **argv)
     double base = runs[0].ms_per_step;
     if (json) {
         printf("{\"bench\":\"optee_step\",\"model\":\"%s\",\"batch\":%d", model, batch);
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < nruns; k++)
             printf(",\"%s\":{\"pp_start\":%d,\"pp_end\":%d,\"ms_per_step\":%.4f,\"ratio\":%.3f,"
                    "\"bytes_in_per_step\":%.0f,\"bytes_out_per_step\":%.0f,\"steps\":%d}",
-                   k == 0 ? "software" : k == 1 ? "output_layer" : "last_two_layers",
+                   keys[k],
                    runs[k].pp_start, runs[k].pp_end, runs[k].ms_per_step,
                    runs[k].ms_per_step / base, runs[k].bytes_in, runs[k].bytes_out,
                    runs[k].steps);
@@ -182,7 +188,7 @@ int main(int argc, char **argv)
     }
     printf("DP-SGD step, %s, batch %d (harness TA: a process switch stands in for the world "
            "switch)\n", model, batch);
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < nruns; k++)
         printf("  %-24s pp %2d..%-2d %9.3f ms/step  %6.2fx  %10.0f B in  %10.0f B out per step\n",
                runs[k].name, runs[k].pp_start, runs[k].pp_end, runs[k].ms_per_step,
                runs[k].ms_per_step / base, runs[k].bytes_in, runs[k].bytes_out);
