@@ -212,20 +212,39 @@ void p4_chacha20_init(p4_chacha20 *s, const uint8_t key[32], const uint8_t nonce
                       uint32_t counter)
 {
     setup(s->state, key, counter, nonce);
-    s->used = 64;
-    s->blocks = 0;
+    s->used = s->held = 0;
+    s->handed = 0;
+}
+
+/* nblocks blocks from the state's counter on into out; the counter moves
+ * past them (32 bits, wrapping as RFC 8439's). */
+static void next_blocks(p4_chacha20 *s, uint8_t *out, size_t nblocks)
+{
+    p4_chacha20_stream_blocks(s->state, P4_CHACHA20_COUNTER32, out, nblocks);
+    s->state[12] += (uint32_t)nblocks;
 }
 
 void p4_chacha20_keystream(p4_chacha20 *s, uint8_t *out, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (s->used == 64) {
-            block_from_state(s->state, s->block);
-            s->state[12]++;
-            s->blocks++;
+    s->handed += n;
+    while (n > 0) {
+        if (s->used == s->held) {
+            if (n >= 64) { /* whole blocks: no copy through the buffer */
+                size_t whole = n / 64;
+                next_blocks(s, out, whole);
+                out += 64 * whole;
+                n -= 64 * whole;
+                continue;
+            }
+            next_blocks(s, s->block, P4_CHACHA20_AHEAD);
             s->used = 0;
+            s->held = sizeof s->block;
         }
-        out[i] = s->block[s->used++];
+        size_t take = s->held - s->used < n ? s->held - s->used : n;
+        __builtin_memcpy(out, s->block + s->used, take);
+        s->used += (unsigned)take;
+        out += take;
+        n -= take;
     }
 }
 
@@ -238,7 +257,7 @@ uint64_t p4_chacha20_u64(p4_chacha20 *s)
 
 uint64_t p4_chacha20_blocks(const p4_chacha20 *s)
 {
-    return s->blocks;
+    return (s->handed + 63) / 64;
 }
 
 void p4_chacha20_wipe(p4_chacha20 *s)

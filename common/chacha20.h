@@ -8,11 +8,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Keystream blocks p4_chacha20_keystream computes at a time (a small
+ * multiple of the vector lanes: the stream lives on a TA's small stack). */
+#define P4_CHACHA20_AHEAD 4
+
 typedef struct p4_chacha20 {
-    uint32_t state[16];       /* constants, key, counter, nonce        */
-    uint8_t block[64];        /* the current keystream block           */
-    unsigned used;            /* bytes of block already handed out     */
-    uint64_t blocks;          /* blocks produced under this key        */
+    uint32_t state[16];       /* constants, key, the next block's counter, nonce */
+    uint8_t block[64 * P4_CHACHA20_AHEAD]; /* keystream computed ahead           */
+    unsigned used, held;      /* bytes of block handed out, bytes computed      */
+    uint64_t handed;          /* bytes handed out since init                    */
 } p4_chacha20;
 
 /* The block counter's width: RFC 8439's 32 bits (word 12; word 13 is
@@ -35,13 +39,16 @@ int p4_chacha20_lanes(void);
 void p4_chacha20_block(const uint8_t key[32], uint32_t counter, const uint8_t nonce[12],
                        uint8_t out[64]);
 
-/* A keystream starting at block `counter`. */
+/* A keystream starting at block `counter`.  p4_chacha20_keystream hands
+ * out the same bytes however n splits them: whole blocks straight into
+ * out, the rest from blocks computed P4_CHACHA20_AHEAD at a time. */
 void p4_chacha20_init(p4_chacha20 *s, const uint8_t key[32], const uint8_t nonce[12],
                       uint32_t counter);
 void p4_chacha20_keystream(p4_chacha20 *s, uint8_t *out, size_t n);
 uint64_t p4_chacha20_u64(p4_chacha20 *s);
-/* Blocks produced since init: a caller rekeys long before 2^32 (the 32-bit
- * counter would wrap and repeat the stream). */
+/* Blocks handed out (wholly or partly) since init: a caller rekeys long
+ * before 2^32 (the 32-bit counter would wrap and repeat the stream; at most
+ * P4_CHACHA20_AHEAD - 1 more blocks have been computed ahead). */
 uint64_t p4_chacha20_blocks(const p4_chacha20 *s);
 void p4_chacha20_wipe(p4_chacha20 *s);
 

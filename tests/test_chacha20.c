@@ -1,5 +1,6 @@
 /* test_chacha20.c: the freestanding ChaCha20 (common/chacha20.h) against
- * RFC 8439's test vectors and libsodium's IETF ChaCha20, and the polar
+ * RFC 8439's test vectors, its block function one block at a time, and
+ * libsodium's IETF ChaCha20, and the polar
  * Gaussian sampler on it (common/fs_gaussian.h) statistically. */
 #include "support/test_support.h"
 
@@ -82,6 +83,43 @@ static void keystream_matches_libsodium(void **state)
         memset(theirs, 0, sizeof theirs);
         crypto_stream_chacha20_ietf_xor_ic(theirs, theirs, sizeof theirs, nonce, counter, key);
         assert_memory_equal(mine, theirs, sizeof mine);
+    }
+}
+
+/* The TA's keystream hands out whole blocks straight into the caller's
+ * buffer and the rest from blocks computed ahead: the bytes must be RFC
+ * 8439's block function's, one block at a time, however the requests
+ * split them (empty, 8-byte words as the ziggurat draws, pieces across
+ * block edges, many whole blocks at once), also across the 32-bit
+ * counter's wrap; and the blocks count is the blocks handed out. */
+static void keystream_pieces_match_single_blocks(void **state)
+{
+    (void)state;
+    enum { BLOCKS = 70, BYTES = 64 * BLOCKS };
+    static const size_t pieces[] = { 0, 8, 8, 1, 63, 64, 65, 0, 8, 256, 700, 3, 129, 8, 2048 };
+    static const uint32_t counters[] = { 0, 7, 0xFFFFFFF0u };
+    for (size_t c = 0; c < sizeof counters / sizeof counters[0]; c++) {
+        uint8_t key[32], nonce[12], want[BYTES], got[BYTES];
+        for (size_t i = 0; i < sizeof key; i++) key[i] = (uint8_t)(31 * i + c);
+        for (size_t i = 0; i < sizeof nonce; i++) nonce[i] = (uint8_t)(7 * i + 1);
+        for (uint32_t b = 0; b < BLOCKS; b++)
+            p4_chacha20_block(key, counters[c] + b, nonce, want + 64 * b); /* wraps */
+        for (size_t start = 0; start < sizeof pieces / sizeof pieces[0]; start++) {
+            p4_chacha20 s;
+            p4_chacha20_init(&s, key, nonce, counters[c]);
+            size_t at = 0;
+            for (size_t k = start; at < BYTES; k++) {
+                size_t piece = pieces[k % (sizeof pieces / sizeof pieces[0])];
+                if (piece > BYTES - at)
+                    piece = BYTES - at;
+                p4_chacha20_keystream(&s, got + at, piece);
+                at += piece;
+                assert_int_equal(p4_chacha20_blocks(&s), (at + 63) / 64);
+            }
+            if (memcmp(got, want, BYTES) != 0)
+                fail_msg("counter %u, pieces from %zu: the keystream differs from the blocks",
+                         counters[c], start);
+        }
     }
 }
 
@@ -219,6 +257,7 @@ int main(void)
         cmocka_unit_test(keystream_matches_rfc_2_4_2),
         cmocka_unit_test(keystream_matches_libsodium),
         cmocka_unit_test(stream_blocks_64_match_libsodium),
+        cmocka_unit_test(keystream_pieces_match_single_blocks),
         cmocka_unit_test(stream_blocks_32_match_single_blocks),
         cmocka_unit_test(gaussian_is_standard_normal),
         cmocka_unit_test(gaussian_add_scales_and_differs_by_key),
