@@ -21,10 +21,12 @@
  *                 with noise multiplier sigma / (2 sqrt(rows)) at q = 1, adds
  *                 N(0, (sigma clip)^2) to every value and returns the rows.
  *   SPENT         p0 VALUE_OUT epsilon spent, p1 VALUE_OUT target.
- * The protected layers (DarkneTZ-style: the top of the proxy model, dense
- * layers ending in the softmax, live in the TA; see docs/tee.md):
+ * The protected layers (DarkneTZ-style: the top of the proxy model,
+ * connected, convolutional and max-pool layers ending in the softmax, live
+ * in the TA; see docs/tee.md):
  *   LAYERS_LOAD   p0 MEMREF_IN p4_ta_layers_spec, p1 MEMREF_IN the initial
- *                 weights and biases, layer by layer (float32), p2 VALUE_OUT
+ *                 weights and biases, layer by layer (float32; none for a
+ *                 max-pool), p2 VALUE_OUT
  *                 (a low, b high) the bytes the layers need.  Allocates
  *                 exactly p4_ta_layers_bytes() - P4_TA_RESERVE_BYTES, or
  *                 OUT_OF_MEMORY.  Replaces layers loaded before.
@@ -95,7 +97,8 @@ enum {
 #define P4_TA_LEDGER_MAX_PHASES 64
 
 /* The protected layers: at most this many connected, convolutional or
- * max-pool layers (the softmax after the last is implied), and this many normal-world tensors per step. */
+ * max-pool layers (the softmax after the last is implied), and this many
+ * normal-world tensors per step. */
 #define P4_TA_MAX_LAYERS 8
 #define P4_TA_MAX_TENSORS 64
 #define P4_TA_MAX_WIDTH (1u << 20)
