@@ -134,7 +134,7 @@ static void node_section_refusals(void **state)
     expect_refusal(dir, "[tee]\nbackend = sgx\n",
                    "[tee] backend = sgx: the backends built are `software`, `optee` and `cca`");
     expect_refusal(dir, "[nodes]\nid = 1\n", "unknown section (sections: [data], [model], [dp], "
-                                             "[p4], [attack], [node], [tee])");
+                                             "[p4], [attack], [node], [tee], [serve])");
 }
 
 /* ---- writing a config back ------------------------------------------------------ */
