@@ -25,6 +25,7 @@
 #include <pthread.h>
 
 #include "cluster/handshake.h"
+#include "support/handshake_peer.h"
 #include "cluster/replay_guard.h"
 #include "cluster/transport_inproc.h"
 #include "cluster/wire.h"
@@ -86,45 +87,6 @@ static double shared_token_verify_ms(int reps)
 
 #define HANDSHAKE_NODES_MAX 16
 
-typedef struct hs_node {
-    int id, nodes;
-    p4_inproc_hub *hub;
-    const uint8_t (*keys)[32];
-    const char *command;
-    const p4_cca_verifier *verifier;
-    p4_handshake_stats stats;
-    unsigned char admitted[HANDSHAKE_NODES_MAX];
-    int rc;
-    p4_error err;
-} hs_node;
-
-static void *hs_run(void *arg)
-{
-    hs_node *n = arg;
-    p4_transport *t = NULL;
-    p4_replay_guard *guard = NULL;
-    p4_sender *sender = NULL;
-    p4_cca_evidence *ev = NULL;
-    n->rc = p4_inproc_hub_transport(n->hub, n->id, &t, &n->err);
-    if (n->rc == P4_OK)
-        n->rc = p4_replay_guard_new(&guard, n->nodes, &n->err);
-    if (n->rc == P4_OK)
-        n->rc = p4_sender_new(&sender, t, (uint32_t)n->id, 1, &n->err);
-    if (n->rc == P4_OK)
-        n->rc = p4_cca_evidence_new_command(&ev, n->command, 0, &n->err);
-    if (n->rc == P4_OK) {
-        p4_receiver r = { t, guard, NULL, n->id, 0 };
-        p4_handshake_spec spec = { .self = n->id, .clients = n->nodes, .keys = n->keys,
-                                   .endpoint = "tcp://127.0.0.1:7000", .evidence = ev,
-                                   .verifier = n->verifier, .timeout = 120 };
-        n->rc = p4_handshake_run(&spec, sender, &r, NULL, NULL, n->admitted, &n->stats, &n->err);
-    }
-    p4_cca_evidence_destroy(&ev);
-    p4_sender_destroy(&sender);
-    p4_replay_guard_destroy(&guard);
-    return NULL;
-}
-
 /* Runs the handshake of k nodes; *seconds = its wall time, *bytes = what one
  * node sends one peer, *fetches = own tokens fetched per peer. */
 static int handshake_cost(int k, const char *command, const char *cpak_path, double *seconds,
@@ -147,18 +109,27 @@ static int handshake_cost(int k, const char *command, const char *cpak_path, dou
         p4_cca_verifier_destroy(&verifier);
         return rc;
     }
+    if (strlen(command) >= sizeof ((handshake_peer *)0)->command) {
+        p4_inproc_hub_destroy(&hub);
+        p4_cca_verifier_destroy(&verifier);
+        return p4_error_set(err, P4_EINVAL, "the evidence command is longer than %zu characters",
+                            sizeof ((handshake_peer *)0)->command - 1);
+    }
     uint8_t keys[HANDSHAKE_NODES_MAX][32];
     p4_rng rng;
     p4_rng_init_secure(&rng);
     p4_rng_bytes(&rng, keys, sizeof keys);
-    static hs_node nodes[HANDSHAKE_NODES_MAX];
+    static handshake_peer nodes[HANDSHAKE_NODES_MAX];
     pthread_t threads[HANDSHAKE_NODES_MAX];
     double t0 = now();
     for (int i = 0; i < k; i++) {
-        nodes[i] = (hs_node){ .id = i, .nodes = k, .hub = hub,
-                              .keys = (const uint8_t(*)[32])keys, .command = command,
-                              .verifier = verifier };
-        pthread_create(&threads[i], NULL, hs_run, &nodes[i]);
+        /* a real endpoint's length, as a node announces in its HELLO */
+        nodes[i] = (handshake_peer){ .id = i, .clients = k, .hub = hub,
+                                     .keys = (const uint8_t(*)[32])keys,
+                                     .endpoint = "tcp://127.0.0.1:7000", .verifier = verifier,
+                                     .timeout = 120 };
+        memcpy(nodes[i].command, command, strlen(command) + 1); /* length checked above */
+        pthread_create(&threads[i], NULL, handshake_peer_run, &nodes[i]);
     }
     for (int i = 0; i < k; i++)
         pthread_join(threads[i], NULL);

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/support/sim_setup.h"
 #include "common/config.h"
 #include "common/error.h"
 #include "common/json.h"
@@ -95,16 +96,6 @@ static void usage(FILE *out)
                  "  --rounds   replaces [p4] rounds (>= 2 for a time per round)\n");
 }
 
-static int whole(const char *text, int *out)
-{
-    char *end = NULL;
-    long v = strtol(text, &end, 10);
-    if (end == text || *end != '\0' || v < 1 || v > 1000000)
-        return 0;
-    *out = (int)v;
-    return 1;
-}
-
 static int parse_options(int argc, char **argv, options *o)
 {
     static const struct option longopts[] = {
@@ -112,44 +103,28 @@ static int parse_options(int argc, char **argv, options *o)
         {"rounds", required_argument, NULL, 'r'}, {"threads", required_argument, NULL, 't'},
         {"epsilon", required_argument, NULL, 'e'}, {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    const char *config = NULL, *clients = NULL, *rounds = NULL, *threads = "2", *epsilon = NULL;
+    bench_sim_args a = { .threads = "2" };
     memset(o, 0, sizeof *o);
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
-        case 'c': config = optarg; break;
-        case 'n': clients = optarg; break;
-        case 'r': rounds = optarg; break;
-        case 't': threads = optarg; break;
-        case 'e': epsilon = optarg; break;
+        case 'c': a.config = optarg; break;
+        case 'n': a.clients = optarg; break;
+        case 'r': a.rounds = optarg; break;
+        case 't': a.threads = optarg; break;
+        case 'e': a.epsilon = optarg; break;
         case 'j': o->json = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (!config || optind < argc) {
+    if (!a.config || optind < argc) {
         usage(stderr);
         return 2;
     }
     p4_error err = {0};
-    if (p4_config_load(config, &o->cfg, &err) != P4_OK) {
+    if (bench_sim_setup(&a, &o->cfg, &o->opt, &err) != P4_OK) {
         fprintf(stderr, "bench_scale: %s\n", err.message);
-        return 2;
-    }
-    if ((clients && !whole(clients, &o->cfg.partition.clients)) ||
-        (rounds && !whole(rounds, &o->cfg.rounds)) || !whole(threads, &o->opt.threads) ||
-        o->opt.threads > 256) {
-        fprintf(stderr, "bench_scale: --clients, --rounds and --threads (<= 256) must be "
-                        "positive whole numbers\n");
-        return 2;
-    }
-    if (p4_method_parse(o->cfg.method, &o->opt.method) != P4_OK) {
-        fprintf(stderr, "bench_scale: the config's method '%s' is unknown\n", o->cfg.method);
-        return 2;
-    }
-    o->opt.epsilon = o->cfg.dp_enabled && o->cfg.target_epsilon > 0 ? o->cfg.target_epsilon : INFINITY;
-    if (epsilon && !p4_parse_epsilon(epsilon, &o->opt.epsilon)) {
-        fprintf(stderr, "bench_scale: --epsilon '%s' must be a positive number or inf\n", epsilon);
         return 2;
     }
     return -1;

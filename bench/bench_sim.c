@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "bench/support/sim_setup.h"
 #include "common/config.h"
 #include "common/error.h"
 #include "common/json.h"
@@ -57,16 +58,6 @@ static void usage(FILE *out)
             "  --extra-rounds     K (default %d)\n", DEFAULT_EXTRA_ROUNDS);
 }
 
-static int positive_int(const char *text, int *out)
-{
-    char *end = NULL;
-    long v = strtol(text, &end, 10);
-    if (end == text || *end != '\0' || v < 1 || v > 1000000)
-        return 0;
-    *out = (int)v;
-    return 1;
-}
-
 /* Returns -1 to go on, else the exit status. */
 static int parse_options(int argc, char **argv, options *o)
 {
@@ -77,19 +68,19 @@ static int parse_options(int argc, char **argv, options *o)
         {"test-per-client", required_argument, NULL, 'k'}, {"round-cost", no_argument, NULL, 'R'},
         {"extra-rounds", required_argument, NULL, 'x'},
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    const char *config = NULL, *method = NULL, *epsilon = NULL;
-    const char *clients = NULL, *rounds = NULL, *test = NULL, *threads = "2", *extra = NULL;
+    bench_sim_args a = { .threads = "2" };
+    const char *extra = NULL;
     memset(o, 0, sizeof *o);
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
-        case 'c': config = optarg; break;
-        case 'n': clients = optarg; break;
-        case 'r': rounds = optarg; break;
-        case 'm': method = optarg; break;
-        case 'e': epsilon = optarg; break;
-        case 't': threads = optarg; break;
-        case 'k': test = optarg; break;
+        case 'c': a.config = optarg; break;
+        case 'n': a.clients = optarg; break;
+        case 'r': a.rounds = optarg; break;
+        case 'm': a.method = optarg; break;
+        case 'e': a.epsilon = optarg; break;
+        case 't': a.threads = optarg; break;
+        case 'k': a.test_per_client = optarg; break;
         case 'R': o->round_cost = 1; break;
         case 'x': extra = optarg; break;
         case 'j': o->json = 1; break;
@@ -97,35 +88,19 @@ static int parse_options(int argc, char **argv, options *o)
         default: usage(stderr); return 2;
         }
     }
-    if (!config || !clients || optind < argc) {
+    if (!a.config || !a.clients || optind < argc) {
         fprintf(stderr, "bench_sim: --config FILE and --clients N are required\n");
         usage(stderr);
         return 2;
     }
     p4_error err = {0};
-    if (p4_config_load(config, &o->cfg, &err) != P4_OK) {
+    if (bench_sim_setup(&a, &o->cfg, &o->opt, &err) != P4_OK) {
         fprintf(stderr, "bench_sim: %s\n", err.message);
         return 2;
     }
-    if (!positive_int(clients, &o->cfg.partition.clients) ||
-        (rounds && !positive_int(rounds, &o->cfg.rounds)) ||
-        (test && !positive_int(test, &o->cfg.partition.test_per_client)) ||
-        (extra && !positive_int(extra, &o->extra_rounds)) ||
-        !positive_int(threads, &o->opt.threads) || o->opt.threads > 256) {
-        fprintf(stderr, "bench_sim: --clients, --rounds, --test-per-client, --extra-rounds and "
-                        "--threads (<= 256) must be positive whole numbers\n");
-        return 2;
-    }
-    if (p4_method_parse(method ? method : o->cfg.method, &o->opt.method) != P4_OK) {
-        fprintf(stderr, "bench_sim: --method '%s': use p4, local, proxyfl, proxyfl-avg or fedavg-dp\n",
-                method ? method : o->cfg.method);
-        return 2;
-    }
-    if (!extra)
-        o->extra_rounds = DEFAULT_EXTRA_ROUNDS;
-    o->opt.epsilon = o->cfg.dp_enabled && o->cfg.target_epsilon > 0 ? o->cfg.target_epsilon : INFINITY;
-    if (epsilon && !p4_parse_epsilon(epsilon, &o->opt.epsilon)) {
-        fprintf(stderr, "bench_sim: --epsilon '%s' must be a positive number or inf\n", epsilon);
+    o->extra_rounds = DEFAULT_EXTRA_ROUNDS;
+    if (extra && !bench_positive_int(extra, &o->extra_rounds)) {
+        fprintf(stderr, "bench_sim: --extra-rounds '%s' must be a positive whole number\n", extra);
         return 2;
     }
     return -1;

@@ -140,7 +140,7 @@ static int remaining_phases(const p4_peer_setup *setup, const p4_peer_plan *plan
 static int resume_plan(const p4_peer_setup *setup, p4_ledger *ledger, p4_peer_plan *plan,
                        p4_error *err)
 {
-    p4_dp_phase rest[2], prior[18];
+    p4_dp_phase rest[2], *prior = NULL;
     int nrest = remaining_phases(setup, plan, rest), nprior = 0;
     if (nrest == 0)
         return P4_OK;
@@ -151,14 +151,16 @@ static int resume_plan(const p4_peer_setup *setup, p4_ledger *ledger, p4_peer_pl
             *err = why;
         return rc;
     }
-    if ((rc = p4_ledger_phases(ledger, prior, 16, &nprior, err)) != P4_OK)
+    if ((rc = p4_ledger_phases(ledger, 1, &prior, &nprior, err)) != P4_OK)
         return rc;
     if (nrest == 2)
         prior[nprior++] = rest[0]; /* the logits releases still to come */
     p4_dp_phase *cotrain = &rest[nrest - 1];
     double sigma;
-    if ((rc = p4_rdp_calibrate_sigma(setup->epsilon, setup->cfg->delta, cotrain->sample_rate,
-                                     cotrain->steps, prior, nprior, 1e-4, &sigma, err)) != P4_OK)
+    rc = p4_rdp_calibrate_sigma(setup->epsilon, setup->cfg->delta, cotrain->sample_rate,
+                                cotrain->steps, prior, nprior, 1e-4, &sigma, err);
+    free(prior);
+    if (rc != P4_OK)
         return p4_error_set(err, rc, "cannot resume: the ledger holds %s, and no noise lets the "
                             "%lld co-training steps left fit the target epsilon %g", why.message,
                             cotrain->steps, setup->epsilon);

@@ -904,10 +904,20 @@ static int aggregate_proxies(run *r, float *proxy, held **got, p4_error *err)
         else if (got[j])
             members[k++] = got[j]->values;
     int f = r->spec->cfg->krum_f, rc;
-    if (strcmp(r->spec->cfg->aggregate, "multikrum") == 0 && k > 2 * f + 2)
+    int krum = strcmp(r->spec->cfg->aggregate, "multikrum") == 0;
+    if (krum && k > 2 * f + 2) {
         rc = p4_aggregate_multi_krum(members, k, r->proxy_size, f, k - f, proxy, NULL, err);
-    else
+    } else {
+        if (krum) { /* multi-Krum cannot run here: say so rather than pass the mean off as it */
+            if (r->res->krum_fallbacks++ == 0 && r->spec->log)
+                fprintf(r->spec->log, "p4 peer %d: warning: aggregate = multikrum needs more than "
+                        "2 krum_f + 2 = %d group members, this group has %d: using the mean\n",
+                        r->self, 2 * f + 2, k);
+            if (r->res->krum_smallest == 0 || k < r->res->krum_smallest)
+                r->res->krum_smallest = k;
+        }
         rc = p4_aggregate_mean(members, k, r->proxy_size, proxy, err);
+    }
     free(members);
     return rc;
 }
@@ -1090,6 +1100,7 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
               .proxy_size = p4_client_proxy_size(sp->peer->client) };
     res->dropped = res->missing = res->unreachable = res->refused = 0;
     res->stopped = res->rounds_done = res->resynced = 0;
+    res->krum_fallbacks = res->krum_smallest = 0;
     const p4_protocol_control *ctl = &sp->control;
     p4_replay_guard *guard = NULL;
     int rc = p4_replay_guard_new(&guard, r.n, err);

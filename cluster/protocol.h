@@ -156,6 +156,9 @@ typedef struct p4_protocol_result {
     int resynced;                /* 1: this peer adopted the majority's grouping view */
     int refused;                 /* peers the admission handshake left out;
                                     their group_of entry is -1                 */
+    int krum_fallbacks;          /* rounds aggregate = multikrum used the mean
+                                    instead: the group had k <= 2 krum_f + 2   */
+    int krum_smallest;           /* the smallest such group (0 = none)         */
 } p4_protocol_result;
 
 int p4_protocol_run(const p4_protocol_spec *spec, p4_protocol_result *result, p4_error *err);

@@ -50,7 +50,8 @@ enum {
     KEY_REQUIRED = 1,
     KEY_MIN_OPEN = 2,   /* value must be > min, not >= min */
     KEY_MAX_OPEN = 4,   /* value must be < max, not <= max */
-    KEY_REPEATABLE = 8  /* each line adds to the value (KEY_PEERS, KEY_HEX_LIST) */
+    KEY_REPEATABLE = 8, /* each line adds to the value (KEY_PEERS, KEY_HEX_LIST) */
+    KEY_PORT_ZERO = 16  /* KEY_ENDPOINT: port 0 (a free port) is allowed        */
 };
 
 typedef struct config_key {
@@ -78,9 +79,10 @@ _Static_assert(P4_PARTITION_IID == 0 && P4_PARTITION_WRITER == 1 &&
                    P4_PARTITION_DIRICHLET == 3 && P4_PARTITION_CLUSTERED == 4,
                "partition choices below follow p4_partition_kind");
 
-static const char *const config_sections[] = {"data", "model", "dp", "p4", "attack", "node", "tee"};
+static const char *const config_sections[] = {"data", "model", "dp",  "p4",
+                                              "attack", "node", "tee", "serve"};
 #define SECTION_COUNT (sizeof config_sections / sizeof config_sections[0])
-#define SECTIONS_TEXT "[data], [model], [dp], [p4], [attack], [node], [tee]"
+#define SECTIONS_TEXT "[data], [model], [dp], [p4], [attack], [node], [tee], [serve]"
 
 static const config_key config_keys[] = {
     /* [data] */
@@ -332,6 +334,16 @@ static const config_key config_keys[] = {
      FIELD(tee_evidence_command), .default_text = "required by evidence = command",
      .help = "cca: a program and its arguments (no shell); run with the 64-byte challenge in "
              "hex as its last argument, it prints the token on stdout"},
+
+    /* [serve]: `p4 serve` (docs/serve.md), which reads only [serve] and [tee] */
+    {.section = "serve", .name = "listen", .type = KEY_ENDPOINT, FIELD(serve_listen),
+     .flags = KEY_PORT_ZERO, .default_text = P4_CONFIG_SERVE_LISTEN,
+     .help = "where `p4 serve` accepts clients, `tcp://ADDRESS:PORT` (port 0: a free one, "
+             "logged); `--listen` overrides it"},
+    {.section = "serve", .name = "probabilities", .type = KEY_BOOL, FIELD(serve_probabilities),
+     .help = "answer class probabilities when a client asks (false: the top-1 class only)"},
+    {.section = "serve", .name = "max_rows", .type = KEY_INT, FIELD(serve_max_rows), .min = 1,
+     .max = P4_CONFIG_SERVE_MAX_ROWS, .help = "inputs one request may hold"},
 };
 #define KEY_COUNT (sizeof config_keys / sizeof config_keys[0])
 
@@ -395,6 +407,9 @@ void p4_config_defaults(p4_config *cfg)
     cfg->tee_pp_end = -1;
     cfg->tee_ta_memory_mib = 10;
     snprintf(cfg->tee_evidence, sizeof cfg->tee_evidence, "configfs-tsm");
+    /* serve_listen "" = not given: P4_CONFIG_SERVE_LISTEN */
+    cfg->serve_probabilities = 0;
+    cfg->serve_max_rows = 256;
 }
 
 /* ---- parse state and error recording ------------------------------------ */
@@ -416,6 +431,9 @@ typedef struct parse_state {
 
     int error_line;              /* line of the first error, 0 = none       */
     char error[P4_ERROR_MESSAGE_MAX];
+
+    const char *const *only;     /* p4_config_load_sections: the sections */
+    int only_count;              /* read; NULL = every section           */
 } parse_state;
 
 /* Records "<file>:<line>: <message>" unless an earlier error is recorded;
@@ -467,6 +485,17 @@ static const config_key *find_key(const char *section, const char *name)
 
 static size_t key_index(const config_key *k) { return (size_t)(k - config_keys); }
 
+/* 1 if this load reads section (all of them unless p4_config_load_sections). */
+static int reads_section(const parse_state *st, const char *section)
+{
+    if (st->only == NULL)
+        return 1;
+    for (int i = 0; i < st->only_count; i++)
+        if (strcmp(st->only[i], section) == 0)
+            return 1;
+    return 0;
+}
+
 /* Lists a section's keys ("a, b, c") for "unknown key" messages. */
 static void list_keys(const char *section, char *out, size_t size)
 {
@@ -512,7 +541,7 @@ static void check_section_header(parse_state *st, const char *s, const char *end
     size_t n = (size_t)(close - s - 1);
     memcpy(name, s + 1, n);
     name[n] = '\0';
-    if (!section_known(name))
+    if (!section_known(name) && st->only == NULL)
         fail_line(st, "[%s]: unknown section (sections: %s)", name, SECTIONS_TEXT);
 }
 
@@ -788,7 +817,7 @@ static const char *parse_class_sets(const char *v, p4_partition_spec *spec,
 
 /* "tcp://HOST:PORT" with a port 1..65535 (0, a free port, only serves
  * tests: a peer could not know it). */
-static const char *check_endpoint(const char *v, char *why, size_t why_size)
+static const char *check_endpoint(const char *v, int allow_zero, char *why, size_t why_size)
 {
     if (strlen(v) >= P4_ENDPOINT_MAX) {
         snprintf(why, why_size, "longer than %d characters", P4_ENDPOINT_MAX - 1);
@@ -802,9 +831,10 @@ static const char *check_endpoint(const char *v, char *why, size_t why_size)
     char *end = NULL;
     errno = 0;
     long port = strtol(colon + 1, &end, 10);
-    if (!isdigit((unsigned char)colon[1]) || *end != '\0' || errno == ERANGE || port < 1 ||
-        port > 65535)
-        return "the port must be a number in 1..65535";
+    if (!isdigit((unsigned char)colon[1]) || *end != '\0' || errno == ERANGE ||
+        port < (allow_zero ? 0 : 1) || port > 65535)
+        return allow_zero ? "the port must be a number in 0..65535"
+                          : "the port must be a number in 1..65535";
     for (const char *c = v + 6; c < colon; c++)
         if (isspace((unsigned char)*c) || *c == '@' || *c == ',')
             return "the address holds a space, '@' or ','";
@@ -887,7 +917,7 @@ static const char *take_peer(const char *s, size_t n, int item, p4_config *cfg, 
     char inner[P4_ERROR_MESSAGE_MAX / 4];
     const char *bad = parse_int(&id_key, id_text, &p->id, inner, sizeof inner);
     if (bad == NULL)
-        bad = check_endpoint(endpoint, inner, sizeof inner);
+        bad = check_endpoint(endpoint, 0, inner, sizeof inner);
     if (bad != NULL) {
         snprintf(why, why_size, "entry %d '%.*s': %s", item, (int)n, s, bad);
         return why;
@@ -1038,7 +1068,7 @@ static const char *store_value(parse_state *st, const config_key *k, const char 
         bad = parse_class_sets(v, &st->cfg->partition, &st->class_sets, why, why_size);
         break;
     case KEY_ENDPOINT:
-        if ((bad = check_endpoint(v, why, why_size)) == NULL)
+        if ((bad = check_endpoint(v, (k->flags & KEY_PORT_ZERO) != 0, why, why_size)) == NULL)
             snprintf(field, k->size, "%s", v); /* check_endpoint bounds the length */
         break;
     case KEY_PEERS:
@@ -1066,6 +1096,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
                       "before; remove the leading whitespace", name);
         return 0;
     }
+    if (!reads_section(st, section))
+        return 1; /* p4_config_load_sections: another program's section */
     if (section[0] == '\0') {
         fail_line(st, "%s = %s: key outside any section (sections: %s)", name, value,
                   SECTIONS_TEXT);
@@ -1280,10 +1312,11 @@ static void finish(parse_state *st)
 {
     p4_config *cfg = st->cfg;
     for (size_t i = 0; i < KEY_COUNT; i++)
-        if ((config_keys[i].flags & KEY_REQUIRED) && st->key_line[i] == 0)
+        if ((config_keys[i].flags & KEY_REQUIRED) && st->key_line[i] == 0 &&
+            reads_section(st, config_keys[i].section))
             fail_missing(st, config_keys[i].section, config_keys[i].name, "");
-    if (st->error_line != 0)
-        return;
+    if (st->error_line != 0 || st->only != NULL)
+        return; /* the checks below span [data], [model], [dp], [node] and [tee] */
 
     if (!seen(st, "data", "path")) {
         if (strcmp(cfg->dataset, "fashion-mnist") == 0)
@@ -1345,10 +1378,9 @@ static void line_text(const parse_state *st, int lineno, char *out, size_t size)
     snprintf(out, size, "%.*s", (int)(e - s), s);
 }
 
-int p4_config_load(const char *path, p4_config *cfg, p4_error *err)
+static int load(const char *path, const char *const *only, int only_count, p4_config *cfg,
+                p4_error *err)
 {
-    if (path == NULL || cfg == NULL)
-        return p4_error_set(err, P4_EINVAL, "p4_config_load: path and cfg are required");
     p4_config_defaults(cfg);
     if (snprintf(cfg->path, sizeof cfg->path, "%s", path) >= (int)sizeof cfg->path)
         return p4_error_set(err, P4_ECONFIG, "%.200s...: config path too long", path);
@@ -1358,6 +1390,8 @@ int p4_config_load(const char *path, p4_config *cfg, p4_error *err)
         return p4_error_set(err, P4_ENOMEM, "%s: out of memory", path);
     st->path = path;
     st->cfg = cfg;
+    st->only = only;
+    st->only_count = only_count;
     const char *slash = strrchr(path, '/');
     if (slash != NULL)
         snprintf(st->dir, sizeof st->dir, "%.*s/", (int)(slash - path), path);
@@ -1388,6 +1422,27 @@ int p4_config_load(const char *path, p4_config *cfg, p4_error *err)
     free(text);
     free(st);
     return rc;
+}
+
+int p4_config_load(const char *path, p4_config *cfg, p4_error *err)
+{
+    if (path == NULL || cfg == NULL)
+        return p4_error_set(err, P4_EINVAL, "p4_config_load: path and cfg are required");
+    return load(path, NULL, 0, cfg, err);
+}
+
+int p4_config_load_sections(const char *path, const char *const *sections, int count,
+                            p4_config *cfg, p4_error *err)
+{
+    if (path == NULL || cfg == NULL || sections == NULL || count < 1)
+        return p4_error_set(err, P4_EINVAL,
+                            "p4_config_load_sections: path, cfg and sections are required");
+    for (int i = 0; i < count; i++)
+        if (sections[i] == NULL || !section_known(sections[i]))
+            return p4_error_set(err, P4_EINVAL, "p4_config_load_sections: no section [%s] "
+                                "(sections: %s)", sections[i] ? sections[i] : "(null)",
+                                SECTIONS_TEXT);
+    return load(path, sections, count, cfg, err);
 }
 
 /* ---- documentation ------------------------------------------------------ */

@@ -21,6 +21,8 @@
 #define P4_NODE_PEERS_MAX 64         /* members a static [node] peers list names */
 #define P4_NODE_KEY_CHARS 40         /* a Z85 CURVE public key in text */
 #define P4_NODE_ALLOW_MAX 256        /* keys a [node] allow list names */
+#define P4_CONFIG_SERVE_LISTEN "tcp://127.0.0.1:7100" /* [serve] listen's default */
+#define P4_CONFIG_SERVE_MAX_ROWS 1024 /* = P4_SERVE_MAX_ROWS (cluster/serve_wire.h) */
 
 /* One other member of a static membership: its client id, where it listens
  * and its CURVE public key in Z85 (checked for length and alphabet here,
@@ -124,6 +126,11 @@ typedef struct p4_config {
     char tee_evidence[16];           /* configfs-tsm | command              */
     char tee_tsm_root[P4_PATH_MAX];
     char tee_evidence_command[P4_PATH_MAX];
+
+    /* [serve] (`p4 serve`: docs/serve.md) */
+    char serve_listen[P4_ENDPOINT_MAX]; /* "" = not given: P4_CONFIG_SERVE_LISTEN */
+    int serve_probabilities;         /* answer probabilities when asked; default 0 */
+    int serve_max_rows;              /* inputs per request, 1..1024; default 256 */
 } p4_config;
 
 /* Fills cfg with every default (no file). */
@@ -133,6 +140,15 @@ void p4_config_defaults(p4_config *cfg);
  * file, line and key on any error.
  * P4_EIO if the file cannot be read; on any error cfg is not to be used. */
 int p4_config_load(const char *path, p4_config *cfg, p4_error *err);
+
+/* Parses only the listed sections of path (e.g. {"serve"} for `p4 serve`,
+ * whose file may be a node's config): their keys are checked as
+ * p4_config_load checks them, every other section is skipped unread, and
+ * only the listed sections' required keys are required.  The checks that
+ * span sections ([dp] against [data], [node], [tee]'s cca policy) are not
+ * made.  Errors as p4_config_load's; P4_EINVAL for an unknown section. */
+int p4_config_load_sections(const char *path, const char *const *sections, int count,
+                            p4_config *cfg, p4_error *err);
 
 /* Writes cfg back as INI text from the same key table: every key with its
  * value (paths are absolute after loading), so that loading the output gives

@@ -692,15 +692,22 @@ int p4_ledger_reserved(p4_ledger *ledger, int *runs, double *epsilon, p4_error *
     return P4_OK;
 }
 
-int p4_ledger_phases(const p4_ledger *ledger, p4_dp_phase *out, int max, int *n, p4_error *err)
+int p4_ledger_phases(const p4_ledger *ledger, int spare, p4_dp_phase **out, int *n,
+                     p4_error *err)
 {
-    if (!ledger || !n || (max > 0 && !out)) return p4_error_set(err, P4_EINVAL, "ledger phases: bad arguments");
+    if (!ledger || !out || !n || spare < 0 || spare > LEDGER_MAX_MECHANISMS)
+        return p4_error_set(err, P4_EINVAL, "ledger phases: bad arguments");
+    *out = NULL;
+    *n = 0;
     mechanism_set recorded;
     int rc = read_recorded(ledger, &recorded, err);
     if (rc) return rc;
-    if (recorded.n > max)
-        return p4_error_set(err, P4_EINVAL, "ledger phases: %d mechanisms, room for %d", recorded.n, max);
-    memcpy(out, recorded.phase, (size_t)recorded.n * sizeof out[0]);
+    size_t count = (size_t)recorded.n + (size_t)spare;
+    if (count > 0) {
+        *out = malloc(count * sizeof **out);
+        if (!*out) return p4_error_set(err, P4_ENOMEM, "ledger phases: out of memory");
+        memcpy(*out, recorded.phase, (size_t)recorded.n * sizeof **out);
+    }
     *n = recorded.n;
     return P4_OK;
 }

@@ -1,17 +1,23 @@
 /* fuzz_serve.c: libFuzzer target for what the inference service parses:
  * the request and reply codec (cluster/serve_wire.c), the private model's
  * weights file (p4node/weights_file.c), `p4 query`'s input files
- * (p4node/query_input.c) and the [serve] settings (p4node/serve_settings.c).
+ * (p4node/query_input.c) and the [serve] settings (p4node/serve_settings.c:
+ * [serve] through common/config.c, [tee] through tee/cca/settings.c; the
+ * settings load a path, so the input goes to a memfd read as
+ * /proc/self/fd/N, as in fuzz_config).
  * The first byte picks the parser; the rest is its input.
  *
  * Whatever the bytes, each must return without crashing, reading out of
  * bounds or leaking, and every refusal carries its code and a message.  A
  * message that decodes must re-encode to exactly the input bytes. */
+#define _GNU_SOURCE /* memfd_create */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "cluster/serve_wire.h"
 #include "p4node/query_input.h"
@@ -73,15 +79,24 @@ static void fuzz_input(const uint8_t *data, size_t size)
 
 static void fuzz_settings(const uint8_t *data, size_t size)
 {
-    FILE *f = fmemopen((void *)data, size, "r");
-    if (f == NULL)
-        return;
+    static int fd = -1;
+    static char path[64];
+    if (fd < 0) {
+        fd = memfd_create("p4-fuzz-serve", 0);
+        if (fd < 0)
+            abort();
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    }
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
+        abort();
     p4_serve_settings s;
     p4_error err;
     p4_error_clear(&err);
-    int rc = p4_serve_settings_load_stream(f, "fuzz.ini", &s, &err);
+    int rc = p4_serve_settings_load(path, &s, &err);
     check_refusal(rc, &err);
-    fclose(f);
+    if (rc == P4_OK && (s.max_rows < 1 || s.max_rows > P4_SERVE_MAX_ROWS ||
+                        strncmp(s.listen, "tcp://", 6) != 0))
+        abort(); /* a bad value was accepted */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -134,6 +134,10 @@ int p4_cmd_sim(int argc, char **argv)
     }
     p4_run_report report = { .cfg = &c.cfg, .method = c.opt.method, .epsilon_target = c.opt.epsilon,
                              .reproducible = c.opt.reproducible, .result = &r };
+    char warning[256];
+    p4_run_report_krum_warning(&report, warning, sizeof warning);
+    if (warning[0]) /* even with --quiet: the run did not do what its config asked */
+        fprintf(stderr, "p4 sim: warning: %s\n", warning);
     if (c.json)
         p4_run_report_json(stdout, &report);
     else

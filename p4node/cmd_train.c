@@ -137,12 +137,13 @@ static int dp_run_open(dp_run *run, const p4_config *cfg, const train_options *o
         run->params.noise_multiplier = cfg->noise_multiplier;
     } else {
         /* Calibrate for what is left after what this ledger already spent. */
-        p4_dp_phase prior[63];
+        p4_dp_phase *prior = NULL;
         int nprior = 0;
-        rc = p4_ledger_phases(run->ledger, prior, 63, &nprior, err);
+        rc = p4_ledger_phases(run->ledger, 0, &prior, &nprior, err);
         if (rc == P4_OK)
             rc = p4_rdp_calibrate_sigma(cfg->target_epsilon, cfg->delta, q, run->planned_steps,
                                         prior, nprior, 1e-4, &run->params.noise_multiplier, err);
+        free(prior);
         if (rc != P4_OK)
             return rc;
     }

@@ -35,6 +35,19 @@ static int lie_target(const p4_run_report *c)
     return target;
 }
 
+void p4_run_report_krum_warning(const p4_run_report *c, char *out, size_t size)
+{
+    if (out == NULL || size == 0)
+        return;
+    out[0] = '\0';
+    if (c == NULL || c->cfg == NULL || c->result == NULL || c->result->krum_fallbacks <= 0)
+        return;
+    const p4_sim_result *r = c->result;
+    snprintf(out, size, "aggregate = multikrum fell back to the mean in %d client-round(s): "
+             "multi-Krum needs more than 2 krum_f + 2 = %d group members, the smallest group "
+             "had %d", r->krum_fallbacks, 2 * c->cfg->krum_f + 2, r->krum_smallest);
+}
+
 void p4_run_report_json(FILE *out, const p4_run_report *c)
 {
     if (out == NULL || c == NULL || c->cfg == NULL || c->result == NULL)
@@ -92,6 +105,13 @@ void p4_run_report_json(FILE *out, const p4_run_report *c)
     }
     fprintf(out, ",\"honest_mean_accuracy\":");
     p4_json_number(out, r->honest_mean_accuracy);
+    if (r->krum_fallbacks > 0) { /* only then: other runs' JSON stays as it was */
+        char warning[256];
+        p4_run_report_krum_warning(c, warning, sizeof warning);
+        fprintf(out, ",\"warnings\":[");
+        p4_json_string(out, warning);
+        fprintf(out, "]");
+    }
     fprintf(out, ",\"seconds\":");
     p4_json_number(out, r->seconds);
     fprintf(out, "}\n");
@@ -135,6 +155,10 @@ void p4_run_report_text(FILE *out, const p4_run_report *c)
                r->epsilon, c->epsilon_target, c->cfg->delta, r->noise_multiplier);
     fprintf(out, "dp_guarantee %s: %s\n", p4_dp_guarantee_name(r->guarantee),
            p4_dp_guarantee_reason(&r->facts));
+    char warning[256];
+    p4_run_report_krum_warning(c, warning, sizeof warning);
+    if (warning[0])
+        fprintf(out, "warning: %s\n", warning);
     fprintf(out, "time %.1f s\n", r->seconds);
 }
 

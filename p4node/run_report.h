@@ -26,6 +26,11 @@ void p4_run_report_groups(FILE *out, const int *group_of, int clients, int ngrou
  * mean_accuracy, std_accuracy, accuracy[], groups, ari, seconds. */
 void p4_run_report_json(FILE *out, const p4_run_report *report);
 
+/* The warning that multi-Krum fell back to the mean (into out; "" when it
+ * did not): p4 sim and p4 cluster print it on stderr, in the JSON's
+ * "warnings" and in the text summary. */
+void p4_run_report_krum_warning(const p4_run_report *report, char *out, size_t size);
+
 /* The per-client table and the summary lines. */
 void p4_run_report_text(FILE *out, const p4_run_report *report);
 

@@ -1,6 +1,7 @@
 /* serve_settings.h: what `p4 serve --config FILE` reads: the [serve] section
- * and the [tee] section (tee/cca/settings.h); other sections are ignored, so
- * one file may hold a node's settings and its service's.
+ * (its keys are in common/config.c's table, docs/config.md) and the [tee]
+ * section (tee/cca/settings.h); other sections are ignored, so one file may
+ * hold a node's settings and its service's.
  *   [serve]
  *   listen = tcp://127.0.0.1:7100   where clients connect (default)
  *   probabilities = false           answer probabilities when asked (default: top-1 only)
@@ -18,7 +19,7 @@
 #include "common/error.h"
 #include "tee/cca/settings.h"
 
-#define P4_SERVE_DEFAULT_LISTEN "tcp://127.0.0.1:7100"
+#define P4_SERVE_DEFAULT_LISTEN P4_CONFIG_SERVE_LISTEN
 
 typedef struct p4_serve_settings {
     char listen[P4_ENDPOINT_MAX];
@@ -28,10 +29,9 @@ typedef struct p4_serve_settings {
 } p4_serve_settings;
 
 void p4_serve_settings_defaults(p4_serve_settings *s);
-/* Defaults, then the file's [serve] and [tee] sections. */
+/* Defaults, then the file's [serve] and [tee] sections.  P4_ECONFIG with
+ * "<file>:<line>: [serve] key = value: why" for a bad or unknown key. */
 int p4_serve_settings_load(const char *path, p4_serve_settings *s, p4_error *err);
-int p4_serve_settings_load_stream(FILE *f, const char *name, p4_serve_settings *s,
-                                  p4_error *err);
 /* 1 when the settings ask for CCA evidence (backend = cca), 0 for software;
  * P4_ECONFIG for another backend. */
 int p4_serve_settings_attested(const p4_serve_settings *s, p4_error *err);

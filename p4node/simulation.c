@@ -312,6 +312,13 @@ static void summarise(const sim *s, p4_sim_result *r)
     p4_sim_result_summarise_accuracy(r);
     memcpy(r->group_of, s->peers[0].result.group_of, (size_t)s->n * sizeof(int));
     r->ngroups = s->peers[0].result.ngroups;
+    r->krum_fallbacks = r->krum_smallest = 0;
+    for (int k = 0; k < s->n; k++) {
+        const p4_protocol_result *pr = &s->peers[k].result;
+        r->krum_fallbacks += pr->krum_fallbacks;
+        if (pr->krum_smallest > 0 && (r->krum_smallest == 0 || pr->krum_smallest < r->krum_smallest))
+            r->krum_smallest = pr->krum_smallest;
+    }
     r->facts = p4_peer_setup_facts(&s->setup);
     r->guarantee = p4_dp_guarantee_of(&r->facts);
     r->epsilon = 0;

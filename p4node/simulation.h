@@ -56,6 +56,9 @@ typedef struct p4_sim_result {
     unsigned char *attacker; /* per client: 1 if [attack] made it malicious  */
     int attackers;
     double honest_mean_accuracy; /* over the clients that are not attackers  */
+    int krum_fallbacks;      /* client-rounds where aggregate = multikrum used
+                                the mean (group too small); 0 = none         */
+    int krum_smallest;       /* the smallest such group                      */
     p4_dp_guarantee guarantee;
 } p4_sim_result;
 

@@ -15,6 +15,7 @@
  *   - the [tee] config keys. */
 #include "support/test_support.h"
 #include "support/cca_test_tools.h"
+#include "support/handshake_peer.h"
 
 #include <pthread.h>
 #include <sys/stat.h>
@@ -70,51 +71,6 @@ static void admission_policy_waits_for_attestation(void **state)
 }
 
 /* ---- six peers on threads --------------------------------------------------- */
-
-typedef struct peer_run {
-    int id, clients;
-    p4_inproc_hub *hub;
-    const uint8_t (*keys)[32];
-    char command[1400];
-    const p4_cca_verifier *verifier;
-    unsigned char admitted[PEERS];
-    p4_handshake_stats stats;
-    char *log_text;
-    size_t log_size;
-    int rc;
-    char error[P4_ERROR_MESSAGE_MAX];
-} peer_run;
-
-static void *run_peer(void *arg)
-{
-    peer_run *p = arg;
-    p4_transport *t = NULL;
-    p4_replay_guard *guard = NULL;
-    p4_sender *sender = NULL;
-    p4_cca_evidence *ev = NULL;
-    p4_error err = {0};
-    FILE *log = open_memstream(&p->log_text, &p->log_size);
-    p->rc = p4_inproc_hub_transport(p->hub, p->id, &t, &err);
-    if (p->rc == P4_OK)
-        p->rc = p4_replay_guard_new(&guard, p->clients, &err);
-    if (p->rc == P4_OK)
-        p->rc = p4_sender_new(&sender, t, (uint32_t)p->id, 1, &err);
-    if (p->rc == P4_OK)
-        p->rc = p4_cca_evidence_new_command(&ev, p->command, 0, &err);
-    if (p->rc == P4_OK) {
-        p4_receiver r = { t, guard, log, p->id, 0 };
-        p4_handshake_spec spec = { .self = p->id, .clients = p->clients, .keys = p->keys,
-                                   .endpoint = "inproc", .evidence = ev,
-                                   .verifier = p->verifier, .timeout = 60, .log = log };
-        p->rc = p4_handshake_run(&spec, sender, &r, NULL, NULL, p->admitted, &p->stats, &err);
-    }
-    snprintf(p->error, sizeof p->error, "%s", err.message);
-    fclose(log);
-    p4_cca_evidence_destroy(&ev);
-    p4_sender_destroy(&sender);
-    p4_replay_guard_destroy(&guard);
-    return NULL;
-}
 
 /* A verifier that trusts the issuer's keys in dir and allows RIM_GOOD. */
 static p4_cca_verifier *make_verifier(const char *dir)
@@ -176,12 +132,12 @@ static void good_realms_admit_each_other_and_refuse_the_rest(void **state)
 
     p4_inproc_hub *hub = NULL;
     assert_int_equal(p4_inproc_hub_new(&hub, PEERS, NULL), P4_OK);
-    static peer_run runs[PEERS];
+    static handshake_peer runs[PEERS];
     pthread_t threads[PEERS];
     for (int i = 0; i < PEERS; i++) {
-        runs[i] = (peer_run){ .id = i, .clients = PEERS, .hub = hub,
-                              .keys = (const uint8_t(*)[32])keys,
-                              .verifier = verifier };
+        runs[i] = (handshake_peer){ .id = i, .clients = PEERS, .hub = hub,
+                                    .keys = (const uint8_t(*)[32])keys,
+                                    .verifier = verifier, .timeout = 60, .keep_log = 1 };
         if (i < 3)
             snprintf(runs[i].command, sizeof runs[i].command, "%s", good);
         else if (i == 3)
@@ -189,7 +145,7 @@ static void good_realms_admit_each_other_and_refuse_the_rest(void **state)
                      cca_issuer(), dir, RIM_OTHER);
         else
             snprintf(runs[i].command, sizeof runs[i].command, "%s", i == 4 ? replay : garbled);
-        assert_int_equal(pthread_create(&threads[i], NULL, run_peer, &runs[i]), 0);
+        assert_int_equal(pthread_create(&threads[i], NULL, handshake_peer_run, &runs[i]), 0);
     }
     for (int i = 0; i < PEERS; i++)
         pthread_join(threads[i], NULL);
@@ -197,11 +153,11 @@ static void good_realms_admit_each_other_and_refuse_the_rest(void **state)
     char *seen = test_read_all(challenges);
     for (int i = 0; i < PEERS; i++)
         if (runs[i].rc != P4_OK)
-            print_message("peer %d: %s\n%s", i, runs[i].error, runs[i].log_text);
+            print_message("peer %d: %s\n%s", i, runs[i].err.message, runs[i].log_text);
     for (int i = 0; i < 3; i++) {
-        peer_run *p = &runs[i];
+        handshake_peer *p = &runs[i];
         if (p->rc != P4_OK)
-            fail_msg("peer %d: %s\n%s", i, p->error, p->log_text);
+            fail_msg("peer %d: %s\n%s", i, p->err.message, p->log_text);
         for (int j = 0; j < PEERS; j++)
             if (p->admitted[j] != (j < 3))
                 fail_msg("peer %d: peer %d %s\n%s", i, j, p->admitted[j] ? "admitted" : "refused",
@@ -259,9 +215,10 @@ static void floods_and_garbled_tokens_are_bounded_and_refused(void **state)
         cca_random_bytes(&keys[0][0], sizeof keys);
         p4_inproc_hub *hub = NULL;
         assert_int_equal(p4_inproc_hub_new(&hub, 2, NULL), P4_OK);
-        static peer_run p0;
-        p0 = (peer_run){ .id = 0, .clients = 2, .hub = hub,
-                         .keys = (const uint8_t(*)[32])keys, .verifier = verifier };
+        static handshake_peer p0;
+        p0 = (handshake_peer){ .id = 0, .clients = 2, .hub = hub,
+                               .keys = (const uint8_t(*)[32])keys, .verifier = verifier,
+                               .timeout = 60, .keep_log = 1 };
         snprintf(p0.command, sizeof p0.command, "%s issue %s", cca_issuer(), dir);
         p4_transport *me = NULL;
         p4_replay_guard *guard = NULL;
@@ -271,7 +228,7 @@ static void floods_and_garbled_tokens_are_bounded_and_refused(void **state)
         assert_int_equal(p4_sender_new(&sender, me, 1, 1, NULL), P4_OK);
         p4_receiver r = { me, guard, NULL, 1, 0 };
         pthread_t thread;
-        assert_int_equal(pthread_create(&thread, NULL, run_peer, &p0), 0);
+        assert_int_equal(pthread_create(&thread, NULL, handshake_peer_run, &p0), 0);
 
         p4_wire_message m;
         assert_int_equal(next_message(&r, 30, &m), P4_OK);

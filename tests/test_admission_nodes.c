@@ -14,6 +14,7 @@
  * (exit 0); the refused nodes must end by themselves with an error (nobody
  * sends them a warm-up slice), not a crash. */
 #include "support/test_support.h"
+#include "support/test_nodes.h"
 #include "support/cca_test_tools.h"
 
 #include <signal.h>
@@ -28,40 +29,9 @@
 
 #define FMNIST "/usr/share/datasets/fashion-mnist"
 #define NODES 6
-#define NODE_SECONDS 240.0 /* bound on the whole run */
+#define NODE_SECONDS 900.0 /* bound on the whole run (generous: load 20+) */
 #define RIM_GOOD "1111111111111111111111111111111111111111111111111111111111111111"
 #define RIM_OTHER "2222222222222222222222222222222222222222222222222222222222222222"
-
-static const char *source_dir(void)
-{
-    return getenv("P4_SOURCE_DIR") ? getenv("P4_SOURCE_DIR") : ".";
-}
-
-static void pause_ms(long ms)
-{
-    nanosleep(&(struct timespec){ ms / 1000, (ms % 1000) * 1000000L }, NULL);
-}
-
-/* Waits for every pid, at most `seconds` in all; kills the rest (status -1). */
-static void wait_all(const pid_t *pid, int *status, int n, double seconds)
-{
-    int done[NODES] = {0}, left = n;
-    for (double waited = 0; left > 0 && waited < seconds; waited += 0.05) {
-        for (int i = 0; i < n; i++)
-            if (!done[i] && waitpid(pid[i], &status[i], WNOHANG) == pid[i]) {
-                done[i] = 1;
-                left--;
-            }
-        if (left > 0)
-            pause_ms(50);
-    }
-    for (int i = 0; i < n; i++)
-        if (!done[i]) {
-            kill(pid[i], SIGKILL);
-            waitpid(pid[i], &status[i], 0);
-            status[i] = -1;
-        }
-}
 
 static void refused_realms_are_left_out_and_the_rest_finish(void **state)
 {
@@ -76,17 +46,15 @@ static void refused_realms_are_left_out_and_the_rest_finish(void **state)
     snprintf(args, sizeof args, "keygen %s", keys_dir);
     assert_int_equal(cca_run_issuer(args), 0);
 
-    char state_dir[NODES][1100], key[NODES][P4_KEY_Z85_CHARS + 1], ep[NODES][64];
+    char state_dir[NODES][1100], key[NODES][P4_KEY_Z85_CHARS + 1];
+    int port[NODES];
     p4_identity id[NODES];
     for (int i = 0; i < NODES; i++) {
         char name[16];
         snprintf(name, sizeof name, "n%d", i);
         test_path_in(dir, name, state_dir[i], sizeof state_dir[i]);
-        p4_error err = {0};
-        if (p4_identity_load_or_create(state_dir[i], &id[i], NULL, &err) != P4_OK)
-            fail_msg("%s", err.message);
-        p4_key_to_z85(id[i].public_key, key[i]);
-        snprintf(ep[i], sizeof ep[i], "tcp://127.0.0.1:%d", test_free_port());
+        test_node_identity(state_dir[i], key[i], &id[i]);
+        port[i] = test_free_port();
     }
 
     /* node 4's token: real and well measured, but bound to node 0's key and
@@ -127,12 +95,9 @@ static void refused_realms_are_left_out_and_the_rest_finish(void **state)
             "[model]\ncfg = %s/configs/models/mlp-28x28x1.cfg\n"
             "proxy_cfg = %s/configs/models/logreg-28x28x1.cfg\nbatch = 10\nseed = 5\n"
             "[dp]\ntarget_epsilon = 8\n[p4]\nmethod = p4\nrounds = 2\ngroup_size = 2\n"
-            "[node]\nid = %d\nlisten = %s\nstate = %s\ntimeout = 40\n",
-            NODES, source_dir(), source_dir(), i, ep[i], state_dir[i]);
-        for (int j = 0; j < NODES; j++)
-            if (j != i)
-                used += (size_t)snprintf(text + used, sizeof text - used, "peers = %d@%s@%s\n",
-                                         j, ep[j], key[j]);
+            "[node]\nid = %d\nlisten = tcp://127.0.0.1:%d\nstate = %s\ntimeout = 90\n",
+            NODES, test_source_dir(), test_source_dir(), i, port[i], state_dir[i]);
+        test_append_peers(text, sizeof text, &used, NODES, i, port, key);
         snprintf(text + used, sizeof text - used,
                  "[tee]\nbackend = cca\ncpak = %s/cpak.pub.pem\n"
                  "realm_initial_measurement = %s\nevidence = command\nevidence_command = %s\n",
@@ -148,7 +113,7 @@ static void refused_realms_are_left_out_and_the_rest_finish(void **state)
         pid[i] = test_spawn(argv, out[i], errlog[i]);
     }
     int status[NODES];
-    wait_all(pid, status, NODES, NODE_SECONDS);
+    test_wait_all(pid, status, NODES, NODE_SECONDS);
 
     char *log[NODES], *json[NODES];
     for (int i = 0; i < NODES; i++) {

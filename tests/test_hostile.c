@@ -14,6 +14,7 @@
  * count member 2 as missing (so nothing the stranger sent counted), and log
  * the stranger's refused key. */
 #include "support/test_support.h"
+#include "support/test_nodes.h"
 
 #include <math.h>
 #include <signal.h>
@@ -35,63 +36,13 @@
 #include "common/progress.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist"
-#define NODE_SECONDS 120.0 /* bound on one node's whole run */
-
-static const char *source_dir(void)
-{
-    return getenv("P4_SOURCE_DIR") ? getenv("P4_SOURCE_DIR") : ".";
-}
+#define NODE_SECONDS 600.0 /* bound on one node's whole run (generous: load 20+) */
 
 static void make_identity(const char *dir, const char *name, char *path, size_t size,
                           p4_identity *id, char key[P4_KEY_Z85_CHARS + 1])
 {
     snprintf(path, size, "%s/%s", dir, name);
-    p4_error err = {0};
-    if (p4_identity_load_or_create(path, id, NULL, &err) != P4_OK)
-        fail_msg("%s", err.message);
-    p4_key_to_z85(id->public_key, key);
-}
-
-static void pause_ms(long ms)
-{
-    nanosleep(&(struct timespec){ ms / 1000, (ms % 1000) * 1000000L }, NULL);
-}
-
-/* Waits for pid at most `seconds`; kills it (status -1) after that. */
-static int wait_bounded(pid_t pid, double seconds)
-{
-    int status = 0;
-    for (double waited = 0; waited < seconds; waited += 0.05) {
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return status;
-        pause_ms(50);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return -1;
-}
-
-/* 1 once the file at path holds `what` (polled for at most `seconds`). */
-static int wait_for_text(const char *path, const char *what, double seconds)
-{
-    for (double waited = 0; waited < seconds; waited += 0.05) {
-        char *text = test_read_all(path);
-        int found = strstr(text, what) != NULL;
-        free(text);
-        if (found)
-            return 1;
-        pause_ms(50);
-    }
-    return 0;
-}
-
-/* The integer after "key": in json; -1 if absent. */
-static long json_int(const char *json, const char *key)
-{
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\":", key);
-    const char *s = strstr(json, pattern);
-    return s ? strtol(s + strlen(pattern), NULL, 10) : -1;
+    test_node_identity(path, key, id);
 }
 
 /* A ZeroMQ transport for member `id` with identity `me`, admitting and
@@ -353,7 +304,7 @@ static void hostile_peers_do_not_stop_training(void **state)
                  "[dp]\ntarget_epsilon = 8\n[p4]\nmethod = proxyfl-avg\nrounds = 4\n"
                  "[node]\nid = %d\nlisten = %s\npeers = %d@%s@%s, 2@%s@%s\nstate = %s\n"
                  "timeout = 8\n",
-                 source_dir(), source_dir(), i, ep[i], other, ep[other], k[other], ep2, k[2],
+                 test_source_dir(), test_source_dir(), i, ep[i], other, ep[other], k[other], ep2, k[2],
                  d[i]);
         char name[16];
         snprintf(name, sizeof name, "n%d.ini", i);
@@ -369,7 +320,7 @@ static void hostile_peers_do_not_stop_training(void **state)
     }
     int listening = 1;
     for (int i = 0; i < 2; i++)
-        listening &= wait_for_text(errlog[i], "listening on", 60);
+        listening &= test_wait_for_text(errlog[i], "listening on", 300);
 
     p4_rng rng;
     assert_int_equal(p4_rng_init_seeded(&rng, 12, "hostile-garbage"), P4_OK);
@@ -396,7 +347,7 @@ static void hostile_peers_do_not_stop_training(void **state)
     for (int i = 0; i < 2; i++) {
         drain(member2, 0.2);
         if (!ended[i])
-            status[i] = wait_bounded(pid[i], end - p4_now_seconds());
+            status[i] = test_wait_bounded(pid[i], end - p4_now_seconds());
     }
     p4_transport_destroy(&member2);
     p4_transport_destroy(&stranger);
@@ -427,7 +378,8 @@ static void hostile_peers_do_not_stop_training(void **state)
                 fail_msg("node %d's log lacks '%s':\n%s", i, why[w], log[i]);
         /* The nodes' own count: 6 drops by the receiver.  The accepted
          * HEARTBEAT is not a drop: membership takes it (cluster/membership.h). */
-        long dropped = json_int(json[i], "dropped"), missing = json_int(json[i], "missing");
+        long dropped = (long)test_json_number(json[i], "dropped"),
+             missing = (long)test_json_number(json[i], "missing");
         /* In 4 rounds each node waits for member 2 in two (the exponential
          * graph of 3 members); had the stranger's round-0 PROXY in member
          * 2's name counted, node 0 would miss one less. */
@@ -443,7 +395,7 @@ static void hostile_peers_do_not_stop_training(void **state)
         char so[1200], se[1200];
         snprintf(so, sizeof so, "%s/status%d.out", dir, i);
         snprintf(se, sizeof se, "%s/status%d.err", dir, i);
-        int st = wait_bounded(test_spawn(argv, so, se), 60);
+        int st = test_wait_bounded(test_spawn(argv, so, se), 300);
         assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
         char *s = test_read_all(so);
         if (!strstr(s, "\"status\":\"finished\""))

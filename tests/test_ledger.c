@@ -67,11 +67,12 @@ static void spend_survives_reopen(void **state)
     assert_int_equal(p4_ledger_total_steps(l, &steps, &err), P4_OK);
     assert_true(after == before);
     assert_int_equal(steps, 600);
-    p4_dp_phase got[4];
+    p4_dp_phase *got = NULL;
     int n = 0;
-    assert_int_equal(p4_ledger_phases(l, got, 4, &n, &err), P4_OK);
+    assert_int_equal(p4_ledger_phases(l, 0, &got, &n, &err), P4_OK);
     assert_int_equal(n, 2);
     assert_int_equal(got[1].steps, 500);
+    free(got);
     p4_ledger_close(&l);
 
     /* Opened for a report, it adopts the stored settings. */
@@ -94,6 +95,45 @@ static void spend_survives_reopen(void **state)
     free(report);
     free(db);
     test_remove_tree(dir);
+}
+
+/* Every restart that recalibrates the noise adds a (q, sigma) phase: a
+ * ledger of 40 of them (more than callers once had room for) is read whole,
+ * in order, with room for the caller's one more. */
+static void forty_phases_are_all_read(void **state)
+{
+    const char *dir = *state;
+    char db[1100];
+    test_path_in(dir, "forty.db", db, sizeof db);
+    p4_ledger *l = NULL;
+    p4_error err = {0};
+    assert_int_equal(p4_ledger_open(db, 1000.0, 1e-5, &l, &err), P4_OK);
+    enum { PHASES = 40 };
+    p4_dp_phase want[PHASES + 1];
+    for (int i = 0; i < PHASES; i++) {
+        want[i] = (p4_dp_phase){ 0.01, 1.0 + 0.05 * i, 10 + i };
+        assert_int_equal(p4_ledger_record(l, "proxy", "cotrain", want[i].sample_rate,
+                                          want[i].noise_multiplier, want[i].steps, &err),
+                         P4_OK);
+    }
+    p4_dp_phase *got = NULL;
+    int n = 0;
+    assert_int_equal(p4_ledger_phases(l, 1, &got, &n, &err), P4_OK);
+    assert_int_equal(n, PHASES);
+    for (int i = 0; i < PHASES; i++) {
+        assert_true(got[i].sample_rate == want[i].sample_rate);
+        assert_true(got[i].noise_multiplier == want[i].noise_multiplier);
+        assert_int_equal(got[i].steps, want[i].steps);
+    }
+    got[n] = (p4_dp_phase){ 1.0, 2.0, 1 }; /* the spare slot is the caller's */
+    /* what the ledger spent is the composition of exactly these phases */
+    double spent, expected;
+    assert_int_equal(p4_ledger_spent(l, &spent, &err), P4_OK);
+    p4_rdp_epsilon(got, n, 1e-5, NULL, 0, &expected, NULL, NULL);
+    assert_true(fabs(spent - expected) < 1e-12);
+    free(got);
+    assert_int_equal(p4_ledger_phases(l, -1, &got, &n, &err), P4_EINVAL);
+    p4_ledger_close(&l);
 }
 
 static void refuses_past_target(void **state)
@@ -304,11 +344,12 @@ static void two_handles_see_each_other(void **state)
     assert_int_equal(p4_ledger_record(a, "proxy", "train", 0.01, 1.0, 100, &err), P4_OK);
     /* b opened before a recorded: it still sees the record. */
     assert_true(spent_of(b) == spent_of(a) && spent_of(b) > 0);
-    p4_dp_phase ph[4];
+    p4_dp_phase *ph = NULL;
     int n = 0;
-    assert_int_equal(p4_ledger_phases(b, ph, 4, &n, &err), P4_OK);
+    assert_int_equal(p4_ledger_phases(b, 0, &ph, &n, &err), P4_OK);
     assert_int_equal(n, 1);
     assert_int_equal(ph[0].steps, 100);
+    free(ph);
 
     /* b records until refused, counting a's steps too. */
     int rc = P4_OK, blocks = 0;
@@ -677,6 +718,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(spend_survives_reopen),
+        cmocka_unit_test_setup_teardown(forty_phases_are_all_read, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
         cmocka_unit_test(refuses_past_target),
         cmocka_unit_test(settings_and_bad_files),
         cmocka_unit_test(sigkill_never_undercounts),

@@ -17,6 +17,7 @@
  *     node.db says "stopped after k of R rounds" with its finished rounds,
  *     and its peer (told by BYE) finishes without waiting for it. */
 #include "support/test_support.h"
+#include "support/test_nodes.h"
 
 #include <math.h>
 #include <signal.h>
@@ -35,11 +36,6 @@
 #define FMNIST "/usr/share/datasets/fashion-mnist"
 #define NODES 4
 
-static const char *source_dir(void)
-{
-    return getenv("P4_SOURCE_DIR") ? getenv("P4_SOURCE_DIR") : ".";
-}
-
 /* The shared experiment: clustered Fashion-MNIST, `clients` clients in 2
  * latent clusters, `rounds` rounds, plus `extra` at the end. */
 static void base_config(const char *dir, const char *name, int clients, int rounds,
@@ -53,80 +49,14 @@ static void base_config(const char *dir, const char *name, int clients, int roun
              "[model]\ncfg = %s/configs/models/mlp-28x28x1.cfg\n"
              "proxy_cfg = %s/configs/models/logreg-28x28x1.cfg\nbatch = 10\nseed = 5\n"
              "[dp]\ntarget_epsilon = 8\n[p4]\nrounds = %d\ngroup_size = 2\n%s",
-             clients, source_dir(), source_dir(), rounds, extra);
+             clients, test_source_dir(), test_source_dir(), rounds, extra);
     test_write_text(dir, name, text, path, size);
-}
-
-/* ---- processes ---------------------------------------------------------------- */
-
-static void nap_ms(long ms)
-{
-    nanosleep(&(struct timespec){ ms / 1000, (ms % 1000) * 1000000L }, NULL);
-}
-
-/* Waits for pid at most `seconds`; kills it and fails the test after that. */
-static int wait_bounded(pid_t pid, double seconds)
-{
-    int status = 0;
-    for (double waited = 0; waited < seconds; waited += 0.05) {
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return status;
-        nap_ms(50);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    fail_msg("process %d did not end within %.0f s", (int)pid, seconds);
-    return -1;
-}
-
-/* Polls file until it holds text (at most `seconds`); 1 when it did. */
-static int wait_for_text(const char *file, const char *text, double seconds)
-{
-    for (double waited = 0; waited < seconds; waited += 0.05) {
-        char *s = test_read_all(file);
-        int found = strstr(s, text) != NULL;
-        free(s);
-        if (found)
-            return 1;
-        nap_ms(50);
-    }
-    return 0;
 }
 
 /* Runs a p4 command to completion (bounded); returns its stdout (free it). */
 static char *run_p4(char *const argv[], const char *dir, const char *tag)
 {
-    char out[1024], errfile[1024];
-    snprintf(out, sizeof out, "%s/%s.out", dir, tag);
-    snprintf(errfile, sizeof errfile, "%s/%s.err", dir, tag);
-    int status = wait_bounded(test_spawn(argv, out, errfile), 600);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        char *e = test_read_all(errfile);
-        fail_msg("%s exited with status %#x; stderr:\n%s", tag, status, e);
-    }
-    return test_read_all(out);
-}
-
-/* ---- JSON bits ------------------------------------------------------------------ */
-
-/* The numbers of "key":[a,b,...]; returns how many. */
-static int json_numbers(const char *json, const char *key, double *v, int max)
-{
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\":[", key);
-    const char *s = strstr(json, pattern);
-    if (!s)
-        return -1;
-    s += strlen(pattern);
-    int n = 0;
-    while (*s && *s != ']' && n < max) {
-        char *end;
-        v[n++] = strtod(s, &end);
-        if (end == s)
-            return -1;
-        s = end + (*end == ',');
-    }
-    return n;
+    return test_run_p4(argv, dir, tag, 0, 900);
 }
 
 /* ---- a set of nodes, each with its own config ---------------------------------- */
@@ -147,11 +77,7 @@ static void nodes_make(nodes *ns, const char *dir, int n)
     ns->n = n;
     for (int k = 0; k < n; k++) {
         snprintf(ns->dir[k], sizeof ns->dir[k], "%s/node-%d", dir, k);
-        p4_identity id;
-        p4_error err = {0};
-        if (p4_identity_load_or_create(ns->dir[k], &id, NULL, &err) != P4_OK)
-            fail_msg("%s", err.message);
-        p4_key_to_z85(id.public_key, ns->key[k]);
+        test_node_identity(ns->dir[k], ns->key[k], NULL);
         ns->port[k] = test_free_port();
         snprintf(ns->out[k], sizeof ns->out[k], "%s/node-%d.out", dir, k);
         snprintf(ns->err[k], sizeof ns->err[k], "%s/node-%d.err", dir, k);
@@ -194,7 +120,7 @@ static void nodes_start(nodes *ns, const char *bin)
 static void nodes_finish(nodes *ns)
 {
     for (int k = 0; k < ns->n; k++)
-        ns->status[k] = wait_bounded(ns->pid[k], 600);
+        ns->status[k] = test_wait_bounded(ns->pid[k], 600);
     for (int k = 0; k < ns->n; k++)
         if (!WIFEXITED(ns->status[k]) || WEXITSTATUS(ns->status[k]) != 0) {
             for (int j = 0; j < ns->n; j++) {
@@ -224,7 +150,7 @@ static char *sim_of(const char *dir, int rounds)
 static void nodes_match_sim(const nodes *ns, const char *sim)
 {
     double a[NODES];
-    assert_int_equal(json_numbers(sim, "accuracy", a, NODES), NODES);
+    assert_int_equal(test_json_numbers(sim, "accuracy", a, NODES), NODES);
     char sim_groups[256];
     test_json_value(sim, "groups", sim_groups, sizeof sim_groups);
     assert_true(strlen(sim_groups) > 4);
@@ -238,14 +164,6 @@ static void nodes_match_sim(const nodes *ns, const char *sim)
             fail_msg("node %d: groups %s, p4 sim %s", k, v, sim_groups);
         free(json);
     }
-}
-
-static int log_has(const char *file, const char *text)
-{
-    char *s = test_read_all(file);
-    int found = strstr(s, text) != NULL;
-    free(s);
-    return found;
 }
 
 /* ---- config checks ------------------------------------------------------------------ */
@@ -329,17 +247,17 @@ static void join_and_compare(const char *dir, int trust)
     nodes_match_sim(&ns, sim);
     free(sim);
     for (int k = 1; k < NODES; k++) {
-        if (!log_has(ns.err[k], "joined: all 4 members known")) {
+        if (!test_file_has(ns.err[k], "joined: all 4 members known")) {
             char *log = test_read_all(ns.err[k]);
             fail_msg("node %d's log does not say it joined:\n%s", k, log);
         }
-        if (trust && !log_has(ns.err[k], "vouches for it (trust_bootstrap)")) {
+        if (trust && !test_file_has(ns.err[k], "vouches for it (trust_bootstrap)")) {
             char *log = test_read_all(ns.err[k]);
             fail_msg("node %d admitted no vouched key:\n%s", k, log);
         }
     }
     /* node 0 in the trusted case is a static member: it says nothing about joining */
-    assert_int_equal(log_has(ns.err[0], "joining:"), !trust);
+    assert_int_equal(test_file_has(ns.err[0], "joining:"), !trust);
 }
 
 static void bootstrap_join_matches_sim(void **state)
@@ -377,7 +295,7 @@ static void stalled_node_is_dropped_then_rejoins(void **state)
     }
     nodes_start(&ns, bin);
     /* stop the victim once it has finished round 2: it is then in round 3 */
-    if (!wait_for_text(ns.err[victim], "round 2/8", 300)) {
+    if (!test_wait_for_text(ns.err[victim], "round 2/8", 300)) {
         for (int k = 0; k < NODES; k++)
             kill(ns.pid[k], SIGKILL);
         fail_msg("node %d never reached round 2", victim);
@@ -390,9 +308,9 @@ static void stalled_node_is_dropped_then_rejoins(void **state)
     int partner = -1;
     for (double waited = 0; waited < 120 && partner < 0; waited += 0.05) {
         for (int k = 0; k < NODES && partner < 0; k++)
-            if (k != victim && log_has(ns.err[k], dropped))
+            if (k != victim && test_file_has(ns.err[k], dropped))
                 partner = k;
-        nap_ms(50);
+        test_pause_ms(50);
     }
     kill(ns.pid[victim], SIGCONT);
     nodes_finish(&ns);
@@ -404,7 +322,7 @@ static void stalled_node_is_dropped_then_rejoins(void **state)
         fail_msg("node %d's log lacks the drop or the rejoin of node %d:\n%s", partner, victim,
                  log);
     free(log);
-    if (!log_has(ns.err[victim], "this node itself was stalled for")) {
+    if (!test_file_has(ns.err[victim], "this node itself was stalled for")) {
         log = test_read_all(ns.err[victim]);
         fail_msg("node %d did not notice its own stall:\n%s", victim, log);
     }
@@ -439,8 +357,8 @@ static void differing_view_is_resynchronised(void **state)
     char *cl = run_p4(argv, dir, "cluster");
     unsetenv("P4_TEST_SKEW_VIEW");
     double a[NODES], b[NODES];
-    assert_int_equal(json_numbers(sim, "accuracy", a, NODES), NODES);
-    assert_int_equal(json_numbers(cl, "accuracy", b, NODES), NODES);
+    assert_int_equal(test_json_numbers(sim, "accuracy", a, NODES), NODES);
+    assert_int_equal(test_json_numbers(cl, "accuracy", b, NODES), NODES);
     for (int k = 0; k < NODES; k++)
         if (fabs(a[k] - b[k]) > 1e-6)
             fail_msg("client %d: sim %.9f, cluster %.9f", k, a[k], b[k]);
@@ -450,15 +368,15 @@ static void differing_view_is_resynchronised(void **state)
     assert_string_equal(ga, gb);
     char log2[1200];
     snprintf(log2, sizeof log2, "%s/node-2/node.log", states);
-    if (!log_has(log2, "test hook: moved itself to group") ||
-        !log_has(log2, "its grouping view differs from the majority's (3 of 4 views agree") ||
-        !log_has(log2, "re-synchronised: adopted the majority's grouping view")) {
+    if (!test_file_has(log2, "test hook: moved itself to group") ||
+        !test_file_has(log2, "its grouping view differs from the majority's (3 of 4 views agree") ||
+        !test_file_has(log2, "re-synchronised: adopted the majority's grouping view")) {
         char *log = test_read_all(log2);
         fail_msg("node 2's log does not show the re-synchronisation:\n%s", log);
     }
     char log0[1200];
     snprintf(log0, sizeof log0, "%s/node-0/node.log", states);
-    assert_true(log_has(log0, "peer 2 computed different groups (3 of 4 views agree with this "
+    assert_true(test_file_has(log0, "peer 2 computed different groups (3 of 4 views agree with this "
                               "one); sending it the majority's view"));
     free(sim);
     free(cl);
@@ -479,13 +397,13 @@ static void sigterm_stops_between_rounds(void **state)
     nodes_config(&ns, dir, 0, rounds, to1, 0, "");
     nodes_config(&ns, dir, 1, rounds, to0, 0, "");
     nodes_start(&ns, bin);
-    if (!wait_for_text(ns.err[1], "round 2/40", 300)) {
+    if (!test_wait_for_text(ns.err[1], "round 2/40", 300)) {
         kill(ns.pid[0], SIGKILL);
         kill(ns.pid[1], SIGKILL);
         fail_msg("node 1 never reached round 2");
     }
     kill(ns.pid[1], SIGTERM);
-    int s1 = wait_bounded(ns.pid[1], 120), s0 = wait_bounded(ns.pid[0], 600);
+    int s1 = test_wait_bounded(ns.pid[1], 300), s0 = test_wait_bounded(ns.pid[0], 600);
     char *log1 = test_read_all(ns.err[1]), *log0 = test_read_all(ns.err[0]);
     if (!WIFSIGNALED(s1) || WTERMSIG(s1) != SIGTERM)
         fail_msg("node 1: expected an end by SIGTERM, got %#x:\n%s", s1, log1);

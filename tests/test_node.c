@@ -13,6 +13,7 @@
  *     in the grouping's exchange), it ends by SIGTERM and node.db says
  *     "stopped" after 0 rounds. */
 #include "support/test_support.h"
+#include "support/test_nodes.h"
 
 #include <errno.h>
 #include <math.h>
@@ -36,11 +37,6 @@
 #define KEY_A "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
 #define KEY_B "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
 
-static const char *source_dir(void)
-{
-    return getenv("P4_SOURCE_DIR") ? getenv("P4_SOURCE_DIR") : ".";
-}
-
 /* A small clustered Fashion-MNIST config (as test_protocol's duo) with
  * `clients` clients in 2 latent clusters, plus `extra` text at the end. */
 static void write_config(const char *dir, const char *name, int clients, const char *extra,
@@ -54,7 +50,7 @@ static void write_config(const char *dir, const char *name, int clients, const c
              "[model]\ncfg = %s/configs/models/mlp-28x28x1.cfg\n"
              "proxy_cfg = %s/configs/models/logreg-28x28x1.cfg\nbatch = 10\nseed = 5\n"
              "[dp]\ntarget_epsilon = 8\n[p4]\nrounds = 2\ngroup_size = 2\n%s",
-             clients, source_dir(), source_dir(), extra);
+             clients, test_source_dir(), test_source_dir(), extra);
     test_write_text(dir, name, text, path, size);
 }
 
@@ -138,7 +134,7 @@ static void node_section_refusals(void **state)
     expect_refusal(dir, "[tee]\nbackend = sgx\n",
                    "[tee] backend = sgx: the backends built are `software`, `optee` and `cca`");
     expect_refusal(dir, "[nodes]\nid = 1\n", "unknown section (sections: [data], [model], [dp], "
-                                             "[p4], [attack], [node], [tee])");
+                                             "[p4], [attack], [node], [tee], [serve])");
 }
 
 /* ---- writing a config back ------------------------------------------------------ */
@@ -214,7 +210,7 @@ static void node_needs_every_member(void **state)
 static int doc_ini_blocks(char **blocks, int max)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/docs/node.md", source_dir());
+    snprintf(path, sizeof path, "%s/docs/node.md", test_source_dir());
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
     static char text[1 << 16];
@@ -275,54 +271,10 @@ static void docs_example_is_consistent(void **state)
 
 /* ---- processes ---------------------------------------------------------------------- */
 
-/* Waits for pid at most `seconds`; kills it and fails the test after that. */
-static int wait_bounded(pid_t pid, double seconds)
-{
-    int status = 0;
-    for (double waited = 0; waited < seconds; waited += 0.05) {
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return status;
-        nanosleep(&(struct timespec){ 0, 50000000 }, NULL);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    fail_msg("process %d did not end within %.0f s", (int)pid, seconds);
-    return -1;
-}
-
 /* Runs a p4 command to completion (bounded); returns its stdout (free it). */
 static char *run_p4(char *const argv[], const char *dir, const char *tag, int expect_status)
 {
-    char out[1024], errfile[1024];
-    snprintf(out, sizeof out, "%s/%s.out", dir, tag);
-    snprintf(errfile, sizeof errfile, "%s/%s.err", dir, tag);
-    int status = wait_bounded(test_spawn(argv, out, errfile), 900);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != expect_status) {
-        char *e = test_read_all(errfile);
-        fail_msg("%s exited with %d, expected %d; stderr:\n%s", tag,
-                 WIFEXITED(status) ? WEXITSTATUS(status) : -1, expect_status, e);
-    }
-    return test_read_all(out);
-}
-
-/* The numbers of "key":[a,b,...] in json; returns how many. */
-static int json_numbers(const char *json, const char *key, double *v, int max)
-{
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\":[", key);
-    const char *s = strstr(json, pattern);
-    if (!s)
-        return -1;
-    s += strlen(pattern);
-    int n = 0;
-    while (*s && *s != ']' && n < max) {
-        char *end;
-        v[n++] = strtod(s, &end);
-        if (end == s)
-            return -1;
-        s = end + (*end == ',');
-    }
-    return n;
+    return test_run_p4(argv, dir, tag, expect_status, 900);
 }
 
 static void cluster_matches_sim(void **state)
@@ -345,8 +297,8 @@ static void cluster_matches_sim(void **state)
     char *cl = run_p4(cluster_argv, dir, "cluster", 0);
 
     double a[8], b[8];
-    assert_int_equal(json_numbers(sim, "accuracy", a, 8), 4);
-    assert_int_equal(json_numbers(cl, "accuracy", b, 8), 4);
+    assert_int_equal(test_json_numbers(sim, "accuracy", a, 8), 4);
+    assert_int_equal(test_json_numbers(cl, "accuracy", b, 8), 4);
     for (int k = 0; k < 4; k++)
         if (fabs(a[k] - b[k]) > 1e-6)
             fail_msg("client %d: sim %.9f, cluster %.9f\nsim: %s\ncluster: %s", k, a[k], b[k], sim, cl);
@@ -431,11 +383,7 @@ static void make_node_dir(const char *dir, const char *name, char *path, size_t 
                           char key[P4_KEY_Z85_CHARS + 1])
 {
     snprintf(path, size, "%s/%s", dir, name);
-    p4_identity id;
-    p4_error err = {0};
-    if (p4_identity_load_or_create(path, &id, NULL, &err) != P4_OK)
-        fail_msg("%s", err.message);
-    p4_key_to_z85(id.public_key, key);
+    test_node_identity(path, key, NULL);
 }
 
 static void wrong_peer_key_fails_clearly(void **state)
@@ -466,7 +414,7 @@ static void wrong_peer_key_fails_clearly(void **state)
     char *a0[] = { (char *)bin, "node", "--config", c0, "--reproducible", NULL };
     char *a1[] = { (char *)bin, "node", "--config", c1, "--reproducible", NULL };
     pid_t pid0 = test_spawn(a0, o0, e0), pid1 = test_spawn(a1, o1, e1);
-    int s0 = wait_bounded(pid0, 300), s1 = wait_bounded(pid1, 300);
+    int s0 = test_wait_bounded(pid0, 300), s1 = test_wait_bounded(pid1, 300);
     char *l0 = test_read_all(e0), *l1 = test_read_all(e1);
     if (!WIFEXITED(s0) || WEXITSTATUS(s0) != 1 || !WIFEXITED(s1) || WEXITSTATUS(s1) != 1)
         fail_msg("expected both nodes to fail with status 1:\nnode 0:\n%s\nnode 1:\n%s", l0, l1);
@@ -521,19 +469,13 @@ static void sigterm_stops_a_node(void **state)
         unlink(e0);
         pid_t pid = test_spawn(a0, o0, e0);
         /* wait until the node is in the protocol (its start line is logged) */
-        char *log = NULL;
-        for (int i = 0; i < 3000; i++) {
-            free(log);
-            log = test_read_all(e0);
-            if (strstr(log, "listening on"))
-                break;
-            nanosleep(&(struct timespec){ 0, 50000000 }, NULL);
+        if (!test_wait_for_text(e0, "listening on", 300)) {
+            kill(pid, SIGKILL);
+            fail_msg("the node never logged 'listening on' within 300 s");
         }
-        assert_non_null(strstr(log, "listening on"));
-        free(log);
         kill(pid, SIGTERM);
-        int status = wait_bounded(pid, 60);
-        log = test_read_all(e0);
+        int status = test_wait_bounded(pid, 300);
+        char *log = test_read_all(e0);
         if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGTERM)
             fail_msg("expected an end by SIGTERM, got wait status %#x; log:\n%s", status, log);
         assert_non_null(strstr(log, "SIGTERM: stopping after the current step"));

@@ -16,6 +16,7 @@
  *     config, is refused with a message naming it.
  * Every wait is bounded; node processes die with the test (PDEATHSIG). */
 #include "support/test_support.h"
+#include "support/test_nodes.h"
 
 #include <math.h>
 #include <signal.h>
@@ -37,16 +38,6 @@
 #define NODES 4
 #define ROUNDS 5
 
-static const char *source_dir(void)
-{
-    return getenv("P4_SOURCE_DIR") ? getenv("P4_SOURCE_DIR") : ".";
-}
-
-static void pause_ms(int ms)
-{
-    nanosleep(&(struct timespec){ ms / 1000, (ms % 1000) * 1000000L }, NULL);
-}
-
 /* Four clients in two latent clusters, P4 with groups of two, DP at epsilon
  * 8: a round takes a fraction of a second, long enough to be killed in. */
 static void write_base(const char *dir, char *path, size_t size)
@@ -59,7 +50,7 @@ static void write_base(const char *dir, char *path, size_t size)
              "[model]\ncfg = %s/configs/models/mlp-28x28x1.cfg\n"
              "proxy_cfg = %s/configs/models/logreg-28x28x1.cfg\nbatch = 20\nseed = 11\n"
              "[dp]\ntarget_epsilon = 8\n[p4]\nrounds = %d\ngroup_size = 2\n",
-             NODES, source_dir(), source_dir(), ROUNDS);
+             NODES, test_source_dir(), test_source_dir(), ROUNDS);
     test_write_text(dir, "base.ini", text, path, size);
 }
 
@@ -83,12 +74,7 @@ static void cluster_make(cluster *c, const char *dir, double timeout, int reprod
     int port[NODES];
     for (int k = 0; k < NODES; k++) {
         snprintf(c->state[k], sizeof c->state[k], "%s/node-%d", dir, k);
-        p4_identity id;
-        p4_error err = {0};
-        if (p4_identity_load_or_create(c->state[k], &id, NULL, &err) != P4_OK)
-            fail_msg("%s", err.message);
-        p4_key_to_z85(id.public_key, key[k]);
-        p4_identity_wipe(&id);
+        test_node_identity(c->state[k], key[k], NULL);
         port[k] = test_free_port();
         snprintf(c->out[k], sizeof c->out[k], "%s/node.out", c->state[k]);
         snprintf(c->log[k], sizeof c->log[k], "%s/node.log", c->state[k]);
@@ -99,10 +85,7 @@ static void cluster_make(cluster *c, const char *dir, double timeout, int reprod
         size_t used = (size_t)snprintf(text, sizeof text, "%s[node]\nid = %d\n"
                                        "listen = tcp://127.0.0.1:%d\nstate = %s\ntimeout = %g\n",
                                        base, k, port[k], c->state[k], timeout);
-        for (int j = 0; j < NODES; j++)
-            if (j != k)
-                used += (size_t)snprintf(text + used, sizeof text - used,
-                                         "peers = %d@tcp://127.0.0.1:%d@%s\n", j, port[j], key[j]);
+        test_append_peers(text, sizeof text, &used, NODES, k, port, key);
         char name[32];
         snprintf(name, sizeof name, "node-%d.ini", k);
         test_write_text(dir, name, text, c->config[k], sizeof c->config[k]);
@@ -163,18 +146,14 @@ static void dump_logs(const cluster *c)
 /* Waits at most `seconds` for node k to end; its wait status. */
 static int node_wait(cluster *c, int k, double seconds)
 {
-    int status = 0;
-    for (double waited = 0; waited < seconds; waited += 0.05) {
-        if (waitpid(c->pid[k], &status, WNOHANG) == c->pid[k]) {
-            c->pid[k] = 0;
-            return status;
-        }
-        pause_ms(50);
+    int status = test_wait_bounded(c->pid[k], seconds);
+    c->pid[k] = 0;
+    if (status == -1) {
+        dump_logs(c);
+        cluster_kill_all(c);
+        fail_msg("node %d did not end within %.0f s", k, seconds);
     }
-    dump_logs(c);
-    cluster_kill_all(c);
-    fail_msg("node %d did not end within %.0f s", k, seconds);
-    return -1;
+    return status;
 }
 
 static void node_wait_ok(cluster *c, int k, double seconds)
@@ -190,50 +169,17 @@ static void node_wait_ok(cluster *c, int k, double seconds)
 /* Waits (bounded) until node k's log holds `text`. */
 static void log_wait(cluster *c, int k, const char *text, double seconds)
 {
-    for (double waited = 0; waited < seconds; waited += 0.02) {
-        char *l = test_read_all(c->log[k]);
-        int there = strstr(l, text) != NULL;
-        free(l);
-        if (there)
-            return;
-        pause_ms(20);
-    }
+    if (test_wait_for_text(c->log[k], text, seconds))
+        return;
     dump_logs(c);
     cluster_kill_all(c);
     fail_msg("node %d never logged '%s' within %.0f s", k, text, seconds);
 }
 
-/* The number after "key": in json. */
-static double json_number(const char *json, const char *key)
-{
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\":", key);
-    const char *s = strstr(json, pattern);
-    if (!s)
-        fail_msg("no %s in %s", key, json);
-    return strtod(s + strlen(pattern), NULL);
-}
-
 /* Runs a p4 command to completion (bounded); its stdout (free it). */
 static char *run_p4(const cluster *c, char *const argv[], const char *tag)
 {
-    char out[1200], errfile[1200];
-    snprintf(out, sizeof out, "%s/%s.out", c->dir, tag);
-    snprintf(errfile, sizeof errfile, "%s/%s.err", c->dir, tag);
-    pid_t pid = test_spawn(argv, out, errfile);
-    int status = 0;
-    for (int i = 0; i < 6000 && waitpid(pid, &status, WNOHANG) != pid; i++) {
-        pause_ms(50);
-        if (i == 5999) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-        }
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        char *e = test_read_all(errfile);
-        fail_msg("%s failed (wait status %#x): %s", tag, status, e);
-    }
-    return test_read_all(out);
+    return test_run_p4(argv, c->dir, tag, 0, 900);
 }
 
 /* One integer column of node.db's runs row of `epoch` (or of checkpoint
@@ -287,8 +233,8 @@ static void ledger_check(const cluster *c, int k, long long *steps, double *spen
     char tag[32];
     snprintf(tag, sizeof tag, "budget-%d", k);
     char *json = run_p4(c, argv, tag);
-    if (fabs(json_number(json, "epsilon") - *spent) > 1e-6 ||
-        (long long)json_number(json, "steps") != *steps)
+    if (fabs(test_json_number(json, "epsilon") - *spent) > 1e-6 ||
+        (long long)test_json_number(json, "steps") != *steps)
         fail_msg("node %d: p4 budget says %s; the ledger file %lld steps, epsilon %.9f", k, json,
                  *steps, *spent);
     free(json);
@@ -303,14 +249,14 @@ static void killed_node_resumes(void **state)
     if (!getenv("P4_BIN")) TEST_SKIP("P4_BIN is not set (run under ctest)");
     static cluster c;
     /* long enough for the killed node to come back before its group goes on */
-    cluster_make(&c, *state, 60, 0);
+    cluster_make(&c, *state, 300, 0);
     for (int k = 0; k < NODES; k++)
         node_start(&c, k, -1);
     const int victim = 2;
     log_wait(&c, victim, "round 2/5:", 300);
-    pause_ms(80); /* into the next round: its local training or its exchange */
+    test_pause_ms(80); /* into the next round: its local training or its exchange */
     kill(c.pid[victim], SIGKILL);
-    int status = node_wait(&c, victim, 30);
+    int status = node_wait(&c, victim, 120);
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     node_start(&c, victim, -1);
     for (int k = 0; k < NODES; k++)
@@ -340,8 +286,8 @@ static void killed_node_resumes(void **state)
     char *st = run_p4(&c, argv, "status");
     test_json_value(st, "status", text, sizeof text);
     assert_string_equal(text, "\"finished\"");
-    assert_int_equal((int)json_number(st, "epoch"), 2);
-    assert_int_equal((long long)json_number(st, "resumed_round"), resumed);
+    assert_int_equal((int)test_json_number(st, "epoch"), 2);
+    assert_int_equal((long long)test_json_number(st, "resumed_round"), resumed);
     char *targv[] = { (char *)c.bin, "status", "--state", c.state[victim], NULL };
     char *tst = run_p4(&c, targv, "status-text");
     char expect[96];
@@ -368,7 +314,7 @@ static void killed_node_resumes(void **state)
         if (k != victim && spent[victim] < spent[k] - 1e-3)
             fail_msg("node %d spent %.6f, node %d (restarted) only %.6f", k, spent[k], victim,
                      spent[victim]);
-    assert_true(fabs(json_number(st, "epsilon") - spent[victim]) < 1e-6);
+    assert_true(fabs(test_json_number(st, "epsilon") - spent[victim]) < 1e-6);
     free(st);
 }
 
@@ -379,7 +325,7 @@ static void reproducible_restart_matches_sim(void **state)
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     if (!getenv("P4_BIN")) TEST_SKIP("P4_BIN is not set (run under ctest)");
     static cluster c;
-    cluster_make(&c, *state, 60, 1);
+    cluster_make(&c, *state, 300, 1);
     char *sim_argv[] = { (char *)c.bin, "sim", "--config", c.base, "--reproducible", "--json",
                          "--quiet", NULL };
     char *sim = run_p4(&c, sim_argv, "sim");
@@ -414,7 +360,7 @@ static void reproducible_restart_matches_sim(void **state)
         double want = strtod(acc, &end);
         acc = end + 1;
         char *out = test_read_all(c.out[k]);
-        double got = json_number(out, "accuracy");
+        double got = test_json_number(out, "accuracy");
         char groups[128];
         test_json_value(out, "groups", groups, sizeof groups);
         if (fabs(got - want) > 1e-6 || strcmp(groups, groups_sim) != 0) {
@@ -423,12 +369,12 @@ static void reproducible_restart_matches_sim(void **state)
                      groups, want, groups_sim, out);
         }
         if (k == victim)
-            assert_int_equal((int)json_number(out, "resumed_round"), 2);
+            assert_int_equal((int)test_json_number(out, "resumed_round"), 2);
         free(out);
     }
     /* the restarted node spent exactly the undisturbed plan */
     long long steps;
-    double spent, sim_eps = json_number(sim, "epsilon");
+    double spent, sim_eps = test_json_number(sim, "epsilon");
     ledger_check(&c, victim, &steps, &spent);
     assert_int_equal(steps, plan_steps());
     assert_true(fabs(spent - sim_eps) < 1e-6);
@@ -449,7 +395,7 @@ static void dead_node_is_left_out(void **state)
     const int victim = 3;
     log_wait(&c, victim, "round 1/5:", 300);
     kill(c.pid[victim], SIGKILL);
-    node_wait(&c, victim, 30);
+    node_wait(&c, victim, 120);
     int missing = 0;
     for (int k = 0; k < NODES; k++) {
         if (k == victim)
@@ -459,7 +405,7 @@ static void dead_node_is_left_out(void **state)
         char text[64];
         test_json_value(out, "status", text, sizeof text);
         assert_string_equal(text, "\"finished\"");
-        missing += (int)json_number(out, "missing");
+        missing += (int)test_json_number(out, "missing");
         free(out);
     }
     /* its group-mate went on without it in the rounds it missed */
@@ -497,7 +443,7 @@ static void bad_checkpoints_are_refused(void **state)
                                       "substr(proxy_params, 1, 10)", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     node_start(&c, 0, -1);
-    int status = node_wait(&c, 0, 120);
+    int status = node_wait(&c, 0, 300);
     char *log = test_read_all(c.log[0]);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 1 ||
         !strstr(log, "the checkpoint's proxy weights hold 10 bytes, not a whole number of floats"))
@@ -513,7 +459,7 @@ static void bad_checkpoints_are_refused(void **state)
     free(text);
     snprintf(c.config[1], sizeof c.config[1], "%s", changed);
     node_start(&c, 1, -1);
-    status = node_wait(&c, 1, 120);
+    status = node_wait(&c, 1, 300);
     log = test_read_all(c.log[1]);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 1 ||
         !strstr(log, "node.db holds a checkpoint of another run (client 1 of 4, p4, 5 rounds"))

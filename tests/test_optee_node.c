@@ -8,6 +8,7 @@
  * node's SQLite ledger (which reserves steps in blocks) and the target:
  * every DP step and logits release was charged in the TA before its noise. */
 #include "support/test_support.h"
+#include "support/test_nodes.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -37,25 +38,6 @@ static void write_config(const char *dir, const char *name, const char *backend,
              "group_size = 2\ndistance_layers = last\nkd_alpha = 0.25\nkd_temperature = 1\n"
              "[tee]\nbackend = %s\n", src, src, backend);
     test_write_text(dir, name, text, path, size);
-}
-
-/* Runs argv to completion; returns stdout (free it); fails unless exit 0. */
-static char *run(char *const argv[], const char *dir, const char *tag)
-{
-    char out[512], errfile[512], name[64];
-    snprintf(name, sizeof name, "%s.out", tag);
-    test_path_in(dir, name, out, sizeof out);
-    snprintf(name, sizeof name, "%s.err", tag);
-    test_path_in(dir, name, errfile, sizeof errfile);
-    pid_t pid = test_spawn(argv, out, errfile);
-    assert_true(pid > 0);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        char *e = test_read_all(errfile);
-        fail_msg("%s failed: %s", tag, e);
-    }
-    return test_read_all(out);
 }
 
 /* The JSON array after "key": in text, as written. */
@@ -97,11 +79,11 @@ static void optee_cluster_equals_software_sim(void **state)
 
     char *const sim_argv[] = { (char *)bin, "sim", "--config", sw_ini, "--reproducible", "--json",
                                "--quiet", "--state-dir", sim_state, NULL };
-    char *sim = run(sim_argv, dir, "sim");
+    char *sim = test_run_p4(sim_argv, dir, "sim", 0, 1200);
     char *const cluster_argv[] = { (char *)bin, "cluster", "--config", tee_ini, "--nodes", "4",
                                    "--reproducible", "--json", "--quiet", "--state",
                                    cluster_state, NULL };
-    char *cluster = run(cluster_argv, dir, "cluster");
+    char *cluster = test_run_p4(cluster_argv, dir, "cluster", 0, 1200);
     char a[256], b[256];
     json_array(sim, "accuracy", a, sizeof a);
     json_array(cluster, "accuracy", b, sizeof b);
@@ -145,5 +127,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(optee_cluster_equals_software_sim, test_temp_dir_setup,
                                         test_temp_dir_teardown),
     };
-    return test_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@
 #include "cluster/zmq_curve.h"
 #include "common/rng.h"
 #include "model/model.h"
+#include "p4node/serve_settings.h"
 #include "p4node/private_model.h"
 #include "p4node/query.h"
 #include "p4node/query_input.h"
@@ -502,6 +503,59 @@ static void input_formats(void **state)
 
 /* ---- a real node's model ---- */
 
+/* `p4 serve --config`: [serve] through config.c's key table (errors name the
+ * file, line and key), [tee] as tee/cca/settings.c reads it, the rest of a
+ * node's config skipped. */
+static void serve_settings_come_from_the_key_table(void **state)
+{
+    const char *dir = *state;
+    char path[1100];
+    p4_serve_settings s;
+    p4_error err = {0};
+    /* a node's config with a [serve] section: the other sections are not read */
+    test_write_text(dir, "node.ini",
+                    "[data]\ndataset = nothing-known\n[mystery]\nx = 1\n"
+                    "[serve]\nlisten = tcp://0.0.0.0:0\nprobabilities = true\nmax_rows = 1024\n"
+                    "[tee]\nbackend = cca\nevidence = command\nevidence_command = /bin/true\n",
+                    path, sizeof path);
+    if (p4_serve_settings_load(path, &s, &err) != P4_OK)
+        fail_msg("%s", err.message);
+    assert_string_equal(s.listen, "tcp://0.0.0.0:0");
+    assert_int_equal(s.probabilities, 1);
+    assert_int_equal(s.max_rows, 1024);
+    assert_string_equal(s.tee.backend, "cca");
+    assert_string_equal(s.tee.evidence_command, "/bin/true");
+    assert_int_equal(p4_serve_settings_attested(&s, &err), 1);
+    /* no [serve]: the defaults */
+    test_write_text(dir, "empty.ini", "[p4]\nrounds = 3\n", path, sizeof path);
+    assert_int_equal(p4_serve_settings_load(path, &s, &err), P4_OK);
+    assert_string_equal(s.listen, P4_SERVE_DEFAULT_LISTEN);
+    assert_int_equal(s.probabilities, 0);
+    assert_int_equal(s.max_rows, 256);
+    assert_int_equal(p4_serve_settings_attested(&s, &err), 0);
+
+    static const struct { const char *text, *message; } bad[] = {
+        { "[serve]\nmax_rows = 0\n", "bad.ini:2: [serve] max_rows = 0: " },
+        { "[serve]\nmax_rows = 1025\n", "1..1024" },
+        { "[serve]\nprobabilities = maybe\n", "bad.ini:2: [serve] probabilities = maybe: " },
+        { "[serve]\nlisten = udp://1.2.3.4:5\n", "must be tcp://ADDRESS:PORT" },
+        { "[serve]\nlisten = tcp://1.2.3.4:70000\n", "0..65535" },
+        { "[serve]\nport = 7\n", "unknown key (keys of [serve]: listen, probabilities, max_rows)" },
+        { "[serve]\nmax_rows = 2\nmax_rows = 3\n", "duplicate key (first set on line 2)" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        test_write_text(dir, "bad.ini", bad[i].text, path, sizeof path);
+        p4_error_clear(&err);
+        assert_int_equal(p4_serve_settings_load(path, &s, &err), P4_ECONFIG);
+        if (!strstr(err.message, bad[i].message))
+            fail_msg("%s: '%s', want '%s'", bad[i].text, err.message, bad[i].message);
+    }
+    /* [tee] is still checked by its own reader */
+    test_write_text(dir, "tee.ini", "[tee]\nbackend = optee\n", path, sizeof path);
+    assert_int_equal(p4_serve_settings_load(path, &s, &err), P4_OK);
+    assert_int_equal(p4_serve_settings_attested(&s, &err), P4_ECONFIG);
+}
+
 #define FMNIST "/usr/share/datasets/fashion-mnist"
 
 static void finished_node_leaves_a_servable_model(void **state)
@@ -562,6 +616,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(garbage_requests_are_dropped, test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test(input_formats),
+        cmocka_unit_test_setup_teardown(serve_settings_come_from_the_key_table,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(finished_node_leaves_a_servable_model,
                                         test_temp_dir_setup, test_temp_dir_teardown),
     };

@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dp/ledger.h"
+#include "p4node/run_report.h"
 #include "p4node/simulation.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist"
@@ -176,15 +178,63 @@ static void logits_mode_is_accounted(void **state)
         p4_ledger *l = NULL;
         p4_error err = {0};
         assert_int_equal(p4_ledger_open_existing(path, &l, &err), P4_OK);
-        p4_dp_phase ph[8];
+        p4_dp_phase *ph = NULL;
         int n = 0;
-        assert_int_equal(p4_ledger_phases(l, ph, 8, &n, &err), P4_OK);
+        assert_int_equal(p4_ledger_phases(l, 0, &ph, &n, &err), P4_OK);
         long long releases = 0;
         for (int i = 0; i < n; i++)
             if (ph[i].sample_rate == 1.0) releases += ph[i].steps;
+        free(ph);
         assert_int_equal(releases, 3);
         p4_ledger_close(&l);
     }
+}
+
+/* The JSON summary of a run, as `p4 sim --json` prints it (free it). */
+static char *report_json(const p4_config *cfg, const p4_sim_result *r)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    assert_non_null(out);
+    p4_run_report report = { .cfg = cfg, .method = P4_METHOD_P4, .epsilon_target = 4,
+                             .reproducible = 1, .result = r };
+    p4_run_report_json(out, &report);
+    fclose(out);
+    return text;
+}
+
+/* Multi-Krum needs more than 2f + 2 members; in groups of at most 4 with
+ * krum_f = 1 every aggregation is the mean.  The run says so (counts and the
+ * JSON's warnings) and computes exactly what aggregate = mean does. */
+static void multikrum_in_small_groups_says_it_used_the_mean(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    const char *dir = *state;
+    p4_config mean_cfg, krum_cfg;
+    assert_int_equal(small_config(&mean_cfg, dir, "aggregate = mean\n"), 0);
+    assert_int_equal(small_config(&krum_cfg, dir, "aggregate = multikrum\nkrum_f = 1\n"), 0);
+    p4_sim_result mean, krum;
+    run(&mean_cfg, P4_METHOD_P4, 4, dir, &mean);
+    char krum_state[1100];
+    test_path_in(dir, "krum", krum_state, sizeof krum_state);
+    assert_int_equal(mkdir(krum_state, 0700), 0);
+    run(&krum_cfg, P4_METHOD_P4, 4, krum_state, &krum);
+
+    assert_int_equal(mean.krum_fallbacks, 0);
+    assert_int_equal(krum.krum_fallbacks, 8 * 3); /* every client, every round */
+    assert_true(krum.krum_smallest >= 1 && krum.krum_smallest <= 4);
+    for (int k = 0; k < 8; k++)
+        assert_true(krum.accuracy[k] == mean.accuracy[k]);
+    char *mj = report_json(&mean_cfg, &mean), *kj = report_json(&krum_cfg, &krum);
+    assert_null(strstr(mj, "\"warnings\""));
+    if (!strstr(kj, "\"warnings\":[\"aggregate = multikrum fell back to the mean in 24 "
+                    "client-round(s): multi-Krum needs more than 2 krum_f + 2 = 4 group members"))
+        fail_msg("no fallback warning in %s", kj);
+    free(mj);
+    free(kj);
+    p4_sim_result_free(&mean);
+    p4_sim_result_free(&krum);
 }
 
 static void spent_ledger_stops_the_run(void **state)
@@ -216,6 +266,8 @@ int main(void)
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(logits_mode_is_accounted, test_temp_dir_setup,
                                         test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(multikrum_in_small_groups_says_it_used_the_mean,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(spent_ledger_stops_the_run, test_temp_dir_setup,
                                         test_temp_dir_teardown),
     };
