@@ -115,17 +115,7 @@ static int parse_options(int argc, char **argv, audit_cli *c)
                 c->opt.canaries);
         return 2;
     }
-    p4_error err = {0};
-    if (p4_config_load(config, &c->cfg, &err) != P4_OK) {
-        fprintf(stderr, "p4 audit: %s\n", err.message);
-        return 2;
-    }
-    c->opt.epsilon = c->cfg.dp_enabled && c->cfg.target_epsilon > 0 ? c->cfg.target_epsilon : INFINITY;
-    if (epsilon && !p4_parse_epsilon(epsilon, &c->opt.epsilon)) {
-        fprintf(stderr, "p4 audit: --epsilon '%s' must be a positive number or inf\n", epsilon);
-        return 2;
-    }
-    return -1;
+    return p4_cli_config_epsilon("audit", config, epsilon, &c->cfg, &c->opt.epsilon);
 }
 
 /* ,"name":v with non-finite numbers as null. */

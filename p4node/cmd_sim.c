@@ -50,6 +50,23 @@ int p4_parse_epsilon(const char *text, double *out)
     return 1;
 }
 
+int p4_cli_config_epsilon(const char *command, const char *config, const char *epsilon,
+                          p4_config *cfg, double *out)
+{
+    p4_error err = {0};
+    if (p4_config_load(config, cfg, &err) != P4_OK) {
+        fprintf(stderr, "p4 %s: %s\n", command, err.message);
+        return 2;
+    }
+    *out = cfg->dp_enabled && cfg->target_epsilon > 0 ? cfg->target_epsilon : INFINITY;
+    if (epsilon && !p4_parse_epsilon(epsilon, out)) {
+        fprintf(stderr, "p4 %s: --epsilon '%s' must be a positive number or inf\n", command,
+                epsilon);
+        return 2;
+    }
+    return -1;
+}
+
 /* Returns -1 to go on, else the exit status. */
 static int parse_options(int argc, char **argv, p4_sim_cli *c)
 {

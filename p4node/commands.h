@@ -12,6 +12,7 @@ int p4_cmd_sim(int argc, char **argv);     /* p4 sim --config F ...         */
 int p4_cmd_sweep(int argc, char **argv);   /* p4 sweep --config F ...       */
 int p4_cmd_attest(int argc, char **argv);  /* p4 attest verify|fetch ...    */
 int p4_cmd_audit(int argc, char **argv);   /* p4 audit --config F ...       */
+int p4_cmd_leakage(int argc, char **argv); /* p4 leakage --config F ...     */
 int p4_cmd_node(int argc, char **argv);    /* p4 node --config F ...        */
 int p4_cmd_status(int argc, char **argv);  /* p4 status --state DIR         */
 int p4_cmd_cluster(int argc, char **argv); /* p4 cluster --config F --nodes N */

@@ -19,6 +19,7 @@ static const command commands[] = {
     {"sweep",  p4_cmd_sweep,  "sweep epsilon x method x seed; write a table and a plot"},
     {"attest", p4_cmd_attest, "CCA attestation tokens: 'attest verify', 'attest fetch'"},
     {"audit",  p4_cmd_audit,  "one-run empirical privacy audit: a lower bound on epsilon"},
+    {"leakage", p4_cmd_leakage, "membership inference: whole model vs only what leaves the TA"},
     {"node",   p4_cmd_node,   "run one member of a networked P4 run (ZeroMQ, CURVE)"},
     {"status", p4_cmd_status, "show a node's latest run from its state folder"},
     {"cluster", p4_cmd_cluster, "run N p4 node processes of one config on loopback"},

@@ -30,6 +30,13 @@
 /* Parses "inf" or a positive finite number (a target epsilon); 1 on success. */
 int p4_parse_epsilon(const char *text, double *out);
 
+/* `p4 audit` and `p4 leakage`: loads config into cfg and sets *out to the
+ * --epsilon text if given, else [dp] target_epsilon when [dp] is enabled,
+ * else INFINITY.  Returns -1 to go on, or 2 after printing the error as
+ * "p4 <command>: ...". */
+int p4_cli_config_epsilon(const char *command, const char *config, const char *epsilon,
+                          p4_config *cfg, double *out);
+
 typedef struct p4_sim_options {
     p4_method method;
     double epsilon;          /* target per client; INFINITY = no DP        */
