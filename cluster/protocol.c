@@ -696,22 +696,31 @@ static int swap_slices_lying(run *r, size_t length, unsigned char *everyone, hel
 
 /* The groups from the distances among the m peers in the run (ids[a] is the
  * a-th): with the slice guard on, near-copies train alone
- * (cluster/slice_guard.h; it needs the slices, so the simulator's shared
- * board is off then and slice is never NULL here).  sub[a]: ids[a]'s group. */
+ * (cluster/slice_guard.h: from the sampled distances and the slices'
+ * fingerprints, the board's when slice is NULL).  sub[a]: ids[a]'s group. */
 static int group_slices(run *r, const float **slice, const int *ids, const double *dist,
                         const unsigned char *known, int m, size_t length, p4_rng *rng, int *sub,
                         p4_error *err)
 {
     const p4_config *cfg = r->spec->cfg;
     p4_grouping_params params = { cfg->group_size };
-    if (cfg->duplicate_slice_ratio <= 0 || !slice)
+    if (cfg->duplicate_slice_ratio <= 0)
         return p4_group_clients(dist, known, m, &params, rng, sub, &r->res->ngroups, err);
     unsigned char *alone = malloc((size_t)m);
-    if (!alone)
+    uint64_t *mine = slice ? malloc((size_t)m * sizeof *mine) : NULL;
+    const uint64_t *fingerprint = mine;
+    if (!alone || (slice && !mine)) {
+        free(alone);
+        free(mine);
         return p4_error_set(err, P4_ENOMEM, "out of memory for the slice guard");
-    int flagged = 0;
-    int rc = p4_slice_guard_flag(slice, m, length, cfg->duplicate_slice_ratio, alone, &flagged,
-                                 err);
+    }
+    int flagged = 0, rc = slice ? P4_OK : p4_slice_board_fingerprints(r->spec->board, &fingerprint,
+                                                                       err);
+    for (int a = 0; a < m && rc == P4_OK && slice; a++)
+        rc = p4_slice_fingerprint(slice[a], length, &mine[a], err);
+    if (rc == P4_OK)
+        rc = p4_slice_guard_flag_sampled(dist, known, fingerprint, m,
+                                         cfg->duplicate_slice_ratio, alone, &flagged, err);
     for (int a = 0; a < m && rc == P4_OK && r->spec->log; a++)
         if (alone[a])
             fprintf(r->spec->log, "p4 peer %d: peer %d's warm-up slice is a near-copy of "
@@ -720,6 +729,7 @@ static int group_slices(run *r, const float **slice, const int *ids, const doubl
         rc = p4_group_clients_guarded(dist, known, m, &params, rng, alone, sub, &r->res->ngroups,
                                       err);
     free(alone);
+    free(mine);
     return rc;
 }
 

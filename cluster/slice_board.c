@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cluster/similarity.h"
+#include "cluster/slice_guard.h"
 #include "common/progress.h"
 
 struct p4_slice_board {
@@ -16,6 +17,7 @@ struct p4_slice_board {
     size_t length;
     float *slices;            /* n x length, row k once peer k published */
     unsigned char *have;      /* n */
+    uint64_t *fingerprint;    /* n: each slice's, for the slice guard */
     unsigned char *known;     /* n x n, from the first distances call */
     double *dist;             /* n x n */
     int dist_state;           /* 0 none, 1 being computed, 2 ready, -1 failed */
@@ -35,8 +37,9 @@ int p4_slice_board_new(p4_slice_board **out, int n, p4_error *err)
         b->have = calloc((size_t)n, 1);
         b->have_digest = calloc((size_t)n, 1);
         b->digests = calloc((size_t)n, 32);
+        b->fingerprint = calloc((size_t)n, sizeof *b->fingerprint);
     }
-    if (!b || !b->have || !b->have_digest || !b->digests) {
+    if (!b || !b->have || !b->have_digest || !b->digests || !b->fingerprint) {
         if (b) {
             free(b->have);
             free(b->have_digest);
@@ -63,6 +66,7 @@ void p4_slice_board_destroy(p4_slice_board **board)
     p4_slice_board *b = *board;
     free(b->slices);
     free(b->have);
+    free(b->fingerprint);
     free(b->known);
     free(b->dist);
     free(b->digests);
@@ -78,7 +82,10 @@ int p4_slice_board_publish(p4_slice_board *b, int self, const float *slice, size
 {
     if (!b || !slice || length < 1 || self < 0 || self >= b->n)
         return p4_error_set(err, P4_EINVAL, "slice board publish: bad arguments");
-    int rc = P4_OK;
+    uint64_t fingerprint; /* hashed by its publisher: n hashes in all, not n^2 */
+    int rc = p4_slice_fingerprint(slice, length, &fingerprint, err);
+    if (rc != P4_OK)
+        return rc;
     pthread_mutex_lock(&b->lock);
     if (!b->slices) {
         b->length = length;
@@ -93,6 +100,7 @@ int p4_slice_board_publish(p4_slice_board *b, int self, const float *slice, size
         rc = p4_error_set(err, P4_EPEER, "peer %d published its slice twice", self);
     if (rc == P4_OK) {
         memcpy(b->slices + (size_t)self * length, slice, length * sizeof(float));
+        b->fingerprint[self] = fingerprint;
         b->have[self] = 1;
         if (++b->published == b->n)
             pthread_cond_broadcast(&b->changed);
@@ -257,11 +265,25 @@ void p4_slice_board_abort(p4_slice_board *b)
     pthread_mutex_unlock(&b->lock);
 }
 
+int p4_slice_board_fingerprints(p4_slice_board *b, const uint64_t **fingerprints, p4_error *err)
+{
+    if (!b || !fingerprints)
+        return p4_error_set(err, P4_EINVAL, "slice board fingerprints: bad arguments");
+    pthread_mutex_lock(&b->lock);
+    int all = b->published == b->n;
+    pthread_mutex_unlock(&b->lock);
+    if (!all)
+        return p4_error_set(err, P4_EINVAL, "slice board: fingerprints asked before every "
+                            "slice was published");
+    *fingerprints = b->fingerprint;
+    return P4_OK;
+}
+
 size_t p4_slice_board_bytes(const p4_slice_board *b)
 {
     if (!b)
         return 0;
     size_t nn = (size_t)b->n * b->n;
-    return (size_t)b->n * b->length * sizeof(float) + (size_t)b->n * 34 +
+    return (size_t)b->n * b->length * sizeof(float) + (size_t)b->n * (34 + sizeof(uint64_t)) +
            (b->known ? nn : 0) + (b->dist ? nn * sizeof(double) : 0);
 }

@@ -43,6 +43,12 @@ int p4_slice_board_wait(p4_slice_board *board, double deadline, p4_error *err);
 int p4_slice_board_distances(p4_slice_board *board, const unsigned char *known,
                              const double **dist, p4_error *err);
 
+/* After p4_slice_board_wait: each slice's p4_slice_fingerprint
+ * (cluster/slice_guard.h), computed once by its publisher; n values in peer
+ * order, owned by the board. */
+int p4_slice_board_fingerprints(p4_slice_board *board, const uint64_t **fingerprints,
+                                p4_error *err);
+
 /* The grouping's digest check without N^2 messages: peer `self` publishes
  * the 32-byte digest of the groups it found; p4_slice_board_wait_digests
  * waits until all n are there (P4_ETIMEOUT / P4_ENET as above) and points

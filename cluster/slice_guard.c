@@ -1,6 +1,7 @@
 /* slice_guard.c: near-copy detection of warm-up slices; see slice_guard.h. */
 #include "cluster/slice_guard.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,104 @@ int p4_slice_guard_flag(const float *const *slice, int n, size_t length, double 
     }
     free(d);
     free(sorted);
+    return rc;
+}
+
+int p4_slice_fingerprint(const float *slice, size_t length, uint64_t *out, p4_error *err)
+{
+    if (!slice || !out)
+        return p4_error_set(err, P4_EINVAL, "slice fingerprint: bad arguments");
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 8);
+    uint8_t le[256 * 4];
+    for (size_t at = 0; at < length;) {
+        size_t take = length - at < 256 ? length - at : 256;
+        for (size_t k = 0; k < take; k++) {
+            float v = slice[at + k] == 0 ? 0.0f : slice[at + k]; /* -0 -> +0 */
+            uint32_t bits;
+            memcpy(&bits, &v, sizeof bits);
+            for (int b = 0; b < 4; b++)
+                le[4 * k + b] = (uint8_t)(bits >> (8 * b));
+        }
+        crypto_generichash_update(&st, le, 4 * take);
+        at += take;
+    }
+    uint8_t h[8];
+    if (crypto_generichash_final(&st, h, sizeof h) != 0)
+        return p4_error_set(err, P4_ECRYPTO, "slice fingerprint: hashing failed");
+    *out = 0;
+    for (int b = 0; b < 8; b++)
+        *out |= (uint64_t)h[b] << (8 * b);
+    return P4_OK;
+}
+
+typedef struct {
+    uint64_t fingerprint;
+    int client;
+} keyed;
+
+static int compare_keyed(const void *pa, const void *pb)
+{
+    const keyed *a = pa, *b = pb;
+    if (a->fingerprint != b->fingerprint)
+        return (a->fingerprint > b->fingerprint) - (a->fingerprint < b->fingerprint);
+    return (a->client > b->client) - (a->client < b->client);
+}
+
+/* Flags every client whose fingerprint another client shares: one sort. */
+static int flag_equal_fingerprints(const uint64_t *fingerprint, int n, unsigned char *flagged,
+                                   p4_error *err)
+{
+    keyed *k = malloc((size_t)n * sizeof *k);
+    if (!k)
+        return p4_error_set(err, P4_ENOMEM, "slice guard: no memory for %d fingerprints", n);
+    for (int i = 0; i < n; i++)
+        k[i] = (keyed){ fingerprint[i], i };
+    qsort(k, (size_t)n, sizeof *k, compare_keyed);
+    for (int i = 1; i < n; i++)
+        if (k[i].fingerprint == k[i - 1].fingerprint)
+            flagged[k[i].client] = flagged[k[i - 1].client] = 1;
+    free(k);
+    return P4_OK;
+}
+
+int p4_slice_guard_flag_sampled(const double *dist, const unsigned char *known,
+                                const uint64_t *fingerprint, int n, double ratio,
+                                unsigned char *flagged, int *count, p4_error *err)
+{
+    if (!dist || n < 1 || !flagged || !count || !(ratio >= 0 && ratio <= 1))
+        return p4_error_set(err, P4_EINVAL, "slice guard: bad arguments");
+    memset(flagged, 0, (size_t)n);
+    *count = 0;
+    size_t pairs = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            pairs += !known || known[(size_t)i * n + j];
+    double *sorted = malloc((pairs ? pairs : 1) * sizeof *sorted);
+    if (!sorted)
+        return p4_error_set(err, P4_ENOMEM, "slice guard: no memory for %zu distances", pairs);
+    size_t p = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (!known || known[(size_t)i * n + j])
+                sorted[p++] = dist[(size_t)i * n + j];
+    double below = 0;
+    if (pairs > 0) {
+        qsort(sorted, pairs, sizeof *sorted, compare_doubles);
+        double median = pairs % 2 ? sorted[pairs / 2]
+                                  : 0.5 * (sorted[pairs / 2 - 1] + sorted[pairs / 2]);
+        below = ratio * median;
+    }
+    free(sorted);
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) {
+            size_t ij = (size_t)i * n + j;
+            if ((!known || known[ij]) && (dist[ij] == 0 || dist[ij] < below))
+                flagged[i] = flagged[j] = 1;
+        }
+    int rc = fingerprint ? flag_equal_fingerprints(fingerprint, n, flagged, err) : P4_OK;
+    for (int i = 0; i < n && rc == P4_OK; i++)
+        *count += flagged[i];
     return rc;
 }
 

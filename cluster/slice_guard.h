@@ -9,11 +9,20 @@
  * median distance over all pairs (or exactly 0) as a copy and puts both
  * clients in groups of their own: the attacker gains nothing, and the
  * target trains alone (so the lie can still deny it a group).  It cannot
- * tell a copy plus enough noise from an honest neighbour. */
+ * tell a copy plus enough noise from an honest neighbour.
+ *
+ * Two ways to run it: p4_slice_guard_flag compares all n (n - 1) / 2 pairs of
+ * slices (n^2 L / 2 work for slices of L values); p4_slice_guard_flag_sampled
+ * reads only the distances the grouping computed anyway (the pairs it
+ * samples, [p4] sample_peers) and catches exact copies among all pairs from
+ * 64-bit fingerprints, sorted: O(K log K + n L + n log n) for K sampled pairs.
+ * Over all pairs (sample_peers = 0) the two flag the same clients; the
+ * protocol runs the second. */
 #ifndef P4_CLUSTER_SLICE_GUARD_H
 #define P4_CLUSTER_SLICE_GUARD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cluster/grouping.h"
 #include "common/error.h"
@@ -25,6 +34,20 @@
  * flagged.  ratio in [0, 1]; 0 flags exact copies only. */
 int p4_slice_guard_flag(const float *const *slice, int n, size_t length, double ratio,
                         unsigned char *flagged, int *count, p4_error *err);
+
+/* A slice's fingerprint: the first 8 bytes of BLAKE2b over its values
+ * (little-endian IEEE bits, -0 read as +0, so that two slices at L1
+ * distance 0 have the same fingerprint). */
+int p4_slice_fingerprint(const float *slice, size_t length, uint64_t *out, p4_error *err);
+
+/* The guard from the grouping's own distances: flags every client i in a
+ * sampled pair (known[i*n+j], dist[i*n+j] symmetric) at distance 0 or below
+ * ratio x the median over the sampled pairs, and every client whose
+ * fingerprint equals another's (fingerprint may be NULL: sampled pairs
+ * only).  known NULL means every pair.  *count: how many were flagged. */
+int p4_slice_guard_flag_sampled(const double *dist, const unsigned char *known,
+                                const uint64_t *fingerprint, int n, double ratio,
+                                unsigned char *flagged, int *count, p4_error *err);
 
 /* p4_group_clients over the clients not `alone`, each alone client in a
  * group of its own; groups numbered in the order of their smallest member.

@@ -209,8 +209,9 @@ static const config_key config_keys[] = {
      .min = 0, .max = INT_MAX, .help = "multikrum: assumed number of Byzantine peers"},
     {.section = "p4", .name = "duplicate_slice_ratio", .type = KEY_DOUBLE,
      FIELD(duplicate_slice_ratio), .min = 0, .max = 1,
-     .help = "grouping guard: two warm-up slices closer (L1) than this fraction of the median "
-             "distance between all slices are taken as a copy; both clients then train alone "
+     .help = "grouping guard: two warm-up slices that are bit-identical, or that the grouping "
+             "compared and found closer (L1) than this fraction of the median distance over the "
+             "pairs it compared, are taken as a copy; both clients then train alone "
              "(0 = off; see docs/attacks.md)"},
     {.section = "p4", .name = "share", .type = KEY_ENUM, FIELD(share),
      .choices = "weights|logits", .help = "what peers exchange"},
