@@ -27,7 +27,8 @@
  * reports each phase's median over the steps, its share of the sum of the
  * medians and its GFLOP/s (FLOPs counted from the layer shapes, as for
  * the whole step; noise and update count none: noise gets ns per sample).
- * Text mode prints a table after the line; JSON gets a "profile" array. */
+ * Text mode prints a table after the line; JSON gets a "phases" array
+ * (bench/run shows it as a table per model and mode). */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -381,7 +382,7 @@ static void phase_medians(const bench *b, double median[P4_PHASES])
     free(v);
 }
 
-/* The profile: a table on stdout, or the JSON array's text (",\"profile\":[...]"). */
+/* The profile: a table on stdout, or the JSON array's text (",\"phases\":[...]"). */
 static void print_profile(const options *o, bench *b)
 {
     double median[P4_PHASES], flops[P4_PHASES], total = 0;
@@ -394,7 +395,7 @@ static void print_profile(const options *o, bench *b)
         printf("profile of %lld steps (median per phase; share of the sum of medians):\n"
                "  %-12s %9s %7s %9s\n", b->phase_steps, "phase", "ms/step", "share", "GFLOP/s");
     else
-        printf(",\"profile_steps\":%lld,\"profile\":[", b->phase_steps);
+        printf(",\"phase_steps\":%lld,\"phases\":[", b->phase_steps);
     int shown = 0;
     for (int p = 0; p < P4_PHASES; p++) {
         if (!o->dp && (p == P4_PHASE_NORMS || p == P4_PHASE_CLIPPED_SUM || p == P4_PHASE_NOISE))
