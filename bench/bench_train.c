@@ -29,6 +29,7 @@
  * the whole step; noise and update count none: noise gets ns per sample).
  * Text mode prints a table after the line; JSON gets a "phases" array
  * (bench/run shows it as a table per model and mode). */
+#include <cblas.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -439,10 +440,11 @@ static void print_result(const options *o, bench *b, long long steps, double ela
     size_t params = p4_model_param_count(b->model);
     if (!o->json) {
         printf("%s %s: %.1f examples/s in the fastest of %d stretches, %.1f over the run "
-               "(%lld steps of %d in %.3f s, %d threads, %s gemm), peak RSS %.1f MiB, "
-               "%zu params, last loss %.4f\n",
+               "(%lld steps of %d in %.3f s, %d threads, %s gemm, OpenBLAS core %s), "
+               "peak RSS %.1f MiB, %zu params, last loss %.4f\n",
                o->model, mode, rate, s->done, mean, steps, o->batch, elapsed, o->threads,
-               p4_gemm_backend(), peak_rss_mib(), params, loss / o->batch);
+               p4_gemm_backend(), openblas_get_corename(), peak_rss_mib(), params,
+               loss / o->batch);
         if (o->profile)
             print_profile(o, b);
         return;
@@ -452,9 +454,14 @@ static void print_result(const options *o, bench *b, long long steps, double ela
     printf(",\"mode\":\"%s\",\"impl\":\"p4\",\"examples_per_s\":%.1f,"
            "\"examples_per_s_mean\":%.1f,\"stretches\":%d,\"peak_rss_mib\":%.1f,"
            "\"batch\":%d,\"threads\":%d,\"steps\":%lld,\"seconds\":%.3f,\"params\":%zu,"
-           "\"gemm\":\"%s\",\"load_avg_1m\":",
+           "\"gemm\":\"%s\",\"blas_core\":",
            mode, rate, mean, s->done, peak_rss_mib(), o->batch, o->threads, steps, elapsed,
            params, p4_gemm_backend());
+    /* OpenBLAS's kernel family (OPENBLAS_CORETYPE can force an older one:
+     * Haswell's AVX2 kernels run at about half the speed of AVX-512's,
+     * docs/performance.md). */
+    p4_json_string(stdout, openblas_get_corename());
+    printf(",\"load_avg_1m\":");
     p4_json_number(stdout, round(load * 100) / 100);
     printf(",\"loss\":");
     p4_json_number(stdout, loss / o->batch);
