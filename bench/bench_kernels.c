@@ -5,6 +5,11 @@
  * On one thread (OpenBLAS and p4's workers both), in microseconds per call:
  *   - the convolution products of CNN1's layers, OpenBLAS against
  *     model/small_gemm.c (forward product and weight-gradient dots);
+ *   - one example's backward products of CNN1's and LeNet-5's second
+ *     convolutions (model/conv.c), darknet's way (im2col and an OpenBLAS
+ *     product, then col2im for the input delta) against p4's;
+ *   - the MLP's three products at batch 250 (OpenBLAS, one thread), in
+ *     GFLOP/s, with OpenBLAS's kernel family (OPENBLAS_CORETYPE picks it);
  *   - the 2x2 max-pool of one example, in cache, as the convolution calls
  *     it right after computing the example;
  *   - the DP noise sampler, in nanoseconds per sample.
@@ -19,6 +24,8 @@
 #include "common/rng.h"
 #include "common/workers.h"
 #include "common/ziggurat.h"
+#include "model/conv.h"
+#include "model/conv_same.h"
 #include "model/darknet_helpers.h"
 #include "model/maxpool.h"
 #include "model/small_gemm.h"
@@ -40,6 +47,24 @@ static double fastest(timed_fn *fn, void *ctx, int reps)
             best = per_call;
     }
     return best;
+}
+
+/* Two ways of the same work timed in alternation, round after round, each
+ * the fastest of `rounds` rounds of `reps` calls (seconds per call): on a
+ * loaded machine both then see the same share of the core. */
+static void fastest_pair(timed_fn *a, timed_fn *b, void *ctx, int reps, int rounds, double best[2])
+{
+    timed_fn *fn[2] = { a, b };
+    best[0] = best[1] = -1;
+    for (int r = 0; r < rounds; r++)
+        for (int w = 0; w < 2; w++) {
+            double start = p4_now_seconds();
+            for (int i = 0; i < reps; i++)
+                fn[w](ctx);
+            double per_call = (p4_now_seconds() - start) / reps;
+            if (best[w] < 0 || per_call < best[w])
+                best[w] = per_call;
+        }
 }
 
 /* --- products ----------------------------------------------------------------- */
@@ -97,6 +122,143 @@ static void bench_products(int reps)
         free(p.b);
         free(p.c);
     }
+}
+
+/* --- a convolution's backward, one example ------------------------------------ */
+
+typedef struct {
+    layer l;
+    float *input, *delta, *dx, *col, *g, *flipped;
+} conv_bench;
+
+static void conv_delta_im2col(void *ctx)
+{
+    conv_bench *c = ctx;
+    p4_conv_input_delta(&c->l, NULL, c->delta, c->col, c->dx);
+}
+
+static void conv_delta_p4(void *ctx)
+{
+    conv_bench *c = ctx;
+    p4_conv_input_delta(&c->l, c->flipped, c->delta, c->col, c->dx);
+}
+
+/* darknet's weight gradient: im2col, then an OpenBLAS NT product. */
+static void conv_gradient_blas(void *ctx)
+{
+    conv_bench *c = ctx;
+    const layer *l = &c->l;
+    const int k = l->size * l->size * l->c, n = l->out_w * l->out_h;
+    im2col_cpu(c->input, l->c, l->h, l->w, l->size, l->stride, l->pad, c->col);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, l->n, k, n, 1.0f, c->delta, n, c->col, n,
+                0.0f, c->g, k);
+}
+
+static void conv_gradient_p4(void *ctx)
+{
+    conv_bench *c = ctx;
+    p4_conv_example_weight_gradient(&c->l, c->input, c->delta, c->col, 0.0f, c->g);
+}
+
+static void bench_conv_backward(int reps)
+{
+    /* h = w, channels, filters, size, pad: CNN1's second layer at 28 and
+     * 32 wide inputs, LeNet-5's second layer. */
+    const int shapes[][5] = { { 14, 6, 16, 3, 1 }, { 16, 6, 16, 3, 1 }, { 14, 6, 16, 5, 0 } };
+    printf("a convolution's backward, one example, one core, us per call (darknet's way / p4;\n"
+           "the two alternate, each the fastest of %d rounds):\n", 8 * ROUNDS);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        conv_bench c;
+        memset(&c, 0, sizeof c);
+        layer *l = &c.l;
+        l->h = l->w = shapes[s][0];
+        l->c = shapes[s][1];
+        l->n = shapes[s][2];
+        l->size = shapes[s][3];
+        l->pad = shapes[s][4];
+        l->stride = 1;
+        l->groups = 1;
+        l->out_h = l->out_w = l->h + 2 * l->pad - l->size + 1;
+        l->nweights = l->n * l->c * l->size * l->size;
+        const size_t image = (size_t)l->c * l->h * l->w, out = (size_t)l->n * l->out_h * l->out_w;
+        const size_t col = (size_t)l->size * l->size * l->c * l->out_h * l->out_w;
+        l->weights = malloc((size_t)l->nweights * sizeof(float));
+        c.input = malloc(image * sizeof(float));
+        c.dx = calloc(image, sizeof(float));
+        c.delta = malloc(out * sizeof(float));
+        c.col = malloc(col * sizeof(float));
+        c.g = malloc((size_t)l->nweights * sizeof(float));
+        for (int i = 0; i < l->nweights; i++)
+            l->weights[i] = (float)(i % 7) * 0.1f - 0.3f;
+        for (size_t i = 0; i < image; i++)
+            c.input[i] = (float)(i % 11) * 0.1f;
+        for (size_t i = 0; i < out; i++)
+            c.delta[i] = (float)(i % 5) * 0.1f - 0.2f;
+        c.flipped = p4_conv_flipped_weights_new(l);
+        printf("  %dx%dx%d, %d filters %dx%d pad %d:\n", l->h, l->w, l->c, l->n, l->size,
+               l->size, l->pad);
+        double best[2];
+        const int rounds = 8 * ROUNDS, per_round = reps / 8 > 0 ? reps / 8 : 1;
+        if (c.flipped) {
+            fastest_pair(conv_delta_im2col, conv_delta_p4, &c, per_round, rounds, best);
+            printf("    input delta       %6.2f / %6.2f\n", 1e6 * best[0], 1e6 * best[1]);
+        }
+        fastest_pair(conv_gradient_blas, conv_gradient_p4, &c, per_round, rounds, best);
+        printf("    weight gradient   %6.2f / %6.2f\n", 1e6 * best[0], 1e6 * best[1]);
+        free(c.flipped);
+        free(l->weights);
+        free(c.input);
+        free(c.dx);
+        free(c.delta);
+        free(c.col);
+        free(c.g);
+    }
+}
+
+/* --- the MLP's products ---------------------------------------------------------- */
+
+typedef struct {
+    int ta, tb, m, n, k;
+    const float *a, *b;
+    float *c;
+} dense_product;
+
+static void dense_blas(void *ctx)
+{
+    dense_product *p = ctx;
+    cblas_sgemm(CblasRowMajor, p->ta ? CblasTrans : CblasNoTrans, p->tb ? CblasTrans : CblasNoTrans,
+                p->m, p->n, p->k, 1.0f, p->a, p->ta ? p->m : p->k, p->b, p->tb ? p->k : p->n,
+                1.0f, p->c, p->n);
+}
+
+static void bench_mlp_products(int reps)
+{
+    /* darknet's connected layer, batch 250, 784-200: forward X W^T (NT),
+     * the input delta D W (NN), the weight gradient D^T X (TN). */
+    const struct { const char *name; int ta, tb, m, n, k; } shapes[] = {
+        { "forward     X W^T", 0, 1, 250, 200, 784 },
+        { "input delta D W  ", 0, 0, 250, 784, 200 },
+        { "clipped sum D^T X", 1, 0, 200, 784, 250 },
+    };
+    const size_t big = 250 * 784;
+    float *a = malloc(big * sizeof(float)), *b = malloc(big * sizeof(float)),
+          *c = calloc(big, sizeof(float));
+    for (size_t i = 0; i < big; i++) {
+        a[i] = (float)(i % 17) * 0.01f;
+        b[i] = (float)(i % 13) * 0.01f;
+    }
+    printf("MLP products, batch 250, one core, OpenBLAS core %s, GFLOP/s (fastest of %d rounds):\n",
+           openblas_get_corename(), ROUNDS);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        dense_product p = { shapes[s].ta, shapes[s].tb, shapes[s].m, shapes[s].n, shapes[s].k,
+                            a, b, c };
+        double t = fastest(dense_blas, &p, reps / 20 > 0 ? reps / 20 : 1);
+        printf("  %s %3d x %3d x %3d: %6.1f\n", shapes[s].name, p.m, p.n, p.k,
+               2.0 * p.m * p.n * p.k / t / 1e9);
+    }
+    free(a);
+    free(b);
+    free(c);
 }
 
 /* --- max-pool ------------------------------------------------------------------- */
@@ -177,6 +339,8 @@ int main(int argc, char **argv)
     }
     p4_workers_set_threads(1); /* and OpenBLAS on one thread */
     bench_products(reps);
+    bench_conv_backward(reps);
+    bench_mlp_products(reps);
     bench_pool(reps);
     bench_noise(reps);
     return 0;

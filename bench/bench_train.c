@@ -27,7 +27,9 @@
  * reports each phase's median over the steps, its share of the sum of the
  * medians and its GFLOP/s (FLOPs counted from the layer shapes, as for
  * the whole step; noise and update count none: noise gets ns per sample).
- * Text mode prints a table after the line; JSON gets a "profile" array. */
+ * Text mode prints a table after the line; JSON gets a "phases" array
+ * (bench/run shows it as a table per model and mode). */
+#include <cblas.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -381,7 +383,7 @@ static void phase_medians(const bench *b, double median[P4_PHASES])
     free(v);
 }
 
-/* The profile: a table on stdout, or the JSON array's text (",\"profile\":[...]"). */
+/* The profile: a table on stdout, or the JSON array's text (",\"phases\":[...]"). */
 static void print_profile(const options *o, bench *b)
 {
     double median[P4_PHASES], flops[P4_PHASES], total = 0;
@@ -394,7 +396,7 @@ static void print_profile(const options *o, bench *b)
         printf("profile of %lld steps (median per phase; share of the sum of medians):\n"
                "  %-12s %9s %7s %9s\n", b->phase_steps, "phase", "ms/step", "share", "GFLOP/s");
     else
-        printf(",\"profile_steps\":%lld,\"profile\":[", b->phase_steps);
+        printf(",\"phase_steps\":%lld,\"phases\":[", b->phase_steps);
     int shown = 0;
     for (int p = 0; p < P4_PHASES; p++) {
         if (!o->dp && (p == P4_PHASE_NORMS || p == P4_PHASE_CLIPPED_SUM || p == P4_PHASE_NOISE))
@@ -438,10 +440,11 @@ static void print_result(const options *o, bench *b, long long steps, double ela
     size_t params = p4_model_param_count(b->model);
     if (!o->json) {
         printf("%s %s: %.1f examples/s in the fastest of %d stretches, %.1f over the run "
-               "(%lld steps of %d in %.3f s, %d threads, %s gemm), peak RSS %.1f MiB, "
-               "%zu params, last loss %.4f\n",
+               "(%lld steps of %d in %.3f s, %d threads, %s gemm, OpenBLAS core %s), "
+               "peak RSS %.1f MiB, %zu params, last loss %.4f\n",
                o->model, mode, rate, s->done, mean, steps, o->batch, elapsed, o->threads,
-               p4_gemm_backend(), peak_rss_mib(), params, loss / o->batch);
+               p4_gemm_backend(), openblas_get_corename(), peak_rss_mib(), params,
+               loss / o->batch);
         if (o->profile)
             print_profile(o, b);
         return;
@@ -451,9 +454,14 @@ static void print_result(const options *o, bench *b, long long steps, double ela
     printf(",\"mode\":\"%s\",\"impl\":\"p4\",\"examples_per_s\":%.1f,"
            "\"examples_per_s_mean\":%.1f,\"stretches\":%d,\"peak_rss_mib\":%.1f,"
            "\"batch\":%d,\"threads\":%d,\"steps\":%lld,\"seconds\":%.3f,\"params\":%zu,"
-           "\"gemm\":\"%s\",\"load_avg_1m\":",
+           "\"gemm\":\"%s\",\"blas_core\":",
            mode, rate, mean, s->done, peak_rss_mib(), o->batch, o->threads, steps, elapsed,
            params, p4_gemm_backend());
+    /* OpenBLAS's kernel family (OPENBLAS_CORETYPE can force an older one:
+     * Haswell's AVX2 kernels run at about half the speed of AVX-512's,
+     * docs/performance.md). */
+    p4_json_string(stdout, openblas_get_corename());
+    printf(",\"load_avg_1m\":");
     p4_json_number(stdout, round(load * 100) / 100);
     printf(",\"loss\":");
     p4_json_number(stdout, loss / o->batch);

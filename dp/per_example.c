@@ -76,6 +76,7 @@ typedef struct {
     p4_per_example *pe;
     layer_record *rec;
     float *col[P4_MAX_WORKERS];
+    float *flipped; /* p4_conv_flipped_weights_new, or NULL */
     double norm_s[P4_MAX_WORKERS], delta_s[P4_MAX_WORKERS]; /* profiling */
 } conv_share;
 
@@ -103,7 +104,7 @@ static void conv_examples(void *ctx, int first, int last, int worker)
         double t1 = timed ? p4_now_seconds() : 0;
 
         if (cs->net->delta != NULL)
-            p4_conv_input_delta(l, d, col, cs->net->delta + (size_t)b * image);
+            p4_conv_input_delta(l, cs->flipped, d, col, cs->net->delta + (size_t)b * image);
         if (timed) {
             cs->norm_s[worker] += t1 - t0;
             cs->delta_s[worker] += p4_now_seconds() - t1;
@@ -120,14 +121,17 @@ static void conv_backward(layer l, network net)
     /* Every example is independent (its activation gradient included):
      * spread them over p4's threads, each worker with its own im2col
      * buffer (worker 0 uses darknet's). */
-    conv_share cs = { &l, &net, pe, rec, { net.workspace }, { 0 }, { 0 } };
+    conv_share cs = { &l, &net, pe, rec, { net.workspace }, NULL, { 0 }, { 0 } };
     const size_t col_floats = (size_t)l.size * l.size * l.c * l.out_w * l.out_h;
     int workers = p4_workers_for(l.batch);
     for (int w = 1; w < workers; w++)
         if ((cs.col[w] = malloc(col_floats * sizeof(float))) == NULL)
             workers = w; /* fewer workers, same result */
     double t = p4_phase_start(pe->phases);
+    if (net.delta != NULL)
+        cs.flipped = p4_conv_flipped_weights_new(&l); /* NULL: the im2col route */
     p4_for_examples(l.batch, workers, conv_examples, &cs);
+    free(cs.flipped);
     if (pe->phases != NULL) {
         /* The wall time, split as the threads' own time was. */
         double wall = p4_now_seconds() - t, norm = 0, delta = 0;

@@ -33,8 +33,13 @@
 
 typedef void layer_fn(layer, network);
 
-void p4_conv_input_delta(const layer *l, const float *delta, float *col, float *dx)
+void p4_conv_input_delta(const layer *l, const float *flipped, const float *delta, float *col,
+                         float *dx)
 {
+    if (flipped != NULL) {
+        p4_conv_same_input_delta(l, flipped, delta, col, dx);
+        return;
+    }
     const int k = l->size * l->size * l->c, n = l->out_w * l->out_h;
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, l->n, 1.0f, l->weights, k, delta,
                 n, 0.0f, col, n);
@@ -44,6 +49,47 @@ void p4_conv_input_delta(const layer *l, const float *delta, float *col, float *
 static size_t column_floats(const layer *l)
 {
     return (size_t)l->size * l->size * l->c * l->out_w * l->out_h;
+}
+
+float *p4_conv_flipped_weights_new(const layer *l)
+{
+    if (!p4_conv_same_input_delta_applies(l, column_floats(l)))
+        return NULL;
+    float *flipped = malloc((size_t)l->n * l->size * l->size * l->c * sizeof(float));
+    if (flipped != NULL)
+        p4_conv_same_flip_weights(l, flipped);
+    return flipped;
+}
+
+/* A long kernel column (k > P4_SMALL_GEMM_MAX_K) with 16 or more filters:
+ * g^T (k x filters) = col (k x n) delta^T (n x filters), a few-rows product
+ * whose rows are the column image's (one vector of B per 16 filters), in
+ * place of OpenBLAS's small NT product (bench/bench_kernels).  delta^T and
+ * g^T live on the stack, so only when they fit. */
+enum { BY_COLUMN_ROWS_MAX_FLOATS = 8192 };
+
+static int by_column_rows(const layer *l)
+{
+    const int k = l->size * l->size * l->c, n = l->out_w * l->out_h;
+    return k > P4_SMALL_GEMM_MAX_K && l->n >= 16 && l->n <= 64 &&
+           ((size_t)n + k) * l->n <= BY_COLUMN_ROWS_MAX_FLOATS;
+}
+
+static void weight_gradient_by_column_rows(const layer *l, const float *col, const float *delta,
+                                           float beta, float *g)
+{
+    const int filters = l->n, k = l->size * l->size * l->c, n = l->out_w * l->out_h;
+    /* Sized exactly (by_column_rows bounds it): GCC sees every float written. */
+    float delta_t[(size_t)n * filters], g_t[(size_t)k * filters];
+    for (int f = 0; f < filters; f++)
+        for (int p = 0; p < n; p++)
+            delta_t[(size_t)p * filters + f] = delta[(size_t)f * n + p];
+    p4_gemm_few_rows(k, filters, n, col, n, delta_t, filters, g_t, filters);
+    for (int f = 0; f < filters; f++)
+        for (int j = 0; j < k; j++) {
+            float *out = g + (size_t)f * k + j;
+            *out = (beta != 0.0f ? *out : 0.0f) + g_t[(size_t)j * filters + f];
+        }
 }
 
 void p4_conv_example_weight_gradient(const layer *l, const float *input, const float *delta,
@@ -61,6 +107,8 @@ void p4_conv_example_weight_gradient(const layer *l, const float *input, const f
     const int k = l->size * l->size * l->c, n = l->out_w * l->out_h;
     if (k <= P4_SMALL_GEMM_MAX_K)
         p4_gemm_dots(l->n, k, n, delta, n, col, n, beta, g, k);
+    else if (by_column_rows(l))
+        weight_gradient_by_column_rows(l, col, delta, beta, g);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, l->n, k, n, 1.0f, delta, n, col, n,
                     beta, g, k);
@@ -75,6 +123,7 @@ typedef struct {
     int same;          /* forward without a column image (model/conv_same.h) */
     float *workspace[P4_MAX_WORKERS];
     float *updates[P4_MAX_WORKERS]; /* backward: worker w's weight and bias gradients (w > 0) */
+    float *flipped; /* backward: p4_conv_flipped_weights_new, or NULL */
 } conv_job;
 
 static int handled(const layer *l)
@@ -211,7 +260,7 @@ static void backward_examples(void *ctx, int first, int last, int worker)
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, m, 1.0f, l->weights,
                             k, delta, n, 0.0f, imd, n);
             else
-                p4_conv_input_delta(l, delta, job->workspace[worker], imd);
+                p4_conv_input_delta(l, job->flipped, delta, job->workspace[worker], imd);
         }
     }
 }
@@ -224,7 +273,10 @@ void backward_convolutional_layer(layer l, network net)
         run_darknet("backward_convolutional_layer", l, net);
         return;
     }
+    if (net.delta)
+        job.flipped = p4_conv_flipped_weights_new(&l); /* NULL: the im2col route */
     p4_for_examples(l.batch, workers, backward_examples, &job);
+    free(job.flipped);
     for (int w = 1; w < workers; w++) {
         cblas_saxpy(l.nweights, 1.0f, job.updates[w], 1, l.weight_updates, 1);
         cblas_saxpy(l.n, 1.0f, job.updates[w] + l.nweights, 1, l.bias_updates, 1);

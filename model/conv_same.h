@@ -33,4 +33,22 @@ void p4_conv_same_forward(const struct layer *l, const float *input, float *scra
 void p4_conv_same_weight_gradient(const struct layer *l, const float *input, const float *delta,
                                   float *scratch, float beta, float *g);
 
+/* The input delta of a stride-1 same layer is itself a same convolution:
+ * of the output deltas (filters planes of out_h x out_w), with the weights
+ * flipped in both spatial axes and filters and channels swapped, giving
+ * c planes.  Computed that way it needs no column image and no col2im
+ * pass, and its product is a few-rows one (c rows: the layer's input
+ * channels).  Whether l is such a layer (at most P4_FEW_ROWS_MAX input
+ * channels) and its scratch fits in `scratch_floats`. */
+int p4_conv_same_input_delta_applies(const struct layer *l, size_t scratch_floats);
+
+/* The flipped, swapped weights: c x (filters x size x size) floats, i.e.
+ * flipped[c][f][ky][kx] = weights[f][c][size-1-ky][size-1-kx]. */
+void p4_conv_same_flip_weights(const struct layer *l, float *flipped);
+
+/* One example: dx (c x h x w) += the input delta of `delta`
+ * (filters x out_h*out_w), as darknet's im2col route adds it. */
+void p4_conv_same_input_delta(const struct layer *l, const float *flipped, const float *delta,
+                              float *scratch, float *dx);
+
 #endif

@@ -8,9 +8,10 @@
  * 6x784x9 1.39 vs 0.54, 16x196x54 3.66 vs 2.00, 6x1024x27 5.17 vs 4.51,
  * 16x256x54 4.74 vs 2.59; the first layer's weight gradient as dots,
  * 6 x 9 of 784 4.27 vs 1.02 and 6 x 27 of 1024 13.0 vs 3.8.  The second
- * layer's weight gradient (16 x 54 dots of 196: 5.1 vs 7.1) stays with
- * OpenBLAS.  Equal to OpenBLAS's products up to float rounding
- * (tests/test_small_gemm.c). */
+ * layer's weight gradient (16 x 54 dots of 196: 5.1 vs 7.1 as dots) is
+ * instead the few-rows product col x delta^T (model/conv.c), and its input
+ * delta a few-rows same convolution (model/conv_same.h).  Equal to
+ * OpenBLAS's products up to float rounding (tests/test_small_gemm.c). */
 #ifndef P4_MODEL_SMALL_GEMM_H
 #define P4_MODEL_SMALL_GEMM_H
 
