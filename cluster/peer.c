@@ -220,11 +220,13 @@ int p4_peer_open(p4_peer *peer, const p4_peer_setup *setup, int k, p4_peer_plan 
     if (split->train_count < 1)
         return p4_error_set(err, P4_ECONFIG, "%s: client %d has no training examples", cfg->path, k);
     double q = spec.dp_params.sample_rate;
-    if (dp && strcmp(cfg->tee_backend, "optee") == 0 && cfg->tee_pp_start >= 0)
-        return p4_error_set(err, P4_EUNSUPPORTED, "%s: [tee] pp_start = %d: protected layers "
-                            "need the TA's cross-entropy, and a P4 proxy trains on distillation "
-                            "too: p4 sim and p4 node run the optee backend without protected "
-                            "layers only (docs/tee.md)", cfg->path, cfg->tee_pp_start);
+    /* Logits mode distils the proxy on public data without DP (a plain
+     * step the TA does not run) and its logits would come from the TA. */
+    if (dp && strcmp(cfg->tee_backend, "optee") == 0 && cfg->tee_pp_start >= 0 &&
+        strcmp(cfg->share, "logits") == 0)
+        return p4_error_set(err, P4_EUNSUPPORTED, "%s: [tee] pp_start = %d with [p4] share = "
+                            "logits: protected layers run in nodes with share = weights only "
+                            "(docs/tee.md, \"Nodes\")", cfg->path, cfg->tee_pp_start);
     if (dp) {
         char path[P4_PATH_MAX + 32];
         snprintf(path, sizeof path, "%s/client-%03d.db", setup->state_dir, k);

@@ -39,23 +39,8 @@ struct p4_client {
     } saved[2];              /* [0] private, [1] proxy */
     int proxy_layers;
     size_t *proxy_layer;     /* proxy_layers pairs (offset, length) */
+    size_t protected_floats; /* the proxy's tail held by the enclave ([tee] pp_start) */
 };
-
-/* The proxy's DP-SGD loss callback: KD towards the private model's
- * softened probabilities, rows [first, first + n) of the batch. */
-typedef struct {
-    const p4_client *client;
-} kd_context;
-
-static double proxy_kd_delta(void *user, const float *logits, const float *probs,
-                             int first, int n, int classes, float *delta)
-{
-    (void)probs;
-    const p4_client *c = ((const kd_context *)user)->client;
-    size_t at = (size_t)first * (size_t)classes;
-    return p4_kd_loss(logits, c->private_teacher + at, c->onehot + at, n, classes,
-                      c->spec.kd_alpha, c->spec.kd_temperature, delta);
-}
 
 /* probs at temperature T from probs at T = 1: softmax(z/T) = p^(1/T) / sum. */
 static void soften(float *probs, int n, int classes, double temperature)
@@ -185,6 +170,7 @@ int p4_client_new(p4_client **out, const p4_client_spec *spec, p4_error *err)
         p4_client_destroy(&c);
         return rc;
     }
+    c->protected_floats = p4_dpsgd_protected_floats(c->dp);
     c->classes = p4_model_classes(c->proxy);
     c->inputs = p4_model_input_size(c->proxy);
     /* Privacy amplification by subsampling assumes the batches are secret:
@@ -261,9 +247,15 @@ static int cotrain_batch(p4_client *c, int n, double expected, p4_error *err)
     if (n > 0) {
         if ((rc = p4_dataset_batch(c->spec.train, c->batch, n, c->x, c->onehot)) != P4_OK)
             return p4_error_set(err, rc, "client %d: cannot load a batch", c->spec.id);
-        if ((rc = p4_model_predict(c->proxy, c->x, n, c->proxy_teacher, NULL)) != P4_OK)
-            return p4_error_set(err, rc, "client %d: proxy forward failed", c->spec.id);
-        soften(c->proxy_teacher, n, c->classes, c->spec.kd_temperature);
+        if (c->protected_floats) { /* the proxy's top is in the enclave */
+            if ((rc = p4_dpsgd_teach(c->dp, c->x, n, c->spec.kd_temperature, c->proxy_teacher,
+                                     err)) != P4_OK)
+                return rc;
+        } else {
+            if ((rc = p4_model_predict(c->proxy, c->x, n, c->proxy_teacher, NULL)) != P4_OK)
+                return p4_error_set(err, rc, "client %d: proxy forward failed", c->spec.id);
+            soften(c->proxy_teacher, n, c->classes, c->spec.kd_temperature);
+        }
         rc = plain_kd_step(c, c->private_model, c->private_sgd, c->proxy_teacher, n,
                            c->private_teacher);
         if (rc != P4_OK)
@@ -274,11 +266,12 @@ static int cotrain_batch(p4_client *c, int n, double expected, p4_error *err)
      * not rest on the private teacher being fixed.  Without DP there is no
      * guarantee to keep, and the proxy distils as in the paper. */
     const float *teacher = c->dp && c->spec.strict_dp ? NULL : c->private_teacher;
-    if (c->dp) {
-        kd_context ctx = { c };
-        return p4_dpsgd_step(c->dp, c->x, c->onehot, n, expected,
-                             teacher ? proxy_kd_delta : NULL, &ctx, NULL, err);
+    if (c->dp && teacher) {
+        p4_dpsgd_kd kd = { c->onehot, teacher, c->spec.kd_alpha, c->spec.kd_temperature };
+        return p4_dpsgd_step_kd(c->dp, c->x, n, expected, &kd, NULL, err);
     }
+    if (c->dp)
+        return p4_dpsgd_step(c->dp, c->x, c->onehot, n, expected, NULL, NULL, NULL, err);
     rc = plain_kd_step(c, c->proxy, c->proxy_sgd, teacher, n, NULL);
     return rc == P4_OK ? P4_OK : p4_error_set(err, rc, "client %d: proxy step failed", c->spec.id);
 }
@@ -382,6 +375,9 @@ int p4_client_evaluate(p4_client *client, p4_which_model which, double *accuracy
         return parked_error(client, err);
     if (client->spec.test_count == 0)
         return p4_error_set(err, P4_EINVAL, "client %d has no test examples", client->spec.id);
+    if (which == P4_MODEL_PROXY && client->protected_floats) /* top-1 from the enclave */
+        return p4_dpsgd_evaluate(client->dp, client->spec.test, client->spec.test_idx,
+                                 client->spec.test_count, accuracy, err);
     p4_model *m = which == P4_MODEL_PRIVATE ? client->private_model : client->proxy;
     return p4_evaluate(m, client->spec.test, client->spec.test_idx, client->spec.test_count,
                        accuracy, NULL, err);
@@ -396,12 +392,21 @@ int p4_client_get_proxy(const p4_client *client, float *out, size_t n)
 {
     if (!client || !out)
         return P4_EINVAL;
-    if (!client->parked)
-        return p4_model_get_params(client->proxy, out, n);
-    if (n != client->saved[1].count)
-        return P4_EINVAL;
-    memcpy(out, client->saved[1].params, n * sizeof(float));
-    return P4_OK;
+    int rc;
+    if (!client->parked) {
+        rc = p4_model_get_params(client->proxy, out, n);
+    } else if (n != client->saved[1].count) {
+        rc = P4_EINVAL;
+    } else {
+        memcpy(out, client->saved[1].params, n * sizeof(float));
+        rc = P4_OK;
+    }
+    /* The protected tail comes from the enclave: a weights release of
+     * values only its noised, charged steps moved (ta_kd_exchange.c). */
+    size_t pf = client->protected_floats;
+    if (rc == P4_OK && pf)
+        rc = p4_enclave_layers_export(client->spec.enclave, out + n - pf, pf, NULL);
+    return rc;
 }
 
 size_t p4_client_model_size(const p4_client *client, p4_which_model which)
@@ -423,12 +428,28 @@ int p4_client_set_proxy(p4_client *client, const float *in, size_t n)
 {
     if (!client || !in)
         return P4_EINVAL;
-    if (!client->parked)
-        return p4_model_set_params(client->proxy, in, n);
-    if (n != client->saved[1].count)
+    size_t pf = client->protected_floats;
+    if (n != client->saved[1].count || pf > n)
         return P4_EINVAL;
-    memcpy(client->saved[1].params, in, n * sizeof(float));
-    return P4_OK;
+    if (pf) {
+        /* The tail goes into the enclave; the normal world keeps zeroes. */
+        int rc = p4_enclave_layers_import(client->spec.enclave, in + n - pf, pf, NULL);
+        if (rc != P4_OK)
+            return rc;
+    }
+    float *dst = client->saved[1].params;
+    if (!client->parked) {
+        if (!pf)
+            return p4_model_set_params(client->proxy, in, n);
+        if (!(dst = malloc(n * sizeof(float))))
+            return P4_ENOMEM;
+    }
+    memcpy(dst, in, (n - pf) * sizeof(float));
+    memset(dst + n - pf, 0, pf * sizeof(float));
+    int rc = client->parked ? P4_OK : p4_model_set_params(client->proxy, dst, n);
+    if (!client->parked)
+        free(dst);
+    return rc;
 }
 
 int p4_client_proxy_layer(const p4_client *client, int k, size_t *offset, size_t *length)

@@ -1,6 +1,7 @@
 /* dpsgd.c: DP-SGD steps and epochs; see dpsgd.h. */
 #include "dp/dpsgd.h"
 #include "dp/protected.h"
+#include "distill/kd_loss.h"
 #include "model/loss.h"
 
 #include <darknet.h>
@@ -135,12 +136,12 @@ int p4_dpsgd_step(p4_dpsgd *dp, const float *x, const float *targets, int n,
     if (dp->protected_layers != NULL) {
         if (loss != NULL)
             return p4_error_set(err, P4_EUNSUPPORTED, "DP-SGD with protected layers: the TA "
-                                "computes the cross-entropy on the targets; another loss "
-                                "(distillation) in the TA is not built");
+                                "computes the cross-entropy or the distillation loss "
+                                "(p4_dpsgd_step_kd), not a loss given as a function");
         return p4_protected_step(dp->protected_layers, dp->per_example, dp->sgd,
                                  dp->params.sample_rate, dp->params.noise_multiplier,
-                                 dp->params.clip_norm, x, targets, n, expected_batch, loss_sum,
-                                 err);
+                                 dp->params.clip_norm, x, targets, NULL, n, expected_batch,
+                                 loss_sum, err);
     }
     int capacity = p4_model_capacity(dp->model);
     int classes = p4_model_classes(dp->model), inputs = p4_model_input_size(dp->model);
@@ -347,4 +348,45 @@ int p4_dpsgd_evaluate(p4_dpsgd *dp, const p4_dataset *ds, const int *indices, in
 const p4_dpsgd_params *p4_dpsgd_get_params(const p4_dpsgd *dp)
 {
     return dp ? &dp->params : NULL;
+}
+
+/* p4_dpsgd_step's loss callback for the distillation loss in the normal world. */
+static double kd_delta(void *user, const float *logits, const float *probs, int first, int n,
+                       int classes, float *delta)
+{
+    (void)probs;
+    const p4_dpsgd_kd *kd = user;
+    size_t at = (size_t)first * (size_t)classes;
+    return p4_kd_loss(logits, kd->teacher + at, kd->onehot + at, n, classes, kd->alpha,
+                      kd->temperature, delta);
+}
+
+int p4_dpsgd_step_kd(p4_dpsgd *dp, const float *x, int n, double expected_batch,
+                     const p4_dpsgd_kd *kd, double *loss_sum, p4_error *err)
+{
+    if (dp == NULL || kd == NULL || (n > 0 && (kd->onehot == NULL || kd->teacher == NULL)))
+        return p4_error_set(err, P4_EINVAL, "DP-SGD distillation step: bad arguments");
+    if (dp->protected_layers == NULL)
+        return p4_dpsgd_step(dp, x, kd->onehot, n, expected_batch, kd_delta, (void *)kd,
+                             loss_sum, err);
+    if ((x == NULL && n > 0) || n < 0 || !(expected_batch > 0))
+        return p4_error_set(err, P4_EINVAL, "DP-SGD distillation step: bad arguments");
+    p4_protected_kd in = { kd->teacher, kd->alpha, kd->temperature };
+    return p4_protected_step(dp->protected_layers, dp->per_example, dp->sgd,
+                             dp->params.sample_rate, dp->params.noise_multiplier,
+                             dp->params.clip_norm, x, kd->onehot, &in, n, expected_batch,
+                             loss_sum, err);
+}
+
+int p4_dpsgd_teach(p4_dpsgd *dp, const float *x, int n, double temperature, float *probs,
+                   p4_error *err)
+{
+    if (dp == NULL || dp->protected_layers == NULL)
+        return p4_error_set(err, P4_EINVAL, "DP-SGD teacher: no protected layers");
+    return p4_protected_teach(dp->protected_layers, x, n, temperature, probs, err);
+}
+
+size_t p4_dpsgd_protected_floats(const p4_dpsgd *dp)
+{
+    return dp ? p4_protected_floats(dp->protected_layers) : 0;
 }

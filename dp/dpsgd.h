@@ -52,6 +52,28 @@ int p4_dpsgd_step(p4_dpsgd *dp, const float *x, const float *targets, int n,
                   double expected_batch, p4_delta_fn *loss, void *loss_user,
                   double *loss_sum, p4_error *err);
 
+/* A P4 proxy's distillation targets (distill/kd_loss.h): label rows, the
+ * private model's softened probabilities (n x classes each), kd weight
+ * alpha and temperature T. */
+typedef struct p4_dpsgd_kd {
+    const float *onehot, *teacher;
+    double alpha, temperature;
+} p4_dpsgd_kd;
+
+/* p4_dpsgd_step with the distillation loss: in the normal world through
+ * p4_kd_loss, or computed by the enclave when it holds the top layers. */
+int p4_dpsgd_step_kd(p4_dpsgd *dp, const float *x, int n, double expected_batch,
+                     const p4_dpsgd_kd *kd, double *loss_sum, p4_error *err);
+
+/* With protected layers: softmax(z / T) of the proxy on n examples, from
+ * the enclave (the private model's teacher).  P4_EINVAL without them. */
+int p4_dpsgd_teach(p4_dpsgd *dp, const float *x, int n, double temperature, float *probs,
+                   p4_error *err);
+
+/* The protected layers' parameter count (the tail of the model's
+ * p4_model_get_params layout), 0 without them. */
+size_t p4_dpsgd_protected_floats(const p4_dpsgd *dp);
+
 /* One epoch of DP-SGD: round(1/q) Poisson-sampled steps over the split,
  * each recorded in `ledger` (may be NULL only when sigma is reported as
  * non-private by the caller) under (model_name, phase) before it is taken. */

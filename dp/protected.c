@@ -23,6 +23,7 @@ struct p4_protected {
     size_t tensor_count[P4_ENCLAVE_MAX_TENSORS];
     int ntensors;
     size_t outside_floats;
+    size_t inside_floats;      /* the protected layers' parameters          */
     double *norms_sq;          /* capacity */
     float *factor;             /* capacity */
     float *sums;               /* outside_floats */
@@ -125,6 +126,7 @@ int p4_protected_new(p4_protected **out, p4_model *model, p4_enclave *enclave, p
     p->model = model;
     p->enclave = enclave;
     p->first = first;
+    p->inside_floats = count;
     p->classes = p4_model_classes(model);
     p->capacity = p4_model_capacity(model);
     for (int i = 0; i < first; i++) {
@@ -172,7 +174,9 @@ int p4_protected_new(p4_protected **out, p4_model *model, p4_enclave *enclave, p
         memcpy(dst, l->biases, biases_of(l) * sizeof(float));
         dst += biases_of(l);
     }
-    if (rc == P4_OK)
+    /* A client unparked (its dpsgd made again) finds its layers still in
+     * the enclave: they stay, and the normal world's zeroes are not loaded. */
+    if (rc == P4_OK && !p4_enclave_layers_held(enclave, &spec))
         rc = p4_enclave_layers_load(enclave, &spec, params, count, err);
     memset(params, 0, count * sizeof(float));
     free(params);
@@ -237,14 +241,18 @@ static void restore(cut c)
 }
 
 static int one_pass(p4_protected *p, p4_per_example *pe, double clip, const float *x,
-                    const float *targets, int m, double *loss, p4_error *err)
+                    const float *targets, const p4_protected_kd *kd, int first_row, int m,
+                    double *loss, p4_error *err)
 {
     network *net = p4_model_network(p->model);
     const float *in = forward_below(p, x, m, 1);
     if (in == NULL)
         return p4_error_set(err, P4_EINVAL, "protected step: cannot load a batch");
     float *in_delta = p->first > 0 ? net->layers[p->first - 1].delta : NULL;
-    int rc = p4_enclave_layers_train(p->enclave, in, m, targets, in_delta, loss, err);
+    int rc = kd ? p4_enclave_layers_kd_train(p->enclave, in, m, targets,
+                                             kd->teacher + (size_t)first_row * p->classes,
+                                             kd->alpha, kd->temperature, in_delta, loss, err)
+                : p4_enclave_layers_train(p->enclave, in, m, targets, in_delta, loss, err);
     if (rc != P4_OK)
         return rc;
     if (!isfinite(*loss))
@@ -265,10 +273,11 @@ static int one_pass(p4_protected *p, p4_per_example *pe, double clip, const floa
 
 int p4_protected_step(p4_protected *p, p4_per_example *pe, p4_sgd *sgd, double sample_rate,
                       double noise_multiplier, double clip_norm, const float *x,
-                      const float *targets, int n, double expected_batch, double *loss_sum,
-                      p4_error *err)
+                      const float *targets, const p4_protected_kd *kd, int n,
+                      double expected_batch, double *loss_sum, p4_error *err)
 {
     if (p == NULL || pe == NULL || sgd == NULL || (n > 0 && (x == NULL || targets == NULL)) ||
+        (kd && n > 0 && kd->teacher == NULL) ||
         n < 0 || !(expected_batch > 0))
         return p4_error_set(err, P4_EINVAL, "protected step: bad arguments");
     p4_enclave_step st = { .sample_rate = sample_rate, .noise_multiplier = noise_multiplier,
@@ -284,7 +293,7 @@ int p4_protected_step(p4_protected *p, p4_per_example *pe, p4_sgd *sgd, double s
         int m = n - first < p->capacity ? n - first : p->capacity;
         double loss = 0;
         rc = one_pass(p, pe, clip_norm, x + (size_t)first * inputs,
-                      targets + (size_t)first * p->classes, m, &loss, err);
+                      targets + (size_t)first * p->classes, kd, first, m, &loss, err);
         total += loss;
     }
     size_t at = 0;
@@ -329,4 +338,28 @@ int p4_protected_predict(p4_protected *p, const float *x, int n, int *labels, p4
     }
     restore(c);
     return rc;
+}
+
+int p4_protected_teach(p4_protected *p, const float *x, int n, double temperature, float *probs,
+                       p4_error *err)
+{
+    if (p == NULL || (n > 0 && (x == NULL || probs == NULL)) || n < 0)
+        return p4_error_set(err, P4_EINVAL, "protected teacher: bad arguments");
+    size_t inputs = (size_t)p4_model_input_size(p->model);
+    int rc = P4_OK;
+    cut c = cut_network(p);
+    for (int first = 0; rc == P4_OK && first < n; first += p->capacity) {
+        int m = n - first < p->capacity ? n - first : p->capacity;
+        const float *in = forward_below(p, x + (size_t)first * inputs, m, 0);
+        rc = in == NULL ? p4_error_set(err, P4_EINVAL, "protected teacher: cannot load inputs")
+                        : p4_enclave_layers_teach(p->enclave, in, m, temperature,
+                                                  probs + (size_t)first * p->classes, err);
+    }
+    restore(c);
+    return rc;
+}
+
+size_t p4_protected_floats(const p4_protected *p)
+{
+    return p ? p->inside_floats : 0;
 }

@@ -27,12 +27,30 @@ typedef struct p4_protected p4_protected;
 int p4_protected_new(p4_protected **out, p4_model *model, p4_enclave *enclave, p4_error *err);
 void p4_protected_destroy(p4_protected **p);
 
+/* A P4 proxy's distillation targets: the private model's softened
+ * probabilities (n x classes), the KD weight and the temperature
+ * (distill/kd_loss.h); the enclave computes the loss. */
+typedef struct p4_protected_kd {
+    const float *teacher;
+    double alpha, temperature;
+} p4_protected_kd;
+
 /* One DP-SGD step (dp/dpsgd.h's p4_dpsgd_step with the cross-entropy on
- * `targets`); clip and sigma from (clip_norm, noise_multiplier). */
+ * `targets`, or with kd's distillation loss when kd is not NULL, targets
+ * then the label rows); clip and sigma from (clip_norm, noise_multiplier). */
 int p4_protected_step(p4_protected *p, p4_per_example *pe, p4_sgd *sgd, double sample_rate,
                       double noise_multiplier, double clip_norm, const float *x,
-                      const float *targets, int n, double expected_batch, double *loss_sum,
-                      p4_error *err);
+                      const float *targets, const p4_protected_kd *kd, int n,
+                      double expected_batch, double *loss_sum, p4_error *err);
+
+/* softmax(z / T) of the proxy on n examples (the private model's teacher;
+ * it leaves the enclave). */
+int p4_protected_teach(p4_protected *p, const float *x, int n, double temperature, float *probs,
+                       p4_error *err);
+
+/* The protected layers' parameters: the tail of p4_model_get_params's
+ * layout (they are the model's last parametrised layers). */
+size_t p4_protected_floats(const p4_protected *p);
 
 /* Top-1 classes of n examples. */
 int p4_protected_predict(p4_protected *p, const float *x, int n, int *labels, p4_error *err);

@@ -136,6 +136,25 @@ int p4_enclave_layers_step(p4_enclave *enclave, const p4_enclave_step *step,
 int p4_enclave_layers_top1(p4_enclave *enclave, const float *inputs, int n, int *labels,
                            p4_error *err);
 
+/* 1 if the enclave holds loaded layers of exactly this shape (a client
+ * that was parked finds its layers there), else 0. */
+int p4_enclave_layers_held(const p4_enclave *enclave, const p4_enclave_layers *spec);
+/* A P4 proxy's pass: layers_train with distill/kd_loss.h's loss on label
+ * rows and the private model's softened probabilities (teacher), kd
+ * weight alpha and temperature T.  The proxy's logits stay inside. */
+int p4_enclave_layers_kd_train(p4_enclave *enclave, const float *inputs, int m,
+                               const float *onehot, const float *teacher, double alpha,
+                               double temperature, float *in_delta, double *loss, p4_error *err);
+/* softmax(z / T) of n inputs: the proxy's teaching probabilities for the
+ * private model's step (they leave the enclave). */
+int p4_enclave_layers_teach(p4_enclave *enclave, const float *inputs, int n, double temperature,
+                            float *probs, p4_error *err);
+/* The protected weights out and in (load's layout), for a proxy-weights
+ * exchange: what leaves was moved only by the enclave's noised steps. */
+int p4_enclave_layers_export(p4_enclave *enclave, float *params, size_t count, p4_error *err);
+int p4_enclave_layers_import(p4_enclave *enclave, const float *params, size_t count,
+                             p4_error *err);
+
 /* Bytes that crossed into and out of the enclave (0 for software). */
 void p4_enclave_traffic(const p4_enclave *enclave, uint64_t *bytes_in, uint64_t *bytes_out);
 

@@ -200,3 +200,43 @@ int p4_enclave_layers_top1(p4_enclave *enclave, const float *inputs, int n, int 
     int rc = optee_only(enclave, "protected layers", err);
     return rc != P4_OK ? rc : p4_optee_layers_top1(enclave->optee, inputs, n, labels, err);
 }
+
+int p4_enclave_layers_kd_train(p4_enclave *enclave, const float *inputs, int m,
+                               const float *onehot, const float *teacher, double alpha,
+                               double temperature, float *in_delta, double *loss, p4_error *err)
+{
+    int rc = optee_only(enclave, "protected layers", err);
+    return rc != P4_OK ? rc
+                       : p4_optee_layers_kd_train(enclave->optee, inputs, m, onehot, teacher,
+                                                  alpha, temperature, in_delta, loss, err);
+}
+
+int p4_enclave_layers_teach(p4_enclave *enclave, const float *inputs, int n, double temperature,
+                            float *probs, p4_error *err)
+{
+    int rc = optee_only(enclave, "protected layers", err);
+    return rc != P4_OK ? rc
+                       : p4_optee_layers_kd_teach(enclave->optee, inputs, n, temperature, probs,
+                                                  err);
+}
+
+int p4_enclave_layers_export(p4_enclave *enclave, float *params, size_t count, p4_error *err)
+{
+    int rc = optee_only(enclave, "protected layers", err);
+    return rc != P4_OK ? rc : p4_optee_layers_export(enclave->optee, params, count, err);
+}
+
+int p4_enclave_layers_import(p4_enclave *enclave, const float *params, size_t count,
+                             p4_error *err)
+{
+    int rc = optee_only(enclave, "protected layers", err);
+    return rc != P4_OK ? rc : p4_optee_layers_import(enclave->optee, params, count, err);
+}
+
+int p4_enclave_layers_held(const p4_enclave *enclave, const p4_enclave_layers *spec)
+{
+    p4_ta_layers_spec s;
+    if (optee_only(enclave, "protected layers", NULL) != P4_OK || to_spec(spec, &s, NULL) != P4_OK)
+        return 0;
+    return p4_optee_layers_held(enclave->optee, &s);
+}

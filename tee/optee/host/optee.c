@@ -579,3 +579,125 @@ void p4_optee_traffic(const p4_optee *t, uint64_t *bytes_in, uint64_t *bytes_out
     (void)t;
 #endif
 }
+
+/* ---- a P4 proxy's distillation and weights exchange (ta_kd*.c) --------------- */
+
+static size_t spec_params(const p4_ta_layers_spec *s)
+{
+    size_t n = 0;
+    for (uint32_t j = 0; j < s->nlayers; j++)
+        n += (size_t)s->layer[j].inputs * s->layer[j].outputs + s->layer[j].outputs;
+    return n;
+}
+
+int p4_optee_layers_kd_train(p4_optee *t, const float *inputs, int m, const float *onehot,
+                             const float *teacher, double alpha, double temperature,
+                             float *in_delta, double *loss, p4_error *err)
+{
+    if (!t || !inputs || !onehot || !teacher || !loss || m < 1 || !(alpha >= 0 && alpha <= 1) ||
+        !(temperature > 0) || !isfinite(temperature))
+        return p4_error_set(err, P4_EINVAL, "optee distillation: bad arguments");
+    int rc = layers_ready(t, "optee distillation", err);
+    if (rc != P4_OK)
+        return rc;
+    if ((uint32_t)m > t->spec.capacity)
+        return p4_error_set(err, P4_EINVAL, "optee distillation: %d examples, the layers were "
+                            "loaded for passes of %u", m, t->spec.capacity);
+    size_t in0 = t->spec.layer[0].inputs, classes = t->spec.layer[t->spec.nlayers - 1].outputs;
+    size_t block = (size_t)m * classes * sizeof(float);
+    p4_ta_kd_args args = { alpha, temperature };
+    unsigned char *p1 = malloc(sizeof args + 2 * block);
+    if (!p1)
+        return p4_error_set(err, P4_ENOMEM, "optee distillation: out of memory");
+    memcpy(p1, &args, sizeof args);
+    memcpy(p1 + sizeof args, onehot, block);
+    memcpy(p1 + sizeof args + block, teacher, block);
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT, TEEC_MEMREF_TEMP_INPUT,
+                                                   in_delta ? TEEC_MEMREF_TEMP_OUTPUT : TEEC_NONE,
+                                                   TEEC_VALUE_OUTPUT));
+    op.params[0].tmpref.buffer = (void *)inputs;
+    op.params[0].tmpref.size = (size_t)m * in0 * sizeof(float);
+    op.params[1].tmpref.buffer = p1;
+    op.params[1].tmpref.size = sizeof args + 2 * block;
+    if (in_delta) {
+        op.params[2].tmpref.buffer = in_delta;
+        op.params[2].tmpref.size = (size_t)m * in0 * sizeof(float);
+    }
+    TEEC_Result r;
+    rc = invoke(t, P4_TA_CMD_KD_TRAIN, &op, "optee distillation", &r, err);
+    free(p1);
+    if (rc == P4_OK)
+        *loss = get_double(&op.params[3].value);
+    return rc;
+}
+
+int p4_optee_layers_kd_teach(p4_optee *t, const float *inputs, int n, double temperature,
+                             float *probs, p4_error *err)
+{
+    if (!t || !inputs || !probs || n < 0 || !(temperature > 0) || !isfinite(temperature))
+        return p4_error_set(err, P4_EINVAL, "optee teaching probabilities: bad arguments");
+    int rc = layers_ready(t, "optee teaching probabilities", err);
+    if (rc != P4_OK)
+        return rc;
+    size_t in0 = t->spec.layer[0].inputs, classes = t->spec.layer[t->spec.nlayers - 1].outputs;
+    for (int first = 0; first < n;) {
+        int m = n - first;
+        if ((uint32_t)m > t->spec.capacity)
+            m = (int)t->spec.capacity;
+        TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT,
+                                                       TEEC_MEMREF_TEMP_OUTPUT, TEEC_VALUE_INPUT,
+                                                       TEEC_NONE));
+        op.params[0].tmpref.buffer = (void *)(inputs + (size_t)first * in0);
+        op.params[0].tmpref.size = (size_t)m * in0 * sizeof(float);
+        op.params[1].tmpref.buffer = probs + (size_t)first * classes;
+        op.params[1].tmpref.size = (size_t)m * classes * sizeof(float);
+        put_double(&op.params[2].value, temperature);
+        TEEC_Result r;
+        if ((rc = invoke(t, P4_TA_CMD_KD_TEACH, &op, "optee teaching probabilities", &r, err)) !=
+            P4_OK)
+            return rc;
+        first += m;
+    }
+    return P4_OK;
+}
+
+int p4_optee_layers_export(p4_optee *t, float *params, size_t count, p4_error *err)
+{
+    if (!t || !params)
+        return p4_error_set(err, P4_EINVAL, "optee layers export: bad arguments");
+    int rc = layers_ready(t, "optee layers export", err);
+    if (rc != P4_OK)
+        return rc;
+    if (count != spec_params(&t->spec))
+        return p4_error_set(err, P4_EINVAL, "optee layers export: room for %zu floats, the "
+                            "layers hold %zu", count, spec_params(&t->spec));
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_OUTPUT, TEEC_NONE, TEEC_NONE,
+                                                   TEEC_NONE));
+    op.params[0].tmpref.buffer = params;
+    op.params[0].tmpref.size = count * sizeof(float);
+    TEEC_Result r;
+    return invoke(t, P4_TA_CMD_LAYERS_EXPORT, &op, "optee layers export", &r, err);
+}
+
+int p4_optee_layers_import(p4_optee *t, const float *params, size_t count, p4_error *err)
+{
+    if (!t || !params)
+        return p4_error_set(err, P4_EINVAL, "optee layers import: bad arguments");
+    int rc = layers_ready(t, "optee layers import", err);
+    if (rc != P4_OK)
+        return rc;
+    if (count != spec_params(&t->spec))
+        return p4_error_set(err, P4_EINVAL, "optee layers import: %zu floats, the layers hold "
+                            "%zu", count, spec_params(&t->spec));
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT, TEEC_NONE, TEEC_NONE,
+                                                   TEEC_NONE));
+    op.params[0].tmpref.buffer = (void *)params;
+    op.params[0].tmpref.size = count * sizeof(float);
+    TEEC_Result r;
+    return invoke(t, P4_TA_CMD_LAYERS_IMPORT, &op, "optee layers import", &r, err);
+}
+
+int p4_optee_layers_held(const p4_optee *t, const p4_ta_layers_spec *spec)
+{
+    return t && spec && t->layers_loaded && memcmp(&t->spec, spec, sizeof *spec) == 0;
+}

@@ -75,6 +75,22 @@ int p4_optee_layers_clip(p4_optee *t, const double *normal_norms_sq, int m, doub
 int p4_optee_layers_step(p4_optee *t, const p4_ta_step_args *args, float *sums, size_t count,
                          double *epsilon_after, p4_error *err);
 int p4_optee_layers_top1(p4_optee *t, const float *inputs, int n, int *labels, p4_error *err);
+/* A P4 proxy's pass (KD_TRAIN): layers_train with the distillation loss of
+ * distill/kd_loss.h on label rows onehot and the private model's softened
+ * probabilities teacher (m x classes each); the logits stay in the TA. */
+int p4_optee_layers_kd_train(p4_optee *t, const float *inputs, int m, const float *onehot,
+                             const float *teacher, double alpha, double temperature,
+                             float *in_delta, double *loss, p4_error *err);
+/* softmax(z / T) of the protected layers on n inputs (KD_TEACH): the
+ * proxy's teaching probabilities for the private model.  They cross. */
+int p4_optee_layers_kd_teach(p4_optee *t, const float *inputs, int n, double temperature,
+                             float *probs, p4_error *err);
+/* The protected weights out and in, LAYERS_LOAD's layout (count floats),
+ * for a proxy-weights exchange (ta_kd_exchange.c says what that releases). */
+/* 1 if layers of exactly this spec are loaded (and not lost). */
+int p4_optee_layers_held(const p4_optee *t, const p4_ta_layers_spec *spec);
+int p4_optee_layers_export(p4_optee *t, float *params, size_t count, p4_error *err);
+int p4_optee_layers_import(p4_optee *t, const float *params, size_t count, p4_error *err);
 
 /* Parameter bytes sent to and received from the TA so far (the harness
  * counts them; 0 and 0 on a board). */

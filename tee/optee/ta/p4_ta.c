@@ -140,6 +140,14 @@ TEE_Result TA_InvokeCommandEntryPoint(void *sessionContext, uint32_t commandID,
         return p4_ta_layers_step(s, paramTypes, params);
     case P4_TA_CMD_LAYERS_TOP1:
         return p4_ta_layers_top1(s, paramTypes, params);
+    case P4_TA_CMD_KD_TRAIN:
+        return p4_ta_kd_train(s, paramTypes, params);
+    case P4_TA_CMD_KD_TEACH:
+        return p4_ta_kd_teach(s, paramTypes, params);
+    case P4_TA_CMD_LAYERS_EXPORT:
+        return p4_ta_layers_export(s, paramTypes, params);
+    case P4_TA_CMD_LAYERS_IMPORT:
+        return p4_ta_layers_import(s, paramTypes, params);
 #if defined(P4_TA_TEST_COMMANDS) || defined(P4_TA_ALLOW_SEEDED_NOISE)
     case P4_TA_CMD_SEED_NOISE:
         /* A normal world that may seed the noise can predict it: only the

@@ -204,7 +204,41 @@ static double squared(const float *x, uint32_t n)
     return s;
 }
 
+/* The cross-entropy on target rows (LAYERS_TRAIN's p1). */
+static TEE_Result ce_load(void *user, const TEE_Param *p, uint32_t m, uint32_t classes,
+                          uint32_t capacity, float *targets)
+{
+    (void)user;
+    uint32_t rows = 0;
+    TEE_Result r = copy_rows(p, classes, capacity, targets, &rows);
+    return r != TEE_SUCCESS || rows != m ? TEE_ERROR_BAD_PARAMETERS : TEE_SUCCESS;
+}
+
+/* model/loss.c's cross-entropy and its delta at the logits in darknet's
+ * sign: t - p. */
+static double ce_loss(void *user, const float *logits, const float *probs, const float *targets,
+                      uint32_t m, uint32_t classes, float *delta)
+{
+    (void)user;
+    (void)logits;
+    double loss = 0;
+    for (size_t k = 0; k < (size_t)m * classes; k++) {
+        float p = probs[k], t = targets[k];
+        delta[k] = t - p;
+        if (t > 0.0f)
+            loss -= t * p4_fs_log(p > 1e-12f ? p : 1e-12f);
+    }
+    return loss;
+}
+
 TEE_Result p4_ta_layers_train(p4_ta_session *s, uint32_t types, TEE_Param params[4])
+{
+    static const p4_ta_loss cross_entropy = { ce_load, ce_loss, NULL };
+    return p4_ta_layers_pass(s, types, params, &cross_entropy);
+}
+
+TEE_Result p4_ta_layers_pass(p4_ta_session *s, uint32_t types, TEE_Param params[4],
+                             const p4_ta_loss *lf)
 {
     uint32_t delta_type = TEE_PARAM_TYPE_GET(types, 2);
     if (types != TEE_PARAM_TYPES(TEE_PARAM_TYPE_MEMREF_INPUT, TEE_PARAM_TYPE_MEMREF_INPUT,
@@ -215,28 +249,21 @@ TEE_Result p4_ta_layers_train(p4_ta_session *s, uint32_t types, TEE_Param params
     if (!L)
         return TEE_ERROR_BAD_STATE;
     L->pass = 0;
-    uint32_t m = 0, targets = 0, in0 = inputs_of(L), classes = classes_of(L);
+    uint32_t m = 0, in0 = inputs_of(L), classes = classes_of(L);
     TEE_Result r = copy_rows(&params[0], in0, L->spec.capacity, L->input, &m);
     if (r == TEE_SUCCESS)
-        r = copy_rows(&params[1], classes, L->spec.capacity, L->targets, &targets);
-    if (r != TEE_SUCCESS || targets != m)
-        return TEE_ERROR_BAD_PARAMETERS;
+        r = lf->load(lf->user, &params[1], m, classes, L->spec.capacity, L->targets);
+    if (r != TEE_SUCCESS)
+        return r == TEE_ERROR_OUT_OF_MEMORY ? r : TEE_ERROR_BAD_PARAMETERS;
     if (delta_type == TEE_PARAM_TYPE_MEMREF_OUTPUT &&
         (params[2].memref.size < (size_t)m * in0 * sizeof(float) || !params[2].memref.buffer)) {
         params[2].memref.size = (size_t)m * in0 * sizeof(float);
         return TEE_ERROR_SHORT_BUFFER;
     }
     forward(L, m);
-    /* Cross-entropy against the targets (model/loss.c's), and its delta
-     * at the logits in darknet's sign: t - p. */
     uint32_t last = L->spec.nlayers - 1;
-    double loss = 0;
-    for (size_t k = 0; k < (size_t)m * classes; k++) {
-        float p = L->probs[k], t = L->targets[k];
-        L->delta[last][k] = t - p;
-        if (t > 0.0f)
-            loss -= t * p4_fs_log(p > 1e-12f ? p : 1e-12f);
-    }
+    double loss = lf->loss(lf->user, L->out[last], L->probs, L->targets, m, classes,
+                           L->delta[last]);
     for (uint32_t i = 0; i < m; i++)
         L->norms[i] = 0;
     for (uint32_t j = last + 1; j-- > 0;) {
@@ -381,6 +408,31 @@ TEE_Result p4_ta_layers_step(p4_ta_session *s, uint32_t types, TEE_Param params[
         TEE_MemMove(params[0].memref.buffer, L->normal, normal_bytes);
     p4_ta_double_value(after, &params[2].value.a, &params[2].value.b);
     return TEE_SUCCESS;
+}
+
+TEE_Result p4_ta_layers_logits(p4_ta_session *s, const TEE_Param *inputs, const float **logits,
+                               uint32_t *m, uint32_t *classes)
+{
+    p4_ta_layers *L = s->layers;
+    if (!L)
+        return TEE_ERROR_BAD_STATE;
+    L->pass = 0; /* the forward below replaces a pending pass's activations */
+    if (copy_rows(inputs, inputs_of(L), L->spec.capacity, L->input, m) != TEE_SUCCESS)
+        return TEE_ERROR_BAD_PARAMETERS;
+    forward(L, *m);
+    *logits = L->out[L->spec.nlayers - 1];
+    *classes = classes_of(L);
+    return TEE_SUCCESS;
+}
+
+float *p4_ta_layers_tensor(p4_ta_session *s, uint32_t k, uint32_t *count)
+{
+    p4_ta_layers *L = s->layers;
+    if (!L || k / 2 >= L->spec.nlayers)
+        return NULL;
+    const p4_ta_dense *d = &L->spec.layer[k / 2];
+    *count = k % 2 ? d->outputs : weights_of(d);
+    return k % 2 ? L->b[k / 2] : L->w[k / 2];
 }
 
 TEE_Result p4_ta_layers_top1(p4_ta_session *s, uint32_t types, TEE_Param params[4])

@@ -58,6 +58,35 @@ TEE_Result p4_ta_layers_clip(p4_ta_session *s, uint32_t types, TEE_Param params[
 TEE_Result p4_ta_layers_step(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
 TEE_Result p4_ta_layers_top1(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
 void p4_ta_layers_free(p4_ta_session *s);
+/* A pass's loss (ta_layers.c's cross-entropy, ta_kd.c's distillation):
+ * load copies and checks p1 for m examples into targets (m x classes);
+ * loss writes -dL/dlogits (darknet's sign) and returns the summed loss. */
+typedef struct {
+    TEE_Result (*load)(void *user, const TEE_Param *p1, uint32_t m, uint32_t classes,
+                       uint32_t capacity, float *targets);
+    double (*loss)(void *user, const float *logits, const float *probs, const float *targets,
+                   uint32_t m, uint32_t classes, float *delta);
+    void *user;
+} p4_ta_loss;
+/* LAYERS_TRAIN's forward, loss and backward with another loss. */
+TEE_Result p4_ta_layers_pass(p4_ta_session *s, uint32_t types, TEE_Param params[4],
+                             const p4_ta_loss *loss);
+/* Forward of the rows of an input memref: the last layer's m x classes
+ * logits, which stay in the TA. */
+TEE_Result p4_ta_layers_logits(p4_ta_session *s, const TEE_Param *inputs, const float **logits,
+                               uint32_t *m, uint32_t *classes);
+/* Tensor k of the layers (layer k / 2; weights if k is even, else biases)
+ * and its size, or NULL past the last. */
+float *p4_ta_layers_tensor(p4_ta_session *s, uint32_t k, uint32_t *count);
+
+/* ta_kd.c: the distillation loss (KD_TRAIN), the proxy's teaching
+ * probabilities (KD_TEACH). */
+TEE_Result p4_ta_kd_train(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
+TEE_Result p4_ta_kd_teach(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
+/* ta_kd_exchange.c: the protected weights out (LAYERS_EXPORT) and in
+ * (LAYERS_IMPORT) for a proxy-weights exchange. */
+TEE_Result p4_ta_layers_export(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
+TEE_Result p4_ta_layers_import(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
 
 /* p4_ta.c */
 int p4_ta_finite(double x);

@@ -53,6 +53,20 @@
  *                 (common/fs_ziggurat.h) under that key: not private.  Only
  *                 in a TA built with P4_TA_TEST_COMMANDS (the harness's) or
  *                 P4_TA_ALLOW_SEEDED_NOISE; others answer NOT_SUPPORTED.
+ * The distillation loss of a P4 proxy (ta_kd.c, docs/tee.md "Nodes"):
+ *   KD_TRAIN      LAYERS_TRAIN with (1 - alpha) CE(softmax(z), y) +
+ *                 alpha T^2 KL(p || softmax(z / T)) (distill/kd_loss.h):
+ *                 p1 MEMREF_IN a p4_ta_kd_args, then m label rows, then m
+ *                 teacher rows (the private model's softened probabilities),
+ *                 m x classes float32 each.  The logits stay in the TA.
+ *   KD_TEACH      p0 MEMREF_IN m inputs, p1 MEMREF_OUT m x classes float32
+ *                 softmax(z / T), p2 VALUE_IN T: the proxy's teaching
+ *                 probabilities for the private model's step (they cross).
+ *   LAYERS_EXPORT p0 MEMREF_OUT the layers' weights and biases (LAYERS_LOAD's
+ *                 layout): a proxy-weights release; every value is the public
+ *                 initialisation or LAYERS_IMPORT's, moved only by the TA's
+ *                 noised and charged LAYERS_STEP updates.
+ *   LAYERS_IMPORT p0 MEMREF_IN the same layout: the group's aggregate.
  * Test-only commands (a TA built with P4_TA_TEST_COMMANDS, the harness's):
  *   TEST_PANIC    TEE_Panic.
  *   TEST_ALLOC    p0 VALUE_IN bytes (a low, b high): TEE_Malloc and free. */
@@ -78,6 +92,10 @@ enum {
     P4_TA_CMD_LAYERS_STEP = 9,
     P4_TA_CMD_LAYERS_TOP1 = 10,
     P4_TA_CMD_SEED_NOISE = 11,
+    P4_TA_CMD_KD_TRAIN = 0x20,
+    P4_TA_CMD_KD_TEACH = 0x21,
+    P4_TA_CMD_LAYERS_EXPORT = 0x22,
+    P4_TA_CMD_LAYERS_IMPORT = 0x23,
     P4_TA_CMD_TEST_PANIC = 0x100,
     P4_TA_CMD_TEST_ALLOC = 0x101
 };
@@ -205,6 +223,11 @@ static inline uint64_t p4_ta_layer_pass_floats(const p4_ta_dense *d)
         return p4_ta_layer_weights(d) + p4_ta_layer_biases(d);
     return d->kind == P4_TA_MAXPOOL ? d->outputs : 0;
 }
+
+/* KD_TRAIN's header in p1.  alpha in [0, 1], T finite in (0, 1e6]. */
+typedef struct {
+    double alpha, temperature;
+} p4_ta_kd_args;
 
 /* The TA heap the protected layers need: weights, gradients and momentum;
  * one pass of inputs, outputs, deltas, per-example buffers (convolutions'

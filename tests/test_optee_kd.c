@@ -1,0 +1,243 @@
+/* test_optee_kd.c: a P4 proxy's distillation loss and weights exchange
+ * with protected layers in the TA (tee/optee/ta/ta_kd*.c, issue 14):
+ *   - DP-SGD steps on the KD loss ((1 - alpha) CE + alpha T^2 KL towards a
+ *     teacher) with the MLP's output layer, or the whole MLP, in the TA give
+ *     the software backend's per-step losses (--reproducible noise) within
+ *     1e-4 relative, and the TA's teaching probabilities softmax(z / T)
+ *     equal the software proxy's within 1e-5;
+ *   - the exported protected weights are the software model's (same steps),
+ *     an import comes back out unchanged, a non-finite one is refused;
+ *   - the TA refuses KD_TRAIN parameters of malformed sizes and values. */
+#include "support/test_support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+#include "dp/dpsgd.h"
+#include "model/model.h"
+#include "model/optimizer.h"
+#include "p4_ta.h"
+#include "tee/enclave.h"
+#include "tee/optee/host/optee.h"
+
+#define CLASSES 10
+#define INPUTS (28 * 28)
+#define BATCH 40
+#define ALPHA 0.25
+#define TEMPERATURE 2.0
+
+static const char *mlp = "configs/models/mlp-28x28x1.cfg";
+
+typedef struct {
+    p4_model *model;
+    p4_sgd *sgd;
+    p4_enclave *enclave;
+    p4_dpsgd *dp;
+} trainer;
+
+static int trainer_open(trainer *t, const char *dir, int optee, int pp_start, int pp_end,
+                        p4_error *err)
+{
+    memset(t, 0, sizeof *t);
+    p4_cfg_shape shape = { 28, 28, 1, CLASSES };
+    int rc = p4_model_new(&t->model, mlp, &shape, BATCH, 11, err);
+    if (rc == P4_OK)
+        rc = p4_sgd_new(&t->sgd, t->model, 0.05, 0.9, 1e-4, err);
+    if (rc == P4_OK && optee) {
+        p4_enclave_optee_options o = { .seeded = 1, .seed = 5, .delta = 1e-5,
+                                       .target_epsilon = 50, .pp_start = pp_start,
+                                       .pp_end = pp_end, .ta_memory_mib = 10,
+                                       .storage_dir = dir };
+        rc = p4_enclave_open_optee(&t->enclave, &o, err);
+    } else if (rc == P4_OK) {
+        rc = p4_enclave_open_software(&t->enclave, 1, 5, err);
+    }
+    p4_dpsgd_params params = { .sample_rate = 0.1, .noise_multiplier = 1.0, .clip_norm = 1.0 };
+    if (rc == P4_OK)
+        rc = p4_dpsgd_new(&t->dp, t->model, t->sgd, &params, t->enclave, err);
+    return rc;
+}
+
+static void trainer_close(trainer *t)
+{
+    p4_dpsgd_destroy(&t->dp);
+    p4_enclave_close(&t->enclave);
+    p4_sgd_destroy(&t->sgd);
+    p4_model_destroy(&t->model);
+}
+
+/* n synthetic examples, one-hot labels and a teacher distribution. */
+static void make_batch(uint64_t seed, int n, float *x, float *y, float *teacher)
+{
+    p4_rng rng;
+    assert_int_equal(p4_rng_init_seeded(&rng, seed, "test-kd-batch"), P4_OK);
+    for (int i = 0; i < n * INPUTS; i++)
+        x[i] = (float)p4_rng_uniform(&rng);
+    memset(y, 0, (size_t)n * CLASSES * sizeof(float));
+    for (int i = 0; i < n; i++) {
+        y[i * CLASSES + (int)p4_rng_below(&rng, CLASSES)] = 1.0f;
+        double sum = 0;
+        for (int k = 0; k < CLASSES; k++)
+            sum += teacher[i * CLASSES + k] = (float)(p4_rng_uniform(&rng) + 0.01);
+        for (int k = 0; k < CLASSES; k++)
+            teacher[i * CLASSES + k] = (float)(teacher[i * CLASSES + k] / sum);
+    }
+}
+
+/* softmax(z / T) from the probabilities at T = 1, as distill/client.c's
+ * soften does for a proxy in the normal world. */
+static void soften(float *p, int n)
+{
+    for (int i = 0; i < n; i++) {
+        double sum = 0;
+        for (int k = 0; k < CLASSES; k++)
+            sum += p[i * CLASSES + k] = (float)exp(log(fmax(p[i * CLASSES + k], 1e-30)) /
+                                                   TEMPERATURE);
+        for (int k = 0; k < CLASSES; k++)
+            p[i * CLASSES + k] = (float)(p[i * CLASSES + k] / sum);
+    }
+}
+
+static void kd_matches_software(const char *dir, int pp_start, int pp_end)
+{
+    static const int sizes[] = { 30, 95, 12, 0, 40, 33, 7, 40 };
+    const int steps = (int)(sizeof sizes / sizeof sizes[0]);
+    float *x = malloc((size_t)95 * INPUTS * sizeof(float));
+    float *y = malloc((size_t)95 * CLASSES * sizeof(float));
+    float *teacher = malloc((size_t)95 * CLASSES * sizeof(float));
+    float *probs_sw = malloc((size_t)64 * CLASSES * sizeof(float));
+    float *probs_tee = malloc((size_t)64 * CLASSES * sizeof(float));
+    assert_true(x && y && teacher && probs_sw && probs_tee);
+    trainer sw, tee;
+    p4_error err;
+    if (trainer_open(&sw, dir, 0, -1, -1, &err) != P4_OK ||
+        trainer_open(&tee, dir, 1, pp_start, pp_end, &err) != P4_OK)
+        fail_msg("open: %s", err.message);
+    assert_true(p4_dpsgd_protected_floats(tee.dp) > 0);
+    assert_int_equal(p4_dpsgd_protected_floats(sw.dp), 0);
+    double worst = 0;
+    for (int s = 0; s < steps; s++) {
+        make_batch(200 + (uint64_t)s, sizes[s], x, y, teacher);
+        p4_dpsgd_kd kd = { y, teacher, ALPHA, TEMPERATURE };
+        double a = -1, b = -1;
+        assert_int_equal(p4_dpsgd_step_kd(sw.dp, x, sizes[s], 4.0, &kd, &a, &err), P4_OK);
+        if (p4_dpsgd_step_kd(tee.dp, x, sizes[s], 4.0, &kd, &b, &err) != P4_OK)
+            fail_msg("optee KD step %d: %s", s, err.message);
+        double rel = fabs(a - b) / (fabs(a) > 1e-30 ? fabs(a) : 1.0);
+        if (rel > worst)
+            worst = rel;
+        if (rel > 1e-4)
+            fail_msg("pp %d..%d KD step %d: loss %.9g (software) vs %.9g (optee)", pp_start,
+                     pp_end, s, a, b);
+    }
+    print_message("KD pp %d..%d: %d steps, largest relative loss difference %.3g\n", pp_start,
+                  pp_end, steps, worst);
+    /* The teaching probabilities at T. */
+    make_batch(999, 64, x, y, teacher);
+    assert_int_equal(p4_model_predict(sw.model, x, 64, probs_sw, NULL), P4_OK);
+    soften(probs_sw, 64);
+    assert_int_equal(p4_dpsgd_teach(tee.dp, x, 64, TEMPERATURE, probs_tee, &err), P4_OK);
+    double far = 0;
+    for (int i = 0; i < 64 * CLASSES; i++)
+        far = fmax(far, fabs(probs_sw[i] - probs_tee[i]));
+    print_message("KD pp %d..%d: teaching probabilities differ by at most %.3g\n", pp_start,
+                  pp_end, far);
+    assert_true(far < 1e-5);
+    /* The exported protected weights are the software model's tail. */
+    size_t total = p4_model_param_count(sw.model), pf = p4_dpsgd_protected_floats(tee.dp);
+    float *w_sw = malloc(total * sizeof(float)), *w_tee = malloc(pf * sizeof(float));
+    assert_true(w_sw && w_tee);
+    assert_int_equal(p4_model_get_params(sw.model, w_sw, total), P4_OK);
+    assert_int_equal(p4_enclave_layers_export(tee.enclave, w_tee, pf, &err), P4_OK);
+    double wfar = 0;
+    for (size_t i = 0; i < pf; i++)
+        wfar = fmax(wfar, fabs(w_sw[total - pf + i] - w_tee[i]));
+    print_message("KD pp %d..%d: exported weights differ by at most %.3g\n", pp_start, pp_end,
+                  wfar);
+    assert_true(wfar < 1e-5);
+    /* An import comes back unchanged; a non-finite one is refused. */
+    for (size_t i = 0; i < pf; i++)
+        w_sw[i] = (float)(i % 7) * 0.01f;
+    assert_int_equal(p4_enclave_layers_import(tee.enclave, w_sw, pf, &err), P4_OK);
+    assert_int_equal(p4_enclave_layers_export(tee.enclave, w_tee, pf, &err), P4_OK);
+    assert_memory_equal(w_sw, w_tee, pf * sizeof(float));
+    w_sw[pf / 2] = NAN;
+    assert_int_not_equal(p4_enclave_layers_import(tee.enclave, w_sw, pf, &err), P4_OK);
+    assert_int_not_equal(p4_enclave_layers_import(tee.enclave, w_sw, pf - 1, &err), P4_OK);
+    free(w_sw);
+    free(w_tee);
+    trainer_close(&sw);
+    trainer_close(&tee);
+    free(x);
+    free(y);
+    free(teacher);
+    free(probs_sw);
+    free(probs_tee);
+}
+
+static void output_layer_kd_matches_software(void **state)
+{
+    kd_matches_software(*state, 2, 3);
+}
+
+static void whole_mlp_kd_matches_software(void **state)
+{
+    kd_matches_software(*state, 0, 3);
+}
+
+/* KD_TRAIN straight through the Client API: sizes and values the TA must refuse. */
+static void kd_train_refuses_malformed_parameters(void **state)
+{
+    p4_optee_options o = { .delta = 1e-5, .target_epsilon = 20, .storage_dir = *state };
+    p4_optee *t = NULL;
+    p4_error err;
+    assert_int_equal(p4_optee_open(&t, &o, &err), P4_OK);
+    p4_ta_layers_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.nlayers = 1;
+    spec.capacity = 4;
+    spec.layer[0] = (p4_ta_dense){ 3, 2, 0, 0 };
+    float w[8] = { 0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f, 0.0f, 0.1f };
+    assert_int_equal(p4_optee_layers_load(t, &spec, w, 8, &err), P4_OK);
+    float in[6] = { 1, 2, 3, 4, 5, 6 }, y[4] = { 1, 0, 0, 1 }, teacher[4] = { 0.3f, 0.7f, 0.5f, 0.5f };
+    double loss = 0;
+    assert_int_equal(p4_optee_layers_kd_train(t, in, 2, y, teacher, 0.5, 2.0, NULL, &loss, &err),
+                     P4_OK);
+    assert_true(isfinite(loss) && loss > 0);
+    /* Values: alpha outside [0, 1] (the host checks first, so skip it) are
+     * refused by the host; a negative or NaN teacher by the TA. */
+    assert_int_not_equal(p4_optee_layers_kd_train(t, in, 2, y, teacher, 1.5, 2.0, NULL, &loss,
+                                                  &err), P4_OK);
+    float bad[4] = { 0.3f, -0.7f, 0.5f, 0.5f };
+    assert_int_equal(p4_optee_layers_kd_train(t, in, 2, y, bad, 0.5, 2.0, NULL, &loss, &err),
+                     P4_EINVAL);
+    bad[1] = NAN;
+    assert_int_equal(p4_optee_layers_kd_train(t, in, 2, y, bad, 0.5, 2.0, NULL, &loss, &err),
+                     P4_EINVAL);
+    /* Sizes: more rows than the layers' capacity. */
+    float big_in[15] = { 0 }, big_y[10] = { 0 }, big_t[10] = { 0 };
+    assert_int_not_equal(p4_optee_layers_kd_train(t, big_in, 5, big_y, big_t, 0.5, 2.0, NULL,
+                                                  &loss, &err), P4_OK);
+    /* The teacher may cross only at a temperature the TA accepts. */
+    float probs[4];
+    assert_int_equal(p4_optee_layers_kd_teach(t, in, 2, 2.0, probs, &err), P4_OK);
+    assert_true(fabsf(probs[0] + probs[1] - 1.0f) < 1e-6f);
+    assert_int_not_equal(p4_optee_layers_kd_teach(t, in, 2, INFINITY, probs, &err), P4_OK);
+    p4_optee_close(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(output_layer_kd_matches_software, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(whole_mlp_kd_matches_software, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(kd_train_refuses_malformed_parameters,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
+    };
+    return test_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
+}
