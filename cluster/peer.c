@@ -112,7 +112,7 @@ static int peer_enclave_open(p4_peer *peer, const p4_peer_setup *setup, int k, p
                             strerror(errno));
     p4_enclave_optee_options o = { .seeded = setup->reproducible, .seed = seed,
                                    .delta = cfg->delta, .target_epsilon = setup->epsilon,
-                                   .pp_start = -1, .pp_end = -1,
+                                   .pp_start = cfg->tee_pp_start, .pp_end = cfg->tee_pp_end,
                                    .ta_memory_mib = cfg->tee_ta_memory_mib, .storage_dir = storage };
     return p4_enclave_open_optee(&peer->enclave, &o, err);
 }

@@ -298,11 +298,10 @@ int p4_protected_step(p4_protected *p, p4_per_example *pe, p4_sgd *sgd, double s
     }
     size_t at = 0;
     for (int t = 0; rc == P4_OK && t < p->ntensors; t++) {
-        if (!p4_per_example_trainable(pe, p->tensor[t].layer)) {
-            rc = p4_error_set(err, P4_EUNSUPPORTED, "protected layers with frozen normal-world "
-                              "layers (layer %d) are not built", p->tensor[t].layer);
-            break;
-        }
+        /* A frozen layer (a head-only warm-up) has no update and gets no
+         * noise, as in dp/dpsgd.c. */
+        int frozen = !p4_per_example_trainable(pe, p->tensor[t].layer);
+        p->tensor_count[t] = p->tensor[t].count | (frozen ? P4_ENCLAVE_TENSOR_FROZEN : 0);
         memcpy(p->sums + at, p->tensor[t].update, p->tensor[t].count * sizeof(float));
         at += p->tensor[t].count;
     }

@@ -128,7 +128,9 @@ typedef struct p4_enclave_step {
 } p4_enclave_step;
 
 /* The DP step: charges the ledger, noises the normal world's clipped sums
- * (tensor by tensor, in place) and its own, and updates its layers. */
+ * (tensor by tensor, in place; a size or'd with P4_ENCLAVE_TENSOR_FROZEN is
+ * a frozen tensor, left without noise) and its own, and updates its layers. */
+#define P4_ENCLAVE_TENSOR_FROZEN 0x80000000u
 int p4_enclave_layers_step(p4_enclave *enclave, const p4_enclave_step *step,
                            float *outside_sums, const size_t *tensor_sizes, int ntensors,
                            p4_error *err);

@@ -188,8 +188,8 @@ int p4_enclave_layers_step(p4_enclave *enclave, const p4_enclave_step *step,
     a.ntensors = (uint32_t)ntensors;
     size_t count = 0;
     for (int t = 0; t < ntensors; t++) {
-        a.tensor[t] = (uint32_t)tensor_sizes[t];
-        count += tensor_sizes[t];
+        a.tensor[t] = (uint32_t)tensor_sizes[t]; /* P4_ENCLAVE_TENSOR_FROZEN passes through */
+        count += tensor_sizes[t] & ~(size_t)P4_ENCLAVE_TENSOR_FROZEN;
     }
     return p4_optee_layers_step(enclave->optee, &a, outside_sums, count, NULL, err);
 }

@@ -351,7 +351,7 @@ static int step_args_valid(const p4_ta_step_args *a, const p4_ta_layers *L)
         return 0;
     uint64_t sum = 0;
     for (uint32_t t = 0; t < a->ntensors; t++)
-        sum += a->tensor[t];
+        sum += a->tensor[t] & ~P4_TA_TENSOR_FROZEN;
     return sum == L->spec.normal_floats;
 }
 
@@ -388,8 +388,10 @@ TEE_Result p4_ta_layers_step(p4_ta_session *s, uint32_t types, TEE_Param params[
     double stddev = a.sigma * a.clip;
     float *x = L->normal;
     for (uint32_t t = 0; t < a.ntensors; t++) {
-        p4_ta_noise_add(s, x, a.tensor[t], stddev);
-        x += a.tensor[t];
+        uint32_t count = a.tensor[t] & ~P4_TA_TENSOR_FROZEN;
+        if (!(a.tensor[t] & P4_TA_TENSOR_FROZEN))
+            p4_ta_noise_add(s, x, count, stddev);
+        x += count;
     }
     const float scale = (float)(-1.0 / a.divisor), lr = (float)a.learning_rate;
     const float mu = (float)a.momentum, decay = (float)a.decay;

@@ -224,6 +224,10 @@ static inline uint64_t p4_ta_layer_pass_floats(const p4_ta_dense *d)
     return d->kind == P4_TA_MAXPOOL ? d->outputs : 0;
 }
 
+/* Or'd into a step's tensor size: a frozen normal-world tensor (no
+ * gradient, so no noise; returned as it came), as dp/dpsgd.c skips it. */
+#define P4_TA_TENSOR_FROZEN 0x80000000u
+
 /* KD_TRAIN's header in p1.  alpha in [0, 1], T finite in (0, 1e6]. */
 typedef struct {
     double alpha, temperature;
