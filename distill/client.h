@@ -140,7 +140,8 @@ typedef struct p4_client_state {
 int p4_client_save(const p4_client *client, p4_client_state *state, p4_error *err);
 /* Puts a saved state back: P4_ESTATE, naming the part, when a size does not
  * match this client's models or a value is not finite; a saved sampler is
- * ignored by a client whose sampler is secret. */
+ * ignored by a client whose sampler is secret.  P4_EUNSUPPORTED when the
+ * proxy's top is in the TA (its weights are not in the checkpoint). */
 int p4_client_restore(p4_client *client, const p4_client_state *state, p4_error *err);
 void p4_client_state_free(p4_client_state *state);
 
