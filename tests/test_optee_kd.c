@@ -7,13 +7,16 @@
  *     equal the software proxy's within 1e-5;
  *   - the exported protected weights are the software model's (same steps),
  *     an import comes back out unchanged, a non-finite one is refused;
- *   - the TA refuses KD_TRAIN parameters of malformed sizes and values. */
+ *   - the TA refuses the new commands' parameters of malformed types, sizes
+ *     and values with GP codes, straight through the Client API. */
 #include "support/test_support.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <tee_client_api.h>
+#include <tee_client_emu.h>
 
 #include "common/rng.h"
 #include "dp/dpsgd.h"
@@ -229,6 +232,126 @@ static void kd_train_refuses_malformed_parameters(void **state)
     p4_optee_close(&t);
 }
 
+/* One raw call through the harness's Client API. */
+static TEEC_Result raw(TEEC_Session *sess, uint32_t cmd, uint32_t types, void *b0, size_t n0,
+                       void *b1, size_t n1, TEEC_Operation *out)
+{
+    TEEC_Operation op;
+    memset(&op, 0, sizeof op);
+    op.paramTypes = types;
+    op.params[0].tmpref.buffer = b0;
+    op.params[0].tmpref.size = n0;
+    op.params[1].tmpref.buffer = b1;
+    op.params[1].tmpref.size = n1;
+    if (TEEC_PARAM_TYPE_GET(types, 2) == TEEC_VALUE_INPUT)
+        p4_ta_double_value(2.0, &op.params[2].value.a, &op.params[2].value.b);
+    uint32_t origin = 0;
+    TEEC_Result r = TEEC_InvokeCommand(sess, cmd, &op, &origin);
+    if (out)
+        *out = op;
+    return r;
+}
+
+#define MEM_IN TEEC_MEMREF_TEMP_INPUT
+#define MEM_OUT TEEC_MEMREF_TEMP_OUTPUT
+
+static void new_commands_refuse_malformed_sizes(void **state)
+{
+    TEEC_Context ctx;
+    TEEC_Session sess;
+    const TEEC_UUID uuid = P4_TA_UUID;
+    assert_int_equal(TEEC_InitializeContext(NULL, &ctx), TEEC_SUCCESS);
+    assert_int_equal(p4_teec_emu_configure(&ctx, NULL, *state, 10), TEEC_SUCCESS);
+    uint32_t origin = 0;
+    assert_int_equal(TEEC_OpenSession(&ctx, &sess, &uuid, TEEC_LOGIN_PUBLIC, NULL, NULL,
+                                      &origin), TEEC_SUCCESS);
+    TEEC_Operation op;
+    memset(&op, 0, sizeof op);
+    op.paramTypes = TEEC_PARAM_TYPES(TEEC_VALUE_INPUT, TEEC_VALUE_INPUT, TEEC_VALUE_OUTPUT,
+                                     TEEC_VALUE_OUTPUT);
+    p4_ta_double_value(1e-5, &op.params[0].value.a, &op.params[0].value.b);
+    p4_ta_double_value(20, &op.params[1].value.a, &op.params[1].value.b);
+    assert_int_equal(TEEC_InvokeCommand(&sess, P4_TA_CMD_OPEN_LEDGER, &op, &origin), TEEC_SUCCESS);
+
+    const uint32_t kd_types = TEEC_PARAM_TYPES(MEM_IN, MEM_IN, TEEC_NONE, TEEC_VALUE_OUTPUT);
+    const uint32_t teach_types = TEEC_PARAM_TYPES(MEM_IN, MEM_OUT, TEEC_VALUE_INPUT, TEEC_NONE);
+    const uint32_t out_types = TEEC_PARAM_TYPES(MEM_OUT, TEEC_NONE, TEEC_NONE, TEEC_NONE);
+    const uint32_t in_types = TEEC_PARAM_TYPES(MEM_IN, TEEC_NONE, TEEC_NONE, TEEC_NONE);
+    float in[6] = { 1, 2, 3, 4, 5, 6 }, w[8] = { 0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f, 0, 0 };
+    /* p1 of KD_TRAIN for 2 examples of 2 classes: header, labels, teacher. */
+    unsigned char p1[sizeof(p4_ta_kd_args) + 8 * sizeof(float)];
+    p4_ta_kd_args args = { 0.5, 2.0 };
+    float rows[8] = { 1, 0, 0, 1, 0.3f, 0.7f, 0.5f, 0.5f };
+    memcpy(p1, &args, sizeof args);
+    memcpy(p1 + sizeof args, rows, sizeof rows);
+    float probs[4], export[8];
+
+    /* Before LAYERS_LOAD: no layers. */
+    assert_int_equal(raw(&sess, P4_TA_CMD_KD_TRAIN, kd_types, in, sizeof in, p1, sizeof p1, NULL),
+                     TEEC_ERROR_BAD_STATE);
+    assert_int_equal(raw(&sess, P4_TA_CMD_LAYERS_EXPORT, out_types, export, sizeof export, NULL,
+                         0, NULL), TEEC_ERROR_BAD_STATE);
+    p4_ta_layers_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.nlayers = 1;
+    spec.capacity = 4;
+    spec.layer[0] = (p4_ta_dense){ 3, 2, 0, 0 };
+    memset(&op, 0, sizeof op);
+    op.paramTypes = TEEC_PARAM_TYPES(MEM_IN, MEM_IN, TEEC_VALUE_OUTPUT, TEEC_NONE);
+    op.params[0].tmpref.buffer = &spec;
+    op.params[0].tmpref.size = sizeof spec;
+    op.params[1].tmpref.buffer = w;
+    op.params[1].tmpref.size = sizeof w;
+    assert_int_equal(TEEC_InvokeCommand(&sess, P4_TA_CMD_LAYERS_LOAD, &op, &origin), TEEC_SUCCESS);
+
+    /* KD_TRAIN: the well-formed call, then each malformed one. */
+    assert_int_equal(raw(&sess, P4_TA_CMD_KD_TRAIN, kd_types, in, sizeof in, p1, sizeof p1, NULL),
+                     TEEC_SUCCESS);
+    assert_int_equal(raw(&sess, P4_TA_CMD_KD_TRAIN, kd_types, in, sizeof in, p1, sizeof p1 - 4,
+                         NULL), TEEC_ERROR_BAD_PARAMETERS);
+    assert_int_equal(raw(&sess, P4_TA_CMD_KD_TRAIN, kd_types, in, sizeof in, p1, sizeof args,
+                         NULL), TEEC_ERROR_BAD_PARAMETERS);
+    assert_int_equal(raw(&sess, P4_TA_CMD_KD_TRAIN, kd_types, in, sizeof in - 4, p1, sizeof p1,
+                         NULL), TEEC_ERROR_BAD_PARAMETERS);
+    assert_int_equal(raw(&sess, P4_TA_CMD_KD_TRAIN, kd_types, in, sizeof in / 2, p1, sizeof p1,
+                         NULL), TEEC_ERROR_BAD_PARAMETERS); /* 1 input, 2 rows of targets */
+    assert_int_equal(raw(&sess, P4_TA_CMD_KD_TRAIN, TEEC_PARAM_TYPES(MEM_IN, MEM_IN, TEEC_NONE,
+                                                                     TEEC_NONE),
+                         in, sizeof in, p1, sizeof p1, NULL), TEEC_ERROR_BAD_PARAMETERS);
+    args.temperature = 0;
+    memcpy(p1, &args, sizeof args);
+    assert_int_equal(raw(&sess, P4_TA_CMD_KD_TRAIN, kd_types, in, sizeof in, p1, sizeof p1, NULL),
+                     TEEC_ERROR_BAD_PARAMETERS);
+    /* KD_TEACH: a short output buffer is told the size it needs. */
+    TEEC_Operation back;
+    assert_int_equal(raw(&sess, P4_TA_CMD_KD_TEACH, teach_types, in, sizeof in, probs,
+                         sizeof probs, NULL), TEEC_SUCCESS);
+    assert_int_equal(raw(&sess, P4_TA_CMD_KD_TEACH, teach_types, in, sizeof in, probs,
+                         sizeof probs - 4, &back), TEEC_ERROR_SHORT_BUFFER);
+    assert_int_equal(back.params[1].tmpref.size, sizeof probs);
+    assert_int_equal(raw(&sess, P4_TA_CMD_KD_TEACH, teach_types, in, 5, probs, sizeof probs,
+                         NULL), TEEC_ERROR_BAD_PARAMETERS);
+    assert_int_equal(raw(&sess, P4_TA_CMD_KD_TEACH, TEEC_PARAM_TYPES(MEM_IN, MEM_OUT, TEEC_NONE,
+                                                                     TEEC_NONE),
+                         in, sizeof in, probs, sizeof probs, NULL), TEEC_ERROR_BAD_PARAMETERS);
+    /* LAYERS_EXPORT / IMPORT: 8 floats exactly. */
+    assert_int_equal(raw(&sess, P4_TA_CMD_LAYERS_EXPORT, out_types, export, sizeof export - 4,
+                         NULL, 0, &back), TEEC_ERROR_SHORT_BUFFER);
+    assert_int_equal(back.params[0].tmpref.size, sizeof export);
+    assert_int_equal(raw(&sess, P4_TA_CMD_LAYERS_EXPORT, out_types, export, sizeof export, NULL,
+                         0, NULL), TEEC_SUCCESS);
+    assert_int_equal(raw(&sess, P4_TA_CMD_LAYERS_IMPORT, in_types, export, sizeof export - 4,
+                         NULL, 0, NULL), TEEC_ERROR_BAD_PARAMETERS);
+    assert_int_equal(raw(&sess, P4_TA_CMD_LAYERS_IMPORT, in_types, export, sizeof export + 4,
+                         NULL, 0, NULL), TEEC_ERROR_BAD_PARAMETERS);
+    assert_int_equal(raw(&sess, P4_TA_CMD_LAYERS_IMPORT, out_types, export, sizeof export, NULL,
+                         0, NULL), TEEC_ERROR_BAD_PARAMETERS);
+    assert_int_equal(raw(&sess, P4_TA_CMD_LAYERS_IMPORT, in_types, export, sizeof export, NULL, 0,
+                         NULL), TEEC_SUCCESS);
+    TEEC_CloseSession(&sess);
+    TEEC_FinalizeContext(&ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +360,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(whole_mlp_kd_matches_software, test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(kd_train_refuses_malformed_parameters,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(new_commands_refuse_malformed_sizes,
                                         test_temp_dir_setup, test_temp_dir_teardown),
     };
     return test_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
