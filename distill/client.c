@@ -434,6 +434,8 @@ int p4_client_set_proxy(p4_client *client, const float *in, size_t n)
     if (pf) {
         /* The tail goes into the enclave; the normal world keeps zeroes. */
         int rc = p4_enclave_layers_import(client->spec.enclave, in + n - pf, pf, NULL);
+        if (rc == P4_OK) /* a TA that dies later resumes the aggregate */
+            rc = p4_enclave_layers_store(client->spec.enclave, NULL);
         if (rc != P4_OK)
             return rc;
     }

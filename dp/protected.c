@@ -176,8 +176,12 @@ int p4_protected_new(p4_protected **out, p4_model *model, p4_enclave *enclave, p
     }
     /* A client unparked (its dpsgd made again) finds its layers still in
      * the enclave: they stay, and the normal world's zeroes are not loaded. */
-    if (rc == P4_OK && !p4_enclave_layers_held(enclave, &spec))
+    if (rc == P4_OK && !p4_enclave_layers_held(enclave, &spec)) {
         rc = p4_enclave_layers_load(enclave, &spec, params, count, err);
+        /* Stored at once, so that a TA that dies resumes this run's layers. */
+        if (rc == P4_OK)
+            rc = p4_enclave_layers_store(enclave, err);
+    }
     memset(params, 0, count * sizeof(float));
     free(params);
     if (rc != P4_OK) {
@@ -309,6 +313,10 @@ int p4_protected_step(p4_protected *p, p4_per_example *pe, p4_sgd *sgd, double s
     if (rc != P4_OK)
         return rc;
     rc = p4_enclave_layers_step(p->enclave, &st, p->sums, p->tensor_count, p->ntensors, err);
+    /* Each step persisted (weights, momentum, noise position) before its
+     * result is used: a TA panic resumes from exactly here. */
+    if (rc == P4_OK)
+        rc = p4_enclave_layers_store(p->enclave, err);
     if (rc != P4_OK)
         return rc;
     at = 0;

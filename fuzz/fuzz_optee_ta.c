@@ -120,8 +120,8 @@ static void run_session(bytes *b)
                 params[i].value.b = values[2 * i + 1];
             }
         }
-        /* 0..11, then the distillation and exchange commands 0x20..0x23 */
-        uint32_t id = command % 16u < 12u ? command % 16u : 0x20u + command % 16u - 12u;
+        /* 0..11, then the distillation, exchange and store commands 0x20..0x25 */
+        uint32_t id = command % 18u < 12u ? command % 18u : 0x20u + command % 18u - 12u;
         (void)TA_InvokeCommandEntryPoint(session, id, types, params);
         for (int i = 0; i < 4; i++)
             free(buffers[i]);

@@ -138,6 +138,9 @@ int p4_enclave_layers_step(p4_enclave *enclave, const p4_enclave_step *step,
 int p4_enclave_layers_top1(p4_enclave *enclave, const float *inputs, int n, int *labels,
                            p4_error *err);
 
+/* Persists the layers, their momentum and (reproducible) the noise position
+ * in the enclave's secure storage: a TA that dies resumes this store. */
+int p4_enclave_layers_store(p4_enclave *enclave, p4_error *err);
 /* 1 if the enclave holds loaded layers of exactly this shape (a client
  * that was parked finds its layers there), else 0. */
 int p4_enclave_layers_held(const p4_enclave *enclave, const p4_enclave_layers *spec);

@@ -7,6 +7,8 @@
  *     equal the software proxy's within 1e-5;
  *   - the exported protected weights are the software model's (same steps),
  *     an import comes back out unchanged, a non-finite one is refused;
+ *   - a TA panic mid-training resumes the stored layers, momentum and seeded
+ *     noise position: the run continues exactly as one that never panicked;
  *   - the TA refuses the new commands' parameters of malformed types, sizes
  *     and values with GP codes, straight through the Client API. */
 #include "support/test_support.h"
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <tee_client_api.h>
 #include <tee_client_emu.h>
 
@@ -352,6 +355,73 @@ static void new_commands_refuse_malformed_sizes(void **state)
     TEEC_FinalizeContext(&ctx);
 }
 
+/* One hand-driven DP step of a 4 -> 3 dense layer on batch `b`, then the
+ * store; returns the loss. */
+static double stored_step(p4_optee *t, int b)
+{
+    float in[2 * 4] = { 1, 0, 0.5f, -1, 0, 2, 1, (float)b };
+    float targets[2 * 3] = { 1, 0, 0, 0, 0, 1 };
+    double loss = 0, norms[2] = { 0.25, 4.0 }, after;
+    float factor[2], sums[5] = { 0 };
+    p4_error err;
+    if (p4_optee_layers_train(t, in, 2, targets, NULL, &loss, &err) != P4_OK ||
+        p4_optee_layers_clip(t, norms, 2, 1.0, factor, &err) != P4_OK)
+        fail_msg("step %d: %s", b, err.message);
+    p4_ta_step_args a = { .q = 0.1, .sigma = 1.0, .clip = 1.0, .divisor = 2, .learning_rate = 0.1,
+                          .momentum = 0.9, .decay = 0, .ntensors = 1, .tensor = { 5 } };
+    assert_int_equal(p4_optee_layers_step(t, &a, sums, 5, &after, &err), P4_OK);
+    assert_int_equal(p4_optee_layers_store(t, &err), P4_OK);
+    return loss;
+}
+
+/* A TA that panics mid-training resumes its stored layers, momentum and
+ * seeded noise position: the run then equals one that never panicked,
+ * bit for bit (the same TA code on the same values). */
+static void panic_mid_training_resumes_the_layers(void **state)
+{
+    char dir_a[600], dir_b[600];
+    test_path_in(*state, "a", dir_a, sizeof dir_a);
+    test_path_in(*state, "b", dir_b, sizeof dir_b);
+    assert_int_equal(mkdir(dir_a, 0700), 0);
+    assert_int_equal(mkdir(dir_b, 0700), 0);
+    p4_optee_options oa = { .delta = 1e-5, .target_epsilon = 50, .storage_dir = dir_a };
+    p4_optee_options ob = { .delta = 1e-5, .target_epsilon = 50, .storage_dir = dir_b };
+    p4_optee *a = NULL, *b = NULL;
+    p4_error err;
+    unsigned char key[32];
+    for (int i = 0; i < 32; i++)
+        key[i] = (unsigned char)(7 * i + 1);
+    assert_int_equal(p4_optee_open(&a, &oa, &err), P4_OK);
+    assert_int_equal(p4_optee_open(&b, &ob, &err), P4_OK);
+    assert_int_equal(p4_optee_seed_noise(a, key, &err), P4_OK);
+    assert_int_equal(p4_optee_seed_noise(b, key, &err), P4_OK);
+    p4_ta_layers_spec spec = { .nlayers = 1, .capacity = 4, .normal_floats = 5,
+                               .layer = { { 4, 3, 0, 0 } } };
+    float w[15];
+    for (int i = 0; i < 15; i++)
+        w[i] = 0.1f * (float)(i % 7) - 0.3f;
+    assert_int_equal(p4_optee_layers_load(a, &spec, w, 15, &err), P4_OK);
+    assert_int_equal(p4_optee_layers_load(b, &spec, w, 15, &err), P4_OK);
+    for (int s = 0; s < 3; s++)
+        assert_true(stored_step(a, s) == stored_step(b, s));
+    assert_int_equal(p4_optee_test_command(b, P4_TA_CMD_TEST_PANIC, 0, &err), P4_ESTATE);
+    if (!strstr(err.message, "resumed"))
+        fail_msg("not resumed: %s", err.message);
+    assert_int_equal(p4_optee_reopens(b), 1);
+    for (int s = 3; s < 6; s++) {
+        double la = stored_step(a, s), lb = stored_step(b, s);
+        if (la != lb)
+            fail_msg("step %d after the panic: loss %.17g (uninterrupted) vs %.17g", s, la, lb);
+    }
+    float wa[15], wb[15];
+    assert_int_equal(p4_optee_layers_export(a, wa, 15, &err), P4_OK);
+    assert_int_equal(p4_optee_layers_export(b, wb, 15, &err), P4_OK);
+    assert_memory_equal(wa, wb, sizeof wa);
+    assert_memory_not_equal(wa, w, sizeof wa); /* they trained */
+    p4_optee_close(&a);
+    p4_optee_close(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -362,6 +432,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(kd_train_refuses_malformed_parameters,
                                         test_temp_dir_setup, test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(new_commands_refuse_malformed_sizes,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(panic_mid_training_resumes_the_layers,
                                         test_temp_dir_setup, test_temp_dir_teardown),
     };
     return test_exit_status(cmocka_run_group_tests(tests, NULL, NULL));

@@ -240,3 +240,9 @@ int p4_enclave_layers_held(const p4_enclave *enclave, const p4_enclave_layers *s
         return 0;
     return p4_optee_layers_held(enclave->optee, &s);
 }
+
+int p4_enclave_layers_store(p4_enclave *enclave, p4_error *err)
+{
+    int rc = optee_only(enclave, "protected layers", err);
+    return rc != P4_OK ? rc : p4_optee_layers_store(enclave->optee, err);
+}

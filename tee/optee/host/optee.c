@@ -144,6 +144,20 @@ static int session_start(p4_optee *t, p4_error *err)
 }
 
 /* Invokes cmd; a dead TA gets its session reopened and an error. */
+/* LAYERS_RESUME of t->spec on a fresh session: 1 if resumed, 0 if none
+ * stored, -1 on an error. */
+static int layers_resume(p4_optee *t)
+{
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT, TEEC_VALUE_OUTPUT,
+                                                   TEEC_NONE, TEEC_NONE));
+    op.params[0].tmpref.buffer = &t->spec;
+    op.params[0].tmpref.size = sizeof t->spec;
+    uint32_t origin = 0;
+    if (TEEC_InvokeCommand(&t->session, P4_TA_CMD_LAYERS_RESUME, &op, &origin) != TEEC_SUCCESS)
+        return -1;
+    return op.params[1].value.a == 1;
+}
+
 static int invoke(p4_optee *t, uint32_t cmd, TEEC_Operation *op, const char *what,
                   TEEC_Result *result, p4_error *err)
 {
@@ -166,16 +180,21 @@ static int invoke(p4_optee *t, uint32_t cmd, TEEC_Operation *op, const char *wha
         int rc = session_start(t, &again);
         if (rc == P4_OK)
             t->reopens++;
+        int resumed = 0;
         if (t->layers_loaded) {
-            t->layers_loaded = 0;
-            t->layers_lost = 1;
+            /* The layers as last stored (LAYERS_STORE), if there is a store
+             * of exactly these layers; else they are lost. */
+            resumed = rc == P4_OK && layers_resume(t) == 1;
+            t->layers_loaded = resumed;
+            t->layers_lost = !resumed;
         }
-        return p4_error_set(err, P4_ESTATE, "%s: the TA died (it panicked or was killed); %s%s",
+        return p4_error_set(err, P4_ESTATE, "%s: the TA died (it panicked or was killed); %s%s%s",
                             what, rc == P4_OK
                                       ? "its session was reopened and the ledger reloaded from "
                                         "secure storage; this call's result is lost (a charge "
                                         "it recorded stands)"
                                       : "reopening failed: ",
+                            resumed ? "; the protected layers were resumed as last stored" : "",
                             rc == P4_OK ? "" : again.message);
     }
     if (r == P4_TA_ERROR_BUDGET && origin == TEEC_ORIGIN_TRUSTED_APP)
@@ -700,4 +719,16 @@ int p4_optee_layers_import(p4_optee *t, const float *params, size_t count, p4_er
 int p4_optee_layers_held(const p4_optee *t, const p4_ta_layers_spec *spec)
 {
     return t && spec && t->layers_loaded && memcmp(&t->spec, spec, sizeof *spec) == 0;
+}
+
+int p4_optee_layers_store(p4_optee *t, p4_error *err)
+{
+    if (!t)
+        return p4_error_set(err, P4_EINVAL, "optee layers store: no handle");
+    int rc = layers_ready(t, "optee layers store", err);
+    if (rc != P4_OK)
+        return rc;
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_NONE, TEEC_NONE, TEEC_NONE, TEEC_NONE));
+    TEEC_Result r;
+    return invoke(t, P4_TA_CMD_LAYERS_STORE, &op, "optee layers store", &r, err);
 }

@@ -87,6 +87,11 @@ int p4_optee_layers_kd_teach(p4_optee *t, const float *inputs, int n, double tem
                              float *probs, p4_error *err);
 /* The protected weights out and in, LAYERS_LOAD's layout (count floats),
  * for a proxy-weights exchange (ta_kd_exchange.c says what that releases). */
+/* Writes the layers, their momentum and (--reproducible) the noise stream's
+ * position to the TA's secure storage (LAYERS_STORE).  After a TA panic the
+ * reopened session resumes the last store of the same layers by itself
+ * (LAYERS_RESUME) instead of reporting them lost. */
+int p4_optee_layers_store(p4_optee *t, p4_error *err);
 /* 1 if layers of exactly this spec are loaded (and not lost). */
 int p4_optee_layers_held(const p4_optee *t, const p4_ta_layers_spec *spec);
 int p4_optee_layers_export(p4_optee *t, float *params, size_t count, p4_error *err);

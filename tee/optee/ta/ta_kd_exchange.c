@@ -8,12 +8,19 @@
  * optimiser keeps its own across an exchange. */
 #include "ta_session.h"
 
+/* Tensors in LAYERS_LOAD's layout (weights and biases; momentum follows). */
+static uint32_t layout_tensors(const p4_ta_session *s)
+{
+    const p4_ta_layers_spec *spec = p4_ta_layers_spec_of(s);
+    return spec ? 2 * spec->nlayers : 0;
+}
+
 /* Floats in LAYERS_LOAD's layout; 0 without layers. */
 static uint64_t layout_floats(p4_ta_session *s)
 {
     uint64_t total = 0;
     uint32_t count = 0;
-    for (uint32_t k = 0; p4_ta_layers_tensor(s, k, &count); k++)
+    for (uint32_t k = 0; k < layout_tensors(s) && p4_ta_layers_tensor(s, k, &count); k++)
         total += count;
     return total;
 }
@@ -33,7 +40,7 @@ TEE_Result p4_ta_layers_export(p4_ta_session *s, uint32_t types, TEE_Param param
     uint8_t *dst = params[0].memref.buffer;
     uint32_t count = 0;
     const float *t;
-    for (uint32_t k = 0; (t = p4_ta_layers_tensor(s, k, &count)); k++) {
+    for (uint32_t k = 0; k < layout_tensors(s) && (t = p4_ta_layers_tensor(s, k, &count)); k++) {
         TEE_MemMove(dst, t, count * sizeof(float));
         dst += (size_t)count * sizeof(float);
     }
@@ -57,14 +64,14 @@ TEE_Result p4_ta_layers_import(p4_ta_session *s, uint32_t types, TEE_Param param
     uint32_t count = 0;
     float *t;
     int finite = 1;
-    for (uint32_t k = 0; (t = p4_ta_layers_tensor(s, k, &count)); k++) {
+    for (uint32_t k = 0; k < layout_tensors(s) && (t = p4_ta_layers_tensor(s, k, &count)); k++) {
         TEE_MemMove(t, src, count * sizeof(float));
         src += (size_t)count * sizeof(float);
         for (uint32_t i = 0; i < count; i++)
             finite &= p4_ta_finite(t[i]);
     }
     if (!finite) {
-        for (uint32_t k = 0; (t = p4_ta_layers_tensor(s, k, &count)); k++)
+        for (uint32_t k = 0; k < layout_tensors(s) && (t = p4_ta_layers_tensor(s, k, &count)); k++)
             TEE_MemFill(t, 0, count * sizeof(float));
         return TEE_ERROR_BAD_PARAMETERS;
     }

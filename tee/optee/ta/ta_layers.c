@@ -107,6 +107,29 @@ static int all_finite(const float *x, size_t n)
     return 1;
 }
 
+TEE_Result p4_ta_layers_alloc(p4_ta_session *s, const p4_ta_layers_spec *spec)
+{
+    uint64_t bytes = p4_ta_layers_bytes(spec);
+    if (bytes == 0)
+        return TEE_ERROR_BAD_PARAMETERS;
+    p4_ta_layers_free(s);
+    if (bytes - P4_TA_RESERVE_BYTES > (size_t)-1)
+        return TEE_ERROR_OUT_OF_MEMORY;
+    p4_ta_layers *L = TEE_Malloc(sizeof *L, TEE_MALLOC_FILL_ZERO);
+    if (!L)
+        return TEE_ERROR_OUT_OF_MEMORY;
+    L->arena_bytes = (size_t)(bytes - P4_TA_RESERVE_BYTES);
+    L->arena = TEE_Malloc(L->arena_bytes, TEE_MALLOC_FILL_ZERO);
+    if (!L->arena) {
+        TEE_Free(L);
+        return TEE_ERROR_OUT_OF_MEMORY;
+    }
+    L->spec = *spec;
+    carve(L);
+    s->layers = L;
+    return TEE_SUCCESS;
+}
+
 TEE_Result p4_ta_layers_load(p4_ta_session *s, uint32_t types, TEE_Param params[4])
 {
     if (types != TEE_PARAM_TYPES(TEE_PARAM_TYPE_MEMREF_INPUT, TEE_PARAM_TYPE_MEMREF_INPUT,
@@ -131,20 +154,11 @@ TEE_Result p4_ta_layers_load(p4_ta_session *s, uint32_t types, TEE_Param params[
     params[2].value.b = (uint32_t)(bytes >> 32);
     if (params[1].memref.size != count * sizeof(float) || !params[1].memref.buffer)
         return TEE_ERROR_BAD_PARAMETERS;
-    p4_ta_layers_free(s);
-    if (bytes - P4_TA_RESERVE_BYTES > (size_t)-1)
-        return TEE_ERROR_OUT_OF_MEMORY;
-    p4_ta_layers *L = TEE_Malloc(sizeof *L, TEE_MALLOC_FILL_ZERO);
-    if (!L)
-        return TEE_ERROR_OUT_OF_MEMORY;
-    L->arena_bytes = (size_t)(bytes - P4_TA_RESERVE_BYTES);
-    L->arena = TEE_Malloc(L->arena_bytes, TEE_MALLOC_FILL_ZERO);
-    if (!L->arena) {
-        TEE_Free(L);
-        return TEE_ERROR_OUT_OF_MEMORY;
-    }
-    L->spec = spec;
-    carve(L);
+    TEE_Result r = p4_ta_layers_alloc(s, &spec);
+    if (r != TEE_SUCCESS)
+        return r;
+    p4_ta_layers *L = s->layers;
+    s->layers = NULL;
     const float *src = params[1].memref.buffer;
     for (uint32_t j = 0; j < spec.nlayers; j++) {
         uint32_t nw = weights_of(&spec.layer[j]), nb = biases_of(&spec.layer[j]);
@@ -430,11 +444,20 @@ TEE_Result p4_ta_layers_logits(p4_ta_session *s, const TEE_Param *inputs, const 
 float *p4_ta_layers_tensor(p4_ta_session *s, uint32_t k, uint32_t *count)
 {
     p4_ta_layers *L = s->layers;
-    if (!L || k / 2 >= L->spec.nlayers)
+    if (!L || k / 2 >= 2 * L->spec.nlayers)
         return NULL;
-    const p4_ta_dense *d = &L->spec.layer[k / 2];
+    int velocity = k / 2 >= L->spec.nlayers;
+    uint32_t j = k / 2 % L->spec.nlayers;
+    const p4_ta_dense *d = &L->spec.layer[j];
     *count = k % 2 ? d->outputs : weights_of(d);
-    return k % 2 ? L->b[k / 2] : L->w[k / 2];
+    if (velocity)
+        return k % 2 ? L->b_velocity[j] : L->w_velocity[j];
+    return k % 2 ? L->b[j] : L->w[j];
+}
+
+const p4_ta_layers_spec *p4_ta_layers_spec_of(const p4_ta_session *s)
+{
+    return s->layers ? &s->layers->spec : NULL;
 }
 
 TEE_Result p4_ta_layers_top1(p4_ta_session *s, uint32_t types, TEE_Param params[4])

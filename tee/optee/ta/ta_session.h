@@ -76,8 +76,17 @@ TEE_Result p4_ta_layers_pass(p4_ta_session *s, uint32_t types, TEE_Param params[
 TEE_Result p4_ta_layers_logits(p4_ta_session *s, const TEE_Param *inputs, const float **logits,
                                uint32_t *m, uint32_t *classes);
 /* Tensor k of the layers (layer k / 2; weights if k is even, else biases)
- * and its size, or NULL past the last. */
+ * and its size; k from 2 nlayers on: the same tensors' momentum; NULL past
+ * the last. */
 float *p4_ta_layers_tensor(p4_ta_session *s, uint32_t k, uint32_t *count);
+/* Replaces the layers by zeroed ones of this spec (one allocation of
+ * p4_ta_layers_bytes() - P4_TA_RESERVE_BYTES). */
+TEE_Result p4_ta_layers_alloc(p4_ta_session *s, const p4_ta_layers_spec *spec);
+const p4_ta_layers_spec *p4_ta_layers_spec_of(const p4_ta_session *s);
+/* ta_store.c: the layers, their momentum and the seeded noise position in
+ * TEE_STORAGE_PRIVATE (LAYERS_STORE, LAYERS_RESUME). */
+TEE_Result p4_ta_layers_store(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
+TEE_Result p4_ta_layers_resume(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
 
 /* ta_kd.c: the distillation loss (KD_TRAIN), the proxy's teaching
  * probabilities (KD_TEACH). */

@@ -67,6 +67,12 @@
  *                 initialisation or LAYERS_IMPORT's, moved only by the TA's
  *                 noised and charged LAYERS_STEP updates.
  *   LAYERS_IMPORT p0 MEMREF_IN the same layout: the group's aggregate.
+ * Persistence (ta_store.c):
+ *   LAYERS_STORE  (no parameters) writes the layers, their momentum and, in
+ *                 a seeded session, the noise stream's state to secure storage.
+ *   LAYERS_RESUME p0 MEMREF_IN p4_ta_layers_spec, p1 VALUE_OUT (a: 1 if the
+ *                 stored layers of exactly that spec were loaded, else 0;
+ *                 b: 1 if the seeded noise position was restored too).
  * Test-only commands (a TA built with P4_TA_TEST_COMMANDS, the harness's):
  *   TEST_PANIC    TEE_Panic.
  *   TEST_ALLOC    p0 VALUE_IN bytes (a low, b high): TEE_Malloc and free. */
@@ -96,6 +102,8 @@ enum {
     P4_TA_CMD_KD_TEACH = 0x21,
     P4_TA_CMD_LAYERS_EXPORT = 0x22,
     P4_TA_CMD_LAYERS_IMPORT = 0x23,
+    P4_TA_CMD_LAYERS_STORE = 0x24,
+    P4_TA_CMD_LAYERS_RESUME = 0x25,
     P4_TA_CMD_TEST_PANIC = 0x100,
     P4_TA_CMD_TEST_ALLOC = 0x101
 };
