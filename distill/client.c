@@ -704,9 +704,9 @@ int p4_client_restore(p4_client *c, const p4_client_state *s, p4_error *err)
                             "checkpoint; unpark it first", c->spec.id);
     if (c->protected_floats)
         return p4_error_set(err, P4_EUNSUPPORTED, "client %d: the proxy's protected layers "
-                            "([tee] pp_start) live only in the TA and are not persisted in its "
-                            "secure storage yet (docs/tee.md): a checkpoint cannot restore them; "
-                            "start the run again", c->spec.id);
+                            "([tee] pp_start) live only in the TA, whose store follows every step, "
+                            "not the checkpoint: resuming a node from a checkpoint with them is "
+                            "not built (docs/tee.md); start the run again", c->spec.id);
     int rc = check_part(c, "private weights", s->private_params, s->private_count,
                         p4_model_param_count(c->private_model), err);
     if (rc == P4_OK)
