@@ -205,7 +205,8 @@ static void kd_train_refuses_malformed_parameters(void **state)
     memset(&spec, 0, sizeof spec);
     spec.nlayers = 1;
     spec.capacity = 4;
-    spec.layer[0] = (p4_ta_dense){ 3, 2, 0, 0 };
+    spec.layer[0].inputs = 3;
+    spec.layer[0].outputs = 2;
     float w[8] = { 0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f, 0.0f, 0.1f };
     assert_int_equal(p4_optee_layers_load(t, &spec, w, 8, &err), P4_OK);
     float in[6] = { 1, 2, 3, 4, 5, 6 }, y[4] = { 1, 0, 0, 1 }, teacher[4] = { 0.3f, 0.7f, 0.5f, 0.5f };
@@ -298,7 +299,8 @@ static void new_commands_refuse_malformed_sizes(void **state)
     memset(&spec, 0, sizeof spec);
     spec.nlayers = 1;
     spec.capacity = 4;
-    spec.layer[0] = (p4_ta_dense){ 3, 2, 0, 0 };
+    spec.layer[0].inputs = 3;
+    spec.layer[0].outputs = 2;
     memset(&op, 0, sizeof op);
     op.paramTypes = TEEC_PARAM_TYPES(MEM_IN, MEM_IN, TEEC_VALUE_OUTPUT, TEEC_NONE);
     op.params[0].tmpref.buffer = &spec;
@@ -395,8 +397,9 @@ static void panic_mid_training_resumes_the_layers(void **state)
     assert_int_equal(p4_optee_open(&b, &ob, &err), P4_OK);
     assert_int_equal(p4_optee_seed_noise(a, key, &err), P4_OK);
     assert_int_equal(p4_optee_seed_noise(b, key, &err), P4_OK);
-    p4_ta_layers_spec spec = { .nlayers = 1, .capacity = 4, .normal_floats = 5,
-                               .layer = { { 4, 3, 0, 0 } } };
+    p4_ta_layers_spec spec = { .nlayers = 1, .capacity = 4, .normal_floats = 5 };
+    spec.layer[0].inputs = 4;
+    spec.layer[0].outputs = 3;
     float w[15];
     for (int i = 0; i < 15; i++)
         w[i] = 0.1f * (float)(i % 7) - 0.3f;

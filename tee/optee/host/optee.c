@@ -605,7 +605,7 @@ static size_t spec_params(const p4_ta_layers_spec *s)
 {
     size_t n = 0;
     for (uint32_t j = 0; j < s->nlayers; j++)
-        n += (size_t)s->layer[j].inputs * s->layer[j].outputs + s->layer[j].outputs;
+        n += (size_t)(p4_ta_layer_weights(&s->layer[j]) + p4_ta_layer_biases(&s->layer[j]));
     return n;
 }
 

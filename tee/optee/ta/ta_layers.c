@@ -449,7 +449,7 @@ float *p4_ta_layers_tensor(p4_ta_session *s, uint32_t k, uint32_t *count)
     int velocity = k / 2 >= L->spec.nlayers;
     uint32_t j = k / 2 % L->spec.nlayers;
     const p4_ta_dense *d = &L->spec.layer[j];
-    *count = k % 2 ? d->outputs : weights_of(d);
+    *count = k % 2 ? biases_of(d) : weights_of(d);
     if (velocity)
         return k % 2 ? L->b_velocity[j] : L->w_velocity[j];
     return k % 2 ? L->b[j] : L->w[j];
