@@ -735,8 +735,9 @@ static int group_slices_at(run *r, const float **slice, const int *ids, const do
 }
 
 /* As group_slices_at at group_size; then, with [p4] widen_group_size set,
- * groups that are no tighter than random pairs (cluster/group_widen.h) are
- * recomputed at the wider size.  Public inputs only: every peer agrees. */
+ * groups that are no tighter than the average pair (separation below
+ * widen_separation, cluster/group_widen.h) are recomputed at the wider
+ * size.  Public inputs only: every peer agrees. */
 static int group_slices(run *r, const float **slice, const int *ids, const double *dist,
                         const unsigned char *known, int m, size_t length, p4_rng *rng, int *sub,
                         p4_error *err)
@@ -746,14 +747,14 @@ static int group_slices(run *r, const float **slice, const int *ids, const doubl
                              err);
     if (rc != P4_OK || cfg->widen_group_size <= cfg->group_size)
         return rc;
-    double ratio = 1;
-    if ((rc = p4_group_structure(dist, known, m, sub, &ratio, err)) != P4_OK ||
-        ratio < cfg->widen_ratio)
+    double separation = 0;
+    if ((rc = p4_group_separation(dist, known, m, sub, &separation, err)) != P4_OK ||
+        separation >= cfg->widen_separation)
         return rc;
     if (r->spec->log && r->self == ids[0])
-        fprintf(r->spec->log, "p4: the groups are no tighter than random pairs (within/overall "
-                "distance %.3f >= widen_ratio %g): regrouping at size %d\n", ratio,
-                cfg->widen_ratio, cfg->widen_group_size);
+        fprintf(r->spec->log, "p4: the groups are no tighter than the average pair (separation "
+                "%.3f < widen_separation %g): regrouping at size %d\n", separation,
+                cfg->widen_separation, cfg->widen_group_size);
     return group_slices_at(r, slice, ids, dist, known, m, length, rng, sub,
                            cfg->widen_group_size, err);
 }

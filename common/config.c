@@ -229,13 +229,13 @@ static const config_key config_keys[] = {
     {.section = "p4", .name = "widen_group_size", .type = KEY_INT, FIELD(widen_group_size),
      .min = 0, .max = INT_MAX,
      .help = "0 = off (the paper's); else, when the grouping's distances show no structure "
-             "(see widen_ratio), the groups are recomputed with this largest size instead of "
+             "(see widen_separation), the groups are recomputed with this largest size instead of "
              "group_size: wider mixing when there are no clusters to find"},
-    {.section = "p4", .name = "widen_ratio", .type = KEY_DOUBLE, FIELD(widen_ratio),
+    {.section = "p4", .name = "widen_separation", .type = KEY_DOUBLE, FIELD(widen_separation),
      .min = 0, .max = INFINITY,
-     .help = "widening happens when the mean distance within the groups over the mean "
-             "distance between all (known) pairs is at least this (1 = groups no closer than "
-             "random)"},
+     .help = "widening happens when the grouped pairs sit less than this many standard "
+             "deviations (of all pair distances) below the mean distance; measured: 1.2 to 1.6 "
+             "with latent clusters, 0.01 on FEMNIST by writer"},
     {.section = "p4", .name = "public_count", .type = KEY_INT, FIELD(public_count),
      .min = 0, .max = INT_MAX, .help = "logits mode: size of the public reference set"},
     {.section = "p4", .name = "method", .type = KEY_ENUM, FIELD(method),
@@ -409,7 +409,7 @@ void p4_config_defaults(p4_config *cfg)
     cfg->strict_dp = 1;
     snprintf(cfg->cotrain_batches, sizeof cfg->cotrain_batches, "shared");
     cfg->widen_group_size = 0;
-    cfg->widen_ratio = 0.9;
+    cfg->widen_separation = 0.5;
     cfg->public_count = 500;
     snprintf(cfg->method, sizeof cfg->method, "p4");
     cfg->attack_fraction = 0;

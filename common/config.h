@@ -92,7 +92,7 @@ typedef struct p4_config {
     int strict_dp;                   /* 1 (default): the proxy learns from labels only */
     char cotrain_batches[16];        /* shared (default, the paper's) | separate */
     int widen_group_size;            /* groups when the distances show no structure; 0 = off */
-    double widen_ratio;              /* within/overall distance at or above which they widen */
+    double widen_separation;         /* below it the groups widen (cluster/group_widen.h) */
     int public_count;                /* logits mode: size of the public reference set */
     char method[16];                 /* p4 | local | proxyfl | proxyfl-avg | fedavg-dp */
 

@@ -1,8 +1,9 @@
-/* test_group_widen.c: the grouping's structure ratio ([p4] widen_group_size,
- * widen_ratio): groups found in clustered distances are much tighter than
- * random pairs and are not widened; groups found in distances without
- * structure (all pairs about equally far, as high-dimensional DP-noised
- * proxies with no latent clusters give) are, at the default widen_ratio. */
+/* test_group_widen.c: the grouping's separation ([p4] widen_group_size,
+ * widen_separation): groups found in clustered distances sit far below the
+ * mean pair distance and are not widened; groups found in distances without
+ * clusters (each pair's distance the sum of two per-client scales plus
+ * noise, the shape FEMNIST's noised proxies give: separation 0.01) are
+ * widened at the default threshold. */
 #include "support/test_support.h"
 
 #include <math.h>
@@ -26,25 +27,25 @@ static int group(const double *dist, int v, int *group_of)
     return ngroups;
 }
 
-static double structure(const double *dist, const unsigned char *known, const int *group_of)
+static double separation(const double *dist, const unsigned char *known, const int *group_of)
 {
-    double ratio = -1;
+    double s = -1;
     p4_error err = {0};
-    if (p4_group_structure(dist, known, N, group_of, &ratio, &err) != P4_OK)
-        fail_msg("p4_group_structure: %s", err.message);
-    return ratio;
+    if (p4_group_separation(dist, known, N, group_of, &s, &err) != P4_OK)
+        fail_msg("p4_group_separation: %s", err.message);
+    return s;
 }
 
-/* The default widen_ratio, as a config without the key gets it. */
-static double default_widen_ratio(void)
+/* The default widen_separation, as a config without the key gets it. */
+static double default_threshold(void)
 {
     p4_config cfg;
     p4_config_defaults(&cfg);
-    return cfg.widen_ratio;
+    return cfg.widen_separation;
 }
 
-/* Four blobs of four on a line, 100 apart, jitter 1 inside: the grouping
- * recovers them and the ratio is far below the threshold (no widening). */
+/* Four blobs of four on a line, 100 apart, 0.25 apart inside: the grouping
+ * recovers them and the separation is far above the threshold. */
 static void test_clustered_distances_are_not_widened(void **state)
 {
     (void)state;
@@ -56,36 +57,40 @@ static void test_clustered_distances_are_not_widened(void **state)
             dist[i * N + j] = fabs(x[i] - x[j]);
     int group_of[N];
     assert_int_equal(group(dist, 4, group_of), 4);
-    double ratio = structure(dist, NULL, group_of);
-    if (!(ratio < 0.05))
-        fail_msg("clustered distances: within/overall ratio %g, expected < 0.05", ratio);
-    assert_true(ratio < default_widen_ratio());
+    double s = separation(dist, NULL, group_of);
+    if (!(s > 1.0))
+        fail_msg("clustered distances: separation %g, expected > 1", s);
+    assert_true(s >= default_threshold());
 }
 
-/* Every pair about equally far (1 plus a jitter of at most 2%): the groups
- * are no tighter than random pairs, the ratio is near 1, and widening
- * happens at the default threshold. */
-static void test_uniform_distances_are_widened(void **state)
+/* No clusters: d(i, j) = a_i + a_j + a small jitter, a_i a per-client scale
+ * (how much noise its proxy carries).  Grouping then pairs clients of
+ * similar scale, but a group's mean distance is that of any pair: the
+ * separation is near 0 and widening happens at the default threshold. */
+static void test_distances_without_clusters_are_widened(void **state)
 {
     (void)state;
-    double dist[N * N];
+    double a[N], dist[N * N];
     p4_rng rng;
-    assert_int_equal(p4_rng_init_seeded(&rng, 11, "uniform"), P4_OK);
+    assert_int_equal(p4_rng_init_seeded(&rng, 11, "no-clusters"), P4_OK);
+    for (int i = 0; i < N; i++)
+        a[i] = 10.0 + 2.0 * p4_rng_uniform(&rng);
     for (int i = 0; i < N; i++) {
         dist[i * N + i] = 0;
         for (int j = i + 1; j < N; j++)
-            dist[i * N + j] = dist[j * N + i] = 1.0 + 0.02 * p4_rng_uniform(&rng);
+            dist[i * N + j] = dist[j * N + i] = a[i] + a[j] + 0.05 * p4_rng_uniform(&rng);
     }
     int group_of[N];
     assert_int_equal(group(dist, 4, group_of), 4);
-    double ratio = structure(dist, NULL, group_of);
-    if (!(ratio > 0.98 && ratio <= 1.0))
-        fail_msg("uniform distances: ratio %g, expected in (0.98, 1]", ratio);
-    assert_true(ratio >= default_widen_ratio());
+    double s = separation(dist, NULL, group_of);
+    if (!(fabs(s) < 0.3))
+        fail_msg("distances without clusters: separation %g, expected within 0.3 of 0", s);
+    assert_true(s < default_threshold());
 }
 
 /* Only known pairs count: hiding every cross-blob pair leaves nothing but
- * within-group pairs, so the ratio is exactly 1 (nothing to compare with). */
+ * within-group pairs, all equal, so the separation is 0 (nothing to compare
+ * with); with every pair known it is the hand-computed value. */
 static void test_only_known_pairs_count(void **state)
 {
     (void)state;
@@ -99,11 +104,13 @@ static void test_only_known_pairs_count(void **state)
             known[i * N + j] = i != j && i / 4 == j / 4;
         }
     }
-    assert_true(fabs(structure(dist, known, group_of) - 1.0) < 1e-12);
+    assert_true(separation(dist, known, group_of) == 0.0);
     for (int i = 0; i < N * N; i++)
         known[i] = i / N != i % N;
-    /* within mean 1, overall mean (24 * 1 + 96 * 50) / 120 = 40.2 */
-    assert_true(fabs(structure(dist, known, group_of) - 1.0 / 40.2) < 1e-12);
+    /* 24 pairs at 1, 96 at 50: mean 40.2, sd sqrt(0.2 * 0.8) * 49 = 19.6 */
+    double want = (40.2 - 1.0) / 19.6;
+    if (fabs(separation(dist, known, group_of) - want) > 1e-9)
+        fail_msg("separation %.12g, expected %.12g", separation(dist, known, group_of), want);
 }
 
 static void test_rejects_bad_input(void **state)
@@ -112,18 +119,18 @@ static void test_rejects_bad_input(void **state)
     double dist[N * N] = {0}, ratio = 0;
     int group_of[N] = {0};
     dist[1] = dist[N] = -1;
-    assert_int_equal(p4_group_structure(dist, NULL, N, group_of, &ratio, NULL), P4_EINVAL);
+    assert_int_equal(p4_group_separation(dist, NULL, N, group_of, &ratio, NULL), P4_EINVAL);
     dist[1] = dist[N] = NAN;
-    assert_int_equal(p4_group_structure(dist, NULL, N, group_of, &ratio, NULL), P4_EINVAL);
-    assert_int_equal(p4_group_structure(NULL, NULL, N, group_of, &ratio, NULL), P4_EINVAL);
-    assert_int_equal(p4_group_structure(dist, NULL, 0, group_of, &ratio, NULL), P4_EINVAL);
+    assert_int_equal(p4_group_separation(dist, NULL, N, group_of, &ratio, NULL), P4_EINVAL);
+    assert_int_equal(p4_group_separation(NULL, NULL, N, group_of, &ratio, NULL), P4_EINVAL);
+    assert_int_equal(p4_group_separation(dist, NULL, 0, group_of, &ratio, NULL), P4_EINVAL);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clustered_distances_are_not_widened),
-        cmocka_unit_test(test_uniform_distances_are_widened),
+        cmocka_unit_test(test_distances_without_clusters_are_widened),
         cmocka_unit_test(test_only_known_pairs_count),
         cmocka_unit_test(test_rejects_bad_input),
     };
