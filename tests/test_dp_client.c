@@ -417,11 +417,15 @@ static float *private_after_epoch(const world *w, int separate, double q, double
     spec.dp_params.noise_multiplier = sigma;
     dp_client c;
     open_client(w, spec, ledger_name, 9, &c);
-    cotrain(&c, q, sigma); /* the ledger holds exactly the proxy's steps at (q, sigma) */
     *count = p4_client_model_size(c.client, P4_MODEL_PRIVATE);
-    float *v = malloc(*count * sizeof *v);
-    assert_non_null(v);
+    float *before = malloc(*count * sizeof *before), *v = malloc(*count * sizeof *v);
+    assert_true(before && v);
+    assert_int_equal(p4_client_get_model(c.client, P4_MODEL_PRIVATE, before, *count), P4_OK);
+    cotrain(&c, q, sigma); /* the ledger holds exactly the proxy's steps at (q, sigma) */
     assert_int_equal(p4_client_get_model(c.client, P4_MODEL_PRIVATE, v, *count), P4_OK);
+    if (memcmp(before, v, *count * sizeof *v) == 0)
+        fail_msg("the private model did not train in a co-training epoch");
+    free(before);
     close_client(&c);
     return v;
 }
