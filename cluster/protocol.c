@@ -708,7 +708,8 @@ static int group_slices_at(run *r, const float **slice, const int *ids, const do
     if (cfg->duplicate_slice_ratio <= 0)
         return p4_group_clients(dist, known, m, &params, rng, sub, &r->res->ngroups, err);
     unsigned char *alone = malloc((size_t)m);
-    uint64_t *mine = slice ? malloc((size_t)m * sizeof *mine) : NULL;
+    /* zeroed: GCC -O2 cannot tell that the loop below fills it */
+    uint64_t *mine = slice ? calloc((size_t)m, sizeof *mine) : NULL;
     const uint64_t *fingerprint = mine;
     if (!alone || (slice && !mine)) {
         free(alone);
