@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/group_widen.h"
 #include "cluster/grouping.h"
 #include "cluster/receiver.h"
 #include "cluster/replay_guard.h"
@@ -698,16 +699,17 @@ static int swap_slices_lying(run *r, size_t length, unsigned char *everyone, hel
  * a-th): with the slice guard on, near-copies train alone
  * (cluster/slice_guard.h: from the sampled distances and the slices'
  * fingerprints, the board's when slice is NULL).  sub[a]: ids[a]'s group. */
-static int group_slices(run *r, const float **slice, const int *ids, const double *dist,
-                        const unsigned char *known, int m, size_t length, p4_rng *rng, int *sub,
-                        p4_error *err)
+static int group_slices_at(run *r, const float **slice, const int *ids, const double *dist,
+                           const unsigned char *known, int m, size_t length, p4_rng *rng,
+                           int *sub, int group_size, p4_error *err)
 {
     const p4_config *cfg = r->spec->cfg;
-    p4_grouping_params params = { cfg->group_size };
+    p4_grouping_params params = { group_size };
     if (cfg->duplicate_slice_ratio <= 0)
         return p4_group_clients(dist, known, m, &params, rng, sub, &r->res->ngroups, err);
     unsigned char *alone = malloc((size_t)m);
-    uint64_t *mine = slice ? malloc((size_t)m * sizeof *mine) : NULL;
+    /* zeroed: GCC -O2 cannot tell that the loop below fills it */
+    uint64_t *mine = slice ? calloc((size_t)m, sizeof *mine) : NULL;
     const uint64_t *fingerprint = mine;
     if (!alone || (slice && !mine)) {
         free(alone);
@@ -731,6 +733,31 @@ static int group_slices(run *r, const float **slice, const int *ids, const doubl
     free(alone);
     free(mine);
     return rc;
+}
+
+/* As group_slices_at at group_size; then, with [p4] widen_group_size set,
+ * groups that are no tighter than the average pair (separation below
+ * widen_separation, cluster/group_widen.h) are recomputed at the wider
+ * size.  Public inputs only: every peer agrees. */
+static int group_slices(run *r, const float **slice, const int *ids, const double *dist,
+                        const unsigned char *known, int m, size_t length, p4_rng *rng, int *sub,
+                        p4_error *err)
+{
+    const p4_config *cfg = r->spec->cfg;
+    int rc = group_slices_at(r, slice, ids, dist, known, m, length, rng, sub, cfg->group_size,
+                             err);
+    if (rc != P4_OK || cfg->widen_group_size <= cfg->group_size)
+        return rc;
+    double separation = 0;
+    if ((rc = p4_group_separation(dist, known, m, sub, &separation, err)) != P4_OK ||
+        separation >= cfg->widen_separation)
+        return rc;
+    if (r->spec->log && r->self == ids[0])
+        fprintf(r->spec->log, "p4: the groups are no tighter than the average pair (separation "
+                "%.3f < widen_separation %g): regrouping at size %d\n", separation,
+                cfg->widen_separation, cfg->widen_group_size);
+    return group_slices_at(r, slice, ids, dist, known, m, length, rng, sub,
+                           cfg->widen_group_size, err);
 }
 
 /* The groups from every peer's slice (got[j], or the board's), computed as

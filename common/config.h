@@ -90,6 +90,9 @@ typedef struct p4_config {
     double duplicate_slice_ratio;    /* slice guard: 0 = off (cluster/slice_guard.h) */
     char share[16];                  /* weights | logits */
     int strict_dp;                   /* 1 (default): the proxy learns from labels only */
+    char cotrain_batches[16];        /* shared (default, the paper's) | separate */
+    int widen_group_size;            /* groups when the distances show no structure; 0 = off */
+    double widen_separation;         /* below it the groups widen (cluster/group_widen.h) */
     int public_count;                /* logits mode: size of the public reference set */
     char method[16];                 /* p4 | local | proxyfl | proxyfl-avg | fedavg-dp */
 

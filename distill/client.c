@@ -276,8 +276,62 @@ static int cotrain_batch(p4_client *c, int n, double expected, p4_error *err)
     return rc == P4_OK ? P4_OK : p4_error_set(err, rc, "client %d: proxy step failed", c->spec.id);
 }
 
+/* cotrain_batches = separate, the private half: a plain KD epoch over a
+ * shuffle of the client's data in batches of `batch`, the proxy (as it is
+ * now) the teacher.  Nothing leaves the client, so nothing is charged. */
+static int private_kd_epoch(p4_client *c, p4_error *err)
+{
+    int count = c->spec.train_count, per = c->spec.batch, rc = P4_OK;
+    memcpy(c->batch, c->spec.train_idx, (size_t)count * sizeof(int));
+    p4_rng_shuffle_int(&c->batch_rng, c->batch, (size_t)count);
+    if (grow_buffers(c, per) != P4_OK)
+        return p4_error_set(err, P4_ENOMEM, "client %d: out of memory for a batch of %d",
+                            c->spec.id, per);
+    for (int at = 0; at < count && rc == P4_OK; at += per) {
+        int n = count - at < per ? count - at : per;
+        if ((rc = p4_dataset_batch(c->spec.train, c->batch + at, n, c->x, c->onehot)) != P4_OK)
+            return p4_error_set(err, rc, "client %d: cannot load a batch", c->spec.id);
+        if ((rc = p4_model_predict(c->proxy, c->x, n, c->proxy_teacher, NULL)) != P4_OK)
+            return p4_error_set(err, rc, "client %d: proxy forward failed", c->spec.id);
+        soften(c->proxy_teacher, n, c->classes, c->spec.kd_temperature);
+        if ((rc = plain_kd_step(c, c->private_model, c->private_sgd, c->proxy_teacher, n,
+                                NULL)) != P4_OK)
+            return p4_error_set(err, rc, "client %d: private step failed", c->spec.id);
+    }
+    return P4_OK;
+}
+
+/* cotrain_batches = separate, the proxy's half: its DP-SGD steps on its own
+ * Poisson batches at rate q, reserved in the ledger exactly as the shared
+ * walk reserves them; a proxy that distils (strict_dp off) reads the
+ * private model's softened probabilities on its own batch. */
+static int proxy_cotrain_batch(p4_client *c, int n, double expected, p4_error *err)
+{
+    int rc = P4_OK;
+    if (n > 0 && (rc = p4_dataset_batch(c->spec.train, c->batch, n, c->x, c->onehot)) != P4_OK)
+        return p4_error_set(err, rc, "client %d: cannot load a batch", c->spec.id);
+    const float *teacher = c->dp && c->spec.strict_dp ? NULL : c->private_teacher;
+    if (n > 0 && teacher) {
+        if ((rc = p4_model_predict(c->private_model, c->x, n, c->private_teacher, NULL)) != P4_OK)
+            return p4_error_set(err, rc, "client %d: private forward failed", c->spec.id);
+        soften(c->private_teacher, n, c->classes, c->spec.kd_temperature);
+    }
+    if (c->dp) {
+        kd_context ctx = { c };
+        return p4_dpsgd_step(c->dp, c->x, c->onehot, n, expected,
+                             teacher ? proxy_kd_delta : NULL, &ctx, NULL, err);
+    }
+    rc = plain_kd_step(c, c->proxy, c->proxy_sgd, teacher, n, NULL);
+    return rc == P4_OK ? P4_OK : p4_error_set(err, rc, "client %d: proxy step failed", c->spec.id);
+}
+
 static int cotrain_epoch(p4_client *c, p4_error *err)
 {
+    if (c->spec.separate_batches) {
+        int rc = private_kd_epoch(c, err);
+        if (rc != P4_OK)
+            return rc;
+    }
     double q = c->spec.dp_params.sample_rate;
     long long steps = p4_dpsgd_steps_per_epoch(q), reserved = 0;
     double expected = q * c->spec.train_count;
@@ -294,7 +348,9 @@ static int cotrain_epoch(p4_client *c, p4_error *err)
         if (grow_buffers(c, n) != P4_OK)
             return p4_error_set(err, P4_ENOMEM, "client %d: out of memory for a batch of %d",
                                 c->spec.id, n);
-        if ((rc = cotrain_batch(c, n, expected, err)) != P4_OK)
+        rc = c->spec.separate_batches ? proxy_cotrain_batch(c, n, expected, err)
+                                      : cotrain_batch(c, n, expected, err);
+        if (rc != P4_OK)
             return rc;
     }
     return P4_OK;

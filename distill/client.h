@@ -45,6 +45,12 @@ typedef struct p4_client_spec {
     p4_dpsgd_params warmup_params; /* q, sigma, C of the warm-up (zero: = dp_params) */
     double kd_alpha, kd_temperature;
     int strict_dp;
+    /* 0 (the paper's): both models step on the same Poisson batches at q.
+     * 1 (cotrain_batches = separate): the private model walks its own
+     * shuffled batches of `batch`, and the proxy its own Poisson batches at
+     * q, so that the DP batch (and its noise per step) can be chosen for the
+     * proxy alone ([dp] sample_rate) without changing the private model's. */
+    int separate_batches;
     int seeded_sampling;       /* DP batches from the seed (reproducible, not secret) */
     int warmup_head_only;      /* DP warm-up trains the output layer alone */
     p4_ledger *ledger;         /* required when dp; not owned             */

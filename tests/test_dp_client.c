@@ -11,7 +11,10 @@
  *     so their proxies differ (and with it they are identical);
  *   - head-only warm-up: every proxy layer below the output is bit-unchanged
  *     and the output layer moved (and without head-only they all move).
- *   - the co-training step divides by q N, not by the batch it drew.
+ *   - the co-training step divides by q N, not by the batch it drew;
+ *   - cotrain_batches = separate: the ledger charges the proxy's steps as
+ *     before, the private model's epoch does not depend on the DP rate, and
+ *     strict DP still keeps the private model out of the proxy's steps.
  * Each comparison is run both ways, so none of them passes vacuously.
  * scripts/check-mutants runs these against broken copies of the DP code
  * (tests/mutants/, docs/mutants.md). */
@@ -402,6 +405,81 @@ static void test_strict_dp_proxy_does_not_read_the_private_model(void **state)
                  "(the check above would then prove nothing)");
 }
 
+/* ---- cotrain_batches = separate ------------------------------------------- */
+
+/* The private model after one co-training epoch at DP rate q (and sigma). */
+static float *private_after_epoch(const world *w, int separate, double q, double sigma,
+                                  const char *ledger_name, size_t *count)
+{
+    p4_client_spec spec = base_spec(w);
+    spec.separate_batches = separate;
+    spec.dp_params.sample_rate = q;
+    spec.dp_params.noise_multiplier = sigma;
+    dp_client c;
+    open_client(w, spec, ledger_name, 9, &c);
+    *count = p4_client_model_size(c.client, P4_MODEL_PRIVATE);
+    float *before = malloc(*count * sizeof *before), *v = malloc(*count * sizeof *v);
+    assert_true(before && v);
+    assert_int_equal(p4_client_get_model(c.client, P4_MODEL_PRIVATE, before, *count), P4_OK);
+    cotrain(&c, q, sigma); /* the ledger holds exactly the proxy's steps at (q, sigma) */
+    assert_int_equal(p4_client_get_model(c.client, P4_MODEL_PRIVATE, v, *count), P4_OK);
+    if (memcmp(before, v, *count * sizeof *v) == 0)
+        fail_msg("the private model did not train in a co-training epoch");
+    free(before);
+    close_client(&c);
+    return v;
+}
+
+/* Separate batches: the ledger charges round(1/q) steps at (q, sigma) as in
+ * the shared walk, and the private model's epoch no longer depends on the
+ * proxy's DP rate (it walks its own batches of `batch`), so two clients
+ * whose proxies run at q = 0.25 and q = 1 end the epoch with bit-identical
+ * private models.  With shared batches they differ (the check can fail). */
+static void test_separate_batches_decouple_the_private_model(void **state)
+{
+    world *w = *state;
+    for (int separate = 1; separate >= 0; separate--) {
+        size_t na = 0, nb = 0;
+        float *a = private_after_epoch(w, separate, BASE_Q, BASE_SIGMA,
+                                       separate ? "sep-a.db" : "shared-a.db", &na);
+        float *b = private_after_epoch(w, separate, 1.0, 3.0,
+                                       separate ? "sep-b.db" : "shared-b.db", &nb);
+        assert_true(na == nb && na > 0);
+        int equal = memcmp(a, b, na * sizeof *a) == 0;
+        free(a);
+        free(b);
+        if (separate && !equal)
+            fail_msg("separate batches: the private model depends on the proxy's DP rate");
+        if (!separate && equal)
+            fail_msg("shared batches: the private model should follow the DP batches "
+                     "(the check above would then prove nothing)");
+    }
+}
+
+/* Separate batches keep strict DP: the proxy's steps do not read the
+ * private model (and without strict DP they do). */
+static void test_separate_batches_keep_strict_dp(void **state)
+{
+    world *w = *state;
+    for (int strict = 1; strict >= 0; strict--) {
+        p4_client_spec spec = base_spec(w);
+        spec.separate_batches = 1;
+        spec.strict_dp = strict;
+        dp_client a, b;
+        open_client(w, spec, strict ? "sep-strict-a.db" : "sep-loose-a.db", 9, &a);
+        spec.private_cfg = w->logreg_cfg;
+        open_client(w, spec, strict ? "sep-strict-b.db" : "sep-loose-b.db", 9, &b);
+        int equal = cotrained_proxies_equal(&a, &b);
+        close_client(&a);
+        close_client(&b);
+        if (strict && !equal)
+            fail_msg("separate batches, strict DP: the proxy depends on the private model");
+        if (!strict && equal)
+            fail_msg("separate batches without strict DP: the private model should teach "
+                     "the proxy");
+    }
+}
+
 /* ---- secret Poisson batches ----------------------------------------------- */
 
 static void test_batches_are_secret_unless_reproducible(void **state)
@@ -528,6 +606,9 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_batches_are_secret_unless_reproducible, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_separate_batches_decouple_the_private_model, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_separate_batches_keep_strict_dp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_only_warmup_leaves_lower_layers_alone, setup,
                                         teardown),
     };

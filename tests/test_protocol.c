@@ -417,6 +417,37 @@ static void a_grouping_lie_joins_the_target_and_the_guard_catches_it(void **stat
     p4_sim_result_free(&guarded_lie);
 }
 
+/* [p4] widen_group_size: fmnist-p4's clustered warm-up groups (separation
+ * about 1.2 at epsilon 4) stay as they are at the default widen_separation;
+ * a threshold above that separation widens them to groups of up to 8. */
+static void groups_widen_only_without_structure(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    (void)state;
+    p4_config cfg;
+    p4_error err = {0};
+    assert_int_equal(p4_config_load("configs/fmnist-p4.ini", &cfg, &err), P4_OK);
+    cfg.rounds = 1;
+    p4_sim_result plain, kept, widened;
+    sim_p4(&cfg, &plain);
+    cfg.widen_group_size = 8;
+    sim_p4(&cfg, &kept);
+    assert_memory_equal(plain.group_of, kept.group_of, 16 * sizeof(int));
+    cfg.widen_separation = 100;
+    sim_p4(&cfg, &widened);
+    int largest = 0;
+    for (int k = 0; k < 16; k++) {
+        assert_true(group_size_of(&plain, k) <= 4);
+        largest = group_size_of(&widened, k) > largest ? group_size_of(&widened, k) : largest;
+    }
+    if (largest <= 4)
+        fail_msg("widen_separation 100 should regroup at size 8; largest group %d", largest);
+    assert_true(largest <= 8);
+    p4_sim_result_free(&plain);
+    p4_sim_result_free(&kept);
+    p4_sim_result_free(&widened);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -431,6 +462,7 @@ int main(void)
                                         test_temp_dir_teardown),
         cmocka_unit_test(sim_result_does_not_depend_on_threads),
         cmocka_unit_test(a_grouping_lie_joins_the_target_and_the_guard_catches_it),
+        cmocka_unit_test(groups_widen_only_without_structure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
