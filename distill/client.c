@@ -241,21 +241,27 @@ static int plain_kd_step(p4_client *c, p4_model *model, p4_sgd *sgd, const float
 }
 
 /* One co-training batch: private KD step, then the proxy's (DP) KD step. */
+/* The proxy's softened probabilities on the batch in c->x, the private
+ * model's teacher: from the enclave when the proxy's top layers live there. */
+static int proxy_teaching(p4_client *c, int n, p4_error *err)
+{
+    if (c->protected_floats)
+        return p4_dpsgd_teach(c->dp, c->x, n, c->spec.kd_temperature, c->proxy_teacher, err);
+    int rc = p4_model_predict(c->proxy, c->x, n, c->proxy_teacher, NULL);
+    if (rc != P4_OK)
+        return p4_error_set(err, rc, "client %d: proxy forward failed", c->spec.id);
+    soften(c->proxy_teacher, n, c->classes, c->spec.kd_temperature);
+    return P4_OK;
+}
+
 static int cotrain_batch(p4_client *c, int n, double expected, p4_error *err)
 {
     int rc = P4_OK;
     if (n > 0) {
         if ((rc = p4_dataset_batch(c->spec.train, c->batch, n, c->x, c->onehot)) != P4_OK)
             return p4_error_set(err, rc, "client %d: cannot load a batch", c->spec.id);
-        if (c->protected_floats) { /* the proxy's top is in the enclave */
-            if ((rc = p4_dpsgd_teach(c->dp, c->x, n, c->spec.kd_temperature, c->proxy_teacher,
-                                     err)) != P4_OK)
-                return rc;
-        } else {
-            if ((rc = p4_model_predict(c->proxy, c->x, n, c->proxy_teacher, NULL)) != P4_OK)
-                return p4_error_set(err, rc, "client %d: proxy forward failed", c->spec.id);
-            soften(c->proxy_teacher, n, c->classes, c->spec.kd_temperature);
-        }
+        if ((rc = proxy_teaching(c, n, err)) != P4_OK)
+            return rc;
         rc = plain_kd_step(c, c->private_model, c->private_sgd, c->proxy_teacher, n,
                            c->private_teacher);
         if (rc != P4_OK)
@@ -291,9 +297,8 @@ static int private_kd_epoch(p4_client *c, p4_error *err)
         int n = count - at < per ? count - at : per;
         if ((rc = p4_dataset_batch(c->spec.train, c->batch + at, n, c->x, c->onehot)) != P4_OK)
             return p4_error_set(err, rc, "client %d: cannot load a batch", c->spec.id);
-        if ((rc = p4_model_predict(c->proxy, c->x, n, c->proxy_teacher, NULL)) != P4_OK)
-            return p4_error_set(err, rc, "client %d: proxy forward failed", c->spec.id);
-        soften(c->proxy_teacher, n, c->classes, c->spec.kd_temperature);
+        if ((rc = proxy_teaching(c, n, err)) != P4_OK)
+            return rc;
         if ((rc = plain_kd_step(c, c->private_model, c->private_sgd, c->proxy_teacher, n,
                                 NULL)) != P4_OK)
             return p4_error_set(err, rc, "client %d: private step failed", c->spec.id);
@@ -316,11 +321,12 @@ static int proxy_cotrain_batch(p4_client *c, int n, double expected, p4_error *e
             return p4_error_set(err, rc, "client %d: private forward failed", c->spec.id);
         soften(c->private_teacher, n, c->classes, c->spec.kd_temperature);
     }
-    if (c->dp) {
-        kd_context ctx = { c };
-        return p4_dpsgd_step(c->dp, c->x, c->onehot, n, expected,
-                             teacher ? proxy_kd_delta : NULL, &ctx, NULL, err);
+    if (c->dp && teacher) {
+        p4_dpsgd_kd kd = { c->onehot, teacher, c->spec.kd_alpha, c->spec.kd_temperature };
+        return p4_dpsgd_step_kd(c->dp, c->x, n, expected, &kd, NULL, err);
     }
+    if (c->dp)
+        return p4_dpsgd_step(c->dp, c->x, c->onehot, n, expected, NULL, NULL, NULL, err);
     rc = plain_kd_step(c, c->proxy, c->proxy_sgd, teacher, n, NULL);
     return rc == P4_OK ? P4_OK : p4_error_set(err, rc, "client %d: proxy step failed", c->spec.id);
 }
