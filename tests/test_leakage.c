@@ -322,5 +322,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(the_command_prints_its_fields, test_temp_dir_setup,
                                         test_temp_dir_teardown),
     };
-    return test_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
+    return cmocka_run_group_tests(tests, NULL, NULL); /* the macro already maps skips to 77 */
 }

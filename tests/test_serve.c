@@ -621,5 +621,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(finished_node_leaves_a_servable_model,
                                         test_temp_dir_setup, test_temp_dir_teardown),
     };
-    return test_exit_status(cmocka_run_group_tests(tests, NULL, NULL));
+    return cmocka_run_group_tests(tests, NULL, NULL); /* the macro already maps skips to 77 */
 }
