@@ -154,10 +154,10 @@ int main(int argc, char **argv)
     p4_error err;
     int status = 0;
     for (int k = 0; k < nruns; k++) {
-        char dir[sizeof storage + 8];
-        snprintf(dir, sizeof dir, "%s/%d", storage, k); /* a fresh ledger each */
+        char dir[sizeof storage + 16];
+        int len = snprintf(dir, sizeof dir, "%s/%d", storage, k); /* a fresh ledger each */
         p4_error_clear(&err);
-        if (mkdir(dir, 0700) != 0)
+        if (len < 0 || (size_t)len >= sizeof dir || mkdir(dir, 0700) != 0)
             p4_error_set(&err, P4_EIO, "cannot make %s", dir);
         if (err.code != P4_OK || measure(&runs[k], cfg, dir, batch, seconds, x, y, &err) != P4_OK) {
             fprintf(stderr, "bench_optee: %s: %s\n", runs[k].name, err.message);
