@@ -42,15 +42,7 @@ typedef struct {
 
 static int parse_count(const char *name, const char *text, int min, int *out)
 {
-    char *end = NULL;
-    long v = strtol(text, &end, 10);
-    if (end == text || *end != '\0' || v < min || v > 1000000) {
-        fprintf(stderr, "p4 audit: --%s '%s' must be a whole number from %d to 1000000\n", name,
-                text, min);
-        return 0;
-    }
-    *out = (int)v;
-    return 1;
+    return p4_cli_parse_int("audit", name, text, min, 1000000, out);
 }
 
 /* Returns -1 to go on, else the exit status. */

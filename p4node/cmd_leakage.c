@@ -54,15 +54,7 @@ typedef struct {
 
 static int parse_int(const char *name, const char *text, int min, int max, int *out)
 {
-    char *end = NULL;
-    long v = strtol(text, &end, 10);
-    if (end == text || *end != '\0' || v < min || v > max) {
-        fprintf(stderr, "p4 leakage: --%s '%s' must be a whole number from %d to %d\n", name,
-                text, min, max);
-        return 0;
-    }
-    *out = (int)v;
-    return 1;
+    return p4_cli_parse_int("leakage", name, text, min, max, out);
 }
 
 /* Returns -1 to go on, else the exit status. */

@@ -50,6 +50,20 @@ int p4_parse_epsilon(const char *text, double *out)
     return 1;
 }
 
+int p4_cli_parse_int(const char *command, const char *name, const char *text, int min, int max,
+                     int *out)
+{
+    char *end = NULL;
+    long v = strtol(text, &end, 10);
+    if (end == text || *end != '\0' || v < min || v > max) {
+        fprintf(stderr, "p4 %s: --%s '%s' must be a whole number from %d to %d\n", command, name,
+                text, min, max);
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
 int p4_cli_config_epsilon(const char *command, const char *config, const char *epsilon,
                           p4_config *cfg, double *out)
 {

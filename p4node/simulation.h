@@ -30,6 +30,12 @@
 /* Parses "inf" or a positive finite number (a target epsilon); 1 on success. */
 int p4_parse_epsilon(const char *text, double *out);
 
+/* Reads option --name's value `text` as a whole number in min..max into
+ * *out; otherwise prints "p4 <command>: --<name> '<text>' must be a whole
+ * number from <min> to <max>" and returns 0.  Returns 1 on success. */
+int p4_cli_parse_int(const char *command, const char *name, const char *text, int min, int max,
+                     int *out);
+
 /* `p4 audit` and `p4 leakage`: loads config into cfg and sets *out to the
  * --epsilon text if given, else [dp] target_epsilon when [dp] is enabled,
  * else INFINITY.  Returns -1 to go on, or 2 after printing the error as
