@@ -26,6 +26,7 @@ srcs-y += ../../../model/fs_conv.c
 srcs-y += ../../../model/fs_maxpool.c
 srcs-y += ../../../model/fs_softmax.c
 srcs-y += ../../../model/fs_sgd.c
+srcs-y += ../../../model/fs_kd.c
 
 ifneq ($(P4_TA_MEMORY_MIB),)
 cflags-y += -DP4_TA_MEMORY_MIB=$(P4_TA_MEMORY_MIB)

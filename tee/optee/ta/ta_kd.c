@@ -10,6 +10,7 @@
  * learns from (docs/tee.md says what that reveals). */
 #include "ta_session.h"
 #include "common/fs_math.h"
+#include "model/fs_kd.h"
 
 typedef struct {
     p4_ta_kd_args args;
@@ -49,51 +50,16 @@ static TEE_Result kd_load(void *user, const TEE_Param *p, uint32_t m, uint32_t c
     return TEE_SUCCESS;
 }
 
-/* log sum_k exp(z_k / t), with the row maximum taken out. */
-static double log_sum_exp(const float *z, uint32_t c, double t)
-{
-    double top = z[0];
-    for (uint32_t k = 1; k < c; k++)
-        if (z[k] > top)
-            top = z[k];
-    double sum = 0.0;
-    for (uint32_t k = 0; k < c; k++)
-        sum += p4_fs_exp((z[k] - top) / t);
-    return top / t + p4_fs_log(sum);
-}
+static const p4_kd_math fs_math = { p4_fs_exp, p4_fs_log };
 
-/* distill/kd_loss.c's loss and delta, term for term. */
+/* model/fs_kd.c's loss and delta, as distill/kd_loss.c computes them. */
 static double kd_loss(void *user, const float *logits, const float *probs, const float *targets,
                       uint32_t m, uint32_t classes, float *delta)
 {
     (void)probs;
     const kd_call *call = user;
-    const double alpha = call->args.alpha, t = call->args.temperature;
-    double total = 0.0;
-    for (uint32_t i = 0; i < m; i++) {
-        const float *z = logits + (size_t)i * classes;
-        double lse1 = alpha < 1 ? log_sum_exp(z, classes, 1.0) : 0.0;
-        double lset = alpha > 0 ? log_sum_exp(z, classes, t) : 0.0;
-        double ce = 0.0, kl = 0.0;
-        for (uint32_t k = 0; k < classes; k++) {
-            size_t at = (size_t)i * classes + k;
-            double d = 0.0;
-            if (alpha < 1) {
-                double log_s = z[k] - lse1;
-                ce -= targets[at] * log_s;
-                d += (1 - alpha) * (targets[at] - p4_fs_exp(log_s));
-            }
-            if (alpha > 0) {
-                double log_q = z[k] / t - lset, p = call->teacher[at];
-                if (p > 0) /* 0 log 0 = 0 */
-                    kl += p * (p4_fs_log(p) - log_q);
-                d += alpha * t * (p - p4_fs_exp(log_q));
-            }
-            delta[at] = (float)d;
-        }
-        total += (1 - alpha) * ce + alpha * t * t * kl;
-    }
-    return total;
+    return p4_kd_loss_rows(&fs_math, logits, call->teacher, targets, (int)m, (int)classes,
+                           call->args.alpha, call->args.temperature, delta);
 }
 
 TEE_Result p4_ta_kd_train(p4_ta_session *s, uint32_t types, TEE_Param params[4])
@@ -130,10 +96,7 @@ TEE_Result p4_ta_kd_teach(p4_ta_session *s, uint32_t types, TEE_Param params[4])
         return TEE_ERROR_OUT_OF_MEMORY;
     uint8_t *out = params[1].memref.buffer;
     for (uint32_t i = 0; i < m; i++) {
-        const float *z = logits + (size_t)i * classes;
-        double lse = log_sum_exp(z, classes, t);
-        for (uint32_t k = 0; k < classes; k++)
-            row[k] = (float)p4_fs_exp(z[k] / t - lse);
+        p4_kd_softmax_row(&fs_math, logits + (size_t)i * classes, (int)classes, t, row);
         TEE_MemMove(out + (size_t)i * classes * sizeof(float), row, classes * sizeof(float));
     }
     TEE_Free(row);
