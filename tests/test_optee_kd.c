@@ -12,6 +12,7 @@
  *   - the TA refuses the new commands' parameters of malformed types, sizes
  *     and values with GP codes, straight through the Client API. */
 #include "support/test_support.h"
+#include "support/test_trainer.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -37,43 +38,6 @@
 
 static const char *mlp = "configs/models/mlp-28x28x1.cfg";
 
-typedef struct {
-    p4_model *model;
-    p4_sgd *sgd;
-    p4_enclave *enclave;
-    p4_dpsgd *dp;
-} trainer;
-
-static int trainer_open(trainer *t, const char *dir, int optee, int pp_start, int pp_end,
-                        p4_error *err)
-{
-    memset(t, 0, sizeof *t);
-    p4_cfg_shape shape = { 28, 28, 1, CLASSES };
-    int rc = p4_model_new(&t->model, mlp, &shape, BATCH, 11, err);
-    if (rc == P4_OK)
-        rc = p4_sgd_new(&t->sgd, t->model, 0.05, 0.9, 1e-4, err);
-    if (rc == P4_OK && optee) {
-        p4_enclave_optee_options o = { .seeded = 1, .seed = 5, .delta = 1e-5,
-                                       .target_epsilon = 50, .pp_start = pp_start,
-                                       .pp_end = pp_end, .ta_memory_mib = 10,
-                                       .storage_dir = dir };
-        rc = p4_enclave_open_optee(&t->enclave, &o, err);
-    } else if (rc == P4_OK) {
-        rc = p4_enclave_open_software(&t->enclave, 1, 5, err);
-    }
-    p4_dpsgd_params params = { .sample_rate = 0.1, .noise_multiplier = 1.0, .clip_norm = 1.0 };
-    if (rc == P4_OK)
-        rc = p4_dpsgd_new(&t->dp, t->model, t->sgd, &params, t->enclave, err);
-    return rc;
-}
-
-static void trainer_close(trainer *t)
-{
-    p4_dpsgd_destroy(&t->dp);
-    p4_enclave_close(&t->enclave);
-    p4_sgd_destroy(&t->sgd);
-    p4_model_destroy(&t->model);
-}
 
 /* n synthetic examples, one-hot labels and a teacher distribution. */
 static void make_batch(uint64_t seed, int n, float *x, float *y, float *teacher)
@@ -133,8 +97,8 @@ static void kd_matches_software(const char *dir, int pp_start, int pp_end)
     assert_true(x && y && teacher && probs_sw && probs_tee);
     trainer sw, tee;
     p4_error err;
-    if (trainer_open(&sw, dir, 0, -1, -1, &err) != P4_OK ||
-        trainer_open(&tee, dir, 1, pp_start, pp_end, &err) != P4_OK)
+    if (trainer_open(&sw, dir, mlp, 0, -1, -1, 0, &err) != P4_OK ||
+        trainer_open(&tee, dir, mlp, 1, pp_start, pp_end, 10, &err) != P4_OK)
         fail_msg("open: %s", err.message);
     assert_true(p4_dpsgd_protected_floats(tee.dp) > 0);
     assert_int_equal(p4_dpsgd_protected_floats(sw.dp), 0);

@@ -14,6 +14,7 @@
  *   - a TA panic is an error, the session is reopened, the ledger keeps its
  *     spend and the lost layers are reported until loaded again. */
 #include "support/test_support.h"
+#include "support/test_trainer.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -34,47 +35,8 @@
 #define INPUTS (28 * 28)
 #define BATCH 40
 
-typedef struct {
-    p4_model *model;
-    p4_sgd *sgd;
-    p4_enclave *enclave;
-    p4_dpsgd *dp;
-} trainer;
-
 static const char *cnn1 = "configs/models/cnn1-28x28x1.cfg";
 static const char *mlp = "configs/models/mlp-28x28x1.cfg";
-
-/* backend_optee 0: software; else optee with layers pp_start..pp_end. */
-static int trainer_open(trainer *t, const char *dir, const char *cfg, int optee, int pp_start,
-                        int pp_end, int mib, p4_error *err)
-{
-    memset(t, 0, sizeof *t);
-    p4_cfg_shape shape = { 28, 28, 1, CLASSES };
-    int rc = p4_model_new(&t->model, cfg, &shape, BATCH, 11, err);
-    if (rc == P4_OK)
-        rc = p4_sgd_new(&t->sgd, t->model, 0.05, 0.9, 1e-4, err);
-    if (rc == P4_OK && optee) {
-        p4_enclave_optee_options o = { .seeded = 1, .seed = 5, .delta = 1e-5,
-                                       .target_epsilon = 50, .pp_start = pp_start,
-                                       .pp_end = pp_end, .ta_memory_mib = mib,
-                                       .storage_dir = dir };
-        rc = p4_enclave_open_optee(&t->enclave, &o, err);
-    } else if (rc == P4_OK) {
-        rc = p4_enclave_open_software(&t->enclave, 1, 5, err);
-    }
-    p4_dpsgd_params params = { .sample_rate = 0.1, .noise_multiplier = 1.0, .clip_norm = 1.0 };
-    if (rc == P4_OK)
-        rc = p4_dpsgd_new(&t->dp, t->model, t->sgd, &params, t->enclave, err);
-    return rc;
-}
-
-static void trainer_close(trainer *t)
-{
-    p4_dpsgd_destroy(&t->dp);
-    p4_enclave_close(&t->enclave);
-    p4_sgd_destroy(&t->sgd);
-    p4_model_destroy(&t->model);
-}
 
 /* n synthetic examples (pixels in [0, 1), one-hot targets) from seed. */
 static void make_batch(uint64_t seed, int n, float *x, float *y)
