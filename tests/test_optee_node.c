@@ -50,6 +50,43 @@ static void write_config(const char *dir, const char *name, const char *backend,
     write_config_with(dir, name, backend, src, "logreg-28x28x1.cfg", "", path, size);
 }
 
+/* Runs `p4 sim` (one thread) or `p4 cluster` (4 node processes) on ini with
+ * --reproducible --json and a new state folder dir/<tag> (its path in
+ * state); stdout and stderr go to dir/<tag>.out and .err, the round log
+ * too unless quiet.  Returns the JSON (free it). */
+static char *run_seeded(const char *dir, const char *tag, const char *command, const char *ini,
+                        int quiet, char *state, size_t size)
+{
+    test_path_in(dir, tag, state, size);
+    assert_int_equal(mkdir(state, 0700), 0);
+    int cluster = strcmp(command, "cluster") == 0;
+    const char *argv[16];
+    int n = 0;
+    argv[n++] = getenv("P4_BIN");
+    argv[n++] = command;
+    argv[n++] = "--config";
+    argv[n++] = ini;
+    argv[n++] = cluster ? "--nodes" : "--threads";
+    argv[n++] = cluster ? "4" : "1";
+    argv[n++] = cluster ? "--state" : "--state-dir";
+    argv[n++] = state;
+    argv[n++] = "--reproducible";
+    argv[n++] = "--json";
+    if (quiet)
+        argv[n++] = "--quiet";
+    argv[n] = NULL;
+    return test_run_p4((char *const *)argv, dir, tag, 0, 1200);
+}
+
+/* dir/<tag>.err, the run's log (free it). */
+static char *run_log(const char *dir, const char *tag)
+{
+    char name[64], path[600];
+    snprintf(name, sizeof name, "%s.err", tag);
+    test_path_in(dir, name, path, sizeof path);
+    return test_read_all(path);
+}
+
 /* The JSON array after "key": in text, as written. */
 static void json_array(const char *text, const char *key, char *out, size_t size)
 {
@@ -152,23 +189,9 @@ static void protected_layers_in_sim_and_cluster(void **state)
                       sizeof sw_ini);
     write_config_with(dir, "optee.ini", "optee", src, "mlp-28x28x1.cfg",
                       "pp_start = 2\npp_end = 3\n", tee_ini, sizeof tee_ini);
-    test_path_in(dir, "sw", sw_state, sizeof sw_state);
-    test_path_in(dir, "tee", tee_state, sizeof tee_state);
-    test_path_in(dir, "cluster", cluster_state, sizeof cluster_state);
-    assert_int_equal(mkdir(sw_state, 0700), 0);
-    assert_int_equal(mkdir(tee_state, 0700), 0);
-    assert_int_equal(mkdir(cluster_state, 0700), 0);
-
-    char *const sw_argv[] = { (char *)bin, "sim", "--config", sw_ini, "--reproducible", "--json",
-                              "--threads", "1", "--state-dir", sw_state, NULL };
-    char *const tee_argv[] = { (char *)bin, "sim", "--config", tee_ini, "--reproducible",
-                               "--json", "--threads", "1", "--state-dir", tee_state, NULL };
-    char *sw = test_run_p4(sw_argv, dir, "sw", 0, 1200), *tee = test_run_p4(tee_argv, dir, "tee", 0, 1200);
-    char path[600];
-    test_path_in(dir, "sw.err", path, sizeof path);
-    char *sw_log = test_read_all(path);
-    test_path_in(dir, "tee.err", path, sizeof path);
-    char *tee_log = test_read_all(path);
+    char *sw = run_seeded(dir, "sw", "sim", sw_ini, 0, sw_state, sizeof sw_state);
+    char *tee = run_seeded(dir, "tee", "sim", tee_ini, 0, tee_state, sizeof tee_state);
+    char *sw_log = run_log(dir, "sw"), *tee_log = run_log(dir, "tee");
     double ms[8], mt[8];
     int rounds = round_means(sw_log, ms, 8);
     assert_int_equal(rounds, 3);
@@ -183,10 +206,8 @@ static void protected_layers_in_sim_and_cluster(void **state)
     json_array(tee, "accuracy", b, sizeof b);
     same_accuracies(a, b);
 
-    char *const cluster_argv[] = { (char *)bin, "cluster", "--config", tee_ini, "--nodes", "4",
-                                   "--reproducible", "--json", "--quiet", "--state",
-                                   cluster_state, NULL };
-    char *cluster = test_run_p4(cluster_argv, dir, "cluster", 0, 1200);
+    char *cluster = run_seeded(dir, "cluster", "cluster", tee_ini, 1, cluster_state,
+                               sizeof cluster_state);
     json_array(cluster, "accuracy", b, sizeof b);
     print_message("software p4 sim %s, optee (pp 2..3) p4 cluster %s\n", a, b);
     same_accuracies(a, b);
@@ -212,18 +233,9 @@ static void optee_cluster_equals_software_sim(void **state)
     char sw_ini[512], tee_ini[512], sim_state[512], cluster_state[512];
     write_config(dir, "software.ini", "software", src, sw_ini, sizeof sw_ini);
     write_config(dir, "optee.ini", "optee", src, tee_ini, sizeof tee_ini);
-    test_path_in(dir, "sim", sim_state, sizeof sim_state);
-    test_path_in(dir, "cluster", cluster_state, sizeof cluster_state);
-    assert_int_equal(mkdir(sim_state, 0700), 0);
-    assert_int_equal(mkdir(cluster_state, 0700), 0);
-
-    char *const sim_argv[] = { (char *)bin, "sim", "--config", sw_ini, "--reproducible", "--json",
-                               "--quiet", "--state-dir", sim_state, NULL };
-    char *sim = test_run_p4(sim_argv, dir, "sim", 0, 1200);
-    char *const cluster_argv[] = { (char *)bin, "cluster", "--config", tee_ini, "--nodes", "4",
-                                   "--reproducible", "--json", "--quiet", "--state",
-                                   cluster_state, NULL };
-    char *cluster = test_run_p4(cluster_argv, dir, "cluster", 0, 1200);
+    char *sim = run_seeded(dir, "sim", "sim", sw_ini, 1, sim_state, sizeof sim_state);
+    char *cluster = run_seeded(dir, "cluster", "cluster", tee_ini, 1, cluster_state,
+                               sizeof cluster_state);
     char a[256], b[256];
     json_array(sim, "accuracy", a, sizeof a);
     json_array(cluster, "accuracy", b, sizeof b);
