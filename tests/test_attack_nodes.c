@@ -13,6 +13,7 @@
  *     refuses the exact copy it received over the wire (1 and 2 each train
  *     alone, and every node's log says so). */
 #include "support/test_support.h"
+#include "support/test_nodes.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -27,29 +28,18 @@
 #define ATTACKER 1
 #define TARGET 2
 
-static const char *source_dir(void)
-{
-    return getenv("P4_SOURCE_DIR") ? getenv("P4_SOURCE_DIR") : ".";
-}
-
 /* One round of clustered Fashion-MNIST with 4 clients, one attacker (the
  * seed picks client 1) aiming at client 2; `lie` and `guard` vary. */
 static void write_config(const char *dir, const char *name, const char *lie, double guard,
                          char *path, size_t size)
 {
-    char text[4096];
-    snprintf(text, sizeof text,
-             "[data]\ndataset = fashion-mnist\npartition = clustered\nclients = %d\nclusters = 2\n"
-             "cluster_classes = 0,1,2; 3,4,5\ntrain_per_client = 40\ntest_per_client = 40\n"
-             "max_train = 3000\nmax_test = 1000\nseed = 5\n"
-             "[model]\ncfg = %s/configs/models/mlp-28x28x1.cfg\n"
-             "proxy_cfg = %s/configs/models/logreg-28x28x1.cfg\nbatch = 10\nseed = 5\n"
-             "[dp]\ntarget_epsilon = 8\n"
-             "[p4]\nrounds = 1\ngroup_size = 2\nduplicate_slice_ratio = %g\n"
+    char extra[256];
+    snprintf(extra, sizeof extra,
+             "duplicate_slice_ratio = %g\n"
              "[attack]\nfraction = 0.25\nkind = none\ngrouping_lie = %s\ntarget = %d\n"
              "[node]\ntimeout = 300\n",
-             CLIENTS, source_dir(), source_dir(), guard, lie, TARGET);
-    test_write_text(dir, name, text, path, size);
+             guard, lie, TARGET);
+    test_write_node_config(dir, name, CLIENTS, 1, extra, path, size);
 }
 
 static void nap_ms(long ms)

@@ -36,23 +36,6 @@
 #define FMNIST "/usr/share/datasets/fashion-mnist"
 #define NODES 4
 
-/* The shared experiment: clustered Fashion-MNIST, `clients` clients in 2
- * latent clusters, `rounds` rounds, plus `extra` at the end. */
-static void base_config(const char *dir, const char *name, int clients, int rounds,
-                        const char *extra, char *path, size_t size)
-{
-    char text[8192];
-    snprintf(text, sizeof text,
-             "[data]\ndataset = fashion-mnist\npartition = clustered\nclients = %d\nclusters = 2\n"
-             "cluster_classes = 0,1,2; 3,4,5\ntrain_per_client = 40\ntest_per_client = 40\n"
-             "max_train = 3000\nmax_test = 1000\nseed = 5\n"
-             "[model]\ncfg = %s/configs/models/mlp-28x28x1.cfg\n"
-             "proxy_cfg = %s/configs/models/logreg-28x28x1.cfg\nbatch = 10\nseed = 5\n"
-             "[dp]\ntarget_epsilon = 8\n[p4]\nrounds = %d\ngroup_size = 2\n%s",
-             clients, test_source_dir(), test_source_dir(), rounds, extra);
-    test_write_text(dir, name, text, path, size);
-}
-
 /* Runs a p4 command to completion (bounded); returns its stdout (free it). */
 static char *run_p4(char *const argv[], const char *dir, const char *tag)
 {
@@ -104,7 +87,7 @@ static void nodes_config(nodes *ns, const char *dir, int k, int rounds, const in
                                      ns->key[j]);
     char name[32];
     snprintf(name, sizeof name, "node-%d.ini", k);
-    base_config(dir, name, ns->n, rounds, extra, ns->config[k], sizeof ns->config[k]);
+    test_write_node_config(dir, name, ns->n, rounds, extra, ns->config[k], sizeof ns->config[k]);
 }
 
 static void nodes_start(nodes *ns, const char *bin)
@@ -140,7 +123,7 @@ static char *sim_of(const char *dir, int rounds)
 {
     const char *bin = getenv("P4_BIN");
     char config[1024];
-    base_config(dir, "sim.ini", NODES, rounds, "", config, sizeof config);
+    test_write_node_config(dir, "sim.ini", NODES, rounds, "", config, sizeof config);
     char *argv[] = { (char *)bin, "sim", "--config", config, "--reproducible", "--json",
                      "--quiet", NULL };
     return run_p4(argv, dir, "sim");
@@ -180,7 +163,7 @@ static void partial_peers_need_admitted_keys(void **state)
     /* one bootstrap peer, no further keys: members 2 and 3 could never be admitted */
     snprintf(extra, sizeof extra, "[node]\nid = 0\nlisten = tcp://127.0.0.1:7000\nstate = s\n"
              "peers = 1@tcp://127.0.0.1:7001@%s\n", key_a);
-    base_config(dir, "a.ini", 4, 2, extra, path, sizeof path);
+    test_write_node_config(dir, "a.ini", 4, 2, extra, path, sizeof path);
     assert_int_equal(p4_config_load(path, &cfg, &err), P4_OK);
     assert_int_equal(p4_node_check_config(&cfg, &err), P4_ECONFIG);
     assert_non_null(strstr(err.message, "2 of the 4 clients missing (2, 3)"));
@@ -188,14 +171,14 @@ static void partial_peers_need_admitted_keys(void **state)
     /* one more key is not enough for two members (the bootstrap peer's own key does not count) */
     snprintf(extra, sizeof extra, "[node]\nid = 0\nlisten = tcp://127.0.0.1:7000\nstate = s\n"
              "peers = 1@tcp://127.0.0.1:7001@%s\nallow = %s, %s\n", key_a, key_a, key_b);
-    base_config(dir, "b.ini", 4, 2, extra, path, sizeof path);
+    test_write_node_config(dir, "b.ini", 4, 2, extra, path, sizeof path);
     assert_int_equal(p4_config_load(path, &cfg, &err), P4_OK);
     assert_int_equal(p4_node_check_config(&cfg, &err), P4_ECONFIG);
     assert_non_null(strstr(err.message, "allow has 1 other key(s)"));
     /* two more keys: a bootstrap config */
     snprintf(extra, sizeof extra, "[node]\nid = 0\nlisten = tcp://127.0.0.1:7000\nstate = s\n"
              "peers = 1@tcp://127.0.0.1:7001@%s\nallow = %s\nallow = %s\n", key_a, key_b, key_c);
-    base_config(dir, "c.ini", 4, 2, extra, path, sizeof path);
+    test_write_node_config(dir, "c.ini", 4, 2, extra, path, sizeof path);
     assert_int_equal(p4_config_load(path, &cfg, &err), P4_OK);
     if (p4_node_check_config(&cfg, &err) != P4_OK)
         fail_msg("%s", err.message);
@@ -204,23 +187,23 @@ static void partial_peers_need_admitted_keys(void **state)
     /* trust_bootstrap: one peer is enough */
     snprintf(extra, sizeof extra, "[node]\nid = 0\nlisten = tcp://127.0.0.1:7000\nstate = s\n"
              "peers = 1@tcp://127.0.0.1:7001@%s\ntrust_bootstrap = true\n", key_a);
-    base_config(dir, "d.ini", 4, 2, extra, path, sizeof path);
+    test_write_node_config(dir, "d.ini", 4, 2, extra, path, sizeof path);
     assert_int_equal(p4_config_load(path, &cfg, &err), P4_OK);
     assert_int_equal(p4_node_check_config(&cfg, &err), P4_OK);
     /* 0.0.0.0 cannot be told to others: advertise is needed to join */
     snprintf(extra, sizeof extra, "[node]\nid = 0\nlisten = tcp://0.0.0.0:7000\nstate = s\n"
              "peers = 1@tcp://127.0.0.1:7001@%s\ntrust_bootstrap = true\n", key_a);
-    base_config(dir, "e.ini", 4, 2, extra, path, sizeof path);
+    test_write_node_config(dir, "e.ini", 4, 2, extra, path, sizeof path);
     assert_int_equal(p4_config_load(path, &cfg, &err), P4_OK);
     assert_int_equal(p4_node_check_config(&cfg, &err), P4_ECONFIG);
     assert_non_null(strstr(err.message, "set [node] advertise"));
     /* refusals of the new keys */
     snprintf(extra, sizeof extra, "[node]\nallow = abc\n");
-    base_config(dir, "f.ini", 4, 2, extra, path, sizeof path);
+    test_write_node_config(dir, "f.ini", 4, 2, extra, path, sizeof path);
     assert_int_equal(p4_config_load(path, &cfg, &err), P4_ECONFIG);
     assert_non_null(strstr(err.message, "a key is 40 Z85 characters"));
     snprintf(extra, sizeof extra, "[node]\nheartbeat = 2\ndead_after = 1\n");
-    base_config(dir, "g.ini", 4, 2, extra, path, sizeof path);
+    test_write_node_config(dir, "g.ini", 4, 2, extra, path, sizeof path);
     assert_int_equal(p4_config_load(path, &cfg, &err), P4_ECONFIG);
     assert_non_null(strstr(err.message, "must exceed heartbeat"));
 }
@@ -347,7 +330,7 @@ static void differing_view_is_resynchronised(void **state)
     if (!bin) TEST_SKIP("P4_BIN is not set (run under ctest)");
     const char *dir = *state;
     char config[1024], states[1100];
-    base_config(dir, "four.ini", NODES, 2, "[node]\ntimeout = 300\n", config, sizeof config);
+    test_write_node_config(dir, "four.ini", NODES, 2, "[node]\ntimeout = 300\n", config, sizeof config);
     snprintf(states, sizeof states, "%s/nodes", dir);
     char *sim = sim_of(dir, 2);
     setenv("P4_TEST_SKEW_VIEW", "2", 1); /* node 2 moves itself to another group */

@@ -37,29 +37,12 @@
 #define KEY_A "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
 #define KEY_B "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
 
-/* A small clustered Fashion-MNIST config (as test_protocol's duo) with
- * `clients` clients in 2 latent clusters, plus `extra` text at the end. */
-static void write_config(const char *dir, const char *name, int clients, const char *extra,
-                         char *path, size_t size)
-{
-    char text[4096];
-    snprintf(text, sizeof text,
-             "[data]\ndataset = fashion-mnist\npartition = clustered\nclients = %d\nclusters = 2\n"
-             "cluster_classes = 0,1,2; 3,4,5\ntrain_per_client = 40\ntest_per_client = 40\n"
-             "max_train = 3000\nmax_test = 1000\nseed = 5\n"
-             "[model]\ncfg = %s/configs/models/mlp-28x28x1.cfg\n"
-             "proxy_cfg = %s/configs/models/logreg-28x28x1.cfg\nbatch = 10\nseed = 5\n"
-             "[dp]\ntarget_epsilon = 8\n[p4]\nrounds = 2\ngroup_size = 2\n%s",
-             clients, test_source_dir(), test_source_dir(), extra);
-    test_write_text(dir, name, text, path, size);
-}
-
 /* ---- config ------------------------------------------------------------------ */
 
 static int load_text(const char *dir, const char *extra, p4_config *cfg, p4_error *err)
 {
     char path[1024];
-    write_config(dir, "n.ini", 4, extra, path, sizeof path);
+    test_write_node_config(dir, "n.ini", 4, 2, extra, path, sizeof path);
     return p4_config_load(path, cfg, err);
 }
 
@@ -285,7 +268,8 @@ static void cluster_matches_sim(void **state)
     const char *dir = *state;
     char config[1024], states[1024];
     /* the base config may carry [node] settings every node shares */
-    write_config(dir, "four.ini", 4, "[node]\ntimeout = 600\n", config, sizeof config);
+    test_write_node_config(dir, "four.ini", 4, 2, "[node]\ntimeout = 600\n", config,
+                           sizeof config);
     snprintf(states, sizeof states, "%s/nodes", dir);
 
     char *sim_argv[] = { (char *)bin, "sim", "--config", config, "--reproducible", "--json",
@@ -401,10 +385,10 @@ static void wrong_peer_key_fails_clearly(void **state)
     /* node 0 knows node 1's real key; node 1 was given the stranger's key for node 0 */
     snprintf(extra, sizeof extra, "[node]\nid = 0\nlisten = tcp://127.0.0.1:%d\n"
              "peers = 1@tcp://127.0.0.1:%d@%s\nstate = %s\ntimeout = 8\n", p0, p1, k1, d0);
-    write_config(dir, "n0.ini", 2, extra, c0, sizeof c0);
+    test_write_node_config(dir, "n0.ini", 2, 2, extra, c0, sizeof c0);
     snprintf(extra, sizeof extra, "[node]\nid = 1\nlisten = tcp://127.0.0.1:%d\n"
              "peers = 0@tcp://127.0.0.1:%d@%s\nstate = %s\ntimeout = 8\n", p1, p0, kx, d1);
-    write_config(dir, "n1.ini", 2, extra, c1, sizeof c1);
+    test_write_node_config(dir, "n1.ini", 2, 2, extra, c1, sizeof c1);
 
     char o0[1200], e0[1200], o1[1200], e1[1200];
     snprintf(o0, sizeof o0, "%s/n0.out", dir);
@@ -458,7 +442,7 @@ static void sigterm_stops_a_node(void **state)
     snprintf(extra, sizeof extra, "[dp]\nenabled = false\n[node]\nid = 0\n"
              "listen = tcp://127.0.0.1:%d\npeers = 1@tcp://127.0.0.1:%d@%s\nstate = %s\n"
              "timeout = 600\n", test_free_port(), test_free_port(), kg, d0);
-    write_config(dir, "alone.ini", 2, extra, c0, sizeof c0);
+    test_write_node_config(dir, "alone.ini", 2, 2, extra, c0, sizeof c0);
     snprintf(o0, sizeof o0, "%s/alone.out", dir);
     snprintf(e0, sizeof e0, "%s/alone.err", dir);
     for (int run = 1; run <= 2; run++) {

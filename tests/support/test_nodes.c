@@ -17,6 +17,21 @@ const char *test_source_dir(void)
     return getenv("P4_SOURCE_DIR") ? getenv("P4_SOURCE_DIR") : ".";
 }
 
+void test_write_node_config(const char *dir, const char *name, int clients, int rounds,
+                            const char *extra, char *path, size_t size)
+{
+    char text[8192];
+    snprintf(text, sizeof text,
+             "[data]\ndataset = fashion-mnist\npartition = clustered\nclients = %d\nclusters = 2\n"
+             "cluster_classes = 0,1,2; 3,4,5\ntrain_per_client = 40\ntest_per_client = 40\n"
+             "max_train = 3000\nmax_test = 1000\nseed = 5\n"
+             "[model]\ncfg = %s/configs/models/mlp-28x28x1.cfg\n"
+             "proxy_cfg = %s/configs/models/logreg-28x28x1.cfg\nbatch = 10\nseed = 5\n"
+             "[dp]\ntarget_epsilon = 8\n[p4]\nrounds = %d\ngroup_size = 2\n%s",
+             clients, test_source_dir(), test_source_dir(), rounds, extra);
+    test_write_text(dir, name, text, path, size);
+}
+
 void test_pause_ms(long ms)
 {
     nanosleep(&(struct timespec){ ms / 1000, (ms % 1000) * 1000000L }, NULL);

@@ -15,6 +15,14 @@ const char *test_source_dir(void);
 
 void test_pause_ms(long ms);
 
+/* Writes dir/name (its path in path): the small experiment the node tests
+ * share, clustered Fashion-MNIST with `clients` clients in 2 latent
+ * clusters (40 training and 40 test examples each), P4 with groups of two
+ * at epsilon 8 for `rounds` rounds, then `extra` (still in [p4] unless it
+ * opens a section). */
+void test_write_node_config(const char *dir, const char *name, int clients, int rounds,
+                            const char *extra, char *path, size_t size);
+
 /* Waits for pid at most `seconds`; returns its wait status, or -1 after
  * killing it (and saying so) when it did not end in time. */
 int test_wait_bounded(pid_t pid, double seconds);
