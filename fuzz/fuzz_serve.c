@@ -16,10 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "cluster/serve_wire.h"
+#include "fuzz/fuzz_memfd.h"
 #include "p4node/query_input.h"
 #include "p4node/serve_settings.h"
 #include "p4node/weights_file.h"
@@ -79,16 +79,7 @@ static void fuzz_input(const uint8_t *data, size_t size)
 
 static void fuzz_settings(const uint8_t *data, size_t size)
 {
-    static int fd = -1;
-    static char path[64];
-    if (fd < 0) {
-        fd = memfd_create("p4-fuzz-serve", 0);
-        if (fd < 0)
-            abort();
-        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    }
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
-        abort();
+    const char *path = fuzz_memfd_path("p4-fuzz-serve", data, size);
     p4_serve_settings s;
     p4_error err;
     p4_error_clear(&err);
