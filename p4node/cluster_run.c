@@ -373,6 +373,11 @@ static int collect(cluster *c, p4_sim_result *r, p4_error *err)
         } else {
             r->accuracy[k] = rec.accuracy;
             r->latent[k] = rec.latent;
+            /* as p4 sim counts them: client-rounds in all, the smallest group */
+            r->krum_fallbacks += rec.krum_fallbacks;
+            if (rec.krum_smallest > 0 &&
+                (r->krum_smallest == 0 || rec.krum_smallest < r->krum_smallest))
+                r->krum_smallest = rec.krum_smallest;
             if (rec.epsilon > r->epsilon)
                 r->epsilon = rec.epsilon;
             if (k == 0) {

@@ -479,6 +479,8 @@ static int run_protocol(node *n, p4_method method, p4_error *err)
     r->dropped = res.dropped;
     r->missing = res.missing;
     r->round_reached = cfg->rounds;
+    r->krum_fallbacks = res.krum_fallbacks;
+    r->krum_smallest = res.krum_smallest;
     r->epsilon = spent(n);
     r->noise_multiplier = dp ? n->plan.sigma : 0.0;
     r->warmup_noise_multiplier = dp ? n->plan.warmup.noise_multiplier : 0.0;

@@ -56,6 +56,9 @@ typedef struct p4_node_record {
     int refused;                      /* peers refused at admission             */
     int resumed_round;                /* resumed from a checkpoint at this round;
                                          -1: a fresh start                        */
+    int krum_fallbacks;               /* rounds aggregate = multikrum used the
+                                         mean (protocol.h); finished runs        */
+    int krum_smallest;                /* the smallest such group (0: none)      */
 } p4_node_record;
 
 /* Opens (creating if needed) state_dir/node.db for the node itself. */

@@ -260,6 +260,39 @@ static char *run_p4(char *const argv[], const char *dir, const char *tag, int ex
     return test_run_p4(argv, dir, tag, expect_status, 900);
 }
 
+/* aggregate = multikrum in groups of two always falls back to the mean:
+ * p4 cluster's JSON warns of it with the same counts as p4 sim's (the
+ * nodes' client-rounds summed, the smallest group). */
+static void cluster_reports_krum_fallbacks_as_sim_does(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    const char *bin = getenv("P4_BIN");
+    if (!bin) TEST_SKIP("P4_BIN is not set (run under ctest)");
+    const char *dir = *state;
+    char config[1024], states[1024];
+    test_write_node_config(dir, "krum.ini", 4, 2,
+                           "aggregate = multikrum\nkrum_f = 1\n[node]\ntimeout = 600\n", config,
+                           sizeof config);
+    snprintf(states, sizeof states, "%s/nodes", dir);
+    char *sim_argv[] = { (char *)bin, "sim", "--config", config, "--reproducible", "--json",
+                         "--quiet", NULL };
+    char *sim = run_p4(sim_argv, dir, "sim", 0);
+    char *cluster_argv[] = { (char *)bin, "cluster", "--config", config, "--nodes", "4",
+                             "--reproducible", "--json", "--quiet", "--state", states,
+                             "--deadline", "900", NULL };
+    char *cl = run_p4(cluster_argv, dir, "cluster", 0);
+    char wa[512], wb[512];
+    test_json_value(sim, "warnings", wa, sizeof wa);
+    test_json_value(cl, "warnings", wb, sizeof wb);
+    print_message("p4 cluster warnings: %s\n", wb);
+    assert_string_equal(wa, wb);
+    /* 4 clients x 2 rounds, groups of 2 */
+    assert_non_null(strstr(wb, "fell back to the mean in 8 client-round(s)"));
+    assert_non_null(strstr(wb, "the smallest group had 2"));
+    free(sim);
+    free(cl);
+}
+
 static void cluster_matches_sim(void **state)
 {
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
@@ -512,6 +545,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(init_prints_the_public_key, test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(cluster_matches_sim, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(cluster_reports_krum_fallbacks_as_sim_does,
+                                        test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(wrong_peer_key_fails_clearly, test_temp_dir_setup,
                                         test_temp_dir_teardown),
