@@ -260,6 +260,21 @@ static char *run_p4(char *const argv[], const char *dir, const char *tag, int ex
     return test_run_p4(argv, dir, tag, expect_status, 900);
 }
 
+/* Seeded `p4 sim` and a 4-node `p4 cluster` (nodes in dir/nodes, named in
+ * states) on config; their JSON in *sim and *cl (free them). */
+static void sim_and_cluster(const char *bin, const char *dir, const char *config, char *states,
+                            size_t size, char **sim, char **cl)
+{
+    snprintf(states, size, "%s/nodes", dir);
+    char *sim_argv[] = { (char *)bin, "sim", "--config", (char *)config, "--reproducible",
+                         "--json", "--quiet", NULL };
+    *sim = run_p4(sim_argv, dir, "sim", 0);
+    char *cluster_argv[] = { (char *)bin, "cluster", "--config", (char *)config, "--nodes", "4",
+                             "--reproducible", "--json", "--quiet", "--state", states,
+                             "--deadline", "900", NULL };
+    *cl = run_p4(cluster_argv, dir, "cluster", 0);
+}
+
 /* aggregate = multikrum in groups of two always falls back to the mean:
  * p4 cluster's JSON warns of it with the same counts as p4 sim's (the
  * nodes' client-rounds summed, the smallest group). */
@@ -273,14 +288,8 @@ static void cluster_reports_krum_fallbacks_as_sim_does(void **state)
     test_write_node_config(dir, "krum.ini", 4, 2,
                            "aggregate = multikrum\nkrum_f = 1\n[node]\ntimeout = 600\n", config,
                            sizeof config);
-    snprintf(states, sizeof states, "%s/nodes", dir);
-    char *sim_argv[] = { (char *)bin, "sim", "--config", config, "--reproducible", "--json",
-                         "--quiet", NULL };
-    char *sim = run_p4(sim_argv, dir, "sim", 0);
-    char *cluster_argv[] = { (char *)bin, "cluster", "--config", config, "--nodes", "4",
-                             "--reproducible", "--json", "--quiet", "--state", states,
-                             "--deadline", "900", NULL };
-    char *cl = run_p4(cluster_argv, dir, "cluster", 0);
+    char *sim = NULL, *cl = NULL;
+    sim_and_cluster(bin, dir, config, states, sizeof states, &sim, &cl);
     char wa[512], wb[512];
     test_json_value(sim, "warnings", wa, sizeof wa);
     test_json_value(cl, "warnings", wb, sizeof wb);
@@ -303,15 +312,8 @@ static void cluster_matches_sim(void **state)
     /* the base config may carry [node] settings every node shares */
     test_write_node_config(dir, "four.ini", 4, 2, "[node]\ntimeout = 600\n", config,
                            sizeof config);
-    snprintf(states, sizeof states, "%s/nodes", dir);
-
-    char *sim_argv[] = { (char *)bin, "sim", "--config", config, "--reproducible", "--json",
-                         "--quiet", NULL };
-    char *sim = run_p4(sim_argv, dir, "sim", 0);
-    char *cluster_argv[] = { (char *)bin, "cluster", "--config", config, "--nodes", "4",
-                             "--reproducible", "--json", "--quiet", "--state", states,
-                             "--deadline", "900", NULL };
-    char *cl = run_p4(cluster_argv, dir, "cluster", 0);
+    char *sim = NULL, *cl = NULL;
+    sim_and_cluster(bin, dir, config, states, sizeof states, &sim, &cl);
 
     double a[8], b[8];
     assert_int_equal(test_json_numbers(sim, "accuracy", a, 8), 4);
