@@ -4,6 +4,7 @@
  * u x[i] in it; if |u| < x[i+1]/x[i] the point lies under the curve for sure
  * and is returned, else the exact density decides. */
 #include "common/ziggurat.h"
+#include "common/error.h"
 #include "common/workers.h"
 
 #include <math.h>
@@ -172,4 +173,76 @@ void p4_ziggurat_add_parallel(const p4_ziggurat *z, p4_rng *rng, float *values, 
     p4_for_examples(2, p4_workers_for(2), fill_slices, half);
     p4_rng_wipe(&half[0].rng);
     p4_rng_wipe(&half[1].rng);
+}
+
+int p4_noise_layout_parse(const char *name, p4_noise_layout *out)
+{
+    if (name == NULL || out == NULL)
+        return P4_EINVAL;
+    if (strcmp(name, "serial") == 0)
+        *out = P4_NOISE_SERIAL;
+    else if (strcmp(name, "chunked") == 0)
+        *out = P4_NOISE_CHUNKED;
+    else
+        return P4_EINVAL;
+    return P4_OK;
+}
+
+void p4_ziggurat_add_layout(const p4_ziggurat *z, p4_rng *rng, p4_noise_layout layout,
+                            float *values, size_t n, double stddev)
+{
+    if (layout == P4_NOISE_CHUNKED)
+        p4_ziggurat_add_chunked(z, rng, values, n, stddev);
+    else
+        p4_ziggurat_add_parallel(z, rng, values, n, stddev);
+}
+
+int p4_ziggurat_chunk_rng(p4_rng *out, const unsigned char call_key[32], uint64_t chunk)
+{
+    /* The nonce is the chunk's index itself: injective, and ChaCha20 never
+     * feeds two chunks the same (key, counter, nonce) block input. */
+    return p4_rng_init_key_nonce(out, call_key, chunk);
+}
+
+/* One call's chunks (p4_for_examples' items are chunks base + [0, count)). */
+typedef struct {
+    const p4_ziggurat *z;
+    unsigned char key[32];
+    float *values;
+    size_t n;
+    uint64_t base;
+    double stddev;
+} noise_chunks;
+
+static void fill_chunks(void *ctx, int first, int last, int worker)
+{
+    (void)worker;
+    noise_chunks *c = ctx;
+    p4_rng rng;
+    for (int t = first; t < last; t++) {
+        uint64_t j = c->base + (uint64_t)t;
+        size_t start = (size_t)j * P4_NOISE_CHUNK;
+        size_t m = c->n - start < P4_NOISE_CHUNK ? c->n - start : P4_NOISE_CHUNK;
+        p4_ziggurat_chunk_rng(&rng, c->key, j);
+        p4_ziggurat_add(c->z, &rng, c->values + start, m, c->stddev);
+    }
+    p4_rng_wipe(&rng);
+}
+
+void p4_ziggurat_add_chunked(const p4_ziggurat *z, p4_rng *rng, float *values, size_t n,
+                             double stddev)
+{
+    if (n == 0)
+        return;
+    noise_chunks c = { .z = z, .values = values, .n = n, .stddev = stddev };
+    p4_rng_bytes(rng, c.key, sizeof c.key);
+    uint64_t chunks = ((uint64_t)n + P4_NOISE_CHUNK - 1) / P4_NOISE_CHUNK;
+    /* p4_for_examples counts items in int: a tensor of more than 2^30
+     * chunks goes in rounds (the layout does not change). */
+    enum { ROUND = 1 << 30 };
+    for (c.base = 0; c.base < chunks; c.base += ROUND) {
+        int count = chunks - c.base < ROUND ? (int)(chunks - c.base) : ROUND;
+        p4_for_examples(count, p4_workers_for(count), fill_chunks, &c);
+    }
+    sodium_memzero(c.key, sizeof c.key);
 }
