@@ -173,10 +173,10 @@ static const config_key config_keys[] = {
      .help = "privacy ledger (SQLite) recording the budget spent"},
     {.section = "dp", .name = "noise_layout", .type = KEY_ENUM, FIELD(noise_layout),
      .choices = "chunked|serial",
-     .help = "how the software enclave's noise is cut over keystreams: chunked (fixed chunks, "
-             "each its own ChaCha20 nonce, drawn on every thread) or serial (one stream, two "
-             "halves above 64Ki values: the noise of p4 before this key; the optee TA's) "
-             "(docs/noise.md); --reproducible results differ between the two"},
+     .help = "the software enclave's noise over ChaCha20 streams: chunked (chunks of 16384 "
+             "values, one nonce each, drawn on every thread) or serial (one stream, two halves "
+             "above 64Ki values: p4's noise before this key, and the optee TA's); "
+             "--reproducible results differ between them (docs/noise.md)"},
 
     /* [p4] */
     {.section = "p4", .name = "rounds", .type = KEY_INT, FIELD(rounds),
