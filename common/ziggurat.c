@@ -8,6 +8,7 @@
 #include "common/workers.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -204,23 +205,31 @@ int p4_ziggurat_chunk_rng(p4_rng *out, const unsigned char call_key[32], uint64_
     return p4_rng_init_key_nonce(out, call_key, chunk);
 }
 
-/* One call's chunks (p4_for_examples' items are chunks base + [0, count)). */
+/* One call's chunks.  Threads claim chunks from a shared counter rather
+ * than taking fixed shares: a thread the OS runs late (a loaded machine)
+ * then leaves its chunks to the others instead of holding up the call.
+ * Who draws a chunk does not change it. */
 typedef struct {
     const p4_ziggurat *z;
     unsigned char key[32];
     float *values;
     size_t n;
-    uint64_t base;
+    uint64_t chunks;
+    atomic_uint_fast64_t next;
     double stddev;
 } noise_chunks;
 
 static void fill_chunks(void *ctx, int first, int last, int worker)
 {
+    (void)first;
+    (void)last;
     (void)worker;
     noise_chunks *c = ctx;
     p4_rng rng;
-    for (int t = first; t < last; t++) {
-        uint64_t j = c->base + (uint64_t)t;
+    for (;;) {
+        uint64_t j = atomic_fetch_add(&c->next, 1);
+        if (j >= c->chunks)
+            break;
         size_t start = (size_t)j * P4_NOISE_CHUNK;
         size_t m = c->n - start < P4_NOISE_CHUNK ? c->n - start : P4_NOISE_CHUNK;
         p4_ziggurat_chunk_rng(&rng, c->key, j);
@@ -236,13 +245,9 @@ void p4_ziggurat_add_chunked(const p4_ziggurat *z, p4_rng *rng, float *values, s
         return;
     noise_chunks c = { .z = z, .values = values, .n = n, .stddev = stddev };
     p4_rng_bytes(rng, c.key, sizeof c.key);
-    uint64_t chunks = ((uint64_t)n + P4_NOISE_CHUNK - 1) / P4_NOISE_CHUNK;
-    /* p4_for_examples counts items in int: a tensor of more than 2^30
-     * chunks goes in rounds (the layout does not change). */
-    enum { ROUND = 1 << 30 };
-    for (c.base = 0; c.base < chunks; c.base += ROUND) {
-        int count = chunks - c.base < ROUND ? (int)(chunks - c.base) : ROUND;
-        p4_for_examples(count, p4_workers_for(count), fill_chunks, &c);
-    }
+    c.chunks = ((uint64_t)n + P4_NOISE_CHUNK - 1) / P4_NOISE_CHUNK;
+    atomic_init(&c.next, 0);
+    int workers = p4_workers_for(c.chunks < P4_MAX_WORKERS ? (int)c.chunks : P4_MAX_WORKERS);
+    p4_for_examples(workers, workers, fill_chunks, &c);
     sodium_memzero(c.key, sizeof c.key);
 }

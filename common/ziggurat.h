@@ -61,7 +61,7 @@ void p4_ziggurat_add_layout(const p4_ziggurat *z, p4_rng *rng, p4_noise_layout l
  * shorter) get p4_ziggurat_add on the generator p4_ziggurat_chunk_rng(K, j)
  * makes.  Each chunk depends only on (K, j), so the result is the same at
  * every thread count. */
-#define P4_NOISE_CHUNK 16384
+#define P4_NOISE_CHUNK 4096
 void p4_ziggurat_add_chunked(const p4_ziggurat *z, p4_rng *rng, float *values, size_t n,
                              double stddev);
 

@@ -336,7 +336,7 @@ static void test_chunked_noise_is_the_layout_on_every_thread_count(void **state)
 
 /* Chunks never share keystream: chunk j's generator is ChaCha20 with nonce
  * j (compared with libsodium's original ChaCha20 at that nonce), and the
- * first 64 bytes of the 65,536 chunks a 2^30-value tensor has are pairwise
+ * first 64 bytes of the 65,536 chunks a 2^28-value tensor has are pairwise
  * different (all-equal keys or nonces would repeat them).  Neighbouring
  * chunks' noise is uncorrelated. */
 static int compare_prefixes(const void *a, const void *b)
