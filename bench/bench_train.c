@@ -2,6 +2,7 @@
  *
  *   bench_train --model NAME [--mode plain|dp] [--batch 250] [--threads N]
  *               [--seconds S] [--seed 1] [--cfg-dir DIR] [--json] [--profile]
+ *               [--noise-layout chunked|serial]
  *
  * NAME is a cfg in configs/models (mlp-28x28x1, cnn1-32x32x3, ...); the input
  * shape is read from its "-WxHxC" suffix, with 10 classes.  The work is the
@@ -58,7 +59,7 @@
 #define MIN_STEPS 3
 
 typedef struct {
-    const char *model, *cfg_dir;
+    const char *model, *cfg_dir, *noise_layout;
     int dp, batch, threads, json, profile;
     double seconds;
     uint64_t seed;
@@ -83,11 +84,13 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: bench_train --model NAME [--mode plain|dp] [--batch 250] [--threads N]\n"
             "                   [--seconds S] [--seed 1] [--cfg-dir DIR] [--json] [--profile]\n"
+            "                   [--noise-layout chunked|serial]\n"
             "  NAME     a cfg in configs/models, e.g. mlp-28x28x1 or cnn2-32x32x3\n"
             "  threads  OpenBLAS threads (default: the machine's cores)\n"
             "  seconds  time budget of the timed steps (default 5; at least 3 steps)\n"
             "  profile  also time each step's phases (forward, backward, norms, clipped sum,\n"
-            "           noise, update) and print their medians, shares and GFLOP/s\n");
+            "           noise, update) and print their medians, shares and GFLOP/s\n"
+            "  noise-layout  dp: the enclave's noise layout (default chunked, [dp] noise_layout)\n");
 }
 
 /* Returns -1 to go on, else the exit status. */
@@ -98,10 +101,11 @@ static int parse_options(int argc, char **argv, options *o)
         {"batch", required_argument, NULL, 'b'}, {"threads", required_argument, NULL, 't'},
         {"seconds", required_argument, NULL, 's'}, {"seed", required_argument, NULL, 'r'},
         {"cfg-dir", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
-        {"profile", no_argument, NULL, 'p'},
+        {"profile", no_argument, NULL, 'p'}, {"noise-layout", required_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    *o = (options){ .batch = 250, .threads = cores > 0 ? (int)cores : 1, .seconds = 5, .seed = 1 };
+    *o = (options){ .batch = 250, .threads = cores > 0 ? (int)cores : 1, .seconds = 5, .seed = 1,
+                    .noise_layout = "chunked" };
     const char *mode = "plain";
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -115,6 +119,7 @@ static int parse_options(int argc, char **argv, options *o)
         case 'c': o->cfg_dir = optarg; break;
         case 'j': o->json = 1; break;
         case 'p': o->profile = 1; break;
+        case 'n': o->noise_layout = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -220,6 +225,8 @@ static int bench_open(bench *b, const options *o, p4_error *err)
          * itself divides by the expected batch we pass, which is `batch`. */
         p4_dpsgd_params params = { (double)o->batch / EXAMPLES, 1.0, 1.0 };
         rc = p4_enclave_open_software(&b->enclave, 1, o->seed, err);
+        if (rc == P4_OK)
+            rc = p4_enclave_set_noise_layout(b->enclave, o->noise_layout, err);
         if (rc == P4_OK)
             rc = p4_dpsgd_new(&b->dpsgd, b->model, b->sgd, &params, b->enclave, err);
     }

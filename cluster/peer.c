@@ -104,8 +104,11 @@ static int peer_enclave_open(p4_peer *peer, const p4_peer_setup *setup, int k, p
 {
     const p4_config *cfg = setup->cfg;
     uint64_t seed = cfg->seed * 7919u + (uint64_t)k;
-    if (strcmp(cfg->tee_backend, "optee") != 0)
-        return p4_enclave_open_software(&peer->enclave, setup->reproducible, seed, err);
+    if (strcmp(cfg->tee_backend, "optee") != 0) {
+        int rc = p4_enclave_open_software(&peer->enclave, setup->reproducible, seed, err);
+        return rc == P4_OK ? p4_enclave_set_noise_layout(peer->enclave, cfg->noise_layout, err)
+                           : rc;
+    }
     char storage[P4_PATH_MAX + 32];
     snprintf(storage, sizeof storage, "%s/client-%03d.optee", setup->state_dir, k);
     if (mkdir(storage, 0700) != 0 && errno != EEXIST)

@@ -171,6 +171,12 @@ static const config_key config_keys[] = {
     {.section = "dp", .name = "state", .type = KEY_PATH, FIELD(state),
      .default_text = "p4-state.db beside the run",
      .help = "privacy ledger (SQLite) recording the budget spent"},
+    {.section = "dp", .name = "noise_layout", .type = KEY_ENUM, FIELD(noise_layout),
+     .choices = "chunked|serial",
+     .help = "the software enclave's noise over ChaCha20 streams: chunked (chunks of 4096 "
+             "values, one nonce each, drawn on every thread) or serial (one stream, two halves "
+             "above 64Ki values: p4's noise before this key, and the optee TA's); "
+             "--reproducible results differ between them (docs/noise.md)"},
 
     /* [p4] */
     {.section = "p4", .name = "rounds", .type = KEY_INT, FIELD(rounds),
@@ -403,6 +409,7 @@ void p4_config_defaults(p4_config *cfg)
     cfg->kd_alpha = 0.5;
     cfg->kd_temperature = 1.0;
     snprintf(cfg->aggregate, sizeof cfg->aggregate, "mean");
+    snprintf(cfg->noise_layout, sizeof cfg->noise_layout, "chunked");
     cfg->krum_f = 0;
     cfg->duplicate_slice_ratio = 0;
     snprintf(cfg->share, sizeof cfg->share, "weights");

@@ -72,6 +72,7 @@ typedef struct p4_config {
                                         (0 = not given: derive it from those) */
     double delta;                    /* default 1e-5 */
     char state[P4_PATH_MAX];         /* ledger path; default "" = p4-state.db beside run */
+    char noise_layout[16];           /* chunked (default) | serial: docs/noise.md */
 
     /* [p4] co-training and grouping (issue 4) */
     int rounds;                      /* default 10 */

@@ -37,7 +37,9 @@ static int sodium_ready(void)
  * next_block on with libsodium, and moves next_block past them. */
 static void keystream_sodium(p4_rng *rng, unsigned char *out, size_t n)
 {
-    static const unsigned char nonce[crypto_stream_chacha20_NONCEBYTES] = {0};
+    unsigned char nonce[crypto_stream_chacha20_NONCEBYTES];
+    for (int i = 0; i < 8; i++)
+        nonce[i] = (unsigned char)(rng->nonce >> (8 * i));
     memset(out, 0, n);
     crypto_stream_chacha20_xor_ic(out, out, n, nonce, rng->next_block, rng->key);
     rng->next_block += n / 64;
@@ -58,14 +60,17 @@ static void rng_refill(p4_rng *rng)
 /* Writes blocks [first_block, first_block + n/64) of rng's keystream to out
  * (n a multiple of 64) with OpenSSL.  OpenSSL's 16-byte ChaCha20 IV is the
  * state's last four words: the 64-bit counter (its carry included) and
- * the 64-bit nonce, here zero, exactly libsodium's original-ChaCha20 layout.
+ * the 64-bit nonce (zero but for noise chunks), exactly libsodium's
+ * original-ChaCha20 layout.
  * Returns 0, or -1 if OpenSSL could not do it (the caller falls back). */
-static int keystream_openssl(const unsigned char key[32], uint64_t first_block, unsigned char *out,
-                             size_t n)
+static int keystream_openssl(const unsigned char key[32], uint64_t first_block, uint64_t nonce,
+                             unsigned char *out, size_t n)
 {
-    unsigned char iv[16] = {0};
-    for (int i = 0; i < 8; i++)
+    unsigned char iv[16];
+    for (int i = 0; i < 8; i++) {
         iv[i] = (unsigned char)(first_block >> (8 * i));
+        iv[8 + i] = (unsigned char)(nonce >> (8 * i));
+    }
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     if (ctx == NULL)
         return -1;
@@ -84,7 +89,7 @@ static int keystream_openssl(const unsigned char key[32], uint64_t first_block, 
 
 /* Writes the n bytes (a multiple of 64) of rng's keystream from block
  * next_block on with common/chacha20.c's multi-block code (64-bit counter,
- * zero nonce: the same state libsodium and OpenSSL compute). */
+ * 64-bit nonce: the same state libsodium and OpenSSL compute). */
 static void keystream_vector(p4_rng *rng, unsigned char *out, size_t n)
 {
     uint32_t state[16] = { 0x61707865u, 0x3320646eu, 0x79622d32u, 0x6b206574u };
@@ -93,6 +98,8 @@ static void keystream_vector(p4_rng *rng, unsigned char *out, size_t n)
                        (uint32_t)rng->key[4 * i + 2] << 16 | (uint32_t)rng->key[4 * i + 3] << 24;
     state[12] = (uint32_t)rng->next_block;
     state[13] = (uint32_t)(rng->next_block >> 32);
+    state[14] = (uint32_t)rng->nonce;
+    state[15] = (uint32_t)(rng->nonce >> 32);
     p4_chacha20_stream_blocks(state, P4_CHACHA20_COUNTER64, out, n / 64);
     rng->next_block += n / 64;
 }
@@ -113,7 +120,7 @@ static void keystream_blocks(p4_rng *rng, unsigned char *out, size_t n)
 {
     if (vector_is_fastest())
         keystream_vector(rng, out, n);
-    else if (keystream_openssl(rng->key, rng->next_block, out, n) == 0)
+    else if (keystream_openssl(rng->key, rng->next_block, rng->nonce, out, n) == 0)
         rng->next_block += n / 64;
     else
         keystream_sodium(rng, out, n);
@@ -134,6 +141,7 @@ int p4_rng_init_secure(p4_rng *rng)
     if (!sodium_ready())
         return P4_ECRYPTO;
     randombytes_buf(rng->key, sizeof rng->key);
+    rng->nonce = 0;
     rng_start(rng);
     return P4_OK;
 }
@@ -154,15 +162,22 @@ int p4_rng_init_seeded(p4_rng *rng, uint64_t seed, const char *purpose)
     crypto_generichash_update(&hash, material, sizeof material);
     crypto_generichash_update(&hash, (const unsigned char *)purpose, strlen(purpose));
     crypto_generichash_final(&hash, rng->key, sizeof rng->key);
+    rng->nonce = 0;
     rng_start(rng);
     return P4_OK;
 }
 
 int p4_rng_init_key(p4_rng *rng, const unsigned char key[32])
 {
+    return p4_rng_init_key_nonce(rng, key, 0);
+}
+
+int p4_rng_init_key_nonce(p4_rng *rng, const unsigned char key[32], uint64_t nonce)
+{
     if (rng == NULL || key == NULL)
         return P4_EINVAL;
     memcpy(rng->key, key, sizeof rng->key);
+    rng->nonce = nonce;
     rng_start(rng);
     return P4_OK;
 }
@@ -337,6 +352,7 @@ int p4_rng_restore(p4_rng *rng, const unsigned char *in, size_t n)
         return P4_EINVAL;
     memcpy(rng->key, p, 32);
     rng->next_block = get_u64(p + 32);
+    rng->nonce = 0;
     memcpy(rng->buffer, p + 40, P4_RNG_BUFFER_BYTES);
     rng->used = (size_t)used;
     rng->has_spare_gaussian = spare;

@@ -23,6 +23,7 @@
 typedef struct p4_rng {
     unsigned char key[32];
     uint64_t next_block;               /* ChaCha20 block counter */
+    uint64_t nonce;                    /* ChaCha20's 64-bit nonce; 0 but for noise chunks */
     unsigned char buffer[P4_RNG_BUFFER_BYTES];
     size_t used;                       /* bytes of buffer already handed out */
     int has_spare_gaussian;            /* Box-Muller makes two at a time */
@@ -46,6 +47,11 @@ void p4_rng_save(const p4_rng *rng, unsigned char out[P4_RNG_STATE_BYTES]);
 int p4_rng_restore(p4_rng *rng, const unsigned char *in, size_t n);
 /* Keys a generator with 32 bytes (e.g. drawn from another p4_rng). */
 int p4_rng_init_key(p4_rng *rng, const unsigned char key[32]);
+/* The same with a nonce: the stream of ChaCha20 blocks (key, counter 0, 1,
+ * ..., nonce).  Streams with one key and different nonces never share a
+ * block input (the DP noise's chunks, common/ziggurat.h).  Such a generator
+ * is not saved: p4_rng_save keeps no nonce and p4_rng_restore sets it to 0. */
+int p4_rng_init_key_nonce(p4_rng *rng, const unsigned char key[32], uint64_t nonce);
 
 void p4_rng_bytes(p4_rng *rng, void *out, size_t n);
 uint64_t p4_rng_u64(p4_rng *rng);

@@ -4,9 +4,11 @@
  * u x[i] in it; if |u| < x[i+1]/x[i] the point lies under the curve for sure
  * and is returned, else the exact density decides. */
 #include "common/ziggurat.h"
+#include "common/error.h"
 #include "common/workers.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -172,4 +174,80 @@ void p4_ziggurat_add_parallel(const p4_ziggurat *z, p4_rng *rng, float *values, 
     p4_for_examples(2, p4_workers_for(2), fill_slices, half);
     p4_rng_wipe(&half[0].rng);
     p4_rng_wipe(&half[1].rng);
+}
+
+int p4_noise_layout_parse(const char *name, p4_noise_layout *out)
+{
+    if (name == NULL || out == NULL)
+        return P4_EINVAL;
+    if (strcmp(name, "serial") == 0)
+        *out = P4_NOISE_SERIAL;
+    else if (strcmp(name, "chunked") == 0)
+        *out = P4_NOISE_CHUNKED;
+    else
+        return P4_EINVAL;
+    return P4_OK;
+}
+
+void p4_ziggurat_add_layout(const p4_ziggurat *z, p4_rng *rng, p4_noise_layout layout,
+                            float *values, size_t n, double stddev)
+{
+    if (layout == P4_NOISE_CHUNKED)
+        p4_ziggurat_add_chunked(z, rng, values, n, stddev);
+    else
+        p4_ziggurat_add_parallel(z, rng, values, n, stddev);
+}
+
+int p4_ziggurat_chunk_rng(p4_rng *out, const unsigned char call_key[32], uint64_t chunk)
+{
+    /* The nonce is the chunk's index itself: injective, and ChaCha20 never
+     * feeds two chunks the same (key, counter, nonce) block input. */
+    return p4_rng_init_key_nonce(out, call_key, chunk);
+}
+
+/* One call's chunks.  Threads claim chunks from a shared counter rather
+ * than taking fixed shares: a thread the OS runs late (a loaded machine)
+ * then leaves its chunks to the others instead of holding up the call.
+ * Who draws a chunk does not change it. */
+typedef struct {
+    const p4_ziggurat *z;
+    unsigned char key[32];
+    float *values;
+    size_t n;
+    uint64_t chunks;
+    atomic_uint_fast64_t next;
+    double stddev;
+} noise_chunks;
+
+static void fill_chunks(void *ctx, int first, int last, int worker)
+{
+    (void)first;
+    (void)last;
+    (void)worker;
+    noise_chunks *c = ctx;
+    p4_rng rng;
+    for (;;) {
+        uint64_t j = atomic_fetch_add(&c->next, 1);
+        if (j >= c->chunks)
+            break;
+        size_t start = (size_t)j * P4_NOISE_CHUNK;
+        size_t m = c->n - start < P4_NOISE_CHUNK ? c->n - start : P4_NOISE_CHUNK;
+        p4_ziggurat_chunk_rng(&rng, c->key, j);
+        p4_ziggurat_add(c->z, &rng, c->values + start, m, c->stddev);
+    }
+    p4_rng_wipe(&rng);
+}
+
+void p4_ziggurat_add_chunked(const p4_ziggurat *z, p4_rng *rng, float *values, size_t n,
+                             double stddev)
+{
+    if (n == 0)
+        return;
+    noise_chunks c = { .z = z, .values = values, .n = n, .stddev = stddev };
+    p4_rng_bytes(rng, c.key, sizeof c.key);
+    c.chunks = ((uint64_t)n + P4_NOISE_CHUNK - 1) / P4_NOISE_CHUNK;
+    atomic_init(&c.next, 0);
+    int workers = p4_workers_for(c.chunks < P4_MAX_WORKERS ? (int)c.chunks : P4_MAX_WORKERS);
+    p4_for_examples(workers, workers, fill_chunks, &c);
+    sodium_memzero(c.key, sizeof c.key);
 }

@@ -38,4 +38,35 @@ void p4_ziggurat_add(const p4_ziggurat *z, p4_rng *rng, float *values, size_t n,
 void p4_ziggurat_add_parallel(const p4_ziggurat *z, p4_rng *rng, float *values, size_t n,
                               double stddev);
 
+/* How a tensor's noise is laid out over keystreams ([dp] noise_layout;
+ * docs/noise.md):
+ *   serial  - p4_ziggurat_add_parallel: one stream below 64Ki values, two
+ *             halves from two keys drawn from rng above (the layout before
+ *             the option existed; seeded runs match older versions);
+ *   chunked - p4_ziggurat_add_chunked: fixed chunks of P4_NOISE_CHUNK
+ *             values, each from its own keystream, as many threads as the
+ *             pool has.  Seeded runs draw other (identically distributed)
+ *             noise than serial. */
+typedef enum p4_noise_layout { P4_NOISE_SERIAL = 0, P4_NOISE_CHUNKED = 1 } p4_noise_layout;
+
+/* P4_OK and the layout for "serial" or "chunked", else P4_EINVAL. */
+int p4_noise_layout_parse(const char *name, p4_noise_layout *out);
+
+/* values[i] += stddev * N(0, 1) in the given layout. */
+void p4_ziggurat_add_layout(const p4_ziggurat *z, p4_rng *rng, p4_noise_layout layout,
+                            float *values, size_t n, double stddev);
+
+/* The chunked layout.  One 32-byte call key K is drawn from rng (nothing
+ * for n = 0); values [j C, (j+1) C) (C = P4_NOISE_CHUNK, the last chunk
+ * shorter) get p4_ziggurat_add on the generator p4_ziggurat_chunk_rng(K, j)
+ * makes.  Each chunk depends only on (K, j), so the result is the same at
+ * every thread count. */
+#define P4_NOISE_CHUNK 4096
+void p4_ziggurat_add_chunked(const p4_ziggurat *z, p4_rng *rng, float *values, size_t n,
+                             double stddev);
+
+/* Chunk j's generator: ChaCha20 under the call key with nonce j (blocks
+ * (K, 0.., j)): distinct chunks never share a keystream block. */
+int p4_ziggurat_chunk_rng(p4_rng *out, const unsigned char call_key[32], uint64_t chunk);
+
 #endif

@@ -133,6 +133,8 @@ static int open_privacy(audit *a, p4_error *err)
     if (rc == P4_OK)
         rc = p4_enclave_open_software(&a->enclave, a->opt->reproducible,
                                       a->cfg->seed * 7919u + (uint64_t)a->opt->client, err);
+    if (rc == P4_OK)
+        rc = p4_enclave_set_noise_layout(a->enclave, a->cfg->noise_layout, err);
     p4_peer_setup setup = audit_setup(a);
     if (rc == P4_OK)
         rc = p4_peer_plan_budget(&setup, p4_peer_sample_rate(a->cfg, a->set->train_count),

@@ -141,6 +141,8 @@ static int open_client(leakage *l, p4_error *err)
             rc = p4_enclave_open_software(&l->enclave, l->opt->reproducible,
                                           l->cfg.seed * 7919u + (uint64_t)l->opt->client, err);
         if (rc == P4_OK)
+            rc = p4_enclave_set_noise_layout(l->enclave, l->cfg.noise_layout, err);
+        if (rc == P4_OK)
             rc = p4_peer_plan_budget(&setup, p4_peer_sample_rate(&l->cfg, s->train_count),
                                      &l->plan, err);
         if (rc == P4_OK)

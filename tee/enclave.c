@@ -20,6 +20,19 @@ const char *p4_enclave_kind(const p4_enclave *enclave)
     return enclave != NULL && enclave->backend == P4_ENCLAVE_OPTEE ? "optee" : "software";
 }
 
+int p4_enclave_set_noise_layout(p4_enclave *enclave, const char *layout, p4_error *err)
+{
+    p4_noise_layout parsed;
+    if (enclave == NULL || p4_noise_layout_parse(layout, &parsed) != P4_OK)
+        return p4_error_set(err, P4_EINVAL, "noise layout \"%s\": expected chunked or serial",
+                            layout != NULL ? layout : "(none)");
+    if (enclave->backend == P4_ENCLAVE_OPTEE && parsed != P4_NOISE_SERIAL)
+        return p4_error_set(err, P4_EUNSUPPORTED, "the optee TA draws its noise in the serial "
+                            "layout; set [dp] noise_layout = serial");
+    enclave->noise_layout = parsed;
+    return P4_OK;
+}
+
 int p4_enclave_add_gaussian_noise(p4_enclave *enclave, float *values, size_t n,
                                   double stddev, p4_error *err)
 {

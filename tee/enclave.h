@@ -57,6 +57,11 @@ int p4_enclave_save_seeded_noise(const p4_enclave *enclave, unsigned char *out, 
 int p4_enclave_restore_seeded_noise(p4_enclave *enclave, const unsigned char *in, size_t size,
                                     p4_error *err);
 
+/* The software backend's noise layout ([dp] noise_layout: "chunked" or
+ * "serial", common/ziggurat.h; docs/noise.md); it opens serial.  The optee
+ * TA draws its own noise (seeded: the serial layout) and refuses
+ * (P4_EUNSUPPORTED) any layout but serial. */
+int p4_enclave_set_noise_layout(p4_enclave *enclave, const char *layout, p4_error *err);
 /* Adds independent N(0, stddev^2) noise to each of values[0..n). */
 int p4_enclave_add_gaussian_noise(p4_enclave *enclave, float *values, size_t n,
                                   double stddev, p4_error *err);

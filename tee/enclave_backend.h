@@ -17,6 +17,7 @@ struct p4_enclave {
     p4_rng noise;
     p4_ziggurat normal;        /* tables of the Gaussian sampler */
     int seeded;                /* reproducible: the stream may be saved */
+    p4_noise_layout noise_layout; /* [dp] noise_layout; calloc: serial */
     /* optee */
     struct p4_optee *optee;
     int pp_start, pp_end;

@@ -99,6 +99,7 @@ static void test_defaults(void **state)
     assert_true(cfg.kd_alpha == 0.5);
     assert_true(cfg.kd_temperature == 1.0);
     assert_string_equal(cfg.aggregate, "mean");
+    assert_string_equal(cfg.noise_layout, "chunked");
     assert_int_equal(cfg.krum_f, 0);
     assert_string_equal(cfg.share, "weights");
     assert_int_equal(cfg.strict_dp, 1);
@@ -163,6 +164,7 @@ static void test_full_file_sets_every_field(void **state)
         "sample_rate = 0.01\n"
         "delta = 1e-6\n"
         "state = ledger.db\n"
+        "noise_layout = serial\n"
         "[p4]\n"
         "rounds = 20\n"
         "local_epochs = 2\n"
@@ -233,6 +235,7 @@ static void test_full_file_sets_every_field(void **state)
     assert_true(cfg.kd_alpha == 1);
     assert_true(cfg.kd_temperature == 2.5);
     assert_string_equal(cfg.aggregate, "multikrum");
+    assert_string_equal(cfg.noise_layout, "serial");
     assert_int_equal(cfg.krum_f, 1);
     assert_string_equal(cfg.share, "logits");
     assert_int_equal(cfg.strict_dp, 0);

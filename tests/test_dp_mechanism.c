@@ -13,7 +13,8 @@
  * of every layer: sum r^2 / s^2 against chi-square(k) and the per-coordinate
  * means against chi-square(coordinates), with exact tail probabilities
  * (support/test_stats.h).  Each check fails a correct step with probability
- * at most ALPHA = 1e-9; this file makes fewer than 40 such checks.
+ * at most ALPHA = 1e-9; this file makes fewer than 80 such checks (the
+ * noise checks run in both [dp] noise_layouts).
  *
  * These are the tests scripts/check-mutants runs against broken copies of
  * the DP code (tests/mutants/, docs/mutants.md). */
@@ -283,11 +284,13 @@ static void test_noise_has_sigma_c_variance_on_every_tensor(void **state)
 {
     fixture *f = *state;
     const double sigmas[] = { 1.0, 0.4 };
-    for (int i = 0; i < 2; i++) {
+    const char *const layouts[] = { "serial", "chunked" }; /* [dp] noise_layout */
+    for (int i = 0; i < 4; i++) {
         p4_enclave *enclave = NULL;
         assert_int_equal(p4_enclave_open_software(&enclave, 1, 100 + i, NULL), P4_OK);
-        p4_dpsgd *dp = new_dpsgd(f, sigmas[i], enclave);
-        check_noisy_steps(f, dp, sigmas[i], 0);
+        assert_int_equal(p4_enclave_set_noise_layout(enclave, layouts[i / 2], NULL), P4_OK);
+        p4_dpsgd *dp = new_dpsgd(f, sigmas[i % 2], enclave);
+        check_noisy_steps(f, dp, sigmas[i % 2], 0);
         p4_dpsgd_destroy(&dp);
         p4_enclave_close(&enclave);
     }
@@ -370,11 +373,11 @@ static void test_checks_reject_wrong_residuals(void **state)
 
 /* Frozen layers get no gradient and no noise; the trainable ones still get
  * the full N(0, (sigma C)^2). */
-static void test_frozen_layers_get_no_noise(void **state)
+static void frozen_layers_get_no_noise(fixture *f, const char *layout)
 {
-    fixture *f = *state;
     p4_enclave *enclave = NULL;
     assert_int_equal(p4_enclave_open_software(&enclave, 1, 7, NULL), P4_OK);
+    assert_int_equal(p4_enclave_set_noise_layout(enclave, layout, NULL), P4_OK);
     p4_dpsgd *dp = new_dpsgd(f, 1.0, enclave);
     int last = f->ntensors / 2 - 1;
     assert_int_equal(p4_dpsgd_freeze_below(dp, last), P4_OK);
@@ -401,6 +404,17 @@ static void test_frozen_layers_get_no_noise(void **state)
     f->clipped_sum = full;
     p4_dpsgd_destroy(&dp);
     p4_enclave_close(&enclave);
+}
+
+/* One layout per test: freezing stays on the fixture's model. */
+static void test_frozen_layers_get_no_noise(void **state)
+{
+    frozen_layers_get_no_noise(*state, "serial");
+}
+
+static void test_frozen_layers_get_no_chunked_noise(void **state)
+{
+    frozen_layers_get_no_noise(*state, "chunked");
 }
 
 /* A DP epoch divides by q N too, not by the size of the batch it drew.
@@ -529,6 +543,7 @@ int main(void)
         cmocka_unit_test(test_tail_probabilities_are_exact),
         cmocka_unit_test_setup_teardown(test_checks_reject_wrong_residuals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frozen_layers_get_no_noise, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_frozen_layers_get_no_chunked_noise, setup, teardown),
         cmocka_unit_test_setup_teardown(test_epoch_divides_by_expected_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_non_finite_gradients_are_an_error, setup, teardown),
     };

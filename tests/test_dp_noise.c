@@ -14,6 +14,7 @@
 #include "support/test_stats.h"
 
 #include <math.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,16 +108,27 @@ static double chi_square_bound(double k)
 
 /* ---- noise -------------------------------------------------------------- */
 
+/* The two noise layouts ([dp] noise_layout); the enclave opens serial. */
+static const char *const layouts[2] = { "serial", "chunked" };
+
+/* A seeded software enclave in the given layout. */
+static p4_enclave *open_enclave(uint64_t seed, const char *layout)
+{
+    p4_enclave *e = NULL;
+    assert_int_equal(p4_enclave_open_software(&e, 1, seed, NULL), P4_OK);
+    assert_int_equal(p4_enclave_set_noise_layout(e, layout, NULL), P4_OK);
+    return e;
+}
+
 /* n samples of N(0, sd^2) from a seeded software enclave, added to zeros in
  * two calls of which the first has odd length, so that any state a sampler
  * carries between calls is exercised. */
-static double *enclave_noise(uint64_t seed, size_t n, double sd)
+static double *enclave_noise_in(uint64_t seed, size_t n, double sd, const char *layout)
 {
-    p4_enclave *e = NULL;
     float *v = calloc(n, sizeof *v);
     double *x = malloc(n * sizeof *x);
     assert_true(v != NULL && x != NULL);
-    assert_int_equal(p4_enclave_open_software(&e, 1, seed, NULL), P4_OK);
+    p4_enclave *e = open_enclave(seed, layout);
     size_t first = (n / 2) | 1;
     assert_int_equal(p4_enclave_add_gaussian_noise(e, v, first, sd, NULL), P4_OK);
     assert_int_equal(p4_enclave_add_gaussian_noise(e, v + first, n - first, sd, NULL), P4_OK);
@@ -128,16 +140,24 @@ static double *enclave_noise(uint64_t seed, size_t n, double sd)
     return x;
 }
 
+static double *enclave_noise(uint64_t seed, size_t n, double sd)
+{
+    return enclave_noise_in(seed, n, sd, "serial");
+}
+
+/* Run once per layout, each at its own seed. */
 static void test_noise_has_the_asked_mean_variance_and_shape(void **state)
 {
     (void)state;
-    double *x = enclave_noise(20240601, NOISE_N, NOISE_SD);
-    assert_true(mean_ok(x, NOISE_N, 0, NOISE_SD));
-    assert_true(variance_ok(x, NOISE_N, 0, NOISE_SD));
-    assert_true(normal_shape_ok(x, NOISE_N, 0, NOISE_SD));
-    assert_true(lag1_ok(x, NOISE_N));
-    assert_true(halves_ok(x, NOISE_N));
-    free(x);
+    for (int l = 0; l < 2; l++) {
+        double *x = enclave_noise_in(20240601 + (uint64_t)l, NOISE_N, NOISE_SD, layouts[l]);
+        assert_true(mean_ok(x, NOISE_N, 0, NOISE_SD));
+        assert_true(variance_ok(x, NOISE_N, 0, NOISE_SD));
+        assert_true(normal_shape_ok(x, NOISE_N, 0, NOISE_SD));
+        assert_true(lag1_ok(x, NOISE_N));
+        assert_true(halves_ok(x, NOISE_N));
+        free(x);
+    }
 }
 
 static void test_checks_reject_wrong_noise(void **state)
@@ -182,6 +202,11 @@ static void test_seeded_noise_repeats_and_secure_noise_does_not(void **state)
     double *c = enclave_noise(8, n, 1.0);
     assert_memory_equal(a, b, n * sizeof *a);
     assert_memory_not_equal(a, c, n * sizeof *a);
+    double *d = enclave_noise_in(7, n, 1.0, "chunked"), *e = enclave_noise_in(7, n, 1.0, "chunked");
+    assert_memory_equal(d, e, n * sizeof *d);
+    assert_memory_not_equal(a, d, n * sizeof *a); /* another layout, other draws */
+    free(d);
+    free(e);
 
     float u[1000] = {0}, v[1000] = {0};
     p4_enclave *e1 = NULL, *e2 = NULL;
@@ -257,6 +282,138 @@ static void test_parallel_noise_does_not_depend_on_threads(void **state)
         free(runs[r]);
 }
 
+/* ---- the chunked layout -------------------------------------------------- */
+
+/* Noise of n values in the chunked layout, rebuilt by hand from the
+ * "dp-noise" stream as docs/noise.md describes it: a 32-byte call key, then
+ * chunk j from p4_ziggurat_chunk_rng(key, j). */
+static void chunked_by_hand(p4_rng *stream, float *v, size_t n, double sd)
+{
+    p4_ziggurat zig;
+    p4_ziggurat_init(&zig);
+    unsigned char key[32];
+    p4_rng_bytes(stream, key, sizeof key);
+    for (size_t start = 0, j = 0; start < n; start += P4_NOISE_CHUNK, j++) {
+        p4_rng chunk;
+        assert_int_equal(p4_ziggurat_chunk_rng(&chunk, key, j), P4_OK);
+        p4_ziggurat_add(&zig, &chunk, v + start,
+                        n - start < P4_NOISE_CHUNK ? n - start : P4_NOISE_CHUNK, sd);
+    }
+}
+
+/* The enclave's chunked noise is exactly that, on 1, 2 and 3 threads, for
+ * sizes below, at and off a multiple of the chunk. */
+static void test_chunked_noise_is_the_layout_on_every_thread_count(void **state)
+{
+    (void)state;
+    const size_t sizes[] = { 1, 4093, P4_NOISE_CHUNK, 3 * P4_NOISE_CHUNK, NOISE_N };
+    size_t total = 0;
+    for (int s = 0; s < 5; s++)
+        total += sizes[s];
+    float *want = calloc(total, sizeof *want);
+    assert_non_null(want);
+    p4_rng stream;
+    p4_rng_init_seeded(&stream, 21, "dp-noise");
+    for (size_t s = 0, at = 0; s < 5; at += sizes[s++])
+        chunked_by_hand(&stream, want + at, sizes[s], NOISE_SD);
+    for (int threads = 1; threads <= 3; threads++) {
+        p4_workers_set_threads(threads);
+        float *got = calloc(total, sizeof *got);
+        assert_non_null(got);
+        p4_enclave *e = open_enclave(21, "chunked");
+        for (size_t s = 0, at = 0; s < 5; at += sizes[s++])
+            assert_int_equal(p4_enclave_add_gaussian_noise(e, got + at, sizes[s], NOISE_SD, NULL),
+                             P4_OK);
+        p4_enclave_close(&e);
+        assert_memory_equal(got, want, total * sizeof *got);
+        free(got);
+    }
+    p4_workers_set_threads(1);
+    for (size_t k = 0; k < total; k++)
+        assert_true(want[k] != 0.0f); /* every value got noise */
+    free(want);
+}
+
+/* Chunks never share keystream: chunk j's generator is ChaCha20 with nonce
+ * j (compared with libsodium's original ChaCha20 at that nonce), and the
+ * first 64 bytes of the 65,536 chunks a 2^28-value tensor has are pairwise
+ * different (all-equal keys or nonces would repeat them).  Neighbouring
+ * chunks' noise is uncorrelated. */
+static int compare_prefixes(const void *a, const void *b)
+{
+    return memcmp(a, b, 64);
+}
+
+static void test_chunk_streams_never_overlap(void **state)
+{
+    (void)state;
+    unsigned char key[32];
+    p4_rng stream;
+    p4_rng_init_seeded(&stream, 22, "chunk-keys");
+    p4_rng_bytes(&stream, key, sizeof key);
+
+    const uint64_t probes[] = { 0, 1, 2, 65535, ((uint64_t)1 << 32) + 5, UINT64_MAX };
+    for (int p = 0; p < 6; p++) {
+        unsigned char got[4096 + 64], want[sizeof got], nonce[8];
+        for (int i = 0; i < 8; i++)
+            nonce[i] = (unsigned char)(probes[p] >> (8 * i));
+        crypto_stream_chacha20(want, sizeof want, nonce, key);
+        p4_rng chunk;
+        assert_int_equal(p4_ziggurat_chunk_rng(&chunk, key, probes[p]), P4_OK);
+        p4_rng_bytes(&chunk, got, 64);               /* from the buffer */
+        p4_rng_bytes(&chunk, got + 64, sizeof got - 64); /* buffer, then whole blocks */
+        assert_memory_equal(got, want, sizeof got);
+    }
+
+    enum { CHUNKS = 65536 };
+    unsigned char (*prefix)[64] = malloc(CHUNKS * sizeof *prefix);
+    assert_non_null(prefix);
+    for (uint64_t j = 0; j < CHUNKS; j++) {
+        p4_rng chunk;
+        assert_int_equal(p4_ziggurat_chunk_rng(&chunk, key, j), P4_OK);
+        p4_rng_bytes(&chunk, prefix[j], 64);
+    }
+    qsort(prefix, CHUNKS, sizeof *prefix, compare_prefixes);
+    for (size_t j = 1; j < CHUNKS; j++)
+        if (memcmp(prefix[j - 1], prefix[j], 64) == 0)
+            fail_msg("two chunks start with the same 64 keystream bytes");
+    free(prefix);
+
+    /* Two whole chunks of noise, the first against the second. */
+    float *one = calloc(2 * P4_NOISE_CHUNK, sizeof *one);
+    assert_non_null(one);
+    p4_enclave *e = open_enclave(23, "chunked");
+    assert_int_equal(p4_enclave_add_gaussian_noise(e, one, 2 * P4_NOISE_CHUNK, 1.0, NULL), P4_OK);
+    p4_enclave_close(&e);
+    double *y = malloc(2 * P4_NOISE_CHUNK * sizeof *y);
+    assert_non_null(y);
+    for (size_t k = 0; k < 2 * P4_NOISE_CHUNK; k++)
+        y[k] = one[k];
+    assert_true(halves_ok(y, 2 * P4_NOISE_CHUNK));
+    assert_true(mean_ok(y, 2 * P4_NOISE_CHUNK, 0, 1.0) && variance_ok(y, 2 * P4_NOISE_CHUNK, 0, 1.0));
+    free(one);
+    free(y);
+}
+
+static void test_noise_layout_names(void **state)
+{
+    (void)state;
+    p4_noise_layout l;
+    assert_int_equal(p4_noise_layout_parse("serial", &l), P4_OK);
+    assert_int_equal(l, P4_NOISE_SERIAL);
+    assert_int_equal(p4_noise_layout_parse("chunked", &l), P4_OK);
+    assert_int_equal(l, P4_NOISE_CHUNKED);
+    assert_int_equal(p4_noise_layout_parse("Chunked", &l), P4_EINVAL);
+    assert_int_equal(p4_noise_layout_parse(NULL, &l), P4_EINVAL);
+    p4_enclave *e = NULL;
+    p4_error err;
+    assert_int_equal(p4_enclave_open_software(&e, 1, 3, NULL), P4_OK);
+    assert_int_equal(p4_enclave_set_noise_layout(e, "parallel", &err), P4_EINVAL);
+    assert_non_null(strstr(err.message, "chunked or serial"));
+    assert_int_equal(p4_enclave_set_noise_layout(NULL, "serial", &err), P4_EINVAL);
+    p4_enclave_close(&e);
+}
+
 /* The ziggurat's rare paths: the tail beyond R = 3.4426 (probability
  * 2 (1 - Phi(R)) = 5.7625e-4) and the wedges must give the normal's mass.
  * Counts in bands of |z| are binomial; each must lie within 5.5 standard
@@ -311,19 +468,20 @@ static void test_enclave_noise_tail_and_bands(void **state)
     const double sd = 0.37;
     float *v = malloc(chunk * sizeof *v);
     assert_non_null(v);
-    p4_enclave *e = NULL;
-    assert_int_equal(p4_enclave_open_software(&e, 1, 12, NULL), P4_OK);
-    long count[BANDS] = {0}, draws = 0;
-    for (int call = 0; call < 5; call++) {
-        size_t n = call == 4 ? 4093 : chunk; /* the last one below the parallel size */
-        memset(v, 0, n * sizeof *v);
-        assert_int_equal(p4_enclave_add_gaussian_noise(e, v, n, sd, NULL), P4_OK);
-        for (size_t k = 0; k < n; k++)
-            count_band(count, v[k] / sd);
-        draws += (long)n;
+    for (int l = 0; l < 2; l++) {
+        p4_enclave *e = open_enclave(12 + 100 * (uint64_t)l, layouts[l]);
+        long count[BANDS] = {0}, draws = 0;
+        for (int call = 0; call < 5; call++) {
+            size_t n = call == 4 ? 4093 : chunk; /* the last one below the parallel size */
+            memset(v, 0, n * sizeof *v);
+            assert_int_equal(p4_enclave_add_gaussian_noise(e, v, n, sd, NULL), P4_OK);
+            for (size_t k = 0; k < n; k++)
+                count_band(count, v[k] / sd);
+            draws += (long)n;
+        }
+        check_bands(layouts[l], count, draws);
+        p4_enclave_close(&e);
     }
-    check_bands("p4_enclave_add_gaussian_noise", count, draws);
-    p4_enclave_close(&e);
     free(v);
 }
 
@@ -358,8 +516,8 @@ static double binomial_at_least(long k, long n, double p)
 
 /* A count of draws beyond |z| > t (or one side, z > t or z < -t) is
  * Bin(draws, p) with p from the normal's exact tail; each side's exact
- * probability must be above 1e-8 (6 checks: a correct sampler fails this
- * test with probability below 6e-8). */
+ * probability must be above 1e-8 (10 checks per layout: a correct sampler
+ * fails this test with probability below 2e-7). */
 static void check_tail(const char *what, long count, long draws, double p)
 {
     double low = binomial_at_most(count, draws, p), high = binomial_at_least(count, draws, p);
@@ -369,13 +527,15 @@ static void check_tail(const char *what, long count, long draws, double p)
 }
 
 typedef struct {
-    long beyond4_pos, beyond4_neg, beyond5, draws;
+    long beyond3_pos, beyond3_neg, beyond4_pos, beyond4_neg, beyond5, draws;
 } tail_counts;
 
 static void count_tails(tail_counts *t, const float *v, size_t n, double sd)
 {
     for (size_t k = 0; k < n; k++) {
         double z = v[k] / sd;
+        t->beyond3_pos += z > 3.0;
+        t->beyond3_neg += z < -3.0;
         t->beyond4_pos += z > 4.0;
         t->beyond4_neg += z < -4.0;
         t->beyond5 += fabs(z) > 5.0;
@@ -385,8 +545,13 @@ static void count_tails(tail_counts *t, const float *v, size_t n, double sd)
 
 static void check_tails(const char *what, const tail_counts *t)
 {
+    const double p3_one_side = 0.5 * erfc(3.0 / M_SQRT2);
     const double p4_one_side = 0.5 * erfc(4.0 / M_SQRT2), p5 = erfc(5.0 / M_SQRT2);
     char label[160];
+    snprintf(label, sizeof label, "%s: z > 3", what);
+    check_tail(label, t->beyond3_pos, t->draws, p3_one_side);
+    snprintf(label, sizeof label, "%s: z < -3", what);
+    check_tail(label, t->beyond3_neg, t->draws, p3_one_side);
     snprintf(label, sizeof label, "%s: z > 4", what);
     check_tail(label, t->beyond4_pos, t->draws, p4_one_side);
     snprintf(label, sizeof label, "%s: z < -4", what);
@@ -408,17 +573,19 @@ static void test_enclave_noise_far_tails_exact(void **state)
     const double sd = 1.7;
     float *v = malloc(chunk * sizeof *v);
     assert_non_null(v);
-    p4_enclave *e = NULL;
-    assert_int_equal(p4_enclave_open_software(&e, 1, 13, NULL), P4_OK);
     tail_counts t = {0};
-    while (t.draws < 50000000) {
-        memset(v, 0, chunk * sizeof *v);
-        assert_int_equal(p4_enclave_add_gaussian_noise(e, v, chunk, sd, NULL), P4_OK);
-        count_tails(&t, v, chunk, sd);
+    for (int l = 0; l < 2; l++) {
+        p4_enclave *e = open_enclave(13 + 100 * (uint64_t)l, layouts[l]);
+        t = (tail_counts){0};
+        while (t.draws < 50000000) {
+            memset(v, 0, chunk * sizeof *v);
+            assert_int_equal(p4_enclave_add_gaussian_noise(e, v, chunk, sd, NULL), P4_OK);
+            count_tails(&t, v, chunk, sd);
+        }
+        p4_enclave_close(&e);
+        check_tails(layouts[l], &t);
     }
-    p4_enclave_close(&e);
     free(v);
-    check_tails("p4_enclave_add_gaussian_noise", &t);
 
     /* The same bounds reject noise without its far tail (what a sampler
      * that clamps or loses the tail gives), a tail thinned to 4 of the
@@ -428,6 +595,10 @@ static void test_enclave_noise_far_tails_exact(void **state)
     assert_true(binomial_at_most(4, t.draws, p5) < 1e-8);
     assert_true(binomial_at_most((long)(0.85 * p4_one_side * t.draws), t.draws, p4_one_side) < 1e-8);
     assert_true(binomial_at_least((long)(1.15 * p4_one_side * t.draws), t.draws, p4_one_side) < 1e-8);
+    /* ... and a sampler 3% off on one side of 3 sigma (about 8 sd of its count). */
+    const double p3_one_side = 0.5 * erfc(3.0 / M_SQRT2);
+    assert_true(binomial_at_most((long)(0.97 * p3_one_side * t.draws), t.draws, p3_one_side) < 1e-8);
+    assert_true(binomial_at_least((long)(1.03 * p3_one_side * t.draws), t.draws, p3_one_side) < 1e-8);
 }
 
 static void test_noise_rejects_bad_arguments(void **state)
@@ -549,6 +720,9 @@ int main(void)
         cmocka_unit_test(test_seeded_noise_repeats_and_secure_noise_does_not),
         cmocka_unit_test(test_noise_and_sampling_streams_are_independent),
         cmocka_unit_test(test_parallel_noise_does_not_depend_on_threads),
+        cmocka_unit_test(test_chunked_noise_is_the_layout_on_every_thread_count),
+        cmocka_unit_test(test_chunk_streams_never_overlap),
+        cmocka_unit_test(test_noise_layout_names),
         cmocka_unit_test(test_ziggurat_tail_and_bands),
         cmocka_unit_test(test_enclave_noise_tail_and_bands),
         cmocka_unit_test(test_enclave_noise_far_tails_exact),

@@ -62,6 +62,6 @@ int p4_enclave_restore_seeded_noise(p4_enclave *e, const unsigned char *in, size
 
 int p4_enclave_software_noise(p4_enclave *e, float *values, size_t n, double stddev)
 {
-    p4_ziggurat_add_parallel(&e->normal, &e->noise, values, n, stddev);
+    p4_ziggurat_add_layout(&e->normal, &e->noise, e->noise_layout, values, n, stddev);
     return P4_OK;
 }
