@@ -32,12 +32,6 @@
 typedef void micro_fn(int kc, const float *ap, const float *bp, float *c, int ldc, int mr,
                       int nr, float alpha, float beta);
 
-/* op(A)[i][k] and op(B)[k][j] of a row-major operand stored as given. */
-static inline float at_a(const p4_dense_product *p, int i, int k)
-{
-    return p->ta ? p->a[(size_t)k * p->lda + i] : p->a[(size_t)i * p->lda + k];
-}
-
 /* Rows [i0, i0+mc) and k [k0, k0+kc) of op(A) into ceil(mc/MR) panels. */
 static void pack_a(const p4_dense_product *p, int i0, int mc, int k0, int kc, float *dst)
 {
@@ -82,15 +76,18 @@ static void pack_b(const p4_dense_product *p, int j0, int nr, int k0, int kc, fl
         }
         return;
     }
-    for (int j = 0; j < NR; j++) { /* B^T: column j of op(B) is row j0+j of B */
-        if (j < nr) {
-            const float *src = p->b + (size_t)(j0 + j) * p->ldb + k0;
-            for (int k = 0; k < kc; k++)
-                dst[(size_t)k * NR + j] = src[k];
-        } else {
-            for (int k = 0; k < kc; k++)
-                dst[(size_t)k * NR + j] = 0.0f;
-        }
+    /* B^T: column j of op(B) is row j0+j of B; k outer so that the panel
+     * is written in order (32 read streams, one line each per 16 k) */
+    const float *rows[NR];
+    for (int j = 0; j < nr; j++)
+        rows[j] = p->b + (size_t)(j0 + j) * p->ldb + k0;
+    for (int k = 0; k < kc; k++) {
+        float *out = dst + (size_t)k * NR;
+        int j = 0;
+        for (; j < nr; j++)
+            out[j] = rows[j][k];
+        for (; j < NR; j++)
+            out[j] = 0.0f;
     }
 }
 
