@@ -1,7 +1,7 @@
 /* bench_kernels.c: the single-core figures quoted in p4's kernel comments.
  *
  *   bench_kernels [--reps N]
- *   bench_kernels --dense [--threads N] [--rounds N]
+ *   bench_kernels --dense [--threads N] [--batch N] [--rounds N]
  *
  * On one thread (OpenBLAS and p4's workers both), in microseconds per call:
  *   - the convolution products of CNN1's layers, OpenBLAS against
@@ -16,7 +16,7 @@
  *   - the DP noise sampler, in nanoseconds per sample.
  * Each figure is the fastest of 5 rounds.  Figures, not tests.
  *
- * --dense instead times the MLP's eight products at batch 250 through
+ * --dense instead times the MLP's eight products at batch N (250) through
  * darknet's gemm (model/gemm.c) on N threads, OpenBLAS against p4's dense
  * kernel (model/dense_kernel.h), in alternation, each the fastest of the
  * rounds (default 40), in GFLOP/s: the A/B behind the kernel's default. */
@@ -294,18 +294,18 @@ static void routed_p4(void *ctx)
     routed(ctx);
 }
 
-static void bench_dense_ab(int threads, int rounds)
+static void bench_dense_ab(int threads, int rounds, int batch)
 {
-    /* darknet's connected layers of the MLP 784-200-200-10 at batch 250:
+    /* darknet's connected layers of the MLP 784-200-200-10 at a batch:
      * forward X W^T (NT), weight gradient D^T X (TN; DP: the clipped sum),
      * input delta D W (NN; none for the first layer) */
     const struct { const char *name; int ta, tb, m, n, k; } shapes[] = {
-        { "fc1 forward ", 0, 1, 250, 200, 784 }, { "fc2 forward ", 0, 1, 250, 200, 200 },
-        { "fc3 forward ", 0, 1, 250, 10, 200 },  { "fc3 wgrad   ", 1, 0, 10, 200, 250 },
-        { "fc2 wgrad   ", 1, 0, 200, 200, 250 }, { "fc1 wgrad   ", 1, 0, 200, 784, 250 },
-        { "fc3 delta   ", 0, 0, 250, 200, 10 },  { "fc2 delta   ", 0, 0, 250, 200, 200 },
+        { "fc1 forward ", 0, 1, batch, 200, 784 }, { "fc2 forward ", 0, 1, batch, 200, 200 },
+        { "fc3 forward ", 0, 1, batch, 10, 200 },  { "fc3 wgrad   ", 1, 0, 10, 200, batch },
+        { "fc2 wgrad   ", 1, 0, 200, 200, batch }, { "fc1 wgrad   ", 1, 0, 200, 784, batch },
+        { "fc3 delta   ", 0, 0, batch, 200, 10 },  { "fc2 delta   ", 0, 0, batch, 200, 200 },
     };
-    const size_t big = 250 * 784;
+    const size_t big = (size_t)(batch > 200 ? batch : 200) * 784;
     float *a = malloc(big * sizeof(float)), *b = malloc(big * sizeof(float)),
           *c = calloc(big, sizeof(float));
     for (size_t i = 0; i < big; i++) {
@@ -313,9 +313,9 @@ static void bench_dense_ab(int threads, int rounds)
         b[i] = (float)(i % 13) * 0.01f - 0.06f;
     }
     p4_workers_set_threads(threads);
-    printf("MLP products at batch 250 through darknet's gemm, %d thread(s), OpenBLAS core %s,\n"
+    printf("MLP products at batch %d through darknet's gemm, %d thread(s), OpenBLAS core %s,\n"
            "alternated, fastest of %d rounds: GFLOP/s OpenBLAS / p4 (%s), ratio\n",
-           threads, openblas_get_corename(), rounds,
+           batch, threads, openblas_get_corename(), rounds,
            p4_dense_kernel_has_avx512() ? "AVX-512" : "portable");
     double total[2] = { 0, 0 };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
@@ -401,7 +401,7 @@ static void bench_noise(int reps)
 
 int main(int argc, char **argv)
 {
-    int reps = 2000, dense = 0, threads = 1, rounds = 40;
+    int reps = 2000, dense = 0, threads = 1, rounds = 40, batch = 250;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
             reps = atoi(argv[++i]);
@@ -409,20 +409,23 @@ int main(int argc, char **argv)
             dense = 1;
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             threads = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
+            batch = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
             rounds = atoi(argv[++i]);
         } else {
-            fprintf(stderr, "usage: bench_kernels [--reps N] | --dense [--threads N] [--rounds N]\n");
+            fprintf(stderr, "usage: bench_kernels [--reps N] | --dense [--threads N] [--batch N] "
+                            "[--rounds N]\n");
             return 2;
         }
     }
     if (dense) {
-        if (threads < 1 || threads > P4_MAX_WORKERS || rounds < 1) {
-            fprintf(stderr, "bench_kernels: --threads must be 1-%d and --rounds at least 1\n",
-                    P4_MAX_WORKERS);
+        if (threads < 1 || threads > P4_MAX_WORKERS || rounds < 1 || batch < 1 || batch > 4096) {
+            fprintf(stderr, "bench_kernels: --threads must be 1-%d, --rounds at least 1 and "
+                            "--batch 1-4096\n", P4_MAX_WORKERS);
             return 2;
         }
-        bench_dense_ab(threads, rounds);
+        bench_dense_ab(threads, rounds, batch);
         return 0;
     }
     if (reps < 1) {

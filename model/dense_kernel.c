@@ -306,11 +306,15 @@ p4_dense_choice p4_dense_kernel_choice(void)
 
 /* Auto sends a product here when the AVX-512 kernel measured faster than
  * OpenBLAS's AVX2 kernels (bench_kernels --dense, docs/performance.md):
- * the MLP's products, with at least one full column panel. */
+ * at least one full column panel (the output layer's forward, n = 10,
+ * measured 0.3-0.6x), and for the forward X W^T at least 32 rows (packing
+ * W^T costs as much as the product of a few rows: 0.9x at batch 20, 1.15x
+ * at 40). */
 #define AUTO_MIN_N 32
+#define AUTO_MIN_NT_ROWS 32
 #define AUTO_MIN_MACS (64.0 * 1024)
 
-int p4_dense_kernel_wanted(int m, int n, int k)
+int p4_dense_kernel_wanted(int ta, int tb, int m, int n, int k)
 {
     switch (p4_dense_kernel_choice()) {
     case P4_DENSE_P4:
@@ -325,14 +329,15 @@ int p4_dense_kernel_wanted(int m, int n, int k)
             has = p4_dense_kernel_has_avx512();
             atomic_store(&avx512, has);
         }
-        return has && n >= AUTO_MIN_N && (double)m * n * k >= AUTO_MIN_MACS;
+        return has && n >= AUTO_MIN_N && (double)m * n * k >= AUTO_MIN_MACS &&
+               !(tb && !ta && m < AUTO_MIN_NT_ROWS);
     }
     }
 }
 
 const char *p4_dense_kernel_name(void)
 {
-    if (!p4_dense_kernel_wanted(1 << 10, 1 << 10, 1 << 10))
+    if (!p4_dense_kernel_wanted(0, 0, 1 << 10, 1 << 10, 1 << 10))
         return "openblas";
     return p4_dense_kernel_has_avx512() ? "p4-avx512" : "p4-portable";
 }

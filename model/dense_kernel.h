@@ -64,9 +64,9 @@ int p4_dense_kernel_choose(p4_dense_choice choice);
 /* The current choice (after the environment variable, if it was read). */
 p4_dense_choice p4_dense_kernel_choice(void);
 
-/* 1 if model/gemm.c should send an m x n x k product here under the
- * current choice. */
-int p4_dense_kernel_wanted(int m, int n, int k);
+/* 1 if model/gemm.c should send the m x n x k product op(A) op(B) (ta, tb:
+ * 1 if stored transposed) here under the current choice. */
+int p4_dense_kernel_wanted(int ta, int tb, int m, int n, int k);
 
 /* "p4-avx512", "p4-portable" or "openblas": what P4_DENSE_AUTO or the
  * choice gives for a large product on this CPU (for benchmark output). */

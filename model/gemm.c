@@ -58,7 +58,7 @@ static void blas_gemm(int TA, int TB, int M, int N, int K, float ALPHA, float *A
     }
     /* p4's own kernel where it measured faster (model/dense_kernel.h;
      * P4_DENSE_KERNEL=openblas forces the old path). */
-    if (p4_dense_kernel_wanted(M, N, K)) {
+    if (p4_dense_kernel_wanted(TA != 0, TB != 0, M, N, K)) {
         p4_dense_product p = { TA != 0, TB != 0, M, N, K, ALPHA, BETA, A, B, C, lda, ldb, ldc };
         if (p4_dense_gemm(&p, P4_DENSE_ISA_BEST, P4_MAX_WORKERS, NULL) == P4_OK)
             return;

@@ -158,15 +158,18 @@ static void test_choice(void **state)
     (void)state;
     assert_int_equal(p4_dense_kernel_choose((p4_dense_choice)7), P4_EINVAL);
     assert_int_equal(p4_dense_kernel_choose(P4_DENSE_OPENBLAS), P4_OK);
-    assert_int_equal(p4_dense_kernel_wanted(250, 200, 784), 0);
+    assert_int_equal(p4_dense_kernel_wanted(0, 1, 250, 200, 784), 0);
     assert_string_equal(p4_dense_kernel_name(), "openblas");
     assert_int_equal(p4_dense_kernel_choose(P4_DENSE_P4), P4_OK);
-    assert_int_equal(p4_dense_kernel_wanted(250, 200, 784), 1);
-    assert_int_equal(p4_dense_kernel_wanted(1, 1, 1), 1);
+    assert_int_equal(p4_dense_kernel_wanted(0, 1, 250, 200, 784), 1);
+    assert_int_equal(p4_dense_kernel_wanted(0, 1, 1, 1, 1), 1);
     assert_int_equal(p4_dense_kernel_choose(P4_DENSE_AUTO), P4_OK);
     /* auto: p4's kernel only with AVX-512, never for a tiny product */
-    assert_int_equal(p4_dense_kernel_wanted(250, 200, 784), p4_dense_kernel_has_avx512());
-    assert_int_equal(p4_dense_kernel_wanted(2, 2, 2), 0);
+    assert_int_equal(p4_dense_kernel_wanted(0, 1, 250, 200, 784), p4_dense_kernel_has_avx512());
+    assert_int_equal(p4_dense_kernel_wanted(0, 0, 2, 2, 2), 0);
+    assert_int_equal(p4_dense_kernel_wanted(0, 1, 250, 10, 200), 0); /* output layer */
+    assert_int_equal(p4_dense_kernel_wanted(0, 1, 20, 200, 784), 0); /* NT, few rows */
+    assert_int_equal(p4_dense_kernel_wanted(1, 0, 200, 784, 20), p4_dense_kernel_has_avx512());
 }
 
 /* darknet's gemm on the p4 route gives OpenBLAS's products up to rounding,
