@@ -1,6 +1,7 @@
 /* bench_kernels.c: the single-core figures quoted in p4's kernel comments.
  *
  *   bench_kernels [--reps N]
+ *   bench_kernels --dense [--threads N] [--batch N] [--rounds N]
  *
  * On one thread (OpenBLAS and p4's workers both), in microseconds per call:
  *   - the convolution products of CNN1's layers, OpenBLAS against
@@ -13,7 +14,12 @@
  *   - the 2x2 max-pool of one example, in cache, as the convolution calls
  *     it right after computing the example;
  *   - the DP noise sampler, in nanoseconds per sample.
- * Each figure is the fastest of 5 rounds.  Figures, not tests. */
+ * Each figure is the fastest of 5 rounds.  Figures, not tests.
+ *
+ * --dense instead times the MLP's eight products at batch N (250) through
+ * darknet's gemm (model/gemm.c) on N threads, OpenBLAS against p4's dense
+ * kernel (model/dense_kernel.h), in alternation, each the fastest of the
+ * rounds (default 40), in GFLOP/s: the A/B behind the kernel's default. */
 #include <cblas.h>
 #include <darknet.h>
 #include <stdio.h>
@@ -27,6 +33,8 @@
 #include "model/conv.h"
 #include "model/conv_same.h"
 #include "model/darknet_helpers.h"
+#include "model/dense_kernel.h"
+#include "model/gemm.h"
 #include "model/maxpool.h"
 #include "model/small_gemm.h"
 
@@ -261,6 +269,75 @@ static void bench_mlp_products(int reps)
     free(c);
 }
 
+/* --- the MLP's products, OpenBLAS against p4's dense kernel ---------------- */
+
+typedef struct {
+    int ta, tb, m, n, k;
+    float *a, *b, *c;
+} routed_product;
+
+static void routed(const routed_product *p)
+{
+    gemm(p->ta, p->tb, p->m, p->n, p->k, 1.0f, p->a, p->ta ? p->m : p->k, p->b,
+         p->tb ? p->k : p->n, 1.0f, p->c, p->n);
+}
+
+static void routed_openblas(void *ctx)
+{
+    p4_dense_kernel_choose(P4_DENSE_OPENBLAS);
+    routed(ctx);
+}
+
+static void routed_p4(void *ctx)
+{
+    p4_dense_kernel_choose(P4_DENSE_P4);
+    routed(ctx);
+}
+
+static void bench_dense_ab(int threads, int rounds, int batch)
+{
+    /* darknet's connected layers of the MLP 784-200-200-10 at a batch:
+     * forward X W^T (NT), weight gradient D^T X (TN; DP: the clipped sum),
+     * input delta D W (NN; none for the first layer) */
+    const struct { const char *name; int ta, tb, m, n, k; } shapes[] = {
+        { "fc1 forward ", 0, 1, batch, 200, 784 }, { "fc2 forward ", 0, 1, batch, 200, 200 },
+        { "fc3 forward ", 0, 1, batch, 10, 200 },  { "fc3 wgrad   ", 1, 0, 10, 200, batch },
+        { "fc2 wgrad   ", 1, 0, 200, 200, batch }, { "fc1 wgrad   ", 1, 0, 200, 784, batch },
+        { "fc3 delta   ", 0, 0, batch, 200, 10 },  { "fc2 delta   ", 0, 0, batch, 200, 200 },
+    };
+    const size_t big = (size_t)(batch > 200 ? batch : 200) * 784;
+    float *a = malloc(big * sizeof(float)), *b = malloc(big * sizeof(float)),
+          *c = calloc(big, sizeof(float));
+    for (size_t i = 0; i < big; i++) {
+        a[i] = (float)(i % 17) * 0.01f - 0.08f;
+        b[i] = (float)(i % 13) * 0.01f - 0.06f;
+    }
+    p4_workers_set_threads(threads);
+    printf("MLP products at batch %d through darknet's gemm, %d thread(s), OpenBLAS core %s,\n"
+           "alternated, fastest of %d rounds: GFLOP/s OpenBLAS / p4 (%s), ratio\n",
+           batch, threads, openblas_get_corename(), rounds,
+           p4_dense_kernel_has_avx512() ? "AVX-512" : "portable");
+    double total[2] = { 0, 0 };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        routed_product p = { shapes[s].ta, shapes[s].tb, shapes[s].m, shapes[s].n, shapes[s].k,
+                             a, b, c };
+        const double flops = 2.0 * p.m * p.n * p.k;
+        int reps = (int)(2e8 / flops / threads); /* about 1 ms of work per round */
+        double best[2];
+        fastest_pair(routed_openblas, routed_p4, &p, reps > 0 ? reps : 1, rounds, best);
+        total[0] += best[0];
+        total[1] += best[1];
+        printf("  %s %3d x %3d x %3d: %6.1f / %6.1f  %.2fx\n", shapes[s].name, p.m, p.n, p.k,
+               flops / best[0] / 1e9, flops / best[1] / 1e9, best[0] / best[1]);
+    }
+    printf("  all eight, us per step: %.1f / %.1f  %.2fx\n", 1e6 * total[0], 1e6 * total[1],
+           total[0] / total[1]);
+    p4_dense_kernel_choose(P4_DENSE_AUTO);
+    free(a);
+    free(b);
+    free(c);
+}
+
 /* --- max-pool ------------------------------------------------------------------- */
 
 typedef struct {
@@ -324,14 +401,32 @@ static void bench_noise(int reps)
 
 int main(int argc, char **argv)
 {
-    int reps = 2000;
+    int reps = 2000, dense = 0, threads = 1, rounds = 40, batch = 250;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
             reps = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--dense") == 0) {
+            dense = 1;
+        } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+            threads = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
+            batch = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
+            rounds = atoi(argv[++i]);
         } else {
-            fprintf(stderr, "usage: bench_kernels [--reps N]\n");
+            fprintf(stderr, "usage: bench_kernels [--reps N] | --dense [--threads N] [--batch N] "
+                            "[--rounds N]\n");
             return 2;
         }
+    }
+    if (dense) {
+        if (threads < 1 || threads > P4_MAX_WORKERS || rounds < 1 || batch < 1 || batch > 4096) {
+            fprintf(stderr, "bench_kernels: --threads must be 1-%d, --rounds at least 1 and "
+                            "--batch 1-4096\n", P4_MAX_WORKERS);
+            return 2;
+        }
+        bench_dense_ab(threads, rounds, batch);
+        return 0;
     }
     if (reps < 1) {
         fprintf(stderr, "bench_kernels: --reps must be at least 1\n");

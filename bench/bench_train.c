@@ -47,6 +47,7 @@
 #include "common/rng.h"
 #include "datasets/dataset.h"
 #include "dp/dpsgd.h"
+#include "model/dense_kernel.h"
 #include "model/gemm.h"
 #include "model/model.h"
 #include "model/optimizer.h"
@@ -447,10 +448,11 @@ static void print_result(const options *o, bench *b, long long steps, double ela
     size_t params = p4_model_param_count(b->model);
     if (!o->json) {
         printf("%s %s: %.1f examples/s in the fastest of %d stretches, %.1f over the run "
-               "(%lld steps of %d in %.3f s, %d threads, %s gemm, OpenBLAS core %s), "
+               "(%lld steps of %d in %.3f s, %d threads, %s gemm, dense kernel %s, OpenBLAS core %s), "
                "peak RSS %.1f MiB, %zu params, last loss %.4f\n",
                o->model, mode, rate, s->done, mean, steps, o->batch, elapsed, o->threads,
-               p4_gemm_backend(), openblas_get_corename(), peak_rss_mib(), params,
+               p4_gemm_backend(), p4_dense_kernel_name(), openblas_get_corename(), peak_rss_mib(),
+               params,
                loss / o->batch);
         if (o->profile)
             print_profile(o, b);
@@ -468,6 +470,9 @@ static void print_result(const options *o, bench *b, long long steps, double ela
      * Haswell's AVX2 kernels run at about half the speed of AVX-512's,
      * docs/performance.md). */
     p4_json_string(stdout, openblas_get_corename());
+    /* p4's dense kernel or OpenBLAS for large products (P4_DENSE_KERNEL) */
+    printf(",\"dense_kernel\":");
+    p4_json_string(stdout, p4_dense_kernel_name());
     printf(",\"load_avg_1m\":");
     p4_json_number(stdout, round(load * 100) / 100);
     printf(",\"loss\":");

@@ -3,6 +3,7 @@
 #include "model/gemm.h"
 #include "common/error.h"
 #include "common/workers.h"
+#include "model/dense_kernel.h"
 
 #include <cblas.h>
 #include <dlfcn.h>
@@ -54,6 +55,14 @@ static void blas_gemm(int TA, int TB, int M, int N, int K, float ALPHA, float *A
             for (int j = 0; j < N; j++)
                 C[(size_t)i * ldc + j] *= BETA;
         return;
+    }
+    /* p4's own kernel where it measured faster (model/dense_kernel.h;
+     * P4_DENSE_KERNEL=openblas forces the old path). */
+    if (p4_dense_kernel_wanted(TA != 0, TB != 0, M, N, K)) {
+        p4_dense_product p = { TA != 0, TB != 0, M, N, K, ALPHA, BETA, A, B, C, lda, ldb, ldc };
+        if (p4_dense_gemm(&p, P4_DENSE_ISA_BEST, P4_MAX_WORKERS, NULL) == P4_OK)
+            return;
+        /* a stride cblas accepts and p4 does not: OpenBLAS below */
     }
     /* OpenBLAS is on one thread (common/workers.h); a large product is
      * split into blocks of C's rows or columns, whichever are more, over

@@ -1,0 +1,343 @@
+/* dense_kernel.c: see dense_kernel.h.
+ *
+ * The usual blocked product: for each block of KC along k, op(A) is packed
+ * into panels of MR rows (k-major: the MR values of one k together) and
+ * op(B) into panels of NR columns (the NR values of one k together), both
+ * padded with zeros at the edges, so the micro-kernel always runs a full
+ * MR x NR block and only its store looks at the edges.  A B panel
+ * (at most KC x NR, 32 KiB) stays in L1 while the MC rows of packed A
+ * (256 KiB) stream from L2.  k is cut into equal blocks of at most KC
+ * (784 = 4 x 196, not 3 x 256 + 16).  Threads take contiguous shares of C's row panels or
+ * column panels, whichever are more; each packs what it reads. */
+#include "model/dense_kernel.h"
+#include "common/workers.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#define MR 8
+#define NR 32
+#define KC 256
+#define MC 256 /* a multiple of MR; a batch of 250 is one block, so B is packed once */
+
+/* Below this many multiply-adds a product stays on one thread (as in
+ * model/gemm.c: a thread's start-up is not worth it). */
+#define SPLIT_MIN_MACS (2.0 * 1024 * 1024)
+
+typedef void micro_fn(int kc, const float *ap, const float *bp, float *c, int ldc, int mr,
+                      int nr, float alpha, float beta);
+
+/* Rows [i0, i0+mc) and k [k0, k0+kc) of op(A) into ceil(mc/MR) panels. */
+static void pack_a(const p4_dense_product *p, int i0, int mc, int k0, int kc, float *dst)
+{
+    for (int ip = 0; ip < mc; ip += MR) {
+        int rows = mc - ip < MR ? mc - ip : MR;
+        float *panel = dst + (size_t)ip * kc;
+        if (p->ta) { /* the MR values of one k are adjacent in A */
+            for (int k = 0; k < kc; k++) {
+                const float *src = p->a + (size_t)(k0 + k) * p->lda + i0 + ip;
+                float *out = panel + (size_t)k * MR;
+                int r = 0;
+                for (; r < rows; r++)
+                    out[r] = src[r];
+                for (; r < MR; r++)
+                    out[r] = 0.0f;
+            }
+        } else {
+            for (int r = 0; r < MR; r++) {
+                if (r < rows) {
+                    const float *src = p->a + (size_t)(i0 + ip + r) * p->lda + k0;
+                    for (int k = 0; k < kc; k++)
+                        panel[(size_t)k * MR + r] = src[k];
+                } else {
+                    for (int k = 0; k < kc; k++)
+                        panel[(size_t)k * MR + r] = 0.0f;
+                }
+            }
+        }
+    }
+}
+
+/* Columns [j0, j0+nr) and k [k0, k0+kc) of op(B) into one NR-wide panel. */
+static void pack_b(const p4_dense_product *p, int j0, int nr, int k0, int kc, float *dst)
+{
+    if (!p->tb) { /* row k of B holds the panel's columns side by side */
+        for (int k = 0; k < kc; k++) {
+            const float *src = p->b + (size_t)(k0 + k) * p->ldb + j0;
+            float *out = dst + (size_t)k * NR;
+            memcpy(out, src, (size_t)nr * sizeof(float));
+            if (nr < NR)
+                memset(out + nr, 0, (size_t)(NR - nr) * sizeof(float));
+        }
+        return;
+    }
+    /* B^T: column j of op(B) is row j0+j of B; k outer so that the panel
+     * is written in order (32 read streams, one line each per 16 k) */
+    const float *rows[NR];
+    for (int j = 0; j < nr; j++)
+        rows[j] = p->b + (size_t)(j0 + j) * p->ldb + k0;
+    for (int k = 0; k < kc; k++) {
+        float *out = dst + (size_t)k * NR;
+        int j = 0;
+        for (; j < nr; j++)
+            out[j] = rows[j][k];
+        for (; j < NR; j++)
+            out[j] = 0.0f;
+    }
+}
+
+/* The first mr x nr of a block into C: alpha acc + beta C (beta 0: C is
+ * not read, as in cblas). */
+static void store_block(const float *acc, float *c, int ldc, int mr, int nr, float alpha,
+                        float beta)
+{
+    for (int r = 0; r < mr; r++) {
+        float *row = c + (size_t)r * ldc;
+        const float *v = acc + (size_t)r * NR;
+        if (beta == 0.0f)
+            for (int j = 0; j < nr; j++)
+                row[j] = alpha * v[j];
+        else
+            for (int j = 0; j < nr; j++)
+                row[j] = alpha * v[j] + beta * row[j];
+    }
+}
+
+/* The portable micro-kernel: plain C the compiler may vectorise. */
+static void micro_portable(int kc, const float *ap, const float *bp, float *c, int ldc, int mr,
+                           int nr, float alpha, float beta)
+{
+    float acc[MR * NR] = { 0 };
+    for (int k = 0; k < kc; k++) {
+        const float *a = ap + (size_t)k * MR, *b = bp + (size_t)k * NR;
+        for (int r = 0; r < MR; r++) {
+            float ar = a[r];
+            for (int j = 0; j < NR; j++)
+                acc[r * NR + j] += ar * b[j];
+        }
+    }
+    store_block(acc, c, ldc, mr, nr, alpha, beta);
+}
+
+#if defined(__x86_64__)
+/* 8 rows x 2 zmm: 16 accumulators, per k two loads of B, eight broadcasts
+ * of A and sixteen FMAs. */
+__attribute__((target("avx512f"))) static void micro_avx512(int kc, const float *ap,
+                                                            const float *bp, float *c, int ldc,
+                                                            int mr, int nr, float alpha,
+                                                            float beta)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+           c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00,
+           c61 = c00, c70 = c00, c71 = c00;
+    for (int k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16), a;
+#define P4_DENSE_ROW(r)                                                                          \
+    a = _mm512_set1_ps(ap[r]);                                                                   \
+    c##r##0 = _mm512_fmadd_ps(a, b0, c##r##0);                                                   \
+    c##r##1 = _mm512_fmadd_ps(a, b1, c##r##1);
+        P4_DENSE_ROW(0) P4_DENSE_ROW(1) P4_DENSE_ROW(2) P4_DENSE_ROW(3)
+        P4_DENSE_ROW(4) P4_DENSE_ROW(5) P4_DENSE_ROW(6) P4_DENSE_ROW(7)
+#undef P4_DENSE_ROW
+        ap += MR;
+        bp += NR;
+    }
+    const __m512 acc[MR][2] = { { c00, c01 }, { c10, c11 }, { c20, c21 }, { c30, c31 },
+                                { c40, c41 }, { c50, c51 }, { c60, c61 }, { c70, c71 } };
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    const int n0 = nr < 16 ? nr : 16, n1 = nr - n0;
+    const __mmask16 m0 = (__mmask16)((1u << n0) - 1), m1 = (__mmask16)((1u << n1) - 1);
+    for (int r = 0; r < mr; r++) {
+        float *row = c + (size_t)r * ldc;
+        __m512 v0 = _mm512_mul_ps(va, acc[r][0]), v1 = _mm512_mul_ps(va, acc[r][1]);
+        if (beta != 0.0f) {
+            v0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, row), v0);
+            v1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, row + 16), v1);
+        }
+        _mm512_mask_storeu_ps(row, m0, v0);
+        _mm512_mask_storeu_ps(row + 16, m1, v1);
+    }
+}
+#endif
+
+int p4_dense_kernel_has_avx512(void)
+{
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") ? 1 : 0;
+#else
+    return 0;
+#endif
+}
+
+typedef struct {
+    const p4_dense_product *p;
+    micro_fn *micro;
+    int by_rows;
+} dense_job;
+
+/* C's rows [i0, i1) x columns [j0, j1), the whole of k. */
+static void dense_block(const p4_dense_product *p, micro_fn *micro, int i0, int i1, int j0,
+                        int j1)
+{
+    /* 288 KiB on the stack: no allocation per call, nothing kept between */
+    float a_pack[MC * KC] __attribute__((aligned(64)));
+    float b_pack[KC * NR] __attribute__((aligned(64)));
+    const int k_blocks = (p->k + KC - 1) / KC, k_step = (p->k + k_blocks - 1) / k_blocks;
+    for (int k0 = 0; k0 < p->k; k0 += k_step) {
+        const int kc = p->k - k0 < k_step ? p->k - k0 : k_step;
+        const float beta = k0 == 0 ? p->beta : 1.0f, alpha = p->alpha;
+        /* the later blocks of k add alpha (their part) onto C */
+        for (int ic = i0; ic < i1; ic += MC) {
+            const int mc = i1 - ic < MC ? i1 - ic : MC;
+            pack_a(p, ic, mc, k0, kc, a_pack);
+            for (int jc = j0; jc < j1; jc += NR) {
+                const int nr = j1 - jc < NR ? j1 - jc : NR;
+                pack_b(p, jc, nr, k0, kc, b_pack);
+                for (int ir = 0; ir < mc; ir += MR)
+                    micro(kc, a_pack + (size_t)ir * kc, b_pack,
+                          p->c + (size_t)(ic + ir) * p->ldc + jc, p->ldc,
+                          mc - ir < MR ? mc - ir : MR, nr, alpha, beta);
+            }
+        }
+    }
+}
+
+static void dense_share(void *ctx, int first, int last, int worker)
+{
+    (void)worker;
+    const dense_job *job = ctx;
+    const p4_dense_product *p = job->p;
+    if (job->by_rows) {
+        int i1 = last * MR < p->m ? last * MR : p->m;
+        dense_block(p, job->micro, first * MR, i1, 0, p->n);
+    } else {
+        int j1 = last * NR < p->n ? last * NR : p->n;
+        dense_block(p, job->micro, 0, p->m, first * NR, j1);
+    }
+}
+
+int p4_dense_gemm(const p4_dense_product *p, p4_dense_isa isa, int threads, p4_error *err)
+{
+    if (p == NULL)
+        return p4_error_set(err, P4_EINVAL, "dense product: no product given");
+    if (p->m < 0 || p->n < 0 || p->k < 0)
+        return p4_error_set(err, P4_EINVAL, "dense product: negative shape %d x %d x %d", p->m,
+                            p->n, p->k);
+    if (p->m == 0 || p->n == 0)
+        return P4_OK;
+    const int a_cols = p->ta ? p->m : p->k, b_cols = p->tb ? p->k : p->n;
+    if (p->c == NULL || (p->k > 0 && (p->a == NULL || p->b == NULL)))
+        return p4_error_set(err, P4_EINVAL, "dense product: a NULL operand");
+    if (p->ldc < p->n || (p->k > 0 && (p->lda < a_cols || p->ldb < b_cols)) || p->lda < 1 ||
+        p->ldb < 1)
+        return p4_error_set(err, P4_EINVAL,
+                            "dense product: leading dimensions %d, %d, %d too small for "
+                            "%d x %d x %d (ta %d, tb %d)",
+                            p->lda, p->ldb, p->ldc, p->m, p->n, p->k, p->ta, p->tb);
+    micro_fn *micro = micro_portable;
+    if (isa != P4_DENSE_ISA_PORTABLE) {
+#if defined(__x86_64__)
+        if (p4_dense_kernel_has_avx512())
+            micro = micro_avx512;
+        else
+#endif
+        if (isa == P4_DENSE_ISA_AVX512)
+            return p4_error_set(err, P4_EUNSUPPORTED,
+                                "dense product: this CPU has no AVX-512F (ask for the "
+                                "portable kernel instead)");
+    }
+    if (p->k == 0) { /* C = beta C, as cblas (nothing to add) */
+        for (int i = 0; i < p->m; i++)
+            for (int j = 0; j < p->n; j++) {
+                float *c = p->c + (size_t)i * p->ldc + j;
+                *c = p->beta == 0.0f ? 0.0f : p->beta * *c;
+            }
+        return P4_OK;
+    }
+    const int row_panels = (p->m + MR - 1) / MR, col_panels = (p->n + NR - 1) / NR;
+    dense_job job = { p, micro, row_panels >= col_panels };
+    const int items = job.by_rows ? row_panels : col_panels;
+    int workers = 1;
+    if (threads > 1 && (double)p->m * p->n * p->k >= SPLIT_MIN_MACS) {
+        workers = p4_workers_for(items);
+        if (workers > threads)
+            workers = threads;
+    }
+    p4_for_examples(items, workers, dense_share, &job);
+    return P4_OK;
+}
+
+/* --- the choice ----------------------------------------------------------------- */
+
+/* -1: not decided yet (the environment is read on first use). */
+static atomic_int chosen = -1;
+
+int p4_dense_kernel_choose(p4_dense_choice choice)
+{
+    if (choice != P4_DENSE_AUTO && choice != P4_DENSE_OPENBLAS && choice != P4_DENSE_P4)
+        return P4_EINVAL;
+    atomic_store(&chosen, (int)choice);
+    return P4_OK;
+}
+
+p4_dense_choice p4_dense_kernel_choice(void)
+{
+    int c = atomic_load_explicit(&chosen, memory_order_relaxed);
+    if (c >= 0)
+        return (p4_dense_choice)c;
+    /* An unknown value counts as unset (auto): darknet's call has no way to
+     * report it; p4_dense_kernel_name() shows what is in use. */
+    const char *env = getenv("P4_DENSE_KERNEL");
+    c = P4_DENSE_AUTO;
+    if (env != NULL && strcmp(env, "openblas") == 0)
+        c = P4_DENSE_OPENBLAS;
+    else if (env != NULL && strcmp(env, "p4") == 0)
+        c = P4_DENSE_P4;
+    int expected = -1;
+    atomic_compare_exchange_strong(&chosen, &expected, c);
+    return (p4_dense_choice)atomic_load(&chosen);
+}
+
+/* Auto sends a product here when the AVX-512 kernel measured faster than
+ * OpenBLAS's AVX2 kernels (bench_kernels --dense, docs/performance.md):
+ * at least one full column panel (the output layer's forward, n = 10,
+ * measured 0.3-0.6x), and for the forward X W^T at least 32 rows (packing
+ * W^T costs as much as the product of a few rows: 0.9x at batch 20, 1.15x
+ * at 40). */
+#define AUTO_MIN_N 32
+#define AUTO_MIN_NT_ROWS 32
+#define AUTO_MIN_MACS (64.0 * 1024)
+
+int p4_dense_kernel_wanted(int ta, int tb, int m, int n, int k)
+{
+    switch (p4_dense_kernel_choice()) {
+    case P4_DENSE_P4:
+        return 1;
+    case P4_DENSE_OPENBLAS:
+        return 0;
+    case P4_DENSE_AUTO:
+    default: {
+        static atomic_int avx512 = -1;
+        int has = atomic_load_explicit(&avx512, memory_order_relaxed);
+        if (has < 0) {
+            has = p4_dense_kernel_has_avx512();
+            atomic_store(&avx512, has);
+        }
+        return has && n >= AUTO_MIN_N && (double)m * n * k >= AUTO_MIN_MACS &&
+               !(tb && !ta && m < AUTO_MIN_NT_ROWS);
+    }
+    }
+}
+
+const char *p4_dense_kernel_name(void)
+{
+    if (!p4_dense_kernel_wanted(0, 0, 1 << 10, 1 << 10, 1 << 10))
+        return "openblas";
+    return p4_dense_kernel_has_avx512() ? "p4-avx512" : "p4-portable";
+}
