@@ -80,7 +80,7 @@ static int run(int n, size_t length, int sample, int pairwise_max)
     double t2 = cpu_seconds();
     int sampled_flagged = -1;
     if (rc == P4_OK)
-        rc = p4_slice_guard_flag_sampled(dist, known, fp, n, 0.05, flagged, &sampled_flagged, &err);
+        rc = p4_slice_guard_flag_sampled(dist, known, fp, NULL, n, 0.05, flagged, &sampled_flagged, &err);
     double t3 = cpu_seconds();
     if (rc == P4_OK)
         printf("%6d %8zu %6d %12.4f %16.4f %15.5f %10.5f %9d %9d\n", n, length, sample, pairwise,

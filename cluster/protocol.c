@@ -13,16 +13,24 @@
 #include "cluster/sender.h"
 #include "cluster/similarity.h"
 #include "cluster/slice_board.h"
+#include "cluster/slice_commit.h"
 #include "cluster/slice_guard.h"
 #include "cluster/wire.h"
 #include "common/progress.h"
 #include "distill/aggregate.h"
 #include "distill/kd_loss.h"
 
-/* Protocol steps, in order.  On the wire, SLICE, DIGEST and VIEW carry
- * round -1 and PROXY and LOGITS their round; the step follows from (type,
- * round).  VIEW is sent only to a peer whose grouping digest differed. */
-enum { STEP_SLICE = 0, STEP_DIGEST = 1, STEP_VIEW = 2, STEP_ROUND0 = 3 };
+/* Protocol steps, in order.  On the wire, COMMIT, ECHO, SLICE, DIGEST and
+ * VIEW carry round -1 and PROXY and LOGITS their round; the step follows
+ * from (type, round).  COMMIT and ECHO are sent only with [p4]
+ * grouping_commit; VIEW only to a peer whose grouping digest differed. */
+enum { STEP_COMMIT = -2, STEP_ECHO = -1, STEP_SLICE = 0, STEP_DIGEST = 1, STEP_VIEW = 2,
+       STEP_ROUND0 = 3 };
+
+static int carries_digest(int type)
+{
+    return type == P4_WIRE_DIGEST || type == P4_WIRE_COMMIT || type == P4_WIRE_ECHO;
+}
 
 /* Internal return: the run was asked to stop (spec->stop); not an error. */
 #define STOPPED 1
@@ -180,7 +188,7 @@ static int send_to(run *r, int to, int type, int step, const float *v, size_t n,
     memset(&m, 0, sizeof m);
     m.header.type = (uint8_t)type;
     m.header.round = step < STEP_ROUND0 ? -1 : step - STEP_ROUND0;
-    if (type == P4_WIRE_DIGEST) {
+    if (carries_digest(type)) {
         memcpy(m.body.digest.digest, digest, P4_WIRE_KEY_BYTES);
     } else if (type == P4_WIRE_LOGITS) {
         m.body.logits = (p4_wire_logits){ (float *)v, (uint32_t)r->spec->public_n,
@@ -199,7 +207,7 @@ static int send_to(run *r, int to, int type, int step, const float *v, size_t n,
 static held *hold(p4_wire_message *m, const char **why)
 {
     int type = m->header.type, round = m->header.round;
-    int pre = type == P4_WIRE_SLICE || type == P4_WIRE_DIGEST || type == P4_WIRE_VIEW;
+    int pre = type == P4_WIRE_SLICE || carries_digest(type) || type == P4_WIRE_VIEW;
     if (!pre && type != P4_WIRE_PROXY && type != P4_WIRE_LOGITS) {
         *why = "dropped a message the round protocol does not take";
         return NULL;
@@ -215,13 +223,14 @@ static held *hold(p4_wire_message *m, const char **why)
     }
     h->type = type;
     h->sender = (int)m->header.sender_id;
-    h->step = type == P4_WIRE_SLICE ? STEP_SLICE : type == P4_WIRE_DIGEST ? STEP_DIGEST
+    h->step = type == P4_WIRE_COMMIT ? STEP_COMMIT : type == P4_WIRE_ECHO ? STEP_ECHO
+            : type == P4_WIRE_SLICE ? STEP_SLICE : type == P4_WIRE_DIGEST ? STEP_DIGEST
             : type == P4_WIRE_VIEW ? STEP_VIEW : STEP_ROUND0 + round;
     if (type == P4_WIRE_VIEW) {
         h->groups = m->body.view.group_of;
         h->count = m->body.view.count;
         m->body.view.group_of = NULL;
-    } else if (type == P4_WIRE_DIGEST) {
+    } else if (carries_digest(type)) {
         memcpy(h->digest, m->body.digest.digest, P4_WIRE_KEY_BYTES);
     } else if (type == P4_WIRE_LOGITS) {
         h->values = m->body.logits.values;
@@ -254,7 +263,7 @@ static int awaited(const run *r, const held *m, int type, int step, const unsign
         return 0;
     if (type == P4_WIRE_LOGITS)
         return m->rows == (uint32_t)r->spec->public_n && m->cols == (uint32_t)r->spec->classes;
-    return type == P4_WIRE_DIGEST || m->count == count; /* VIEW: count = clients */
+    return carries_digest(type) || m->count == count; /* VIEW: count = clients */
 }
 
 /* Moves the stashed messages for (type, step) into got[]; stashed messages
@@ -414,7 +423,9 @@ static void step_name(int step, char *out, size_t size)
     if (step >= STEP_ROUND0)
         snprintf(out, size, "round %d", step - STEP_ROUND0 + 1);
     else
-        snprintf(out, size, "%s", step == STEP_SLICE ? "grouping (slices)"
+        snprintf(out, size, "%s", step == STEP_COMMIT ? "grouping (commitments)"
+                                 : step == STEP_ECHO ? "grouping (echoes)"
+                                 : step == STEP_SLICE ? "grouping (slices)"
                                  : step == STEP_DIGEST ? "grouping (digests)"
                                                        : "grouping (view)");
 }
@@ -648,6 +659,79 @@ static int settle_view(run *r, const uint8_t mine[32], unsigned char *everyone, 
     return rc;
 }
 
+/* Sends `mine` (a digest) as (type, step) to the peers in `everyone` and
+ * collects theirs into got[]; a peer that sends none stops the grouping,
+ * which needs every member. */
+static int swap_digests(run *r, int type, int step, const uint8_t *mine, unsigned char *everyone,
+                        held **got, p4_error *err)
+{
+    int rc = P4_OK, absent = 0;
+    for (int j = 0; j < r->n && rc == P4_OK; j++)
+        if (j != r->self && everyone[j])
+            rc = send_to(r, j, type, step, NULL, 0, mine, err);
+    if (rc == P4_OK)
+        rc = collect(r, type, step, everyone, 0, got, err);
+    for (int j = 0; j < r->n && rc == P4_OK; j++)
+        absent += j != r->self && everyone[j] && r->in_run[j] && !got[j];
+    if (rc == P4_OK && absent)
+        rc = p4_error_set(err, P4_EPEER, "peer %d: %d peer(s) sent no %s: the grouping needs "
+                          "every member", r->self, absent, p4_wire_type_name(type));
+    return rc;
+}
+
+/* [p4] grouping_commit, before any slice leaves (cluster/slice_commit.h):
+ * every peer's commitment to its slice, then every peer's echo of all the
+ * commitments it holds; only when every echo equals this peer's own are
+ * the commitments the same everywhere, and the slices may go.
+ * commitments (n x 32 bytes) receives them; has[j]: peer j's is there. */
+static int commit_to_slice(run *r, const float *slice, size_t length, unsigned char *everyone,
+                           held **got, uint8_t *commitments, unsigned char *has, p4_error *err)
+{
+    int n = r->n, self = r->self;
+    uint8_t echo[P4_SLICE_COMMIT_BYTES];
+    int rc = p4_slice_commitment(self, slice, length,
+                                 commitments + (size_t)self * P4_SLICE_COMMIT_BYTES, err);
+    has[self] = 1;
+    if (rc == P4_OK)
+        rc = swap_digests(r, P4_WIRE_COMMIT, STEP_COMMIT, commitments +
+                          (size_t)self * P4_SLICE_COMMIT_BYTES, everyone, got, err);
+    for (int j = 0; j < n && rc == P4_OK; j++)
+        if (got[j]) {
+            memcpy(commitments + (size_t)j * P4_SLICE_COMMIT_BYTES, got[j]->digest,
+                   P4_SLICE_COMMIT_BYTES);
+            has[j] = 1;
+        }
+    free_got(got, n);
+    if (rc == P4_OK)
+        rc = p4_slice_commitment_echo(commitments, has, n, echo, err);
+    if (rc == P4_OK)
+        rc = swap_digests(r, P4_WIRE_ECHO, STEP_ECHO, echo, everyone, got, err);
+    for (int j = 0; j < n && rc == P4_OK; j++)
+        if (got[j] && sodium_memcmp(got[j]->digest, echo, sizeof echo) != 0)
+            rc = p4_error_set(err, P4_EPEER, "peer %d: peer %d holds other commitments than this "
+                              "peer: some peer sent different commitments to different peers; "
+                              "refusing to reveal the warm-up slice", self, j);
+    free_got(got, n);
+    return rc;
+}
+
+/* refused[j] = 1 for every peer whose slice (got[j], own for this peer)
+ * does not open its commitment; each is logged. */
+static void check_openings(const run *r, const float *own, size_t length, held *const *got,
+                           const uint8_t *commitments, const unsigned char *has,
+                           unsigned char *refused)
+{
+    for (int j = 0; j < r->n; j++) {
+        const float *v = j == r->self ? own : got[j] ? got[j]->values : NULL;
+        refused[j] = v && has[j] &&
+                     !p4_slice_commitment_opens(j, v, length,
+                                                commitments + (size_t)j * P4_SLICE_COMMIT_BYTES);
+        if (refused[j] && r->spec->log)
+            fprintf(r->spec->log, "p4 peer %d: peer %d's warm-up slice does not match its "
+                    "commitment; it trains alone\n", r->self, j);
+    }
+}
+
 /* Sends `slice` (length values) to every other peer and collects theirs. */
 static int swap_slices(run *r, const float *slice, size_t length, unsigned char *everyone,
                        held **got, p4_error *err)
@@ -696,41 +780,50 @@ static int swap_slices_lying(run *r, size_t length, unsigned char *everyone, hel
 }
 
 /* The groups from the distances among the m peers in the run (ids[a] is the
- * a-th): with the slice guard on, near-copies train alone
- * (cluster/slice_guard.h: from the sampled distances and the slices'
- * fingerprints, the board's when slice is NULL).  sub[a]: ids[a]'s group. */
+ * a-th).  A peer with skip[a] set (its slice did not open its commitment;
+ * skip may be NULL) trains alone, and so, with the slice guard on, do
+ * near-copies (cluster/slice_guard.h: from the sampled distances and the
+ * slices' fingerprints, the board's when slice is NULL).  One path: with
+ * nobody alone, p4_group_clients_guarded is p4_group_clients.
+ * sub[a]: ids[a]'s group. */
 static int group_slices_at(run *r, const float **slice, const int *ids, const double *dist,
-                           const unsigned char *known, int m, size_t length, p4_rng *rng,
-                           int *sub, int group_size, p4_error *err)
+                           const unsigned char *known, const unsigned char *skip, int m,
+                           size_t length, p4_rng *rng, int *sub, int group_size, p4_error *err)
 {
     const p4_config *cfg = r->spec->cfg;
     p4_grouping_params params = { group_size };
-    if (cfg->duplicate_slice_ratio <= 0)
-        return p4_group_clients(dist, known, m, &params, rng, sub, &r->res->ngroups, err);
-    unsigned char *alone = malloc((size_t)m);
+    int guard = cfg->duplicate_slice_ratio > 0;
+    unsigned char *alone = calloc((size_t)m, 1), *copied = guard ? malloc((size_t)m) : NULL;
     /* zeroed: GCC -O2 cannot tell that the loop below fills it */
-    uint64_t *mine = slice ? calloc((size_t)m, sizeof *mine) : NULL;
+    uint64_t *mine = guard && slice ? calloc((size_t)m, sizeof *mine) : NULL;
     const uint64_t *fingerprint = mine;
-    if (!alone || (slice && !mine)) {
+    if (!alone || (guard && !copied) || (guard && slice && !mine)) {
         free(alone);
+        free(copied);
         free(mine);
         return p4_error_set(err, P4_ENOMEM, "out of memory for the slice guard");
     }
-    int flagged = 0, rc = slice ? P4_OK : p4_slice_board_fingerprints(r->spec->board, &fingerprint,
-                                                                       err);
-    for (int a = 0; a < m && rc == P4_OK && slice; a++)
-        rc = p4_slice_fingerprint(slice[a], length, &mine[a], err);
-    if (rc == P4_OK)
-        rc = p4_slice_guard_flag_sampled(dist, known, fingerprint, m,
-                                         cfg->duplicate_slice_ratio, alone, &flagged, err);
-    for (int a = 0; a < m && rc == P4_OK && r->spec->log; a++)
-        if (alone[a])
+    int flagged = 0, rc = P4_OK;
+    for (int a = 0; a < m && skip; a++)
+        alone[a] = skip[a];
+    if (guard && !slice)
+        rc = p4_slice_board_fingerprints(r->spec->board, &fingerprint, err);
+    for (int a = 0; a < m && rc == P4_OK && guard && slice; a++)
+        rc = skip && skip[a] ? P4_OK : p4_slice_fingerprint(slice[a], length, &mine[a], err);
+    if (rc == P4_OK && guard)
+        rc = p4_slice_guard_flag_sampled(dist, known, fingerprint, skip, m,
+                                         cfg->duplicate_slice_ratio, copied, &flagged, err);
+    for (int a = 0; a < m && rc == P4_OK && guard; a++) {
+        if (copied[a] && r->spec->log)
             fprintf(r->spec->log, "p4 peer %d: peer %d's warm-up slice is a near-copy of "
                     "another's; it trains alone\n", r->self, ids[a]);
+        alone[a] |= copied[a];
+    }
     if (rc == P4_OK)
         rc = p4_group_clients_guarded(dist, known, m, &params, rng, alone, sub, &r->res->ngroups,
                                       err);
     free(alone);
+    free(copied);
     free(mine);
     return rc;
 }
@@ -740,12 +833,12 @@ static int group_slices_at(run *r, const float **slice, const int *ids, const do
  * widen_separation, cluster/group_widen.h) are recomputed at the wider
  * size.  Public inputs only: every peer agrees. */
 static int group_slices(run *r, const float **slice, const int *ids, const double *dist,
-                        const unsigned char *known, int m, size_t length, p4_rng *rng, int *sub,
-                        p4_error *err)
+                        const unsigned char *known, const unsigned char *skip, int m,
+                        size_t length, p4_rng *rng, int *sub, p4_error *err)
 {
     const p4_config *cfg = r->spec->cfg;
-    int rc = group_slices_at(r, slice, ids, dist, known, m, length, rng, sub, cfg->group_size,
-                             err);
+    int rc = group_slices_at(r, slice, ids, dist, known, skip, m, length, rng, sub,
+                             cfg->group_size, err);
     if (rc != P4_OK || cfg->widen_group_size <= cfg->group_size)
         return rc;
     double separation = 0;
@@ -756,7 +849,7 @@ static int group_slices(run *r, const float **slice, const int *ids, const doubl
         fprintf(r->spec->log, "p4: the groups are no tighter than the average pair (separation "
                 "%.3f < widen_separation %g): regrouping at size %d\n", separation,
                 cfg->widen_separation, cfg->widen_group_size);
-    return group_slices_at(r, slice, ids, dist, known, m, length, rng, sub,
+    return group_slices_at(r, slice, ids, dist, known, skip, m, length, rng, sub,
                            cfg->widen_group_size, err);
 }
 
@@ -764,8 +857,11 @@ static int group_slices(run *r, const float **slice, const int *ids, const doubl
  * every other peer computes them: the pairs sampled from the public seed,
  * L1 distances over them, then the grouping.  Only the peers in the run
  * take part (all of them unless the admission handshake refused some);
- * a refused peer's group is -1. */
-static int compute_groups(run *r, const float *own, size_t length, held **got, p4_error *err)
+ * a refused peer's group is -1.  A peer with opened_not[j] set (its slice
+ * did not open its commitment; NULL: none) trains alone, and its slice is
+ * compared with none. */
+static int compute_groups(run *r, const float *own, size_t length, held **got,
+                          const unsigned char *opened_not, p4_error *err)
 {
     const p4_protocol_spec *sp = r->spec;
     int n = r->n, self = r->self, rc = P4_OK, m = 0;
@@ -778,12 +874,15 @@ static int compute_groups(run *r, const float *own, size_t length, held **got, p
     double *dist = sp->board ? NULL : calloc((size_t)m * m, sizeof *dist);
     unsigned char *known = calloc((size_t)m * m, 1);
     const float **slice = sp->board ? NULL : malloc((size_t)m * sizeof *slice);
-    if (!ids || !sub || (!sp->board && (!dist || !slice)) || !known) {
-        free(ids); free(sub); free(dist); free(known); free(slice);
+    unsigned char *skip = opened_not ? calloc((size_t)n, 1) : NULL;
+    if (!ids || !sub || (!sp->board && (!dist || !slice)) || !known || (opened_not && !skip)) {
+        free(ids); free(sub); free(dist); free(known); free(slice); free(skip);
         return p4_error_set(err, P4_ENOMEM, "out of memory for distances");
     }
+    for (int a = 0; skip && a < m; a++)
+        skip[a] = opened_not[ids[a]];
     if (sp->board && m != n) {
-        free(ids); free(sub); free(known);
+        free(ids); free(sub); free(known); free(skip);
         return p4_error_set(err, P4_EINVAL, "peer %d: the shared board groups every peer, but "
                             "%d were refused", self, n - m);
     }
@@ -800,6 +899,9 @@ static int compute_groups(run *r, const float *own, size_t length, held **got, p
                 : p4_rng_init_seeded(&rng, sp->cfg->seed, "grouping");
     if (rc == P4_OK)
         rc = p4_grouping_sample_peers(m, sp->cfg->sample_peers, &rng, known, err);
+    for (int a = 0; a < m && rc == P4_OK && skip; a++)
+        for (int b = 0; b < m && skip[a]; b++)
+            known[(size_t)a * m + b] = known[(size_t)b * m + a] = 0;
     if (rc == P4_OK && sp->board)
         rc = p4_slice_board_distances(sp->board, known, &shared, err);
     for (int i = 0; i < m && rc == P4_OK && !sp->board; i++)
@@ -810,8 +912,8 @@ static int compute_groups(run *r, const float *own, size_t length, held **got, p
             dist[(size_t)j * m + i] = dist[(size_t)i * m + j];
         }
     if (rc == P4_OK)
-        rc = group_slices(r, slice, ids, sp->board ? shared : dist, known, m, length, &rng, sub,
-                          err);
+        rc = group_slices(r, slice, ids, sp->board ? shared : dist, known, skip, m, length, &rng,
+                          sub, err);
     for (int j = 0; j < n && rc == P4_OK; j++)
         r->res->group_of[j] = -1; /* refused peers belong to no group */
     for (int a = 0; a < m && rc == P4_OK; a++)
@@ -821,6 +923,7 @@ static int compute_groups(run *r, const float *own, size_t length, held **got, p
     free(dist);
     free(known);
     free(slice);
+    free(skip);
     return rc;
 }
 
@@ -854,9 +957,15 @@ static int group_peers(run *r, const float *proxy, unsigned char *everyone, held
                                      err)) != P4_OK)
         return rc;
     float *lie = NULL;
-    if (sp->board && lies_in_grouping(r)) {
-        rc = p4_error_set(err, P4_EINVAL, "peer %d: a grouping lie needs the slices on the wire, "
-                          "not the simulator's shared board", self);
+    int commit = sp->cfg->grouping_commit;
+    uint8_t *commitments = commit ? calloc((size_t)n, P4_SLICE_COMMIT_BYTES) : NULL;
+    unsigned char *has = commit ? calloc((size_t)n, 1) : NULL;
+    unsigned char *opened_not = commit ? calloc((size_t)n, 1) : NULL;
+    if (commit && (!commitments || !has || !opened_not)) {
+        rc = p4_error_set(err, P4_ENOMEM, "peer %d: out of memory for commitments", self);
+    } else if (sp->board && (lies_in_grouping(r) || commit)) {
+        rc = p4_error_set(err, P4_EINVAL, "peer %d: a grouping lie and grouping_commit need the "
+                          "slices on the wire, not the simulator's shared board", self);
     } else if (sp->board) {
         rc = p4_slice_board_publish(sp->board, self, proxy + offset, length, err);
         if (rc == P4_OK)
@@ -864,20 +973,27 @@ static int group_peers(run *r, const float *proxy, unsigned char *everyone, held
         for (int j = 0; j < n; j++)
             got[j] = NULL;
     } else {
-        rc = lies_in_grouping(r) ? swap_slices_lying(r, length, everyone, got, &lie, err)
-                                 : swap_slices(r, proxy + offset, length, everyone, got, err);
+        /* With grouping_commit a lying attacker, too, must commit before it
+         * has seen any slice: it commits to its own, then lies anyway. */
+        if (commit)
+            rc = commit_to_slice(r, proxy + offset, length, everyone, got, commitments, has, err);
+        if (rc == P4_OK)
+            rc = lies_in_grouping(r) ? swap_slices_lying(r, length, everyone, got, &lie, err)
+                                     : swap_slices(r, proxy + offset, length, everyone, got, err);
     }
-    if (rc != P4_OK) {
-        free(lie);
-        free_got(got, n);
-        return rc;
+    if (rc == P4_OK && commit)
+        check_openings(r, lie ? lie : proxy + offset, length, got, commitments, has, opened_not);
+    if (rc == P4_OK) {
+        /* Paced like training: the N x N distances and the grouping's tables
+         * then exist for a few peers at a time, not for all at once. */
+        compute_begin(r);
+        rc = compute_groups(r, lie ? lie : proxy + offset, length, got, opened_not, err);
+        compute_end(r);
     }
-    /* Paced like training: the N x N distances and the grouping's tables
-     * then exist for a few peers at a time, not for all at once. */
-    compute_begin(r);
-    rc = compute_groups(r, lie ? lie : proxy + offset, length, got, err);
-    compute_end(r);
     free(lie);
+    free(commitments);
+    free(has);
+    free(opened_not);
     free_got(got, n);
     if (rc != P4_OK)
         return rc;

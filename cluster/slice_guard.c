@@ -98,16 +98,18 @@ static int compare_keyed(const void *pa, const void *pb)
 }
 
 /* Flags every client whose fingerprint another client shares: one sort. */
-static int flag_equal_fingerprints(const uint64_t *fingerprint, int n, unsigned char *flagged,
-                                   p4_error *err)
+static int flag_equal_fingerprints(const uint64_t *fingerprint, const unsigned char *skip, int n,
+                                   unsigned char *flagged, p4_error *err)
 {
     keyed *k = malloc((size_t)n * sizeof *k);
     if (!k)
         return p4_error_set(err, P4_ENOMEM, "slice guard: no memory for %d fingerprints", n);
+    int kept = 0;
     for (int i = 0; i < n; i++)
-        k[i] = (keyed){ fingerprint[i], i };
-    qsort(k, (size_t)n, sizeof *k, compare_keyed);
-    for (int i = 1; i < n; i++)
+        if (!skip || !skip[i])
+            k[kept++] = (keyed){ fingerprint[i], i };
+    qsort(k, (size_t)kept, sizeof *k, compare_keyed);
+    for (int i = 1; i < kept; i++)
         if (k[i].fingerprint == k[i - 1].fingerprint)
             flagged[k[i].client] = flagged[k[i - 1].client] = 1;
     free(k);
@@ -115,8 +117,8 @@ static int flag_equal_fingerprints(const uint64_t *fingerprint, int n, unsigned 
 }
 
 int p4_slice_guard_flag_sampled(const double *dist, const unsigned char *known,
-                                const uint64_t *fingerprint, int n, double ratio,
-                                unsigned char *flagged, int *count, p4_error *err)
+                                const uint64_t *fingerprint, const unsigned char *skip, int n,
+                                double ratio, unsigned char *flagged, int *count, p4_error *err)
 {
     if (!dist || n < 1 || !flagged || !count || !(ratio >= 0 && ratio <= 1))
         return p4_error_set(err, P4_EINVAL, "slice guard: bad arguments");
@@ -148,7 +150,7 @@ int p4_slice_guard_flag_sampled(const double *dist, const unsigned char *known,
             if ((!known || known[ij]) && (dist[ij] == 0 || dist[ij] < below))
                 flagged[i] = flagged[j] = 1;
         }
-    int rc = fingerprint ? flag_equal_fingerprints(fingerprint, n, flagged, err) : P4_OK;
+    int rc = fingerprint ? flag_equal_fingerprints(fingerprint, skip, n, flagged, err) : P4_OK;
     for (int i = 0; i < n && rc == P4_OK; i++)
         *count += flagged[i];
     return rc;

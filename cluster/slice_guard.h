@@ -44,10 +44,14 @@ int p4_slice_fingerprint(const float *slice, size_t length, uint64_t *out, p4_er
  * sampled pair (known[i*n+j], dist[i*n+j] symmetric) at distance 0 or below
  * ratio x the median over the sampled pairs, and every client whose
  * fingerprint equals another's (fingerprint may be NULL: sampled pairs
- * only).  known NULL means every pair.  *count: how many were flagged. */
+ * only).  known NULL means every pair.  A client with skip[i] set (skip may
+ * be NULL) takes part in no fingerprint comparison: a slice refused already
+ * (it did not open its commitment, cluster/slice_commit.h) must not take
+ * the client it copied down with it; its pairs are left out through known.
+ * *count: how many were flagged. */
 int p4_slice_guard_flag_sampled(const double *dist, const unsigned char *known,
-                                const uint64_t *fingerprint, int n, double ratio,
-                                unsigned char *flagged, int *count, p4_error *err);
+                                const uint64_t *fingerprint, const unsigned char *skip, int n,
+                                double ratio, unsigned char *flagged, int *count, p4_error *err);
 
 /* p4_group_clients over the clients not `alone`, each alone client in a
  * group of its own; groups numbered in the order of their smallest member.

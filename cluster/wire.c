@@ -29,6 +29,8 @@ const char *p4_wire_type_name(int type)
     case P4_WIRE_BYE: return "BYE";
     case P4_WIRE_VIEW: return "VIEW";
     case P4_WIRE_EVIDENCE: return "EVIDENCE";
+    case P4_WIRE_COMMIT: return "COMMIT";
+    case P4_WIRE_ECHO: return "ECHO";
     default: return "unknown";
     }
 }
@@ -165,6 +167,12 @@ static int check_message(const p4_wire_message *m, p4_error *err)
                                 m->body.slice.count, P4_WIRE_MAX_FLOATS);
         return check_floats(m->body.slice.values, m->body.slice.count, "SLICE", err);
     case P4_WIRE_DIGEST: return P4_OK;
+    case P4_WIRE_COMMIT:
+    case P4_WIRE_ECHO:
+        if (h->round != -1)
+            return p4_error_set(err, P4_EFORMAT, "%s: round %d (must be -1)",
+                                p4_wire_type_name(h->type), (int)h->round);
+        return P4_OK;
     case P4_WIRE_PROXY:
         if (m->body.proxy.count > P4_WIRE_MAX_FLOATS)
             return p4_error_set(err, P4_EFORMAT, "PROXY: %u floats (limit %u)",
@@ -293,7 +301,9 @@ static void put_payload(writer *w, const p4_wire_message *m)
         put_floats(w, v->values, v->count);
         break;
     }
-    case P4_WIRE_DIGEST: put_bytes(w, m->body.digest.digest, P4_WIRE_KEY_BYTES); break;
+    case P4_WIRE_DIGEST:
+    case P4_WIRE_COMMIT:
+    case P4_WIRE_ECHO: put_bytes(w, m->body.digest.digest, P4_WIRE_KEY_BYTES); break;
     case P4_WIRE_LOGITS:
         put_u32(w, m->body.logits.rows);
         put_u32(w, m->body.logits.cols);
@@ -596,6 +606,8 @@ static int get_payload(reader *r, p4_wire_message *m)
         return get_floats(r, v->count, &v->values, "vector");
     }
     case P4_WIRE_DIGEST:
+    case P4_WIRE_COMMIT:
+    case P4_WIRE_ECHO:
         return get_bytes(r, m->body.digest.digest, P4_WIRE_KEY_BYTES, "digest");
     case P4_WIRE_LOGITS: {
         p4_wire_logits *l = &m->body.logits;

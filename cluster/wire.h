@@ -46,7 +46,9 @@ typedef enum p4_wire_type {
     P4_WIRE_BYE = 9,
     P4_WIRE_VIEW = 10,       /* a grouping view, sent to a peer whose digest differed */
     P4_WIRE_EVIDENCE = 11,   /* attestation token answering a HELLO's nonce */
-    P4_WIRE_TYPE_LAST = P4_WIRE_EVIDENCE
+    P4_WIRE_COMMIT = 12,     /* a commitment to the sender's warm-up slice (grouping_commit) */
+    P4_WIRE_ECHO = 13,       /* a digest of every commitment the sender holds */
+    P4_WIRE_TYPE_LAST = P4_WIRE_ECHO
 } p4_wire_type;
 
 /* Where a node is in the round protocol (HEARTBEAT). */
@@ -111,7 +113,7 @@ typedef struct p4_wire_vector {   /* SLICE and PROXY                         */
     uint32_t count;           /* <= P4_WIRE_MAX_FLOATS                       */
 } p4_wire_vector;
 
-typedef struct p4_wire_digest {
+typedef struct p4_wire_digest {  /* DIGEST, COMMIT and ECHO               */
     uint8_t digest[P4_WIRE_KEY_BYTES];
 } p4_wire_digest;
 

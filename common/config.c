@@ -219,6 +219,11 @@ static const config_key config_keys[] = {
              "compared and found closer (L1) than this fraction of the median distance over the "
              "pairs it compared, are taken as a copy; both clients then train alone "
              "(0 = off; see docs/attacks.md)"},
+    {.section = "p4", .name = "grouping_commit", .type = KEY_BOOL, FIELD(grouping_commit),
+     .help = "grouping: every peer first sends a commitment (BLAKE2b of its id and warm-up "
+             "slice), the peers check that they all hold the same commitments, and only then "
+             "reveal the slices; a slice that does not match its commitment trains alone, so "
+             "nobody can copy a slice it has not seen (see docs/attacks.md)"},
     {.section = "p4", .name = "share", .type = KEY_ENUM, FIELD(share),
      .choices = "weights|logits", .help = "what peers exchange"},
     {.section = "p4", .name = "strict_dp", .type = KEY_BOOL, FIELD(strict_dp),
@@ -412,6 +417,7 @@ void p4_config_defaults(p4_config *cfg)
     snprintf(cfg->noise_layout, sizeof cfg->noise_layout, "chunked");
     cfg->krum_f = 0;
     cfg->duplicate_slice_ratio = 0;
+    cfg->grouping_commit = 0;
     snprintf(cfg->share, sizeof cfg->share, "weights");
     cfg->strict_dp = 1;
     snprintf(cfg->cotrain_batches, sizeof cfg->cotrain_batches, "shared");

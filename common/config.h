@@ -89,6 +89,7 @@ typedef struct p4_config {
     char aggregate[16];              /* mean | multikrum */
     int krum_f;                      /* multi-Krum: assumed Byzantine count */
     double duplicate_slice_ratio;    /* slice guard: 0 = off (cluster/slice_guard.h) */
+    int grouping_commit;             /* commit-then-reveal of the slices (cluster/slice_commit.h) */
     char share[16];                  /* weights | logits */
     int strict_dp;                   /* 1 (default): the proxy learns from labels only */
     char cotrain_batches[16];        /* shared (default, the paper's) | separate */

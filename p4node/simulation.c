@@ -209,8 +209,10 @@ static int sim_open(sim *s, const p4_config *cfg, const p4_sim_options *opt, p4_
         (rc = p4_public_set_pick(cfg, s->work, s->setup.public_n, &s->public_x, err)) != P4_OK)
         return rc;
     /* The shared board holds the grouping's slices once; a grouping lie
-     * needs the slices themselves, so they go on the wire. */
-    int board = opt->method == P4_METHOD_P4 && strcmp(cfg->grouping_lie, "none") == 0;
+     * needs the slices themselves, and grouping_commit its commitments and
+     * echoes, so they go on the wire. */
+    int board = opt->method == P4_METHOD_P4 && strcmp(cfg->grouping_lie, "none") == 0 &&
+                !cfg->grouping_commit;
     if ((rc = p4_inproc_hub_new(&s->hub, s->n, err)) != P4_OK ||
         (board && (rc = p4_slice_board_new(&s->board, s->n, err)) != P4_OK))
         return rc;

@@ -11,7 +11,11 @@
  *     equal `p4 sim`'s for the same config;
  *   - the same lie with [p4] duplicate_slice_ratio = 0.05: every node
  *     refuses the exact copy it received over the wire (1 and 2 each train
- *     alone, and every node's log says so). */
+ *     alone, and every node's log says so);
+ *   - the same lie with [p4] grouping_commit = true (COMMIT and ECHO on the
+ *     wire before any SLICE): client 1 had to commit to its own slice, so
+ *     every node refuses the copy as not matching that commitment; 1 trains
+ *     alone, 2 keeps a group, and `p4 sim` finds the same groups. */
 #include "support/test_support.h"
 #include "support/test_nodes.h"
 
@@ -29,16 +33,17 @@
 #define TARGET 2
 
 /* One round of clustered Fashion-MNIST with 4 clients, one attacker (the
- * seed picks client 1) aiming at client 2; `lie` and `guard` vary. */
+ * seed picks client 1) aiming at client 2; `lie`, `guard` and `commit` vary. */
 static void write_config(const char *dir, const char *name, const char *lie, double guard,
-                         char *path, size_t size)
+                         int commit, char *path, size_t size)
 {
-    char extra[256];
+    char extra[320];
     snprintf(extra, sizeof extra,
              "duplicate_slice_ratio = %g\n"
+             "grouping_commit = %s\n"
              "[attack]\nfraction = 0.25\nkind = none\ngrouping_lie = %s\ntarget = %d\n"
              "[node]\ntimeout = 300\n",
-             guard, lie, TARGET);
+             guard, commit ? "true" : "false", lie, TARGET);
     test_write_node_config(dir, name, CLIENTS, 1, extra, path, size);
 }
 
@@ -145,6 +150,19 @@ static int node_log_has(const char *dir, const char *tag, int node, const char *
     return found;
 }
 
+/* `p4 sim` on the same config finds the groups the nodes found. */
+static void assert_sim_groups(const char *dir, char *config, const char *tag,
+                              const int *node_group_of)
+{
+    char *sim_argv[] = { (char *)getenv("P4_BIN"), "sim", "--config", config, "--reproducible",
+                         "--json", "--quiet", "--threads", "1", NULL };
+    char *sim = run_p4(sim_argv, dir, tag);
+    int sim_group_of[CLIENTS];
+    groups_of(sim, sim_group_of);
+    free(sim);
+    assert_memory_equal(sim_group_of, node_group_of, sizeof sim_group_of);
+}
+
 static void copy_target_joins_the_target_over_zeromq_and_the_guard_refuses_it(void **state)
 {
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
@@ -154,25 +172,19 @@ static void copy_target_joins_the_target_over_zeromq_and_the_guard_refuses_it(vo
     int g[CLIENTS][CLIENTS];
 
     /* control: the attacker takes part honestly, and the clusters separate it from 2 */
-    write_config(dir, "honest.ini", "none", 0, config, sizeof config);
+    write_config(dir, "honest.ini", "none", 0, 0, config, sizeof config);
     run_nodes(dir, config, "honest", g);
     assert_int_not_equal(g[0][ATTACKER], g[0][TARGET]);
 
     /* the lie, with no guard: the copy is at distance 0 from 2, so 1 joins 2 */
-    write_config(dir, "lie.ini", "copy-target", 0, config, sizeof config);
+    write_config(dir, "lie.ini", "copy-target", 0, 0, config, sizeof config);
     run_nodes(dir, config, "lie", g);
     assert_int_equal(g[0][ATTACKER], g[0][TARGET]);
     /* the nodes found what the simulator finds from the same config */
-    char *sim_argv[] = { (char *)getenv("P4_BIN"), "sim", "--config", config, "--reproducible",
-                         "--json", "--quiet", "--threads", "1", NULL };
-    char *sim = run_p4(sim_argv, dir, "sim-lie");
-    int sim_group_of[CLIENTS];
-    groups_of(sim, sim_group_of);
-    free(sim);
-    assert_memory_equal(sim_group_of, g[0], sizeof sim_group_of);
+    assert_sim_groups(dir, config, "sim-lie", g[0]);
 
     /* the lie against the guard: every node refuses the exact copy it received */
-    write_config(dir, "guard.ini", "copy-target", 0.05, config, sizeof config);
+    write_config(dir, "guard.ini", "copy-target", 0.05, 0, config, sizeof config);
     run_nodes(dir, config, "guard", g);
     assert_int_not_equal(g[0][ATTACKER], g[0][TARGET]);
     assert_int_equal(group_size_of(g[0], ATTACKER), 1);
@@ -186,12 +198,32 @@ static void copy_target_joins_the_target_over_zeromq_and_the_guard_refuses_it(vo
     }
 }
 
+static void committed_slices_refuse_the_copy_over_zeromq(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    if (!getenv("P4_BIN")) TEST_SKIP("P4_BIN is not set (run under ctest)");
+    const char *dir = *state;
+    char config[1024];
+    int g[CLIENTS][CLIENTS];
+    write_config(dir, "commit.ini", "copy-target", 0, 1, config, sizeof config);
+    run_nodes(dir, config, "commit", g);
+    assert_int_not_equal(g[0][ATTACKER], g[0][TARGET]);
+    assert_int_equal(group_size_of(g[0], ATTACKER), 1);
+    assert_true(group_size_of(g[0], TARGET) > 1);
+    for (int node = 0; node < CLIENTS; node++)
+        assert_true(node_log_has(dir, "commit", node,
+                                 "peer 1's warm-up slice does not match its commitment"));
+    assert_sim_groups(dir, config, "sim-commit", g[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             copy_target_joins_the_target_over_zeromq_and_the_guard_refuses_it,
             test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(committed_slices_refuse_the_copy_over_zeromq,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

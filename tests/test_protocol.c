@@ -6,7 +6,9 @@
  *   - `p4 sim` gives the same seeded result at 1 and 3 compute threads
  *     (messages are aggregated in peer order, not arrival order);
  *   - an attacker that copies a target's warm-up slice lands in its group,
- *     and the slice guard puts both alone instead. */
+ *     and the slice guard puts both alone instead;
+ *   - a noisy copy gets past the guard, but not past grouping_commit, which
+ *     changes nothing for honest peers. */
 #include "support/test_support.h"
 
 #include <math.h>
@@ -417,6 +419,57 @@ static void a_grouping_lie_joins_the_target_and_the_guard_catches_it(void **stat
     p4_sim_result_free(&guarded_lie);
 }
 
+/* [p4] grouping_commit: honest peers group exactly as without it; a noisy
+ * copy (lie_noise 1e-3, about 0.65 of the median distance from its target)
+ * that the guard at r = 0.5 lets into the target's group cannot open the
+ * commitment it had to make before it saw any slice, and trains alone;
+ * the target keeps a group. */
+static void a_noisy_copy_gets_in_unless_the_slices_are_committed(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    (void)state;
+    p4_config cfg;
+    p4_error err = {0};
+    assert_int_equal(p4_config_load("configs/fmnist-p4.ini", &cfg, &err), P4_OK);
+    cfg.rounds = 1;
+    p4_sim_result honest, committed_honest, lie, committed_lie;
+    sim_p4(&cfg, &honest);
+    cfg.grouping_commit = 1;
+    sim_p4(&cfg, &committed_honest);
+    assert_memory_equal(honest.group_of, committed_honest.group_of, 16 * sizeof(int));
+    assert_memory_equal(honest.accuracy, committed_honest.accuracy, 16 * sizeof(double));
+
+    cfg.attack_fraction = 1.0 / 16;
+    snprintf(cfg.grouping_lie, sizeof cfg.grouping_lie, "copy-target");
+    cfg.lie_noise = 1e-3;
+    cfg.duplicate_slice_ratio = 0.5;
+    unsigned char attacker[16];
+    assert_int_equal(p4_attack_choose_config(&cfg, 16, attacker, &err), P4_OK);
+    int liar = -1, target = -1;
+    for (int k = 0; k < 16; k++)
+        if (attacker[k])
+            liar = k;
+    for (int k = 0; k < 16 && target < 0; k++) /* the first client honestly elsewhere */
+        if (honest.group_of[k] != honest.group_of[liar])
+            target = k;
+    assert_true(liar >= 0 && target >= 0);
+    cfg.attack_target = target;
+    cfg.grouping_commit = 0;
+    sim_p4(&cfg, &lie);
+    assert_int_equal(lie.group_of[liar], lie.group_of[target]);
+    assert_true(group_size_of(&lie, target) > 1);
+    cfg.grouping_commit = 1;
+    sim_p4(&cfg, &committed_lie);
+    assert_int_equal(group_size_of(&committed_lie, liar), 1);
+    for (int k = 0; k < 16; k++)
+        if (k != liar)
+            assert_true(group_size_of(&committed_lie, k) > 1);
+    p4_sim_result_free(&honest);
+    p4_sim_result_free(&committed_honest);
+    p4_sim_result_free(&lie);
+    p4_sim_result_free(&committed_lie);
+}
+
 /* [p4] widen_group_size: fmnist-p4's clustered warm-up groups (separation
  * about 1.2 at epsilon 4) stay as they are at the default widen_separation;
  * a threshold above that separation widens them to groups of up to 8. */
@@ -462,6 +515,7 @@ int main(void)
                                         test_temp_dir_teardown),
         cmocka_unit_test(sim_result_does_not_depend_on_threads),
         cmocka_unit_test(a_grouping_lie_joins_the_target_and_the_guard_catches_it),
+        cmocka_unit_test(a_noisy_copy_gets_in_unless_the_slices_are_committed),
         cmocka_unit_test(groups_widen_only_without_structure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

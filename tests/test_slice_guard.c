@@ -80,7 +80,7 @@ static void all_pairs_agree_with_the_pairwise_guard(void **state)
         unsigned char a[N], b[N];
         int ca = -1, cb = -1;
         assert_int_equal(p4_slice_guard_flag(rows, N, L, ratios[r], a, &ca, NULL), P4_OK);
-        assert_int_equal(p4_slice_guard_flag_sampled(dist, NULL, fp, N, ratios[r], b, &cb, NULL),
+        assert_int_equal(p4_slice_guard_flag_sampled(dist, NULL, fp, NULL, N, ratios[r], b, &cb, NULL),
                          P4_OK);
         assert_memory_equal(a, b, N);
         assert_int_equal(ca, cb);
@@ -88,10 +88,10 @@ static void all_pairs_agree_with_the_pairwise_guard(void **state)
     /* ratio 0: the exact copy only; 0.01: the near copy too */
     unsigned char f[N];
     int count;
-    assert_int_equal(p4_slice_guard_flag_sampled(dist, NULL, fp, N, 0, f, &count, NULL), P4_OK);
+    assert_int_equal(p4_slice_guard_flag_sampled(dist, NULL, fp, NULL, N, 0, f, &count, NULL), P4_OK);
     assert_int_equal(count, 2);
     assert_true(f[3] && f[7]);
-    assert_int_equal(p4_slice_guard_flag_sampled(dist, NULL, fp, N, 0.01, f, &count, NULL), P4_OK);
+    assert_int_equal(p4_slice_guard_flag_sampled(dist, NULL, fp, NULL, N, 0.01, f, &count, NULL), P4_OK);
     assert_int_equal(count, 4);
     assert_true(f[3] && f[7] && f[5] && f[9]);
 }
@@ -110,21 +110,21 @@ static void sampled_pairs_still_catch_exact_copies(void **state)
         for (int j = 0; j < N; j++)
             known[i * N + j] = i != j && (i + j) % 2 == 1; /* 3-7 and 5-9 unsampled */
     int count;
-    assert_int_equal(p4_slice_guard_flag_sampled(dist, known, fp, N, 0.01, f, &count, NULL), P4_OK);
+    assert_int_equal(p4_slice_guard_flag_sampled(dist, known, fp, NULL, N, 0.01, f, &count, NULL), P4_OK);
     assert_int_equal(count, 2); /* the copy, through its fingerprint; not the near copy */
     assert_true(f[3] && f[7] && !f[5] && !f[9]);
-    assert_int_equal(p4_slice_guard_flag_sampled(dist, known, NULL, N, 0.01, f, &count, NULL), P4_OK);
+    assert_int_equal(p4_slice_guard_flag_sampled(dist, known, NULL, NULL, N, 0.01, f, &count, NULL), P4_OK);
     assert_int_equal(count, 0); /* no fingerprints: the sampled pairs only */
     known[5 * N + 9] = known[9 * N + 5] = 1;
-    assert_int_equal(p4_slice_guard_flag_sampled(dist, known, fp, N, 0.01, f, &count, NULL), P4_OK);
+    assert_int_equal(p4_slice_guard_flag_sampled(dist, known, fp, NULL, N, 0.01, f, &count, NULL), P4_OK);
     assert_int_equal(count, 4);
     assert_true(f[5] && f[9]);
 
-    assert_int_equal(p4_slice_guard_flag_sampled(NULL, known, fp, N, 0.01, f, &count, NULL),
+    assert_int_equal(p4_slice_guard_flag_sampled(NULL, known, fp, NULL, N, 0.01, f, &count, NULL),
                      P4_EINVAL);
-    assert_int_equal(p4_slice_guard_flag_sampled(dist, known, fp, N, 1.5, f, &count, NULL),
+    assert_int_equal(p4_slice_guard_flag_sampled(dist, known, fp, NULL, N, 1.5, f, &count, NULL),
                      P4_EINVAL);
-    assert_int_equal(p4_slice_guard_flag_sampled(dist, known, fp, 0, 0.01, f, &count, NULL),
+    assert_int_equal(p4_slice_guard_flag_sampled(dist, known, fp, NULL, 0, 0.01, f, &count, NULL),
                      P4_EINVAL);
 }
 

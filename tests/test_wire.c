@@ -62,6 +62,11 @@ static p4_wire_message sample(int type)
         m.body.slice.count = 12;
         break;
     case P4_WIRE_DIGEST: memset(m.body.digest.digest, 0x5a, 32); break;
+    case P4_WIRE_COMMIT:
+    case P4_WIRE_ECHO:
+        m.header.round = -1;
+        memset(m.body.digest.digest, type == P4_WIRE_COMMIT ? 0x6b : 0x7c, 32);
+        break;
     case P4_WIRE_PROXY:
         m.body.proxy.values = sample_floats;
         m.body.proxy.count = 12;
@@ -167,7 +172,9 @@ static void test_every_type_round_trips_to_the_same_bytes(void **state)
             assert_true(v->values != sample_floats); /* decoded arrays are owned */
             break;
         }
-        case P4_WIRE_DIGEST: assert_memory_equal(d.body.digest.digest, m.body.digest.digest, 32); break;
+        case P4_WIRE_DIGEST:
+        case P4_WIRE_COMMIT:
+        case P4_WIRE_ECHO: assert_memory_equal(d.body.digest.digest, m.body.digest.digest, 32); break;
         case P4_WIRE_LOGITS:
             assert_int_equal(d.body.logits.rows, 3);
             assert_int_equal(d.body.logits.cols, 4);
@@ -369,6 +376,8 @@ static void test_payload_faults_are_refused(void **state)
     assert_patched_refused(P4_WIRE_HEARTBEAT, H, c, 4, "HEARTBEAT phase");
     put32(c, 0);
     assert_patched_refused(P4_WIRE_SLICE, 12, c, 4, "SLICE in round 0");
+    assert_patched_refused(P4_WIRE_COMMIT, 12, c, 4, "COMMIT in round 0");
+    assert_patched_refused(P4_WIRE_ECHO, 12, c, 4, "ECHO in round 0");
 }
 
 static void test_encoder_refuses_what_the_decoder_would(void **state)
