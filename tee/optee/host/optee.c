@@ -787,6 +787,11 @@ int p4_optee_layers_restore(p4_optee *t, int round, int *noise_back, p4_error *e
             t->layers_loaded = 0;
             t->layers_lost = 1;
         }
+        if (r == TA_ERROR_CORRUPT_OBJECT)
+            return p4_error_set(err, P4_ESTATE, "optee layers restore: the TA's snapshot of "
+                                "round %d does not hold together (cut short or altered in the "
+                                "normal world's storage); the protected layers were lost with "
+                                "it: start the run afresh", round);
         return rc;
     }
     if (op.params[2].value.a != 1) {
