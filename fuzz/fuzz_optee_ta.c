@@ -6,8 +6,8 @@
  * ledger object (secure storage is the TA's, but a fuzzer may as well try
  * a corrupt one), OPEN_LEDGER's values, then commands with arbitrary
  * parameter types, values and buffers (snapshots it writes are read back
- * by later calls; two bytes after the ledger's, if odd, plant the bytes
- * after them as snapshot slot 0, a corrupt one as likely as not).  A TEE_Panic exits the process,
+ * by later calls; bit 1 of the ledger's two bytes plants a snapshot of
+ * round 0 too: a length in the next two bytes, then its bytes).  A TEE_Panic exits the process,
  * which libFuzzer reports; so does a TEE_Malloc'd byte left after close. */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -105,11 +105,12 @@ static void run_session(bytes *b)
     unlink(ledger_path);
     if (stored & 1) /* start from a given ledger object */
         plant(b, stored >> 1, ledger_path);
-    uint16_t snapshot = 0;
-    take(b, &snapshot, sizeof snapshot);
     unlink(snapshot_path);
-    if (snapshot & 1) /* and from a given snapshot of round 0 (LAYERS_RESTORE reads it) */
-        plant(b, snapshot >> 1, snapshot_path);
+    if (stored & 2) { /* and from a given snapshot of round 0 (LAYERS_RESTORE reads it) */
+        uint16_t snapshot = 0;
+        take(b, &snapshot, sizeof snapshot);
+        plant(b, snapshot, snapshot_path);
+    }
     void *session = NULL;
     TEE_Param none[4];
     memset(none, 0, sizeof none);
