@@ -712,7 +712,12 @@ static int sampler_is_seeded(const p4_client *c)
 
 int p4_client_save(const p4_client *c, p4_client_state *s, p4_error *err)
 {
-    if (c == NULL || s == NULL)
+    return p4_client_save_at(c, -1, s, err);
+}
+
+int p4_client_save_at(const p4_client *c, int round, p4_client_state *s, p4_error *err)
+{
+    if (c == NULL || s == NULL || round < -1)
         return p4_error_set(err, P4_EINVAL, "client save: bad arguments");
     if (c->parked)
         return p4_error_set(err, P4_EINVAL, "client %d: a parked client has no models to save; "
@@ -740,7 +745,14 @@ int p4_client_save(const p4_client *c, p4_client_state *s, p4_error *err)
     }
     if ((s->has_batch_rng = sampler_is_seeded(c)))
         p4_rng_save(&c->batch_rng, s->batch_rng);
-    return P4_OK;
+    /* The protected layers' own checkpoint, in the enclave, under the
+     * round: written before the caller commits its own, so that a kill in
+     * between finds the previous round's snapshot still there. */
+    int rc = P4_OK;
+    if (c->protected_floats && round >= 0 &&
+        (rc = p4_enclave_layers_snapshot(c->spec.enclave, round, err)) != P4_OK)
+        p4_client_state_free(s);
+    return rc;
 }
 
 static int check_part(const p4_client *c, const char *what, const float *v, size_t n,
@@ -759,16 +771,21 @@ static int check_part(const p4_client *c, const char *what, const float *v, size
 
 int p4_client_restore(p4_client *c, const p4_client_state *s, p4_error *err)
 {
-    if (c == NULL || s == NULL)
+    return p4_client_restore_at(c, s, -1, err);
+}
+
+int p4_client_restore_at(p4_client *c, const p4_client_state *s, int round, p4_error *err)
+{
+    if (c == NULL || s == NULL || round < -1)
         return p4_error_set(err, P4_EINVAL, "client restore: bad arguments");
     if (c->parked)
         return p4_error_set(err, P4_EINVAL, "client %d: a parked client cannot take a "
                             "checkpoint; unpark it first", c->spec.id);
-    if (c->protected_floats)
+    if (c->protected_floats && round < 0)
         return p4_error_set(err, P4_EUNSUPPORTED, "client %d: the proxy's protected layers "
-                            "([tee] pp_start) live only in the TA, whose store follows every step, "
-                            "not the checkpoint: resuming a node from a checkpoint with them is "
-                            "not built (docs/tee.md); start the run again", c->spec.id);
+                            "([tee] pp_start) live only in the TA: a checkpoint without the "
+                            "round of the TA's snapshot cannot bring them back "
+                            "(p4_client_restore_at)", c->spec.id);
     int rc = check_part(c, "private weights", s->private_params, s->private_count,
                         p4_model_param_count(c->private_model), err);
     if (rc == P4_OK)
@@ -785,8 +802,14 @@ int p4_client_restore(p4_client *c, const p4_client_state *s, p4_error *err)
         p4_rng_restore(&sampler, s->batch_rng, sizeof s->batch_rng) != P4_OK)
         rc = p4_error_set(err, P4_ESTATE, "client %d: the checkpoint's batch sampler is not a "
                           "generator state", c->spec.id);
-    if (rc != P4_OK)
+    /* The protected layers first: if the enclave holds no snapshot of the
+     * round, nothing here has changed. */
+    if (rc == P4_OK && c->protected_floats)
+        rc = p4_enclave_layers_restore(c->spec.enclave, round, err);
+    if (rc != P4_OK) {
+        p4_rng_wipe(&sampler);
         return rc;
+    }
     p4_model_set_params(c->private_model, s->private_params, s->private_count);
     p4_model_set_params(c->proxy, s->proxy_params, s->proxy_count);
     p4_sgd_set_velocity(c->private_sgd, s->private_velocity, s->private_velocity_count);

@@ -144,11 +144,23 @@ typedef struct p4_client_state {
 
 /* Fills *state (allocating; free with p4_client_state_free). */
 int p4_client_save(const p4_client *client, p4_client_state *state, p4_error *err);
+/* The same for a round checkpoint (round >= 0, the round it resumes at):
+ * with the proxy's top in the TA ([tee] pp_start), the TA also snapshots
+ * its layers, their momentum and (--reproducible) its noise position under
+ * that round (p4_enclave_layers_snapshot).  Call it before committing the
+ * checkpoint.  round -1: p4_client_save. */
+int p4_client_save_at(const p4_client *client, int round, p4_client_state *state,
+                      p4_error *err);
 /* Puts a saved state back: P4_ESTATE, naming the part, when a size does not
  * match this client's models or a value is not finite; a saved sampler is
- * ignored by a client whose sampler is secret.  P4_EUNSUPPORTED when the
- * proxy's top is in the TA (its weights are not in the checkpoint). */
+ * ignored by a client whose sampler is secret.  With the proxy's top in the
+ * TA, restore_at also puts back the TA's snapshot of `round` (the round
+ * given to save_at), and P4_ESTATE, nothing changed, when the TA holds
+ * none; the TA's ledger keeps every spend, the lost partial round's too.
+ * p4_client_restore (round -1) refuses such a client (P4_EUNSUPPORTED). */
 int p4_client_restore(p4_client *client, const p4_client_state *state, p4_error *err);
+int p4_client_restore_at(p4_client *client, const p4_client_state *state, int round,
+                         p4_error *err);
 void p4_client_state_free(p4_client_state *state);
 
 

@@ -5,7 +5,9 @@
  * p4_emu_request_check.  Odd: a session of the TA: bytes for a stored
  * ledger object (secure storage is the TA's, but a fuzzer may as well try
  * a corrupt one), OPEN_LEDGER's values, then commands with arbitrary
- * parameter types, values and buffers.  A TEE_Panic exits the process,
+ * parameter types, values and buffers (snapshots it writes are read back
+ * by later calls; bit 1 of the ledger's two bytes plants a snapshot of
+ * round 0 too: a length in the next two bytes, then its bytes).  A TEE_Panic exits the process,
  * which libFuzzer reports; so does a TEE_Malloc'd byte left after close. */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -37,11 +39,33 @@ static size_t take(bytes *b, void *out, size_t want)
 
 static char storage[64];
 static char ledger_path[160];
+static char snapshot_path[160];
+
+/* <storage>/obj-<hex id>, as tee_api_storage.c names an object. */
+static void object_path(const char *id, char *out, size_t size)
+{
+    int at = snprintf(out, size, "%s/obj-", storage);
+    for (size_t i = 0; id[i]; i++)
+        at += snprintf(out + at, size - (size_t)at, "%02x", (uint8_t)id[i]);
+}
+
+/* `want` (modulo 2048) of the bytes into the object file at path. */
+static void plant(bytes *b, size_t want, const char *path)
+{
+    uint8_t object[2048];
+    size_t len = take(b, object, want % sizeof object);
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fwrite(object, 1, len, f);
+        fclose(f);
+    }
+}
 
 /* The storage directory is the fuzzer's own: empty it when the run ends. */
 static void remove_storage(void)
 {
     char lock[200];
+    unlink(snapshot_path);
     unlink(ledger_path);
     snprintf(lock, sizeof lock, "%s.lock", ledger_path);
     unlink(lock);
@@ -59,11 +83,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     p4_ta_runtime_set_storage_dir(storage);
     p4_ta_runtime_set_heap_limit(4u << 20);
-    /* The ledger's object file, as tee_api_storage.c names it. */
-    static const char id[] = "p4-privacy-ledger";
-    int at = snprintf(ledger_path, sizeof ledger_path, "%s/obj-", storage);
-    for (size_t i = 0; i + 1 < sizeof id; i++)
-        at += snprintf(ledger_path + at, sizeof ledger_path - (size_t)at, "%02x", (uint8_t)id[i]);
+    object_path("p4-privacy-ledger", ledger_path, sizeof ledger_path);
+    object_path("p4-protected-round-0", snapshot_path, sizeof snapshot_path);
     atexit(remove_storage);
     return 0;
 }
@@ -82,14 +103,13 @@ static void run_session(bytes *b)
     uint16_t stored = 0;
     take(b, &stored, sizeof stored);
     unlink(ledger_path);
-    if (stored & 1) { /* start from a given ledger object */
-        uint8_t object[2048];
-        size_t len = take(b, object, (stored >> 1) % sizeof object);
-        FILE *f = fopen(ledger_path, "wb");
-        if (f) {
-            fwrite(object, 1, len, f);
-            fclose(f);
-        }
+    if (stored & 1) /* start from a given ledger object */
+        plant(b, stored >> 1, ledger_path);
+    unlink(snapshot_path);
+    if (stored & 2) { /* and from a given snapshot of round 0 (LAYERS_RESTORE reads it) */
+        uint16_t snapshot = 0;
+        take(b, &snapshot, sizeof snapshot);
+        plant(b, snapshot, snapshot_path);
     }
     void *session = NULL;
     TEE_Param none[4];
@@ -122,6 +142,8 @@ static void run_session(bytes *b)
         }
         /* 0..11, then the distillation, exchange and store commands 0x20..0x25 */
         uint32_t id = command % 18u < 12u ? command % 18u : 0x20u + command % 18u - 12u;
+        if (command >= 0xf0) /* the round checkpoint's LAYERS_SNAPSHOT, LAYERS_RESTORE */
+            id = command & 1 ? P4_TA_CMD_LAYERS_RESTORE : P4_TA_CMD_LAYERS_SNAPSHOT;
         (void)TA_InvokeCommandEntryPoint(session, id, types, params);
         for (int i = 0; i < 4; i++)
             free(buffers[i]);

@@ -160,9 +160,10 @@ static int save_checkpoint(void *user, int self, int next_round, const int *grou
     snprintf(ck.method, sizeof ck.method, "%s", r->method);
     int rc = n->peer.ledger ? p4_ledger_total_steps(n->peer.ledger, &ck.ledger_steps, err) : P4_OK;
     if (rc == P4_OK)
-        rc = p4_client_save(n->peer.client, &ck.state, err);
-    /* Only the software backend's seeded stream can be saved; an optee TA
-     * keeps its own, so a restarted optee node goes on with the TA's. */
+        rc = p4_client_save_at(n->peer.client, next_round, &ck.state, err);
+    /* Only the software backend's seeded stream can be saved here; an
+     * optee TA keeps its own (with protected layers, in the snapshot
+     * p4_client_save_at had it take under next_round). */
     if (rc == P4_OK && n->opt->reproducible && n->peer.enclave &&
         strcmp(p4_enclave_kind(n->peer.enclave), "software") == 0 &&
         (rc = p4_enclave_save_seeded_noise(n->peer.enclave, ck.noise, sizeof ck.noise, err)) == P4_OK)
@@ -223,7 +224,8 @@ static int find_checkpoint(node *n, p4_method method, p4_error *err)
 static int restore_peer(node *n, p4_error *err)
 {
     const p4_node_checkpoint *ck = &n->resume;
-    int rc = p4_client_restore(n->peer.client, &ck->state, err);
+    /* With protected layers the TA puts back its snapshot of this round. */
+    int rc = p4_client_restore_at(n->peer.client, &ck->state, ck->next_round, err);
     if (rc == P4_OK && ck->has_noise && n->peer.enclave)
         rc = p4_enclave_restore_seeded_noise(n->peer.enclave, ck->noise, sizeof ck->noise, err);
     long long steps = 0;

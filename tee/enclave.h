@@ -146,6 +146,14 @@ int p4_enclave_layers_top1(p4_enclave *enclave, const float *inputs, int n, int 
 /* Persists the layers, their momentum and (reproducible) the noise position
  * in the enclave's secure storage: a TA that dies resumes this store. */
 int p4_enclave_layers_store(p4_enclave *enclave, p4_error *err);
+/* The same under a node's round checkpoint: snapshot when the node writes
+ * the checkpoint that resumes at `round`; restore puts that snapshot back
+ * on a restart (P4_ESTATE, naming what the enclave holds, if it holds no
+ * snapshot of that round and shape).  The enclave's ledger is never in a
+ * snapshot, so a restore never lowers its spend; the noise position comes
+ * back only for a seeded (--reproducible) enclave. */
+int p4_enclave_layers_snapshot(p4_enclave *enclave, int round, p4_error *err);
+int p4_enclave_layers_restore(p4_enclave *enclave, int round, p4_error *err);
 /* 1 if the enclave holds loaded layers of exactly this shape (a client
  * that was parked finds its layers there), else 0. */
 int p4_enclave_layers_held(const p4_enclave *enclave, const p4_enclave_layers *spec);

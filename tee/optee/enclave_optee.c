@@ -246,3 +246,15 @@ int p4_enclave_layers_store(p4_enclave *enclave, p4_error *err)
     int rc = optee_only(enclave, "protected layers", err);
     return rc != P4_OK ? rc : p4_optee_layers_store(enclave->optee, err);
 }
+
+int p4_enclave_layers_snapshot(p4_enclave *enclave, int round, p4_error *err)
+{
+    int rc = optee_only(enclave, "protected layers", err);
+    return rc != P4_OK ? rc : p4_optee_layers_snapshot(enclave->optee, round, err);
+}
+
+int p4_enclave_layers_restore(p4_enclave *enclave, int round, p4_error *err)
+{
+    int rc = optee_only(enclave, "protected layers", err);
+    return rc != P4_OK ? rc : p4_optee_layers_restore(enclave->optee, round, NULL, err);
+}

@@ -732,3 +732,80 @@ int p4_optee_layers_store(p4_optee *t, p4_error *err)
     TEEC_Result r;
     return invoke(t, P4_TA_CMD_LAYERS_STORE, &op, "optee layers store", &r, err);
 }
+
+/* ---- the node's round checkpoint (ta_store.c's snapshots) ------------------- */
+
+static int round_ok(int round)
+{
+    return round >= 0 && (unsigned)round <= P4_TA_MAX_ROUND;
+}
+
+int p4_optee_layers_snapshot(p4_optee *t, int round, p4_error *err)
+{
+    if (!t || !round_ok(round))
+        return p4_error_set(err, P4_EINVAL, "optee layers snapshot: no handle, or round %d "
+                            "outside 0..%u", round, P4_TA_MAX_ROUND);
+    int rc = layers_ready(t, "optee layers snapshot", err);
+    if (rc != P4_OK)
+        return rc;
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_VALUE_INPUT, TEEC_NONE, TEEC_NONE,
+                                                   TEEC_NONE));
+    op.params[0].value.a = (uint32_t)round;
+    TEEC_Result r;
+    return invoke(t, P4_TA_CMD_LAYERS_SNAPSHOT, &op, "optee layers snapshot", &r, err);
+}
+
+/* "round 4", "no round" for a snapshot slot. */
+static void slot_text(uint32_t round, char *out, size_t size)
+{
+    if (round == P4_TA_NO_ROUND)
+        snprintf(out, size, "nothing");
+    else
+        snprintf(out, size, "round %u", (unsigned)round);
+}
+
+int p4_optee_layers_restore(p4_optee *t, int round, int *noise_back, p4_error *err)
+{
+    if (!t || !round_ok(round))
+        return p4_error_set(err, P4_EINVAL, "optee layers restore: no handle, or round %d "
+                            "outside 0..%u", round, P4_TA_MAX_ROUND);
+    if (noise_back)
+        *noise_back = 0;
+    int rc = layers_ready(t, "optee layers restore", err);
+    if (rc != P4_OK)
+        return rc;
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT, TEEC_VALUE_INPUT,
+                                                   TEEC_VALUE_OUTPUT, TEEC_VALUE_OUTPUT));
+    op.params[0].tmpref.buffer = &t->spec;
+    op.params[0].tmpref.size = sizeof t->spec;
+    op.params[1].value.a = (uint32_t)round;
+    TEEC_Result r;
+    rc = invoke(t, P4_TA_CMD_LAYERS_RESTORE, &op, "optee layers restore", &r, err);
+    if (rc != P4_OK) {
+        /* A snapshot that failed half-read took the loaded layers with it. */
+        if (r != TEEC_ERROR_BAD_PARAMETERS && r != TEEC_ERROR_TARGET_DEAD) {
+            t->layers_loaded = 0;
+            t->layers_lost = 1;
+        }
+        if (r == TA_ERROR_CORRUPT_OBJECT)
+            return p4_error_set(err, P4_ESTATE, "optee layers restore: the TA's snapshot of "
+                                "round %d does not hold together (cut short or altered in the "
+                                "normal world's storage); the protected layers were lost with "
+                                "it: start the run afresh", round);
+        return rc;
+    }
+    if (op.params[2].value.a != 1) {
+        char even[32], odd[32];
+        slot_text(op.params[3].value.a, even, sizeof even);
+        slot_text(op.params[3].value.b, odd, sizeof odd);
+        return p4_error_set(err, P4_ESTATE, "optee layers restore: the TA holds no snapshot of "
+                            "round %d of these protected layers (its slots hold %s and %s, or "
+                            "another model's): its secure storage is not this checkpoint's "
+                            "(wiped, or another run's); the layers stay as loaded, and the "
+                            "checkpoint cannot be resumed: start the run afresh", round, even,
+                            odd);
+    }
+    if (noise_back)
+        *noise_back = op.params[2].value.b == 1;
+    return P4_OK;
+}

@@ -92,6 +92,17 @@ int p4_optee_layers_kd_teach(p4_optee *t, const float *inputs, int n, double tem
  * reopened session resumes the last store of the same layers by itself
  * (LAYERS_RESUME) instead of reporting them lost. */
 int p4_optee_layers_store(p4_optee *t, p4_error *err);
+/* The node's round checkpoint (LAYERS_SNAPSHOT, LAYERS_RESTORE): snapshot
+ * writes the layers, their momentum and (--reproducible) the noise
+ * position under `round` (0..P4_TA_MAX_ROUND; the TA keeps the last two
+ * rounds).  restore puts round's snapshot back in place of the loaded
+ * layers of the same spec; P4_ESTATE, naming the rounds the TA holds, when
+ * it holds no snapshot of that round and spec (the layers stay as they
+ * were).  The TA's ledger is not in a snapshot: a restore never lowers the
+ * spend.  *noise_back (may be NULL): 1 if the seeded noise position came
+ * back too. */
+int p4_optee_layers_snapshot(p4_optee *t, int round, p4_error *err);
+int p4_optee_layers_restore(p4_optee *t, int round, int *noise_back, p4_error *err);
 /* 1 if layers of exactly this spec are loaded (and not lost). */
 int p4_optee_layers_held(const p4_optee *t, const p4_ta_layers_spec *spec);
 int p4_optee_layers_export(p4_optee *t, float *params, size_t count, p4_error *err);

@@ -87,6 +87,10 @@ const p4_ta_layers_spec *p4_ta_layers_spec_of(const p4_ta_session *s);
  * TEE_STORAGE_PRIVATE (LAYERS_STORE, LAYERS_RESUME). */
 TEE_Result p4_ta_layers_store(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
 TEE_Result p4_ta_layers_resume(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
+/* The same under a round checkpoint's number (LAYERS_SNAPSHOT,
+ * LAYERS_RESTORE): a node restarted from its checkpoint. */
+TEE_Result p4_ta_layers_snapshot(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
+TEE_Result p4_ta_layers_restore(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
 
 /* ta_kd.c: the distillation loss (KD_TRAIN), the proxy's teaching
  * probabilities (KD_TEACH). */

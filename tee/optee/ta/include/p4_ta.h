@@ -73,6 +73,18 @@
  *   LAYERS_RESUME p0 MEMREF_IN p4_ta_layers_spec, p1 VALUE_OUT (a: 1 if the
  *                 stored layers of exactly that spec were loaded, else 0;
  *                 b: 1 if the seeded noise position was restored too).
+ *   LAYERS_SNAPSHOT p0 VALUE_IN (a: round, 0..P4_TA_MAX_ROUND; b: 0).  As
+ *                 LAYERS_STORE, into the snapshot slot of that round's
+ *                 parity, under the round: the node's round checkpoint.
+ *                 The ledger is not in it.  BAD_STATE without layers.
+ *   LAYERS_RESTORE p0 MEMREF_IN p4_ta_layers_spec, p1 VALUE_IN (a: round,
+ *                 b: 0), p2 VALUE_OUT (a: 1 if that round's snapshot of
+ *                 exactly that spec replaced the layers, else 0 and the
+ *                 layers are as they were; b: 1 if the seeded noise
+ *                 position came back too), p3 VALUE_OUT (a, b: the rounds
+ *                 the even and odd slots hold, P4_TA_NO_ROUND if none).  The
+ *                 ledger is never rolled back; an OS-keyed noise key never
+ *                 comes back (docs/tee.md, "Restarts").
  * Test-only commands (a TA built with P4_TA_TEST_COMMANDS, the harness's):
  *   TEST_PANIC    TEE_Panic.
  *   TEST_ALLOC    p0 VALUE_IN bytes (a low, b high): TEE_Malloc and free. */
@@ -104,6 +116,8 @@ enum {
     P4_TA_CMD_LAYERS_IMPORT = 0x23,
     P4_TA_CMD_LAYERS_STORE = 0x24,
     P4_TA_CMD_LAYERS_RESUME = 0x25,
+    P4_TA_CMD_LAYERS_SNAPSHOT = 0x30,
+    P4_TA_CMD_LAYERS_RESTORE = 0x31,
     P4_TA_CMD_TEST_PANIC = 0x100,
     P4_TA_CMD_TEST_ALLOC = 0x101
 };
@@ -118,6 +132,11 @@ enum {
 #define P4_TA_MIN_Q 1e-12
 #define P4_TA_MIN_SIGMA 1e-6
 #define P4_TA_MAX_SIGMA 1e6
+
+/* A round checkpoint's number (LAYERS_SNAPSHOT, LAYERS_RESTORE), and the
+ * mark of an empty snapshot slot. */
+#define P4_TA_MAX_ROUND 1000000u
+#define P4_TA_NO_ROUND 0xFFFFFFFFu
 
 /* Most phases (distinct q, sigma) the ledger keeps. */
 #define P4_TA_LEDGER_MAX_PHASES 64
