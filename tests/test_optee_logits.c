@@ -13,6 +13,8 @@
  *     plain record there) holds exactly the phases of its SQLite ledger: the
  *     warm-up, the co-training steps and the logits releases.
  *   - A 4-node `p4 cluster` does the same.
+ *   - Grouping on a slice of the protected layers (distance_layers = last)
+ *     is refused by name: those weights never leave.
  *   - Straight through the host API: layers loaded to stay refuse export;
  *     layers that may leave refuse the public step; a release is the
  *     clipped, centred log-probabilities plus noise, charged before it
@@ -41,8 +43,8 @@
 /* "p4-privacy-ledger" as the harness names the object's file. */
 #define LEDGER_FILE "obj-70342d707269766163792d6c6564676572"
 
-static void write_config(const char *dir, const char *name, const char *backend,
-                         const char *src, char *path, size_t size)
+static void write_config_grouped(const char *dir, const char *name, const char *backend,
+                                 const char *src, const char *distance, char *path, size_t size)
 {
     char text[1800];
     snprintf(text, sizeof text,
@@ -54,12 +56,18 @@ static void write_config(const char *dir, const char *name, const char *backend,
              "learning_rate = 0.05\nmomentum = 0.9\nseed = 1\n"
              "[dp]\ntarget_epsilon = 4\ndelta = 1e-5\nclip_norm = 1.0\n"
              "[p4]\nmethod = p4\nrounds = %d\nlocal_epochs = 1\nwarmup_epochs = 1\n"
-             "group_size = 2\ndistance_layers = first\nkd_alpha = 0.25\nkd_temperature = 1\n"
+             "group_size = 2\ndistance_layers = %s\nkd_alpha = 0.25\nkd_temperature = 1\n"
              "share = logits\npublic_count = %d\n"
              "[tee]\nbackend = %s\n%s",
-             CLIENTS, src, src, BATCH, ROUNDS, PUBLIC, backend,
+             CLIENTS, src, src, BATCH, ROUNDS, distance, PUBLIC, backend,
              strcmp(backend, "optee") == 0 ? "pp_start = 2\npp_end = 3\n" : "");
     test_write_text(dir, name, text, path, size);
+}
+
+static void write_config(const char *dir, const char *name, const char *backend,
+                         const char *src, char *path, size_t size)
+{
+    write_config_grouped(dir, name, backend, src, "first", path, size);
 }
 
 /* "round R/N: mean accuracy A" lines of a p4 log, as numbers. */
@@ -242,6 +250,29 @@ static void logits_sim_and_cluster(void **state)
     free(cluster);
 }
 
+/* Grouping on the output layer's weights needs them out of the TA: refused
+ * by name before any training. */
+static void grouping_on_protected_layers_refused(void **state)
+{
+    const char *dir = *state;
+    if (!test_dataset_path(FMNIST))
+        TEST_SKIP(FMNIST " is absent");
+    const char *bin = getenv("P4_BIN"), *src = getenv("P4_SOURCE_DIR");
+    if (!bin || !src)
+        TEST_SKIP("P4_BIN or P4_SOURCE_DIR is not set (run under ctest)");
+    char ini[512], run_state[512], path[600];
+    write_config_grouped(dir, "last.ini", "optee", src, "last", ini, sizeof ini);
+    test_path_in(dir, "last", run_state, sizeof run_state);
+    assert_int_equal(mkdir(run_state, 0700), 0);
+    char *const argv[] = { (char *)bin, "sim", "--config", ini, "--reproducible", "--threads",
+                           "1", "--state-dir", run_state, NULL };
+    free(test_run_p4(argv, dir, "last", 1, 300));
+    test_path_in(dir, "last.err", path, sizeof path);
+    char *log = test_read_all(path);
+    assert_non_null(strstr(log, "distance_layers = last reads the proxy's protected layers"));
+    free(log);
+}
+
 /* ---- the commands straight through the host API ---------------------------- */
 
 #define IN 4
@@ -360,6 +391,8 @@ int main(void)
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(a_release_is_clipped_noised_and_charged,
                                         test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(grouping_on_protected_layers_refused, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(logits_sim_and_cluster, test_temp_dir_setup,
                                         test_temp_dir_teardown),
     };
