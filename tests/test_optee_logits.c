@@ -189,14 +189,23 @@ static void same_accuracies(const char *a, const char *b)
     }
 }
 
+/* The p4 binary and source tree, and the dataset; skips (cmocka's skip()
+ * does not return) when one is missing. */
+static void need_p4(const char **bin, const char **src)
+{
+    if (!test_dataset_path(FMNIST))
+        TEST_SKIP(FMNIST " is absent");
+    *bin = getenv("P4_BIN");
+    *src = getenv("P4_SOURCE_DIR");
+    if (!*bin || !*src)
+        TEST_SKIP("P4_BIN or P4_SOURCE_DIR is not set (run under ctest)");
+}
+
 static void logits_sim_and_cluster(void **state)
 {
     const char *dir = *state;
-    if (!test_dataset_path(FMNIST))
-        TEST_SKIP(FMNIST " is absent");
-    const char *bin = getenv("P4_BIN"), *src = getenv("P4_SOURCE_DIR");
-    if (!bin || !src)
-        TEST_SKIP("P4_BIN or P4_SOURCE_DIR is not set (run under ctest)");
+    const char *bin, *src;
+    need_p4(&bin, &src);
     char sw_ini[512], tee_ini[512], sw_state[512], tee_state[512], cluster_state[512];
     char sim_log[512], cluster_log[512];
     write_config(dir, "software.ini", "software", src, sw_ini, sizeof sw_ini);
@@ -255,11 +264,8 @@ static void logits_sim_and_cluster(void **state)
 static void grouping_on_protected_layers_refused(void **state)
 {
     const char *dir = *state;
-    if (!test_dataset_path(FMNIST))
-        TEST_SKIP(FMNIST " is absent");
-    const char *bin = getenv("P4_BIN"), *src = getenv("P4_SOURCE_DIR");
-    if (!bin || !src)
-        TEST_SKIP("P4_BIN or P4_SOURCE_DIR is not set (run under ctest)");
+    const char *bin, *src;
+    need_p4(&bin, &src);
     char ini[512], run_state[512], path[600];
     write_config_grouped(dir, "last.ini", "optee", src, "last", ini, sizeof ini);
     test_path_in(dir, "last", run_state, sizeof run_state);
