@@ -117,7 +117,9 @@ static int peer_enclave_open(p4_peer *peer, const p4_peer_setup *setup, int k, p
     p4_enclave_optee_options o = { .seeded = setup->reproducible, .seed = seed,
                                    .delta = cfg->delta, .target_epsilon = setup->epsilon,
                                    .pp_start = cfg->tee_pp_start, .pp_end = cfg->tee_pp_end,
-                                   .ta_memory_mib = cfg->tee_ta_memory_mib, .storage_dir = storage };
+                                   .ta_memory_mib = cfg->tee_ta_memory_mib, .storage_dir = storage,
+                                   /* logits mode: the protected layers never leave the TA */
+                                   .layers_stay = p4_peer_setup_logits(setup) };
     return p4_enclave_open_optee(&peer->enclave, &o, err);
 }
 
@@ -174,6 +176,26 @@ static int resume_plan(const p4_peer_setup *setup, p4_ledger *ledger, p4_peer_pl
     return p4_ledger_check_plan(ledger, rest, nrest, NULL, err);
 }
 
+/* Logits mode with protected layers: the grouping's slice of the proxy
+ * ([p4] distance_layers) must lie in the normal world's layers, since the
+ * protected ones never leave the TA (they read as zeros). */
+static int grouping_outside_tee(const p4_peer_setup *setup, const p4_client *client,
+                                p4_error *err)
+{
+    const p4_config *cfg = setup->cfg;
+    size_t offset, length, size = p4_client_proxy_size(client);
+    size_t inside = p4_client_protected_floats(client);
+    int rc = p4_peer_distance_range(cfg, client, setup->work->train->classes, &offset, &length,
+                                    err);
+    if (rc != P4_OK || setup->method != P4_METHOD_P4 || offset + length <= size - inside)
+        return rc;
+    return p4_error_set(err, P4_EUNSUPPORTED, "%s: [p4] distance_layers = %s reads the proxy's "
+                        "protected layers ([tee] pp_start = %d), which stay in the TA with "
+                        "share = logits; group on a normal-world layer (distance_layers = first) "
+                        "or protect fewer layers (docs/tee.md, \"Nodes\")", cfg->path,
+                        cfg->distance_layers, cfg->tee_pp_start);
+}
+
 int p4_peer_open(p4_peer *peer, const p4_peer_setup *setup, int k, p4_peer_plan *plan,
                  p4_error *err)
 {
@@ -224,13 +246,6 @@ int p4_peer_open(p4_peer *peer, const p4_peer_setup *setup, int k, p4_peer_plan 
     if (split->train_count < 1)
         return p4_error_set(err, P4_ECONFIG, "%s: client %d has no training examples", cfg->path, k);
     double q = spec.dp_params.sample_rate;
-    /* Logits mode distils the proxy on public data without DP (a plain
-     * step the TA does not run) and its logits would come from the TA. */
-    if (dp && strcmp(cfg->tee_backend, "optee") == 0 && cfg->tee_pp_start >= 0 &&
-        strcmp(cfg->share, "logits") == 0)
-        return p4_error_set(err, P4_EUNSUPPORTED, "%s: [tee] pp_start = %d with [p4] share = "
-                            "logits: protected layers run in nodes with share = weights only "
-                            "(docs/tee.md, \"Nodes\")", cfg->path, cfg->tee_pp_start);
     if (dp) {
         char path[P4_PATH_MAX + 32];
         snprintf(path, sizeof path, "%s/client-%03d.db", setup->state_dir, k);
@@ -257,6 +272,8 @@ int p4_peer_open(p4_peer *peer, const p4_peer_setup *setup, int k, p4_peer_plan 
         }
     }
     rc = p4_client_new(&peer->client, &spec, err);
+    if (rc == P4_OK && p4_client_protected_floats(peer->client) && p4_peer_setup_logits(setup))
+        rc = grouping_outside_tee(setup, peer->client, err);
     if (rc != P4_OK)
         p4_peer_close(peer);
     return rc;

@@ -7,6 +7,7 @@
  * proxy a DP-SGD KD step (or a plain one when the run has no DP).  Every DP
  * step is reserved in the ledger before it is taken. */
 #include "distill/client.h"
+#include "dp/protected.h"
 
 #include <math.h>
 #include <sodium.h>
@@ -466,9 +467,16 @@ int p4_client_get_proxy(const p4_client *client, float *out, size_t n)
     /* The protected tail comes from the enclave: a weights release of
      * values only its noised, charged steps moved (ta_kd_exchange.c). */
     size_t pf = client->protected_floats;
-    if (rc == P4_OK && pf)
+    if (rc == P4_OK && pf && p4_enclave_layers_stay(client->spec.enclave))
+        memset(out + n - pf, 0, pf * sizeof(float)); /* logits mode: they never leave */
+    else if (rc == P4_OK && pf)
         rc = p4_enclave_layers_export(client->spec.enclave, out + n - pf, pf, NULL);
     return rc;
+}
+
+size_t p4_client_protected_floats(const p4_client *client)
+{
+    return client ? client->protected_floats : 0;
 }
 
 size_t p4_client_model_size(const p4_client *client, p4_which_model which)
@@ -551,7 +559,20 @@ int p4_client_public_logits(p4_client *c, const float *x, int n, double clip, do
     if (c->dp && sigma == 0)
         return p4_error_set(err, P4_EINVAL, "client %d: a DP client must noise its logits "
                             "(sigma > 0)", c->spec.id);
-    int rc = p4_model_predict(c->proxy, x, n, logits_out, NULL);
+    int rc;
+    if (c->protected_floats) {
+        /* Computed, clipped, charged and noised in the enclave; the normal
+         * world's ledger records the same release first. */
+        if (sigma == 0)
+            return p4_error_set(err, P4_EINVAL, "client %d: protected layers release their "
+                                "logits only noised", c->spec.id);
+        if (c->spec.ledger && (rc = p4_ledger_record(c->spec.ledger, "proxy", "logits", 1.0,
+                                                     sigma / (2.0 * sqrt(n)), 1, err)) != P4_OK)
+            return rc;
+        return p4_protected_release_logits(p4_dpsgd_protected(c->dp), x, n, clip, sigma,
+                                           logits_out, err);
+    }
+    rc = p4_model_predict(c->proxy, x, n, logits_out, NULL);
     if (rc != P4_OK)
         return p4_error_set(err, rc, "client %d: proxy forward on public data failed", c->spec.id);
     centred_log_probs(logits_out, n, c->classes);
@@ -585,6 +606,16 @@ int p4_client_distill_public(p4_client *c, const float *x, int n, const float *t
         return parked_error(c, err);
     /* Steps of the proxy's batch, each in passes of its capacity. */
     int batch = p4_model_batch(c->proxy), capacity = p4_model_capacity(c->proxy);
+    if (c->protected_floats) { /* the top layers step inside the enclave */
+        for (int e = 0; e < epochs; e++) {
+            int rc = p4_protected_distill_public(p4_dpsgd_protected(c->dp), c->proxy_sgd, x, n,
+                                                 teacher_probs, c->spec.kd_temperature, batch,
+                                                 err);
+            if (rc != P4_OK)
+                return rc;
+        }
+        return P4_OK;
+    }
     int classes = c->classes;
     for (int e = 0; e < epochs; e++) {
         for (int step = 0; step < n; step += batch) {

@@ -89,7 +89,11 @@ int p4_client_evaluate(p4_client *client, p4_which_model which, double *accuracy
 
 /* The proxy as a flat vector (what is shared) and setting it back. */
 size_t p4_client_proxy_size(const p4_client *client);
+/* With protected layers the proxy's tail comes from the enclave (a weights
+ * release), or reads as zeros when they stay there (logits mode). */
 int p4_client_get_proxy(const p4_client *client, float *out, size_t n);
+/* The proxy's floats the enclave holds (its tail), 0 without protected layers. */
+size_t p4_client_protected_floats(const p4_client *client);
 int p4_client_set_proxy(p4_client *client, const float *in, size_t n);
 /* Either model's weights as one flat vector (p4_model_get_params' layout):
  * what a finished node saves of the model it serves. */

@@ -73,6 +73,9 @@ int p4_dpsgd_teach(p4_dpsgd *dp, const float *x, int n, double temperature, floa
 /* The protected layers' parameter count (the tail of the model's
  * p4_model_get_params layout), 0 without them. */
 size_t p4_dpsgd_protected_floats(const p4_dpsgd *dp);
+/* The protected layers (dp/protected.h) for logits mode, NULL without. */
+struct p4_protected;
+struct p4_protected *p4_dpsgd_protected(p4_dpsgd *dp);
 
 /* One epoch of DP-SGD: round(1/q) Poisson-sampled steps over the split,
  * each recorded in `ledger` (may be NULL only when sigma is reported as

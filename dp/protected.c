@@ -370,3 +370,100 @@ size_t p4_protected_floats(const p4_protected *p)
 {
     return p ? p->inside_floats : 0;
 }
+
+/* ---- logits mode ([p4] share = logits; ta_logits.c) ------------------------------ */
+
+/* Floats per example the enclave's first layer takes in. */
+static size_t enclave_inputs(p4_protected *p)
+{
+    network *net = p4_model_network(p->model);
+    return p->first == 0 ? (size_t)p4_model_input_size(p->model)
+                         : (size_t)net->layers[p->first - 1].outputs;
+}
+
+int p4_protected_release_logits(p4_protected *p, const float *x, int n, double clip,
+                                double sigma, float *rows, p4_error *err)
+{
+    if (p == NULL || x == NULL || rows == NULL || n < 1 || !(clip > 0) || !(sigma > 0))
+        return p4_error_set(err, P4_EINVAL, "protected logits release: bad arguments");
+    size_t inputs = (size_t)p4_model_input_size(p->model), width = enclave_inputs(p);
+    float *below = malloc((size_t)n * width * sizeof(float));
+    if (below == NULL)
+        return p4_error_set(err, P4_ENOMEM, "out of memory for %d public activations", n);
+    int rc = P4_OK;
+    cut c = cut_network(p);
+    for (int first = 0; rc == P4_OK && first < n; first += p->capacity) {
+        int m = n - first < p->capacity ? n - first : p->capacity;
+        const float *in = forward_below(p, x + (size_t)first * inputs, m, 0);
+        if (in == NULL)
+            rc = p4_error_set(err, P4_EINVAL, "protected logits release: cannot load inputs");
+        else
+            memcpy(below + (size_t)first * width, in, (size_t)m * width * sizeof(float));
+    }
+    restore(c);
+    if (rc == P4_OK)
+        rc = p4_enclave_layers_release_logits(p->enclave, below, n, clip, sigma, rows, err);
+    free(below);
+    return rc;
+}
+
+/* One pass of the public distillation: the normal world's forward, the
+ * enclave's KD_TRAIN (alpha 1: the teacher only), the normal world's plain
+ * backward, and the enclave's gathering of its gradients, unclipped. */
+static int public_pass(p4_protected *p, const float *x, const float *teacher, const float *zeros,
+                       double temperature, int m, p4_error *err)
+{
+    network *net = p4_model_network(p->model);
+    const float *in = forward_below(p, x, m, 1);
+    if (in == NULL)
+        return p4_error_set(err, P4_EINVAL, "protected distillation: cannot load inputs");
+    float *in_delta = p->first > 0 ? net->layers[p->first - 1].delta : NULL;
+    double loss = 0;
+    int rc = p4_enclave_layers_kd_train(p->enclave, in, m, zeros, teacher, 1.0, temperature,
+                                        in_delta, &loss, err);
+    if (rc != P4_OK)
+        return rc;
+    if (!isfinite(loss))
+        return p4_error_set(err, P4_EINVAL, "protected distillation: bad teacher distribution");
+    if (p->first > 0)
+        p4_model_backward(p->model);
+    /* A bound no finite gradient reaches: every factor is 1, the sums plain. */
+    memset(p->norms_sq, 0, (size_t)m * sizeof(double));
+    return p4_enclave_layers_clip(p->enclave, p->norms_sq, m, 1e300, p->factor, err);
+}
+
+int p4_protected_distill_public(p4_protected *p, p4_sgd *sgd, const float *x, int n,
+                                const float *teacher, double temperature, int batch,
+                                p4_error *err)
+{
+    if (p == NULL || sgd == NULL || x == NULL || teacher == NULL || n < 1 || batch < 1 ||
+        !(temperature > 0))
+        return p4_error_set(err, P4_EINVAL, "protected distillation: bad arguments");
+    double lr, momentum, decay;
+    int rc = p4_sgd_settings(sgd, &lr, &momentum, &decay);
+    if (rc != P4_OK)
+        return p4_error_set(err, rc, "protected distillation: no optimiser settings");
+    size_t inputs = (size_t)p4_model_input_size(p->model);
+    float *zeros = calloc((size_t)p->capacity * p->classes, sizeof(float));
+    if (zeros == NULL)
+        return p4_error_set(err, P4_ENOMEM, "out of memory");
+    for (int step = 0; rc == P4_OK && step < n; step += batch) {
+        int in_step = n - step < batch ? n - step : batch;
+        p4_sgd_zero_grad(sgd);
+        cut c = cut_network(p);
+        for (int first = step; rc == P4_OK && first < step + in_step; first += p->capacity) {
+            int m = step + in_step - first < p->capacity ? step + in_step - first : p->capacity;
+            rc = public_pass(p, x + (size_t)first * inputs, teacher + (size_t)first * p->classes,
+                             zeros, temperature, m, err);
+        }
+        restore(c);
+        if (rc == P4_OK)
+            rc = p4_enclave_layers_public_step(p->enclave, in_step, lr, momentum, decay, err);
+        if (rc == P4_OK)
+            rc = p4_enclave_layers_store(p->enclave, err);
+        if (rc == P4_OK && (rc = p4_sgd_step(sgd, in_step)) != P4_OK)
+            p4_error_set(err, rc, "protected distillation: the normal world's step failed");
+    }
+    free(zeros);
+    return rc;
+}

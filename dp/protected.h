@@ -55,4 +55,20 @@ size_t p4_protected_floats(const p4_protected *p);
 /* Top-1 classes of n examples. */
 int p4_protected_predict(p4_protected *p, const float *x, int n, int *labels, p4_error *err);
 
+/* Logits mode ([p4] share = logits, the enclave's layers loaded to stay):
+ * the proxy's noised, mean-centred log-probabilities on n public inputs
+ * (n x classes in rows), computed, clipped to clip, charged and noised with
+ * N(0, (sigma clip)^2) in the enclave (p4_enclave_layers_release_logits). */
+int p4_protected_release_logits(p4_protected *p, const float *x, int n, double clip,
+                                double sigma, float *rows, p4_error *err);
+
+/* Logits mode: one epoch of the proxy's plain distillation on n public
+ * inputs from teacher (n x classes, rows summing to 1) at temperature T,
+ * in steps of `batch` (distill/client.c's p4_client_distill_public): the
+ * enclave's layers take their step inside, unnoised and uncharged (public
+ * data and released values only), the normal world's through sgd. */
+int p4_protected_distill_public(p4_protected *p, p4_sgd *sgd, const float *x, int n,
+                                const float *teacher, double temperature, int batch,
+                                p4_error *err);
+
 #endif

@@ -140,8 +140,10 @@ static void run_session(bytes *b)
                 params[i].value.b = values[2 * i + 1];
             }
         }
-        /* 0..11, then the distillation, exchange and store commands 0x20..0x25 */
-        uint32_t id = command % 18u < 12u ? command % 18u : 0x20u + command % 18u - 12u;
+        /* 0..11, then the distillation, exchange and store commands 0x20..0x25,
+         * then 0x30.. (round checkpoint, logits mode) */
+        uint32_t pick = command % 22u;
+        uint32_t id = pick < 12u ? pick : pick < 18u ? 0x20u + pick - 12u : 0x30u + pick - 18u;
         if (command >= 0xf0) /* the round checkpoint's LAYERS_SNAPSHOT, LAYERS_RESTORE */
             id = command & 1 ? P4_TA_CMD_LAYERS_RESTORE : P4_TA_CMD_LAYERS_SNAPSHOT;
         (void)TA_InvokeCommandEntryPoint(session, id, types, params);

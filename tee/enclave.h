@@ -37,6 +37,8 @@ typedef struct p4_enclave_optee_options {
     int ta_memory_mib;       /* the TA heap; 0: 10                             */
     const char *storage_dir; /* the harness's secure storage (a board: unused) */
     const char *ta_dir;      /* the harness's TA directory; NULL: the build's  */
+    int layers_stay;         /* 1: logits mode; the protected layers never
+                                leave (export refused, public steps allowed) */
 } p4_enclave_optee_options;
 
 int p4_enclave_open_optee(p4_enclave **out, const p4_enclave_optee_options *opt,
@@ -172,6 +174,23 @@ int p4_enclave_layers_teach(p4_enclave *enclave, const float *inputs, int n, dou
 int p4_enclave_layers_export(p4_enclave *enclave, float *params, size_t count, p4_error *err);
 int p4_enclave_layers_import(p4_enclave *enclave, const float *params, size_t count,
                              p4_error *err);
+
+/* Logits mode ([p4] share = logits; tee/optee/ta/ta_logits.c).  1 if the
+ * enclave holds protected layers that never leave (layers_stay): export is
+ * refused and public steps are allowed. */
+int p4_enclave_layers_stay(const p4_enclave *enclave);
+/* The proxy's mean-centred log-probabilities on n public inputs (the
+ * activations below the protected layers, n x inputs), computed in the
+ * enclave and released there as p4_enclave_release_rows does: rows clipped
+ * to clip, one charge (q = 1, sigma / (2 sqrt n)), N(0, (sigma clip)^2)
+ * added; rows (n x classes) gets only the noised values. */
+int p4_enclave_layers_release_logits(p4_enclave *enclave, const float *inputs, int n,
+                                     double clip, double sigma, float *rows, p4_error *err);
+/* A plain SGD step of the protected layers on the gradient sums that
+ * layers_clip gathered (distillation on public data: post-processing, not
+ * noised or charged); only when layers_stay. */
+int p4_enclave_layers_public_step(p4_enclave *enclave, double divisor, double learning_rate,
+                                  double momentum, double weight_decay, p4_error *err);
 
 /* Bytes that crossed into and out of the enclave (0 for software). */
 void p4_enclave_traffic(const p4_enclave *enclave, uint64_t *bytes_in, uint64_t *bytes_out);

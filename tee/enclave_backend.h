@@ -22,6 +22,7 @@ struct p4_enclave {
     struct p4_optee *optee;
     int pp_start, pp_end;
     int ta_memory_mib;
+    int layers_stay;           /* logits mode: the layers never leave      */
 };
 
 /* tee/software/enclave_software.c */

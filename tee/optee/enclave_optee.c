@@ -24,6 +24,7 @@ int p4_enclave_open_optee(p4_enclave **out, const p4_enclave_optee_options *opt,
     e->pp_start = opt->pp_start;
     e->pp_end = opt->pp_end;
     e->ta_memory_mib = opt->ta_memory_mib ? opt->ta_memory_mib : 10;
+    e->layers_stay = opt->layers_stay != 0;
     p4_optee_options o = { .delta = opt->delta, .target_epsilon = opt->target_epsilon,
                            .ta_memory_mib = e->ta_memory_mib, .storage_dir = opt->storage_dir,
                            .ta_dir = opt->ta_dir };
@@ -90,9 +91,11 @@ static int optee_only(const p4_enclave *e, const char *what, p4_error *err)
     return P4_OK;
 }
 
-static int to_spec(const p4_enclave_layers *in, p4_ta_layers_spec *out, p4_error *err)
+static int to_spec(const p4_enclave *e, const p4_enclave_layers *in, p4_ta_layers_spec *out,
+                   p4_error *err)
 {
     memset(out, 0, sizeof *out);
+    out->flags = e->layers_stay ? P4_TA_LAYERS_STAY : 0;
     if (in == NULL || in->count < 1 || in->count > P4_TA_MAX_LAYERS || in->capacity < 1 ||
         in->outside_floats > (1u << 28))
         return p4_error_set(err, P4_EINVAL, "protected layers: 1..%d layers, a pass of at "
@@ -128,7 +131,7 @@ int p4_enclave_layers_check(const p4_enclave *enclave, const p4_enclave_layers *
     p4_ta_layers_spec s;
     int rc = optee_only(enclave, "protected layers", err);
     if (rc == P4_OK)
-        rc = to_spec(spec, &s, err);
+        rc = to_spec(enclave, spec, &s, err);
     if (rc == P4_OK)
         rc = p4_optee_layers_check(&s, enclave->ta_memory_mib, err);
     return rc;
@@ -140,7 +143,7 @@ int p4_enclave_layers_load(p4_enclave *enclave, const p4_enclave_layers *spec,
     p4_ta_layers_spec s;
     int rc = optee_only(enclave, "protected layers", err);
     if (rc == P4_OK)
-        rc = to_spec(spec, &s, err);
+        rc = to_spec(enclave, spec, &s, err);
     if (rc == P4_OK)
         rc = p4_optee_layers_load(enclave->optee, &s, params, count, err);
     return rc;
@@ -236,7 +239,7 @@ int p4_enclave_layers_import(p4_enclave *enclave, const float *params, size_t co
 int p4_enclave_layers_held(const p4_enclave *enclave, const p4_enclave_layers *spec)
 {
     p4_ta_layers_spec s;
-    if (optee_only(enclave, "protected layers", NULL) != P4_OK || to_spec(spec, &s, NULL) != P4_OK)
+    if (optee_only(enclave, "protected layers", NULL) != P4_OK || to_spec(enclave, spec, &s, NULL) != P4_OK)
         return 0;
     return p4_optee_layers_held(enclave->optee, &s);
 }
@@ -257,4 +260,33 @@ int p4_enclave_layers_restore(p4_enclave *enclave, int round, p4_error *err)
 {
     int rc = optee_only(enclave, "protected layers", err);
     return rc != P4_OK ? rc : p4_optee_layers_restore(enclave->optee, round, NULL, err);
+}
+
+/* ---- logits mode with protected layers ---------------------------------------- */
+
+int p4_enclave_layers_stay(const p4_enclave *enclave)
+{
+    return p4_enclave_protected_range(enclave, NULL, NULL) && enclave->layers_stay;
+}
+
+int p4_enclave_layers_release_logits(p4_enclave *enclave, const float *inputs, int n,
+                                     double clip, double sigma, float *rows, p4_error *err)
+{
+    int rc = optee_only(enclave, "protected layers", err);
+    return rc != P4_OK ? rc
+                       : p4_optee_layers_release_logits(enclave->optee, inputs, n, clip, sigma,
+                                                        rows, err);
+}
+
+int p4_enclave_layers_public_step(p4_enclave *enclave, double divisor, double learning_rate,
+                                  double momentum, double weight_decay, p4_error *err)
+{
+    int rc = optee_only(enclave, "protected layers", err);
+    if (rc != P4_OK)
+        return rc;
+    if (!enclave->layers_stay)
+        return p4_error_set(err, P4_EINVAL, "protected public step: the layers were not loaded "
+                            "to stay in the enclave (logits mode)");
+    p4_ta_public_step_args a = { divisor, learning_rate, momentum, weight_decay };
+    return p4_optee_layers_public_step(enclave->optee, &a, err);
 }

@@ -77,6 +77,11 @@ static int teec_error(p4_optee *t, TEEC_Result r, uint32_t origin, const char *w
             return p4_error_set(err, P4_EUNSUPPORTED, "%s: the TEE has no TA %s (install "
                                 "%s.ta; docs/tee.md)", what, P4_TA_UUID_TEXT, P4_TA_UUID_TEXT);
         break;
+    case TEEC_ERROR_SECURITY:
+        if (origin == TEEC_ORIGIN_TRUSTED_APP) /* ta_logits.c's layers that stay */
+            return p4_error_set(err, P4_EUNSUPPORTED, "%s: the TA refuses: its protected "
+                                "layers were loaded to stay in the TA (logits mode)", what);
+        break;
     default:
         break;
     }
@@ -808,4 +813,52 @@ int p4_optee_layers_restore(p4_optee *t, int round, int *noise_back, p4_error *e
     if (noise_back)
         *noise_back = op.params[2].value.b == 1;
     return P4_OK;
+}
+
+/* ---- logits mode with protected layers (ta_logits.c) ------------------------ */
+
+int p4_optee_layers_release_logits(p4_optee *t, const float *inputs, int n, double clip,
+                                   double sigma, float *rows, p4_error *err)
+{
+    if (!t || !inputs || !rows || n < 1 || !(clip > 0) || isinf(clip) || !(sigma > 0) ||
+        isinf(sigma))
+        return p4_error_set(err, P4_EINVAL, "optee logits release: bad arguments (%d rows, "
+                            "clip %g, sigma %g)", n, clip, sigma);
+    int rc = layers_ready(t, "optee logits release", err);
+    if (rc != P4_OK)
+        return rc;
+    size_t in0 = t->spec.layer[0].inputs, classes = t->spec.layer[t->spec.nlayers - 1].outputs;
+    if ((size_t)n * in0 > TEEC_CONFIG_SHAREDMEM_MAX_SIZE / sizeof(float) ||
+        (size_t)n * classes > (1u << 24))
+        return p4_error_set(err, P4_EINVAL, "optee logits release: %d public examples are "
+                            "more than one command carries", n);
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT,
+                                                   TEEC_MEMREF_TEMP_OUTPUT, TEEC_VALUE_INPUT,
+                                                   TEEC_VALUE_INPUT));
+    op.params[0].tmpref.buffer = (void *)inputs;
+    op.params[0].tmpref.size = (size_t)n * in0 * sizeof(float);
+    op.params[1].tmpref.buffer = rows;
+    op.params[1].tmpref.size = (size_t)n * classes * sizeof(float);
+    put_double(&op.params[2].value, clip);
+    put_double(&op.params[3].value, sigma);
+    TEEC_Result r;
+    rc = invoke(t, P4_TA_CMD_LOGITS_RELEASE, &op, "optee logits release", &r, err);
+    if (rc == P4_EBUDGET)
+        return budget_refused(t, "optee logits release", err);
+    return rc;
+}
+
+int p4_optee_layers_public_step(p4_optee *t, const p4_ta_public_step_args *args, p4_error *err)
+{
+    if (!t || !args)
+        return p4_error_set(err, P4_EINVAL, "optee public step: bad arguments");
+    int rc = layers_ready(t, "optee public step", err);
+    if (rc != P4_OK)
+        return rc;
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT, TEEC_NONE, TEEC_NONE,
+                                                   TEEC_NONE));
+    op.params[0].tmpref.buffer = (void *)args;
+    op.params[0].tmpref.size = sizeof *args;
+    TEEC_Result r;
+    return invoke(t, P4_TA_CMD_PUBLIC_STEP, &op, "optee public step", &r, err);
 }

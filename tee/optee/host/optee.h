@@ -108,6 +108,15 @@ int p4_optee_layers_held(const p4_optee *t, const p4_ta_layers_spec *spec);
 int p4_optee_layers_export(p4_optee *t, float *params, size_t count, p4_error *err);
 int p4_optee_layers_import(p4_optee *t, const float *params, size_t count, p4_error *err);
 
+/* Logits mode (ta_logits.c): the proxy's noised, mean-centred
+ * log-probabilities on n public inputs (the activations below the protected
+ * layers), released with p4_optee_release_rows's mechanism and charge; the
+ * plain step of the public distillation on the sums LAYERS_CLIP gathered
+ * (only for layers loaded with P4_TA_LAYERS_STAY). */
+int p4_optee_layers_release_logits(p4_optee *t, const float *inputs, int n, double clip,
+                                   double sigma, float *rows, p4_error *err);
+int p4_optee_layers_public_step(p4_optee *t, const p4_ta_public_step_args *args, p4_error *err);
+
 /* Parameter bytes sent to and received from the TA so far (the harness
  * counts them; 0 and 0 on a board). */
 void p4_optee_traffic(const p4_optee *t, uint64_t *bytes_in, uint64_t *bytes_out);

@@ -12,6 +12,7 @@ srcs-y += ta_conv.c
 srcs-y += ta_maxpool.c
 srcs-y += ta_kd.c
 srcs-y += ta_kd_exchange.c
+srcs-y += ta_logits.c
 srcs-y += ta_store.c
 srcs-y += ../../../common/fs_math.c
 srcs-y += ../../../common/chacha20.c

@@ -33,6 +33,9 @@ TEE_Result p4_ta_layers_export(p4_ta_session *s, uint32_t types, TEE_Param param
     uint64_t bytes = layout_floats(s) * sizeof(float);
     if (bytes == 0)
         return TEE_ERROR_BAD_STATE;
+    /* Layers that stay (logits mode) took un-noised public steps. */
+    if (p4_ta_layers_spec_of(s)->flags & P4_TA_LAYERS_STAY)
+        return TEE_ERROR_SECURITY;
     if ((uint64_t)params[0].memref.size < bytes || !params[0].memref.buffer) {
         params[0].memref.size = (size_t)bytes;
         return TEE_ERROR_SHORT_BUFFER;

@@ -142,7 +142,7 @@ TEE_Result p4_ta_layers_load(p4_ta_session *s, uint32_t types, TEE_Param params[
         return TEE_ERROR_BAD_PARAMETERS;
     TEE_MemMove(&spec, params[0].memref.buffer, sizeof spec);
     uint64_t bytes = p4_ta_layers_bytes(&spec);
-    if (bytes == 0 || spec.normal_floats > (1u << 28))
+    if (bytes == 0 || spec.normal_floats > (1u << 28) || (spec.flags & ~P4_TA_LAYERS_STAY))
         return TEE_ERROR_BAD_PARAMETERS;
     uint64_t count = 0;
     for (uint32_t j = 0; j < spec.nlayers; j++) {
@@ -453,6 +453,16 @@ float *p4_ta_layers_tensor(p4_ta_session *s, uint32_t k, uint32_t *count)
     if (velocity)
         return k % 2 ? L->b_velocity[j] : L->w_velocity[j];
     return k % 2 ? L->b[j] : L->w[j];
+}
+
+float *p4_ta_layers_gradient(p4_ta_session *s, uint32_t k, uint32_t *count)
+{
+    p4_ta_layers *L = s->layers;
+    if (!L || k / 2 >= L->spec.nlayers)
+        return NULL;
+    const p4_ta_dense *d = &L->spec.layer[k / 2];
+    *count = k % 2 ? biases_of(d) : weights_of(d);
+    return k % 2 ? L->b_grad[k / 2] : L->w_grad[k / 2];
 }
 
 const p4_ta_layers_spec *p4_ta_layers_spec_of(const p4_ta_session *s)

@@ -86,6 +86,22 @@ TEE_Result p4_ta_add_noise(p4_ta_session *s, uint32_t types, TEE_Param params[4]
     return TEE_SUCCESS;
 }
 
+TEE_Result p4_ta_release_matrix(p4_ta_session *s, float *rows, uint32_t n, uint32_t classes,
+                                double clip, double sigma)
+{
+    p4_clip_rows(rows, n, classes, clip);
+    /* One Gaussian release of the whole matrix: each row moves by at most
+     * 2 clip, so the L2 sensitivity is 2 clip sqrt(n) and the noise
+     * multiplier relative to it sigma / (2 sqrt(n)).  Charged before any
+     * value leaves. */
+    double epsilon_after;
+    TEE_Result r = p4_ta_ledger_charge(s, 1.0, sigma / (2.0 * p4_fs_sqrt((double)n)), 1,
+                                       &epsilon_after);
+    if (r == TEE_SUCCESS)
+        p4_ta_noise_add(s, rows, (size_t)n * classes, sigma * clip);
+    return r;
+}
+
 TEE_Result p4_ta_release_rows(p4_ta_session *s, uint32_t types, TEE_Param params[4])
 {
     if (types != TEE_PARAM_TYPES(TEE_PARAM_TYPE_MEMREF_INOUT, TEE_PARAM_TYPE_VALUE_INPUT,
@@ -113,15 +129,8 @@ TEE_Result p4_ta_release_rows(p4_ta_session *s, uint32_t types, TEE_Param params
             TEE_Free(rows);
             return TEE_ERROR_BAD_PARAMETERS;
         }
-    p4_clip_rows(rows, n, classes, clip);
-    /* One Gaussian release of the whole matrix: each row moves by at most
-     * 2 clip, so the L2 sensitivity is 2 clip sqrt(n) and the noise
-     * multiplier relative to it sigma / (2 sqrt(n)).  Charged before any
-     * value leaves. */
-    double epsilon_after;
-    r = p4_ta_ledger_charge(s, 1.0, sigma / (2.0 * p4_fs_sqrt((double)n)), 1, &epsilon_after);
+    r = p4_ta_release_matrix(s, rows, n, classes, clip, sigma);
     if (r == TEE_SUCCESS) {
-        p4_ta_noise_add(s, rows, count, sigma * clip);
         TEE_MemMove(params[0].memref.buffer, rows, bytes);
         params[0].memref.size = bytes;
     }

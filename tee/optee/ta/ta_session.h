@@ -47,6 +47,11 @@ void p4_ta_ledger_close(p4_ta_session *s);
 void p4_ta_noise_key(p4_ta_session *s);
 TEE_Result p4_ta_add_noise(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
 TEE_Result p4_ta_release_rows(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
+/* RELEASE_ROWS's mechanism on n x classes finite rows in TA memory: clip
+ * each row to clip, charge one release (q = 1, sigma / (2 sqrt(n))), add
+ * N(0, (sigma clip)^2); the ledger's refusal leaves the rows clipped only. */
+TEE_Result p4_ta_release_matrix(p4_ta_session *s, float *rows, uint32_t n, uint32_t classes,
+                                double clip, double sigma);
 /* values[i] += N(0, stddev^2) from the session's noise (seeded or not). */
 void p4_ta_noise_add(p4_ta_session *s, float *values, size_t n, double stddev);
 TEE_Result p4_ta_seed_noise(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
@@ -83,6 +88,9 @@ float *p4_ta_layers_tensor(p4_ta_session *s, uint32_t k, uint32_t *count);
  * p4_ta_layers_bytes() - P4_TA_RESERVE_BYTES). */
 TEE_Result p4_ta_layers_alloc(p4_ta_session *s, const p4_ta_layers_spec *spec);
 const p4_ta_layers_spec *p4_ta_layers_spec_of(const p4_ta_session *s);
+/* The gathered gradient sum of tensor k (p4_ta_layers_tensor's numbering,
+ * k < 2 nlayers) and its size; NULL past the last. */
+float *p4_ta_layers_gradient(p4_ta_session *s, uint32_t k, uint32_t *count);
 /* ta_store.c: the layers, their momentum and the seeded noise position in
  * TEE_STORAGE_PRIVATE (LAYERS_STORE, LAYERS_RESUME). */
 TEE_Result p4_ta_layers_store(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
@@ -100,6 +108,11 @@ TEE_Result p4_ta_kd_teach(p4_ta_session *s, uint32_t types, TEE_Param params[4])
  * (LAYERS_IMPORT) for a proxy-weights exchange. */
 TEE_Result p4_ta_layers_export(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
 TEE_Result p4_ta_layers_import(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
+
+/* ta_logits.c: logits mode with protected layers (LOGITS_RELEASE,
+ * PUBLIC_STEP). */
+TEE_Result p4_ta_logits_release(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
+TEE_Result p4_ta_public_step(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
 
 /* p4_ta.c */
 int p4_ta_finite(double x);

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -417,9 +418,29 @@ void TEEC_CloseSession(TEEC_Session *session)
     session->imp.context = NULL;
 }
 
+/* P4_TEEC_EMU_COMMAND_LOG=<file>: each invoked command's id appended as a
+ * line (O_APPEND: several processes may share the file), so a test can see
+ * which commands crossed during a run of p4. */
+static void log_command(uint32_t command)
+{
+    const char *path = getenv("P4_TEEC_EMU_COMMAND_LOG");
+    if (!path || !*path)
+        return;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    char line[16];
+    int len = snprintf(line, sizeof line, "0x%x\n", (unsigned)command);
+    if (len > 0 && write(fd, line, (size_t)len) != len) {
+        /* a test reading the log sees the line missing */
+    }
+    close(fd);
+}
+
 TEEC_Result TEEC_InvokeCommand(TEEC_Session *session, uint32_t commandID,
                                TEEC_Operation *operation, uint32_t *returnOrigin)
 {
+    log_command(commandID);
     set_origin(returnOrigin, TEEC_ORIGIN_API);
     if (!session || !session->imp.context)
         return TEEC_ERROR_BAD_PARAMETERS;

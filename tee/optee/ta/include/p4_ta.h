@@ -67,6 +67,23 @@
  *                 initialisation or LAYERS_IMPORT's, moved only by the TA's
  *                 noised and charged LAYERS_STEP updates.
  *   LAYERS_IMPORT p0 MEMREF_IN the same layout: the group's aggregate.
+ * Logits mode with protected layers (ta_logits.c, docs/tee.md "Nodes"):
+ *   LOGITS_RELEASE p0 MEMREF_IN n inputs (n x inputs of the first layer, any
+ *                 n >= 1; run in passes of the spec's capacity), p1 MEMREF_OUT
+ *                 n x classes float32, p2 VALUE_IN clip, p3 VALUE_IN sigma.
+ *                 The proxy's mean-centred log-probabilities on the public
+ *                 inputs, then RELEASE_ROWS's mechanism on them in TA memory:
+ *                 rows clipped to clip, one charge (q = 1, sigma / (2
+ *                 sqrt(n))), N(0, (sigma clip)^2) added.  Only the noised
+ *                 rows cross.
+ *   PUBLIC_STEP   p0 MEMREF_IN p4_ta_public_step_args.  A plain SGD step of
+ *                 the protected layers on the sums LAYERS_CLIP gathered (the
+ *                 host clips at a bound no example reaches, so they are the
+ *                 plain sums): the distillation on public inputs and the
+ *                 group's noised logits, post-processing of released values,
+ *                 so neither noised nor charged.  Only for layers loaded with
+ *                 P4_TA_LAYERS_STAY, which LAYERS_EXPORT refuses: un-noised
+ *                 updates never leave as weights.
  * Persistence (ta_store.c):
  *   LAYERS_STORE  (no parameters) writes the layers, their momentum and, in
  *                 a seeded session, the noise stream's state to secure storage.
@@ -118,6 +135,8 @@ enum {
     P4_TA_CMD_LAYERS_RESUME = 0x25,
     P4_TA_CMD_LAYERS_SNAPSHOT = 0x30,
     P4_TA_CMD_LAYERS_RESTORE = 0x31,
+    P4_TA_CMD_LOGITS_RELEASE = 0x32,
+    P4_TA_CMD_PUBLIC_STEP = 0x33,
     P4_TA_CMD_TEST_PANIC = 0x100,
     P4_TA_CMD_TEST_ALLOC = 0x101
 };
@@ -172,11 +191,16 @@ typedef struct {
     uint32_t reserved;
 } p4_ta_dense;
 
+/* p4_ta_layers_spec.flags: the layers stay in the TA for good (logits
+ * mode): LAYERS_EXPORT refuses, PUBLIC_STEP is allowed.  Part of the spec,
+ * so it is stored with the layers and LAYERS_RESUME keeps it. */
+#define P4_TA_LAYERS_STAY 1u
+
 typedef struct {
     uint32_t nlayers;            /* 1..P4_TA_MAX_LAYERS                       */
     uint32_t capacity;           /* examples per pass (TRAIN, TOP1)           */
     uint32_t normal_floats;      /* the normal world's trainable floats       */
-    uint32_t reserved;
+    uint32_t flags;              /* P4_TA_LAYERS_STAY or 0                    */
     p4_ta_dense layer[P4_TA_MAX_LAYERS]; /* the last one's outputs: classes  */
 } p4_ta_layers_spec;
 
@@ -254,6 +278,11 @@ static inline uint64_t p4_ta_layer_pass_floats(const p4_ta_dense *d)
 /* Or'd into a step's tensor size: a frozen normal-world tensor (no
  * gradient, so no noise; returned as it came), as dp/dpsgd.c skips it. */
 #define P4_TA_TENSOR_FROZEN 0x80000000u
+
+/* PUBLIC_STEP's p0: darknet's SGD on the gathered sums over divisor. */
+typedef struct {
+    double divisor, learning_rate, momentum, decay;
+} p4_ta_public_step_args;
 
 /* KD_TRAIN's header in p1.  alpha in [0, 1], T finite in (0, 1e6]. */
 typedef struct {
