@@ -390,3 +390,8 @@ size_t p4_dpsgd_protected_floats(const p4_dpsgd *dp)
 {
     return dp ? p4_protected_floats(dp->protected_layers) : 0;
 }
+
+size_t p4_dpsgd_protected_offset(const p4_dpsgd *dp)
+{
+    return dp ? p4_protected_offset(dp->protected_layers) : 0;
+}

@@ -32,6 +32,7 @@ struct p4_protected {
     int ntensors;
     size_t outside_floats;
     size_t inside_floats;      /* the protected layers' parameters          */
+    size_t offset;             /* and where they start in the model's layout */
     double *norms_sq;          /* capacity */
     double *above_sq;          /* capacity: the layers above's norms        */
     float *factor;             /* capacity */
@@ -145,6 +146,8 @@ int p4_protected_new(p4_protected **out, p4_model *model, p4_enclave *enclave, p
     p->nlayers = net->n;
     p->above = spec.softmax_outside;
     p->inside_floats = count;
+    for (int i = 0; i < first; i++)
+        p->offset += weights_of(&net->layers[i]) + biases_of(&net->layers[i]);
     p->classes = p4_model_classes(model);
     p->capacity = p4_model_capacity(model);
     for (int i = 0; i < net->n; i++) {
@@ -512,4 +515,9 @@ int p4_protected_teach(p4_protected *p, const float *x, int n, double temperatur
 size_t p4_protected_floats(const p4_protected *p)
 {
     return p ? p->inside_floats : 0;
+}
+
+size_t p4_protected_offset(const p4_protected *p)
+{
+    return p ? p->offset : 0;
 }

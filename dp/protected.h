@@ -48,9 +48,10 @@ int p4_protected_step(p4_protected *p, p4_per_example *pe, p4_sgd *sgd, double s
 int p4_protected_teach(p4_protected *p, const float *x, int n, double temperature, float *probs,
                        p4_error *err);
 
-/* The protected layers' parameters: the tail of p4_model_get_params's
- * layout (they are the model's last parametrised layers). */
+/* The protected layers' parameters: floats offset..offset + floats - 1 of
+ * p4_model_get_params's layout (its tail when pp_end is the softmax). */
 size_t p4_protected_floats(const p4_protected *p);
+size_t p4_protected_offset(const p4_protected *p);
 
 /* Top-1 classes of n examples. */
 int p4_protected_predict(p4_protected *p, const float *x, int n, int *labels, p4_error *err);
