@@ -120,8 +120,10 @@ static void run_session(bytes *b)
                 params[i].value.b = values[2 * i + 1];
             }
         }
-        /* 0..11, then the distillation, exchange and store commands 0x20..0x25 */
-        uint32_t id = command % 18u < 12u ? command % 18u : 0x20u + command % 18u - 12u;
+        /* 0..11, the distillation, exchange and store commands 0x20..0x25,
+         * then a mid range's FORWARD and BACKWARD 0x30..0x31 */
+        uint32_t pick = command % 20u;
+        uint32_t id = pick < 12u ? pick : pick < 18u ? 0x20u + pick - 12u : 0x30u + pick - 18u;
         (void)TA_InvokeCommandEntryPoint(session, id, types, params);
         for (int i = 0; i < 4; i++)
             free(buffers[i]);

@@ -1,6 +1,9 @@
-/* ta_layers.c: the protected layers: the top of the proxy model
- * (connected, convolutional and max-pool layers, then the softmax) held,
- * trained and run inside the TA.
+/* ta_layers.c: the protected layers: a range of the proxy model
+ * (connected, convolutional and max-pool layers, then the softmax or, with
+ * P4_TA_SPEC_SOFTMAX_OUTSIDE, the normal world's layers above) held,
+ * trained and run inside the TA.  A range ending below the softmax takes
+ * LAYERS_FORWARD (its last layer's activations out) and LAYERS_BACKWARD
+ * (the gradient at them in) in place of LAYERS_TRAIN.
  *
  * Their weights arrive once (LAYERS_LOAD, the normal world's seeded
  * initialisation) and never leave.  A DP-SGD step is split with the normal

@@ -21,9 +21,9 @@
  *                 with noise multiplier sigma / (2 sqrt(rows)) at q = 1, adds
  *                 N(0, (sigma clip)^2) to every value and returns the rows.
  *   SPENT         p0 VALUE_OUT epsilon spent, p1 VALUE_OUT target.
- * The protected layers (DarkneTZ-style: the top of the proxy model,
- * connected, convolutional and max-pool layers ending in the softmax, live
- * in the TA; see docs/tee.md):
+ * The protected layers (DarkneTZ-style: a range of the proxy model,
+ * connected, convolutional and max-pool layers ending in the softmax or
+ * below it, live in the TA; see docs/tee.md):
  *   LAYERS_LOAD   p0 MEMREF_IN p4_ta_layers_spec, p1 MEMREF_IN the initial
  *                 weights and biases, layer by layer (float32; none for a
  *                 max-pool), p2 VALUE_OUT
