@@ -7,7 +7,9 @@
  * labels): software, optee with the output layer inside (the last dense
  * layer and the softmax), optee with the last two dense layers inside and,
  * for CNN1, optee from its second convolution (conv, max-pool, both dense
- * layers and the softmax: pp 2..6).
+ * layers and the softmax: pp 2..6); and a mid range that ends below the
+ * softmax (CNN1 pp 2..4, the MLP's pp 1..1: the normal world runs the
+ * layers above and the activations at pp_end cross).
  * For each: milliseconds per step of B examples, the ratio to software, and
  * the bytes that crossed into and out of the TA per step (the harness
  * counts the parameter bytes it copies).  The harness runs the TA in a
@@ -131,13 +133,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_optee: --model cnn1-* or mlp-*\n");
         return 2;
     }
-    run runs[4] = { { "software", -1, -1, 0, 0, 0, 0 },
+    /* The mid range ends below the softmax (DarkneTZ's split): CNN1's conv
+     * 16@3x3, its max-pool and fc64 (pp 2..4); the MLP's middle layer. */
+    run runs[5] = { { "software", -1, -1, 0, 0, 0, 0 },
                     { "optee, output layer", softmax - 1, softmax, 0, 0, 0, 0 },
                     { "optee, last two layers", softmax - 2, softmax, 0, 0, 0, 0 },
+                    { "optee, mid range", softmax == 6 ? 2 : 1, softmax - 2, 0, 0, 0, 0 },
                     { "optee, last conv + pool", softmax - 4, softmax, 0, 0, 0, 0 } };
-    static const char *const keys[4] = { "software", "output_layer", "last_two_layers",
-                                         "last_conv_and_pool" };
-    const int nruns = softmax == 6 ? 4 : 3; /* the MLP has no convolution */
+    static const char *const keys[5] = { "software", "output_layer", "last_two_layers",
+                                         "mid_range", "last_conv_and_pool" };
+    const int nruns = softmax == 6 ? 5 : 4; /* the MLP has no convolution */
     float *x = malloc((size_t)batch * INPUTS * sizeof(float));
     float *y = calloc((size_t)batch * CLASSES, sizeof(float));
     char storage[] = "/tmp/p4-bench-optee-XXXXXX";

@@ -41,6 +41,7 @@ struct p4_client {
     int proxy_layers;
     size_t *proxy_layer;     /* proxy_layers pairs (offset, length) */
     size_t protected_floats; /* the proxy's tail held by the enclave ([tee] pp_start) */
+    size_t protected_offset; /* where they start in its layout (pp_end below the softmax) */
 };
 
 /* probs at temperature T from probs at T = 1: softmax(z/T) = p^(1/T) / sum. */
@@ -172,6 +173,7 @@ int p4_client_new(p4_client **out, const p4_client_spec *spec, p4_error *err)
         return rc;
     }
     c->protected_floats = p4_dpsgd_protected_floats(c->dp);
+    c->protected_offset = p4_dpsgd_protected_offset(c->dp);
     c->classes = p4_model_classes(c->proxy);
     c->inputs = p4_model_input_size(c->proxy);
     /* Privacy amplification by subsampling assumes the batches are secret:
@@ -466,11 +468,13 @@ int p4_client_get_proxy(const p4_client *client, float *out, size_t n)
     }
     /* The protected tail comes from the enclave: a weights release of
      * values only its noised, charged steps moved (ta_kd_exchange.c). */
-    size_t pf = client->protected_floats;
+    size_t pf = client->protected_floats, at = client->protected_offset;
+    if (rc == P4_OK && pf && at + pf > n)
+        rc = P4_EINVAL;
     if (rc == P4_OK && pf && p4_enclave_layers_stay(client->spec.enclave))
-        memset(out + n - pf, 0, pf * sizeof(float)); /* logits mode: they never leave */
+        memset(out + at, 0, pf * sizeof(float)); /* logits mode: they never leave */
     else if (rc == P4_OK && pf)
-        rc = p4_enclave_layers_export(client->spec.enclave, out + n - pf, pf, NULL);
+        rc = p4_enclave_layers_export(client->spec.enclave, out + at, pf, NULL);
     return rc;
 }
 
@@ -498,12 +502,13 @@ int p4_client_set_proxy(p4_client *client, const float *in, size_t n)
 {
     if (!client || !in)
         return P4_EINVAL;
-    size_t pf = client->protected_floats;
-    if (n != client->saved[1].count || pf > n)
+    size_t pf = client->protected_floats, at = client->protected_offset;
+    if (n != client->saved[1].count || pf > n || at + pf > n)
         return P4_EINVAL;
     if (pf) {
-        /* The tail goes into the enclave; the normal world keeps zeroes. */
-        int rc = p4_enclave_layers_import(client->spec.enclave, in + n - pf, pf, NULL);
+        /* The protected part goes into the enclave; the normal world keeps
+         * zeroes there. */
+        int rc = p4_enclave_layers_import(client->spec.enclave, in + at, pf, NULL);
         if (rc == P4_OK) /* a TA that dies later resumes the aggregate */
             rc = p4_enclave_layers_store(client->spec.enclave, NULL);
         if (rc != P4_OK)
@@ -516,8 +521,8 @@ int p4_client_set_proxy(p4_client *client, const float *in, size_t n)
         if (!(dst = malloc(n * sizeof(float))))
             return P4_ENOMEM;
     }
-    memcpy(dst, in, (n - pf) * sizeof(float));
-    memset(dst + n - pf, 0, pf * sizeof(float));
+    memcpy(dst, in, n * sizeof(float));
+    memset(dst + at, 0, pf * sizeof(float));
     int rc = client->parked ? P4_OK : p4_model_set_params(client->proxy, dst, n);
     if (!client->parked)
         free(dst);

@@ -395,3 +395,8 @@ p4_protected *p4_dpsgd_protected(p4_dpsgd *dp)
 {
     return dp ? dp->protected_layers : NULL;
 }
+
+size_t p4_dpsgd_protected_offset(const p4_dpsgd *dp)
+{
+    return dp ? p4_protected_offset(dp->protected_layers) : 0;
+}

@@ -70,12 +70,14 @@ int p4_dpsgd_step_kd(p4_dpsgd *dp, const float *x, int n, double expected_batch,
 int p4_dpsgd_teach(p4_dpsgd *dp, const float *x, int n, double temperature, float *probs,
                    p4_error *err);
 
-/* The protected layers' parameter count (the tail of the model's
- * p4_model_get_params layout), 0 without them. */
+/* The protected layers' parameter count, 0 without them, and where they
+ * start in the model's p4_model_get_params layout (its tail when the
+ * softmax is inside the enclave; before the layers above pp_end if not). */
 size_t p4_dpsgd_protected_floats(const p4_dpsgd *dp);
 /* The protected layers (dp/protected.h) for logits mode, NULL without. */
 struct p4_protected;
 struct p4_protected *p4_dpsgd_protected(p4_dpsgd *dp);
+size_t p4_dpsgd_protected_offset(const p4_dpsgd *dp);
 
 /* One epoch of DP-SGD: round(1/q) Poisson-sampled steps over the split,
  * each recorded in `ledger` (may be NULL only when sigma is reported as

@@ -29,6 +29,7 @@ struct p4_per_example {
     layer_record *record;      /* one per CONNECTED/CONVOLUTIONAL layer */
     int *record_of_layer;      /* net->n entries: index into record or -1 */
     int first_record;          /* records before it are frozen           */
+    int held_first, held_last; /* layers held elsewhere (an enclave), or -1 */
     double *norms_sq;          /* the caller's array during a backward  */
     int batch;                 /* examples in the current pass          */
     p4_step_phases *phases;    /* profiling, or NULL                    */
@@ -155,6 +156,7 @@ int p4_per_example_new(p4_per_example **out, p4_model *model, p4_error *err)
         return p4_error_set(err, P4_ENOMEM, "out of memory");
     pe->model = model;
     pe->net = net;
+    pe->held_first = pe->held_last = -1;
     pe->record = calloc((size_t)net->n, sizeof *pe->record);
     pe->record_of_layer = malloc((size_t)net->n * sizeof(int));
     if (pe->record == NULL || pe->record_of_layer == NULL)
@@ -218,11 +220,31 @@ int p4_per_example_trainable(const p4_per_example *pe, int layer_index)
     return r >= pe->first_record;
 }
 
+int p4_per_example_hold(p4_per_example *pe, int first, int last)
+{
+    int none = first == -1 && last == -1;
+    if (pe == NULL || (!none && (first < 0 || last < first || last >= pe->net->n)))
+        return P4_EINVAL;
+    pe->held_first = first;
+    pe->held_last = last;
+    return P4_OK;
+}
+
 int p4_per_example_backward(p4_per_example *pe, double *norms_sq, int n)
 {
-    if (pe == NULL || norms_sq == NULL || n != pe->net->batch || n < 1)
+    return p4_per_example_backward_from(pe, norms_sq, n, 0);
+}
+
+int p4_per_example_backward_from(p4_per_example *pe, double *norms_sq, int n, int lowest)
+{
+    if (pe == NULL || norms_sq == NULL || n != pe->net->batch || n < 1 || lowest < 0 ||
+        lowest >= pe->net->n)
         return P4_EINVAL;
     network *net = pe->net;
+    /* darknet's backward_network stops at a layer marked stopbackward. */
+    int stop_saved = lowest > 0 ? net->layers[lowest - 1].stopbackward : 0;
+    if (lowest > 0)
+        net->layers[lowest - 1].stopbackward = 1;
     double start = p4_phase_start(pe->phases);
     memset(norms_sq, 0, (size_t)n * sizeof(double));
     pe->norms_sq = norms_sq;
@@ -249,6 +271,8 @@ int p4_per_example_backward(p4_per_example *pe, double *norms_sq, int n)
     active_pass = NULL;
     for (int i = 0; i < net->n && i < P4_CFG_MAX_LAYERS; i++)
         net->layers[i].backward = saved[i];
+    if (lowest > 0)
+        net->layers[lowest - 1].stopbackward = stop_saved;
     pe->norms_sq = NULL;
     if (pe->phases != NULL) {
         pe->phases->seconds[P4_PHASE_NORMS] += pe->norm_seconds;
@@ -271,6 +295,8 @@ int p4_per_example_accumulate(p4_per_example *pe, const float *factor, int n)
     for (int r = pe->first_record; r < pe->nlayers; r++) {
         if (pe->record[r].index >= net->n)
             break; /* above the network's active top: held elsewhere (dp/protected.c) */
+        if (pe->record[r].index >= pe->held_first && pe->record[r].index <= pe->held_last)
+            continue; /* in the enclave (dp/protected.c): its gradients are there */
         layer *l = &net->layers[pe->record[r].index];
         if (l->type == CONNECTED) {
             for (int b = 0; b < n; b++) {

@@ -36,6 +36,15 @@ void p4_per_example_destroy(p4_per_example **pe);
  * norms_sq[i] receives ||g_i||^2 over all trainable parameters. */
 int p4_per_example_backward(p4_per_example *pe, double *norms_sq, int n);
 
+/* The same for the layers lowest..top only (the normal world's layers
+ * above an enclave's range, dp/protected.c): the backward stops before
+ * layer lowest - 1, whose delta receives the gradient at lowest's input. */
+int p4_per_example_backward_from(p4_per_example *pe, double *norms_sq, int n, int lowest);
+
+/* Layers first..last are held elsewhere (an enclave's protected range):
+ * p4_per_example_accumulate leaves them out.  -1, -1: none (the default). */
+int p4_per_example_hold(p4_per_example *pe, int first, int last);
+
 /* Adds sum_i factor[i] * g_i to the model's accumulated updates.  Call once
  * per backward (it scales the stored deltas in place). */
 int p4_per_example_accumulate(p4_per_example *pe, const float *factor, int n);

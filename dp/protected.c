@@ -1,6 +1,9 @@
 /* protected.c: DP-SGD with protected layers in the enclave; see protected.h. */
 #include "dp/protected.h"
+#include "distill/kd_loss.h"
 #include "model/fs_activation.h"
+#include "model/fs_softmax.h"
+#include "model/loss.h"
 
 #include <darknet.h>
 #include <math.h>
@@ -18,13 +21,20 @@ struct p4_protected {
     p4_model *model;
     p4_enclave *enclave;
     int first;                 /* pp_start: the enclave's first layer       */
+    int last;                  /* pp_end: its last (darknet's count)         */
+    int nlayers;               /* the whole network's                       */
+    int above;                 /* 1: pp_end is below the softmax, whose
+                                  layers the normal world runs above it     */
+    int above_tensors;         /* the last tensors: those layers'           */
     int classes, capacity;
     outside_tensor tensor[P4_ENCLAVE_MAX_TENSORS];
     size_t tensor_count[P4_ENCLAVE_MAX_TENSORS];
     int ntensors;
     size_t outside_floats;
     size_t inside_floats;      /* the protected layers' parameters          */
+    size_t offset;             /* and where they start in the model's layout */
     double *norms_sq;          /* capacity */
+    double *above_sq;          /* capacity: the layers above's norms        */
     float *factor;             /* capacity */
     float *sums;               /* outside_floats */
 };
@@ -53,24 +63,30 @@ static size_t biases_of(const layer *l)
     return l->type == CONNECTED ? (size_t)l->outputs : l->type == CONVOLUTIONAL ? (size_t)l->n : 0;
 }
 
-/* The enclave's range as connected, convolutional and max-pool layers
- * ending in the softmax, or an error saying which layer cannot go in. */
+/* The enclave's range as connected, convolutional and max-pool layers,
+ * ending in the softmax or (DarkneTZ's mid range) below it, or an error
+ * saying which layer cannot go in. */
 static int describe(network *net, int first, int last, int capacity, p4_enclave_layers *spec,
                     size_t *count, p4_error *err)
 {
-    if (last != net->n - 1 || net->layers[last].type != SOFTMAX)
-        return p4_error_set(err, P4_EUNSUPPORTED, "[tee] pp_end = %d: the protected layers must "
-                            "end with the model's softmax, its last layer (%d)", last,
-                            net->n - 1);
-    if (last - first > P4_ENCLAVE_MAX_LAYERS)
+    if (net->layers[net->n - 1].type != SOFTMAX)
+        return p4_error_set(err, P4_EUNSUPPORTED, "protected layers: the model's last layer "
+                            "(%d) must be its softmax", net->n - 1);
+    if (first < 0 || first > last)
+        return p4_error_set(err, P4_EINVAL, "[tee] pp_start = %d, pp_end = %d: a range "
+                            "0 <= pp_start <= pp_end is needed", first, last);
+    /* The softmax itself goes in only as the end of the range. */
+    int end = last == net->n - 1 ? last : last + 1;
+    if (end - first > P4_ENCLAVE_MAX_LAYERS)
         return p4_error_set(err, P4_EUNSUPPORTED, "[tee] pp_start = %d: at most %d layers "
-                            "before the softmax in the TA", first, P4_ENCLAVE_MAX_LAYERS);
-    if (first >= last)
+                            "(besides the softmax) in the TA", first, P4_ENCLAVE_MAX_LAYERS);
+    if (first >= end)
         return p4_error_set(err, P4_EUNSUPPORTED, "[tee] pp_start = %d: the TA needs at least "
                             "one layer before the softmax", first);
     memset(spec, 0, sizeof *spec);
+    spec->softmax_outside = end == last + 1;
     *count = 0;
-    for (int i = first; i < last; i++) {
+    for (int i = first; i < end; i++) {
         layer *l = &net->layers[i];
         if (l->type != CONNECTED && l->type != CONVOLUTIONAL && l->type != MAXPOOL)
             return p4_error_set(err, P4_EUNSUPPORTED, "[tee] pp_start = %d: layer %d is a %s "
@@ -126,10 +142,17 @@ int p4_protected_new(p4_protected **out, p4_model *model, p4_enclave *enclave, p
     p->model = model;
     p->enclave = enclave;
     p->first = first;
+    p->last = last;
+    p->nlayers = net->n;
+    p->above = spec.softmax_outside;
     p->inside_floats = count;
+    for (int i = 0; i < first; i++)
+        p->offset += weights_of(&net->layers[i]) + biases_of(&net->layers[i]);
     p->classes = p4_model_classes(model);
     p->capacity = p4_model_capacity(model);
-    for (int i = 0; i < first; i++) {
+    for (int i = 0; i < net->n; i++) {
+        if (i >= first && i <= last)
+            continue; /* the enclave's */
         layer *l = &net->layers[i];
         size_t nw;
         if (l->type == CONNECTED)
@@ -143,6 +166,8 @@ int p4_protected_new(p4_protected **out, p4_model *model, p4_enclave *enclave, p
             return p4_error_set(err, P4_EUNSUPPORTED, "more than %d normal-world tensors",
                                 P4_ENCLAVE_MAX_TENSORS);
         }
+        if (i > last)
+            p->above_tensors += 2;
         p->tensor[p->ntensors++] = (outside_tensor){ l->weight_updates, nw, i };
         p->tensor[p->ntensors++] = (outside_tensor){ l->bias_updates, (size_t)l->n, i };
         if (l->type == CONNECTED)
@@ -154,10 +179,12 @@ int p4_protected_new(p4_protected **out, p4_model *model, p4_enclave *enclave, p
     }
     spec.outside_floats = p->outside_floats;
     p->norms_sq = calloc((size_t)p->capacity, sizeof(double));
+    p->above_sq = calloc((size_t)p->capacity, sizeof(double));
     p->factor = calloc((size_t)p->capacity, sizeof(float));
     p->sums = calloc(p->outside_floats ? p->outside_floats : 1, sizeof(float));
     float *params = malloc(count * sizeof(float));
-    if (p->norms_sq == NULL || p->factor == NULL || p->sums == NULL || params == NULL) {
+    if (p->norms_sq == NULL || p->above_sq == NULL || p->factor == NULL || p->sums == NULL ||
+        params == NULL) {
         free(params);
         p4_protected_destroy(&p);
         return p4_error_set(err, P4_ENOMEM, "out of memory");
@@ -165,7 +192,7 @@ int p4_protected_new(p4_protected **out, p4_model *model, p4_enclave *enclave, p
     /* The configuration-time check first: nothing moves if it fails. */
     rc = p4_enclave_layers_check(enclave, &spec, err);
     float *dst = params;
-    for (int i = first; rc == P4_OK && i < last; i++) {
+    for (int i = first; rc == P4_OK && i <= last; i++) {
         layer *l = &net->layers[i];
         if (weights_of(l) + biases_of(l) == 0)
             continue;
@@ -189,7 +216,7 @@ int p4_protected_new(p4_protected **out, p4_model *model, p4_enclave *enclave, p
         return rc;
     }
     /* From here the enclave's copy is the only one. */
-    for (int i = first; i < last; i++) {
+    for (int i = first; i <= last; i++) {
         layer *l = &net->layers[i];
         if (weights_of(l) + biases_of(l) == 0)
             continue;
@@ -205,6 +232,7 @@ void p4_protected_destroy(p4_protected **p)
     if (p == NULL || *p == NULL)
         return;
     free((*p)->norms_sq);
+    free((*p)->above_sq);
     free((*p)->factor);
     free((*p)->sums);
     free(*p);
@@ -244,10 +272,104 @@ static void restore(cut c)
     c.net->n = c.n;
 }
 
+/* darknet's forward over the normal world's layers above the enclave's
+ * (pp_end below the softmax), from the enclave's outputs, which the caller
+ * put in layer pp_end's output buffer.  Returns the softmax's layer. */
+static layer *forward_above(p4_protected *p, int m, int train)
+{
+    network *net = p4_model_network(p->model);
+    network view = *net;
+    view.input = net->layers[p->last].output;
+    view.truth = NULL;
+    view.train = train;
+    for (int i = p->last + 1; i < p->nlayers; i++) {
+        layer *l = &net->layers[i];
+        l->batch = m; /* set_batch_network saw only the network cut below */
+        view.index = i;
+        if (l->delta)
+            memset(l->delta, 0, (size_t)l->outputs * m * sizeof(float));
+        l->forward(*l, view);
+        view.input = l->output;
+    }
+    return &net->layers[p->nlayers - 1];
+}
+
+/* Normal world below, enclave, normal world above (pp_end below the
+ * softmax): inference's forward, the softmax's layer out. */
+static int forward_through(p4_protected *p, const float *x, int m, layer **softmax,
+                           p4_error *err)
+{
+    network *net = p4_model_network(p->model);
+    const float *in = forward_below(p, x, m, 0);
+    if (in == NULL)
+        return p4_error_set(err, P4_EINVAL, "protected layers: cannot load inputs");
+    int rc = p4_enclave_layers_forward(p->enclave, in, m, 0, net->layers[p->last].output, err);
+    if (rc == P4_OK)
+        *softmax = forward_above(p, m, 0);
+    return rc;
+}
+
+static const float *net_logits(p4_protected *p)
+{
+    return p4_model_network(p->model)->layers[p->nlayers - 2].output;
+}
+
+/* One pass with pp_end below the softmax: the loss and the layers above's
+ * backward in the normal world, the enclave's backward from the delta at
+ * its outputs, the layers below's; the clip factors come from the norms
+ * of all three, and the normal world's clipped sums cover below and above. */
+static int mid_pass(p4_protected *p, p4_per_example *pe, double clip, const float *x,
+                    const float *targets, const p4_protected_kd *kd, int first_row, int m,
+                    double *loss, p4_error *err)
+{
+    network *net = p4_model_network(p->model);
+    const float *in = forward_below(p, x, m, 1);
+    if (in == NULL)
+        return p4_error_set(err, P4_EINVAL, "protected step: cannot load a batch");
+    layer *top = &net->layers[p->last];
+    int rc = p4_enclave_layers_forward(p->enclave, in, m, 1, top->output, err);
+    if (rc != P4_OK)
+        return rc;
+    layer *softmax = forward_above(p, m, 1);
+    const float *logits = net->layers[p->nlayers - 2].output;
+    *loss = kd ? p4_kd_loss(logits, kd->teacher + (size_t)first_row * p->classes, targets, m,
+                            p->classes, kd->alpha, kd->temperature, softmax->delta)
+               : p4_loss_cross_entropy(softmax->output, targets, m, p->classes, softmax->delta);
+    if (!isfinite(*loss))
+        return p4_error_set(err, P4_EINVAL, "DP-SGD: the loss is %g (diverged); no update is "
+                            "released", *loss);
+    memset(top->delta, 0, (size_t)top->outputs * m * sizeof(float));
+    net->n = p->nlayers;
+    rc = p4_per_example_backward_from(pe, p->above_sq, m, p->last + 1);
+    net->n = p->first;
+    if (rc != P4_OK)
+        return p4_error_set(err, rc, "DP-SGD: per-example backward (above the TA) failed");
+    float *in_delta = p->first > 0 ? net->layers[p->first - 1].delta : NULL;
+    if ((rc = p4_enclave_layers_backward(p->enclave, top->delta, m, in_delta, err)) != P4_OK)
+        return rc;
+    if (p->first > 0) {
+        if ((rc = p4_per_example_backward(pe, p->norms_sq, m)) != P4_OK)
+            return p4_error_set(err, rc, "DP-SGD: per-example backward failed");
+    } else {
+        memset(p->norms_sq, 0, (size_t)m * sizeof(double));
+    }
+    /* The normal world's share of each example's norm: below and above. */
+    for (int i = 0; i < m; i++)
+        p->norms_sq[i] += p->above_sq[i];
+    if ((rc = p4_enclave_layers_clip(p->enclave, p->norms_sq, m, clip, p->factor, err)) != P4_OK)
+        return rc;
+    net->n = p->nlayers; /* the enclave's layers are held: skipped */
+    rc = p4_per_example_accumulate(pe, p->factor, m);
+    net->n = p->first;
+    return rc == P4_OK ? P4_OK : p4_error_set(err, rc, "DP-SGD: accumulation failed");
+}
+
 static int one_pass(p4_protected *p, p4_per_example *pe, double clip, const float *x,
                     const float *targets, const p4_protected_kd *kd, int first_row, int m,
                     double *loss, p4_error *err)
 {
+    if (p->above)
+        return mid_pass(p, pe, clip, x, targets, kd, first_row, m, loss, err);
     network *net = p4_model_network(p->model);
     const float *in = forward_below(p, x, m, 1);
     if (in == NULL)
@@ -285,13 +407,17 @@ int p4_protected_step(p4_protected *p, p4_per_example *pe, p4_sgd *sgd, double s
         n < 0 || !(expected_batch > 0))
         return p4_error_set(err, P4_EINVAL, "protected step: bad arguments");
     p4_enclave_step st = { .sample_rate = sample_rate, .noise_multiplier = noise_multiplier,
-                           .clip_norm = clip_norm, .divisor = expected_batch };
+                           .clip_norm = clip_norm, .divisor = expected_batch,
+                           .above_tensors = p->above_tensors };
     int rc = p4_sgd_settings(sgd, &st.learning_rate, &st.momentum, &st.weight_decay);
     if (rc != P4_OK)
         return p4_error_set(err, rc, "protected step: no optimiser settings");
     size_t inputs = (size_t)p4_model_input_size(p->model);
     double total = 0;
     p4_sgd_zero_grad(sgd);
+    if ((rc = p4_per_example_hold(pe, p->first, p->last)) != P4_OK)
+        return p4_error_set(err, rc, "protected step: layers %d..%d are not the model's",
+                            p->first, p->last);
     cut c = cut_network(p);
     for (int first = 0; rc == P4_OK && first < n; first += p->capacity) {
         int m = n - first < p->capacity ? n - first : p->capacity;
@@ -300,6 +426,7 @@ int p4_protected_step(p4_protected *p, p4_per_example *pe, p4_sgd *sgd, double s
                       targets + (size_t)first * p->classes, kd, first, m, &loss, err);
         total += loss;
     }
+    restore(c); /* the whole network: the layers above pp_end are trainable too */
     size_t at = 0;
     for (int t = 0; rc == P4_OK && t < p->ntensors; t++) {
         /* A frozen layer (a head-only warm-up) has no update and gets no
@@ -309,7 +436,6 @@ int p4_protected_step(p4_protected *p, p4_per_example *pe, p4_sgd *sgd, double s
         memcpy(p->sums + at, p->tensor[t].update, p->tensor[t].count * sizeof(float));
         at += p->tensor[t].count;
     }
-    restore(c);
     if (rc != P4_OK)
         return rc;
     rc = p4_enclave_layers_step(p->enclave, &st, p->sums, p->tensor_count, p->ntensors, err);
@@ -339,6 +465,17 @@ int p4_protected_predict(p4_protected *p, const float *x, int n, int *labels, p4
     cut c = cut_network(p);
     for (int first = 0; rc == P4_OK && first < n; first += p->capacity) {
         int m = n - first < p->capacity ? n - first : p->capacity;
+        if (p->above) {
+            /* The softmax is the normal world's: so is the top-1, and the
+             * logits it comes from are in the normal world too. */
+            layer *softmax = NULL;
+            if ((rc = forward_through(p, x + (size_t)first * inputs, m, &softmax, err)) != P4_OK)
+                break;
+            for (int i = 0; i < m; i++)
+                labels[first + i] = p4_argmax(softmax->output + (size_t)i * p->classes,
+                                              p->classes);
+            continue;
+        }
         const float *in = forward_below(p, x + (size_t)first * inputs, m, 0);
         rc = in == NULL ? p4_error_set(err, P4_EINVAL, "protected predict: cannot load inputs")
                         : p4_enclave_layers_top1(p->enclave, in, m, labels + first, err);
@@ -357,6 +494,15 @@ int p4_protected_teach(p4_protected *p, const float *x, int n, double temperatur
     cut c = cut_network(p);
     for (int first = 0; rc == P4_OK && first < n; first += p->capacity) {
         int m = n - first < p->capacity ? n - first : p->capacity;
+        if (p->above) {
+            layer *softmax = NULL;
+            rc = forward_through(p, x + (size_t)first * inputs, m, &softmax, err);
+            if (rc == P4_OK && p4_softmax_temperature(net_logits(p), m, p->classes, temperature,
+                                                      probs + (size_t)first * p->classes) != P4_OK)
+                rc = p4_error_set(err, P4_EINVAL, "protected teacher: bad temperature %g",
+                                  temperature);
+            continue;
+        }
         const float *in = forward_below(p, x + (size_t)first * inputs, m, 0);
         rc = in == NULL ? p4_error_set(err, P4_EINVAL, "protected teacher: cannot load inputs")
                         : p4_enclave_layers_teach(p->enclave, in, m, temperature,
@@ -386,6 +532,10 @@ int p4_protected_release_logits(p4_protected *p, const float *x, int n, double c
 {
     if (p == NULL || x == NULL || rows == NULL || n < 1 || !(clip > 0) || !(sigma > 0))
         return p4_error_set(err, P4_EINVAL, "protected logits release: bad arguments");
+    if (p->above)
+        return p4_error_set(err, P4_EUNSUPPORTED, "[p4] share = logits with protected layers "
+                            "needs the softmax inside the TA ([tee] pp_end at the model's last "
+                            "layer): the TA computes the released log-probabilities");
     size_t inputs = (size_t)p4_model_input_size(p->model), width = enclave_inputs(p);
     float *below = malloc((size_t)n * width * sizeof(float));
     if (below == NULL)
@@ -466,4 +616,9 @@ int p4_protected_distill_public(p4_protected *p, p4_sgd *sgd, const float *x, in
     }
     free(zeros);
     return rc;
+}
+
+size_t p4_protected_offset(const p4_protected *p)
+{
+    return p ? p->offset : 0;
 }

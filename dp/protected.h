@@ -21,9 +21,12 @@
 
 typedef struct p4_protected p4_protected;
 
-/* Checks that the enclave's range is dense layers ending in the model's
- * softmax and that they fit the enclave's memory (P4_ENOMEM naming bytes
- * needed and available), then moves their weights into the enclave. */
+/* Checks that the enclave's range is connected, convolutional and max-pool
+ * layers ending in the model's softmax or below it (DarkneTZ's mid range:
+ * the normal world runs the layers above pp_end, pp_end's activations
+ * leave the enclave, and inference's top-1 is the normal world's), and that
+ * they fit the enclave's memory (P4_ENOMEM naming bytes needed and
+ * available), then moves their weights into the enclave. */
 int p4_protected_new(p4_protected **out, p4_model *model, p4_enclave *enclave, p4_error *err);
 void p4_protected_destroy(p4_protected **p);
 
@@ -48,11 +51,13 @@ int p4_protected_step(p4_protected *p, p4_per_example *pe, p4_sgd *sgd, double s
 int p4_protected_teach(p4_protected *p, const float *x, int n, double temperature, float *probs,
                        p4_error *err);
 
-/* The protected layers' parameters: the tail of p4_model_get_params's
- * layout (they are the model's last parametrised layers). */
+/* The protected layers' parameters: floats offset..offset + floats - 1 of
+ * p4_model_get_params's layout (its tail when pp_end is the softmax). */
 size_t p4_protected_floats(const p4_protected *p);
+size_t p4_protected_offset(const p4_protected *p);
 
-/* Top-1 classes of n examples. */
+/* Top-1 classes of n examples (from the enclave with the softmax inside,
+ * else from the normal world's softmax above pp_end). */
 int p4_protected_predict(p4_protected *p, const float *x, int n, int *labels, p4_error *err);
 
 /* Logits mode ([p4] share = logits, the enclave's layers loaded to stay):

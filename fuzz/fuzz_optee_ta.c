@@ -141,8 +141,9 @@ static void run_session(bytes *b)
             }
         }
         /* 0..11, then the distillation, exchange and store commands 0x20..0x25,
-         * then 0x30.. (round checkpoint, logits mode) */
-        uint32_t pick = command % 22u;
+         * then 0x30..0x35 (round checkpoint, logits mode, a mid range's
+         * FORWARD and BACKWARD) */
+        uint32_t pick = command % 24u;
         uint32_t id = pick < 12u ? pick : pick < 18u ? 0x20u + pick - 12u : 0x30u + pick - 18u;
         if (command >= 0xf0) /* the round checkpoint's LAYERS_SNAPSHOT, LAYERS_RESTORE */
             id = command & 1 ? P4_TA_CMD_LAYERS_RESTORE : P4_TA_CMD_LAYERS_SNAPSHOT;

@@ -95,7 +95,9 @@ int p4_enclave_protected_range(const p4_enclave *enclave, int *first, int *last)
 enum { P4_ENCLAVE_CONNECTED = 0, P4_ENCLAVE_CONVOLUTIONAL = 1, P4_ENCLAVE_MAXPOOL = 2 };
 
 /* Connected, convolutional and max-pool layers ending in a softmax (the
- * last one's outputs are the classes).  Convolutional and max-pool layers
+ * last one's outputs are the classes), or, softmax_outside, ending below
+ * it (the normal world runs the layers above: layers_forward and
+ * layers_backward instead of layers_train and layers_top1).  Convolutional and max-pool layers
  * also give their input's c x h x w and their window (darknet's fields:
  * size, stride, pad; a max-pool's pad is darknet's total `padding`). */
 typedef struct p4_enclave_layers {
@@ -106,6 +108,7 @@ typedef struct p4_enclave_layers {
     } layer[P4_ENCLAVE_MAX_LAYERS];
     int capacity;              /* examples per pass                          */
     size_t outside_floats;     /* the normal world's trainable floats        */
+    int softmax_outside;       /* 1: the range ends below the model's softmax */
 } p4_enclave_layers;
 
 /* Refuses (P4_ENOMEM) layers whose weights, gradients, momentum and one
@@ -132,6 +135,8 @@ typedef struct p4_enclave_step {
     double sample_rate, noise_multiplier, clip_norm;
     double divisor;            /* the expected batch size                    */
     double learning_rate, momentum, weight_decay;
+    int above_tensors;         /* the last tensors: layers above the enclave's
+                                  (noised after its own, bottom-up order)     */
 } p4_enclave_step;
 
 /* The DP step: charges the ledger, noises the normal world's clipped sums
@@ -141,7 +146,17 @@ typedef struct p4_enclave_step {
 int p4_enclave_layers_step(p4_enclave *enclave, const p4_enclave_step *step,
                            float *outside_sums, const size_t *tensor_sizes, int ntensors,
                            p4_error *err);
-/* Inference: only each input's top-1 class leaves. */
+/* A range ending below the softmax (softmax_outside): m inputs through the
+ * enclave's layers; their last layer's outputs come out (they leave: the
+ * normal world runs the layers above).  train = 1 keeps the pass for
+ * layers_backward: the gradient at those outputs (darknet's sign) in, the
+ * gradient at the inputs out (in_delta NULL: not wanted); the per-example
+ * gradients stay inside for layers_clip. */
+int p4_enclave_layers_forward(p4_enclave *enclave, const float *inputs, int m, int train,
+                              float *outputs, p4_error *err);
+int p4_enclave_layers_backward(p4_enclave *enclave, const float *out_delta, int m,
+                               float *in_delta, p4_error *err);
+/* Inference: only each input's top-1 class leaves (softmax inside). */
 int p4_enclave_layers_top1(p4_enclave *enclave, const float *inputs, int n, int *labels,
                            p4_error *err);
 

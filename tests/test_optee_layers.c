@@ -10,7 +10,13 @@
  *     naming the bytes needed and available;
  *   - the memory check counts convolutions' per-example gradients and
  *     max-pools' winners (a hand count of CNN1 pp 2..6);
- *   - a range that does not end with the softmax is refused;
+ *   - ranges that end below the softmax (DarkneTZ's mid ranges: CNN1 pp
+ *     2..4, 0..2 and 4..5, the MLP's middle layer) give the software
+ *     backend's per-step losses too: the normal world runs the layers
+ *     above, the clip uses the norm over all three parts;
+ *   - with the softmax outside, inference sends pp_end's activations out
+ *     and the TA refuses the top-1 command; the memory check counts no
+ *     probabilities or targets for such a range;
  *   - a TA panic is an error, the session is reopened, the ledger keeps its
  *     spend and the lost layers are reported until loaded again. */
 #include "support/test_support.h"
@@ -155,6 +161,23 @@ static void protected_weights_leave_the_normal_world(void **state)
     trainer_close(&t);
 }
 
+/* Classes of n examples through the trainer; the bytes that crossed
+ * into and out of the enclave meanwhile. */
+static void predict_traffic(trainer *t, const float *x, int n, int *labels, uint64_t *in,
+                            uint64_t *out)
+{
+    p4_error err;
+    uint64_t in0, out0, in1, out1;
+    p4_enclave_traffic(t->enclave, &in0, &out0);
+    if (p4_dpsgd_predict(t->dp, x, n, labels, &err) != P4_OK)
+        fail_msg("predict: %s", err.message);
+    p4_enclave_traffic(t->enclave, &in1, &out1);
+    *in = in1 - in0;
+    *out = out1 - out0;
+    for (int i = 0; i < n; i++)
+        assert_true(labels[i] >= 0 && labels[i] < CLASSES);
+}
+
 static void top1_only_crosses(void **state)
 {
     trainer t;
@@ -167,15 +190,11 @@ static void top1_only_crosses(void **state)
     assert_non_null(x);
     make_batch(7, N, x, y);
     uint64_t in0, out0, in1, out1;
-    p4_enclave_traffic(t.enclave, &in0, &out0);
     int labels[N];
-    assert_int_equal(p4_dpsgd_predict(t.dp, x, N, labels, &err), P4_OK);
-    p4_enclave_traffic(t.enclave, &in1, &out1);
+    predict_traffic(&t, x, N, labels, &in0, &out0);
     /* In: the 64 activations of fc64 per example; out: one int32 each. */
-    assert_int_equal(in1 - in0, (uint64_t)N * 64 * sizeof(float));
-    assert_int_equal(out1 - out0, (uint64_t)N * sizeof(int32_t));
-    for (int i = 0; i < N; i++)
-        assert_true(labels[i] >= 0 && labels[i] < CLASSES);
+    assert_int_equal(in0, (uint64_t)N * 64 * sizeof(float));
+    assert_int_equal(out0, (uint64_t)N * sizeof(int32_t));
     /* A training step, for contrast, sends the gradient at the TA's inputs
      * back (and the clip factors, the loss, the noised normal-world sums). */
     p4_enclave_traffic(t.enclave, &in0, &out0);
@@ -292,12 +311,95 @@ static void conv_range_too_big_is_refused(void **state)
     assert_int_equal(p4_optee_layers_check(&spec, 10, &err), P4_EINVAL);
 }
 
-static void range_not_ending_in_softmax_is_refused(void **state)
+/* Mid ranges: the normal world below and above the TA. */
+static void cnn1_mid_conv_range_matches_software(void **state)
+{
+    same_losses(*state, cnn1, 2, 4); /* conv, max-pool, fc64 inside */
+}
+
+static void cnn1_bottom_range_matches_software(void **state)
+{
+    same_losses(*state, cnn1, 0, 2); /* conv, max-pool, conv: nothing below */
+}
+
+static void cnn1_logits_range_matches_software(void **state)
+{
+    same_losses(*state, cnn1, 4, 5); /* the logits leave; only the softmax above */
+}
+
+static void mlp_middle_layer_matches_software(void **state)
+{
+    same_losses(*state, mlp, 1, 1);
+}
+
+/* With the softmax outside, what leaves an inference is pp_end's
+ * activations (DarkneTZ's design), and the TA refuses the top-1 command
+ * (it has no softmax to take it from). */
+static void mid_range_inference_sends_activations(void **state)
 {
     trainer t;
     p4_error err;
-    assert_int_equal(trainer_open(&t, *state, cnn1, 1, 4, 5, 10, &err), P4_EUNSUPPORTED);
-    assert_non_null(strstr(err.message, "must end with the model's softmax"));
+    if (trainer_open(&t, *state, cnn1, 1, 2, 4, 10, &err) != P4_OK)
+        fail_msg("open: %s", err.message);
+    enum { N = 21 };
+    float *x = malloc((size_t)N * INPUTS * sizeof(float));
+    float y[N * CLASSES];
+    assert_non_null(x);
+    make_batch(3, N, x, y);
+    uint64_t in, out;
+    int labels[N];
+    predict_traffic(&t, x, N, labels, &in, &out);
+    /* In: max-pool 1's 6x14x14 outputs (and the 8-byte inference flag);
+     * out: fc64's 64 activations. */
+    assert_int_equal(in, (uint64_t)N * 6 * 14 * 14 * sizeof(float) + 8);
+    assert_int_equal(out, (uint64_t)N * 64 * sizeof(float));
+    float act[6 * 14 * 14] = { 0 };
+    assert_int_not_equal(p4_enclave_layers_top1(t.enclave, act, 1, labels, &err), P4_OK);
+    print_message("softmax outside, top-1 refused: %s\n", err.message);
+    free(x);
+    trainer_close(&t);
+}
+
+/* The memory count of a mid range: CNN1 pp 2..4 at passes of 64, by hand;
+ * no probabilities or targets (the softmax is outside). */
+static void mid_range_memory_is_counted(void **state)
+{
+    p4_ta_layers_spec spec = { .nlayers = 3, .capacity = 64, .normal_floats = 60 + 650,
+                               .flags = P4_TA_SPEC_SOFTMAX_OUTSIDE };
+    spec.layer[0] = (p4_ta_dense){ .inputs = 6 * 14 * 14, .outputs = 16 * 14 * 14,
+                                   .activation = P4_ACT_RELU, .kind = P4_TA_CONVOLUTIONAL,
+                                   .c = 6, .h = 14, .w = 14, .filters = 16, .size = 3,
+                                   .stride = 1, .pad = 1 };
+    spec.layer[1] = (p4_ta_dense){ .inputs = 16 * 14 * 14, .outputs = 16 * 7 * 7,
+                                   .kind = P4_TA_MAXPOOL, .c = 16, .h = 14, .w = 14,
+                                   .size = 2, .stride = 2, .pad = 1 };
+    spec.layer[2] = (p4_ta_dense){ .inputs = 784, .outputs = 64, .activation = P4_ACT_RELU };
+    uint64_t params = (16 * 54 + 16) + (784 * 64 + 64);
+    uint64_t m = 64, act = 2 * m * (3136 + 784 + 64) + m * (16 * 54 + 16) + m * 784;
+    uint64_t want = (3 * params + act + 2 * m * 1176 + m + 710) * 4 + m * 8 +
+                    P4_TA_RESERVE_BYTES;
+    assert_int_equal(p4_ta_layers_bytes(&spec), want);
+    p4_error err;
+    assert_int_equal(p4_optee_layers_check(&spec, 1, &err), P4_ENOMEM);
+    /* An unknown flag is malformed. */
+    spec.flags = 2;
+    assert_int_equal(p4_ta_layers_bytes(&spec), 0);
+    /* Through the trainer: a mid range that does not fit is refused. */
+    trainer t;
+    assert_int_equal(trainer_open(&t, *state, cnn1, 1, 0, 4, 2, &err), P4_ENOMEM);
+    assert_non_null(strstr(err.message, "but the TA has 2097152 bytes"));
+    trainer_close(&t);
+}
+
+static void bad_ranges_are_refused(void **state)
+{
+    trainer t;
+    p4_error err;
+    assert_int_equal(trainer_open(&t, *state, cnn1, 1, 4, 3, 10, &err), P4_EINVAL);
+    assert_non_null(strstr(err.message, "pp_start <= pp_end"));
+    trainer_close(&t);
+    /* The softmax alone is no range. */
+    assert_int_equal(trainer_open(&t, *state, cnn1, 1, 6, 6, 10, &err), P4_EUNSUPPORTED);
     trainer_close(&t);
     /* The software backend has no layers to hold. */
     assert_int_equal(p4_enclave_open_software(&t.enclave, 1, 1, &err), P4_OK);
@@ -388,7 +490,19 @@ int main(void)
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(p4_train_refuses_layers_that_do_not_fit,
                                         test_temp_dir_setup, test_temp_dir_teardown),
-        cmocka_unit_test_setup_teardown(range_not_ending_in_softmax_is_refused, test_temp_dir_setup,
+        cmocka_unit_test_setup_teardown(cnn1_mid_conv_range_matches_software,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(cnn1_bottom_range_matches_software, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(cnn1_logits_range_matches_software, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(mlp_middle_layer_matches_software, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(mid_range_inference_sends_activations,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(mid_range_memory_is_counted, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(bad_ranges_are_refused, test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(panic_reopens_and_keeps_the_spend, test_temp_dir_setup,
                                         test_temp_dir_teardown),

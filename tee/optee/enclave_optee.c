@@ -103,6 +103,7 @@ static int to_spec(const p4_enclave *e, const p4_enclave_layers *in, p4_ta_layer
     out->nlayers = (uint32_t)in->count;
     out->capacity = (uint32_t)in->capacity;
     out->normal_floats = (uint32_t)in->outside_floats;
+    out->flags |= in->softmax_outside ? P4_TA_SPEC_SOFTMAX_OUTSIDE : 0;
     for (int j = 0; j < in->count; j++) {
         const int kind = in->layer[j].kind;
         if (in->layer[j].inputs < 1 || in->layer[j].outputs < 1 || in->layer[j].activation < 0 ||
@@ -176,7 +177,8 @@ int p4_enclave_layers_step(p4_enclave *enclave, const p4_enclave_step *step,
     if (rc != P4_OK)
         return rc;
     if (step == NULL || ntensors < 0 || ntensors > P4_TA_MAX_TENSORS ||
-        (ntensors > 0 && tensor_sizes == NULL))
+        (ntensors > 0 && tensor_sizes == NULL) || step->above_tensors < 0 ||
+        step->above_tensors > ntensors)
         return p4_error_set(err, P4_EINVAL, "protected step: bad arguments (at most %d "
                             "normal-world tensors)", P4_TA_MAX_TENSORS);
     p4_ta_step_args a;
@@ -189,6 +191,7 @@ int p4_enclave_layers_step(p4_enclave *enclave, const p4_enclave_step *step,
     a.momentum = step->momentum;
     a.decay = step->weight_decay;
     a.ntensors = (uint32_t)ntensors;
+    a.above_tensors = (uint32_t)step->above_tensors;
     size_t count = 0;
     for (int t = 0; t < ntensors; t++) {
         a.tensor[t] = (uint32_t)tensor_sizes[t]; /* P4_ENCLAVE_TENSOR_FROZEN passes through */
@@ -289,4 +292,20 @@ int p4_enclave_layers_public_step(p4_enclave *enclave, double divisor, double le
                             "to stay in the enclave (logits mode)");
     p4_ta_public_step_args a = { divisor, learning_rate, momentum, weight_decay };
     return p4_optee_layers_public_step(enclave->optee, &a, err);
+}
+
+int p4_enclave_layers_forward(p4_enclave *enclave, const float *inputs, int m, int train,
+                              float *outputs, p4_error *err)
+{
+    int rc = optee_only(enclave, "protected layers", err);
+    return rc != P4_OK ? rc
+                       : p4_optee_layers_forward(enclave->optee, inputs, m, train, outputs, err);
+}
+
+int p4_enclave_layers_backward(p4_enclave *enclave, const float *out_delta, int m,
+                               float *in_delta, p4_error *err)
+{
+    int rc = optee_only(enclave, "protected layers", err);
+    return rc != P4_OK ? rc
+                       : p4_optee_layers_backward(enclave->optee, out_delta, m, in_delta, err);
 }

@@ -862,3 +862,53 @@ int p4_optee_layers_public_step(p4_optee *t, const p4_ta_public_step_args *args,
     TEEC_Result r;
     return invoke(t, P4_TA_CMD_PUBLIC_STEP, &op, "optee public step", &r, err);
 }
+
+/* ---- a range ending below the softmax (ta_layers.c's FORWARD, BACKWARD) ---- */
+
+int p4_optee_layers_forward(p4_optee *t, const float *inputs, int m, int train, float *outputs,
+                            p4_error *err)
+{
+    if (!t || !inputs || !outputs || m < 1)
+        return p4_error_set(err, P4_EINVAL, "optee layers forward: bad arguments");
+    int rc = layers_ready(t, "optee layers forward", err);
+    if (rc != P4_OK)
+        return rc;
+    if ((uint32_t)m > t->spec.capacity)
+        return p4_error_set(err, P4_EINVAL, "optee layers forward: %d examples, the layers "
+                            "were loaded for passes of %u", m, t->spec.capacity);
+    size_t in0 = t->spec.layer[0].inputs, out = t->spec.layer[t->spec.nlayers - 1].outputs;
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT, TEEC_MEMREF_TEMP_OUTPUT,
+                                                   TEEC_VALUE_INPUT, TEEC_NONE));
+    op.params[0].tmpref.buffer = (void *)inputs;
+    op.params[0].tmpref.size = (size_t)m * in0 * sizeof(float);
+    op.params[1].tmpref.buffer = outputs;
+    op.params[1].tmpref.size = (size_t)m * out * sizeof(float);
+    op.params[2].value.a = train ? 1 : 0;
+    TEEC_Result r;
+    return invoke(t, P4_TA_CMD_LAYERS_FORWARD, &op, "optee layers forward", &r, err);
+}
+
+int p4_optee_layers_backward(p4_optee *t, const float *out_delta, int m, float *in_delta,
+                             p4_error *err)
+{
+    if (!t || !out_delta || m < 1)
+        return p4_error_set(err, P4_EINVAL, "optee layers backward: bad arguments");
+    int rc = layers_ready(t, "optee layers backward", err);
+    if (rc != P4_OK)
+        return rc;
+    if ((uint32_t)m > t->spec.capacity)
+        return p4_error_set(err, P4_EINVAL, "optee layers backward: %d examples, the layers "
+                            "were loaded for passes of %u", m, t->spec.capacity);
+    size_t in0 = t->spec.layer[0].inputs, out = t->spec.layer[t->spec.nlayers - 1].outputs;
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT,
+                                                   in_delta ? TEEC_MEMREF_TEMP_OUTPUT : TEEC_NONE,
+                                                   TEEC_NONE, TEEC_NONE));
+    op.params[0].tmpref.buffer = (void *)out_delta;
+    op.params[0].tmpref.size = (size_t)m * out * sizeof(float);
+    if (in_delta) {
+        op.params[1].tmpref.buffer = in_delta;
+        op.params[1].tmpref.size = (size_t)m * in0 * sizeof(float);
+    }
+    TEEC_Result r;
+    return invoke(t, P4_TA_CMD_LAYERS_BACKWARD, &op, "optee layers backward", &r, err);
+}

@@ -107,6 +107,16 @@ int p4_optee_layers_restore(p4_optee *t, int round, int *noise_back, p4_error *e
 int p4_optee_layers_held(const p4_optee *t, const p4_ta_layers_spec *spec);
 int p4_optee_layers_export(p4_optee *t, float *params, size_t count, p4_error *err);
 int p4_optee_layers_import(p4_optee *t, const float *params, size_t count, p4_error *err);
+/* A range ending below the softmax (P4_TA_SPEC_SOFTMAX_OUTSIDE):
+ * layers_forward runs m inputs through the TA's layers and gives their last
+ * layer's outputs (m x its outputs; they leave the TA, DarkneTZ's split);
+ * train = 1 keeps the pass for layers_backward, which takes the gradient at
+ * those outputs from the normal world's layers above and gives the gradient
+ * at the inputs (in_delta NULL: not wanted).  layers_clip follows. */
+int p4_optee_layers_forward(p4_optee *t, const float *inputs, int m, int train, float *outputs,
+                            p4_error *err);
+int p4_optee_layers_backward(p4_optee *t, const float *out_delta, int m, float *in_delta,
+                             p4_error *err);
 
 /* Logits mode (ta_logits.c): the proxy's noised, mean-centred
  * log-probabilities on n public inputs (the activations below the protected

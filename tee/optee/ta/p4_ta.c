@@ -160,6 +160,10 @@ TEE_Result TA_InvokeCommandEntryPoint(void *sessionContext, uint32_t commandID,
         return p4_ta_logits_release(s, paramTypes, params);
     case P4_TA_CMD_PUBLIC_STEP:
         return p4_ta_public_step(s, paramTypes, params);
+    case P4_TA_CMD_LAYERS_FORWARD:
+        return p4_ta_layers_forward(s, paramTypes, params);
+    case P4_TA_CMD_LAYERS_BACKWARD:
+        return p4_ta_layers_backward(s, paramTypes, params);
 #if defined(P4_TA_TEST_COMMANDS) || defined(P4_TA_ALLOW_SEEDED_NOISE)
     case P4_TA_CMD_SEED_NOISE:
         /* A normal world that may seed the noise can predict it: only the

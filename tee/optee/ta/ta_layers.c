@@ -1,6 +1,9 @@
-/* ta_layers.c: the protected layers: the top of the proxy model
- * (connected, convolutional and max-pool layers, then the softmax) held,
- * trained and run inside the TA.
+/* ta_layers.c: the protected layers: a range of the proxy model
+ * (connected, convolutional and max-pool layers, then the softmax or, with
+ * P4_TA_SPEC_SOFTMAX_OUTSIDE, the normal world's layers above) held,
+ * trained and run inside the TA.  A range ending below the softmax takes
+ * LAYERS_FORWARD (its last layer's activations out) and LAYERS_BACKWARD
+ * (the gradient at them in) in place of LAYERS_TRAIN.
  *
  * Their weights arrive once (LAYERS_LOAD, the normal world's seeded
  * initialisation) and never leave.  A DP-SGD step is split with the normal
@@ -39,6 +42,7 @@ struct p4_ta_layers {
     float *input, *probs, *targets, *in_delta, *factor, *normal;
     double *norms;
     uint32_t pass;    /* examples of the TRAIN awaiting its CLIP; 0: none */
+    uint32_t forwarded; /* examples of a training FORWARD awaiting its BACKWARD */
 };
 
 typedef struct p4_ta_layers p4_ta_layers;
@@ -61,6 +65,12 @@ static uint32_t classes_of(const p4_ta_layers *L)
 static uint32_t inputs_of(const p4_ta_layers *L)
 {
     return L->spec.layer[0].inputs;
+}
+
+/* The range ends below the model's softmax: the normal world runs the rest. */
+static int softmax_outside(const p4_ta_layers *L)
+{
+    return (L->spec.flags & P4_TA_SPEC_SOFTMAX_OUTSIDE) != 0;
 }
 
 void p4_ta_layers_free(p4_ta_session *s)
@@ -93,8 +103,9 @@ static void carve(p4_ta_layers *L)
     }
     L->input = p; p += m * inputs_of(L);
     L->in_delta = p; p += m * inputs_of(L);
-    L->probs = p; p += m * classes_of(L);
-    L->targets = p; p += m * classes_of(L);
+    uint64_t classes = softmax_outside(L) ? 0 : classes_of(L); /* as p4_ta_layers_bytes */
+    L->probs = p; p += m * classes;
+    L->targets = p; p += m * classes;
     L->factor = p; p += m;
     L->normal = p;
 }
@@ -142,7 +153,8 @@ TEE_Result p4_ta_layers_load(p4_ta_session *s, uint32_t types, TEE_Param params[
         return TEE_ERROR_BAD_PARAMETERS;
     TEE_MemMove(&spec, params[0].memref.buffer, sizeof spec);
     uint64_t bytes = p4_ta_layers_bytes(&spec);
-    if (bytes == 0 || spec.normal_floats > (1u << 28) || (spec.flags & ~P4_TA_LAYERS_STAY))
+    const uint32_t known = P4_TA_LAYERS_STAY | P4_TA_SPEC_SOFTMAX_OUTSIDE;
+    if (bytes == 0 || spec.normal_floats > (1u << 28) || (spec.flags & ~known))
         return TEE_ERROR_BAD_PARAMETERS;
     uint64_t count = 0;
     for (uint32_t j = 0; j < spec.nlayers; j++) {
@@ -192,6 +204,8 @@ static void forward(p4_ta_layers *L, uint32_t m)
                                  (int)d->outputs, (p4_activation)d->activation);
         x = L->out[j];
     }
+    if (softmax_outside(L))
+        return;
     uint32_t classes = classes_of(L);
     for (uint32_t i = 0; i < m; i++)
         p4_softmax(L->probs + (size_t)i * classes, x + (size_t)i * classes, (int)classes, 1.0f);
@@ -216,6 +230,41 @@ static double squared(const float *x, uint32_t n)
     for (uint32_t k = 0; k < n; k++)
         s += (double)x[k] * x[k];
     return s;
+}
+
+/* Backward of the pass of m examples from the last layer's deltas: each
+ * example's squared gradient norm over the TA's layers into L->norms, and
+ * (if in_delta) the gradient at the inputs into L->in_delta. */
+static void backward(p4_ta_layers *L, uint32_t m, int in_delta)
+{
+    uint32_t last = L->spec.nlayers - 1;
+    for (uint32_t i = 0; i < m; i++)
+        L->norms[i] = 0;
+    for (uint32_t j = last + 1; j-- > 0;) {
+        const p4_ta_dense *d = &L->spec.layer[j];
+        const float *x = j ? L->out[j - 1] : L->input;
+        if (d->kind == P4_TA_CONVOLUTIONAL) {
+            p4_ta_conv_example_gradients(d, x, L->out[j], L->delta[j], L->per_pass[j], L->norms,
+                                         m);
+        } else if (d->kind == P4_TA_CONNECTED) {
+            p4_activation_gradient(L->out[j], (int)(m * d->outputs),
+                                   (p4_activation)d->activation, L->delta[j]);
+            for (uint32_t i = 0; i < m; i++)
+                L->norms[i] += squared(L->delta[j] + (size_t)i * d->outputs, d->outputs) *
+                               (squared(x + (size_t)i * d->inputs, d->inputs) + 1.0);
+        }
+        float *below = j ? L->delta[j - 1] : L->in_delta;
+        if (j == 0 && !in_delta)
+            break;
+        TEE_MemFill(below, 0, (size_t)m * d->inputs * sizeof(float));
+        if (d->kind == P4_TA_CONVOLUTIONAL)
+            p4_ta_conv_input_delta(d, L->w[j], L->delta[j], below, m);
+        else if (d->kind == P4_TA_MAXPOOL)
+            p4_ta_maxpool_input_delta(d, L->delta[j], (const int32_t *)L->per_pass[j], below, m);
+        else
+            p4_connected_input_delta(L->delta[j], L->w[j], below, (int)m, (int)d->inputs,
+                                     (int)d->outputs);
+    }
 }
 
 /* The cross-entropy on target rows (LAYERS_TRAIN's p1). */
@@ -260,9 +309,10 @@ TEE_Result p4_ta_layers_pass(p4_ta_session *s, uint32_t types, TEE_Param params[
         (delta_type != TEE_PARAM_TYPE_MEMREF_OUTPUT && delta_type != TEE_PARAM_TYPE_NONE))
         return TEE_ERROR_BAD_PARAMETERS;
     p4_ta_layers *L = s->layers;
-    if (!L)
-        return TEE_ERROR_BAD_STATE;
+    if (!L || softmax_outside(L))
+        return TEE_ERROR_BAD_STATE; /* the loss needs the softmax inside */
     L->pass = 0;
+    L->forwarded = 0;
     uint32_t m = 0, in0 = inputs_of(L), classes = classes_of(L);
     TEE_Result r = copy_rows(&params[0], in0, L->spec.capacity, L->input, &m);
     if (r == TEE_SUCCESS)
@@ -278,33 +328,7 @@ TEE_Result p4_ta_layers_pass(p4_ta_session *s, uint32_t types, TEE_Param params[
     uint32_t last = L->spec.nlayers - 1;
     double loss = lf->loss(lf->user, L->out[last], L->probs, L->targets, m, classes,
                            L->delta[last]);
-    for (uint32_t i = 0; i < m; i++)
-        L->norms[i] = 0;
-    for (uint32_t j = last + 1; j-- > 0;) {
-        const p4_ta_dense *d = &L->spec.layer[j];
-        const float *x = j ? L->out[j - 1] : L->input;
-        if (d->kind == P4_TA_CONVOLUTIONAL) {
-            p4_ta_conv_example_gradients(d, x, L->out[j], L->delta[j], L->per_pass[j], L->norms,
-                                         m);
-        } else if (d->kind == P4_TA_CONNECTED) {
-            p4_activation_gradient(L->out[j], (int)(m * d->outputs),
-                                   (p4_activation)d->activation, L->delta[j]);
-            for (uint32_t i = 0; i < m; i++)
-                L->norms[i] += squared(L->delta[j] + (size_t)i * d->outputs, d->outputs) *
-                               (squared(x + (size_t)i * d->inputs, d->inputs) + 1.0);
-        }
-        float *below = j ? L->delta[j - 1] : L->in_delta;
-        if (j == 0 && delta_type == TEE_PARAM_TYPE_NONE)
-            break;
-        TEE_MemFill(below, 0, (size_t)m * d->inputs * sizeof(float));
-        if (d->kind == P4_TA_CONVOLUTIONAL)
-            p4_ta_conv_input_delta(d, L->w[j], L->delta[j], below, m);
-        else if (d->kind == P4_TA_MAXPOOL)
-            p4_ta_maxpool_input_delta(d, L->delta[j], (const int32_t *)L->per_pass[j], below, m);
-        else
-            p4_connected_input_delta(L->delta[j], L->w[j], below, (int)m, (int)d->inputs,
-                                     (int)d->outputs);
-    }
+    backward(L, m, delta_type == TEE_PARAM_TYPE_MEMREF_OUTPUT);
     if (delta_type == TEE_PARAM_TYPE_MEMREF_OUTPUT) {
         TEE_MemMove(params[2].memref.buffer, L->in_delta, (size_t)m * in0 * sizeof(float));
         params[2].memref.size = (size_t)m * in0 * sizeof(float);
@@ -313,6 +337,7 @@ TEE_Result p4_ta_layers_pass(p4_ta_session *s, uint32_t types, TEE_Param params[
     L->pass = m;
     return TEE_SUCCESS;
 }
+
 
 TEE_Result p4_ta_layers_clip(p4_ta_session *s, uint32_t types, TEE_Param params[4])
 {
@@ -361,12 +386,27 @@ static int step_args_valid(const p4_ta_step_args *a, const p4_ta_layers *L)
     if (!(a->clip > 0) || !p4_ta_finite(a->clip) || !(a->divisor > 0) ||
         !p4_ta_finite(a->divisor) || !(a->learning_rate > 0) ||
         !p4_ta_finite(a->learning_rate) || !(a->momentum >= 0 && a->momentum < 1) ||
-        !(a->decay >= 0) || !p4_ta_finite(a->decay) || a->ntensors > P4_TA_MAX_TENSORS)
+        !(a->decay >= 0) || !p4_ta_finite(a->decay) || a->ntensors > P4_TA_MAX_TENSORS ||
+        a->above_tensors > a->ntensors || (a->above_tensors && !softmax_outside(L)))
         return 0;
     uint64_t sum = 0;
     for (uint32_t t = 0; t < a->ntensors; t++)
         sum += a->tensor[t] & ~P4_TA_TENSOR_FROZEN;
     return sum == L->spec.normal_floats;
+}
+
+/* Noise on the normal world's tensors [from, to) starting at x; returns
+ * where the next tensor starts. */
+static float *noise_normal(p4_ta_session *s, const p4_ta_step_args *a, uint32_t from,
+                           uint32_t to, float *x, double stddev)
+{
+    for (uint32_t t = from; t < to; t++) {
+        uint32_t count = a->tensor[t] & ~P4_TA_TENSOR_FROZEN;
+        if (!(a->tensor[t] & P4_TA_TENSOR_FROZEN))
+            p4_ta_noise_add(s, x, count, stddev);
+        x += count;
+    }
+    return x;
 }
 
 TEE_Result p4_ta_layers_step(p4_ta_session *s, uint32_t types, TEE_Param params[4])
@@ -400,13 +440,7 @@ TEE_Result p4_ta_layers_step(p4_ta_session *s, uint32_t types, TEE_Param params[
     /* The software backend's order (dp/dpsgd.c): layer by layer from the
      * bottom, weights then biases; the normal world's layers come first. */
     double stddev = a.sigma * a.clip;
-    float *x = L->normal;
-    for (uint32_t t = 0; t < a.ntensors; t++) {
-        uint32_t count = a.tensor[t] & ~P4_TA_TENSOR_FROZEN;
-        if (!(a.tensor[t] & P4_TA_TENSOR_FROZEN))
-            p4_ta_noise_add(s, x, count, stddev);
-        x += count;
-    }
+    float *x = noise_normal(s, &a, 0, a.ntensors - a.above_tensors, L->normal, stddev);
     const float scale = (float)(-1.0 / a.divisor), lr = (float)a.learning_rate;
     const float mu = (float)a.momentum, decay = (float)a.decay;
     for (uint32_t j = 0; j < L->spec.nlayers; j++) {
@@ -420,6 +454,8 @@ TEE_Result p4_ta_layers_step(p4_ta_session *s, uint32_t types, TEE_Param params[
         TEE_MemFill(L->w_grad[j], 0, nw * sizeof(float));
         TEE_MemFill(L->b_grad[j], 0, nb * sizeof(float));
     }
+    /* The normal world's layers above the TA's come last (softmax outside). */
+    noise_normal(s, &a, a.ntensors - a.above_tensors, a.ntensors, x, stddev);
     if (normal_bytes)
         TEE_MemMove(params[0].memref.buffer, L->normal, normal_bytes);
     p4_ta_double_value(after, &params[2].value.a, &params[2].value.b);
@@ -430,9 +466,10 @@ TEE_Result p4_ta_layers_logits(p4_ta_session *s, const TEE_Param *inputs, const 
                                uint32_t *m, uint32_t *classes)
 {
     p4_ta_layers *L = s->layers;
-    if (!L)
-        return TEE_ERROR_BAD_STATE;
+    if (!L || softmax_outside(L))
+        return TEE_ERROR_BAD_STATE; /* its last layer's outputs are not logits */
     L->pass = 0; /* the forward below replaces a pending pass's activations */
+    L->forwarded = 0;
     if (copy_rows(inputs, inputs_of(L), L->spec.capacity, L->input, m) != TEE_SUCCESS)
         return TEE_ERROR_BAD_PARAMETERS;
     forward(L, *m);
@@ -476,9 +513,10 @@ TEE_Result p4_ta_layers_top1(p4_ta_session *s, uint32_t types, TEE_Param params[
                                  TEE_PARAM_TYPE_NONE, TEE_PARAM_TYPE_NONE))
         return TEE_ERROR_BAD_PARAMETERS;
     p4_ta_layers *L = s->layers;
-    if (!L)
-        return TEE_ERROR_BAD_STATE;
+    if (!L || softmax_outside(L))
+        return TEE_ERROR_BAD_STATE; /* no softmax inside: the top-1 is the normal world's */
     L->pass = 0; /* the forward below replaces a pending pass's activations */
+    L->forwarded = 0;
     uint32_t m = 0, classes = classes_of(L);
     if (copy_rows(&params[0], inputs_of(L), L->spec.capacity, L->input, &m) != TEE_SUCCESS)
         return TEE_ERROR_BAD_PARAMETERS;
@@ -493,5 +531,62 @@ TEE_Result p4_ta_layers_top1(p4_ta_session *s, uint32_t types, TEE_Param params[
         TEE_MemMove(labels + (size_t)i * sizeof best, &best, sizeof best);
     }
     params[1].memref.size = (size_t)m * sizeof(int32_t);
+    return TEE_SUCCESS;
+}
+
+TEE_Result p4_ta_layers_forward(p4_ta_session *s, uint32_t types, TEE_Param params[4])
+{
+    if (types != TEE_PARAM_TYPES(TEE_PARAM_TYPE_MEMREF_INPUT, TEE_PARAM_TYPE_MEMREF_OUTPUT,
+                                 TEE_PARAM_TYPE_VALUE_INPUT, TEE_PARAM_TYPE_NONE) ||
+        params[2].value.a > 1)
+        return TEE_ERROR_BAD_PARAMETERS;
+    p4_ta_layers *L = s->layers;
+    if (!L || !softmax_outside(L))
+        return TEE_ERROR_BAD_STATE; /* with the softmax inside, only TRAIN and TOP1 */
+    L->pass = 0; /* the forward below replaces a pending pass's activations */
+    L->forwarded = 0;
+    uint32_t m = 0, width = L->spec.layer[L->spec.nlayers - 1].outputs;
+    if (copy_rows(&params[0], inputs_of(L), L->spec.capacity, L->input, &m) != TEE_SUCCESS)
+        return TEE_ERROR_BAD_PARAMETERS;
+    size_t out_bytes = (size_t)m * width * sizeof(float);
+    if (params[1].memref.size < out_bytes || !params[1].memref.buffer) {
+        params[1].memref.size = out_bytes;
+        return TEE_ERROR_SHORT_BUFFER;
+    }
+    forward(L, m);
+    /* DarkneTZ's split: the last protected layer's activations leave. */
+    TEE_MemMove(params[1].memref.buffer, L->out[L->spec.nlayers - 1], out_bytes);
+    params[1].memref.size = out_bytes;
+    L->forwarded = params[2].value.a ? m : 0;
+    return TEE_SUCCESS;
+}
+
+TEE_Result p4_ta_layers_backward(p4_ta_session *s, uint32_t types, TEE_Param params[4])
+{
+    uint32_t delta_type = TEE_PARAM_TYPE_GET(types, 1);
+    if (types != TEE_PARAM_TYPES(TEE_PARAM_TYPE_MEMREF_INPUT, delta_type, TEE_PARAM_TYPE_NONE,
+                                 TEE_PARAM_TYPE_NONE) ||
+        (delta_type != TEE_PARAM_TYPE_MEMREF_OUTPUT && delta_type != TEE_PARAM_TYPE_NONE))
+        return TEE_ERROR_BAD_PARAMETERS;
+    p4_ta_layers *L = s->layers;
+    if (!L || !softmax_outside(L) || L->forwarded == 0)
+        return TEE_ERROR_BAD_STATE; /* no training FORWARD to go back through */
+    uint32_t m = L->forwarded, last = L->spec.nlayers - 1, rows = 0, in0 = inputs_of(L);
+    size_t in_bytes = (size_t)m * in0 * sizeof(float);
+    if (copy_rows(&params[0], L->spec.layer[last].outputs, L->spec.capacity, L->delta[last],
+                  &rows) != TEE_SUCCESS || rows != m)
+        return TEE_ERROR_BAD_PARAMETERS;
+    if (delta_type == TEE_PARAM_TYPE_MEMREF_OUTPUT &&
+        (params[1].memref.size < in_bytes || !params[1].memref.buffer)) {
+        params[1].memref.size = in_bytes;
+        return TEE_ERROR_SHORT_BUFFER;
+    }
+    L->forwarded = 0;
+    backward(L, m, delta_type == TEE_PARAM_TYPE_MEMREF_OUTPUT);
+    if (delta_type == TEE_PARAM_TYPE_MEMREF_OUTPUT) {
+        TEE_MemMove(params[1].memref.buffer, L->in_delta, in_bytes);
+        params[1].memref.size = in_bytes;
+    }
+    L->pass = m;
     return TEE_SUCCESS;
 }

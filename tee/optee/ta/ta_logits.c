@@ -46,6 +46,8 @@ TEE_Result p4_ta_logits_release(p4_ta_session *s, uint32_t types, TEE_Param para
     const p4_ta_layers_spec *spec = p4_ta_layers_spec_of(s);
     if (!s->ledger_open || !spec)
         return TEE_ERROR_BAD_STATE;
+    if (spec->flags & P4_TA_SPEC_SOFTMAX_OUTSIDE)
+        return TEE_ERROR_NOT_SUPPORTED; /* no softmax inside: no log-probabilities */
     double clip = p4_ta_value_double(params[2].value.a, params[2].value.b);
     double sigma = p4_ta_value_double(params[3].value.a, params[3].value.b);
     uint64_t row = (uint64_t)spec->layer[0].inputs * sizeof(float);

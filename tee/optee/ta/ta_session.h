@@ -62,6 +62,9 @@ TEE_Result p4_ta_layers_train(p4_ta_session *s, uint32_t types, TEE_Param params
 TEE_Result p4_ta_layers_clip(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
 TEE_Result p4_ta_layers_step(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
 TEE_Result p4_ta_layers_top1(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
+/* A range ending below the softmax (P4_TA_SPEC_SOFTMAX_OUTSIDE). */
+TEE_Result p4_ta_layers_forward(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
+TEE_Result p4_ta_layers_backward(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
 void p4_ta_layers_free(p4_ta_session *s);
 /* A pass's loss (ta_layers.c's cross-entropy, ta_kd.c's distillation):
  * load copies and checks p1 for m examples into targets (m x classes);

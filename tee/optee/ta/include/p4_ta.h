@@ -21,9 +21,9 @@
  *                 with noise multiplier sigma / (2 sqrt(rows)) at q = 1, adds
  *                 N(0, (sigma clip)^2) to every value and returns the rows.
  *   SPENT         p0 VALUE_OUT epsilon spent, p1 VALUE_OUT target.
- * The protected layers (DarkneTZ-style: the top of the proxy model,
- * connected, convolutional and max-pool layers ending in the softmax, live
- * in the TA; see docs/tee.md):
+ * The protected layers (DarkneTZ-style: a range of the proxy model,
+ * connected, convolutional and max-pool layers ending in the softmax or
+ * below it, live in the TA; see docs/tee.md):
  *   LAYERS_LOAD   p0 MEMREF_IN p4_ta_layers_spec, p1 MEMREF_IN the initial
  *                 weights and biases, layer by layer (float32; none for a
  *                 max-pool), p2 VALUE_OUT
@@ -45,7 +45,9 @@
  *                 p4_ta_step_args, p2 VALUE_OUT epsilon after.  Charges one
  *                 step (q, sigma), adds N(0, (sigma clip)^2) to the normal
  *                 world's sums (tensor by tensor) and to its own, returns the
- *                 former and applies SGD to its layers.
+ *                 former and applies SGD to its layers.  The noise is drawn
+ *                 bottom-up as the software backend draws it: the tensors
+ *                 below, the TA's layers, then the above_tensors last ones.
  *   LAYERS_TOP1   p0 MEMREF_IN n inputs, p1 MEMREF_OUT n int32 classes.
  *                 Only the top-1 class leaves; logits and probabilities stay.
  *   SEED_NOISE    p0 MEMREF_IN a 32-byte key: --reproducible runs only.  The
@@ -84,6 +86,16 @@
  *                 so neither noised nor charged.  Only for layers loaded with
  *                 P4_TA_LAYERS_STAY, which LAYERS_EXPORT refuses: un-noised
  *                 updates never leave as weights.
+ * A range that ends below the softmax (spec flag P4_TA_SPEC_SOFTMAX_OUTSIDE;
+ * the normal world runs the layers above, DarkneTZ's split):
+ *   LAYERS_FORWARD  p0 MEMREF_IN m inputs, p1 MEMREF_OUT m x outputs of the
+ *                 last layer (its activations leave the TA), p2 VALUE_IN a:
+ *                 1 a training pass (kept for LAYERS_BACKWARD), 0 inference.
+ *   LAYERS_BACKWARD p0 MEMREF_IN m x outputs: the gradient at the last
+ *                 layer's outputs from the layers above (darknet's sign),
+ *                 p1 MEMREF_OUT the gradient at the inputs (NONE when the
+ *                 first layer is the model's first).  The training pass's
+ *                 backward; the per-example gradients wait for LAYERS_CLIP.
  * Persistence (ta_store.c):
  *   LAYERS_STORE  (no parameters) writes the layers, their momentum and, in
  *                 a seeded session, the noise stream's state to secure storage.
@@ -137,6 +149,8 @@ enum {
     P4_TA_CMD_LAYERS_RESTORE = 0x31,
     P4_TA_CMD_LOGITS_RELEASE = 0x32,
     P4_TA_CMD_PUBLIC_STEP = 0x33,
+    P4_TA_CMD_LAYERS_FORWARD = 0x34,
+    P4_TA_CMD_LAYERS_BACKWARD = 0x35,
     P4_TA_CMD_TEST_PANIC = 0x100,
     P4_TA_CMD_TEST_ALLOC = 0x101
 };
@@ -200,16 +214,24 @@ typedef struct {
     uint32_t nlayers;            /* 1..P4_TA_MAX_LAYERS                       */
     uint32_t capacity;           /* examples per pass (TRAIN, TOP1)           */
     uint32_t normal_floats;      /* the normal world's trainable floats       */
-    uint32_t flags;              /* P4_TA_LAYERS_STAY or 0                    */
+    uint32_t flags;              /* P4_TA_LAYERS_STAY, P4_TA_SPEC_SOFTMAX_OUTSIDE */
     p4_ta_dense layer[P4_TA_MAX_LAYERS]; /* the last one's outputs: classes  */
 } p4_ta_layers_spec;
+
+/* p4_ta_layers_spec.flags: the range ends below the model's softmax
+ * (pp_end < its last layer).  The normal world runs the layers above; the
+ * TA takes LAYERS_FORWARD and LAYERS_BACKWARD, and refuses the commands that
+ * need the softmax inside (TRAIN, TOP1, KD_TRAIN, KD_TEACH).  The last
+ * layer's outputs are then its activations, not classes. */
+#define P4_TA_SPEC_SOFTMAX_OUTSIDE 2u
 
 typedef struct {
     double q, sigma, clip;       /* the step's mechanism                      */
     double divisor;              /* the expected batch size q N               */
     double learning_rate, momentum, decay;
     uint32_t ntensors;           /* the normal world's tensors, in order      */
-    uint32_t reserved;
+    uint32_t above_tensors;      /* the last ones: layers above the TA's (0
+                                    when the softmax is inside)               */
     uint32_t tensor[P4_TA_MAX_TENSORS]; /* their sizes, summing to normal_floats */
 } p4_ta_step_args;
 
@@ -309,7 +331,13 @@ static inline uint64_t p4_ta_layers_bytes(const p4_ta_layers_spec *s)
         /* outputs, deltas and the per-example buffers */
         activations += 2 * m * out + m * p4_ta_layer_pass_floats(&s->layer[j]);
     }
-    uint64_t in0 = s->layer[0].inputs, classes = s->layer[s->nlayers - 1].outputs;
+    if (s->flags & ~(P4_TA_SPEC_SOFTMAX_OUTSIDE | P4_TA_LAYERS_STAY))
+        return 0;
+    /* Softmax outside: no probabilities or targets; the activations that
+     * leave are the last layer's outputs and the delta that comes in its
+     * deltas, both counted above. */
+    uint64_t in0 = s->layer[0].inputs;
+    uint64_t classes = s->flags & P4_TA_SPEC_SOFTMAX_OUTSIDE ? 0 : s->layer[s->nlayers - 1].outputs;
     uint64_t floats = 3 * params + activations + 2 * m * in0 + 2 * m * classes + m +
                       s->normal_floats;
     return floats * 4 + m * 8 + P4_TA_RESERVE_BYTES;
