@@ -160,7 +160,7 @@ static void a_memorising_model_loses_to_the_loss_attack(void **state)
     p4_leakage_options opt;
     fmnist_request(&cfg, &opt);
     opt.random_labels = 1;   /* epsilon inf: nothing stops memorising */
-    cfg.rounds = 60;
+    cfg.rounds = 100;
     p4_leakage_result r;
     run(&cfg, &opt, &r);
     assert_int_equal(r.members, 100);

@@ -382,7 +382,7 @@ static void mid_range_memory_is_counted(void **state)
     p4_error err;
     assert_int_equal(p4_optee_layers_check(&spec, 1, &err), P4_ENOMEM);
     /* An unknown flag is malformed. */
-    spec.flags = 2;
+    spec.flags = 4;
     assert_int_equal(p4_ta_layers_bytes(&spec), 0);
     /* Through the trainer: a mid range that does not fit is refused. */
     trainer t;
