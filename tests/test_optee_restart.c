@@ -376,8 +376,11 @@ static void nodes_make(nodes *c, const char *dir)
         snprintf(c->state[k], sizeof c->state[k], "%s/node-%d", dir, k);
         test_node_identity(c->state[k], key[k], NULL);
         port[k] = test_free_port();
-        snprintf(c->out[k], sizeof c->out[k], "%s/node.out", c->state[k]);
-        snprintf(c->log[k], sizeof c->log[k], "%s/node.log", c->state[k]);
+        if (snprintf(c->out[k], sizeof c->out[k], "%s/node.out", c->state[k]) >=
+                (int)sizeof c->out[k] ||
+            snprintf(c->log[k], sizeof c->log[k], "%s/node.log", c->state[k]) >=
+                (int)sizeof c->log[k])
+            fail_msg("node folder name too long: %s", c->state[k]);
     }
     for (int k = 0; k < NODES; k++) {
         char node[8192];
