@@ -369,6 +369,27 @@ static void sim_p4(const p4_config *cfg, p4_sim_result *r)
         fail_msg("%s", err.message);
 }
 
+/* The seed's one attacker and, as its target, the first client that the
+ * honest run grouped elsewhere; sets cfg->attack_target. */
+static void choose_liar_and_target(p4_config *cfg, const p4_sim_result *honest, int *liar,
+                                   int *target)
+{
+    p4_error err = {0};
+    unsigned char attacker[16];
+    assert_int_equal(p4_attack_choose_config(cfg, 16, attacker, &err), P4_OK);
+    *liar = -1;
+    *target = -1;
+    for (int k = 0; k < 16; k++)
+        if (attacker[k])
+            *liar = k;
+    assert_true(*liar >= 0);
+    for (int k = 0; k < 16 && *target < 0; k++)
+        if (honest->group_of[k] != honest->group_of[*liar])
+            *target = k;
+    assert_true(*target >= 0);
+    cfg->attack_target = *target;
+}
+
 /* [attack] grouping_lie = copy-target: one attacker sends a copy of the
  * target's warm-up slice and is grouped with a target it was not grouped
  * with honestly; with [p4] duplicate_slice_ratio the copy is caught and both
@@ -390,17 +411,8 @@ static void a_grouping_lie_joins_the_target_and_the_guard_catches_it(void **stat
 
     cfg.attack_fraction = 1.0 / 16;
     snprintf(cfg.grouping_lie, sizeof cfg.grouping_lie, "copy-target");
-    unsigned char attacker[16];
-    assert_int_equal(p4_attack_choose_config(&cfg, 16, attacker, &err), P4_OK);
-    int liar = -1, target = -1;
-    for (int k = 0; k < 16; k++)
-        if (attacker[k])
-            liar = k;
-    for (int k = 0; k < 16 && target < 0; k++) /* the first client honestly elsewhere */
-        if (honest.group_of[k] != honest.group_of[liar])
-            target = k;
-    assert_true(liar >= 0 && target >= 0);
-    cfg.attack_target = target;
+    int liar, target;
+    choose_liar_and_target(&cfg, &honest, &liar, &target);
     cfg.duplicate_slice_ratio = 0;
     sim_p4(&cfg, &lie);
     assert_int_equal(lie.attackers, 1);
@@ -443,17 +455,8 @@ static void a_noisy_copy_gets_in_unless_the_slices_are_committed(void **state)
     snprintf(cfg.grouping_lie, sizeof cfg.grouping_lie, "copy-target");
     cfg.lie_noise = 1e-3;
     cfg.duplicate_slice_ratio = 0.5;
-    unsigned char attacker[16];
-    assert_int_equal(p4_attack_choose_config(&cfg, 16, attacker, &err), P4_OK);
-    int liar = -1, target = -1;
-    for (int k = 0; k < 16; k++)
-        if (attacker[k])
-            liar = k;
-    for (int k = 0; k < 16 && target < 0; k++) /* the first client honestly elsewhere */
-        if (honest.group_of[k] != honest.group_of[liar])
-            target = k;
-    assert_true(liar >= 0 && target >= 0);
-    cfg.attack_target = target;
+    int liar, target;
+    choose_liar_and_target(&cfg, &honest, &liar, &target);
     cfg.grouping_commit = 0;
     sim_p4(&cfg, &lie);
     assert_int_equal(lie.group_of[liar], lie.group_of[target]);
