@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -30,8 +31,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define LEDGER_MAX_MECHANISMS 63 /* distinct (q, sigma) pairs in one ledger */
 #define LEDGER_MAX_PLAN 8
+#define LEDGER_MAX_SPARE 64      /* room p4_ledger_phases adds for a caller's own phases */
 #define LEDGER_BUSY_MS 30000     /* how long a writer waits for another's transaction */
 
 struct p4_ledger {
@@ -43,13 +44,17 @@ struct p4_ledger {
     long long run;  /* this handle's run id while it holds a reservation, else 0 */
 };
 
-/* Mechanisms with their step counts, one entry per distinct (q, sigma). */
+/* Mechanisms with their step counts, one entry per distinct (q, sigma).
+ * The set owns its array (grown as mechanisms are added, freed by
+ * set_free): a ledger holds as many mechanisms as it was given, since each
+ * restart that recalibrates the noise adds one.  A zeroed set is empty. */
 typedef struct {
-    p4_dp_phase phase[LEDGER_MAX_MECHANISMS];
-    int n;
+    p4_dp_phase *phase;
+    int n, room;
 } mechanism_set;
 
-/* What the file holds now, as seen by one handle. */
+/* What the file holds now, as seen by one handle; owns its three sets
+ * (view_free). */
 typedef struct {
     mechanism_set recorded; /* dp_steps */
     mechanism_set others;   /* live reservations of other runs */
@@ -89,6 +94,19 @@ static int end_transaction(const p4_ledger *l, int rc, p4_error *err)
 
 /* --- mechanism sets ------------------------------------------------------ */
 
+static void set_free(mechanism_set *s)
+{
+    free(s->phase);
+    *s = (mechanism_set){ 0 };
+}
+
+static void view_free(ledger_view *v)
+{
+    set_free(&v->recorded);
+    set_free(&v->others);
+    set_free(&v->own);
+}
+
 static int set_add(mechanism_set *s, const p4_ledger *l, double q, double sigma,
                    long long steps, p4_error *err)
 {
@@ -100,9 +118,18 @@ static int set_add(mechanism_set *s, const p4_ledger *l, double q, double sigma,
             return P4_OK;
         }
     }
-    if (s->n == LEDGER_MAX_MECHANISMS)
-        return p4_error_set(err, P4_ESTATE, "%s: more than %d distinct (q, sigma) mechanisms",
-                            l->path, LEDGER_MAX_MECHANISMS);
+    if (s->n == s->room) {
+        /* the count is an int (the accountant's), so it stops short of INT_MAX */
+        int room = s->room < 16 ? 16 : s->room > INT_MAX / 2 ? INT_MAX : 2 * s->room;
+        p4_dp_phase *grown = s->n == INT_MAX ? NULL
+                                             : realloc(s->phase, (size_t)room * sizeof *grown);
+        if (!grown)
+            return p4_error_set(err, P4_ENOMEM,
+                                "%s: no memory for %d distinct (q, sigma) mechanisms", l->path,
+                                s->n + 1);
+        s->phase = grown;
+        s->room = room;
+    }
     s->phase[s->n++] = (p4_dp_phase){ q, sigma, steps };
     return P4_OK;
 }
@@ -192,7 +219,7 @@ static int read_recorded(const p4_ledger *l, mechanism_set *s, p4_error *err)
     sqlite3_stmt *st;
     const char *sql = "SELECT sample_rate, noise_multiplier, SUM(steps) FROM dp_steps "
                       "GROUP BY sample_rate, noise_multiplier ORDER BY MIN(id)";
-    s->n = 0;
+    *s = (mechanism_set){ 0 }; /* a new set, which the caller frees (on failure too) */
     if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL))
         return db_error(l, err, "reading steps");
     int step = SQLITE_DONE, rc = P4_OK;
@@ -205,21 +232,17 @@ static int read_recorded(const p4_ledger *l, mechanism_set *s, p4_error *err)
     return step == SQLITE_DONE ? P4_OK : db_error(l, err, "reading steps");
 }
 
-/* Reads records and reservations; with purge (inside a write transaction)
- * also deletes the reservations of dead runs. */
-static int read_view(p4_ledger *l, int purge, ledger_view *v, p4_error *err)
+/* The reservations of the runs still alive, into v->own and v->others;
+ * with purge (inside a write transaction) deletes the dead runs'. */
+static int read_reservations(p4_ledger *l, int purge, ledger_view *v, p4_error *err)
 {
-    memset(v, 0, sizeof *v);
-    int rc = read_recorded(l, &v->recorded, err);
-    if (rc)
-        return rc;
     sqlite3_stmt *st;
     const char *sql = "SELECT r.id, v.sample_rate, v.noise_multiplier, v.steps "
                       "FROM dp_runs r LEFT JOIN dp_reserved v ON v.run = r.id ORDER BY r.id";
     if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL))
         return db_error(l, err, "reading reservations");
     long long dead[64], run = 0;
-    int ndead = 0, alive = 0, step = SQLITE_DONE;
+    int ndead = 0, alive = 0, step = SQLITE_DONE, rc = P4_OK;
     while (rc == P4_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
         if (sqlite3_column_int64(st, 0) != run) {
             run = sqlite3_column_int64(st, 0);
@@ -243,25 +266,40 @@ static int read_view(p4_ledger *l, int purge, ledger_view *v, p4_error *err)
     return rc;
 }
 
-/* Epsilon if everything recorded and reserved were spent, plus `extra`
- * steps at (q, sigma) beyond this handle's own reservation. */
-static int committed_epsilon(const p4_ledger *l, const ledger_view *v, double q, double sigma,
-                             long long extra, double *eps, p4_error *err)
+/* Reads records and reservations into v (zeroed first); the caller owns
+ * what it holds and frees it with view_free, on failure too. */
+static int read_view(p4_ledger *l, int purge, ledger_view *v, p4_error *err)
 {
-    mechanism_set all = v->recorded;
-    int rc = set_add_all(&all, l, &v->others, err);
-    if (rc == P4_OK) rc = set_add_all(&all, l, &v->own, err);
-    if (rc == P4_OK) rc = set_add(&all, l, q, sigma, extra, err);
-    return rc ? rc : set_epsilon(l, &all, eps, err);
+    memset(v, 0, sizeof *v);
+    int rc = read_recorded(l, &v->recorded, err);
+    return rc ? rc : read_reservations(l, purge, v, err);
 }
 
-/* "; N runs in progress reserved up to epsilon E" when any did, else "". */
-static void reservation_note(const p4_ledger *l, const ledger_view *v, char *out, size_t size)
+/* Epsilon if everything recorded and reserved were spent (the records,
+ * the other runs' reservations and `own`, this handle's reservation or the
+ * plan that would replace it), plus `extra` steps at (q, sigma) beyond own. */
+static int committed_epsilon(const p4_ledger *l, const ledger_view *v, const mechanism_set *own,
+                             double q, double sigma, long long extra, double *eps, p4_error *err)
+{
+    mechanism_set all = { 0 };
+    int rc = set_add_all(&all, l, &v->recorded, err);
+    if (rc == P4_OK) rc = set_add_all(&all, l, &v->others, err);
+    if (rc == P4_OK) rc = set_add_all(&all, l, own, err);
+    if (rc == P4_OK) rc = set_add(&all, l, q, sigma, extra, err);
+    if (rc == P4_OK) rc = set_epsilon(l, &all, eps, err);
+    set_free(&all);
+    return rc;
+}
+
+/* "; N runs in progress reserved up to epsilon E" when any did (the other
+ * runs and `own`), else "". */
+static void reservation_note(const p4_ledger *l, const ledger_view *v, const mechanism_set *own,
+                             char *out, size_t size)
 {
     double eps;
     out[0] = '\0';
-    int runs = v->other_runs + (v->own.n > 0);
-    if (runs > 0 && committed_epsilon(l, v, 0, 0, 0, &eps, NULL) == P4_OK)
+    int runs = v->other_runs + (own->n > 0);
+    if (runs > 0 && committed_epsilon(l, v, own, 0, 0, 0, &eps, NULL) == P4_OK)
         snprintf(out, size, "; %d run%s in progress reserved up to epsilon %.4f", runs,
                  runs == 1 ? "" : "s", eps);
 }
@@ -444,11 +482,11 @@ static int check_block(p4_ledger *l, const ledger_view *v, const char *model, do
     *drawn = own < steps ? own : steps;
     double spent;
     int rc = set_epsilon(l, &v->recorded, &spent, err);
-    if (rc == P4_OK) rc = committed_epsilon(l, v, q, sigma, steps - *drawn, after, err);
+    if (rc == P4_OK) rc = committed_epsilon(l, v, &v->own, q, sigma, steps - *drawn, after, err);
     if (rc) return rc;
     if (*after > l->target) {
         char note[128];
-        reservation_note(l, v, note, sizeof note);
+        reservation_note(l, v, &v->own, note, sizeof note);
         return p4_error_set(err, P4_EBUDGET,
                             "privacy budget: spent epsilon %.4f of allowed %.4f (delta %g)%s; "
                             "%lld more steps of %s at q=%g, sigma=%.4f would reach %.4f",
@@ -472,6 +510,7 @@ int p4_ledger_check(p4_ledger *ledger, const char *model, double q,
     rc = end_transaction(ledger, rc, err);
     if (rc == P4_OK) rc = check_block(ledger, &v, model, q, sigma, steps, &drawn, &after, err);
     if (rc == P4_OK && epsilon_after_out) *epsilon_after_out = after;
+    view_free(&v);
     return rc;
 }
 
@@ -525,6 +564,7 @@ int p4_ledger_record(p4_ledger *ledger, const char *model, const char *phase,
     if (rc == P4_OK) rc = check_block(ledger, &v, model, q, sigma, steps, &drawn, &after, err);
     if (rc == P4_OK) rc = insert_record(ledger, model, phase, q, sigma, steps, err);
     if (rc == P4_OK) rc = draw_reservation(ledger, q, sigma, drawn, err);
+    view_free(&v);
     return end_transaction(ledger, rc, err);
 }
 
@@ -536,7 +576,7 @@ static int plan_set(const p4_ledger *l, const p4_dp_phase *plan, int nplan, mech
         return p4_error_set(err, P4_EINVAL, "ledger plan: bad arguments");
     if (nplan > LEDGER_MAX_PLAN)
         return p4_error_set(err, P4_EINVAL, "ledger: at most %d planned phases", LEDGER_MAX_PLAN);
-    s->n = 0;
+    *s = (mechanism_set){ 0 }; /* a new set, which the caller frees (on failure too) */
     int rc = P4_OK;
     for (int k = 0; k < nplan && rc == P4_OK; k++) {
         if (plan[k].steps == 0) continue;
@@ -552,17 +592,14 @@ static int plan_set(const p4_ledger *l, const p4_dp_phase *plan, int nplan, mech
 static int check_plan_view(p4_ledger *l, const ledger_view *v, const mechanism_set *plan,
                            double *after, p4_error *err)
 {
-    ledger_view with_plan = *v;
-    with_plan.own = *plan;
     double spent;
     int rc = set_epsilon(l, &v->recorded, &spent, err);
-    if (rc == P4_OK) rc = committed_epsilon(l, &with_plan, 0, 0, 0, after, err);
+    if (rc == P4_OK) rc = committed_epsilon(l, v, plan, 0, 0, 0, after, err);
     if (rc) return rc;
     if (*after > l->target) {
-        ledger_view others = *v;
-        others.own.n = 0;
+        const mechanism_set none = { 0 }; /* the note counts the other runs alone */
         char note[128];
-        reservation_note(l, &others, note, sizeof note);
+        reservation_note(l, v, &none, note, sizeof note);
         return p4_error_set(err, P4_EBUDGET,
                             "privacy budget: spent epsilon %.4f of allowed %.4f (delta %g)%s; "
                             "the planned run would reach %.4f", spent, l->target, l->delta, note,
@@ -576,14 +613,19 @@ int p4_ledger_check_plan(p4_ledger *ledger, const p4_dp_phase *plan, int nplan,
 {
     mechanism_set planned;
     int rc = plan_set(ledger, plan, nplan, &planned, err);
-    if (rc) return rc;
+    if (rc == P4_OK) rc = exec_sql(ledger, "BEGIN", err);
+    if (rc) {
+        set_free(&planned);
+        return rc;
+    }
     ledger_view v;
     double after;
-    if ((rc = exec_sql(ledger, "BEGIN", err))) return rc;
     rc = read_view(ledger, 0, &v, err);
     rc = end_transaction(ledger, rc, err);
     if (rc == P4_OK) rc = check_plan_view(ledger, &v, &planned, &after, err);
     if (rc == P4_OK && epsilon_after_out) *epsilon_after_out = after;
+    view_free(&v);
+    set_free(&planned);
     return rc;
 }
 
@@ -631,8 +673,11 @@ int p4_ledger_reserve_plan(p4_ledger *ledger, const p4_dp_phase *plan, int nplan
 {
     mechanism_set planned;
     int rc = plan_set(ledger, plan, nplan, &planned, err);
-    if (rc) return rc;
-    if ((rc = exec_sql(ledger, "BEGIN IMMEDIATE", err))) return rc;
+    if (rc == P4_OK) rc = exec_sql(ledger, "BEGIN IMMEDIATE", err);
+    if (rc) {
+        set_free(&planned);
+        return rc;
+    }
     ledger_view v;
     double after;
     long long run = ledger->run;
@@ -641,6 +686,8 @@ int p4_ledger_reserve_plan(p4_ledger *ledger, const p4_dp_phase *plan, int nplan
     /* A handle that holds a reservation replaces it under the same run. */
     if (rc == P4_OK) rc = run ? delete_run(ledger, run, 0, err) : start_run(ledger, &run, err);
     if (rc == P4_OK) rc = insert_reservation(ledger, run, &planned, err);
+    view_free(&v);
+    set_free(&planned);
     rc = end_transaction(ledger, rc, err);
     if (rc == P4_OK) {
         ledger->run = run;
@@ -673,7 +720,9 @@ int p4_ledger_spent(p4_ledger *ledger, double *epsilon, p4_error *err)
     if (!ledger || !epsilon) return p4_error_set(err, P4_EINVAL, "ledger spent: bad arguments");
     mechanism_set recorded;
     int rc = read_recorded(ledger, &recorded, err);
-    return rc ? rc : set_epsilon(ledger, &recorded, epsilon, err);
+    if (rc == P4_OK) rc = set_epsilon(ledger, &recorded, epsilon, err);
+    set_free(&recorded);
+    return rc;
 }
 
 int p4_ledger_reserved(p4_ledger *ledger, int *runs, double *epsilon, p4_error *err)
@@ -685,9 +734,11 @@ int p4_ledger_reserved(p4_ledger *ledger, int *runs, double *epsilon, p4_error *
     if (rc) return rc;
     rc = read_view(ledger, 0, &v, err);
     rc = end_transaction(ledger, rc, err);
-    if (rc == P4_OK) rc = committed_epsilon(ledger, &v, 0, 0, 0, &eps, err);
+    if (rc == P4_OK) rc = committed_epsilon(ledger, &v, &v.own, 0, 0, 0, &eps, err);
+    int other_runs = v.other_runs;
+    view_free(&v);
     if (rc) return rc;
-    if (runs) *runs = v.other_runs + (ledger->run != 0);
+    if (runs) *runs = other_runs + (ledger->run != 0);
     if (epsilon) *epsilon = eps;
     return P4_OK;
 }
@@ -695,21 +746,23 @@ int p4_ledger_reserved(p4_ledger *ledger, int *runs, double *epsilon, p4_error *
 int p4_ledger_phases(const p4_ledger *ledger, int spare, p4_dp_phase **out, int *n,
                      p4_error *err)
 {
-    if (!ledger || !out || !n || spare < 0 || spare > LEDGER_MAX_MECHANISMS)
+    if (!ledger || !out || !n || spare < 0 || spare > LEDGER_MAX_SPARE)
         return p4_error_set(err, P4_EINVAL, "ledger phases: bad arguments");
     *out = NULL;
     *n = 0;
     mechanism_set recorded;
     int rc = read_recorded(ledger, &recorded, err);
-    if (rc) return rc;
     size_t count = (size_t)recorded.n + (size_t)spare;
-    if (count > 0) {
+    if (rc == P4_OK && count > 0) {
         *out = malloc(count * sizeof **out);
-        if (!*out) return p4_error_set(err, P4_ENOMEM, "ledger phases: out of memory");
-        memcpy(*out, recorded.phase, (size_t)recorded.n * sizeof **out);
+        if (*out)
+            memcpy(*out, recorded.phase, (size_t)recorded.n * sizeof **out);
+        else
+            rc = p4_error_set(err, P4_ENOMEM, "ledger phases: out of memory");
     }
-    *n = recorded.n;
-    return P4_OK;
+    if (rc == P4_OK) *n = recorded.n;
+    set_free(&recorded);
+    return rc;
 }
 
 int p4_ledger_total_steps(p4_ledger *ledger, long long *steps, p4_error *err)

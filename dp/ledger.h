@@ -41,9 +41,10 @@ int p4_ledger_open_existing(const char *path, p4_ledger **out, p4_error *err);
 /* The recorded spend (read from the file now; reservations not included)
  * as phases, one per distinct (q, sigma), for calibrating the noise of
  * further steps (p4_rdp_calibrate_sigma's prior).  *out is allocated to fit
- * them all, with room for `spare` more that the caller may append (each
- * restart that recalibrates adds a phase, so callers must not assume a
- * count); free(*out) after use.  *out is NULL when *n + spare is 0. */
+ * them all, with room for `spare` (0 to 64) more that the caller may append
+ * (each restart that recalibrates adds a phase, so callers must not assume
+ * a count: a ledger holds any number of them); free(*out) after use.  *out
+ * is NULL when *n + spare is 0. */
 int p4_ledger_phases(const p4_ledger *ledger, int spare, p4_dp_phase **out, int *n,
                      p4_error *err);
 

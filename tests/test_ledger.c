@@ -97,6 +97,16 @@ static void spend_survives_reopen(void **state)
     test_remove_tree(dir);
 }
 
+/* got[0..n) are want[0..n), in order and to the bit. */
+static void assert_same_phases(const p4_dp_phase *got, const p4_dp_phase *want, int n)
+{
+    for (int i = 0; i < n; i++) {
+        assert_true(got[i].sample_rate == want[i].sample_rate);
+        assert_true(got[i].noise_multiplier == want[i].noise_multiplier);
+        assert_int_equal(got[i].steps, want[i].steps);
+    }
+}
+
 /* Every restart that recalibrates the noise adds a (q, sigma) phase: a
  * ledger of 40 of them (more than callers once had room for) is read whole,
  * in order, with room for the caller's one more. */
@@ -120,11 +130,7 @@ static void forty_phases_are_all_read(void **state)
     int n = 0;
     assert_int_equal(p4_ledger_phases(l, 1, &got, &n, &err), P4_OK);
     assert_int_equal(n, PHASES);
-    for (int i = 0; i < PHASES; i++) {
-        assert_true(got[i].sample_rate == want[i].sample_rate);
-        assert_true(got[i].noise_multiplier == want[i].noise_multiplier);
-        assert_int_equal(got[i].steps, want[i].steps);
-    }
+    assert_same_phases(got, want, PHASES);
     got[n] = (p4_dp_phase){ 1.0, 2.0, 1 }; /* the spare slot is the caller's */
     /* what the ledger spent is the composition of exactly these phases */
     double spent, expected;
@@ -133,6 +139,116 @@ static void forty_phases_are_all_read(void **state)
     assert_true(fabs(spent - expected) < 1e-12);
     free(got);
     assert_int_equal(p4_ledger_phases(l, -1, &got, &n, &err), P4_EINVAL);
+    p4_ledger_close(&l);
+}
+
+/* A ledger once held at most 63 distinct (q, sigma) mechanisms (a fixed
+ * array): the 64th was refused, so a node that had recalibrated its noise
+ * often enough could no longer train or even report.  Now 100 recorded
+ * mechanisms and 72 reserved by 9 runs (8 each, a plan's most) are all
+ * counted: read back in order, composed into the spend, checked against the
+ * target; and rows written into the file by another writer (the schema is
+ * unchanged) are read on reopening. */
+static void more_than_63_mechanisms_are_recorded_and_read_back(void **state)
+{
+    const char *dir = *state;
+    char db[1100];
+    test_path_in(dir, "many.db", db, sizeof db);
+    p4_ledger *l = NULL;
+    p4_error err = {0};
+    enum { RECORDED = 100, RUNS = 9, PLAN = 8, ADDED = 20 };
+    p4_dp_phase want[RECORDED + ADDED];
+    for (int i = 0; i < RECORDED + ADDED; i++)
+        want[i] = (p4_dp_phase){ 0.001 * (1 + i % 7), 40.0 + 0.5 * i, 1 + i % 5 };
+    double expected = 0;
+    p4_rdp_epsilon(want, RECORDED, 1e-5, NULL, 0, &expected, NULL, NULL);
+    /* room for the 100 and the reservations below, not for the large step */
+    assert_int_equal(p4_ledger_open(db, 4 * expected, 1e-5, &l, &err), P4_OK);
+    for (int i = 0; i < RECORDED; i++)
+        if (p4_ledger_record(l, "proxy", "cotrain", want[i].sample_rate,
+                             want[i].noise_multiplier, want[i].steps, &err) != P4_OK)
+            fail_msg("mechanism %d: %s", i + 1, err.message);
+    p4_dp_phase *got = NULL;
+    int n = 0;
+    assert_int_equal(p4_ledger_phases(l, 0, &got, &n, &err), P4_OK);
+    assert_int_equal(n, RECORDED);
+    assert_same_phases(got, want, RECORDED);
+    free(got);
+    double spent = -1;
+    assert_int_equal(p4_ledger_spent(l, &spent, &err), P4_OK);
+    assert_true(fabs(spent - expected) <= 1e-12 * expected);
+    long long steps = 0;
+    assert_int_equal(p4_ledger_total_steps(l, &steps, &err), P4_OK);
+    long long want_steps = 0;
+    for (int i = 0; i < RECORDED; i++)
+        want_steps += want[i].steps;
+    assert_int_equal(steps, want_steps);
+
+    /* 9 runs (handles of this process: OFD locks tell them apart) each
+     * reserve 8 mechanisms of their own; the first handle sees all 72. */
+    p4_ledger *run[RUNS] = { NULL };
+    p4_dp_phase reserved[RUNS * PLAN];
+    for (int r = 0; r < RUNS; r++) {
+        for (int k = 0; k < PLAN; k++)
+            reserved[r * PLAN + k] = (p4_dp_phase){ 0.002, 90.0 + r * PLAN + k, 1 };
+        assert_int_equal(p4_ledger_open(db, 4 * expected, 1e-5, &run[r], &err), P4_OK);
+        if (p4_ledger_reserve_plan(run[r], reserved + r * PLAN, PLAN, NULL, &err) != P4_OK)
+            fail_msg("run %d's plan: %s", r, err.message);
+    }
+    p4_dp_phase all[RECORDED + RUNS * PLAN];
+    memcpy(all, want, RECORDED * sizeof all[0]);
+    memcpy(all + RECORDED, reserved, sizeof reserved);
+    double with_reserved = 0, seen = -1;
+    p4_rdp_epsilon(all, RECORDED + RUNS * PLAN, 1e-5, NULL, 0, &with_reserved, NULL, NULL);
+    int runs = -1;
+    assert_int_equal(p4_ledger_reserved(l, &runs, &seen, &err), P4_OK);
+    assert_int_equal(runs, RUNS);
+    assert_true(with_reserved > spent);
+    assert_true(fabs(seen - with_reserved) <= 1e-12 * with_reserved);
+    /* a step past the target is still refused, naming what is spent */
+    assert_int_equal(p4_ledger_record(l, "proxy", "cotrain", 1.0, 0.5, 1000, &err), P4_EBUDGET);
+    assert_non_null(strstr(err.message, "9 runs in progress"));
+    for (int r = 0; r < RUNS; r++)
+        p4_ledger_close(&run[r]);
+    p4_ledger_close(&l);
+
+    /* 20 more rows written straight into the file, as another writer (any
+     * version: the schema is the same) would. */
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    for (int i = RECORDED; i < RECORDED + ADDED; i++) {
+        char sql[256];
+        assert_true(snprintf(sql, sizeof sql,
+                             "INSERT INTO dp_steps(model, phase, sample_rate, noise_multiplier, "
+                             "steps) VALUES ('proxy', 'cotrain', %.17g, %.17g, %lld)",
+                             want[i].sample_rate, want[i].noise_multiplier,
+                             want[i].steps) < (int)sizeof sql);
+        assert_int_equal(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
+    }
+    sqlite3_close(raw);
+    assert_int_equal(p4_ledger_open_existing(db, &l, &err), P4_OK);
+    assert_int_equal(p4_ledger_phases(l, 1, &got, &n, &err), P4_OK);
+    assert_int_equal(n, RECORDED + ADDED);
+    assert_same_phases(got, want, RECORDED + ADDED);
+    free(got);
+    p4_rdp_epsilon(want, RECORDED + ADDED, 1e-5, NULL, 0, &expected, NULL, NULL);
+    assert_int_equal(p4_ledger_spent(l, &spent, &err), P4_OK);
+    assert_true(fabs(spent - expected) <= 1e-12 * expected);
+    p4_ledger_row rows[RECORDED + ADDED];
+    assert_int_equal(p4_ledger_rows(l, rows, RECORDED + ADDED, &n, &err), P4_OK);
+    assert_int_equal(n, RECORDED + ADDED);
+    char *json = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&json, &len);
+    assert_non_null(f);
+    assert_int_equal(p4_ledger_report_json(l, f, &err), P4_OK);
+    fclose(f);
+    char sigma_last[64];
+    snprintf(sigma_last, sizeof sigma_last, "\"noise_multiplier\":%g",
+             want[RECORDED + ADDED - 1].noise_multiplier);
+    if (!strstr(json, sigma_last))
+        fail_msg("p4 budget --json lacks %s", sigma_last);
+    free(json);
     p4_ledger_close(&l);
 }
 
@@ -720,6 +836,8 @@ int main(void)
         cmocka_unit_test(spend_survives_reopen),
         cmocka_unit_test_setup_teardown(forty_phases_are_all_read, test_temp_dir_setup,
                                         test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(more_than_63_mechanisms_are_recorded_and_read_back,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
         cmocka_unit_test(refuses_past_target),
         cmocka_unit_test(settings_and_bad_files),
         cmocka_unit_test(sigkill_never_undercounts),
