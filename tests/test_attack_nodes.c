@@ -47,35 +47,11 @@ static void write_config(const char *dir, const char *name, const char *lie, dou
     test_write_node_config(dir, name, CLIENTS, 1, extra, path, size);
 }
 
-static void nap_ms(long ms)
-{
-    nanosleep(&(struct timespec){ ms / 1000, (ms % 1000) * 1000000L }, NULL);
-}
-
 /* Runs a p4 command (killed after 600 s); fails unless it exits 0; returns
  * its stdout (free it). */
 static char *run_p4(char *const argv[], const char *dir, const char *tag)
 {
-    char out[1100], errfile[1100];
-    snprintf(out, sizeof out, "%s/%s.out", dir, tag);
-    snprintf(errfile, sizeof errfile, "%s/%s.err", dir, tag);
-    pid_t pid = test_spawn(argv, out, errfile);
-    int status = 0, ended = 0;
-    for (int waited_ms = 0; waited_ms < 600000 && !ended; waited_ms += 50) {
-        ended = waitpid(pid, &status, WNOHANG) == pid;
-        if (!ended)
-            nap_ms(50);
-    }
-    if (!ended) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        fail_msg("%s did not end within 600 s", tag);
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        char *e = test_read_all(errfile);
-        fail_msg("%s exited with status %#x; stderr:\n%s", tag, status, e);
-    }
-    return test_read_all(out);
+    return test_run_p4(argv, dir, tag, 0, 600);
 }
 
 /* group_of[k] from the "groups":[[0,2],[1,3]] of json; fails the test

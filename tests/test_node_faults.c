@@ -16,6 +16,7 @@
  *     config, is refused with a message naming it.
  * Every wait is bounded; node processes die with the test (PDEATHSIG). */
 #include "support/test_support.h"
+#include "support/test_cluster.h"
 #include "support/test_nodes.h"
 
 #include <math.h>
@@ -24,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,8 +39,9 @@
 #define ROUNDS 5
 
 /* Four clients in two latent clusters, P4 with groups of two, DP at epsilon
- * 8: a round takes a fraction of a second, long enough to be killed in. */
-static void write_base(const char *dir, char *path, size_t size)
+ * 8: a round takes a fraction of a second, long enough to be killed in.
+ * Key pairs, free ports and one config per node: this base and its [node]. */
+static void cluster_make(test_cluster *c, const char *dir, double timeout, int reproducible)
 {
     char text[4096];
     snprintf(text, sizeof text,
@@ -51,133 +52,11 @@ static void write_base(const char *dir, char *path, size_t size)
              "proxy_cfg = %s/configs/models/logreg-28x28x1.cfg\nbatch = 20\nseed = 11\n"
              "[dp]\ntarget_epsilon = 8\n[p4]\nrounds = %d\ngroup_size = 2\n",
              NODES, test_source_dir(), test_source_dir(), ROUNDS);
-    test_write_text(dir, "base.ini", text, path, size);
-}
-
-typedef struct cluster {
-    const char *bin;
-    char dir[1024], base[1100];
-    char state[NODES][1100], config[NODES][1200], out[NODES][1200], log[NODES][1200];
-    pid_t pid[NODES];
-    int reproducible;
-} cluster;
-
-/* Key pairs, free ports and one config per node: the base and its [node]. */
-static void cluster_make(cluster *c, const char *dir, double timeout, int reproducible)
-{
-    memset(c, 0, sizeof *c);
-    c->bin = getenv("P4_BIN");
-    c->reproducible = reproducible;
-    snprintf(c->dir, sizeof c->dir, "%s", dir);
-    write_base(dir, c->base, sizeof c->base);
-    char key[NODES][P4_KEY_Z85_CHARS + 1];
-    int port[NODES];
-    for (int k = 0; k < NODES; k++) {
-        snprintf(c->state[k], sizeof c->state[k], "%s/node-%d", dir, k);
-        test_node_identity(c->state[k], key[k], NULL);
-        port[k] = test_free_port();
-        snprintf(c->out[k], sizeof c->out[k], "%s/node.out", c->state[k]);
-        snprintf(c->log[k], sizeof c->log[k], "%s/node.log", c->state[k]);
-    }
-    char *base = test_read_all(c->base);
-    for (int k = 0; k < NODES; k++) {
-        char text[8192];
-        size_t used = (size_t)snprintf(text, sizeof text, "%s[node]\nid = %d\n"
-                                       "listen = tcp://127.0.0.1:%d\nstate = %s\ntimeout = %g\n",
-                                       base, k, port[k], c->state[k], timeout);
-        test_append_peers(text, sizeof text, &used, NODES, k, port, key);
-        char name[32];
-        snprintf(name, sizeof name, "node-%d.ini", k);
-        test_write_text(dir, name, text, c->config[k], sizeof c->config[k]);
-    }
-    free(base);
-}
-
-/* Starts node k (again); kill_at >= 0 sets P4_TEST_KILL_AFTER_CHECKPOINT
- * to kill_at:linger_ms. */
-static void node_start_linger(cluster *c, int k, int kill_at, int linger_ms)
-{
-    char *argv[] = { (char *)c->bin, "node", "--config", c->config[k], "--json",
-                     c->reproducible ? "--reproducible" : NULL, NULL };
-    unlink(c->out[k]);
-    /* the log is appended to, so the first run's lines stay for a failure message */
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (kill_at >= 0) {
-            char v[32];
-            snprintf(v, sizeof v, "%d:%d", kill_at, linger_ms);
-            setenv("P4_TEST_KILL_AFTER_CHECKPOINT", v, 1);
-        }
-        if (!freopen(c->out[k], "w", stdout) || !freopen(c->log[k], "a", stderr))
-            _exit(126);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    c->pid[k] = pid;
-}
-
-static void node_start(cluster *c, int k, int kill_at)
-{
-    node_start_linger(c, k, kill_at, 0);
-}
-
-static void cluster_kill_all(cluster *c)
-{
-    for (int k = 0; k < NODES; k++)
-        if (c->pid[k] > 0) {
-            kill(c->pid[k], SIGKILL);
-            waitpid(c->pid[k], NULL, 0);
-            c->pid[k] = 0;
-        }
-}
-
-/* Every node's log on stderr, before a failure message. */
-static void dump_logs(const cluster *c)
-{
-    for (int k = 0; k < NODES; k++) {
-        char *l = test_read_all(c->log[k]);
-        fprintf(stderr, "---- node %d's log ----\n%s", k, l);
-        free(l);
-    }
-}
-
-/* Waits at most `seconds` for node k to end; its wait status. */
-static int node_wait(cluster *c, int k, double seconds)
-{
-    int status = test_wait_bounded(c->pid[k], seconds);
-    c->pid[k] = 0;
-    if (status == -1) {
-        dump_logs(c);
-        cluster_kill_all(c);
-        fail_msg("node %d did not end within %.0f s", k, seconds);
-    }
-    return status;
-}
-
-static void node_wait_ok(cluster *c, int k, double seconds)
-{
-    int status = node_wait(c, k, seconds);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        dump_logs(c);
-        cluster_kill_all(c);
-        fail_msg("node %d ended with wait status %#x", k, status);
-    }
-}
-
-/* Waits (bounded) until node k's log holds `text`. */
-static void log_wait(cluster *c, int k, const char *text, double seconds)
-{
-    if (test_wait_for_text(c->log[k], text, seconds))
-        return;
-    dump_logs(c);
-    cluster_kill_all(c);
-    fail_msg("node %d never logged '%s' within %.0f s", k, text, seconds);
+    test_cluster_make(c, dir, NODES, text, timeout, reproducible);
 }
 
 /* Runs a p4 command to completion (bounded); its stdout (free it). */
-static char *run_p4(const cluster *c, char *const argv[], const char *tag)
+static char *run_p4(const test_cluster *c, char *const argv[], const char *tag)
 {
     return test_run_p4(argv, c->dir, tag, 0, 900);
 }
@@ -218,7 +97,7 @@ static long long plan_steps(void)
 }
 
 /* The ledger of node k: steps and spend, checked against `p4 budget --json`. */
-static void ledger_check(const cluster *c, int k, long long *steps, double *spent)
+static void ledger_check(const test_cluster *c, int k, long long *steps, double *spent)
 {
     char path[1200];
     p4_error err = {0};
@@ -247,20 +126,20 @@ static void killed_node_resumes(void **state)
 {
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     if (!getenv("P4_BIN")) TEST_SKIP("P4_BIN is not set (run under ctest)");
-    static cluster c;
+    static test_cluster c;
     /* long enough for the killed node to come back before its group goes on */
     cluster_make(&c, *state, 300, 0);
     for (int k = 0; k < NODES; k++)
-        node_start(&c, k, -1);
+        test_cluster_start(&c, k, -1, 0);
     const int victim = 2;
-    log_wait(&c, victim, "round 2/5:", 300);
+    test_cluster_wait_log(&c, victim, "round 2/5:", 300);
     test_pause_ms(80); /* into the next round: its local training or its exchange */
     kill(c.pid[victim], SIGKILL);
-    int status = node_wait(&c, victim, 120);
+    int status = test_cluster_wait(&c, victim, 120);
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    node_start(&c, victim, -1);
+    test_cluster_start(&c, victim, -1, 0);
     for (int k = 0; k < NODES; k++)
-        node_wait_ok(&c, k, 600);
+        test_cluster_wait_ok(&c, k, 600);
 
     /* node.db: epoch 1 interrupted, epoch 2 resumed at a round > 0 and finished */
     char text[256];
@@ -324,7 +203,7 @@ static void reproducible_restart_matches_sim(void **state)
 {
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     if (!getenv("P4_BIN")) TEST_SKIP("P4_BIN is not set (run under ctest)");
-    static cluster c;
+    static test_cluster c;
     cluster_make(&c, *state, 300, 1);
     char *sim_argv[] = { (char *)c.bin, "sim", "--config", c.base, "--reproducible", "--json",
                          "--quiet", NULL };
@@ -334,44 +213,20 @@ static void reproducible_restart_matches_sim(void **state)
      * next proxy most likely reaches the process that dies with it: the
      * group-mate must send it again to the restarted one. */
     for (int k = 0; k < NODES; k++)
-        node_start_linger(&c, k, k == victim ? 2 : -1, 1000);
-    int status = node_wait(&c, victim, 300);
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
-        dump_logs(&c);
-        cluster_kill_all(&c);
-        fail_msg("node %d was to kill itself after its checkpoint of round 2 (status %#x)",
-                 victim, status);
-    }
-    node_start(&c, victim, -1);
+        test_cluster_start(&c, k, k == victim ? 2 : -1, 1000);
+    int status = test_cluster_wait(&c, victim, 300);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+        test_cluster_fail(&c, "node %d was to kill itself after its checkpoint of round 2 "
+                          "(status %#x)", victim, status);
+    test_cluster_start(&c, victim, -1, 0);
     for (int k = 0; k < NODES; k++)
-        node_wait_ok(&c, k, 600);
+        test_cluster_wait_ok(&c, k, 600);
     long long resumed = -1;
     db_query(c.state[victim], "SELECT resumed_round FROM runs WHERE epoch = ?", 2, &resumed, NULL, 0);
     assert_int_equal(resumed, 2);
 
     /* every client's accuracy and the groups: those of the undisturbed run */
-    char groups_sim[128];
-    test_json_value(sim, "groups", groups_sim, sizeof groups_sim);
-    const char *acc = strstr(sim, "\"accuracy\":[");
-    assert_non_null(acc);
-    acc += strlen("\"accuracy\":[");
-    for (int k = 0; k < NODES; k++) {
-        char *end;
-        double want = strtod(acc, &end);
-        acc = end + 1;
-        char *out = test_read_all(c.out[k]);
-        double got = test_json_number(out, "accuracy");
-        char groups[128];
-        test_json_value(out, "groups", groups, sizeof groups);
-        if (fabs(got - want) > 1e-6 || strcmp(groups, groups_sim) != 0) {
-            dump_logs(&c);
-                        fail_msg("client %d: accuracy %.9f, groups %s; p4 sim: %.9f, %s\n%s", k, got,
-                     groups, want, groups_sim, out);
-        }
-        if (k == victim)
-            assert_int_equal((int)test_json_number(out, "resumed_round"), 2);
-        free(out);
-    }
+    test_cluster_expect_sim(&c, sim, victim, 2);
     /* the restarted node spent exactly the undisturbed plan */
     long long steps;
     double spent, sim_eps = test_json_number(sim, "epsilon");
@@ -387,20 +242,20 @@ static void dead_node_is_left_out(void **state)
 {
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     if (!getenv("P4_BIN")) TEST_SKIP("P4_BIN is not set (run under ctest)");
-    static cluster c;
+    static test_cluster c;
     /* each exchange the dead node belongs to waits this long, once */
     cluster_make(&c, *state, 2, 0);
     for (int k = 0; k < NODES; k++)
-        node_start(&c, k, -1);
+        test_cluster_start(&c, k, -1, 0);
     const int victim = 3;
-    log_wait(&c, victim, "round 1/5:", 300);
+    test_cluster_wait_log(&c, victim, "round 1/5:", 300);
     kill(c.pid[victim], SIGKILL);
-    node_wait(&c, victim, 120);
+    test_cluster_wait(&c, victim, 120);
     int missing = 0;
     for (int k = 0; k < NODES; k++) {
         if (k == victim)
             continue;
-        node_wait_ok(&c, k, 600);
+        test_cluster_wait_ok(&c, k, 600);
         char *out = test_read_all(c.out[k]);
         char text[64];
         test_json_value(out, "status", text, sizeof text);
@@ -409,10 +264,8 @@ static void dead_node_is_left_out(void **state)
         free(out);
     }
     /* its group-mate went on without it in the rounds it missed */
-    if (missing < 1) {
-        dump_logs(&c);
-        fail_msg("nobody missed the dead node");
-    }
+    if (missing < 1)
+        test_cluster_fail(&c, "nobody missed the dead node");
     char text[64];
     db_query(c.state[victim], "SELECT status FROM runs WHERE epoch = ?", 1, NULL, text, sizeof text);
     assert_string_equal(text, "running"); /* nobody is left to say otherwise */
@@ -427,13 +280,13 @@ static void bad_checkpoints_are_refused(void **state)
 {
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     if (!getenv("P4_BIN")) TEST_SKIP("P4_BIN is not set (run under ctest)");
-    static cluster c;
+    static test_cluster c;
     cluster_make(&c, *state, 2, 0);
     /* all four kill themselves after their checkpoint of round 1 */
     for (int k = 0; k < NODES; k++)
-        node_start(&c, k, 1);
+        test_cluster_start(&c, k, 1, 0);
     for (int k = 0; k < NODES; k++)
-        node_wait(&c, k, 300);
+        test_cluster_wait(&c, k, 300);
     char path[1200];
     snprintf(path, sizeof path, "%s/node.db", c.state[0]);
     sqlite3 *db = NULL;
@@ -442,8 +295,8 @@ static void bad_checkpoints_are_refused(void **state)
     assert_int_equal(sqlite3_exec(db, "UPDATE checkpoint SET proxy_params = "
                                       "substr(proxy_params, 1, 10)", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
-    node_start(&c, 0, -1);
-    int status = node_wait(&c, 0, 300);
+    test_cluster_start(&c, 0, -1, 0);
+    int status = test_cluster_wait(&c, 0, 300);
     char *log = test_read_all(c.log[0]);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 1 ||
         !strstr(log, "the checkpoint's proxy weights hold 10 bytes, not a whole number of floats"))
@@ -458,8 +311,8 @@ static void bad_checkpoints_are_refused(void **state)
     test_write_text(c.dir, "node-1-changed.ini", text, changed, sizeof changed);
     free(text);
     snprintf(c.config[1], sizeof c.config[1], "%s", changed);
-    node_start(&c, 1, -1);
-    status = node_wait(&c, 1, 300);
+    test_cluster_start(&c, 1, -1, 0);
+    status = test_cluster_wait(&c, 1, 300);
     log = test_read_all(c.log[1]);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 1 ||
         !strstr(log, "node.db holds a checkpoint of another run (client 1 of 4, p4, 5 rounds"))

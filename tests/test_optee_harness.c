@@ -3,6 +3,7 @@
  * answered with GP codes (never a crash), TEE_Malloc's bound, a panic seen
  * as TEEC_ERROR_TARGET_DEAD, and the ledger object held by one session. */
 #include "support/test_support.h"
+#include "support/test_ta.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -33,20 +34,12 @@ static double get(const TEEC_Value *v) { return p4_ta_value_double(v->a, v->b); 
 
 static TEEC_Result open_ledger(TEEC_Session *s, double delta, double target, uint32_t *origin)
 {
-    TEEC_Operation op = op_of(TEEC_PARAM_TYPES(TEEC_VALUE_INPUT, TEEC_VALUE_INPUT,
-                                               TEEC_VALUE_OUTPUT, TEEC_VALUE_OUTPUT));
-    put(&op.params[0].value, delta);
-    put(&op.params[1].value, target);
-    return TEEC_InvokeCommand(s, P4_TA_CMD_OPEN_LEDGER, &op, origin);
+    return test_ta_open_ledger(s, delta, target, origin);
 }
 
 static void start(harness *h, uint32_t mib)
 {
-    assert_int_equal(TEEC_InitializeContext(NULL, &h->ctx), TEEC_SUCCESS);
-    assert_int_equal(p4_teec_emu_configure(&h->ctx, NULL, h->dir, mib), TEEC_SUCCESS);
-    uint32_t origin = 0;
-    assert_int_equal(TEEC_OpenSession(&h->ctx, &h->sess, &ta_uuid, TEEC_LOGIN_PUBLIC, NULL, NULL,
-                                      &origin), TEEC_SUCCESS);
+    test_ta_session_open(&h->ctx, &h->sess, h->dir, mib);
 }
 
 static int setup(void **state)
@@ -67,8 +60,7 @@ static int teardown(void **state)
 
 static void stop(harness *h)
 {
-    TEEC_CloseSession(&h->sess);
-    TEEC_FinalizeContext(&h->ctx);
+    test_ta_session_close(&h->ctx, &h->sess);
 }
 
 /* ADD_NOISE with stddev 0 returns the values unchanged: a round trip

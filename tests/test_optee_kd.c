@@ -12,6 +12,7 @@
  *   - the TA refuses the new commands' parameters of malformed types, sizes
  *     and values with GP codes, straight through the Client API. */
 #include "support/test_support.h"
+#include "support/test_ta.h"
 #include "support/test_trainer.h"
 
 #include <math.h>
@@ -20,7 +21,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <tee_client_api.h>
-#include <tee_client_emu.h>
 
 #include "common/rng.h"
 #include "dp/dpsgd.h"
@@ -185,12 +185,7 @@ static void kd_train_refuses_malformed_parameters(void **state)
     p4_optee *t = NULL;
     p4_error err;
     assert_int_equal(p4_optee_open(&t, &o, &err), P4_OK);
-    p4_ta_layers_spec spec;
-    memset(&spec, 0, sizeof spec);
-    spec.nlayers = 1;
-    spec.capacity = 4;
-    spec.layer[0].inputs = 3;
-    spec.layer[0].outputs = 2;
+    p4_ta_layers_spec spec = test_ta_dense_spec(3, 2, 4, 0);
     float w[8] = { 0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f, 0.0f, 0.1f };
     assert_int_equal(p4_optee_layers_load(t, &spec, w, 8, &err), P4_OK);
     float in[6] = { 1, 2, 3, 4, 5, 6 }, y[4] = { 1, 0, 0, 1 }, teacher[4] = { 0.3f, 0.7f, 0.5f, 0.5f };
@@ -247,19 +242,10 @@ static void new_commands_refuse_malformed_sizes(void **state)
 {
     TEEC_Context ctx;
     TEEC_Session sess;
-    const TEEC_UUID uuid = P4_TA_UUID;
-    assert_int_equal(TEEC_InitializeContext(NULL, &ctx), TEEC_SUCCESS);
-    assert_int_equal(p4_teec_emu_configure(&ctx, NULL, *state, 10), TEEC_SUCCESS);
-    uint32_t origin = 0;
-    assert_int_equal(TEEC_OpenSession(&ctx, &sess, &uuid, TEEC_LOGIN_PUBLIC, NULL, NULL,
-                                      &origin), TEEC_SUCCESS);
+    test_ta_session_open(&ctx, &sess, *state, 10);
+    assert_int_equal(test_ta_open_ledger(&sess, 1e-5, 20, NULL), TEEC_SUCCESS);
     TEEC_Operation op;
-    memset(&op, 0, sizeof op);
-    op.paramTypes = TEEC_PARAM_TYPES(TEEC_VALUE_INPUT, TEEC_VALUE_INPUT, TEEC_VALUE_OUTPUT,
-                                     TEEC_VALUE_OUTPUT);
-    p4_ta_double_value(1e-5, &op.params[0].value.a, &op.params[0].value.b);
-    p4_ta_double_value(20, &op.params[1].value.a, &op.params[1].value.b);
-    assert_int_equal(TEEC_InvokeCommand(&sess, P4_TA_CMD_OPEN_LEDGER, &op, &origin), TEEC_SUCCESS);
+    uint32_t origin = 0;
 
     const uint32_t kd_types = TEEC_PARAM_TYPES(MEM_IN, MEM_IN, TEEC_NONE, TEEC_VALUE_OUTPUT);
     const uint32_t teach_types = TEEC_PARAM_TYPES(MEM_IN, MEM_OUT, TEEC_VALUE_INPUT, TEEC_NONE);
@@ -279,12 +265,7 @@ static void new_commands_refuse_malformed_sizes(void **state)
                      TEEC_ERROR_BAD_STATE);
     assert_int_equal(raw(&sess, P4_TA_CMD_LAYERS_EXPORT, out_types, export, sizeof export, NULL,
                          0, NULL), TEEC_ERROR_BAD_STATE);
-    p4_ta_layers_spec spec;
-    memset(&spec, 0, sizeof spec);
-    spec.nlayers = 1;
-    spec.capacity = 4;
-    spec.layer[0].inputs = 3;
-    spec.layer[0].outputs = 2;
+    p4_ta_layers_spec spec = test_ta_dense_spec(3, 2, 4, 0);
     memset(&op, 0, sizeof op);
     op.paramTypes = TEEC_PARAM_TYPES(MEM_IN, MEM_IN, TEEC_VALUE_OUTPUT, TEEC_NONE);
     op.params[0].tmpref.buffer = &spec;
@@ -338,27 +319,7 @@ static void new_commands_refuse_malformed_sizes(void **state)
                          0, NULL), TEEC_ERROR_BAD_PARAMETERS);
     assert_int_equal(raw(&sess, P4_TA_CMD_LAYERS_IMPORT, in_types, export, sizeof export, NULL, 0,
                          NULL), TEEC_SUCCESS);
-    TEEC_CloseSession(&sess);
-    TEEC_FinalizeContext(&ctx);
-}
-
-/* One hand-driven DP step of a 4 -> 3 dense layer on batch `b`, then the
- * store; returns the loss. */
-static double stored_step(p4_optee *t, int b)
-{
-    float in[2 * 4] = { 1, 0, 0.5f, -1, 0, 2, 1, (float)b };
-    float targets[2 * 3] = { 1, 0, 0, 0, 0, 1 };
-    double loss = 0, norms[2] = { 0.25, 4.0 }, after;
-    float factor[2], sums[5] = { 0 };
-    p4_error err;
-    if (p4_optee_layers_train(t, in, 2, targets, NULL, &loss, &err) != P4_OK ||
-        p4_optee_layers_clip(t, norms, 2, 1.0, factor, &err) != P4_OK)
-        fail_msg("step %d: %s", b, err.message);
-    p4_ta_step_args a = { .q = 0.1, .sigma = 1.0, .clip = 1.0, .divisor = 2, .learning_rate = 0.1,
-                          .momentum = 0.9, .decay = 0, .ntensors = 1, .tensor = { 5 } };
-    assert_int_equal(p4_optee_layers_step(t, &a, sums, 5, &after, &err), P4_OK);
-    assert_int_equal(p4_optee_layers_store(t, &err), P4_OK);
-    return loss;
+    test_ta_session_close(&ctx, &sess);
 }
 
 /* A TA that panics mid-training resumes its stored layers, momentum and
@@ -371,33 +332,19 @@ static void panic_mid_training_resumes_the_layers(void **state)
     test_path_in(*state, "b", dir_b, sizeof dir_b);
     assert_int_equal(mkdir(dir_a, 0700), 0);
     assert_int_equal(mkdir(dir_b, 0700), 0);
-    p4_optee_options oa = { .delta = 1e-5, .target_epsilon = 50, .storage_dir = dir_a };
-    p4_optee_options ob = { .delta = 1e-5, .target_epsilon = 50, .storage_dir = dir_b };
-    p4_optee *a = NULL, *b = NULL;
+    /* both seeded alike, the 4 -> 3 layer loaded */
+    p4_optee *a = test_ta_dense_open(dir_a, 1), *b = test_ta_dense_open(dir_b, 1);
     p4_error err;
-    unsigned char key[32];
-    for (int i = 0; i < 32; i++)
-        key[i] = (unsigned char)(7 * i + 1);
-    assert_int_equal(p4_optee_open(&a, &oa, &err), P4_OK);
-    assert_int_equal(p4_optee_open(&b, &ob, &err), P4_OK);
-    assert_int_equal(p4_optee_seed_noise(a, key, &err), P4_OK);
-    assert_int_equal(p4_optee_seed_noise(b, key, &err), P4_OK);
-    p4_ta_layers_spec spec = { .nlayers = 1, .capacity = 4, .normal_floats = 5 };
-    spec.layer[0].inputs = 4;
-    spec.layer[0].outputs = 3;
     float w[15];
-    for (int i = 0; i < 15; i++)
-        w[i] = 0.1f * (float)(i % 7) - 0.3f;
-    assert_int_equal(p4_optee_layers_load(a, &spec, w, 15, &err), P4_OK);
-    assert_int_equal(p4_optee_layers_load(b, &spec, w, 15, &err), P4_OK);
+    test_ta_dense_weights(w, 15);
     for (int s = 0; s < 3; s++)
-        assert_true(stored_step(a, s) == stored_step(b, s));
+        assert_true(test_ta_dense_step(a, s) == test_ta_dense_step(b, s));
     assert_int_equal(p4_optee_test_command(b, P4_TA_CMD_TEST_PANIC, 0, &err), P4_ESTATE);
     if (!strstr(err.message, "resumed"))
         fail_msg("not resumed: %s", err.message);
     assert_int_equal(p4_optee_reopens(b), 1);
     for (int s = 3; s < 6; s++) {
-        double la = stored_step(a, s), lb = stored_step(b, s);
+        double la = test_ta_dense_step(a, s), lb = test_ta_dense_step(b, s);
         if (la != lb)
             fail_msg("step %d after the panic: loss %.17g (uninterrupted) vs %.17g", s, la, lb);
     }

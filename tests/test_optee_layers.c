@@ -20,6 +20,7 @@
  *   - a TA panic is an error, the session is reopened, the ledger keeps its
  *     spend and the lost layers are reported until loaded again. */
 #include "support/test_support.h"
+#include "support/test_ta.h"
 #include "support/test_trainer.h"
 
 #include <math.h>
@@ -270,6 +271,29 @@ static void p4_train_refuses_layers_that_do_not_fit(void **state)
     free(stderr_text);
 }
 
+/* CNN1's (28x28x1, 10 classes) layers from its second convolution, as the
+ * TA sees them at passes of 64: the convolution (6 -> 16 filters of 3x3 on
+ * 14x14), the max-pool (2, stride 2, to 7x7), fc64 and, when nlayers is 4,
+ * the fc10 under the softmax; the first nlayers of them. */
+static p4_ta_layers_spec cnn1_from_second_conv(uint32_t nlayers, uint32_t normal_floats,
+                                               uint32_t flags)
+{
+    p4_ta_layers_spec spec = { .nlayers = nlayers, .capacity = 64,
+                               .normal_floats = normal_floats, .flags = flags };
+    const p4_ta_dense layer[4] = {
+        { .inputs = 6 * 14 * 14, .outputs = 16 * 14 * 14, .activation = P4_ACT_RELU,
+          .kind = P4_TA_CONVOLUTIONAL, .c = 6, .h = 14, .w = 14, .filters = 16, .size = 3,
+          .stride = 1, .pad = 1 },
+        { .inputs = 16 * 14 * 14, .outputs = 16 * 7 * 7, .kind = P4_TA_MAXPOOL, .c = 16,
+          .h = 14, .w = 14, .size = 2, .stride = 2, .pad = 1 },
+        { .inputs = 784, .outputs = 64, .activation = P4_ACT_RELU },
+        { .inputs = 64, .outputs = 10 },
+    };
+    assert_true(nlayers >= 1 && nlayers <= 4);
+    memcpy(spec.layer, layer, nlayers * sizeof layer[0]);
+    return spec;
+}
+
 /* A conv range that does not fit is refused before anything moves, and
  * the bytes counted include the convolutions' per-example gradients. */
 static void conv_range_too_big_is_refused(void **state)
@@ -285,16 +309,7 @@ static void conv_range_too_big_is_refused(void **state)
     assert_non_null(strstr(err.message, "but the TA has 2097152 bytes ([tee] ta_memory_mib = 2)"));
     trainer_close(&t);
     /* The count by hand: CNN1 (28x28x1, 10 classes), pp 2..6, pass of 64. */
-    p4_ta_layers_spec spec = { .nlayers = 4, .capacity = 64, .normal_floats = 60 };
-    spec.layer[0] = (p4_ta_dense){ .inputs = 6 * 14 * 14, .outputs = 16 * 14 * 14,
-                                   .activation = P4_ACT_RELU, .kind = P4_TA_CONVOLUTIONAL,
-                                   .c = 6, .h = 14, .w = 14, .filters = 16, .size = 3,
-                                   .stride = 1, .pad = 1 };
-    spec.layer[1] = (p4_ta_dense){ .inputs = 16 * 14 * 14, .outputs = 16 * 7 * 7,
-                                   .kind = P4_TA_MAXPOOL, .c = 16, .h = 14, .w = 14,
-                                   .size = 2, .stride = 2, .pad = 1 };
-    spec.layer[2] = (p4_ta_dense){ .inputs = 784, .outputs = 64, .activation = P4_ACT_RELU };
-    spec.layer[3] = (p4_ta_dense){ .inputs = 64, .outputs = 10 };
+    p4_ta_layers_spec spec = cnn1_from_second_conv(4, 60, 0);
     uint64_t params = (16 * 54 + 16) + (784 * 64 + 64) + (64 * 10 + 10);
     uint64_t m = 64, act = 2 * m * (3136 + 784 + 64 + 10) + m * (16 * 54 + 16) + m * 784;
     uint64_t want = (3 * params + act + 2 * m * 1176 + 2 * m * 10 + m + 60) * 4 + m * 8 +
@@ -364,16 +379,7 @@ static void mid_range_inference_sends_activations(void **state)
  * no probabilities or targets (the softmax is outside). */
 static void mid_range_memory_is_counted(void **state)
 {
-    p4_ta_layers_spec spec = { .nlayers = 3, .capacity = 64, .normal_floats = 60 + 650,
-                               .flags = P4_TA_SPEC_SOFTMAX_OUTSIDE };
-    spec.layer[0] = (p4_ta_dense){ .inputs = 6 * 14 * 14, .outputs = 16 * 14 * 14,
-                                   .activation = P4_ACT_RELU, .kind = P4_TA_CONVOLUTIONAL,
-                                   .c = 6, .h = 14, .w = 14, .filters = 16, .size = 3,
-                                   .stride = 1, .pad = 1 };
-    spec.layer[1] = (p4_ta_dense){ .inputs = 16 * 14 * 14, .outputs = 16 * 7 * 7,
-                                   .kind = P4_TA_MAXPOOL, .c = 16, .h = 14, .w = 14,
-                                   .size = 2, .stride = 2, .pad = 1 };
-    spec.layer[2] = (p4_ta_dense){ .inputs = 784, .outputs = 64, .activation = P4_ACT_RELU };
+    p4_ta_layers_spec spec = cnn1_from_second_conv(3, 60 + 650, P4_TA_SPEC_SOFTMAX_OUTSIDE);
     uint64_t params = (16 * 54 + 16) + (784 * 64 + 64);
     uint64_t m = 64, act = 2 * m * (3136 + 784 + 64) + m * (16 * 54 + 16) + m * 784;
     uint64_t want = (3 * params + act + 2 * m * 1176 + m + 710) * 4 + m * 8 +
@@ -437,11 +443,9 @@ static void panic_reopens_and_keeps_the_spend(void **state)
     p4_optee *t = NULL;
     p4_error err;
     assert_int_equal(p4_optee_open(&t, &o, &err), P4_OK);
-    p4_ta_layers_spec spec = { .nlayers = 1, .capacity = 4, .normal_floats = 5,
-                               .layer = { { 4, 3, 0, 0 } } };
+    p4_ta_layers_spec spec = test_ta_dense_spec(4, 3, 4, 5);
     float w[15];
-    for (int i = 0; i < 15; i++)
-        w[i] = 0.1f * (float)(i % 7) - 0.3f;
+    test_ta_dense_weights(w, 15);
     assert_int_equal(p4_optee_layers_load(t, &spec, w, 15, &err), P4_OK);
     one_step(t, &err);
     double before, after;

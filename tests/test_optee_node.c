@@ -171,6 +171,43 @@ static int round_means(const char *log, double *out, int most)
     return n;
 }
 
+/* P4_SOURCE_DIR; the test skips unless Fashion-MNIST, P4_BIN and
+ * P4_SOURCE_DIR are there. */
+static const char *source_or_skip(void)
+{
+    if (!test_dataset_path(FMNIST))
+        TEST_SKIP(FMNIST " is absent");
+    const char *bin = getenv("P4_BIN"), *src = getenv("P4_SOURCE_DIR");
+    if (!bin || !src)
+        TEST_SKIP("P4_BIN or P4_SOURCE_DIR is not set (run under ctest)");
+    return src;
+}
+
+/* A 4-node `p4 cluster` (quiet) on tee_ini in dir/cluster: its accuracies
+ * are those of the software `p4 sim` whose JSON is sim (exactly, or within
+ * one example when not exact), its groups the same, and each node's TA
+ * ledger was charged.  `what` names the cluster's backend in the output. */
+static void cluster_agrees_with_sim(const char *dir, const char *tee_ini, const char *sim,
+                                    int exact, const char *what)
+{
+    char cluster_state[512];
+    char *cluster = run_seeded(dir, "cluster", "cluster", tee_ini, 1, cluster_state,
+                               sizeof cluster_state);
+    char a[256], b[256];
+    json_array(sim, "accuracy", a, sizeof a);
+    json_array(cluster, "accuracy", b, sizeof b);
+    print_message("software p4 sim %s, %s p4 cluster %s\n", a, what, b);
+    if (exact)
+        assert_string_equal(a, b);
+    else
+        same_accuracies(a, b);
+    json_array(sim, "groups", a, sizeof a);
+    json_array(cluster, "groups", b, sizeof b);
+    assert_string_equal(a, b);
+    free(cluster);
+    check_ta_ledgers(cluster_state);
+}
+
 /* Protected layers in nodes (issue 14): the MLP proxy's output layer (and
  * its softmax) in each client's TA, trained there on P4's distillation
  * loss.  A software `p4 sim` and an optee `p4 sim` give the same per-round
@@ -179,13 +216,8 @@ static int round_means(const char *log, double *out, int most)
  * agrees too, and each node's TA ledger was charged. */
 static void protected_layers_in_sim_and_cluster(void **state)
 {
-    const char *dir = *state;
-    if (!test_dataset_path(FMNIST))
-        TEST_SKIP(FMNIST " is absent");
-    const char *bin = getenv("P4_BIN"), *src = getenv("P4_SOURCE_DIR");
-    if (!bin || !src)
-        TEST_SKIP("P4_BIN or P4_SOURCE_DIR is not set (run under ctest)");
-    char sw_ini[512], tee_ini[512], sw_state[512], tee_state[512], cluster_state[512];
+    const char *dir = *state, *src = source_or_skip();
+    char sw_ini[512], tee_ini[512], sw_state[512], tee_state[512];
     write_config_with(dir, "software.ini", "software", src, "mlp-28x28x1.cfg", "", sw_ini,
                       sizeof sw_ini);
     write_config_with(dir, "optee.ini", "optee", src, "mlp-28x28x1.cfg",
@@ -207,48 +239,22 @@ static void protected_layers_in_sim_and_cluster(void **state)
     json_array(tee, "accuracy", b, sizeof b);
     same_accuracies(a, b);
 
-    char *cluster = run_seeded(dir, "cluster", "cluster", tee_ini, 1, cluster_state,
-                               sizeof cluster_state);
-    json_array(cluster, "accuracy", b, sizeof b);
-    print_message("software p4 sim %s, optee (pp 2..3) p4 cluster %s\n", a, b);
-    same_accuracies(a, b);
-    json_array(sw, "groups", a, sizeof a);
-    json_array(cluster, "groups", b, sizeof b);
-    assert_string_equal(a, b);
-    check_ta_ledgers(cluster_state);
+    cluster_agrees_with_sim(dir, tee_ini, sw, 0, "optee (pp 2..3)");
     free(sw);
     free(tee);
     free(sw_log);
     free(tee_log);
-    free(cluster);
 }
 
 static void optee_cluster_equals_software_sim(void **state)
 {
-    const char *dir = *state;
-    if (!test_dataset_path(FMNIST))
-        TEST_SKIP(FMNIST " is absent");
-    const char *bin = getenv("P4_BIN"), *src = getenv("P4_SOURCE_DIR");
-    if (!bin || !src)
-        TEST_SKIP("P4_BIN or P4_SOURCE_DIR is not set (run under ctest)");
-    char sw_ini[512], tee_ini[512], sim_state[512], cluster_state[512];
+    const char *dir = *state, *src = source_or_skip();
+    char sw_ini[512], tee_ini[512], sim_state[512];
     write_config(dir, "software.ini", "software", src, sw_ini, sizeof sw_ini);
     write_config(dir, "optee.ini", "optee", src, tee_ini, sizeof tee_ini);
     char *sim = run_seeded(dir, "sim", "sim", sw_ini, 1, sim_state, sizeof sim_state);
-    char *cluster = run_seeded(dir, "cluster", "cluster", tee_ini, 1, cluster_state,
-                               sizeof cluster_state);
-    char a[256], b[256];
-    json_array(sim, "accuracy", a, sizeof a);
-    json_array(cluster, "accuracy", b, sizeof b);
-    print_message("software p4 sim %s, optee p4 cluster %s\n", a, b);
-    assert_string_equal(a, b);
-    json_array(sim, "groups", a, sizeof a);
-    json_array(cluster, "groups", b, sizeof b);
-    assert_string_equal(a, b);
+    cluster_agrees_with_sim(dir, tee_ini, sim, 1, "optee");
     free(sim);
-    free(cluster);
-
-    check_ta_ledgers(cluster_state);
 }
 
 int main(void)

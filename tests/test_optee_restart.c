@@ -18,18 +18,18 @@
  *     above half and at most its SQLite ledger (which reserves steps in
  *     blocks), as test_optee_node checks. */
 #include "support/test_support.h"
+#include "support/test_cluster.h"
 #include "support/test_nodes.h"
+#include "support/test_ta.h"
 
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <tee_client_api.h>
-#include <tee_client_emu.h>
 #include <unistd.h>
 
 #include "dp/ledger.h"
@@ -40,59 +40,10 @@
 
 /* ---- the TA's snapshots through the host API ----------------------------------- */
 
-/* A 4 -> 3 dense layer, as test_optee_kd drives it. */
+/* A 4 -> `outputs` dense layer, as test_optee_layers drives it. */
 static p4_ta_layers_spec dense_spec(uint32_t outputs)
 {
-    p4_ta_layers_spec spec = { .nlayers = 1, .capacity = 4, .normal_floats = 5 };
-    spec.layer[0].inputs = 4;
-    spec.layer[0].outputs = outputs;
-    return spec;
-}
-
-static void initial_weights(float w[15])
-{
-    for (int i = 0; i < 15; i++)
-        w[i] = 0.1f * (float)(i % 7) - 0.3f;
-}
-
-/* A node's TA session as `p4 node` opens it: the ledger, the seed in
- * --reproducible mode, then the seeded initialisation loaded. */
-static p4_optee *ta_open(const char *storage, int seeded)
-{
-    p4_optee_options o = { .delta = 1e-5, .target_epsilon = 50, .storage_dir = storage };
-    p4_optee *t = NULL;
-    p4_error err;
-    if (p4_optee_open(&t, &o, &err) != P4_OK)
-        fail_msg("%s", err.message);
-    unsigned char key[32];
-    for (int i = 0; i < 32; i++)
-        key[i] = (unsigned char)(5 * i + 3);
-    if (seeded)
-        assert_int_equal(p4_optee_seed_noise(t, key, &err), P4_OK);
-    p4_ta_layers_spec spec = dense_spec(3);
-    float w[15];
-    initial_weights(w);
-    assert_int_equal(p4_optee_layers_load(t, &spec, w, 15, &err), P4_OK);
-    return t;
-}
-
-/* One DP step on batch b (and the per-step store, as dp/protected.c does);
- * its loss. */
-static double step(p4_optee *t, int b)
-{
-    float in[2 * 4] = { 1, 0, 0.5f, -1, 0, 2, 1, (float)b };
-    float targets[2 * 3] = { 1, 0, 0, 0, 0, 1 };
-    double loss = 0, norms[2] = { 0.25, 4.0 }, after;
-    float factor[2], sums[5] = { 0 };
-    p4_error err;
-    p4_ta_step_args a = { .q = 0.1, .sigma = 1.0, .clip = 1.0, .divisor = 2, .learning_rate = 0.1,
-                          .momentum = 0.9, .decay = 0, .ntensors = 1, .tensor = { 5 } };
-    if (p4_optee_layers_train(t, in, 2, targets, NULL, &loss, &err) != P4_OK ||
-        p4_optee_layers_clip(t, norms, 2, 1.0, factor, &err) != P4_OK ||
-        p4_optee_layers_step(t, &a, sums, 5, &after, &err) != P4_OK ||
-        p4_optee_layers_store(t, &err) != P4_OK)
-        fail_msg("step %d: %s", b, err.message);
-    return loss;
+    return test_ta_dense_spec(4, outputs, 4, 5);
 }
 
 static double spent(p4_optee *t)
@@ -125,16 +76,16 @@ static void seeded_restart_equals_the_unbroken_run(void **state)
     char dir_a[600], dir_b[600];
     make_dir(*state, "a", dir_a, sizeof dir_a);
     make_dir(*state, "b", dir_b, sizeof dir_b);
-    p4_optee *a = ta_open(dir_a, 1), *b = ta_open(dir_b, 1);
+    p4_optee *a = test_ta_dense_open(dir_a, 1), *b = test_ta_dense_open(dir_b, 1);
     p4_error err;
     for (int s = 0; s < 2; s++)
-        assert_true(step(a, s) == step(b, s));
+        assert_true(test_ta_dense_step(a, s) == test_ta_dense_step(b, s));
     assert_int_equal(p4_optee_layers_snapshot(b, 2, &err), P4_OK);
-    (void)step(b, 2); /* lost with the kill */
+    (void)test_ta_dense_step(b, 2); /* lost with the kill */
     double before_kill = spent(b);
     p4_optee_close(&b);
 
-    b = ta_open(dir_b, 1); /* the restarted node: fresh session, initial weights */
+    b = test_ta_dense_open(dir_b, 1); /* the restarted node: fresh session, initial weights */
     assert_true(spent(b) >= before_kill);
     int noise_back = 0;
     if (p4_optee_layers_restore(b, 2, &noise_back, &err) != P4_OK)
@@ -145,14 +96,14 @@ static void seeded_restart_equals_the_unbroken_run(void **state)
                   after_restore);
     assert_true(after_restore >= before_kill);
     for (int s = 2; s < 5; s++) {
-        double la = step(a, s), lb = step(b, s);
+        double la = test_ta_dense_step(a, s), lb = test_ta_dense_step(b, s);
         if (la != lb)
             fail_msg("step %d after the restart: loss %.17g (unbroken) vs %.17g", s, la, lb);
     }
     float wa[15], wb[15], w0[15];
     weights(a, wa);
     weights(b, wb);
-    initial_weights(w0);
+    test_ta_dense_weights(w0, 15);
     assert_memory_equal(wa, wb, sizeof wa);
     assert_memory_not_equal(wa, w0, sizeof wa); /* they trained */
     /* B charged one step more than A: the one the kill cut short. */
@@ -170,20 +121,20 @@ static void restore_replays_noise_only_when_seeded(void **state)
     for (int seeded = 0; seeded <= 1; seeded++) {
         char dir[600];
         make_dir(*state, seeded ? "seeded" : "os-keyed", dir, sizeof dir);
-        p4_optee *t = ta_open(dir, seeded);
+        p4_optee *t = test_ta_dense_open(dir, seeded);
         p4_error err;
-        (void)step(t, 0);
+        (void)test_ta_dense_step(t, 0);
         assert_int_equal(p4_optee_layers_snapshot(t, 1, &err), P4_OK);
-        (void)step(t, 1);
+        (void)test_ta_dense_step(t, 1);
         float first[15], second[15];
         weights(t, first);
         double spend_first = spent(t);
         p4_optee_close(&t); /* killed; started again */
-        t = ta_open(dir, seeded);
+        t = test_ta_dense_open(dir, seeded);
         int noise_back = -1;
         assert_int_equal(p4_optee_layers_restore(t, 1, &noise_back, &err), P4_OK);
         assert_int_equal(noise_back, seeded);
-        (void)step(t, 1);
+        (void)test_ta_dense_step(t, 1);
         weights(t, second);
         print_message("%s: the replayed step's weights %s\n", seeded ? "seeded" : "OS-keyed",
                       memcmp(first, second, sizeof first) ? "differ" : "are equal");
@@ -216,12 +167,12 @@ static void unknown_rounds_are_refused(void **state)
 {
     char dir[600];
     make_dir(*state, "ta", dir, sizeof dir);
-    p4_optee *t = ta_open(dir, 0);
+    p4_optee *t = test_ta_dense_open(dir, 0);
     p4_error err;
     refused(t, 0, "hold nothing and nothing"); /* an empty store */
-    (void)step(t, 0);
+    (void)test_ta_dense_step(t, 0);
     assert_int_equal(p4_optee_layers_snapshot(t, 3, &err), P4_OK);
-    (void)step(t, 1);
+    (void)test_ta_dense_step(t, 1);
     assert_int_equal(p4_optee_layers_snapshot(t, 4, &err), P4_OK);
     refused(t, 5, "hold round 4 and round 3");
     refused(t, 2, "hold round 4 and round 3"); /* round 4 took its slot */
@@ -254,7 +205,7 @@ static void unknown_rounds_are_refused(void **state)
     if (stat(object, &st) != 0)
         fail_msg("the harness keeps round 4's snapshot elsewhere than %s", object);
     assert_int_equal(truncate(object, st.st_size - 8), 0);
-    t = ta_open(dir, 0);
+    t = test_ta_dense_open(dir, 0);
     assert_int_equal(p4_optee_layers_restore(t, 4, NULL, &err), P4_ESTATE);
     print_message("a snapshot cut short: %s\n", err.message);
     assert_non_null(strstr(err.message, "round 4 does not hold together"));
@@ -286,12 +237,7 @@ static void malformed_parameters_are_refused(void **state)
 {
     TEEC_Context ctx;
     TEEC_Session sess;
-    const TEEC_UUID uuid = P4_TA_UUID;
-    assert_int_equal(TEEC_InitializeContext(NULL, &ctx), TEEC_SUCCESS);
-    assert_int_equal(p4_teec_emu_configure(&ctx, NULL, *state, 10), TEEC_SUCCESS);
-    uint32_t origin = 0;
-    assert_int_equal(TEEC_OpenSession(&ctx, &sess, &uuid, TEEC_LOGIN_PUBLIC, NULL, NULL,
-                                      &origin), TEEC_SUCCESS);
+    test_ta_session_open(&ctx, &sess, *state, 10);
     const uint32_t snap = TEEC_PARAM_TYPES(TEEC_VALUE_INPUT, TEEC_NONE, TEEC_NONE, TEEC_NONE);
     const uint32_t rest = TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT, TEEC_VALUE_INPUT,
                                            TEEC_VALUE_OUTPUT, TEEC_VALUE_OUTPUT);
@@ -301,13 +247,7 @@ static void malformed_parameters_are_refused(void **state)
                      TEEC_ERROR_BAD_STATE);
     assert_int_equal(raw(&sess, P4_TA_CMD_LAYERS_SNAPSHOT, snap, NULL, 1, 0),
                      TEEC_ERROR_BAD_STATE);
-    TEEC_Operation op;
-    memset(&op, 0, sizeof op);
-    op.paramTypes = TEEC_PARAM_TYPES(TEEC_VALUE_INPUT, TEEC_VALUE_INPUT, TEEC_VALUE_OUTPUT,
-                                     TEEC_VALUE_OUTPUT);
-    p4_ta_double_value(1e-5, &op.params[0].value.a, &op.params[0].value.b);
-    p4_ta_double_value(20, &op.params[1].value.a, &op.params[1].value.b);
-    assert_int_equal(TEEC_InvokeCommand(&sess, P4_TA_CMD_OPEN_LEDGER, &op, &origin), TEEC_SUCCESS);
+    assert_int_equal(test_ta_open_ledger(&sess, 1e-5, 20, NULL), TEEC_SUCCESS);
     /* wrong types, rounds out of range or with a high word, a spec of the wrong size or shape */
     assert_int_equal(raw(&sess, P4_TA_CMD_LAYERS_SNAPSHOT, rest, &spec, 1, 0),
                      TEEC_ERROR_BAD_PARAMETERS);
@@ -325,18 +265,19 @@ static void malformed_parameters_are_refused(void **state)
     bad.nlayers = 0;
     assert_int_equal(raw(&sess, P4_TA_CMD_LAYERS_RESTORE, rest, &bad, 1, 0),
                      TEEC_ERROR_BAD_PARAMETERS);
+    TEEC_Operation op;
     memset(&op, 0, sizeof op);
     op.paramTypes = rest;
     op.params[0].tmpref.buffer = &spec;
     op.params[0].tmpref.size = sizeof spec - 1;
+    uint32_t origin = 0;
     assert_int_equal(TEEC_InvokeCommand(&sess, P4_TA_CMD_LAYERS_RESTORE, &op, &origin),
                      TEEC_ERROR_BAD_PARAMETERS);
     /* still without layers: nothing to snapshot; nothing stored to restore */
     assert_int_equal(raw(&sess, P4_TA_CMD_LAYERS_SNAPSHOT, snap, NULL, 1, 0),
                      TEEC_ERROR_BAD_STATE);
     assert_int_equal(raw(&sess, P4_TA_CMD_LAYERS_RESTORE, rest, &spec, 1, 0), TEEC_SUCCESS);
-    TEEC_CloseSession(&sess);
-    TEEC_FinalizeContext(&ctx);
+    test_ta_session_close(&ctx, &sess);
 }
 
 /* ---- four p4 node processes, one killed after its checkpoint of round 2 ------------- */
@@ -344,19 +285,10 @@ static void malformed_parameters_are_refused(void **state)
 #define NODES 4
 #define VICTIM 1
 
-typedef struct {
-    const char *bin;
-    char dir[700], base[800];
-    char state[NODES][800], config[NODES][800], out[NODES][800], log[NODES][800];
-    pid_t pid[NODES];
-} nodes;
-
-static void nodes_make(nodes *c, const char *dir)
+/* Key pairs, free ports and one config per node: this base and its [node]. */
+static void nodes_make(test_cluster *c, const char *dir)
 {
-    memset(c, 0, sizeof *c);
-    c->bin = getenv("P4_BIN");
-    snprintf(c->dir, sizeof c->dir, "%s", dir);
-    char text[8192];
+    char text[4096];
     snprintf(text, sizeof text,
              "[data]\ndataset = fashion-mnist\npartition = clustered\nclients = %d\n"
              "clusters = 2\nclasses_per_cluster = 4\ntrain_per_client = 100\n"
@@ -369,75 +301,18 @@ static void nodes_make(nodes *c, const char *dir)
              "group_size = 2\ndistance_layers = last\nkd_alpha = 0.25\nkd_temperature = 1\n"
              "[tee]\nbackend = optee\npp_start = 2\npp_end = 3\n",
              NODES, test_source_dir(), test_source_dir());
-    test_write_text(dir, "base.ini", text, c->base, sizeof c->base);
-    char key[NODES][P4_KEY_Z85_CHARS + 1];
-    int port[NODES];
-    for (int k = 0; k < NODES; k++) {
-        snprintf(c->state[k], sizeof c->state[k], "%s/node-%d", dir, k);
-        test_node_identity(c->state[k], key[k], NULL);
-        port[k] = test_free_port();
-        if (snprintf(c->out[k], sizeof c->out[k], "%s/node.out", c->state[k]) >=
-                (int)sizeof c->out[k] ||
-            snprintf(c->log[k], sizeof c->log[k], "%s/node.log", c->state[k]) >=
-                (int)sizeof c->log[k])
-            fail_msg("node folder name too long: %s", c->state[k]);
-    }
-    for (int k = 0; k < NODES; k++) {
-        char node[8192];
-        size_t used = (size_t)snprintf(node, sizeof node, "%s[node]\nid = %d\n"
-                                       "listen = tcp://127.0.0.1:%d\nstate = %s\ntimeout = 300\n",
-                                       text, k, port[k], c->state[k]);
-        test_append_peers(node, sizeof node, &used, NODES, k, port, key);
-        char name[32];
-        snprintf(name, sizeof name, "node-%d.ini", k);
-        test_write_text(dir, name, node, c->config[k], sizeof c->config[k]);
-    }
-}
-
-/* Starts node k; kill_at >= 0 has it SIGKILL itself a second after its
- * checkpoint that resumes at that round (cmd_node.c's fault hook). */
-static void node_start(nodes *c, int k, int kill_at)
-{
-    char *argv[] = { (char *)c->bin, "node", "--config", c->config[k], "--json",
-                     "--reproducible", NULL };
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (kill_at >= 0) {
-            char v[32];
-            snprintf(v, sizeof v, "%d:1000", kill_at);
-            setenv("P4_TEST_KILL_AFTER_CHECKPOINT", v, 1);
-        }
-        if (!freopen(c->out[k], "w", stdout) || !freopen(c->log[k], "a", stderr))
-            _exit(126);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    c->pid[k] = pid;
-}
-
-static void nodes_fail(nodes *c, const char *what, int k, int status)
-{
-    for (int j = 0; j < NODES; j++) {
-        char *l = test_read_all(c->log[j]);
-        fprintf(stderr, "---- node %d's log ----\n%s", j, l);
-        free(l);
-        if (c->pid[j] > 0) {
-            kill(c->pid[j], SIGKILL);
-            waitpid(c->pid[j], NULL, 0);
-        }
-    }
-    fail_msg("node %d %s (wait status %#x)", k, what, status);
+    test_cluster_make(c, dir, NODES, text, 300, 1);
 }
 
 /* The TA ledger (its secure storage in the node's state folder) and the
  * SQLite ledger of node k. */
-static void node_ledgers(const nodes *c, int k, double *ta, double *sqlite)
+static void node_ledgers(const test_cluster *c, int k, double *ta, double *sqlite)
 {
-    char storage[900], ledger_path[900];
-    snprintf(storage, sizeof storage, "%s/client-%03d.optee", c->state[k], k);
-    snprintf(ledger_path, sizeof ledger_path, "%s/client-%03d.db", c->state[k], k);
+    char name[32], storage[1200], ledger_path[1200];
+    snprintf(name, sizeof name, "client-%03d.optee", k);
+    test_path_in(c->state[k], name, storage, sizeof storage);
+    snprintf(name, sizeof name, "client-%03d.db", k);
+    test_path_in(c->state[k], name, ledger_path, sizeof ledger_path);
     p4_optee_options o = { .delta = 1e-5, .target_epsilon = 4, .storage_dir = storage };
     p4_optee *t = NULL;
     p4_error err;
@@ -457,7 +332,7 @@ static void killed_node_with_protected_layers_resumes(void **state)
         TEST_SKIP(FMNIST " is absent");
     if (!getenv("P4_BIN"))
         TEST_SKIP("P4_BIN is not set (run under ctest)");
-    static nodes c;
+    static test_cluster c;
     nodes_make(&c, *state);
     char sim_state[800];
     make_dir(*state, "sim", sim_state, sizeof sim_state);
@@ -466,43 +341,22 @@ static void killed_node_with_protected_layers_resumes(void **state)
     char *sim = test_run_p4(sim_argv, c.dir, "sim", 0, 1200);
 
     for (int k = 0; k < NODES; k++)
-        node_start(&c, k, k == VICTIM ? 2 : -1);
-    int status = test_wait_bounded(c.pid[VICTIM], 600);
-    c.pid[VICTIM] = 0;
+        test_cluster_start(&c, k, k == VICTIM ? 2 : -1, 1000);
+    int status = test_cluster_wait(&c, VICTIM, 600);
     if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
-        nodes_fail(&c, "was to kill itself after its checkpoint of round 2", VICTIM, status);
+        test_cluster_fail(&c, "node %d was to kill itself after its checkpoint of round 2 "
+                          "(wait status %#x)", VICTIM, status);
     double ta_before = -1, sqlite_before = -1;
     node_ledgers(&c, VICTIM, &ta_before, &sqlite_before);
-    node_start(&c, VICTIM, -1);
-    for (int k = 0; k < NODES; k++) {
-        status = test_wait_bounded(c.pid[k], 900);
-        c.pid[k] = 0;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-            nodes_fail(&c, "did not finish", k, status);
-    }
+    test_cluster_start(&c, VICTIM, -1, 0);
+    for (int k = 0; k < NODES; k++)
+        test_cluster_wait_ok(&c, k, 900);
     char *log = test_read_all(c.log[VICTIM]);
     assert_non_null(strstr(log, "resuming from the checkpoint of epoch 1 at round 3/4"));
     free(log);
 
     /* --reproducible: every client's accuracy and the groups of p4 sim */
-    double want[NODES];
-    assert_int_equal(test_json_numbers(sim, "accuracy", want, NODES), NODES);
-    char groups_sim[128];
-    test_json_value(sim, "groups", groups_sim, sizeof groups_sim);
-    for (int k = 0; k < NODES; k++) {
-        char *out = test_read_all(c.out[k]);
-        double got = test_json_number(out, "accuracy");
-        char groups[128];
-        test_json_value(out, "groups", groups, sizeof groups);
-        print_message("client %d: accuracy %.4f (p4 sim %.4f)%s\n", k, got, want[k],
-                      k == VICTIM ? ", restarted after round 2" : "");
-        if (fabs(got - want[k]) > 1e-6 || strcmp(groups, groups_sim) != 0)
-            fail_msg("client %d: accuracy %.9f, groups %s; p4 sim: %.9f, %s", k, got, groups,
-                     want[k], groups_sim);
-        if (k == VICTIM)
-            assert_int_equal((int)test_json_number(out, "resumed_round"), 2);
-        free(out);
-    }
+    test_cluster_expect_sim(&c, sim, VICTIM, 2);
     /* the TA's ledger never fell, and agrees with SQLite's */
     double ta_after = -1, sqlite_after = -1;
     node_ledgers(&c, VICTIM, &ta_after, &sqlite_after);
