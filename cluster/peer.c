@@ -85,6 +85,7 @@ void p4_peer_client_spec(const p4_peer_setup *setup, int k, const p4_dataset *tr
         .private_cfg = cfg->model_cfg, .proxy_cfg = cfg->proxy_cfg[0] ? cfg->proxy_cfg : cfg->model_cfg,
         .shape = { train->width, train->height, train->channels, train->classes },
         .batch = cfg->batch, .learning_rate = cfg->learning_rate, .momentum = cfg->momentum,
+        .proxy_learning_rate = cfg->proxy_learning_rate,
         .weight_decay = cfg->weight_decay, .seed = cfg->seed, .dp = p4_peer_setup_dp(setup),
         .kd_alpha = setup->method == P4_METHOD_PROXYFL ? P4_PROXYFL_KD_ALPHA : cfg->kd_alpha,
         .kd_temperature = cfg->kd_temperature,

@@ -141,6 +141,10 @@ static const config_key config_keys[] = {
      .min = 1, .max = 65536, .help = "minibatch size"},
     {.section = "model", .name = "learning_rate", .type = KEY_DOUBLE, FIELD(learning_rate),
      .min = 0, .max = INFINITY, .flags = KEY_MIN_OPEN, .help = "SGD learning rate"},
+    {.section = "model", .name = "proxy_learning_rate", .type = KEY_DOUBLE,
+     FIELD(proxy_learning_rate), .min = 0, .max = INFINITY, .default_text = "= learning_rate",
+     .help = "the shared proxy's learning rate (its DP-SGD steps); 0 = learning_rate. "
+             "DP-SGD's clipped, noised steps often want a larger rate than the private model"},
     {.section = "model", .name = "momentum", .type = KEY_DOUBLE, FIELD(momentum),
      .min = 0, .max = 1, .flags = KEY_MAX_OPEN, .help = "SGD momentum"},
     {.section = "model", .name = "weight_decay", .type = KEY_DOUBLE, FIELD(weight_decay),
@@ -391,6 +395,7 @@ void p4_config_defaults(p4_config *cfg)
     cfg->epochs = 5;
     cfg->batch = 64;
     cfg->learning_rate = 0.05;
+    cfg->proxy_learning_rate = 0;
     cfg->momentum = 0.9;
     cfg->weight_decay = 0;
     cfg->seed = 1;

@@ -59,6 +59,7 @@ typedef struct p4_config {
     int epochs;                      /* default 5 */
     int batch;                       /* default 64 */
     double learning_rate;            /* default 0.05 */
+    double proxy_learning_rate;      /* default 0: = learning_rate */
     double momentum;                 /* default 0.9 */
     double weight_decay;             /* default 0 */
     uint64_t seed;                   /* default 1; weight init and batch order */

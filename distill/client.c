@@ -139,7 +139,7 @@ int p4_client_new(p4_client **out, const p4_client_spec *spec, p4_error *err)
     if (!out || !spec || !spec->train || !spec->test || !spec->train_idx || !spec->test_idx ||
         spec->train_count < 1 || spec->test_count < 0 || !spec->private_cfg || !spec->proxy_cfg)
         return p4_error_set(err, P4_EINVAL, "client: bad specification");
-    if (spec->batch < 1 || !(spec->learning_rate > 0) ||
+    if (spec->batch < 1 || !(spec->learning_rate > 0) || !(spec->proxy_learning_rate >= 0) ||
         !(spec->kd_alpha >= 0 && spec->kd_alpha <= 1) || !(spec->kd_temperature > 0))
         return p4_error_set(err, P4_EINVAL, "client %d: batch, learning rate, kd_alpha or "
                             "kd_temperature out of range", spec->id);
@@ -161,7 +161,9 @@ int p4_client_new(p4_client **out, const p4_client_spec *spec, p4_error *err)
         rc = p4_sgd_new(&c->private_sgd, c->private_model, spec->learning_rate, spec->momentum,
                         spec->weight_decay, err);
     if (rc == P4_OK)
-        rc = p4_sgd_new(&c->proxy_sgd, c->proxy, spec->learning_rate, spec->momentum,
+        rc = p4_sgd_new(&c->proxy_sgd, c->proxy,
+                        spec->proxy_learning_rate > 0 ? spec->proxy_learning_rate
+                                                      : spec->learning_rate, spec->momentum,
                         spec->weight_decay, err);
     if (rc == P4_OK && spec->dp)
         rc = p4_dpsgd_new(&c->dp, c->proxy, c->proxy_sgd, &spec->dp_params, spec->enclave, err);

@@ -39,6 +39,7 @@ typedef struct p4_client_spec {
     p4_cfg_shape shape;
     int batch;                 /* chunk size (model capacity)             */
     double learning_rate, momentum, weight_decay;
+    double proxy_learning_rate; /* 0: learning_rate                      */
     uint64_t seed;             /* models and batch order: (seed, id)      */
     int dp;                    /* 0: the proxy trains without DP (eps=inf) */
     p4_dpsgd_params dp_params; /* q, sigma, C when dp                     */

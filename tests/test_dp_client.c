@@ -14,7 +14,10 @@
  *   - the co-training step divides by q N, not by the batch it drew;
  *   - cotrain_batches = separate: the ledger charges the proxy's steps as
  *     before, the private model's epoch does not depend on the DP rate, and
- *     strict DP still keeps the private model out of the proxy's steps.
+ *     strict DP still keeps the private model out of the proxy's steps;
+ *   - proxy_learning_rate: 0 is the shared learning rate (bit-identical
+ *     proxies), another rate moves the proxy differently, and the ledger
+ *     charges the same steps at the same (q, sigma) either way.
  * Each comparison is run both ways, so none of them passes vacuously.
  * scripts/check-mutants runs these against broken copies of the DP code
  * (tests/mutants/, docs/mutants.md). */
@@ -187,6 +190,20 @@ static int cotrained_proxies_equal(dp_client *a, dp_client *b)
     int equal = memcmp(pa, pb, n * sizeof *pa) == 0;
     free(pa);
     free(pb);
+    return equal;
+}
+
+/* Opens a client from each spec (seeded noise 9), trains each one
+ * co-training epoch; 1 if their proxies are then bit-identical. */
+static int clients_cotrain_equal_proxies(const world *w, p4_client_spec sa, const char *la,
+                                         p4_client_spec sb, const char *lb)
+{
+    dp_client a, b;
+    open_client(w, sa, la, 9, &a);
+    open_client(w, sb, lb, 9, &b);
+    int equal = cotrained_proxies_equal(&a, &b);
+    close_client(&a);
+    close_client(&b);
     return equal;
 }
 
@@ -383,16 +400,12 @@ static void test_logits_noise_is_sigma_clip_and_is_recorded(void **state)
  * regression, so its outputs differ), same seed and same seeded noise. */
 static int proxies_equal_with_private_models_apart(const world *w, int strict)
 {
-    p4_client_spec spec = base_spec(w);
-    spec.strict_dp = strict;
-    dp_client a, b;
-    open_client(w, spec, strict ? "strict-a.db" : "loose-a.db", 9, &a);
-    spec.private_cfg = w->logreg_cfg;
-    open_client(w, spec, strict ? "strict-b.db" : "loose-b.db", 9, &b);
-    int equal = cotrained_proxies_equal(&a, &b);
-    close_client(&a);
-    close_client(&b);
-    return equal;
+    p4_client_spec a = base_spec(w);
+    a.strict_dp = strict;
+    p4_client_spec b = a;
+    b.private_cfg = w->logreg_cfg;
+    return strict ? clients_cotrain_equal_proxies(w, a, "strict-a.db", b, "strict-b.db")
+                  : clients_cotrain_equal_proxies(w, a, "loose-a.db", b, "loose-b.db");
 }
 
 static void test_strict_dp_proxy_does_not_read_the_private_model(void **state)
@@ -478,6 +491,33 @@ static void test_separate_batches_keep_strict_dp(void **state)
             fail_msg("separate batches without strict DP: the private model should teach "
                      "the proxy");
     }
+}
+
+/* ---- proxy_learning_rate --------------------------------------------------- */
+
+/* Two clients whose proxies train at rates ra and rb (0 = the shared rate),
+ * same seed and seeded noise: 1 if their proxies end the co-training epoch
+ * bit-identical.  cotrain() checks the ledger: the same round(1/q) steps at
+ * (q, sigma) whatever the rate, since the rate changes no release. */
+static int proxies_equal_at_rates(const world *w, double ra, double rb, const char *tag)
+{
+    p4_client_spec a = base_spec(w), b = base_spec(w);
+    a.proxy_learning_rate = ra;
+    b.proxy_learning_rate = rb;
+    char la[64], lb[64];
+    snprintf(la, sizeof la, "plr-%s-a.db", tag);
+    snprintf(lb, sizeof lb, "plr-%s-b.db", tag);
+    return clients_cotrain_equal_proxies(w, a, la, b, lb);
+}
+
+static void test_proxy_learning_rate_sets_only_the_proxys_rate(void **state)
+{
+    world *w = *state;
+    double lr = base_spec(w).learning_rate;
+    if (!proxies_equal_at_rates(w, 0.0, lr, "default"))
+        fail_msg("proxy_learning_rate = 0 should train the proxy at learning_rate");
+    if (proxies_equal_at_rates(w, 0.0, lr / 4, "quarter"))
+        fail_msg("a proxy_learning_rate of learning_rate / 4 left the proxy unchanged");
 }
 
 /* ---- secret Poisson batches ----------------------------------------------- */
@@ -609,6 +649,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_separate_batches_decouple_the_private_model, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_separate_batches_keep_strict_dp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proxy_learning_rate_sets_only_the_proxys_rate, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_head_only_warmup_leaves_lower_layers_alone, setup,
                                         teardown),
     };
