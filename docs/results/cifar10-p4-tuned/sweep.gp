@@ -1,0 +1,18 @@
+# made by p4 sweep; run with: gnuplot docs/results/cifar10-p4-tuned/sweep.gp
+set datafile separator ','
+set key center right
+set title 'configs/cifar10-p4-tuned.ini'
+set grid
+set logscale x 2
+set xlabel 'epsilon per client (delta 1e-05)'
+set ylabel 'mean personalised test accuracy'
+inf_x = 16
+set xrange [3.2:20]
+set xtics ("4" 4, "8" 8)
+x(e) = (e eq 'inf') ? inf_x : real(e)
+set terminal png size 800,520
+set output 'docs/results/cifar10-p4-tuned/sweep.png'
+plot 'docs/results/cifar10-p4-tuned/summary.csv' using (strcol(1) eq 'p4' ? x(strcol(2)) : NaN):4:5 skip 1 with yerrorlines title 'p4', 'docs/results/cifar10-p4-tuned/summary.csv' using (strcol(1) eq 'proxyfl-avg' ? x(strcol(2)) : NaN):4:5 skip 1 with yerrorlines title 'proxyfl-avg', 'docs/results/cifar10-p4-tuned/summary.csv' using (strcol(1) eq 'local' ? x(strcol(2)) : NaN):4:5 skip 1 with yerrorlines title 'local', 'docs/results/cifar10-p4-tuned/summary.csv' using (strcol(1) eq 'proxyfl' ? x(strcol(2)) : NaN):4:5 skip 1 with yerrorlines title 'proxyfl'
+set terminal svg size 800,520
+set output 'docs/results/cifar10-p4-tuned/sweep.svg'
+plot 'docs/results/cifar10-p4-tuned/summary.csv' using (strcol(1) eq 'p4' ? x(strcol(2)) : NaN):4:5 skip 1 with yerrorlines title 'p4', 'docs/results/cifar10-p4-tuned/summary.csv' using (strcol(1) eq 'proxyfl-avg' ? x(strcol(2)) : NaN):4:5 skip 1 with yerrorlines title 'proxyfl-avg', 'docs/results/cifar10-p4-tuned/summary.csv' using (strcol(1) eq 'local' ? x(strcol(2)) : NaN):4:5 skip 1 with yerrorlines title 'local', 'docs/results/cifar10-p4-tuned/summary.csv' using (strcol(1) eq 'proxyfl' ? x(strcol(2)) : NaN):4:5 skip 1 with yerrorlines title 'proxyfl'
