@@ -6,7 +6,9 @@
  *     noise_layouts, and the two layouts differ;
  *   - the stream's position saved by p4_enclave_save_seeded_noise goes on
  *     in a new session (a restarted node) as the unbroken stream does; a
- *     saved state of another seed, layout or backend is refused;
+ *     saved state of another seed, layout or backend is refused; a TA that
+ *     panics is seeded again where its stream was after the last call that
+ *     drew noise;
  *   - the TA refuses layout bits it does not know, a position past its
  *     counter, a spec whose layout disagrees with SEED_NOISE's (the host
  *     refuses it first, by name), and NOISE_POSITION of OS-keyed noise. */
@@ -128,6 +130,37 @@ static void saved_position_goes_on_in_a_new_session(void **state)
     p4_enclave_close(&e);
 }
 
+/* A seeded TA without layers that panics is seeded again where its stream
+ * was after the last call that drew noise, not at the stream's start. */
+static void panic_goes_on_from_the_last_position(void **state)
+{
+    p4_error err;
+    float want[TOTAL], got[TOTAL];
+    p4_enclave *sw = NULL;
+    assert_int_equal(p4_enclave_open_software(&sw, 1, 6, &err), P4_OK);
+    assert_int_equal(p4_enclave_set_noise_layout(sw, "chunked", &err), P4_OK);
+    draw(sw, want);
+    p4_enclave_close(&sw);
+    p4_rng key;
+    assert_int_equal(p4_rng_init_seeded(&key, 6, "dp-noise"), P4_OK);
+    p4_optee_options o = { .delta = 1e-5, .target_epsilon = 10, .storage_dir = *state };
+    p4_optee *t = NULL;
+    assert_int_equal(p4_optee_open(&t, &o, &err), P4_OK);
+    assert_int_equal(p4_optee_seed_noise_at(t, key.key, 1, 0, &err), P4_OK);
+    memset(got, 0, sizeof got);
+    size_t at = 0;
+    for (size_t c = 0; c < CALLS; c++) {
+        assert_int_equal(p4_optee_add_noise(t, got + at, sizes[c], 0.7, &err), P4_OK);
+        at += sizes[c];
+        if (c == 1) /* after two calls: the TA dies and is reopened */
+            assert_int_equal(p4_optee_test_command(t, P4_TA_CMD_TEST_PANIC, 0, &err), P4_ESTATE);
+    }
+    assert_int_equal(p4_optee_reopens(t), 1);
+    assert_memory_equal(got, want, sizeof got);
+    p4_optee_close(&t);
+    p4_rng_wipe(&key);
+}
+
 /* One command with values in p1 and p2 (p0 the key or a value out). */
 static uint32_t seed_raw(TEEC_Session *s, uint32_t flags, uint32_t b, uint64_t position)
 {
@@ -243,6 +276,8 @@ int main(void)
                                         test_temp_dir_setup, test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(ta_refuses_what_it_does_not_know, test_temp_dir_setup,
                                         test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(panic_goes_on_from_the_last_position,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,7 +29,8 @@ struct p4_optee {
     int seeded;                  /* SEED_NOISE sent: sent again on a reopen */
     unsigned char seed_key[32];
     uint32_t seed_flags;         /* P4_TA_SPEC_NOISE_CHUNKED or 0 */
-    uint64_t seed_position;      /* where SEED_NOISE started the stream */
+    uint64_t seed_position;      /* the seeded stream's position after the last
+                                    call that drew noise: a reopen seeds there */
     int layers_loaded, layers_lost;
     p4_ta_layers_spec spec;
     char storage_dir[512];
@@ -175,6 +176,24 @@ static int layers_resume(p4_optee *t)
     return op.params[1].value.a == 1;
 }
 
+static int draws_noise(uint32_t cmd)
+{
+    return cmd == P4_TA_CMD_ADD_NOISE || cmd == P4_TA_CMD_RELEASE_ROWS ||
+           cmd == P4_TA_CMD_LAYERS_STEP || cmd == P4_TA_CMD_LOGITS_RELEASE;
+}
+
+/* A seeded session's stream position after a call that drew noise: a TA
+ * that dies later is seeded there again on its reopen, rather than at the
+ * stream's start (without protected layers nothing else keeps it). */
+static void note_position(p4_optee *t)
+{
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_VALUE_OUTPUT, TEEC_NONE, TEEC_NONE,
+                                                   TEEC_NONE));
+    uint32_t origin = 0;
+    if (TEEC_InvokeCommand(&t->session, P4_TA_CMD_NOISE_POSITION, &op, &origin) == TEEC_SUCCESS)
+        t->seed_position = (uint64_t)op.params[0].value.a | (uint64_t)op.params[0].value.b << 32;
+}
+
 static int invoke(p4_optee *t, uint32_t cmd, TEEC_Operation *op, const char *what,
                   TEEC_Result *result, p4_error *err)
 {
@@ -187,8 +206,11 @@ static int invoke(p4_optee *t, uint32_t cmd, TEEC_Operation *op, const char *wha
     uint32_t origin = 0;
     TEEC_Result r = TEEC_InvokeCommand(&t->session, cmd, op, &origin);
     *result = r;
-    if (r == TEEC_SUCCESS)
+    if (r == TEEC_SUCCESS) {
+        if (t->seeded && draws_noise(cmd))
+            note_position(t);
         return P4_OK;
+    }
     if (r == TEEC_ERROR_TARGET_DEAD) {
         TEEC_CloseSession(&t->session);
         t->session_open = 0;
