@@ -109,16 +109,21 @@ static double get_double(const TEEC_Value *v)
     return p4_ta_value_double(v->a, v->b);
 }
 
-/* SEED_NOISE of t's key, layout and starting position. */
+/* SEED_NOISE of t's key, layout and starting position (serial from the
+ * start in the bare form, which a TA older than the layout knows too). */
 static TEEC_Operation seed_operation(p4_optee *t)
 {
-    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT, TEEC_VALUE_INPUT,
-                                                   TEEC_VALUE_INPUT, TEEC_NONE));
+    const int bare = t->seed_flags == 0 && t->seed_position == 0;
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT,
+                                                   bare ? TEEC_NONE : TEEC_VALUE_INPUT,
+                                                   bare ? TEEC_NONE : TEEC_VALUE_INPUT, TEEC_NONE));
     op.params[0].tmpref.buffer = t->seed_key;
     op.params[0].tmpref.size = sizeof t->seed_key;
-    op.params[1].value.a = t->seed_flags;
-    op.params[2].value.a = (uint32_t)t->seed_position;
-    op.params[2].value.b = (uint32_t)(t->seed_position >> 32);
+    if (!bare) {
+        op.params[1].value.a = t->seed_flags;
+        op.params[2].value.a = (uint32_t)t->seed_position;
+        op.params[2].value.b = (uint32_t)(t->seed_position >> 32);
+    }
     return op;
 }
 
@@ -450,8 +455,9 @@ int p4_optee_seed_noise_at(p4_optee *t, const unsigned char key[32], int chunked
                           "research runs; docs/tee.md)");
     else if (r == TEEC_ERROR_BAD_PARAMETERS)
         rc = p4_error_set(err, P4_EUNSUPPORTED, "--reproducible: the TA refused the noise layout "
-                          "or stream position (a TA older than the chunked layout: rebuild and "
-                          "install the TA, or set [dp] noise_layout = serial)");
+                          "or stream position (a TA older than them: rebuild and install the "
+                          "TA; [dp] noise_layout = serial from the stream's start still works "
+                          "with it)");
     return rc;
 }
 
