@@ -13,13 +13,13 @@
  *     counter, a spec whose layout disagrees with SEED_NOISE's (the host
  *     refuses it first, by name), and NOISE_POSITION of OS-keyed noise. */
 #include "support/test_support.h"
+#include "support/test_ta.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <tee_client_api.h>
-#include <tee_client_emu.h>
 
 #include "common/rng.h"
 #include "p4_ta.h"
@@ -190,17 +190,10 @@ static uint32_t position_raw(TEEC_Session *s, uint64_t *position)
     return r;
 }
 
-static p4_ta_layers_spec dense_spec(uint32_t flags)
-{
-    p4_ta_layers_spec spec = { .nlayers = 1, .capacity = 4, .normal_floats = 5, .flags = flags };
-    spec.layer[0].inputs = 4;
-    spec.layer[0].outputs = 3;
-    return spec;
-}
-
 static uint32_t load_raw(TEEC_Session *s, uint32_t flags)
 {
-    p4_ta_layers_spec spec = dense_spec(flags);
+    p4_ta_layers_spec spec = test_ta_dense_spec(4, 3, 4, 5);
+    spec.flags = flags;
     float w[15] = { 0 };
     TEEC_Operation op;
     memset(&op, 0, sizeof op);
@@ -218,20 +211,8 @@ static void ta_refuses_what_it_does_not_know(void **state)
 {
     TEEC_Context ctx;
     TEEC_Session sess;
-    const TEEC_UUID uuid = P4_TA_UUID;
-    assert_int_equal(TEEC_InitializeContext(NULL, &ctx), TEEC_SUCCESS);
-    assert_int_equal(p4_teec_emu_configure(&ctx, NULL, *state, 10), TEEC_SUCCESS);
-    uint32_t origin = 0;
-    assert_int_equal(TEEC_OpenSession(&ctx, &sess, &uuid, TEEC_LOGIN_PUBLIC, NULL, NULL,
-                                      &origin), TEEC_SUCCESS);
-    TEEC_Operation open;
-    memset(&open, 0, sizeof open);
-    open.paramTypes = TEEC_PARAM_TYPES(TEEC_VALUE_INPUT, TEEC_VALUE_INPUT, TEEC_VALUE_OUTPUT,
-                                       TEEC_VALUE_OUTPUT);
-    p4_ta_double_value(1e-5, &open.params[0].value.a, &open.params[0].value.b);
-    p4_ta_double_value(10, &open.params[1].value.a, &open.params[1].value.b);
-    assert_int_equal(TEEC_InvokeCommand(&sess, P4_TA_CMD_OPEN_LEDGER, &open, &origin),
-                     TEEC_SUCCESS);
+    test_ta_session_open(&ctx, &sess, *state, 10);
+    assert_int_equal(test_ta_open_ledger(&sess, 1e-5, 10, NULL), TEEC_SUCCESS);
     uint64_t at = 7;
     assert_int_equal(position_raw(&sess, &at), TEEC_ERROR_BAD_STATE); /* OS-keyed */
     assert_int_equal(seed_raw(&sess, 0x80, 0, 0), TEEC_ERROR_BAD_PARAMETERS);
@@ -247,8 +228,7 @@ static void ta_refuses_what_it_does_not_know(void **state)
     assert_int_equal(load_raw(&sess, 0), TEEC_ERROR_BAD_STATE);
     assert_int_equal(load_raw(&sess, P4_TA_SPEC_NOISE_CHUNKED | 0x80), TEEC_ERROR_BAD_PARAMETERS);
     assert_int_equal(load_raw(&sess, P4_TA_SPEC_NOISE_CHUNKED), TEEC_SUCCESS);
-    TEEC_CloseSession(&sess);
-    TEEC_FinalizeContext(&ctx);
+    test_ta_session_close(&ctx, &sess);
 
     /* The host names the disagreement before the TA sees it. */
     p4_optee_options o = { .delta = 1e-5, .target_epsilon = 10, .storage_dir = *state };
@@ -257,7 +237,7 @@ static void ta_refuses_what_it_does_not_know(void **state)
     assert_int_equal(p4_optee_open(&t, &o, &err), P4_OK);
     unsigned char key[32] = { 9 };
     assert_int_equal(p4_optee_seed_noise_at(t, key, 1, 0, &err), P4_OK);
-    p4_ta_layers_spec spec = dense_spec(0);
+    p4_ta_layers_spec spec = test_ta_dense_spec(4, 3, 4, 5);
     float w[15] = { 0 };
     assert_int_equal(p4_optee_layers_load(t, &spec, w, 15, &err), P4_ESTATE);
     assert_non_null(strstr(err.message, "noise layout"));
