@@ -15,8 +15,9 @@
  * counts the parameter bytes it copies).  The harness runs the TA in a
  * separate process: its socket round trip and copies stand in for the
  * world switch, and the TA's kernels are plain loops; neither is a board's
- * cost.  --reproducible noise (the TA draws the software backend's
- * stream), so the runs compute the same steps.  Figures, not tests. */
+ * cost.  --reproducible noise in the chunked layout (the TA draws the
+ * software backend's stream), so the runs compute the same steps.
+ * Figures, not tests. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,8 @@ static int measure(run *r, const char *cfg, const char *storage, int batch, doub
     } else if (rc == P4_OK) {
         rc = p4_enclave_open_software(&enclave, 1, 3, err);
     }
+    if (rc == P4_OK) /* [dp] noise_layout's default, in both backends */
+        rc = p4_enclave_set_noise_layout(enclave, "chunked", err);
     p4_dpsgd_params params = { .sample_rate = 0.01, .noise_multiplier = 1.0, .clip_norm = 1.0 };
     if (rc == P4_OK)
         rc = p4_dpsgd_new(&dp, model, sgd, &params, enclave, err);

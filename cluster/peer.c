@@ -121,7 +121,9 @@ static int peer_enclave_open(p4_peer *peer, const p4_peer_setup *setup, int k, p
                                    .ta_memory_mib = cfg->tee_ta_memory_mib, .storage_dir = storage,
                                    /* logits mode: the protected layers never leave the TA */
                                    .layers_stay = p4_peer_setup_logits(setup) };
-    return p4_enclave_open_optee(&peer->enclave, &o, err);
+    int rc = p4_enclave_open_optee(&peer->enclave, &o, err);
+    /* Seeded, the TA draws in the layout the software backend would. */
+    return rc == P4_OK ? p4_enclave_set_noise_layout(peer->enclave, cfg->noise_layout, err) : rc;
 }
 
 /* What is left of the plan after rounds_done rounds: the remaining logits

@@ -177,9 +177,9 @@ static const config_key config_keys[] = {
      .help = "privacy ledger (SQLite) recording the budget spent"},
     {.section = "dp", .name = "noise_layout", .type = KEY_ENUM, FIELD(noise_layout),
      .choices = "chunked|serial",
-     .help = "the software enclave's noise over ChaCha20 streams: chunked (chunks of 4096 "
-             "values, one nonce each, drawn on every thread) or serial (one stream, two halves "
-             "above 64Ki values: p4's noise before this key, and the optee TA's); "
+     .help = "the DP noise over ChaCha20 streams: chunked (chunks of 4096 values, one "
+             "nonce each, drawn on every thread) or serial (one stream, two halves above 64Ki "
+             "values: p4's noise before this key); the optee TA's seeded noise follows it; "
              "--reproducible results differ between them (docs/noise.md)"},
 
     /* [p4] */

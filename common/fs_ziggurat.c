@@ -1,6 +1,7 @@
 /* fs_ziggurat.c: see fs_ziggurat.h.  The method, the order in which random
  * words are taken, and the two-slice split of long tensors follow
- * common/ziggurat.c exactly; only the arithmetic library differs
+ * common/ziggurat.c exactly (and the chunked layout's chunk streams,
+ * p4_ziggurat_add_chunked's); only the arithmetic library differs
  * (common/fs_math.h for exp, log and sqrt), which can move a value by an
  * ulp of a double, and flip an accept/reject decision with odds far below
  * one in a trillion. */
@@ -17,23 +18,40 @@ static void stream_bytes(p4_fs_stream *s, uint8_t *out, size_t n)
     s->position += n;
 }
 
-/* s positioned `position` bytes into the stream of key. */
-static void stream_seek(p4_fs_stream *s, const uint8_t key[32], uint64_t position)
+/* s positioned `position` bytes into the stream of (key, nonce): p4_rng's
+ * original ChaCha20 (64-bit counter, 64-bit nonce) on RFC 8439's block
+ * function, whose 96-bit nonce is the high counter word (0) then the
+ * 64-bit nonce.  The two agree until block 2^32 (256 GiB, far past a
+ * TA's use and past any chunk's). */
+static void stream_seek_nonce(p4_fs_stream *s, const uint8_t key[32], uint64_t nonce,
+                              uint64_t position)
 {
-    static const uint8_t nonce[12] = { 0 };
-    /* RFC 8439's 32-bit counter and libsodium's 64-bit one agree with a
-     * zero nonce until block 2^32 (256 GiB, far past a TA's use). */
+    uint8_t words[12] = { 0 };
+    for (int i = 0; i < 8; i++)
+        words[4 + i] = (uint8_t)(nonce >> (8 * i));
     for (int i = 0; i < 32; i++)
         s->key[i] = key[i];
-    p4_chacha20_init(&s->chacha, key, nonce, (uint32_t)(position / 64));
+    p4_chacha20_init(&s->chacha, key, words, (uint32_t)(position / 64));
     s->position = position - position % 64;
     uint8_t skip[64];
     stream_bytes(s, skip, (size_t)(position % 64));
 }
 
+/* The stream's nonce, as stream_seek_nonce put it in the state (words 14
+ * and 15; RFC 8439's nonce words 1 and 2). */
+static uint64_t stream_nonce(const p4_fs_stream *s)
+{
+    return (uint64_t)s->chacha.state[14] | (uint64_t)s->chacha.state[15] << 32;
+}
+
 void p4_fs_stream_init(p4_fs_stream *s, const uint8_t key[32])
 {
-    stream_seek(s, key, 0);
+    stream_seek_nonce(s, key, 0, 0);
+}
+
+void p4_fs_stream_seek(p4_fs_stream *s, const uint8_t key[32], uint64_t position)
+{
+    stream_seek_nonce(s, key, 0, position);
 }
 
 void p4_fs_stream_wipe(p4_fs_stream *s)
@@ -129,7 +147,7 @@ static void add_serial(const p4_ziggurat *z, p4_fs_stream *s, float *values, siz
             if (!(absolute(2.0 * ((double)(w >> 11) * (1.0 / 9007199254740992.0)) - 1.0) <
                   z->ratio[w & (P4_ZIGGURAT_LAYERS - 1)])) {
                 if (!retried) {
-                    stream_seek(&retry, s->key, end);
+                    stream_seek_nonce(&retry, s->key, stream_nonce(s), end);
                     retried = 1;
                 }
                 if (!attempt(z, w, &retry, &sample))
@@ -166,4 +184,34 @@ void p4_fs_ziggurat_add(const p4_ziggurat *z, p4_fs_stream *s, float *values, si
     add_serial(z, &half[1], values + first, n - first, stddev);
     p4_fs_stream_wipe(&half[0]);
     p4_fs_stream_wipe(&half[1]);
+}
+
+void p4_fs_ziggurat_add_chunked(const p4_ziggurat *z, p4_fs_stream *s, float *values, size_t n,
+                                double stddev)
+{
+    if (n == 0)
+        return;
+    /* One call key from the stream, then chunk j from (key, nonce j) from
+     * its start: p4_ziggurat_chunk_rng's streams, one after the other. */
+    uint8_t key[32];
+    stream_bytes(s, key, sizeof key);
+    p4_fs_stream chunk;
+    for (uint64_t j = 0; j * P4_NOISE_CHUNK < n; j++) {
+        size_t first = (size_t)j * P4_NOISE_CHUNK;
+        size_t m = n - first < P4_NOISE_CHUNK ? n - first : P4_NOISE_CHUNK;
+        stream_seek_nonce(&chunk, key, j, 0);
+        add_serial(z, &chunk, values + first, m, stddev);
+    }
+    p4_fs_stream_wipe(&chunk);
+    for (int i = 0; i < 32; i++)
+        ((volatile uint8_t *)key)[i] = 0;
+}
+
+void p4_fs_ziggurat_add_layout(const p4_ziggurat *z, p4_fs_stream *s, p4_noise_layout layout,
+                               float *values, size_t n, double stddev)
+{
+    if (layout == P4_NOISE_CHUNKED)
+        p4_fs_ziggurat_add_chunked(z, s, values, n, stddev);
+    else
+        p4_fs_ziggurat_add(z, s, values, n, stddev);
 }

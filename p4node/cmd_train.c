@@ -168,9 +168,9 @@ static int dp_run_open(dp_run *run, const p4_config *cfg, const train_options *o
         rc = p4_enclave_open_optee(&run->enclave, &eo, err);
     } else {
         rc = p4_enclave_open_software(&run->enclave, o->reproducible, cfg->seed, err);
-        if (rc == P4_OK)
-            rc = p4_enclave_set_noise_layout(run->enclave, cfg->noise_layout, err);
     }
+    if (rc == P4_OK)
+        rc = p4_enclave_set_noise_layout(run->enclave, cfg->noise_layout, err);
     if (rc != P4_OK)
         return rc;
     return p4_dpsgd_new(&run->dpsgd, model, sgd, &run->params, run->enclave, err);

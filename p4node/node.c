@@ -161,11 +161,10 @@ static int save_checkpoint(void *user, int self, int next_round, const int *grou
     int rc = n->peer.ledger ? p4_ledger_total_steps(n->peer.ledger, &ck.ledger_steps, err) : P4_OK;
     if (rc == P4_OK)
         rc = p4_client_save_at(n->peer.client, next_round, &ck.state, err);
-    /* Only the software backend's seeded stream can be saved here; an
-     * optee TA keeps its own (with protected layers, in the snapshot
-     * p4_client_save_at had it take under next_round). */
+    /* The seeded stream's position: the software backend's generator, an
+     * optee TA's key, layout and byte position (with protected layers the
+     * TA's snapshot under next_round holds the same position too). */
     if (rc == P4_OK && n->opt->reproducible && n->peer.enclave &&
-        strcmp(p4_enclave_kind(n->peer.enclave), "software") == 0 &&
         (rc = p4_enclave_save_seeded_noise(n->peer.enclave, ck.noise, sizeof ck.noise, err)) == P4_OK)
         ck.has_noise = 1;
     if (rc == P4_OK)

@@ -26,9 +26,8 @@ int p4_enclave_set_noise_layout(p4_enclave *enclave, const char *layout, p4_erro
     if (enclave == NULL || p4_noise_layout_parse(layout, &parsed) != P4_OK)
         return p4_error_set(err, P4_EINVAL, "noise layout \"%s\": expected chunked or serial",
                             layout != NULL ? layout : "(none)");
-    if (enclave->backend == P4_ENCLAVE_OPTEE && parsed != P4_NOISE_SERIAL)
-        return p4_error_set(err, P4_EUNSUPPORTED, "the optee TA draws its noise in the serial "
-                            "layout; set [dp] noise_layout = serial");
+    if (enclave->backend == P4_ENCLAVE_OPTEE)
+        return p4_enclave_optee_set_layout(enclave, parsed, err);
     enclave->noise_layout = parsed;
     return P4_OK;
 }

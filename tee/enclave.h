@@ -51,18 +51,22 @@ const char *p4_enclave_kind(const p4_enclave *enclave);
 const char *p4_enclave_protection(const p4_enclave *enclave);
 
 /* A reproducible (seeded) backend's position in its noise stream, so a node
- * restarted from a checkpoint continues the stream it would have drawn.
- * Backends keyed from the OS refuse (P4_EINVAL): their key never leaves
- * them, and a restart draws fresh noise, which is just as private. */
+ * restarted from a checkpoint continues the stream it would have drawn
+ * (the software backend's generator state; the optee TA's key, layout and
+ * byte position, read from the TA).  Backends keyed from the OS refuse
+ * (P4_EINVAL): their key never leaves them, and a restart draws fresh
+ * noise, which is just as private.  size: P4_RNG_STATE_BYTES. */
 int p4_enclave_save_seeded_noise(const p4_enclave *enclave, unsigned char *out, size_t size,
                                  p4_error *err);
 int p4_enclave_restore_seeded_noise(p4_enclave *enclave, const unsigned char *in, size_t size,
                                     p4_error *err);
 
-/* The software backend's noise layout ([dp] noise_layout: "chunked" or
- * "serial", common/ziggurat.h; docs/noise.md); it opens serial.  The optee
- * TA draws its own noise (seeded: the serial layout) and refuses
- * (P4_EUNSUPPORTED) any layout but serial. */
+/* The noise layout ([dp] noise_layout: "chunked" or "serial",
+ * common/ziggurat.h; docs/noise.md); an enclave opens serial.  The optee
+ * TA draws its seeded noise in the same layout (common/fs_ziggurat.h; the
+ * stream goes on from where it is) and loads its protected layers with
+ * the layout's spec flag, so set the layout before loading them (after:
+ * P4_ESTATE).  OS-keyed TA noise has no layout to match. */
 int p4_enclave_set_noise_layout(p4_enclave *enclave, const char *layout, p4_error *err);
 /* Adds independent N(0, stddev^2) noise to each of values[0..n). */
 int p4_enclave_add_gaussian_noise(p4_enclave *enclave, float *values, size_t n,

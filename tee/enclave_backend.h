@@ -16,7 +16,8 @@ struct p4_enclave {
     /* software */
     p4_rng noise;
     p4_ziggurat normal;        /* tables of the Gaussian sampler */
-    int seeded;                /* reproducible: the stream may be saved */
+    int seeded;                /* reproducible: the stream may be saved (optee:
+                                  noise holds the key the TA was seeded with) */
     p4_noise_layout noise_layout; /* [dp] noise_layout; calloc: serial */
     /* optee */
     struct p4_optee *optee;
@@ -35,6 +36,12 @@ void p4_enclave_optee_traffic(const p4_enclave *e, uint64_t *bytes_in, uint64_t 
 const char *p4_enclave_optee_protection(const p4_enclave *e);
 int p4_enclave_optee_charge(p4_enclave *e, double q, double sigma, long long steps,
                             p4_error *err);
+/* The TA's seeded noise in this layout, going on from its position. */
+int p4_enclave_optee_set_layout(p4_enclave *e, p4_noise_layout layout, p4_error *err);
+int p4_enclave_optee_save_noise(const p4_enclave *e, unsigned char *out, size_t size,
+                                p4_error *err);
+int p4_enclave_optee_restore_noise(p4_enclave *e, const unsigned char *in, size_t size,
+                                   p4_error *err);
 int p4_enclave_optee_release_rows(p4_enclave *e, float *rows, int n, int cols, double clip,
                                   double sigma, p4_error *err);
 

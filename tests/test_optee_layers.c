@@ -3,7 +3,8 @@
  *   - DP-SGD with the output layer, CNN1's last two layers, CNN1 from its
  *     second convolution or its second max-pool, the whole of CNN1, or the
  *     whole MLP inside the TA gives the software backend's per-step losses
- *     (--reproducible noise) within 1e-4 relative, and the same top-1;
+ *     (--reproducible noise, in the chunked layout, and the whole MLP in
+ *     the serial one too) within 1e-4 relative, and the same top-1;
  *   - inference sends only the top-1 class out: the harness's byte count of
  *     what came back is 4 bytes per example;
  *   - layers that do not fit ta_memory_mib are refused before anything moves,
@@ -59,7 +60,8 @@ static void make_batch(uint64_t seed, int n, float *x, float *y)
 
 /* Steps of varied sizes (one larger than a pass, one empty) on both
  * backends; the losses must agree step by step. */
-static void same_losses(const char *dir, const char *cfg, int pp_start, int pp_end)
+static void same_losses_in(const char *dir, const char *cfg, int pp_start, int pp_end,
+                           const char *layout)
 {
     static const int sizes[] = { 30, 95, 12, 0, 40, 33, 7, 40 };
     const int steps = (int)(sizeof sizes / sizeof sizes[0]);
@@ -69,8 +71,8 @@ static void same_losses(const char *dir, const char *cfg, int pp_start, int pp_e
     assert_non_null(y);
     trainer sw, tee;
     p4_error err;
-    if (trainer_open(&sw, dir, cfg, 0, -1, -1, 0, &err) != P4_OK ||
-        trainer_open(&tee, dir, cfg, 1, pp_start, pp_end, 10, &err) != P4_OK)
+    if (trainer_open_layout(&sw, dir, cfg, 0, -1, -1, 0, layout, &err) != P4_OK ||
+        trainer_open_layout(&tee, dir, cfg, 1, pp_start, pp_end, 10, layout, &err) != P4_OK)
         fail_msg("open: %s", err.message);
     double worst = 0;
     for (int s = 0; s < steps; s++) {
@@ -86,8 +88,8 @@ static void same_losses(const char *dir, const char *cfg, int pp_start, int pp_e
             fail_msg("%s pp %d..%d step %d: loss %.9g (software) vs %.9g (optee)", cfg,
                      pp_start, pp_end, s, a, b);
     }
-    print_message("%s pp %d..%d: %d steps, largest relative loss difference %.3g\n", cfg,
-                  pp_start, pp_end, steps, worst);
+    print_message("%s pp %d..%d, %s noise: %d steps, largest relative loss difference %.3g\n",
+                  cfg, pp_start, pp_end, layout, steps, worst);
     /* The same classes after training (the TA's softmax is inside). */
     make_batch(999, 64, x, y);
     int labels_sw[64], labels_tee[64], same = 0;
@@ -100,6 +102,12 @@ static void same_losses(const char *dir, const char *cfg, int pp_start, int pp_e
     trainer_close(&tee);
     free(x);
     free(y);
+}
+
+/* In [dp] noise_layout's default, chunked. */
+static void same_losses(const char *dir, const char *cfg, int pp_start, int pp_end)
+{
+    same_losses_in(dir, cfg, pp_start, pp_end, "chunked");
 }
 
 static void output_layer_matches_software(void **state)
@@ -115,6 +123,13 @@ static void last_two_layers_match_software(void **state)
 static void whole_mlp_matches_software(void **state)
 {
     same_losses(*state, mlp, 0, 3);
+}
+
+/* The serial layout too: the MLP's 784 x 200 weights (156,800 values)
+ * take its two-halves split, the small tensors one stream. */
+static void whole_mlp_matches_software_serial(void **state)
+{
+    same_losses_in(*state, mlp, 0, 3, "serial");
 }
 
 /* CNN1's second convolution, its max-pool, both connected layers and the
@@ -387,8 +402,10 @@ static void mid_range_memory_is_counted(void **state)
     assert_int_equal(p4_ta_layers_bytes(&spec), want);
     p4_error err;
     assert_int_equal(p4_optee_layers_check(&spec, 1, &err), P4_ENOMEM);
-    /* An unknown flag is malformed. */
-    spec.flags = 4;
+    /* The noise layout's flag is known; an unknown flag is malformed. */
+    spec.flags |= P4_TA_SPEC_NOISE_CHUNKED;
+    assert_int_equal(p4_ta_layers_bytes(&spec), want);
+    spec.flags = 0x80;
     assert_int_equal(p4_ta_layers_bytes(&spec), 0);
     /* Through the trainer: a mid range that does not fit is refused. */
     trainer t;
@@ -485,6 +502,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(conv_range_too_big_is_refused, test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(whole_mlp_matches_software, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(whole_mlp_matches_software_serial, test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(protected_weights_leave_the_normal_world,
                                         test_temp_dir_setup, test_temp_dir_teardown),

@@ -54,8 +54,8 @@ static void write_config_grouped(const char *dir, const char *name, const char *
              "[model]\ncfg = %s/configs/models/mlp-28x28x1.cfg\n"
              "proxy_cfg = %s/configs/models/mlp-28x28x1.cfg\nbatch = %d\n"
              "learning_rate = 0.05\nmomentum = 0.9\nseed = 1\n"
+             /* [dp] noise_layout: the default, chunked, in the TA as in software */
              "[dp]\ntarget_epsilon = 4\ndelta = 1e-5\nclip_norm = 1.0\n"
-             "noise_layout = serial\n" /* the optee TA draws in the serial layout */
              "[p4]\nmethod = p4\nrounds = %d\nlocal_epochs = 1\nwarmup_epochs = 1\n"
              "group_size = 2\ndistance_layers = %s\nkd_alpha = 0.25\nkd_temperature = 1\n"
              "share = logits\npublic_count = %d\n"

@@ -37,8 +37,8 @@ static void write_config_with(const char *dir, const char *name, const char *bac
              "[model]\ncfg = %s/configs/models/mlp-28x28x1.cfg\n"
              "proxy_cfg = %s/configs/models/%s\nbatch = 20\n"
              "learning_rate = 0.05\nmomentum = 0.9\nseed = 1\n"
-             /* serial: the TA's seeded noise layout, so the software sim draws the same */
-             "[dp]\ntarget_epsilon = 4\ndelta = 1e-5\nclip_norm = 1.0\nnoise_layout = serial\n"
+             /* [dp] noise_layout: the default, chunked, in the TA as in software */
+             "[dp]\ntarget_epsilon = 4\ndelta = 1e-5\nclip_norm = 1.0\n"
              "[p4]\nmethod = p4\nrounds = 3\nlocal_epochs = 1\nwarmup_epochs = 1\n"
              "group_size = 2\ndistance_layers = last\nkd_alpha = 0.25\nkd_temperature = 1\n"
              "[tee]\nbackend = %s\n%s", src, src, proxy, backend, tee_extra);

@@ -16,7 +16,10 @@
  *     and groups of `p4 sim --reproducible` on the same config; the
  *     restarted node's TA ledger holds at least its spend before the kill,
  *     above half and at most its SQLite ledger (which reserves steps in
- *     blocks), as test_optee_node checks. */
+ *     blocks), as test_optee_node checks;
+ *   - the same without protected layers (the TA draws the seeded noise but
+ *     holds no snapshot; the checkpoint keeps the stream's position), in
+ *     the chunked layout and in the serial one. */
 #include "support/test_support.h"
 #include "support/test_cluster.h"
 #include "support/test_nodes.h"
@@ -285,8 +288,9 @@ static void malformed_parameters_are_refused(void **state)
 #define NODES 4
 #define VICTIM 1
 
-/* Key pairs, free ports and one config per node: this base and its [node]. */
-static void nodes_make(test_cluster *c, const char *dir)
+/* Key pairs, free ports and one config per node: this base and its [node];
+ * tee: the [tee] section's keys (the protected range, or none). */
+static void nodes_make(test_cluster *c, const char *dir, const char *tee)
 {
     char text[4096];
     snprintf(text, sizeof text,
@@ -299,8 +303,8 @@ static void nodes_make(test_cluster *c, const char *dir)
              "[dp]\ntarget_epsilon = 4\ndelta = 1e-5\nclip_norm = 1.0\n"
              "[p4]\nmethod = p4\nrounds = 4\nlocal_epochs = 1\nwarmup_epochs = 1\n"
              "group_size = 2\ndistance_layers = last\nkd_alpha = 0.25\nkd_temperature = 1\n"
-             "[tee]\nbackend = optee\npp_start = 2\npp_end = 3\n",
-             NODES, test_source_dir(), test_source_dir());
+             "[tee]\nbackend = optee\n%s",
+             NODES, test_source_dir(), test_source_dir(), tee);
     test_cluster_make(c, dir, NODES, text, 300, 1);
 }
 
@@ -326,16 +330,14 @@ static void node_ledgers(const test_cluster *c, int k, double *ta, double *sqlit
     p4_ledger_close(&ledger);
 }
 
-static void killed_node_with_protected_layers_resumes(void **state)
+/* Four nodes with the TA's [tee] keys tee, node VICTIM killed after its
+ * checkpoint of round 2 and restarted: as p4 sim --reproducible. */
+static void killed_node_resumes(const char *dir, const char *tee)
 {
-    if (!test_dataset_path(FMNIST))
-        TEST_SKIP(FMNIST " is absent");
-    if (!getenv("P4_BIN"))
-        TEST_SKIP("P4_BIN is not set (run under ctest)");
     static test_cluster c;
-    nodes_make(&c, *state);
+    nodes_make(&c, dir, tee);
     char sim_state[800];
-    make_dir(*state, "sim", sim_state, sizeof sim_state);
+    make_dir(dir, "sim", sim_state, sizeof sim_state);
     char *sim_argv[] = { (char *)c.bin, "sim", "--config", c.base, "--reproducible", "--json",
                          "--quiet", "--threads", "1", "--state-dir", sim_state, NULL };
     char *sim = test_run_p4(sim_argv, c.dir, "sim", 0, 1200);
@@ -370,6 +372,37 @@ static void killed_node_with_protected_layers_resumes(void **state)
     free(sim);
 }
 
+static void killed_node_with_protected_layers_resumes(void **state)
+{
+    if (!test_dataset_path(FMNIST))
+        TEST_SKIP(FMNIST " is absent");
+    if (!getenv("P4_BIN"))
+        TEST_SKIP("P4_BIN is not set (run under ctest)");
+    killed_node_resumes(*state, "pp_start = 2\npp_end = 3\n");
+}
+
+/* Without protected layers the TA still draws the seeded noise (ADD_NOISE,
+ * RELEASE_ROWS) but holds no snapshot: the node's checkpoint keeps the
+ * stream's position (NOISE_POSITION) and the restart seeds the TA there,
+ * not at the stream's start.  In the serial layout too. */
+static void killed_node_without_protected_layers_resumes(void **state)
+{
+    if (!test_dataset_path(FMNIST))
+        TEST_SKIP(FMNIST " is absent");
+    if (!getenv("P4_BIN"))
+        TEST_SKIP("P4_BIN is not set (run under ctest)");
+    killed_node_resumes(*state, "");
+}
+
+static void killed_node_without_protected_layers_resumes_serial(void **state)
+{
+    if (!test_dataset_path(FMNIST))
+        TEST_SKIP(FMNIST " is absent");
+    if (!getenv("P4_BIN"))
+        TEST_SKIP("P4_BIN is not set (run under ctest)");
+    killed_node_resumes(*state, "[dp]\nnoise_layout = serial\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +415,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(malformed_parameters_are_refused, test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(killed_node_with_protected_layers_resumes,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(killed_node_without_protected_layers_resumes,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(killed_node_without_protected_layers_resumes_serial,
                                         test_temp_dir_setup, test_temp_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

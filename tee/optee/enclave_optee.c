@@ -31,13 +31,15 @@ int p4_enclave_open_optee(p4_enclave **out, const p4_enclave_optee_options *opt,
     int rc = p4_optee_open(&e->optee, &o, err);
     if (rc == P4_OK && opt->seeded) {
         /* The software backend's key for the same seed: the TA then draws
-         * the same noise (common/fs_ziggurat.h), and gives up its secrecy. */
+         * the same noise (common/fs_ziggurat.h), and gives up its secrecy.
+         * The key stays here (it is the seed's, not a secret) for
+         * p4_enclave_save_seeded_noise and layout changes. */
         rc = p4_rng_init_seeded(&e->noise, opt->seed, "dp-noise");
         if (rc == P4_OK)
             rc = p4_optee_seed_noise(e->optee, e->noise.key, err);
         else
             p4_error_set(err, rc, "cannot derive the reproducible noise key");
-        p4_rng_wipe(&e->noise);
+        e->seeded = 1;
     }
     if (rc != P4_OK) {
         p4_enclave_close(&e);
@@ -75,6 +77,73 @@ int p4_enclave_optee_charge(p4_enclave *e, double q, double sigma, long long ste
     return p4_optee_charge(e->optee, q, sigma, steps, NULL, err);
 }
 
+int p4_enclave_optee_set_layout(p4_enclave *e, p4_noise_layout layout, p4_error *err)
+{
+    uint64_t position = 0;
+    int rc = P4_OK;
+    if (e->seeded && layout != e->noise_layout) {
+        rc = p4_optee_noise_position(e->optee, &position, err);
+        if (rc == P4_OK)
+            rc = p4_optee_seed_noise_at(e->optee, e->noise.key, layout == P4_NOISE_CHUNKED,
+                                        position, err);
+    }
+    if (rc == P4_OK)
+        e->noise_layout = layout;
+    return rc;
+}
+
+/* A saved optee stream (P4_RNG_STATE_BYTES, the checkpoint's noise field):
+ * a tag that no p4_rng state starts with by chance, the key, the layout
+ * and the byte position; the rest zero. */
+static const unsigned char saved_tag[16] = "p4-optee-noise1";
+enum { SAVED_KEY = 16, SAVED_LAYOUT = 48, SAVED_POSITION = 49, SAVED_END = 57 };
+
+int p4_enclave_optee_save_noise(const p4_enclave *e, unsigned char *out, size_t size,
+                                p4_error *err)
+{
+    if (!e->seeded)
+        return p4_error_set(err, P4_EINVAL, "the TA's noise is keyed from the TEE's random "
+                            "source; its state never leaves the TA");
+    uint64_t position = 0;
+    int rc = p4_optee_noise_position(e->optee, &position, err);
+    if (rc != P4_OK)
+        return rc;
+    memset(out, 0, size);
+    memcpy(out, saved_tag, sizeof saved_tag);
+    memcpy(out + SAVED_KEY, e->noise.key, 32);
+    out[SAVED_LAYOUT] = (unsigned char)e->noise_layout;
+    for (int i = 0; i < 8; i++)
+        out[SAVED_POSITION + i] = (unsigned char)(position >> (8 * i));
+    return P4_OK;
+}
+
+int p4_enclave_optee_restore_noise(p4_enclave *e, const unsigned char *in, size_t size,
+                                   p4_error *err)
+{
+    if (!e->seeded)
+        return p4_error_set(err, P4_EINVAL, "the TA's noise is keyed from the TEE's random "
+                            "source; a saved stream cannot replace it");
+    int zeros = 1;
+    for (size_t i = SAVED_END; i < size; i++)
+        zeros &= in[i] == 0;
+    if (size != P4_RNG_STATE_BYTES || memcmp(in, saved_tag, sizeof saved_tag) != 0 || !zeros ||
+        in[SAVED_LAYOUT] > P4_NOISE_CHUNKED)
+        return p4_error_set(err, P4_EINVAL, "saved noise state: not an optee TA's stream (a "
+                            "checkpoint of another backend?)");
+    if (memcmp(in + SAVED_KEY, e->noise.key, 32) != 0)
+        return p4_error_set(err, P4_EINVAL, "saved noise state: another seed's stream");
+    if (in[SAVED_LAYOUT] != (unsigned char)e->noise_layout)
+        return p4_error_set(err, P4_EINVAL, "saved noise state: drawn in the %s layout, this run "
+                            "is set to %s ([dp] noise_layout)",
+                            in[SAVED_LAYOUT] ? "chunked" : "serial",
+                            e->noise_layout == P4_NOISE_CHUNKED ? "chunked" : "serial");
+    uint64_t position = 0;
+    for (int i = 0; i < 8; i++)
+        position |= (uint64_t)in[SAVED_POSITION + i] << (8 * i);
+    return p4_optee_seed_noise_at(e->optee, e->noise.key, e->noise_layout == P4_NOISE_CHUNKED,
+                                  position, err);
+}
+
 int p4_enclave_optee_release_rows(p4_enclave *e, float *rows, int n, int cols, double clip,
                                   double sigma, p4_error *err)
 {
@@ -96,6 +165,7 @@ static int to_spec(const p4_enclave *e, const p4_enclave_layers *in, p4_ta_layer
 {
     memset(out, 0, sizeof *out);
     out->flags = e->layers_stay ? P4_TA_LAYERS_STAY : 0;
+    out->flags |= e->noise_layout == P4_NOISE_CHUNKED ? P4_TA_SPEC_NOISE_CHUNKED : 0;
     if (in == NULL || in->count < 1 || in->count > P4_TA_MAX_LAYERS || in->capacity < 1 ||
         in->outside_floats > (1u << 28))
         return p4_error_set(err, P4_EINVAL, "protected layers: 1..%d layers, a pass of at "

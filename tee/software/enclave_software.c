@@ -32,10 +32,8 @@ int p4_enclave_save_seeded_noise(const p4_enclave *e, unsigned char *out, size_t
 {
     if (e == NULL || out == NULL || size != P4_RNG_STATE_BYTES)
         return p4_error_set(err, P4_EINVAL, "save noise state: bad arguments");
-    if (e->backend != P4_ENCLAVE_SOFTWARE)
-        return p4_error_set(err, P4_EUNSUPPORTED, "the %s backend keeps its noise stream to "
-                            "itself; only the software backend's can be saved",
-                            p4_enclave_kind(e));
+    if (e->backend == P4_ENCLAVE_OPTEE)
+        return p4_enclave_optee_save_noise(e, out, size, err);
     if (!e->seeded)
         return p4_error_set(err, P4_EINVAL, "the noise generator is keyed from the OS; its "
                             "state never leaves the enclave");
@@ -48,9 +46,8 @@ int p4_enclave_restore_seeded_noise(p4_enclave *e, const unsigned char *in, size
 {
     if (e == NULL || in == NULL)
         return p4_error_set(err, P4_EINVAL, "restore noise state: bad arguments");
-    if (e->backend != P4_ENCLAVE_SOFTWARE)
-        return p4_error_set(err, P4_EUNSUPPORTED, "the %s backend keeps its noise stream to "
-                            "itself; a saved one cannot replace it", p4_enclave_kind(e));
+    if (e->backend == P4_ENCLAVE_OPTEE)
+        return p4_enclave_optee_restore_noise(e, in, size, err);
     if (!e->seeded)
         return p4_error_set(err, P4_EINVAL, "the noise generator is keyed from the OS; a saved "
                             "stream cannot replace it");

@@ -2,7 +2,8 @@
  * images of 10 classes, batch 40, for the tests that compare the software
  * enclave with the OP-TEE TA's protected layers (test_optee_kd,
  * test_optee_layers).  Both backends start from the same seeds (model 11,
- * noise 5, --reproducible), so their steps can be compared one by one. */
+ * noise 5, --reproducible, the chunked noise layout as [dp] noise_layout's
+ * default), so their steps can be compared one by one. */
 #ifndef P4_TEST_TRAINER_H
 #define P4_TEST_TRAINER_H
 
@@ -24,6 +25,10 @@ typedef struct {
  * dir.  On an error the parts opened so far stay in t: trainer_close them. */
 int trainer_open(trainer *t, const char *dir, const char *cfg, int optee, int pp_start,
                  int pp_end, int ta_memory_mib, p4_error *err);
+
+/* The same in the noise layout "serial" or "chunked" (both backends). */
+int trainer_open_layout(trainer *t, const char *dir, const char *cfg, int optee, int pp_start,
+                        int pp_end, int ta_memory_mib, const char *noise_layout, p4_error *err);
 
 void trainer_close(trainer *t);
 

@@ -28,6 +28,9 @@ struct p4_optee {
     int reopens;
     int seeded;                  /* SEED_NOISE sent: sent again on a reopen */
     unsigned char seed_key[32];
+    uint32_t seed_flags;         /* P4_TA_SPEC_NOISE_CHUNKED or 0 */
+    uint64_t seed_position;      /* the seeded stream's position after the last
+                                    call that drew noise: a reopen seeds there */
     int layers_loaded, layers_lost;
     p4_ta_layers_spec spec;
     char storage_dir[512];
@@ -106,6 +109,24 @@ static double get_double(const TEEC_Value *v)
     return p4_ta_value_double(v->a, v->b);
 }
 
+/* SEED_NOISE of t's key, layout and starting position (serial from the
+ * start in the bare form, which a TA older than the layout knows too). */
+static TEEC_Operation seed_operation(p4_optee *t)
+{
+    const int bare = t->seed_flags == 0 && t->seed_position == 0;
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT,
+                                                   bare ? TEEC_NONE : TEEC_VALUE_INPUT,
+                                                   bare ? TEEC_NONE : TEEC_VALUE_INPUT, TEEC_NONE));
+    op.params[0].tmpref.buffer = t->seed_key;
+    op.params[0].tmpref.size = sizeof t->seed_key;
+    if (!bare) {
+        op.params[1].value.a = t->seed_flags;
+        op.params[2].value.a = (uint32_t)t->seed_position;
+        op.params[2].value.b = (uint32_t)(t->seed_position >> 32);
+    }
+    return op;
+}
+
 /* Opens a session and the ledger; checks the stored delta and target. */
 static int session_start(p4_optee *t, p4_error *err)
 {
@@ -134,10 +155,7 @@ static int session_start(p4_optee *t, p4_error *err)
                             t->delta, t->target);
     }
     if (t->seeded) {
-        TEEC_Operation seed = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT, TEEC_NONE,
-                                                         TEEC_NONE, TEEC_NONE));
-        seed.params[0].tmpref.buffer = t->seed_key;
-        seed.params[0].tmpref.size = sizeof t->seed_key;
+        TEEC_Operation seed = seed_operation(t);
         r = TEEC_InvokeCommand(&t->session, P4_TA_CMD_SEED_NOISE, &seed, &origin);
         if (r != TEEC_SUCCESS) {
             TEEC_CloseSession(&t->session);
@@ -163,6 +181,24 @@ static int layers_resume(p4_optee *t)
     return op.params[1].value.a == 1;
 }
 
+static int draws_noise(uint32_t cmd)
+{
+    return cmd == P4_TA_CMD_ADD_NOISE || cmd == P4_TA_CMD_RELEASE_ROWS ||
+           cmd == P4_TA_CMD_LAYERS_STEP || cmd == P4_TA_CMD_LOGITS_RELEASE;
+}
+
+/* A seeded session's stream position after a call that drew noise: a TA
+ * that dies later is seeded there again on its reopen, rather than at the
+ * stream's start (without protected layers nothing else keeps it). */
+static void note_position(p4_optee *t)
+{
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_VALUE_OUTPUT, TEEC_NONE, TEEC_NONE,
+                                                   TEEC_NONE));
+    uint32_t origin = 0;
+    if (TEEC_InvokeCommand(&t->session, P4_TA_CMD_NOISE_POSITION, &op, &origin) == TEEC_SUCCESS)
+        t->seed_position = (uint64_t)op.params[0].value.a | (uint64_t)op.params[0].value.b << 32;
+}
+
 static int invoke(p4_optee *t, uint32_t cmd, TEEC_Operation *op, const char *what,
                   TEEC_Result *result, p4_error *err)
 {
@@ -175,8 +211,11 @@ static int invoke(p4_optee *t, uint32_t cmd, TEEC_Operation *op, const char *wha
     uint32_t origin = 0;
     TEEC_Result r = TEEC_InvokeCommand(&t->session, cmd, op, &origin);
     *result = r;
-    if (r == TEEC_SUCCESS)
+    if (r == TEEC_SUCCESS) {
+        if (t->seeded && draws_noise(cmd))
+            note_position(t);
         return P4_OK;
+    }
     if (r == TEEC_ERROR_TARGET_DEAD) {
         TEEC_CloseSession(&t->session);
         t->session_open = 0;
@@ -390,13 +429,22 @@ int p4_optee_test_command(p4_optee *t, uint32_t command, uint64_t arg, p4_error 
 
 int p4_optee_seed_noise(p4_optee *t, const unsigned char key[32], p4_error *err)
 {
+    return p4_optee_seed_noise_at(t, key, 0, 0, err);
+}
+
+int p4_optee_seed_noise_at(p4_optee *t, const unsigned char key[32], int chunked,
+                           uint64_t position, p4_error *err)
+{
     if (!t || !key)
         return p4_error_set(err, P4_EINVAL, "optee seed: no handle or key");
+    if (t->layers_loaded && ((t->spec.flags & P4_TA_SPEC_NOISE_CHUNKED) != 0) != (chunked != 0))
+        return p4_error_set(err, P4_ESTATE, "optee seed: the protected layers were loaded for "
+                            "the %s noise layout; set the layout before loading them",
+                            chunked ? "serial" : "chunked");
     memcpy(t->seed_key, key, sizeof t->seed_key);
-    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT, TEEC_NONE, TEEC_NONE,
-                                                   TEEC_NONE));
-    op.params[0].tmpref.buffer = t->seed_key;
-    op.params[0].tmpref.size = sizeof t->seed_key;
+    t->seed_flags = chunked ? P4_TA_SPEC_NOISE_CHUNKED : 0;
+    t->seed_position = position;
+    TEEC_Operation op = seed_operation(t);
     TEEC_Result r;
     int rc = invoke(t, P4_TA_CMD_SEED_NOISE, &op, "optee seed", &r, err);
     if (rc == P4_OK)
@@ -405,6 +453,27 @@ int p4_optee_seed_noise(p4_optee *t, const unsigned char key[32], p4_error *err)
         rc = p4_error_set(err, P4_EUNSUPPORTED, "--reproducible: this TA does not let the normal "
                           "world seed its noise (build it with P4_TA_ALLOW_SEEDED_NOISE=1 for "
                           "research runs; docs/tee.md)");
+    else if (r == TEEC_ERROR_BAD_PARAMETERS)
+        rc = p4_error_set(err, P4_EUNSUPPORTED, "--reproducible: the TA refused the noise layout "
+                          "or stream position (a TA older than them: rebuild and install the "
+                          "TA; [dp] noise_layout = serial from the stream's start still works "
+                          "with it)");
+    return rc;
+}
+
+int p4_optee_noise_position(p4_optee *t, uint64_t *position, p4_error *err)
+{
+    if (!t || !position)
+        return p4_error_set(err, P4_EINVAL, "optee noise position: bad arguments");
+    if (!t->seeded)
+        return p4_error_set(err, P4_ESTATE, "optee noise position: the TA's noise is keyed from "
+                            "the TEE's own random source; its position never leaves the TA");
+    TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_VALUE_OUTPUT, TEEC_NONE, TEEC_NONE,
+                                                   TEEC_NONE));
+    TEEC_Result r;
+    int rc = invoke(t, P4_TA_CMD_NOISE_POSITION, &op, "optee noise position", &r, err);
+    if (rc == P4_OK)
+        *position = (uint64_t)op.params[0].value.a | (uint64_t)op.params[0].value.b << 32;
     return rc;
 }
 
@@ -457,6 +526,11 @@ int p4_optee_layers_load(p4_optee *t, const p4_ta_layers_spec *spec, const float
     int rc = p4_optee_layers_check(spec, t->ta_memory_mib, err);
     if (rc != P4_OK)
         return rc;
+    if (t->seeded && (spec->flags & P4_TA_SPEC_NOISE_CHUNKED) != t->seed_flags)
+        return p4_error_set(err, P4_ESTATE, "optee layers load: the layers' spec asks the %s "
+                            "noise layout, the TA's seeded noise is %s (one [dp] noise_layout "
+                            "for both)", spec->flags & P4_TA_SPEC_NOISE_CHUNKED ? "chunked" :
+                            "serial", t->seed_flags ? "chunked" : "serial");
     TEEC_Operation op = operation(TEEC_PARAM_TYPES(TEEC_MEMREF_TEMP_INPUT, TEEC_MEMREF_TEMP_INPUT,
                                                    TEEC_VALUE_OUTPUT, TEEC_NONE));
     op.params[0].tmpref.buffer = (void *)spec;

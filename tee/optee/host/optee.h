@@ -54,6 +54,17 @@ int p4_optee_release_rows(p4_optee *t, float *rows, int n, int classes, double c
  * under this key (p4_rng's for (seed, "dp-noise")), so runs with and
  * without the TA can be compared.  Kept across a reopen. */
 int p4_optee_seed_noise(p4_optee *t, const unsigned char key[32], p4_error *err);
+/* The same in a layout (chunked: [dp] noise_layout = chunked, else serial;
+ * the layers loaded later must carry P4_TA_SPEC_NOISE_CHUNKED alike) from
+ * byte `position` of the stream on (p4_optee_noise_position's, saved in a
+ * node's checkpoint; 0 at the start).  P4_ESTATE if layers of the other
+ * layout are loaded; P4_EUNSUPPORTED from a TA that does not know the
+ * layout or position (built before them). */
+int p4_optee_seed_noise_at(p4_optee *t, const unsigned char key[32], int chunked,
+                           uint64_t position, p4_error *err);
+/* The bytes of the seeded stream the TA has drawn (NOISE_POSITION);
+ * P4_ESTATE when the noise is not seeded. */
+int p4_optee_noise_position(p4_optee *t, uint64_t *position, p4_error *err);
 
 /* The protected layers (p4_ta.h's LAYERS_* commands).
  * p4_optee_layers_check refuses (P4_ENOMEM) a spec whose layers do not fit

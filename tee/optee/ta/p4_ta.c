@@ -169,6 +169,8 @@ TEE_Result TA_InvokeCommandEntryPoint(void *sessionContext, uint32_t commandID,
         /* A normal world that may seed the noise can predict it: only the
          * harness's TA and TAs built for reproducible research accept it. */
         return p4_ta_seed_noise(s, paramTypes, params);
+    case P4_TA_CMD_NOISE_POSITION:
+        return p4_ta_noise_position(s, paramTypes, params);
 #endif
 #ifdef P4_TA_TEST_COMMANDS
     case P4_TA_CMD_TEST_PANIC:

@@ -153,9 +153,12 @@ TEE_Result p4_ta_layers_load(p4_ta_session *s, uint32_t types, TEE_Param params[
         return TEE_ERROR_BAD_PARAMETERS;
     TEE_MemMove(&spec, params[0].memref.buffer, sizeof spec);
     uint64_t bytes = p4_ta_layers_bytes(&spec);
-    const uint32_t known = P4_TA_LAYERS_STAY | P4_TA_SPEC_SOFTMAX_OUTSIDE;
+    const uint32_t known = P4_TA_LAYERS_STAY | P4_TA_SPEC_SOFTMAX_OUTSIDE |
+                           P4_TA_SPEC_NOISE_CHUNKED;
     if (bytes == 0 || spec.normal_floats > (1u << 28) || (spec.flags & ~known))
         return TEE_ERROR_BAD_PARAMETERS;
+    if (!p4_ta_noise_layout_agrees(s, spec.flags))
+        return TEE_ERROR_BAD_STATE; /* the host disagrees with its SEED_NOISE */
     uint64_t count = 0;
     for (uint32_t j = 0; j < spec.nlayers; j++) {
         if (spec.layer[j].activation > P4_ACT_LOGISTIC)

@@ -25,7 +25,8 @@ void p4_ta_noise_key(p4_ta_session *s)
 void p4_ta_noise_add(p4_ta_session *s, float *values, size_t n, double stddev)
 {
     if (s->reproducible) {
-        p4_fs_ziggurat_add(&s->seeded_tables, &s->seeded_stream, values, n, stddev);
+        p4_fs_ziggurat_add_layout(&s->seeded_tables, &s->seeded_stream, s->seeded_layout,
+                                  values, n, stddev);
         return;
     }
     if (p4_fs_gaussian_blocks(&s->noise) > REKEY_BLOCKS)
@@ -33,20 +34,56 @@ void p4_ta_noise_add(p4_ta_session *s, float *values, size_t n, double stddev)
     p4_fs_gaussian_add(&s->noise, values, n, stddev);
 }
 
+/* The most a seeded stream is sought ahead: ChaCha20's 32-bit block
+ * counter (fs_ziggurat.c) covers 256 GiB. */
+#define MAX_POSITION (1ull << 38)
+
 TEE_Result p4_ta_seed_noise(p4_ta_session *s, uint32_t types, TEE_Param params[4])
 {
-    if (types != TEE_PARAM_TYPES(TEE_PARAM_TYPE_MEMREF_INPUT, TEE_PARAM_TYPE_NONE,
-                                 TEE_PARAM_TYPE_NONE, TEE_PARAM_TYPE_NONE))
+    const uint32_t bare = TEE_PARAM_TYPES(TEE_PARAM_TYPE_MEMREF_INPUT, TEE_PARAM_TYPE_NONE,
+                                          TEE_PARAM_TYPE_NONE, TEE_PARAM_TYPE_NONE);
+    const uint32_t placed = TEE_PARAM_TYPES(TEE_PARAM_TYPE_MEMREF_INPUT,
+                                            TEE_PARAM_TYPE_VALUE_INPUT,
+                                            TEE_PARAM_TYPE_VALUE_INPUT, TEE_PARAM_TYPE_NONE);
+    if ((types != bare && types != placed) || params[0].memref.size != 32 ||
+        !params[0].memref.buffer)
         return TEE_ERROR_BAD_PARAMETERS;
-    if (params[0].memref.size != 32 || !params[0].memref.buffer)
-        return TEE_ERROR_BAD_PARAMETERS;
+    uint32_t flags = 0;
+    uint64_t position = 0;
+    if (types == placed) {
+        flags = params[1].value.a;
+        position = (uint64_t)params[2].value.a | (uint64_t)params[2].value.b << 32;
+        if ((flags & ~P4_TA_SPEC_NOISE_CHUNKED) || params[1].value.b != 0 ||
+            position >= MAX_POSITION)
+            return TEE_ERROR_BAD_PARAMETERS;
+    }
     uint8_t key[32];
     TEE_MemMove(key, params[0].memref.buffer, sizeof key);
-    p4_fs_stream_init(&s->seeded_stream, key);
+    p4_fs_stream_seek(&s->seeded_stream, key, position);
     p4_fs_ziggurat_init(&s->seeded_tables);
     TEE_MemFill(key, 0, sizeof key);
+    s->seeded_layout = flags & P4_TA_SPEC_NOISE_CHUNKED ? P4_NOISE_CHUNKED : P4_NOISE_SERIAL;
     s->reproducible = 1;
     return TEE_SUCCESS;
+}
+
+TEE_Result p4_ta_noise_position(p4_ta_session *s, uint32_t types, TEE_Param params[4])
+{
+    if (types != TEE_PARAM_TYPES(TEE_PARAM_TYPE_VALUE_OUTPUT, TEE_PARAM_TYPE_NONE,
+                                 TEE_PARAM_TYPE_NONE, TEE_PARAM_TYPE_NONE))
+        return TEE_ERROR_BAD_PARAMETERS;
+    if (!s->reproducible)
+        return TEE_ERROR_BAD_STATE; /* an OS-keyed stream's position stays inside */
+    params[0].value.a = (uint32_t)s->seeded_stream.position;
+    params[0].value.b = (uint32_t)(s->seeded_stream.position >> 32);
+    return TEE_SUCCESS;
+}
+
+int p4_ta_noise_layout_agrees(const p4_ta_session *s, uint32_t spec_flags)
+{
+    if (!s->reproducible)
+        return 1;
+    return ((spec_flags & P4_TA_SPEC_NOISE_CHUNKED) != 0) == (s->seeded_layout == P4_NOISE_CHUNKED);
 }
 
 /* A private copy of an INOUT float buffer, or NULL with *result set. */

@@ -30,6 +30,7 @@ typedef struct {
     p4_fs_gaussian noise;             /* keyed by TEE_GenerateRandom */
     /* SEED_NOISE (--reproducible): the software backend's stream instead. */
     int reproducible;
+    p4_noise_layout seeded_layout;    /* SEED_NOISE's p1 ([dp] noise_layout) */
     p4_fs_stream seeded_stream;
     p4_ziggurat seeded_tables;
     struct p4_ta_layers *layers;      /* LAYERS_LOAD; NULL before */
@@ -55,6 +56,10 @@ TEE_Result p4_ta_release_matrix(p4_ta_session *s, float *rows, uint32_t n, uint3
 /* values[i] += N(0, stddev^2) from the session's noise (seeded or not). */
 void p4_ta_noise_add(p4_ta_session *s, float *values, size_t n, double stddev);
 TEE_Result p4_ta_seed_noise(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
+TEE_Result p4_ta_noise_position(p4_ta_session *s, uint32_t types, TEE_Param params[4]);
+/* 1 if a spec's P4_TA_SPEC_NOISE_CHUNKED agrees with the session's seeded
+ * layout (always, in an OS-keyed session). */
+int p4_ta_noise_layout_agrees(const p4_ta_session *s, uint32_t spec_flags);
 
 /* ta_layers.c: the protected layers (p4_ta.h's LAYERS_* commands). */
 TEE_Result p4_ta_layers_load(p4_ta_session *s, uint32_t types, TEE_Param params[4]);

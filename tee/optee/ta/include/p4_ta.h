@@ -55,6 +55,15 @@
  *                 (common/fs_ziggurat.h) under that key: not private.  Only
  *                 in a TA built with P4_TA_TEST_COMMANDS (the harness's) or
  *                 P4_TA_ALLOW_SEEDED_NOISE; others answer NOT_SUPPORTED.
+ *                 p1 and p2 both NONE: the serial layout from the stream's
+ *                 start.  Or p1 VALUE_IN (a: 0 serial or
+ *                 P4_TA_SPEC_NOISE_CHUNKED, any other bit refused; b: 0) and
+ *                 p2 VALUE_IN (a low, b high): the layout ([dp]
+ *                 noise_layout) and the byte of the stream to go on from
+ *                 (NOISE_POSITION's, for a restarted node; 0 at the start).
+ *   NOISE_POSITION p0 VALUE_OUT (a low, b high): the bytes of the seeded
+ *                 stream drawn so far; BAD_STATE in a session not seeded.
+ *                 Gated as SEED_NOISE.
  * The distillation loss of a P4 proxy (ta_kd.c, docs/tee.md "Nodes"):
  *   KD_TRAIN      LAYERS_TRAIN with (1 - alpha) CE(softmax(z), y) +
  *                 alpha T^2 KL(p || softmax(z / T)) (distill/kd_loss.h):
@@ -151,6 +160,7 @@ enum {
     P4_TA_CMD_PUBLIC_STEP = 0x33,
     P4_TA_CMD_LAYERS_FORWARD = 0x34,
     P4_TA_CMD_LAYERS_BACKWARD = 0x35,
+    P4_TA_CMD_NOISE_POSITION = 0x36,
     P4_TA_CMD_TEST_PANIC = 0x100,
     P4_TA_CMD_TEST_ALLOC = 0x101
 };
@@ -214,7 +224,8 @@ typedef struct {
     uint32_t nlayers;            /* 1..P4_TA_MAX_LAYERS                       */
     uint32_t capacity;           /* examples per pass (TRAIN, TOP1)           */
     uint32_t normal_floats;      /* the normal world's trainable floats       */
-    uint32_t flags;              /* P4_TA_LAYERS_STAY, P4_TA_SPEC_SOFTMAX_OUTSIDE */
+    uint32_t flags;              /* P4_TA_LAYERS_STAY, P4_TA_SPEC_SOFTMAX_OUTSIDE,
+                                    P4_TA_SPEC_NOISE_CHUNKED                  */
     p4_ta_dense layer[P4_TA_MAX_LAYERS]; /* the last one's outputs: classes  */
 } p4_ta_layers_spec;
 
@@ -224,6 +235,14 @@ typedef struct {
  * need the softmax inside (TRAIN, TOP1, KD_TRAIN, KD_TEACH).  The last
  * layer's outputs are then its activations, not classes. */
 #define P4_TA_SPEC_SOFTMAX_OUTSIDE 2u
+
+/* p4_ta_layers_spec.flags (and SEED_NOISE's p1): the seeded noise is drawn
+ * in the chunked layout ([dp] noise_layout = chunked, docs/noise.md), as
+ * the software backend draws it; without it, serial.  In a seeded session
+ * LAYERS_LOAD refuses (BAD_STATE) a spec whose flag disagrees with
+ * SEED_NOISE's; OS-keyed noise has no layout to match and ignores it.  A
+ * TA older than the flag refuses it (unknown flags are refused). */
+#define P4_TA_SPEC_NOISE_CHUNKED 4u
 
 typedef struct {
     double q, sigma, clip;       /* the step's mechanism                      */
@@ -331,7 +350,7 @@ static inline uint64_t p4_ta_layers_bytes(const p4_ta_layers_spec *s)
         /* outputs, deltas and the per-example buffers */
         activations += 2 * m * out + m * p4_ta_layer_pass_floats(&s->layer[j]);
     }
-    if (s->flags & ~(P4_TA_SPEC_SOFTMAX_OUTSIDE | P4_TA_LAYERS_STAY))
+    if (s->flags & ~(P4_TA_SPEC_SOFTMAX_OUTSIDE | P4_TA_LAYERS_STAY | P4_TA_SPEC_NOISE_CHUNKED))
         return 0;
     /* Softmax outside: no probabilities or targets; the activations that
      * leave are the last layer's outputs and the delta that comes in its
