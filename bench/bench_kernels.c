@@ -1,6 +1,6 @@
 /* bench_kernels.c: the single-core figures quoted in p4's kernel comments.
  *
- *   bench_kernels [--reps N]
+ *   bench_kernels [--reps N] [--examples]
  *   bench_kernels --dense [--threads N] [--batch N] [--rounds N]
  *
  * On one thread (OpenBLAS and p4's workers both), in microseconds per call:
@@ -15,6 +15,11 @@
  *     it right after computing the example;
  *   - the DP noise sampler, in nanoseconds per sample.
  * Each figure is the fastest of 5 rounds.  Figures, not tests.
+ *
+ * --examples instead times one example's forward product, weight gradient
+ * and input delta of each of CNN1's convolutions (28x28x1 and 32x32x3),
+ * through the routes a training step takes: built on two commits, the A/B
+ * of a change to those routes.
  *
  * --dense instead times the MLP's eight products at batch N (250) through
  * darknet's gemm (model/gemm.c) on N threads, OpenBLAS against p4's dense
@@ -57,15 +62,14 @@ static double fastest(timed_fn *fn, void *ctx, int reps)
     return best;
 }
 
-/* Two ways of the same work timed in alternation, round after round, each
- * the fastest of `rounds` rounds of `reps` calls (seconds per call): on a
- * loaded machine both then see the same share of the core. */
-static void fastest_pair(timed_fn *a, timed_fn *b, void *ctx, int reps, int rounds, double best[2])
+/* Several ways or pieces timed in rotation, each the fastest of `rounds`
+ * rounds of `reps` calls (seconds per call). */
+static void fastest_each(timed_fn **fn, int count, void *ctx, int reps, int rounds, double *best)
 {
-    timed_fn *fn[2] = { a, b };
-    best[0] = best[1] = -1;
+    for (int w = 0; w < count; w++)
+        best[w] = -1;
     for (int r = 0; r < rounds; r++)
-        for (int w = 0; w < 2; w++) {
+        for (int w = 0; w < count; w++) {
             double start = p4_now_seconds();
             for (int i = 0; i < reps; i++)
                 fn[w](ctx);
@@ -73,6 +77,15 @@ static void fastest_pair(timed_fn *a, timed_fn *b, void *ctx, int reps, int roun
             if (best[w] < 0 || per_call < best[w])
                 best[w] = per_call;
         }
+}
+
+/* Two ways of the same work timed in alternation, round after round, each
+ * the fastest of `rounds` rounds of `reps` calls (seconds per call): on a
+ * loaded machine both then see the same share of the core. */
+static void fastest_pair(timed_fn *a, timed_fn *b, void *ctx, int reps, int rounds, double best[2])
+{
+    timed_fn *fn[2] = { a, b };
+    fastest_each(fn, 2, ctx, reps, rounds, best);
 }
 
 /* --- products ----------------------------------------------------------------- */
@@ -137,7 +150,57 @@ static void bench_products(int reps)
 typedef struct {
     layer l;
     float *input, *delta, *dx, *col, *g, *flipped;
+    float *g_out; /* the forward's output */
 } conv_bench;
+
+/* One stride-1 layer of shape {h = w, channels, filters, size, pad} with
+ * fixed values, and the buffers of one example. */
+static void conv_bench_open(conv_bench *c, const int shape[5])
+{
+    memset(c, 0, sizeof *c);
+    layer *l = &c->l;
+    l->h = l->w = shape[0];
+    l->c = shape[1];
+    l->n = shape[2];
+    l->size = shape[3];
+    l->pad = shape[4];
+    l->stride = 1;
+    l->groups = 1;
+    l->out_h = l->out_w = l->h + 2 * l->pad - l->size + 1;
+    l->nweights = l->n * l->c * l->size * l->size;
+    const size_t image = (size_t)l->c * l->h * l->w, out = (size_t)l->n * l->out_h * l->out_w;
+    const size_t col = (size_t)l->size * l->size * l->c * l->out_h * l->out_w;
+    l->weights = malloc((size_t)l->nweights * sizeof(float));
+    c->input = malloc(image * sizeof(float));
+    c->dx = calloc(image, sizeof(float));
+    c->delta = malloc(out * sizeof(float));
+    c->g_out = malloc(out * sizeof(float));
+    c->col = malloc(col * sizeof(float));
+    c->g = malloc((size_t)l->nweights * sizeof(float));
+    if (!l->weights || !c->input || !c->dx || !c->delta || !c->g_out || !c->col || !c->g) {
+        fprintf(stderr, "bench_kernels: out of memory\n");
+        exit(1);
+    }
+    for (int i = 0; i < l->nweights; i++)
+        l->weights[i] = (float)(i % 7) * 0.1f - 0.3f;
+    for (size_t i = 0; i < image; i++)
+        c->input[i] = (float)(i % 11) * 0.1f;
+    for (size_t i = 0; i < out; i++)
+        c->delta[i] = (float)(i % 5) * 0.1f - 0.2f;
+    c->flipped = p4_conv_flipped_weights_new(l);
+}
+
+static void conv_bench_close(conv_bench *c)
+{
+    free(c->flipped);
+    free(c->l.weights);
+    free(c->input);
+    free(c->dx);
+    free(c->delta);
+    free(c->g_out);
+    free(c->col);
+    free(c->g);
+}
 
 static void conv_delta_im2col(void *ctx)
 {
@@ -177,32 +240,8 @@ static void bench_conv_backward(int reps)
            "the two alternate, each the fastest of %d rounds):\n", 8 * ROUNDS);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         conv_bench c;
-        memset(&c, 0, sizeof c);
+        conv_bench_open(&c, shapes[s]);
         layer *l = &c.l;
-        l->h = l->w = shapes[s][0];
-        l->c = shapes[s][1];
-        l->n = shapes[s][2];
-        l->size = shapes[s][3];
-        l->pad = shapes[s][4];
-        l->stride = 1;
-        l->groups = 1;
-        l->out_h = l->out_w = l->h + 2 * l->pad - l->size + 1;
-        l->nweights = l->n * l->c * l->size * l->size;
-        const size_t image = (size_t)l->c * l->h * l->w, out = (size_t)l->n * l->out_h * l->out_w;
-        const size_t col = (size_t)l->size * l->size * l->c * l->out_h * l->out_w;
-        l->weights = malloc((size_t)l->nweights * sizeof(float));
-        c.input = malloc(image * sizeof(float));
-        c.dx = calloc(image, sizeof(float));
-        c.delta = malloc(out * sizeof(float));
-        c.col = malloc(col * sizeof(float));
-        c.g = malloc((size_t)l->nweights * sizeof(float));
-        for (int i = 0; i < l->nweights; i++)
-            l->weights[i] = (float)(i % 7) * 0.1f - 0.3f;
-        for (size_t i = 0; i < image; i++)
-            c.input[i] = (float)(i % 11) * 0.1f;
-        for (size_t i = 0; i < out; i++)
-            c.delta[i] = (float)(i % 5) * 0.1f - 0.2f;
-        c.flipped = p4_conv_flipped_weights_new(l);
         printf("  %dx%dx%d, %d filters %dx%d pad %d:\n", l->h, l->w, l->c, l->n, l->size,
                l->size, l->pad);
         double best[2];
@@ -213,14 +252,62 @@ static void bench_conv_backward(int reps)
         }
         fastest_pair(conv_gradient_blas, conv_gradient_p4, &c, per_round, rounds, best);
         printf("    weight gradient   %6.2f / %6.2f\n", 1e6 * best[0], 1e6 * best[1]);
-        free(c.flipped);
-        free(l->weights);
-        free(c.input);
-        free(c.dx);
-        free(c.delta);
-        free(c.col);
-        free(c.g);
+        conv_bench_close(&c);
     }
+}
+
+/* --- one example through a convolution, as the training step runs it ------ */
+
+/* The forward product as model/conv.c makes it (without bias and pooling). */
+static void conv_forward_as_trained(void *ctx)
+{
+    conv_bench *c = ctx;
+    const layer *l = &c->l;
+    const size_t col = (size_t)l->size * l->size * l->c * l->out_h * l->out_w;
+    if (p4_conv_same_applies(l, col)) {
+        p4_conv_same_forward(l, c->input, c->col, c->g_out);
+        return;
+    }
+    const int k = l->size * l->size * l->c, n = l->out_w * l->out_h;
+    im2col_cpu(c->input, l->c, l->h, l->w, l->size, l->stride, l->pad, c->col);
+    p4_gemm_few_rows(l->n, n, k, l->weights, k, c->col, n, c->g_out, n);
+}
+
+static void conv_delta_as_trained(void *ctx)
+{
+    conv_bench *c = ctx;
+    p4_conv_input_delta(&c->l, c->flipped, c->delta, c->col, c->dx);
+}
+
+/* One example of each of CNN1's convolutions (28x28x1 and 32x32x3): the
+ * forward product, the weight gradient and the input delta, each through
+ * the route a training step takes, us per call (fastest of 8 x ROUNDS
+ * rounds).  The same file built on two commits is their A/B. */
+static void bench_conv_examples(int reps)
+{
+    const int shapes[][5] = { { 28, 1, 6, 3, 1 }, { 14, 6, 16, 3, 1 },
+                              { 32, 3, 6, 3, 1 }, { 16, 6, 16, 3, 1 } };
+    printf("one example through CNN1's convolutions, one core, us per call (fastest of %d "
+           "rounds):\n", 8 * ROUNDS);
+    double total[3] = { 0, 0, 0 };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        conv_bench c;
+        conv_bench_open(&c, shapes[s]);
+        layer *l = &c.l;
+        const int rounds = 8 * ROUNDS, per_round = reps / 8 > 0 ? reps / 8 : 1;
+        /* A first layer has no input delta in training; it is timed anyway. */
+        timed_fn *pieces[3] = { conv_forward_as_trained, conv_gradient_p4, conv_delta_as_trained };
+        double best[3];
+        fastest_each(pieces, 3, &c, per_round, rounds, best);
+        printf("  %2dx%2dx%d, %2d filters: forward %6.2f  weight gradient %6.2f  input delta "
+               "%6.2f%s\n", l->h, l->w, l->c, l->n, 1e6 * best[0], 1e6 * best[1], 1e6 * best[2],
+               c.flipped ? "" : " (im2col route)");
+        for (int i = 0; i < 3; i++)
+            total[i] += best[i];
+        conv_bench_close(&c);
+    }
+    printf("  all four: forward %.2f  weight gradient %.2f  input delta %.2f\n", 1e6 * total[0],
+           1e6 * total[1], 1e6 * total[2]);
 }
 
 /* --- the MLP's products ---------------------------------------------------------- */
@@ -401,12 +488,14 @@ static void bench_noise(int reps)
 
 int main(int argc, char **argv)
 {
-    int reps = 2000, dense = 0, threads = 1, rounds = 40, batch = 250;
+    int reps = 2000, dense = 0, examples = 0, threads = 1, rounds = 40, batch = 250;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
             reps = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--dense") == 0) {
             dense = 1;
+        } else if (strcmp(argv[i], "--examples") == 0) {
+            examples = 1;
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             threads = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
@@ -414,8 +503,8 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
             rounds = atoi(argv[++i]);
         } else {
-            fprintf(stderr, "usage: bench_kernels [--reps N] | --dense [--threads N] [--batch N] "
-                            "[--rounds N]\n");
+            fprintf(stderr, "usage: bench_kernels [--reps N] [--examples] | --dense [--threads N] "
+                            "[--batch N] [--rounds N]\n");
             return 2;
         }
     }
@@ -433,6 +522,10 @@ int main(int argc, char **argv)
         return 2;
     }
     p4_workers_set_threads(1); /* and OpenBLAS on one thread */
+    if (examples) {
+        bench_conv_examples(reps);
+        return 0;
+    }
     bench_products(reps);
     bench_conv_backward(reps);
     bench_mlp_products(reps);

@@ -75,16 +75,25 @@ static int by_column_rows(const layer *l)
            ((size_t)n + k) * l->n <= BY_COLUMN_ROWS_MAX_FLOATS;
 }
 
-static void weight_gradient_by_column_rows(const layer *l, const float *col, const float *delta,
-                                           float beta, float *g)
+static void weight_gradient_by_column_rows(const layer *l, const float *const *col_rows,
+                                           const float *delta, float beta, float *g)
 {
     const int filters = l->n, k = l->size * l->size * l->c, n = l->out_w * l->out_h;
-    /* Sized exactly (by_column_rows bounds it): GCC sees every float written. */
+    /* Sized exactly (by_column_rows bounds it). */
     float delta_t[(size_t)n * filters], g_t[(size_t)k * filters];
-    for (int f = 0; f < filters; f++)
-        for (int p = 0; p < n; p++)
+    for (int p = 0; p < n; p++)
+        for (int f = 0; f < filters; f++)
             delta_t[(size_t)p * filters + f] = delta[(size_t)f * n + p];
-    p4_gemm_few_rows(k, filters, n, col, n, delta_t, filters, g_t, filters);
+    /* Every float of delta_t is written above; GCC 12 does not see it
+     * through the variable length and warns about the read-only argument. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+    p4_gemm_rows_at(k, filters, n, col_rows, delta_t, filters, g_t, filters);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
     for (int f = 0; f < filters; f++)
         for (int j = 0; j < k; j++) {
             float *out = g + (size_t)f * k + j;
@@ -95,23 +104,38 @@ static void weight_gradient_by_column_rows(const layer *l, const float *col, con
 void p4_conv_example_weight_gradient(const layer *l, const float *input, const float *delta,
                                      float *scratch, float beta, float *g)
 {
-    if (p4_conv_same_applies(l, column_floats(l))) {
-        p4_conv_same_weight_gradient(l, input, delta, scratch, beta, g);
+    const int k = l->size * l->size * l->c, n = l->out_w * l->out_h;
+    const int short_column = k <= P4_SMALL_GEMM_MAX_K;
+    if (short_column || by_column_rows(l)) {
+        /* The column image by row pointers: shifted copies of the input
+         * (model/conv_same.h) or rows of im2col's image; k is bounded by
+         * both conditions. */
+        const float *rows[k];
+        if (p4_conv_same_rows_apply(l, column_floats(l))) {
+            p4_conv_same_column_rows(l, input, scratch, rows);
+        } else {
+            const float *col = input; /* a 1x1 layer's column image is its input */
+            if (l->size != 1) {
+                im2col_cpu((float *)input, l->c, l->h, l->w, l->size, l->stride, l->pad,
+                           scratch);
+                col = scratch;
+            }
+            for (int j = 0; j < k; j++)
+                rows[j] = col + (size_t)j * n;
+        }
+        if (short_column)
+            p4_gemm_dots_at(l->n, k, n, delta, n, rows, beta, g, k);
+        else
+            weight_gradient_by_column_rows(l, rows, delta, beta, g);
         return;
     }
-    const float *col = input; /* a 1x1 layer's column image is its input */
+    const float *col = input;
     if (l->size != 1) {
         im2col_cpu((float *)input, l->c, l->h, l->w, l->size, l->stride, l->pad, scratch);
         col = scratch;
     }
-    const int k = l->size * l->size * l->c, n = l->out_w * l->out_h;
-    if (k <= P4_SMALL_GEMM_MAX_K)
-        p4_gemm_dots(l->n, k, n, delta, n, col, n, beta, g, k);
-    else if (by_column_rows(l))
-        weight_gradient_by_column_rows(l, col, delta, beta, g);
-    else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, l->n, k, n, 1.0f, delta, n, col, n,
-                    beta, g, k);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, l->n, k, n, 1.0f, delta, n, col, n, beta,
+                g, k);
 }
 
 /* --- forward --------------------------------------------------------------- */

@@ -286,21 +286,42 @@ int p4_dense_kernel_choose(p4_dense_choice choice)
     return P4_OK;
 }
 
+/* P4_DENSE_KERNEL's value as a choice; -1 if it is none of the names. */
+static int choice_of(const char *value)
+{
+    if (value == NULL || value[0] == '\0' || strcmp(value, "auto") == 0)
+        return P4_DENSE_AUTO;
+    if (strcmp(value, "openblas") == 0)
+        return P4_DENSE_OPENBLAS;
+    if (strcmp(value, "p4") == 0)
+        return P4_DENSE_P4;
+    return -1;
+}
+
+int p4_dense_kernel_from_env(p4_error *err)
+{
+    const char *env = getenv("P4_DENSE_KERNEL");
+    const int c = choice_of(env);
+    if (c < 0)
+        return p4_error_set(err, P4_EINVAL,
+                            "P4_DENSE_KERNEL=%s: unknown dense kernel (use auto, openblas or p4, "
+                            "or leave it unset for auto)", env);
+    int expected = -1; /* a choice made from code stays */
+    atomic_compare_exchange_strong(&chosen, &expected, c);
+    return P4_OK;
+}
+
 p4_dense_choice p4_dense_kernel_choice(void)
 {
     int c = atomic_load_explicit(&chosen, memory_order_relaxed);
     if (c >= 0)
         return (p4_dense_choice)c;
-    /* An unknown value counts as unset (auto): darknet's call has no way to
-     * report it; p4_dense_kernel_name() shows what is in use. */
-    const char *env = getenv("P4_DENSE_KERNEL");
-    c = P4_DENSE_AUTO;
-    if (env != NULL && strcmp(env, "openblas") == 0)
-        c = P4_DENSE_OPENBLAS;
-    else if (env != NULL && strcmp(env, "p4") == 0)
-        c = P4_DENSE_P4;
+    /* darknet's gemm has no way to report a bad value: p4_model_new checks
+     * it first (p4_dense_kernel_from_env); a program that never makes a
+     * model gets auto for an unknown value. */
+    c = choice_of(getenv("P4_DENSE_KERNEL"));
     int expected = -1;
-    atomic_compare_exchange_strong(&chosen, &expected, c);
+    atomic_compare_exchange_strong(&chosen, &expected, c < 0 ? P4_DENSE_AUTO : c);
     return (p4_dense_choice)atomic_load(&chosen);
 }
 

@@ -61,6 +61,13 @@ int p4_dense_gemm(const p4_dense_product *p, p4_dense_isa isa, int threads, p4_e
  * Returns P4_OK or P4_EINVAL for an unknown value. */
 int p4_dense_kernel_choose(p4_dense_choice choice);
 
+/* Reads P4_DENSE_KERNEL ("auto", "openblas" or "p4"; unset or empty means
+ * auto) into the choice, unless p4_dense_kernel_choose already made one.
+ * Returns P4_OK, or P4_EINVAL for any other value, with err (may be NULL)
+ * naming it.  p4_model_new calls it, so a mistyped value stops a program
+ * instead of silently running auto. */
+int p4_dense_kernel_from_env(p4_error *err);
+
 /* The current choice (after the environment variable, if it was read). */
 p4_dense_choice p4_dense_kernel_choice(void);
 

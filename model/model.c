@@ -1,6 +1,7 @@
 /* model.c: a darknet network with p4's initialisation and views; see model.h. */
 #define _GNU_SOURCE
 #include "model/model.h"
+#include "model/dense_kernel.h"
 #include "model/gemm.h"
 #include "common/rng.h"
 
@@ -131,6 +132,9 @@ int p4_model_new(p4_model **out, const char *cfg_path, const p4_cfg_shape *shape
     if (out == NULL || cfg_path == NULL || shape == NULL || batch < 1)
         return p4_error_set(err, P4_EINVAL, "p4_model_new: bad arguments");
     *out = NULL;
+    int env_rc = p4_dense_kernel_from_env(err); /* a bad P4_DENSE_KERNEL is an error */
+    if (env_rc != P4_OK)
+        return env_rc;
     p4_model *m = calloc(1, sizeof *m);
     if (m == NULL)
         return p4_error_set(err, P4_ENOMEM, "out of memory");

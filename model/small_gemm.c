@@ -42,16 +42,17 @@ typedef float lanes_vec __attribute__((vector_size(LANES * sizeof(float))));
 #define LOAD_LANES(v, p) __builtin_memcpy(&(v), (p), sizeof(lanes_vec))
 #define STORE_LANES(p, v) __builtin_memcpy((p), &(v), sizeof(lanes_vec))
 
-/* Rows [0, rows) of C, columns [j0, j0 + LANES): stored, or added to C
- * (a later slice of K). Row k of B starts at b_rows[k]. */
-ALWAYS_INLINE void row_block_product(int rows, int K, const float *A, int lda,
-                                     const float *const *b_rows, float *C, int ldc, int j0,
+/* Rows [0, rows) of C, columns [j0, j0 + LANES) of the product: stored
+ * into out (row i at out + i ldo), or added to it.  Row i of A starts at
+ * a_rows[i], row k of B at b_rows[k]. */
+ALWAYS_INLINE void row_block_product(int rows, int K, const float *const *a_rows,
+                                     const float *const *b_rows, int j0, float *out, int ldo,
                                      int add)
 {
     lanes_vec acc[ROWS];
     for (int i = 0; i < rows; i++) {
         if (add)
-            LOAD_LANES(acc[i], C + (size_t)i * ldc + j0);
+            LOAD_LANES(acc[i], out + (size_t)i * ldo);
         else
             acc[i] = (lanes_vec){ 0 };
     }
@@ -59,80 +60,85 @@ ALWAYS_INLINE void row_block_product(int rows, int K, const float *A, int lda,
         lanes_vec b;
         LOAD_LANES(b, b_rows[k] + j0);
         for (int i = 0; i < rows; i++)
-            acc[i] += A[(size_t)i * lda + k] * b;
+            acc[i] += a_rows[i][k] * b;
     }
     for (int i = 0; i < rows; i++)
-        STORE_LANES(C + (size_t)i * ldc + j0, acc[i]);
+        STORE_LANES(out + (size_t)i * ldo, acc[i]);
 }
 
 /* The columns past the last whole vector, one at a time. */
-ALWAYS_INLINE void product_tail(int rows, int N, int K, const float *A, int lda,
-                         const float *const *b_rows, float *C, int ldc, int j0, int add)
+ALWAYS_INLINE void product_tail(int rows, int N, int K, const float *const *a_rows,
+                                const float *const *b_rows, float *C, int ldc, int j0, int add)
 {
     for (int i = 0; i < rows; i++)
         for (int j = j0; j < N; j++) {
             float sum = add ? C[(size_t)i * ldc + j] : 0.0f;
             for (int k = 0; k < K; k++)
-                sum += A[(size_t)i * lda + k] * b_rows[k][j];
+                sum += a_rows[i][k] * b_rows[k][j];
             C[(size_t)i * ldc + j] = sum;
         }
 }
 
 /* Columns [j0, j0 + LANES) of `rows` (1..ROWS) rows; the switch makes rows
  * a constant. */
-ALWAYS_INLINE void column_block(int rows, int K, const float *A, int lda,
-                                const float *const *b_rows, float *C, int ldc, int j0, int add)
+ALWAYS_INLINE void column_block(int rows, int K, const float *const *a_rows,
+                                const float *const *b_rows, int j0, float *out, int ldo, int add)
 {
     switch (rows) {
-    case 1: row_block_product(1, K, A, lda, b_rows, C, ldc, j0, add); break;
-    case 2: row_block_product(2, K, A, lda, b_rows, C, ldc, j0, add); break;
-    case 3: row_block_product(3, K, A, lda, b_rows, C, ldc, j0, add); break;
-    case 4: row_block_product(4, K, A, lda, b_rows, C, ldc, j0, add); break;
-    case 5: row_block_product(5, K, A, lda, b_rows, C, ldc, j0, add); break;
-    case 6: row_block_product(6, K, A, lda, b_rows, C, ldc, j0, add); break;
-    case 7: row_block_product(7, K, A, lda, b_rows, C, ldc, j0, add); break;
-    default: row_block_product(8, K, A, lda, b_rows, C, ldc, j0, add); break;
+    case 1: row_block_product(1, K, a_rows, b_rows, j0, out, ldo, add); break;
+    case 2: row_block_product(2, K, a_rows, b_rows, j0, out, ldo, add); break;
+    case 3: row_block_product(3, K, a_rows, b_rows, j0, out, ldo, add); break;
+    case 4: row_block_product(4, K, a_rows, b_rows, j0, out, ldo, add); break;
+    case 5: row_block_product(5, K, a_rows, b_rows, j0, out, ldo, add); break;
+    case 6: row_block_product(6, K, a_rows, b_rows, j0, out, ldo, add); break;
+    case 7: row_block_product(7, K, a_rows, b_rows, j0, out, ldo, add); break;
+    default: row_block_product(8, K, a_rows, b_rows, j0, out, ldo, add); break;
     }
 }
 
-/* One block of rows, all columns. */
-ALWAYS_INLINE void rows_product(int rows, int N, int K, const float *A, int lda,
+/* One block of rows, all columns: stored, or added to C (a later slice of K). */
+ALWAYS_INLINE void rows_product(int rows, int N, int K, const float *const *a_rows,
                                 const float *const *b_rows, float *C, int ldc, int add)
 {
     int j0 = 0;
     for (; j0 + LANES <= N; j0 += LANES)
-        column_block(rows, K, A, lda, b_rows, C, ldc, j0, add);
+        column_block(rows, K, a_rows, b_rows, j0, C + j0, ldc, add);
     if (j0 == N)
         return;
     if (!add && N >= LANES) /* the last LANES columns again: the overlap gets the same values */
-        column_block(rows, K, A, lda, b_rows, C, ldc, N - LANES, 0);
+        column_block(rows, K, a_rows, b_rows, N - LANES, C + N - LANES, ldc, 0);
     else /* too narrow, or adding (an overlap would add twice): one at a time */
-        product_tail(rows, N, K, A, lda, b_rows, C, ldc, j0, add);
+        product_tail(rows, N, K, a_rows, b_rows, C, ldc, j0, add);
 }
 
-/* All of C, in blocks of ROWS rows: stored, or added to it. */
+/* All of C, in blocks of ROWS rows, over depths [k0, k0 + K) of A's rows
+ * (row i at A + i lda, or at a_rows[i] when a_rows is not NULL). */
 ALWAYS_INLINE void product(int M, int N, int K, const float *A, int lda,
-                           const float *const *b_rows, float *C, int ldc, int add)
+                           const float *const *a_rows, int k0, const float *const *b_rows,
+                           float *C, int ldc, int add)
 {
     for (int i0 = 0; i0 < M; i0 += ROWS) {
         const int rows = M - i0 < ROWS ? M - i0 : ROWS;
-        rows_product(rows, N, K, A + (size_t)i0 * lda, lda, b_rows, C + (size_t)i0 * ldc, ldc,
-                     add);
+        const float *block_rows[ROWS];
+        for (int i = 0; i < rows; i++)
+            block_rows[i] = (a_rows ? a_rows[i0 + i] : A + (size_t)(i0 + i) * lda) + k0;
+        rows_product(rows, N, K, block_rows, b_rows, C + (size_t)i0 * ldc, ldc, add);
     }
 }
 
 BY_MACHINE void p4_gemm_few_rows_at(int M, int N, int K, const float *A, int lda,
-                         const float *const *b_rows, float *C, int ldc)
+                                    const float *const *b_rows, float *C, int ldc)
 {
-    product(M, N, K, A, lda, b_rows, C, ldc, 0);
+    product(M, N, K, A, lda, NULL, 0, b_rows, C, ldc, 0);
 }
 
 /* Rows of B named by pointer, a slice of K at a time (the first slice
  * stores, the others add). */
 enum { K_SLICE = 256 };
 
-BY_MACHINE void p4_gemm_few_rows(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-                      float *C, int ldc)
+ALWAYS_INLINE void product_in_slices(int M, int N, int K, const float *A, int lda,
+                                     const float *const *a_rows, const float *B, int ldb,
+                                     float *C, int ldc)
 {
     const float *b_rows[K_SLICE];
     int k0 = 0;
@@ -140,9 +146,21 @@ BY_MACHINE void p4_gemm_few_rows(int M, int N, int K, const float *A, int lda, c
         const int depth = K - k0 < K_SLICE ? (K - k0 > 0 ? K - k0 : 0) : K_SLICE;
         for (int k = 0; k < depth; k++)
             b_rows[k] = B + (size_t)(k0 + k) * ldb;
-        product(M, N, depth, A + k0, lda, b_rows, C, ldc, k0 > 0);
+        product(M, N, depth, A, lda, a_rows, k0, b_rows, C, ldc, k0 > 0);
         k0 += K_SLICE;
     } while (k0 < K);
+}
+
+BY_MACHINE void p4_gemm_few_rows(int M, int N, int K, const float *A, int lda, const float *B,
+                                 int ldb, float *C, int ldc)
+{
+    product_in_slices(M, N, K, A, lda, NULL, B, ldb, C, ldc);
+}
+
+BY_MACHINE void p4_gemm_rows_at(int M, int N, int K, const float *const *a_rows, const float *B,
+                                int ldb, float *C, int ldc)
+{
+    product_in_slices(M, N, K, NULL, 0, a_rows, B, ldb, C, ldc);
 }
 
 /* --- C = beta C + A B^T: dot products ------------------------------------- */

@@ -31,6 +31,13 @@ void p4_gemm_few_rows(int M, int N, int K, const float *A, int lda, const float 
 void p4_gemm_few_rows_at(int M, int N, int K, const float *A, int lda,
                          const float *const *b_rows, float *C, int ldc);
 
+/* C[M x N] = A[M x K] B[K x N] with row i of A starting at a_rows[i] (M
+ * pointers): a weight gradient g^T = col delta^T whose column image is
+ * given by row pointers (model/conv_same.h).  Blocks as p4_gemm_few_rows,
+ * so equal to it, bit for bit, on the same rows. */
+void p4_gemm_rows_at(int M, int N, int K, const float *const *a_rows, const float *B, int ldb,
+                     float *C, int ldc);
+
 /* C[M x N] = beta C + A[M x K] B[N x K]^T, row-major: M x N dot products
  * of length K (the weight gradient: deltas times the column image). beta
  * is 0 or 1. */

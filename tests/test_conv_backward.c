@@ -1,6 +1,7 @@
-/* test_conv_backward.c: one example's backward products of a convolution
+/* test_conv_backward.c: one example's products of a convolution
  * (model/conv.h) against the convolution summed in double, straight from
- * its definition: the input delta through the flipped weights (a same
+ * its definition: the forward through the shifted copies
+ * (model/conv_same.h; also bit for bit against im2col's route), the input delta through the flipped weights (a same
  * convolution of the deltas, model/conv_same.h) and through darknet's
  * im2col route, and the weight gradient (the long-column col x delta^T
  * product included), stored (beta 0) and added (beta 1).  Shapes: CNN1's
@@ -15,6 +16,8 @@
 
 #include "model/conv.h"
 #include "model/conv_same.h"
+#include "model/darknet_helpers.h"
+#include "model/small_gemm.h"
 
 typedef struct {
     int h, w, c, n, size, pad;
@@ -66,12 +69,52 @@ static double weight_gradient_in_double(const layer *l, const float *x, const fl
     return sum;
 }
 
+static double forward_in_double(const layer *l, const float *x, int f, int oy, int ox)
+{
+    double sum = 0;
+    for (int c = 0; c < l->c; c++)
+        for (int ky = 0; ky < l->size; ky++)
+            for (int kx = 0; kx < l->size; kx++)
+                sum += (double)l->weights[(((size_t)f * l->c + c) * l->size + ky) * l->size + kx] *
+                       pixel(l, x, c, oy - l->pad + ky, ox - l->pad + kx);
+    return sum;
+}
+
+/* The weight gradient as before the shifted copies: im2col, then the same
+ * products on the column image (dots for short columns, col delta^T for
+ * long ones), which the copies' route must equal bit for bit. */
+static void weight_gradient_by_im2col(const layer *l, const float *x, const float *delta,
+                                      float *col, float *g)
+{
+    const int k = l->size * l->size * l->c, n = l->out_h * l->out_w;
+    im2col_cpu((float *)x, l->c, l->h, l->w, l->size, l->stride, l->pad, col);
+    if (k <= P4_SMALL_GEMM_MAX_K) {
+        p4_gemm_dots(l->n, k, n, delta, n, col, n, 0.0f, g, k);
+        return;
+    }
+    float *delta_t = malloc((size_t)n * l->n * sizeof(float));
+    float *g_t = malloc((size_t)k * l->n * sizeof(float));
+    assert_non_null(delta_t && g_t);
+    for (int f = 0; f < l->n; f++)
+        for (int p = 0; p < n; p++)
+            delta_t[(size_t)p * l->n + f] = delta[(size_t)f * n + p];
+    p4_gemm_few_rows(k, l->n, n, col, n, delta_t, l->n, g_t, l->n);
+    for (int f = 0; f < l->n; f++)
+        for (int j = 0; j < k; j++)
+            g[(size_t)f * k + j] = g_t[(size_t)j * l->n + f];
+    free(delta_t);
+    free(g_t);
+}
+
 /* terms: how many products of values in [-1, 1] the sum has. */
 static void check_close(double want, float got, double terms, const char *what, int i)
 {
     if (!(fabs(want - got) <= 1e-6 * terms + 1e-6)) /* NaN fails too */
         fail_msg("%s %d: %.9g, in double %.9g", what, i, got, want);
 }
+
+/* How many shapes took the shifted copies' forward and weight gradient. */
+static int forwards_checked, gradients_checked;
 
 static void one_shape(const shape *s, int expect_flipped)
 {
@@ -115,6 +158,27 @@ static void one_shape(const shape *s, int expect_flipped)
     }
     free(flipped);
 
+    /* The forward product through the shifted copies, where it applies:
+     * against the sum in double, and bit for bit against im2col and the
+     * same few-rows product. */
+    const int n_out = l.out_h * l.out_w;
+    float *y = malloc(out * sizeof(float)), *y_col = malloc(out * sizeof(float));
+    float *g_col = malloc((size_t)l.nweights * sizeof(float));
+    assert_non_null(y && y_col && g_col);
+    if (p4_conv_same_applies(&l, col)) {
+        p4_conv_same_forward(&l, x, scratch, y);
+        for (int f = 0; f < l.n; f++)
+            for (int oy = 0; oy < l.out_h; oy++)
+                for (int ox = 0; ox < l.out_w; ox++) {
+                    const int i = (f * l.out_h + oy) * l.out_w + ox;
+                    check_close(forward_in_double(&l, x, f, oy, ox), y[i], k, "forward", i);
+                }
+        im2col_cpu(x, l.c, l.h, l.w, l.size, l.stride, l.pad, scratch);
+        p4_gemm_few_rows(l.n, n_out, k, l.weights, k, scratch, n_out, y_col, n_out);
+        assert_memory_equal(y, y_col, out * sizeof(float));
+        forwards_checked++;
+    }
+
     /* Weight gradient, stored and added. */
     for (int beta = 0; beta <= 1; beta++) {
         for (int i = 0; i < l.nweights; i++) g[i] = beta ? (float)(i % 5) : NAN;
@@ -128,6 +192,16 @@ static void one_shape(const shape *s, int expect_flipped)
                                         (beta ? (double)(i % 5) : 0.0),
                                     g[i], (double)l.out_h * l.out_w + 5, "weight gradient", i);
     }
+    if (p4_conv_same_rows_apply(&l, col) &&
+        (k <= P4_SMALL_GEMM_MAX_K || (l.n >= 16 && l.n <= 64))) {
+        p4_conv_example_weight_gradient(&l, x, delta, scratch, 0.0f, g);
+        weight_gradient_by_im2col(&l, x, delta, scratch, g_col);
+        assert_memory_equal(g, g_col, (size_t)l.nweights * sizeof(float));
+        gradients_checked++;
+    }
+    free(y);
+    free(y_col);
+    free(g_col);
     free(l.weights);
     free(x);
     free(delta);
@@ -147,9 +221,18 @@ static void same_layers(void **state)
         { 7, 11, 3, 5, 3, 1 },   /* non-square, few filters */
         { 9, 6, 16, 20, 3, 1 },  /* 16 input channels (the most), 20 filters */
         { 8, 10, 2, 6, 5, 2 },   /* 5x5 */
+        { 28, 28, 1, 6, 3, 1 },  /* CNN1's first layer */
+        { 4, 3, 2, 6, 5, 2 },    /* 5x5 on rows of 3: |dx| = 2 wraps */
+        { 1, 5, 3, 4, 3, 1 },    /* one row */
     };
+    forwards_checked = gradients_checked = 0;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         one_shape(&shapes[i], 1);
+    /* All but the 16-channel one (20 filters) take the copies forward; all
+     * but the two 5x5 ones of 2 channels (50 taps, 6 filters: OpenBLAS)
+     * their gradient. */
+    assert_int_equal(forwards_checked, 7);
+    assert_int_equal(gradients_checked, 6);
 }
 
 /* Not same (no padding), more than 16 input channels, or too many taps:

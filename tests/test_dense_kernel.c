@@ -14,6 +14,7 @@
 #include "common/workers.h"
 #include "model/dense_kernel.h"
 #include "model/gemm.h"
+#include "model/model.h"
 
 #define SENTINEL 1234.5f
 
@@ -172,6 +173,38 @@ static void test_choice(void **state)
     assert_int_equal(p4_dense_kernel_wanted(1, 0, 200, 784, 20), p4_dense_kernel_has_avx512());
 }
 
+/* P4_DENSE_KERNEL: the three names (and unset or empty) are accepted, any
+ * other value is an error naming it, also from p4_model_new; a choice made
+ * from code is not overridden by the environment. */
+static void test_env(void **state)
+{
+    (void)state;
+    p4_error err = { 0 };
+    assert_int_equal(p4_dense_kernel_choose(P4_DENSE_OPENBLAS), P4_OK);
+    const char *good[] = { "auto", "openblas", "p4", "" };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        setenv("P4_DENSE_KERNEL", good[i], 1);
+        assert_int_equal(p4_dense_kernel_from_env(&err), P4_OK);
+        assert_int_equal(p4_dense_kernel_choice(), P4_DENSE_OPENBLAS);
+    }
+    setenv("P4_DENSE_KERNEL", "avx512", 1);
+    assert_int_equal(p4_dense_kernel_from_env(&err), P4_EINVAL);
+    assert_non_null(strstr(err.message, "P4_DENSE_KERNEL=avx512"));
+    assert_non_null(strstr(err.message, "auto, openblas or p4"));
+    p4_model *model = NULL;
+    const p4_cfg_shape gray28 = { 28, 28, 1, 10 };
+    memset(&err, 0, sizeof err);
+    assert_int_equal(p4_model_new(&model, "configs/models/mlp-28x28x1.cfg", &gray28, 4, 1, &err),
+                     P4_EINVAL);
+    assert_null(model);
+    assert_non_null(strstr(err.message, "P4_DENSE_KERNEL=avx512"));
+    unsetenv("P4_DENSE_KERNEL");
+    assert_int_equal(p4_model_new(&model, "configs/models/mlp-28x28x1.cfg", &gray28, 4, 1, &err),
+                     P4_OK);
+    p4_model_destroy(&model);
+    assert_int_equal(p4_dense_kernel_choose(P4_DENSE_AUTO), P4_OK);
+}
+
 /* darknet's gemm on the p4 route gives OpenBLAS's products up to rounding,
  * and the route is really taken (some elements round differently). */
 static void test_gemm_route(void **state)
@@ -225,6 +258,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_choice),
+        cmocka_unit_test(test_env),
         cmocka_unit_test(test_portable_kernel),
         cmocka_unit_test(test_avx512_kernel),
         cmocka_unit_test(test_gemm_route),

@@ -1,4 +1,5 @@
-/* test_small_gemm.c: p4_gemm_few_rows and p4_gemm_dots (model/small_gemm.c)
+/* test_small_gemm.c: p4_gemm_few_rows, p4_gemm_rows_at (bit for bit the
+ * same) and p4_gemm_dots (model/small_gemm.c)
  * against the same products summed in double, for shapes with rows and
  * columns below, at and above their blocks (8 rows, 16 lanes), padded
  * rows (lda, ldb, ldc larger than needed), and the dots' beta 0 (store)
@@ -72,6 +73,20 @@ static void few_rows_match_double_sums(void **state)
         for (int i = 0; i < K * ldb; i++) B[i] = value(&seed);
         for (int i = 0; i < M * ldc; i++) C[i] = -7.0f; /* every cell of C is written */
         p4_gemm_few_rows(M, N, K, A, lda, B, ldb, C, ldc);
+        /* A's rows by pointer, in reverse order in memory: the same sums. */
+        const float **a_rows = malloc((size_t)M * sizeof *a_rows);
+        float *A_rev = malloc((size_t)M * lda * sizeof(float));
+        float *C_rows = malloc((size_t)M * ldc * sizeof(float));
+        assert_non_null(a_rows && A_rev && C_rows);
+        for (int i = 0; i < M; i++) {
+            for (int k = 0; k < K; k++)
+                A_rev[(size_t)(M - 1 - i) * lda + k] = A[(size_t)i * lda + k];
+            a_rows[i] = A_rev + (size_t)(M - 1 - i) * lda;
+        }
+        for (int i = 0; i < M * ldc; i++) C_rows[i] = -7.0f;
+        p4_gemm_rows_at(M, N, K, a_rows, B, ldb, C_rows, ldc);
+        assert_memory_equal(C, C_rows, (size_t)M * ldc * sizeof(float));
+        free(a_rows); free(A_rev); free(C_rows);
         for (int i = 0; i < M; i++) {
             for (int j = 0; j < N; j++) {
                 double sum = 0.0, scale = 0.0;
