@@ -49,9 +49,14 @@ void test_cluster_make(test_cluster *c, const char *dir, int n, const char *base
     }
     for (int k = 0; k < n; k++) {
         char text[8192];
+        /* A reproducible run is compared with p4 sim, so a restarted peer
+         * must never be left out as silent: its restart (a new process, the
+         * data, a TA session) can take longer than the default dead_after
+         * of 10 s under ASan on a loaded machine. */
+        double dead_after = reproducible ? (timeout > 30 ? timeout : 30) : 10;
         int w = snprintf(text, sizeof text, "%s[node]\nid = %d\nlisten = tcp://127.0.0.1:%d\n"
-                         "state = %s\ntimeout = %g\n", base_text, k, port[k], c->state[k],
-                         timeout);
+                         "state = %s\ntimeout = %g\ndead_after = %g\n", base_text, k, port[k],
+                         c->state[k], timeout, dead_after);
         if (w < 0 || (size_t)w >= sizeof text)
             fail_msg("node %d's config does not fit in %zu bytes", k, sizeof text);
         size_t used = (size_t)w;
