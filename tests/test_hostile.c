@@ -18,6 +18,7 @@
  * log the stranger's refused key. */
 #include "support/test_support.h"
 #include "support/test_nodes.h"
+#include "support/test_watchdog.h"
 
 #include <math.h>
 #include <signal.h>
@@ -44,7 +45,10 @@
 #define EXCHANGE_SECONDS 300.0 /* [node] timeout: one exchange between nodes 0 and 1 */
 #define SILENT_SECONDS 20.0    /* [node] dead_after: member 2 quiet this long is left out */
 #define OVERSIZE_SECONDS 200.0 /* the oversized frames' disconnects (< EXCHANGE_SECONDS) */
-#define NODE_SECONDS 900.0     /* one node's whole run */
+#define NODE_SECONDS 760.0     /* the nodes' whole run, from the test's start */
+/* The watchdog fires before ctest's TIMEOUT (900 s) so that a hang shows
+ * the phase it happened in and the nodes' logs (tests/support/test_watchdog.h). */
+#define WATCHDOG_SECONDS 840u
 
 static void make_identity(const char *dir, const char *name, char *path, size_t size,
                           p4_identity *id, char key[P4_KEY_Z85_CHARS + 1])
@@ -53,10 +57,11 @@ static void make_identity(const char *dir, const char *name, char *path, size_t 
     test_node_identity(path, key, id);
 }
 
-/* A ZeroMQ transport for member `id` with identity `me`, admitting and
- * bound to nodes 0 and 1. */
-static p4_transport *member_transport(int id, const p4_identity *me, const p4_identity nodes[2],
-                                      const char *endpoints[2])
+/* A ZeroMQ transport for member `id` with identity `me`, admitting nodes 0
+ * and 1; it listens now (its endpoint goes into the nodes' configs), and
+ * connect_nodes binds it to them once they listen: a connect retried while a
+ * node is not yet up could take the node's port as its own. */
+static p4_transport *member_transport(int id, const p4_identity *me, const p4_identity nodes[2])
 {
     uint8_t allow[2][32];
     memcpy(allow[0], nodes[0].public_key, 32);
@@ -70,10 +75,15 @@ static p4_transport *member_transport(int id, const p4_identity *me, const p4_id
     p4_error err = {0};
     if (p4_zmq_transport_new(&t, &o, &err) != P4_OK)
         fail_msg("%s", err.message);
+    return t;
+}
+
+static void connect_nodes(p4_transport *t, const p4_identity nodes[2], const char *endpoints[2])
+{
+    p4_error err = {0};
     for (int j = 0; j < 2; j++)
         if (p4_transport_add_peer(t, j, endpoints[j], nodes[j].public_key, &err) != P4_OK)
             fail_msg("%s", err.message);
-    return t;
 }
 
 static void send_bytes(p4_transport *t, int to, const uint8_t *bytes, size_t len)
@@ -298,6 +308,7 @@ static void oversize_wait(oversize *o, double seconds, keep_alive *k, int droppe
             zmq_msg_close(&event);
         }
     }
+    test_watchdog_phase("closing the oversized frames' sockets and context");
     for (int i = 0; i < 2; i++) {
         zmq_socket_monitor(o->dealer[i], NULL, 0);
         zmq_close(o->monitor[i]);
@@ -330,6 +341,7 @@ static void hostile_peers_do_not_stop_training(void **state)
     if (!bin) TEST_SKIP("P4_BIN is not set (run under ctest)");
     const char *dir = *state;
     double started = p4_now_seconds();
+    test_watchdog_start("test_hostile", WATCHDOG_SECONDS);
 
     char d[4][1100], k[4][P4_KEY_Z85_CHARS + 1];
     p4_identity id[4]; /* nodes 0 and 1, member 2 (this test), the stranger */
@@ -342,8 +354,8 @@ static void hostile_peers_do_not_stop_training(void **state)
         snprintf(ep[i], sizeof ep[i], "tcp://127.0.0.1:%d", port[i]);
     const char *endpoints[2] = { ep[0], ep[1] };
 
-    p4_transport *member2 = member_transport(2, &id[2], id, endpoints);
-    p4_transport *stranger = member_transport(2, &id[3], id, endpoints);
+    p4_transport *member2 = member_transport(2, &id[2], id);
+    p4_transport *stranger = member_transport(2, &id[3], id);
     const char *ep2 = p4_zmq_transport_endpoint(member2);
 
     char conf[2][1200], out[2][1200], errlog[2][1200];
@@ -372,10 +384,24 @@ static void hostile_peers_do_not_stop_training(void **state)
         char *argv[] = { (char *)bin, "node", "--config", conf[i], "--json", "--reproducible",
                          NULL };
         pid[i] = test_spawn(argv, out[i], errlog[i]);
+        test_watchdog_watch(pid[i], errlog[i]);
     }
+    test_watchdog_phase("waiting for both nodes to listen");
+    /* A node that ends (or hangs) before it listens fails the test now,
+     * with its log, rather than after the other node's whole run. */
+    for (int i = 0; i < 2; i++) {
+        int up = test_wait_for_text_of(pid[i], errlog[i], "listening on", 300);
+        if (up != 1) {
+            int st[2];
+            test_wait_all(pid, st, 2, 0);
+            char *l0 = test_read_all(errlog[0]), *l1 = test_read_all(errlog[1]);
+            fail_msg("node %d %s before it listened; node 0's log:\n%s\nnode 1's log:\n%s", i,
+                     up < 0 ? "ended" : "took over 300 s", l0, l1);
+        }
+    }
+    connect_nodes(member2, id, endpoints);
+    connect_nodes(stranger, id, endpoints);
     int listening = 1;
-    for (int i = 0; i < 2; i++)
-        listening &= test_wait_for_text(errlog[i], "listening on", 300);
 
     p4_rng rng;
     assert_int_equal(p4_rng_init_seeded(&rng, 12, "hostile-garbage"), P4_OK);
@@ -385,7 +411,9 @@ static void hostile_peers_do_not_stop_training(void **state)
     int big_rc = P4_OK;
     if (listening) {
         oversize o;
+        test_watchdog_phase("queueing the oversized frames");
         oversize_start(&o, endpoints, id, &id[2]);
+        test_watchdog_phase("sending the hostile messages");
         for (int i = 0; i < 2; i++) {
             send_hostile(member2, i, &rng);
             stranger_taken += send_as_stranger(stranger, i);
@@ -397,16 +425,22 @@ static void hostile_peers_do_not_stop_training(void **state)
         big_rc = p4_transport_send(member2, 0, frame, big, &err);
         free(frame);
         keep_alive k = { .member2 = member2, .sequence = 10 };
+        test_watchdog_phase("heartbeating until both nodes drop the oversized frames");
         oversize_wait(&o, OVERSIZE_SECONDS, &k, oversize_dropped, pid, ended, status);
     }
-    double end = p4_now_seconds() + NODE_SECONDS;
+    test_watchdog_phase(oversize_dropped[0] && oversize_dropped[1]
+                            ? "both dropped the oversized frames; waiting for the nodes to end"
+                            : "an oversized frame was not dropped in time; waiting for the nodes");
+    double end = started + NODE_SECONDS;
     for (int i = 0; i < 2; i++) {
         drain(member2, 0.2);
         if (!ended[i])
             status[i] = test_wait_bounded(pid[i], end - p4_now_seconds());
     }
+    test_watchdog_phase("nodes ended; closing member 2's transports");
     p4_transport_destroy(&member2);
     p4_transport_destroy(&stranger);
+    test_watchdog_phase("checking the nodes' logs and status");
     char *log[2] = { test_read_all(errlog[0]), test_read_all(errlog[1]) };
     char *json[2] = { test_read_all(out[0]), test_read_all(out[1]) };
     for (int i = 0; i < 2; i++)
@@ -462,6 +496,7 @@ static void hostile_peers_do_not_stop_training(void **state)
         free(log[i]);
         free(json[i]);
     }
+    test_watchdog_stop();
     print_message("hostile peers: both nodes finished; the test took %.1f s\n",
                   p4_now_seconds() - started);
 }

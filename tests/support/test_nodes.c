@@ -74,6 +74,20 @@ int test_file_has(const char *file, const char *text)
     return found;
 }
 
+int test_wait_for_text_of(pid_t pid, const char *file, const char *text, double seconds)
+{
+    for (double waited = 0; waited < seconds; waited += 0.05) {
+        if (test_file_has(file, text))
+            return 1;
+        siginfo_t info;
+        memset(&info, 0, sizeof info);
+        if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid)
+            return test_file_has(file, text) ? 1 : -1; /* it may have written it and ended */
+        test_pause_ms(50);
+    }
+    return 0;
+}
+
 int test_wait_for_text(const char *file, const char *text, double seconds)
 {
     for (double waited = 0; waited < seconds; waited += 0.05) {

@@ -27,7 +27,8 @@ const char *test_dataset_path(const char *path);
  * storage per call slot is not shared: the string is heap-allocated and
  * freed by test_remove_tree). */
 char *test_make_temp_dir(void);
-/* rm -rf of a directory made by test_make_temp_dir; frees path. */
+/* rm -rf of a directory made by test_make_temp_dir; frees path.  With
+ * P4_TEST_KEEP set in the environment the directory stays, for a post-mortem. */
 void test_remove_tree(char *path);
 
 /* cmocka setup and teardown for a test whose state is a fresh temporary
