@@ -1,6 +1,7 @@
 /* test_cluster.c: `p4 node` processes a test kills and restarts (see
  * test_cluster.h). */
 #include "support/test_cluster.h"
+#include "support/test_watchdog.h"
 #include "support/test_nodes.h"
 #include "support/test_support.h"
 
@@ -88,6 +89,9 @@ void test_cluster_start(test_cluster *c, int k, int kill_at, int linger_ms)
         _exit(127);
     }
     c->pid[k] = pid;
+    /* below ctest's TIMEOUT (900 s): a hang names its phase and shows the logs */
+    test_watchdog_ensure("test_cluster", 840);
+    test_watchdog_watch(pid, c->log[k]);
 }
 
 void test_cluster_dump_logs(const test_cluster *c)

@@ -1,18 +1,21 @@
 /* test_watchdog.c: see test_watchdog.h.  The report is written from a
  * signal handler with async-signal-safe calls only (write, open, read,
- * lseek, kill, _exit); so the state is static, set before the alarm. */
+ * lseek, waitpid, kill, _exit); so the state is static, set before the
+ * alarm. */
 #include "test_watchdog.h"
 
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define TAIL_BYTES 6000
 
 static struct {
+    int armed;
     const char *name;
     const char *volatile phase;
     struct timespec started;
@@ -57,7 +60,9 @@ static void fire(int sig)
     say(watchdog.phase ? watchdog.phase : "(none)");
     say("\n");
     for (int i = 0; i < watchdog.count; i++) {
-        if (watchdog.pid[i] > 0)
+        /* only a child still running: a reaped one's pid may be anyone's now */
+        int status;
+        if (watchdog.pid[i] > 0 && waitpid(watchdog.pid[i], &status, WNOHANG) == 0)
             kill(watchdog.pid[i], SIGKILL);
         if (watchdog.log[i][0]) {
             say("---- tail of ");
@@ -82,6 +87,13 @@ void test_watchdog_start(const char *name, unsigned seconds)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGALRM, &sa, NULL);
     alarm(seconds > 0 ? seconds : 1);
+    watchdog.armed = 1;
+}
+
+void test_watchdog_ensure(const char *name, unsigned seconds)
+{
+    if (!watchdog.armed)
+        test_watchdog_start(name, seconds);
 }
 
 void test_watchdog_phase(const char *phase)
@@ -96,6 +108,11 @@ void test_watchdog_phase(const char *phase)
 
 void test_watchdog_watch(pid_t pid, const char *log)
 {
+    for (int i = 0; log && i < watchdog.count; i++)
+        if (strcmp(watchdog.log[i], log) == 0) {
+            watchdog.pid[i] = pid;
+            return;
+        }
     if (watchdog.count >= TEST_WATCHDOG_MAX)
         return;
     int i = watchdog.count;
@@ -110,4 +127,5 @@ void test_watchdog_stop(void)
 {
     alarm(0);
     signal(SIGALRM, SIG_DFL);
+    watchdog.armed = 0;
 }

@@ -17,13 +17,19 @@
  * report. */
 void test_watchdog_start(const char *name, unsigned seconds);
 
+/* Arms the watchdog like test_watchdog_start unless it is armed already:
+ * for helpers that start processes in every test case of a program, since
+ * ctest's TIMEOUT is for the whole program. */
+void test_watchdog_ensure(const char *name, unsigned seconds);
+
 /* Records the phase the test is in (a string literal or other string that
  * outlives the test), and writes it with the elapsed time on stderr, so a
  * timeout's output shows how far the test got. */
 void test_watchdog_phase(const char *phase);
 
 /* Watches process pid: SIGKILLed when the watchdog fires, and its log file
- * (may be NULL; the path is copied) has its tail written. */
+ * (may be NULL; the path is copied) has its tail written.  A log already
+ * watched gets the new pid (a restarted node). */
 void test_watchdog_watch(pid_t pid, const char *log);
 
 /* Disarms the watchdog. */
