@@ -90,7 +90,7 @@ void test_cluster_start(test_cluster *c, int k, int kill_at, int linger_ms)
     }
     c->pid[k] = pid;
     /* below ctest's TIMEOUT (900 s): a hang names its phase and shows the logs */
-    test_watchdog_ensure("test_cluster", 840);
+    test_watchdog_ensure(NULL, 840);
     test_watchdog_watch(pid, c->log[k]);
 }
 

@@ -1,5 +1,6 @@
 /* test_support.c: see test_support.h. */
 #include "support/test_support.h"
+#include "support/test_watchdog.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -134,6 +135,9 @@ int test_spawn(char *const argv[], const char *out, const char *errfile)
         execv(argv[0], argv);
         _exit(127);
     }
+    /* below ctest's TIMEOUT (900 s): a hang shows the logs (test_watchdog.h) */
+    test_watchdog_ensure(NULL, 840);
+    test_watchdog_watch(pid, errfile);
     return (int)pid;
 }
 

@@ -2,8 +2,10 @@
  * signal handler with async-signal-safe calls only (write, open, read,
  * lseek, waitpid, kill, _exit); so the state is static, set before the
  * alarm. */
+#define _GNU_SOURCE /* program_invocation_short_name */
 #include "test_watchdog.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -77,7 +79,7 @@ static void fire(int sig)
 
 void test_watchdog_start(const char *name, unsigned seconds)
 {
-    watchdog.name = name ? name : "test";
+    watchdog.name = name ? name : program_invocation_short_name;
     watchdog.phase = "started";
     watchdog.count = 0;
     clock_gettime(CLOCK_MONOTONIC, &watchdog.started);
@@ -113,14 +115,23 @@ void test_watchdog_watch(pid_t pid, const char *log)
             watchdog.pid[i] = pid;
             return;
         }
-    if (watchdog.count >= TEST_WATCHDOG_MAX)
-        return;
     int i = watchdog.count;
+    if (i >= TEST_WATCHDOG_MAX) { /* full: take the slot of a child already reaped */
+        for (i = 0; i < TEST_WATCHDOG_MAX; i++) {
+            siginfo_t info;
+            if (waitid(P_PID, (id_t)watchdog.pid[i], &info, WEXITED | WNOHANG | WNOWAIT) != 0)
+                break;
+        }
+        if (i == TEST_WATCHDOG_MAX)
+            return;
+        watchdog.pid[i] = 0; /* the handler skips the slot while it changes */
+    }
     watchdog.log[i][0] = '\0';
     if (log)
         snprintf(watchdog.log[i], sizeof watchdog.log[i], "%s", log);
     watchdog.pid[i] = pid;
-    watchdog.count = i + 1; /* last: the handler sees a whole entry */
+    if (i == watchdog.count)
+        watchdog.count = i + 1; /* last: the handler sees a whole entry */
 }
 
 void test_watchdog_stop(void)

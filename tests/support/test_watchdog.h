@@ -13,8 +13,8 @@
 
 #define TEST_WATCHDOG_MAX 8
 
-/* Arms the watchdog for `seconds` (whole seconds, > 0); `name` heads its
- * report. */
+/* Arms the watchdog for `seconds` (whole seconds, > 0); `name` (NULL: the
+ * program's name) heads its report. */
 void test_watchdog_start(const char *name, unsigned seconds);
 
 /* Arms the watchdog like test_watchdog_start unless it is armed already:
