@@ -89,8 +89,7 @@ void test_cluster_start(test_cluster *c, int k, int kill_at, int linger_ms)
         _exit(127);
     }
     c->pid[k] = pid;
-    /* below ctest's TIMEOUT (900 s): a hang names its phase and shows the logs */
-    test_watchdog_ensure(NULL, 840);
+    /* a hang shows this process's log and kills it (test_watchdog.h) */
     test_watchdog_watch(pid, c->log[k]);
 }
 

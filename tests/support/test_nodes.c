@@ -81,7 +81,8 @@ int test_wait_for_text_of(pid_t pid, const char *file, const char *text, double 
             return 1;
         siginfo_t info;
         memset(&info, 0, sizeof info);
-        if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid)
+        if (pid > 0 && waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+            info.si_pid == pid)
             return test_file_has(file, text) ? 1 : -1; /* it may have written it and ended */
         test_pause_ms(50);
     }
@@ -90,12 +91,7 @@ int test_wait_for_text_of(pid_t pid, const char *file, const char *text, double 
 
 int test_wait_for_text(const char *file, const char *text, double seconds)
 {
-    for (double waited = 0; waited < seconds; waited += 0.05) {
-        if (test_file_has(file, text))
-            return 1;
-        test_pause_ms(50);
-    }
-    return 0;
+    return test_wait_for_text_of(0, file, text, seconds) == 1;
 }
 
 char *test_run_p4(char *const argv[], const char *dir, const char *tag, int expect_status,

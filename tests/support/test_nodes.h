@@ -37,9 +37,9 @@ int test_file_has(const char *file, const char *text);
 /* Polls the file until it holds text, at most `seconds`; 1 when it did. */
 int test_wait_for_text(const char *file, const char *text, double seconds);
 
-/* The same while process pid (a child not yet reaped) runs: 1 when file
- * holds text, 0 after `seconds`, -1 as soon as pid has ended without
- * writing it (pid stays unreaped: its status is still the caller's). */
+/* The same while process pid (a child not yet reaped; 0: none) runs: 1
+ * when file holds text, 0 after `seconds`, -1 as soon as pid has ended
+ * without writing it (pid stays unreaped: its status is the caller's). */
 int test_wait_for_text_of(pid_t pid, const char *file, const char *text, double seconds);
 
 /* Runs argv (a `p4` command) to completion with stdout and stderr in

@@ -77,9 +77,12 @@ static void fire(int sig)
     _exit(1);
 }
 
-void test_watchdog_start(const char *name, unsigned seconds)
+/* Arms the alarm once per program (until test_watchdog_stop). */
+static void arm(void)
 {
-    watchdog.name = name ? name : program_invocation_short_name;
+    if (watchdog.armed)
+        return;
+    watchdog.name = program_invocation_short_name;
     watchdog.phase = "started";
     watchdog.count = 0;
     clock_gettime(CLOCK_MONOTONIC, &watchdog.started);
@@ -88,18 +91,13 @@ void test_watchdog_start(const char *name, unsigned seconds)
     sa.sa_handler = fire;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGALRM, &sa, NULL);
-    alarm(seconds > 0 ? seconds : 1);
+    alarm(TEST_WATCHDOG_SECONDS);
     watchdog.armed = 1;
-}
-
-void test_watchdog_ensure(const char *name, unsigned seconds)
-{
-    if (!watchdog.armed)
-        test_watchdog_start(name, seconds);
 }
 
 void test_watchdog_phase(const char *phase)
 {
+    arm();
     watchdog.phase = phase;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -110,6 +108,7 @@ void test_watchdog_phase(const char *phase)
 
 void test_watchdog_watch(pid_t pid, const char *log)
 {
+    arm();
     for (int i = 0; log && i < watchdog.count; i++)
         if (strcmp(watchdog.log[i], log) == 0) {
             watchdog.pid[i] = pid;

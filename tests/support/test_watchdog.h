@@ -12,15 +12,11 @@
 #include <sys/types.h>
 
 #define TEST_WATCHDOG_MAX 8
-
-/* Arms the watchdog for `seconds` (whole seconds, > 0); `name` (NULL: the
- * program's name) heads its report. */
-void test_watchdog_start(const char *name, unsigned seconds);
-
-/* Arms the watchdog like test_watchdog_start unless it is armed already:
- * for helpers that start processes in every test case of a program, since
- * ctest's TIMEOUT is for the whole program. */
-void test_watchdog_ensure(const char *name, unsigned seconds);
+/* Below ctest's TIMEOUT (900 s, tests/CMakeLists.txt), which is for the
+ * whole program: the watchdog is armed once per program, by the first call
+ * of test_watchdog_watch or test_watchdog_phase, and its report is headed
+ * by the program's name. */
+#define TEST_WATCHDOG_SECONDS 840u
 
 /* Records the phase the test is in (a string literal or other string that
  * outlives the test), and writes it with the elapsed time on stderr, so a
@@ -32,7 +28,7 @@ void test_watchdog_phase(const char *phase);
  * watched gets the new pid (a restarted node). */
 void test_watchdog_watch(pid_t pid, const char *log);
 
-/* Disarms the watchdog. */
+/* Disarms the watchdog (the next watch or phase arms it again). */
 void test_watchdog_stop(void);
 
 #endif
