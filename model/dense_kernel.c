@@ -8,7 +8,9 @@
  * (at most KC x NR, 32 KiB) stays in L1 while the MC rows of packed A
  * (256 KiB) stream from L2.  k is cut into equal blocks of at most KC
  * (784 = 4 x 196, not 3 x 256 + 16).  Threads take contiguous shares of C's row panels or
- * column panels, whichever are more; each packs what it reads. */
+ * column panels, whichever are more; each packs what it reads.  With the
+ * AVX-512 kernel the transposing packs (A untransposed, B transposed: the
+ * forward X W^T has both) move 8 x 8 blocks through ymm registers. */
 #include "model/dense_kernel.h"
 #include "common/workers.h"
 
@@ -32,8 +34,54 @@
 typedef void micro_fn(int kc, const float *ap, const float *bp, float *c, int ldc, int mr,
                       int nr, float alpha, float beta);
 
+#if defined(__x86_64__)
+/* dst[c * ldd + r] = src[r * lds + c] for r, c < 8: an 8 x 8 transpose in
+ * ymm registers (unpack, shuffle, swap halves).  A copy: the packed panels
+ * hold the same floats as the scalar loops write. */
+__attribute__((target("avx2"))) static inline void transpose8x8(const float *src, size_t lds,
+                                                              float *dst, size_t ldd)
+{
+    const __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lds),
+                 r2 = _mm256_loadu_ps(src + 2 * lds), r3 = _mm256_loadu_ps(src + 3 * lds),
+                 r4 = _mm256_loadu_ps(src + 4 * lds), r5 = _mm256_loadu_ps(src + 5 * lds),
+                 r6 = _mm256_loadu_ps(src + 6 * lds), r7 = _mm256_loadu_ps(src + 7 * lds);
+    const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1),
+                 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3),
+                 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+                 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+                 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+                 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+                 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+/* The transposing packs in 8 x 8 blocks: what the scalar loops below cost
+ * in the MLP's forward X W^T (both operands transposed into panels, W^T
+ * by every thread) was a tenth of a step's cycles.  Eight rows of src,
+ * each kc long, become kc rows of dst (stride ldd: MR for an A panel, NR
+ * for a B panel); full blocks only, returning the k done, and the callers
+ * finish the edges with the scalar loops. */
+__attribute__((target("avx2"))) static int transpose_rows(const float *src, size_t lds, int kc,
+                                                          float *dst, size_t ldd)
+{
+    int k = 0;
+    for (; k + 8 <= kc; k += 8)
+        transpose8x8(src + k, lds, dst + (size_t)k * ldd, ldd);
+    return k;
+}
+#endif
+
 /* Rows [i0, i0+mc) and k [k0, k0+kc) of op(A) into ceil(mc/MR) panels. */
-static void pack_a(const p4_dense_product *p, int i0, int mc, int k0, int kc, float *dst)
+static void pack_a(const p4_dense_product *p, int i0, int mc, int k0, int kc, float *dst,
+                   int vector)
 {
     for (int ip = 0; ip < mc; ip += MR) {
         int rows = mc - ip < MR ? mc - ip : MR;
@@ -49,10 +97,18 @@ static void pack_a(const p4_dense_product *p, int i0, int mc, int k0, int kc, fl
                     out[r] = 0.0f;
             }
         } else {
+            int k_done = 0; /* k below this is packed for every row */
+#if defined(__x86_64__)
+            if (vector && rows == MR)
+                k_done = transpose_rows(p->a + (size_t)(i0 + ip) * p->lda + k0,
+                                        (size_t)p->lda, kc, panel, MR);
+#else
+            (void)vector;
+#endif
             for (int r = 0; r < MR; r++) {
                 if (r < rows) {
                     const float *src = p->a + (size_t)(i0 + ip + r) * p->lda + k0;
-                    for (int k = 0; k < kc; k++)
+                    for (int k = k_done; k < kc; k++)
                         panel[(size_t)k * MR + r] = src[k];
                 } else {
                     for (int k = 0; k < kc; k++)
@@ -64,7 +120,8 @@ static void pack_a(const p4_dense_product *p, int i0, int mc, int k0, int kc, fl
 }
 
 /* Columns [j0, j0+nr) and k [k0, k0+kc) of op(B) into one NR-wide panel. */
-static void pack_b(const p4_dense_product *p, int j0, int nr, int k0, int kc, float *dst)
+static void pack_b(const p4_dense_product *p, int j0, int nr, int k0, int kc, float *dst,
+                   int vector)
 {
     if (!p->tb) { /* row k of B holds the panel's columns side by side */
         for (int k = 0; k < kc; k++) {
@@ -76,14 +133,24 @@ static void pack_b(const p4_dense_product *p, int j0, int nr, int k0, int kc, fl
         }
         return;
     }
-    /* B^T: column j of op(B) is row j0+j of B; k outer so that the panel
-     * is written in order (32 read streams, one line each per 16 k) */
+    /* B^T: column j of op(B) is row j0+j of B.  8 x 8 blocks first where
+     * asked; then k outer so that the panel is written in order (32 read
+     * streams, one line each per 16 k) for what the blocks left. */
+    int j_done = 0, k_done = 0; /* columns [0, j_done) are packed for k < k_done */
+#if defined(__x86_64__)
+    if (vector)
+        for (; j_done + 8 <= nr; j_done += 8)
+            k_done = transpose_rows(p->b + (size_t)(j0 + j_done) * p->ldb + k0,
+                                    (size_t)p->ldb, kc, dst + j_done, NR);
+#else
+    (void)vector;
+#endif
     const float *rows[NR];
     for (int j = 0; j < nr; j++)
         rows[j] = p->b + (size_t)(j0 + j) * p->ldb + k0;
     for (int k = 0; k < kc; k++) {
         float *out = dst + (size_t)k * NR;
-        int j = 0;
+        int j = k < k_done ? j_done : 0;
         for (; j < nr; j++)
             out[j] = rows[j][k];
         for (; j < NR; j++)
@@ -179,11 +246,12 @@ typedef struct {
     const p4_dense_product *p;
     micro_fn *micro;
     int by_rows;
+    int vector_pack; /* the AVX2 transposing packs (with the AVX-512 kernel) */
 } dense_job;
 
 /* C's rows [i0, i1) x columns [j0, j1), the whole of k. */
-static void dense_block(const p4_dense_product *p, micro_fn *micro, int i0, int i1, int j0,
-                        int j1)
+static void dense_block(const p4_dense_product *p, micro_fn *micro, int vector_pack, int i0,
+                        int i1, int j0, int j1)
 {
     /* 288 KiB on the stack: no allocation per call, nothing kept between */
     float a_pack[MC * KC] __attribute__((aligned(64)));
@@ -195,10 +263,10 @@ static void dense_block(const p4_dense_product *p, micro_fn *micro, int i0, int 
         /* the later blocks of k add alpha (their part) onto C */
         for (int ic = i0; ic < i1; ic += MC) {
             const int mc = i1 - ic < MC ? i1 - ic : MC;
-            pack_a(p, ic, mc, k0, kc, a_pack);
+            pack_a(p, ic, mc, k0, kc, a_pack, vector_pack);
             for (int jc = j0; jc < j1; jc += NR) {
                 const int nr = j1 - jc < NR ? j1 - jc : NR;
-                pack_b(p, jc, nr, k0, kc, b_pack);
+                pack_b(p, jc, nr, k0, kc, b_pack, vector_pack);
                 for (int ir = 0; ir < mc; ir += MR)
                     micro(kc, a_pack + (size_t)ir * kc, b_pack,
                           p->c + (size_t)(ic + ir) * p->ldc + jc, p->ldc,
@@ -215,10 +283,10 @@ static void dense_share(void *ctx, int first, int last, int worker)
     const p4_dense_product *p = job->p;
     if (job->by_rows) {
         int i1 = last * MR < p->m ? last * MR : p->m;
-        dense_block(p, job->micro, first * MR, i1, 0, p->n);
+        dense_block(p, job->micro, job->vector_pack, first * MR, i1, 0, p->n);
     } else {
         int j1 = last * NR < p->n ? last * NR : p->n;
-        dense_block(p, job->micro, 0, p->m, first * NR, j1);
+        dense_block(p, job->micro, job->vector_pack, 0, p->m, first * NR, j1);
     }
 }
 
@@ -261,7 +329,11 @@ int p4_dense_gemm(const p4_dense_product *p, p4_dense_isa isa, int threads, p4_e
         return P4_OK;
     }
     const int row_panels = (p->m + MR - 1) / MR, col_panels = (p->n + NR - 1) / NR;
-    dense_job job = { p, micro, row_panels >= col_panels };
+    int vector_pack = 0;
+#if defined(__x86_64__)
+    vector_pack = micro == micro_avx512 && __builtin_cpu_supports("avx2");
+#endif
+    dense_job job = { p, micro, row_panels >= col_panels, vector_pack };
     const int items = job.by_rows ? row_panels : col_panels;
     int workers = 1;
     if (threads > 1 && (double)p->m * p->n * p->k >= SPLIT_MIN_MACS) {

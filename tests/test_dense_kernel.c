@@ -2,7 +2,8 @@
  * sums in double, on odd and edge-tile shapes, every transpose, alpha and
  * beta case, padded strides, 1 and 2 threads, for the portable and (where
  * the CPU has it) the AVX-512 micro-kernel; darknet's gemm routed through
- * it; and the choice between it and OpenBLAS. */
+ * it; the transposing packs bit for bit against the copying ones; and the
+ * choice between it and OpenBLAS. */
 #include "support/test_support.h"
 
 #include <float.h>
@@ -120,6 +121,73 @@ static void test_avx512_kernel(void **state)
     }
     p4_workers_set_threads(2);
     check_isa(P4_DENSE_ISA_AVX512);
+}
+
+/* op(A) and op(B) are packed into the same panels whether they are given
+ * transposed or not, and only the packing differs: so a product with B
+ * given transposed (the forward X W^T, packed by transposing copies) must
+ * equal, bit for bit, the same product with B^T laid out by the test and
+ * packed by row copies; likewise A (the transposing pack of an untransposed
+ * A against the copies of a transposed one).  Shapes with every edge of
+ * the 8 x 8 blocks: rows of a panel missing, k not a multiple of 8,
+ * padded strides, the k block, and two threads. */
+static void check_packs_exact(p4_dense_isa isa, int m, int n, int k, int threads)
+{
+    const int pad = 3, lda = k + pad, ldat = m + pad, ldb = k + pad, ldbt = n + pad;
+    float *a = malloc((size_t)m * lda * sizeof(float));
+    float *at = malloc((size_t)k * ldat * sizeof(float));
+    float *b = malloc((size_t)n * ldb * sizeof(float));
+    float *bt = malloc((size_t)k * ldbt * sizeof(float));
+    float *c1 = calloc((size_t)m * n, sizeof(float)), *c2 = calloc((size_t)m * n, sizeof(float));
+    assert_true(a && at && b && bt && c1 && c2);
+    p4_rng rng;
+    p4_rng_init_seeded(&rng, 11, "dense-packs");
+    fill(&rng, a, (size_t)m * lda);
+    fill(&rng, b, (size_t)n * ldb);
+    for (int i = 0; i < m; i++)
+        for (int q = 0; q < k; q++)
+            at[(size_t)q * ldat + i] = a[(size_t)i * lda + q];
+    for (int j = 0; j < n; j++)
+        for (int q = 0; q < k; q++)
+            bt[(size_t)q * ldbt + j] = b[(size_t)j * ldb + q];
+    p4_error err;
+    /* B: transposed (A as given) against laid out (A transposed, copied) */
+    p4_dense_product nt = { 0, 1, m, n, k, 1.0f, 0.0f, a, b, c1, lda, ldb, n };
+    p4_dense_product tn = { 1, 0, m, n, k, 1.0f, 0.0f, at, bt, c2, ldat, ldbt, n };
+    assert_int_equal(p4_dense_gemm(&nt, isa, threads, &err), P4_OK);
+    assert_int_equal(p4_dense_gemm(&tn, isa, threads, &err), P4_OK);
+    assert_memory_equal(c1, c2, (size_t)m * n * sizeof(float));
+    /* A the other way round: NN (A transposed by the pack) against TN */
+    p4_dense_product nn = { 0, 0, m, n, k, 1.0f, 0.0f, a, bt, c1, lda, ldbt, n };
+    memset(c1, 0, (size_t)m * n * sizeof(float));
+    assert_int_equal(p4_dense_gemm(&nn, isa, threads, &err), P4_OK);
+    assert_memory_equal(c1, c2, (size_t)m * n * sizeof(float));
+    p4_rng_wipe(&rng);
+    free(a);
+    free(at);
+    free(b);
+    free(bt);
+    free(c1);
+    free(c2);
+}
+
+static void test_packs_exact(void **state)
+{
+    (void)state;
+    p4_workers_set_threads(2);
+    const int shapes[][3] = { { 8, 8, 8 },     { 9, 33, 17 },   { 250, 200, 784 },
+                              { 250, 200, 200 }, { 37, 70, 203 }, { 131, 41, 513 },
+                              { 16, 100, 7 },    { 5, 37, 64 } };
+    const p4_dense_isa isas[] = { P4_DENSE_ISA_PORTABLE, P4_DENSE_ISA_AVX512 };
+    for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
+        if (isas[i] == P4_DENSE_ISA_AVX512 && !p4_dense_kernel_has_avx512()) {
+            print_message("no AVX-512F on this CPU: its packs are not tested here\n");
+            continue;
+        }
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int threads = 1; threads <= 2; threads++)
+                check_packs_exact(isas[i], shapes[s][0], shapes[s][1], shapes[s][2], threads);
+    }
 }
 
 static void test_bad_input(void **state)
@@ -261,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_env),
         cmocka_unit_test(test_portable_kernel),
         cmocka_unit_test(test_avx512_kernel),
+        cmocka_unit_test(test_packs_exact),
         cmocka_unit_test(test_gemm_route),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
