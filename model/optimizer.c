@@ -18,7 +18,16 @@ struct p4_sgd {
     double learning_rate, momentum, weight_decay;
     int ntensors;
     sgd_tensor *tensor;
+    /* 1 after a step, which leaves the gradients zero: the next zero_grad
+     * has nothing to do (optimizer.h); 0 once that zero_grad has passed,
+     * or the optimiser points at another network. */
+    int grads_zero;
 };
+
+/* The step zeroes each gradient block right after using it, while the
+ * block is still in L1, instead of in a pass of its own at the start of
+ * the next step (a cold pass over 797 KB for the MLP); blocks of 16 KiB. */
+enum { STEP_BLOCK = 1 << 12 };
 
 int p4_sgd_new(p4_sgd **out, p4_model *model, double learning_rate,
                double momentum, double weight_decay, p4_error *err)
@@ -81,6 +90,7 @@ int p4_sgd_rebind(p4_sgd *sgd, p4_model *model)
     if (t != sgd->ntensors)
         return P4_EINVAL;
     t = 0;
+    sgd->grads_zero = 0; /* another network's gradients */
     for (int i = 0; i < net->n; i++) {
         layer *l = &net->layers[i];
         if (l->type != CONNECTED && l->type != CONVOLUTIONAL)
@@ -108,9 +118,12 @@ void p4_sgd_zero_grad(p4_sgd *sgd)
 {
     if (sgd == NULL)
         return;
+    if (sgd->grads_zero) { /* the last step zeroed them */
+        sgd->grads_zero = 0;
+        return;
+    }
     for (int t = 0; t < sgd->ntensors; t++)
-        for (size_t k = 0; k < sgd->tensor[t].count; k++)
-            sgd->tensor[t].update[k] = 0.0f;
+        memset(sgd->tensor[t].update, 0, sgd->tensor[t].count * sizeof(float));
 }
 
 int p4_sgd_step(p4_sgd *sgd, double divisor)
@@ -122,8 +135,14 @@ int p4_sgd_step(p4_sgd *sgd, double divisor)
     const float decay = (float)sgd->weight_decay;
     for (int t = 0; t < sgd->ntensors; t++) {
         sgd_tensor *x = &sgd->tensor[t];
-        p4_sgd_tensor_step(x->value, x->update, x->velocity, x->count, scale, lr, mu, decay);
+        for (size_t at = 0; at < x->count; at += STEP_BLOCK) {
+            const size_t len = x->count - at < STEP_BLOCK ? x->count - at : STEP_BLOCK;
+            p4_sgd_tensor_step(x->value + at, x->update + at, x->velocity + at, len, scale, lr,
+                               mu, decay);
+            memset(x->update + at, 0, len * sizeof(float));
+        }
     }
+    sgd->grads_zero = 1;
     return P4_OK;
 }
 

@@ -18,9 +18,14 @@ int p4_sgd_new(p4_sgd **out, p4_model *model, double learning_rate,
                double momentum, double weight_decay, p4_error *err);
 void p4_sgd_destroy(p4_sgd **sgd);
 
-/* Zeroes the accumulated gradients of every layer. */
+/* Zeroes the accumulated gradients of every layer.  Call it before the
+ * gradients of a step are computed (every caller does): a step leaves the
+ * gradients zero, so a zero_grad right after one only takes note of that;
+ * gradients computed between a step and the next zero_grad would not be
+ * cleared by it. */
 void p4_sgd_zero_grad(p4_sgd *sgd);
-/* One step with the accumulated gradients divided by `divisor` (> 0). */
+/* One step with the accumulated gradients divided by `divisor` (> 0); the
+ * gradients are zero afterwards (each block is zeroed once it is used). */
 int p4_sgd_step(p4_sgd *sgd, double divisor);
 void p4_sgd_set_learning_rate(p4_sgd *sgd, double learning_rate);
 /* The step's settings (for layers stepped elsewhere: the OP-TEE TA's). */
