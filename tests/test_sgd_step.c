@@ -1,11 +1,12 @@
-/* test_sgd_step.c: p4_sgd_step (model/optimizer.c) steps in blocks and
- * zeroes each gradient block once it is used, so that the next
- * p4_sgd_zero_grad has nothing to do.  Checked: the parameters and
- * velocities equal, bit for bit, one p4_sgd_tensor_step over the whole
- * flattened model (tensors of odd sizes, several blocks and a partial
- * one); the gradients are zero after a step; and zero_grad still clears
- * gradients written after it skipped its pass, after a rebind to another
- * network, and on a fresh optimiser. */
+/* test_sgd_step.c: p4_sgd_step (model/optimizer.c) steps in blocks split
+ * over p4's threads and zeroes each gradient block once it is used, so
+ * that the next p4_sgd_zero_grad has nothing to do.  Checked: at 1, 2, 3
+ * and 5 threads the parameters and velocities equal, bit for bit, one
+ * p4_sgd_tensor_step over the whole flattened model (tensors of odd sizes,
+ * shares and blocks that start and end inside tensors); the gradients are
+ * zero after a step; and zero_grad (split too) still clears gradients
+ * written after it skipped its pass, after a rebind to another network,
+ * and on a fresh optimiser. */
 #include "support/test_support.h"
 
 #include <darknet.h>
@@ -15,12 +16,13 @@
 #include <unistd.h>
 
 #include "common/rng.h"
+#include "common/workers.h"
 #include "model/fs_sgd.h"
 #include "model/model.h"
 #include "model/optimizer.h"
 
-/* Tensors of 102,704, 131, 8,777, 67, 670 and 10 floats: none a multiple
- * of the step's 4,096-float block. */
+/* Tensors of 102,704, 131, 8,777, 67, 670 and 10 floats (112,359 in all,
+ * enough to be split): none a multiple of the step's 4,096-float block. */
 static const char odd_cfg[] = "[net]\nwidth=28\nheight=28\nchannels=1\n\n"
                               "[connected]\noutput=131\nactivation=relu\n\n"
                               "[connected]\noutput=67\nactivation=relu\n\n"
@@ -93,7 +95,9 @@ static void test_step_matches_flat_step(void **state)
     p4_rng_init_seeded(&rng, 5, "sgd-step");
     fill(&rng, velocity, n);
     assert_int_equal(p4_sgd_set_velocity(sgd, velocity, n), P4_OK);
-    for (int step = 0; step < 3; step++) {
+    const int threads[] = { 1, 2, 3, 5 };
+    for (int step = 0; step < 4; step++) {
+        p4_workers_set_threads(threads[step]);
         p4_sgd_zero_grad(sgd);
         dirty_gradients(model, &rng);
         assert_int_equal(p4_model_get_params(model, value, n), P4_OK);
@@ -127,6 +131,7 @@ static void test_zero_grad_after_skipping(void **state)
     odd_model(&b, 4);
     p4_rng rng;
     p4_rng_init_seeded(&rng, 6, "sgd-zero");
+    p4_workers_set_threads(3);
     /* a fresh optimiser zeroes what is there */
     dirty_gradients(a, &rng);
     assert_int_equal(p4_sgd_new(&sgd, a, 0.1, 0.5, 0.0, &err), P4_OK);
