@@ -37,9 +37,9 @@ struct p4_sgd {
  * halving the pass, the split keeps each core's share of the parameters
  * in its own cache for the next forward and backward, which on 2 threads
  * read them again: with the step on one thread the other core fetched its
- * half from the first (MLP plain on a quiet machine: update 0.17-0.19 ->
- * 0.12 ms, forward 0.62-0.64 -> 0.51, backward 0.60-0.64 -> 0.55;
- * docs/performance.md). */
+ * half from the first (MLP plain, 2 threads, quiet machine, medians:
+ * update 0.227 -> 0.119 ms, forward 0.590 -> 0.499, backward 0.615 ->
+ * 0.542; docs/performance.md). */
 enum { STEP_BLOCK = 1 << 12, SPLIT_MIN = 1 << 16 };
 
 typedef struct {
