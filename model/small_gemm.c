@@ -1,11 +1,12 @@
 /* small_gemm.c: see small_gemm.h.
  *
  * Both products keep a block of C in registers: up to ROWS rows of A at
- * once, against one vector of LANES floats of B.  The row count is a
- * compile-time constant in each copy of the kernels (row_block_* are
- * always inlined into a switch on it), so the compiler can hold the block
- * in vector registers; a loop bound it cannot see would send the block to
- * memory on every step. */
+ * once, against one vector of LANES floats of B (the few-rows product, on
+ * AVX-512, against two: see WIDE below).  The row count is a compile-time
+ * constant in each copy of the kernels (row_block_* are always inlined
+ * into a switch on it), so the compiler can hold the block in vector
+ * registers; a loop bound it cannot see would send the block to memory on
+ * every step. */
 #include "model/small_gemm.h"
 
 #include <stddef.h>
@@ -25,6 +26,7 @@ enum { LANES = 16, ROWS = 8 };
  * points are compiled for AVX-512, AVX2 and the baseline, and the loader
  * picks the one the machine runs (the kernels are inlined into each). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__AVX2__)
+#define CLONED_BY_MACHINE 1
 #define BY_MACHINE __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define BY_MACHINE
@@ -42,28 +44,58 @@ typedef float lanes_vec __attribute__((vector_size(LANES * sizeof(float))));
 #define LOAD_LANES(v, p) __builtin_memcpy(&(v), (p), sizeof(lanes_vec))
 #define STORE_LANES(p, v) __builtin_memcpy((p), &(v), sizeof(lanes_vec))
 
-/* Rows [0, rows) of C, columns [j0, j0 + LANES) of the product: stored
- * into out (row i at out + i ldo), or added to it.  Row i of A starts at
- * a_rows[i], row k of B at b_rows[k]. */
-ALWAYS_INLINE void row_block_product(int rows, int K, const float *const *a_rows,
+/* The few-rows product's wide block: ROWS rows x WIDE vectors, 16
+ * accumulators that share each broadcast of A (8 broadcasts and 2 loads
+ * for 16 FMAs, against 8 and 1 for 8).  It needs 32 vector registers to
+ * stay out of memory: AVX-512 has them; AVX2 (two ymm per vector) and
+ * NEON (four q per vector) do not, and keep the one-vector block.  The
+ * target_clones copies are not told apart by the preprocessor, so a build
+ * without -march asks the CPU (as model/dense_kernel.c does) the question
+ * the loader asked to pick the clone: the AVX-512 copy runs the wide
+ * block, the others (compiled with it, never sent there) the narrow one. */
+enum { WIDE = 2 };
+
+ALWAYS_INLINE int wide_blocks_fit(void)
+{
+#if defined(__AVX512F__)
+    return 1;
+#elif defined(CLONED_BY_MACHINE)
+    return __builtin_cpu_supports("x86-64-v4"); /* what picks the AVX-512 clone */
+#else
+    return 0;
+#endif
+}
+
+/* Rows [0, rows) of C, columns [j0, j0 + vecs LANES) of the product:
+ * stored into out (row i at out + i ldo), or added to it.  Row i of A
+ * starts at a_rows[i], row k of B at b_rows[k].  vecs (1 or WIDE) vectors
+ * per row share each broadcast of A; every element is still one FMA per k,
+ * k in order, so the block width does not change a bit of C. */
+ALWAYS_INLINE void row_block_product(int rows, int vecs, int K, const float *const *a_rows,
                                      const float *const *b_rows, int j0, float *out, int ldo,
                                      int add)
 {
-    lanes_vec acc[ROWS];
-    for (int i = 0; i < rows; i++) {
-        if (add)
-            LOAD_LANES(acc[i], out + (size_t)i * ldo);
-        else
-            acc[i] = (lanes_vec){ 0 };
-    }
+    lanes_vec acc[ROWS][WIDE];
+    for (int i = 0; i < rows; i++)
+        for (int v = 0; v < vecs; v++) {
+            if (add)
+                LOAD_LANES(acc[i][v], out + (size_t)i * ldo + v * LANES);
+            else
+                acc[i][v] = (lanes_vec){ 0 };
+        }
     for (int k = 0; k < K; k++) {
-        lanes_vec b;
-        LOAD_LANES(b, b_rows[k] + j0);
-        for (int i = 0; i < rows; i++)
-            acc[i] += a_rows[i][k] * b;
+        lanes_vec b[WIDE];
+        for (int v = 0; v < vecs; v++)
+            LOAD_LANES(b[v], b_rows[k] + j0 + v * LANES);
+        for (int i = 0; i < rows; i++) {
+            const float a = a_rows[i][k];
+            for (int v = 0; v < vecs; v++)
+                acc[i][v] += a * b[v];
+        }
     }
     for (int i = 0; i < rows; i++)
-        STORE_LANES(out + (size_t)i * ldo, acc[i]);
+        for (int v = 0; v < vecs; v++)
+            STORE_LANES(out + (size_t)i * ldo + v * LANES, acc[i][v]);
 }
 
 /* The columns past the last whole vector, one at a time. */
@@ -79,34 +111,38 @@ ALWAYS_INLINE void product_tail(int rows, int N, int K, const float *const *a_ro
         }
 }
 
-/* Columns [j0, j0 + LANES) of `rows` (1..ROWS) rows; the switch makes rows
- * a constant. */
-ALWAYS_INLINE void column_block(int rows, int K, const float *const *a_rows,
+/* Columns [j0, j0 + vecs LANES) of `rows` (1..ROWS) rows; the switch
+ * makes rows a constant (vecs is a constant at each call site). */
+ALWAYS_INLINE void column_block(int rows, int vecs, int K, const float *const *a_rows,
                                 const float *const *b_rows, int j0, float *out, int ldo, int add)
 {
     switch (rows) {
-    case 1: row_block_product(1, K, a_rows, b_rows, j0, out, ldo, add); break;
-    case 2: row_block_product(2, K, a_rows, b_rows, j0, out, ldo, add); break;
-    case 3: row_block_product(3, K, a_rows, b_rows, j0, out, ldo, add); break;
-    case 4: row_block_product(4, K, a_rows, b_rows, j0, out, ldo, add); break;
-    case 5: row_block_product(5, K, a_rows, b_rows, j0, out, ldo, add); break;
-    case 6: row_block_product(6, K, a_rows, b_rows, j0, out, ldo, add); break;
-    case 7: row_block_product(7, K, a_rows, b_rows, j0, out, ldo, add); break;
-    default: row_block_product(8, K, a_rows, b_rows, j0, out, ldo, add); break;
+    case 1: row_block_product(1, vecs, K, a_rows, b_rows, j0, out, ldo, add); break;
+    case 2: row_block_product(2, vecs, K, a_rows, b_rows, j0, out, ldo, add); break;
+    case 3: row_block_product(3, vecs, K, a_rows, b_rows, j0, out, ldo, add); break;
+    case 4: row_block_product(4, vecs, K, a_rows, b_rows, j0, out, ldo, add); break;
+    case 5: row_block_product(5, vecs, K, a_rows, b_rows, j0, out, ldo, add); break;
+    case 6: row_block_product(6, vecs, K, a_rows, b_rows, j0, out, ldo, add); break;
+    case 7: row_block_product(7, vecs, K, a_rows, b_rows, j0, out, ldo, add); break;
+    default: row_block_product(8, vecs, K, a_rows, b_rows, j0, out, ldo, add); break;
     }
 }
 
-/* One block of rows, all columns: stored, or added to C (a later slice of K). */
-ALWAYS_INLINE void rows_product(int rows, int N, int K, const float *const *a_rows,
+/* One block of rows, all columns: stored, or added to C (a later slice of
+ * K).  With `wide`, WIDE vectors at a time while they fit, then one. */
+ALWAYS_INLINE void rows_product(int rows, int wide, int N, int K, const float *const *a_rows,
                                 const float *const *b_rows, float *C, int ldc, int add)
 {
     int j0 = 0;
+    if (wide)
+        for (; j0 + WIDE * LANES <= N; j0 += WIDE * LANES)
+            column_block(rows, WIDE, K, a_rows, b_rows, j0, C + j0, ldc, add);
     for (; j0 + LANES <= N; j0 += LANES)
-        column_block(rows, K, a_rows, b_rows, j0, C + j0, ldc, add);
+        column_block(rows, 1, K, a_rows, b_rows, j0, C + j0, ldc, add);
     if (j0 == N)
         return;
     if (!add && N >= LANES) /* the last LANES columns again: the overlap gets the same values */
-        column_block(rows, K, a_rows, b_rows, N - LANES, C + N - LANES, ldc, 0);
+        column_block(rows, 1, K, a_rows, b_rows, N - LANES, C + N - LANES, ldc, 0);
     else /* too narrow, or adding (an overlap would add twice): one at a time */
         product_tail(rows, N, K, a_rows, b_rows, C, ldc, j0, add);
 }
@@ -117,12 +153,13 @@ ALWAYS_INLINE void product(int M, int N, int K, const float *A, int lda,
                            const float *const *a_rows, int k0, const float *const *b_rows,
                            float *C, int ldc, int add)
 {
+    const int wide = wide_blocks_fit();
     for (int i0 = 0; i0 < M; i0 += ROWS) {
         const int rows = M - i0 < ROWS ? M - i0 : ROWS;
         const float *block_rows[ROWS];
         for (int i = 0; i < rows; i++)
             block_rows[i] = (a_rows ? a_rows[i0 + i] : A + (size_t)(i0 + i) * lda) + k0;
-        rows_product(rows, N, K, block_rows, b_rows, C + (size_t)i0 * ldc, ldc, add);
+        rows_product(rows, wide, N, K, block_rows, b_rows, C + (size_t)i0 * ldc, ldc, add);
     }
 }
 
