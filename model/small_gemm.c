@@ -67,11 +67,12 @@ ALWAYS_INLINE int wide_blocks_fit(void)
 }
 
 /* Rows [0, rows) of C, columns [j0, j0 + vecs LANES) of the product:
- * stored into out (row i at out + i ldo), or added to it.  Row i of A
- * starts at a_rows[i], row k of B at b_rows[k].  vecs (1 or WIDE) vectors
+ * stored into out (row i at out + i ldo), or added to it.  Element k of
+ * row i of A is at a_rows[i][k] (a_step 1), or packed at a_rows[0][k ROWS
+ * + i] (a_step ROWS); row k of B at b_rows[k].  vecs (1 or WIDE) vectors
  * per row share each broadcast of A; every element is still one FMA per k,
  * k in order, so the block width does not change a bit of C. */
-ALWAYS_INLINE void row_block_product(int rows, int vecs, int K, const float *const *a_rows,
+ALWAYS_INLINE void row_block_product(int rows, int vecs, int K, const float *const *a_rows, int a_step,
                                      const float *const *b_rows, int j0, float *out, int ldo,
                                      int add)
 {
@@ -88,7 +89,7 @@ ALWAYS_INLINE void row_block_product(int rows, int vecs, int K, const float *con
         for (int v = 0; v < vecs; v++)
             LOAD_LANES(b[v], b_rows[k] + j0 + v * LANES);
         for (int i = 0; i < rows; i++) {
-            const float a = a_rows[i][k];
+            const float a = a_step == 1 ? a_rows[i][k] : a_rows[0][(size_t)k * ROWS + i];
             for (int v = 0; v < vecs; v++)
                 acc[i][v] += a * b[v];
         }
@@ -113,39 +114,71 @@ ALWAYS_INLINE void product_tail(int rows, int N, int K, const float *const *a_ro
 
 /* Columns [j0, j0 + vecs LANES) of `rows` (1..ROWS) rows; the switch
  * makes rows a constant (vecs is a constant at each call site). */
-ALWAYS_INLINE void column_block(int rows, int vecs, int K, const float *const *a_rows,
+ALWAYS_INLINE void column_block(int rows, int vecs, int K, const float *const *a_rows, int a_step,
                                 const float *const *b_rows, int j0, float *out, int ldo, int add)
 {
     switch (rows) {
-    case 1: row_block_product(1, vecs, K, a_rows, b_rows, j0, out, ldo, add); break;
-    case 2: row_block_product(2, vecs, K, a_rows, b_rows, j0, out, ldo, add); break;
-    case 3: row_block_product(3, vecs, K, a_rows, b_rows, j0, out, ldo, add); break;
-    case 4: row_block_product(4, vecs, K, a_rows, b_rows, j0, out, ldo, add); break;
-    case 5: row_block_product(5, vecs, K, a_rows, b_rows, j0, out, ldo, add); break;
-    case 6: row_block_product(6, vecs, K, a_rows, b_rows, j0, out, ldo, add); break;
-    case 7: row_block_product(7, vecs, K, a_rows, b_rows, j0, out, ldo, add); break;
-    default: row_block_product(8, vecs, K, a_rows, b_rows, j0, out, ldo, add); break;
+    case 1: row_block_product(1, vecs, K, a_rows, a_step, b_rows, j0, out, ldo, add); break;
+    case 2: row_block_product(2, vecs, K, a_rows, a_step, b_rows, j0, out, ldo, add); break;
+    case 3: row_block_product(3, vecs, K, a_rows, a_step, b_rows, j0, out, ldo, add); break;
+    case 4: row_block_product(4, vecs, K, a_rows, a_step, b_rows, j0, out, ldo, add); break;
+    case 5: row_block_product(5, vecs, K, a_rows, a_step, b_rows, j0, out, ldo, add); break;
+    case 6: row_block_product(6, vecs, K, a_rows, a_step, b_rows, j0, out, ldo, add); break;
+    case 7: row_block_product(7, vecs, K, a_rows, a_step, b_rows, j0, out, ldo, add); break;
+    default: row_block_product(8, vecs, K, a_rows, a_step, b_rows, j0, out, ldo, add); break;
     }
 }
 
+/* The wide blocks of one block of rows, A packed (a_step ROWS, below):
+ * columns [0, j) for the largest multiple j of WIDE LANES up to N;
+ * returns j.  A function of its own, not inlined: inside the entry points
+ * the compiler sent one of the 16 accumulators or a vector of B to the
+ * stack at every step, here it keeps them all in registers.  It runs only
+ * where wide_blocks_fit(), so a build without -march compiles it for the
+ * x86-64-v4 that the check asks for. */
+#if defined(CLONED_BY_MACHINE)
+#define WIDE_TARGET __attribute__((noinline, target("arch=x86-64-v4")))
+#else
+#define WIDE_TARGET __attribute__((noinline))
+#endif
+
+WIDE_TARGET static int wide_column_blocks(int rows, int N, int K, const float *packed,
+                                          const float *const *b_rows, float *C, int ldc, int add)
+{
+    const float *const a_packed[1] = { packed };
+    int j0 = 0;
+    for (; j0 + WIDE * LANES <= N; j0 += WIDE * LANES)
+        column_block(rows, WIDE, K, a_packed, ROWS, b_rows, j0, C + j0, ldc, add);
+    return j0;
+}
+
 /* One block of rows, all columns: stored, or added to C (a later slice of
- * K).  With `wide`, WIDE vectors at a time while they fit, then one. */
+ * K).  With `wide` (A packed), WIDE vectors at a time while they fit,
+ * then one. */
 ALWAYS_INLINE void rows_product(int rows, int wide, int N, int K, const float *const *a_rows,
+                                const float *const *a_packed, int a_step,
                                 const float *const *b_rows, float *C, int ldc, int add)
 {
-    int j0 = 0;
-    if (wide)
-        for (; j0 + WIDE * LANES <= N; j0 += WIDE * LANES)
-            column_block(rows, WIDE, K, a_rows, b_rows, j0, C + j0, ldc, add);
+    int j0 = wide ? wide_column_blocks(rows, N, K, a_packed[0], b_rows, C, ldc, add) : 0;
     for (; j0 + LANES <= N; j0 += LANES)
-        column_block(rows, 1, K, a_rows, b_rows, j0, C + j0, ldc, add);
+        column_block(rows, 1, K, a_packed, a_step, b_rows, j0, C + j0, ldc, add);
     if (j0 == N)
         return;
     if (!add && N >= LANES) /* the last LANES columns again: the overlap gets the same values */
-        column_block(rows, 1, K, a_rows, b_rows, N - LANES, C + N - LANES, ldc, 0);
+        column_block(rows, 1, K, a_packed, a_step, b_rows, N - LANES, C + N - LANES, ldc, 0);
     else /* too narrow, or adding (an overlap would add twice): one at a time */
         product_tail(rows, N, K, a_rows, b_rows, C, ldc, j0, add);
 }
+
+/* The register blocks read A from a copy of the block's rows, k-major
+ * (element k of row i at packed[k ROWS + i]): one pointer for all the
+ * rows, where eight of them left too few integer registers and the
+ * compiler sent an accumulator of the wide block to memory.  The same
+ * values in the same order.  Only where a wide block runs: with one
+ * column block (a weight gradient's 16 filters) the copy costs as much as
+ * the product saves.  Depths past PACKED_K (few_rows_at only; the others
+ * come in slices of 256) read the rows in place. */
+enum { PACKED_K = 256 };
 
 /* All of C, in blocks of ROWS rows, over depths [k0, k0 + K) of A's rows
  * (row i at A + i lda, or at a_rows[i] when a_rows is not NULL). */
@@ -154,12 +187,23 @@ ALWAYS_INLINE void product(int M, int N, int K, const float *A, int lda,
                            float *C, int ldc, int add)
 {
     const int wide = wide_blocks_fit();
+    float packed[PACKED_K * ROWS];
     for (int i0 = 0; i0 < M; i0 += ROWS) {
         const int rows = M - i0 < ROWS ? M - i0 : ROWS;
         const float *block_rows[ROWS];
         for (int i = 0; i < rows; i++)
             block_rows[i] = (a_rows ? a_rows[i0 + i] : A + (size_t)(i0 + i) * lda) + k0;
-        rows_product(rows, wide, N, K, block_rows, b_rows, C + (size_t)i0 * ldc, ldc, add);
+        if (wide && N >= WIDE * LANES && K <= PACKED_K) {
+            const float *const packed_rows[1] = { packed };
+            for (int i = 0; i < rows; i++)
+                for (int k = 0; k < K; k++)
+                    packed[(size_t)k * ROWS + i] = block_rows[i][k];
+            rows_product(rows, 1, N, K, block_rows, packed_rows, ROWS, b_rows,
+                         C + (size_t)i0 * ldc, ldc, add);
+        } else {
+            rows_product(rows, 0, N, K, block_rows, block_rows, 1, b_rows,
+                         C + (size_t)i0 * ldc, ldc, add);
+        }
     }
 }
 
