@@ -177,7 +177,7 @@ ALWAYS_INLINE void rows_product(int rows, int wide, int N, int K, const float *c
  * values in the same order.  Only where a wide block runs: with one
  * column block (a weight gradient's 16 filters) the copy costs as much as
  * the product saves.  Depths past PACKED_K (few_rows_at only; the others
- * come in slices of 256) read the rows in place. */
+ * come in slices of 256) read the rows in place, in one-vector blocks. */
 enum { PACKED_K = 256 };
 
 /* All of C, in blocks of ROWS rows, over depths [k0, k0 + K) of A's rows

@@ -22,7 +22,8 @@
 #define P4_SMALL_GEMM_MAX_K 32
 
 /* C[M x N] = A[M x K] B[K x N], row-major (beta 0): the forward product of
- * a layer with few filters, rows of C in blocks of 8 held in registers. */
+ * a layer with few filters, rows of C in blocks of 8 held in registers
+ * (8 x 16 columns; on AVX-512 8 x 32 while 32 columns are left). */
 void p4_gemm_few_rows(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                       float *C, int ldc);
 
