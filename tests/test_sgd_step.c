@@ -10,10 +10,8 @@
 #include "support/test_support.h"
 
 #include <darknet.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/rng.h"
 #include "common/workers.h"
@@ -30,19 +28,13 @@ static const char odd_cfg[] = "[net]\nwidth=28\nheight=28\nchannels=1\n\n"
                               "[softmax]\ngroups=1\n";
 static const p4_cfg_shape odd_shape = { 28, 28, 1, 10 };
 
-static void odd_model(p4_model **out, uint64_t seed)
+/* The model of odd_cfg, its cfg written into the test's folder dir. */
+static void odd_model(const char *dir, p4_model **out, uint64_t seed)
 {
-    char path[] = "/tmp/p4-test-sgd-step-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    FILE *f = fdopen(fd, "w");
-    assert_non_null(f);
-    assert_true(fputs(odd_cfg, f) >= 0);
-    assert_int_equal(fclose(f), 0);
+    char path[1100];
+    test_write_text(dir, "odd.cfg", odd_cfg, path, sizeof path);
     p4_error err = { 0 };
-    int rc = p4_model_new(out, path, &odd_shape, 4, seed, &err);
-    unlink(path);
-    if (rc != P4_OK)
+    if (p4_model_new(out, path, &odd_shape, 4, seed, &err) != P4_OK)
         fail_msg("%s", err.message);
 }
 
@@ -79,11 +71,11 @@ static void assert_gradients_zero(p4_model *model)
 
 static void test_step_matches_flat_step(void **state)
 {
-    (void)state;
+    const char *dir = *state;
     p4_model *model = NULL;
     p4_sgd *sgd = NULL;
     p4_error err = { 0 };
-    odd_model(&model, 3);
+    odd_model(dir, &model, 3);
     const double lr = 0.05, mu = 0.9, decay = 1e-3, divisor = 37;
     assert_int_equal(p4_sgd_new(&sgd, model, lr, mu, decay, &err), P4_OK);
     const size_t n = p4_model_param_count(model);
@@ -123,12 +115,12 @@ static void test_step_matches_flat_step(void **state)
 
 static void test_zero_grad_after_skipping(void **state)
 {
-    (void)state;
+    const char *dir = *state;
     p4_model *a = NULL, *b = NULL;
     p4_sgd *sgd = NULL;
     p4_error err = { 0 };
-    odd_model(&a, 3);
-    odd_model(&b, 4);
+    odd_model(dir, &a, 3);
+    odd_model(dir, &b, 4);
     p4_rng rng;
     p4_rng_init_seeded(&rng, 6, "sgd-zero");
     p4_workers_set_threads(3);
@@ -163,8 +155,10 @@ static void test_zero_grad_after_skipping(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_step_matches_flat_step),
-        cmocka_unit_test(test_zero_grad_after_skipping),
+        cmocka_unit_test_setup_teardown(test_step_matches_flat_step, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_zero_grad_after_skipping, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,6 +58,25 @@ static void dots_match_double_sums(void **state)
     }
 }
 
+/* Whether C[i][j] (row i at C + i ldc) is A B summed in double, row k of
+ * B at b_rows[k]; fails naming the shape otherwise. */
+static void expect_double_sums(int M, int N, int K, const float *A, int lda,
+                               const float *const *b_rows, const float *C, int ldc,
+                               const char *what)
+{
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double sum = 0.0, scale = 0.0;
+            for (int k = 0; k < K; k++) {
+                sum += (double)A[(size_t)i * lda + k] * b_rows[k][j];
+                scale += fabs((double)A[(size_t)i * lda + k] * b_rows[k][j]);
+            }
+            if (fabs(C[(size_t)i * ldc + j] - sum) > 1e-6 * (scale + 1))
+                fail_msg("%s, M %d N %d K %d: C[%d][%d] = %.9g, expected %.9g", what, M, N, K,
+                         i, j, C[(size_t)i * ldc + j], sum);
+        }
+}
+
 static void few_rows_match_double_sums(void **state)
 {
     (void)state;
@@ -91,41 +110,16 @@ static void few_rows_match_double_sums(void **state)
         p4_gemm_rows_at(M, N, K, a_rows, B, ldb, C_rows, ldc);
         assert_memory_equal(C, C_rows, (size_t)M * ldc * sizeof(float));
         free(a_rows); free(A_rev); free(C_rows);
-        for (int i = 0; i < M; i++) {
-            for (int j = 0; j < N; j++) {
-                double sum = 0.0, scale = 0.0;
-                for (int k = 0; k < K; k++) {
-                    sum += (double)A[i * lda + k] * B[k * ldb + j];
-                    scale += fabs((double)A[i * lda + k] * B[k * ldb + j]);
-                }
-                if (fabs(C[i * ldc + j] - sum) > 1e-6 * (scale + 1))
-                    fail_msg("shape %zu, C[%d][%d] = %.9g, expected %.9g", s, i, j,
-                             C[i * ldc + j], sum);
-            }
+        const float **b_rows = malloc((size_t)K * sizeof *b_rows);
+        assert_non_null(b_rows);
+        for (int k = 0; k < K; k++)
+            b_rows[k] = B + (size_t)k * ldb;
+        expect_double_sums(M, N, K, A, lda, b_rows, C, ldc, "few_rows");
+        for (int i = 0; i < M; i++)
             for (int j = N; j < ldc; j++)
                 assert_true(C[i * ldc + j] == -7.0f); /* padding untouched */
-        }
-        free(A); free(B); free(C);
+        free(b_rows); free(A); free(B); free(C);
     }
-}
-
-/* Whether C[i][j] (row i at C + i ldc) is A B summed in double, row k of
- * B at b_rows[k]; fails naming the shape otherwise. */
-static void expect_double_sums(int M, int N, int K, const float *A, int lda,
-                               const float *const *b_rows, const float *C, int ldc,
-                               const char *what)
-{
-    for (int i = 0; i < M; i++)
-        for (int j = 0; j < N; j++) {
-            double sum = 0.0, scale = 0.0;
-            for (int k = 0; k < K; k++) {
-                sum += (double)A[(size_t)i * lda + k] * b_rows[k][j];
-                scale += fabs((double)A[(size_t)i * lda + k] * b_rows[k][j]);
-            }
-            if (fabs(C[(size_t)i * ldc + j] - sum) > 1e-6 * (scale + 1))
-                fail_msg("%s, M %d N %d K %d: C[%d][%d] = %.9g, expected %.9g", what, M, N, K,
-                         i, j, C[(size_t)i * ldc + j], sum);
-        }
 }
 
 /* Every row count of a block (1..8 and one past), column counts below, at
