@@ -78,6 +78,11 @@ struct p4_protocol_link {
     } last;
     /* a malicious peer (cluster/attack.h) that poisons the proxies it sends */
     float *initial_proxy;        /* w0, the public initialisation             */
+    /* The client's own proxy as its last local training left it (before
+     * any poisoning or averaging), and whether the proxy it trains from now
+     * is an average that took in at least one peer's proxy. */
+    float *own_proxy;
+    int from_peers;
     p4_rng attack_rng;
     p4_ziggurat attack_normal;
 };
@@ -1056,6 +1061,7 @@ static int aggregate_proxies(run *r, float *proxy, held **got, p4_error *err)
             members[k++] = proxy;
         else if (got[j])
             members[k++] = got[j]->values;
+    r->from_peers = k > 1;
     int f = r->spec->cfg->krum_f, rc;
     int krum = strcmp(r->spec->cfg->aggregate, "multikrum") == 0;
     if (krum && k > 2 * f + 2) {
@@ -1091,6 +1097,7 @@ static int exchange_exponential(run *r, int round, float *proxy, unsigned char *
     int rc = send_to(r, to, P4_WIRE_PROXY, STEP_ROUND0 + round, proxy, r->proxy_size, NULL, err);
     if (rc == P4_OK)
         rc = collect(r, P4_WIRE_PROXY, STEP_ROUND0 + round, want, r->proxy_size, got, err);
+    r->from_peers = rc == P4_OK && got[from] != NULL;
     if (rc == P4_OK && got[from] && r->spec->method == P4_METHOD_PROXYFL)
         memcpy(proxy, got[from]->values, r->proxy_size * sizeof(float));
     else if (rc == P4_OK && got[from])
@@ -1143,6 +1150,46 @@ static int exchange_logits(run *r, int round, unsigned char *want, held **got,
     return rc;
 }
 
+/* 1 when every weight of the client's private model is finite. */
+static int private_model_finite(p4_client *c)
+{
+    size_t n = p4_client_model_size(c, P4_MODEL_PRIVATE);
+    float *w = malloc(n * sizeof(float));
+    int finite = w != NULL && p4_client_get_model(c, P4_MODEL_PRIVATE, w, n) == P4_OK;
+    for (size_t j = 0; finite && j < n; j++)
+        finite = isfinite(w[j]);
+    free(w);
+    return finite;
+}
+
+/* The round's training diverged from an average that took in peers'
+ * proxies (a poisoned one can do that): the proxy goes back to the client's
+ * own from before that averaging, and the rest of the round's training is
+ * dropped.  That proxy is this client's DP output, released already, so
+ * reusing it is post-processing; no steps are run to make up (the noise was
+ * planned for a fixed number), and the steps the ledger reserved for the
+ * round stay charged.  The private model's KD step checks its loss before
+ * it updates, so the divergence cannot reach it; that is checked too. */
+static int revert_proxy(run *r, int round, p4_error *err)
+{
+    p4_client *c = r->spec->peer->client;
+    if (r->spec->log)
+        fprintf(r->spec->log, "p4 peer %d: warning: round %d: %s; the proxy it trained from "
+                "averaged peers' proxies, so it goes back to its own from round %d and drops "
+                "the rest of this round's training\n", r->self, round,
+                err ? err->message : "training diverged", round - 1);
+    if (!private_model_finite(c))
+        return p4_error_set(err, P4_EDIVERGED, "peer %d: round %d: the private model has "
+                            "non-finite weights after its training diverged", r->self, round);
+    int rc = p4_client_set_proxy(c, r->own_proxy, r->proxy_size);
+    if (rc != P4_OK)
+        return p4_error_set(err, rc, "peer %d: cannot restore its own proxy", r->self);
+    r->res->proxy_reverts++;
+    r->from_peers = 0;
+    p4_error_clear(err);
+    return P4_OK;
+}
+
 static int one_round(run *r, int round, float *proxy, unsigned char *want, held **got,
                      p4_error *err)
 {
@@ -1154,12 +1201,18 @@ static int one_round(run *r, int round, float *proxy, unsigned char *want, held 
     compute_begin(r);
     int rc = p4_client_local(c, mode, sp->cfg->local_epochs, err);
     compute_end(r);
+    int reverted = rc == P4_EDIVERGED && r->from_peers && r->own_proxy;
+    if (reverted)
+        rc = revert_proxy(r, round, err);
+    if (rc == P4_OK && sp->hooks.trained)
+        sp->hooks.trained(sp->hooks.user, r->self, round, reverted);
     if (rc != P4_OK || sp->method == P4_METHOD_LOCAL)
         return rc;
     if (sp->logits_mode)
         return exchange_logits(r, round, want, got, err);
     if ((rc = p4_client_get_proxy(c, proxy, r->proxy_size)) != P4_OK)
         return p4_error_set(err, rc, "peer %d: cannot read its proxy", r->self);
+    memcpy(r->own_proxy, proxy, r->proxy_size * sizeof(float));
     if (poisons_messages(r) &&
         (rc = p4_attack_poison(sp->peer->attack, sp->peer->attack_strength, proxy,
                                r->initial_proxy, r->proxy_size, &r->attack_rng,
@@ -1253,7 +1306,7 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
               .proxy_size = p4_client_proxy_size(sp->peer->client) };
     res->dropped = res->missing = res->unreachable = res->refused = 0;
     res->stopped = res->rounds_done = res->resynced = 0;
-    res->krum_fallbacks = res->krum_smallest = 0;
+    res->krum_fallbacks = res->krum_smallest = res->proxy_reverts = 0;
     const p4_protocol_control *ctl = &sp->control;
     p4_replay_guard *guard = NULL;
     int rc = p4_replay_guard_new(&guard, r.n, err);
@@ -1271,6 +1324,10 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
     r.epoch_of = calloc((size_t)r.n, sizeof *r.epoch_of);
     r.last.sent_to = calloc((size_t)r.n, 1);
     r.last.type = -1;
+    /* Kept when the proxy is shared (below one_round's local step). */
+    int shares = sp->method != P4_METHOD_LOCAL && !sp->logits_mode;
+    if (shares && !(r.own_proxy = malloc(r.proxy_size * sizeof(float))) && rc == P4_OK)
+        rc = p4_error_set(err, P4_ENOMEM, "protocol: out of memory");
     for (int j = 0; r.latest && j < r.n; j++)
         r.latest[j] = -1;
     if (rc == P4_OK && (!proxy || !want || !got || !r.waiting_for || !r.in_run || !r.latest ||
@@ -1366,5 +1423,6 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
     p4_sender_destroy(&r.sender);
     p4_replay_guard_destroy(&guard);
     free(r.initial_proxy);
+    free(r.own_proxy);
     return rc;
 }

@@ -57,6 +57,10 @@ typedef struct p4_protocol_hooks {
     /* After each round, with the peer's accuracy then; when set, the peer
      * evaluates itself every round (evaluation changes no state). */
     void (*round_done)(void *user, int self, int round, double accuracy);
+    /* After each round's local training, before the proxy is shared;
+     * reverted = 1 when the training diverged and the proxy went back to
+     * the client's own from before the last averaging (see one_round). */
+    void (*trained)(void *user, int self, int round, int reverted);
     /* Where a restart may resume: after the grouping (next_round 0; P4
      * only) and after each round (after round_done), once the peer's state
      * is what round next_round starts from.  An error stops the run. */
@@ -159,6 +163,10 @@ typedef struct p4_protocol_result {
     int krum_fallbacks;          /* rounds aggregate = multikrum used the mean
                                     instead: the group had k <= 2 krum_f + 2   */
     int krum_smallest;           /* the smallest such group (0 = none)         */
+    int proxy_reverts;           /* rounds whose training diverged from an
+                                    average of peers' proxies: the proxy went
+                                    back to the client's own, the round's
+                                    training was dropped                      */
 } p4_protocol_result;
 
 int p4_protocol_run(const p4_protocol_spec *spec, p4_protocol_result *result, p4_error *err);

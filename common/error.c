@@ -41,6 +41,7 @@ const char *p4_strerror(int code)
     case P4_EUNSUPPORTED: return "unsupported";
     case P4_ETIMEOUT: return "timed out";
     case P4_EPEER: return "peer error";
+    case P4_EDIVERGED: return "training diverged";
     default: return "unknown error";
     }
 }

@@ -24,8 +24,10 @@ enum {
     P4_ECRYPTO = -10,  /* a cryptographic primitive or check failed       */
     P4_EUNSUPPORTED = -11, /* asked for something this build cannot do    */
     P4_ETIMEOUT = -12, /* a deadline passed before the awaited event       */
-    P4_EPEER = -13     /* a peer is unknown, unreachable, backed up, or
+    P4_EPEER = -13,    /* a peer is unknown, unreachable, backed up, or
                           sent something it must not (replay, wrong id)   */
+    P4_EDIVERGED = -14 /* a training step met a non-finite loss or
+                          per-example gradient norm; nothing was released */
 };
 
 #define P4_ERROR_MESSAGE_MAX 512

@@ -239,7 +239,7 @@ static int plain_kd_step(p4_client *c, p4_model *model, p4_sgd *sgd, const float
                                  c->onehot + at, m, classes, teacher ? c->spec.kd_alpha : 0.0,
                                  c->spec.kd_temperature, p4_model_logit_delta(model));
         if (!isfinite(loss))
-            return P4_EINVAL; /* a diverged step must stop the run, not train on NaN */
+            return P4_EDIVERGED; /* a diverged step must not train on NaN */
         p4_model_backward(model);
     }
     return n > 0 ? p4_sgd_step(sgd, n) : P4_OK;
@@ -250,13 +250,23 @@ static int plain_kd_step(p4_client *c, p4_model *model, p4_sgd *sgd, const float
  * model's teacher: from the enclave when the proxy's top layers live there. */
 static int proxy_teaching(p4_client *c, int n, p4_error *err)
 {
-    if (c->protected_floats)
-        return p4_dpsgd_teach(c->dp, c->x, n, c->spec.kd_temperature, c->proxy_teacher, err);
-    int rc = p4_model_predict(c->proxy, c->x, n, c->proxy_teacher, NULL);
-    if (rc != P4_OK)
+    int rc;
+    if (c->protected_floats) {
+        rc = p4_dpsgd_teach(c->dp, c->x, n, c->spec.kd_temperature, c->proxy_teacher, err);
+    } else if ((rc = p4_model_predict(c->proxy, c->x, n, c->proxy_teacher, NULL)) != P4_OK) {
         return p4_error_set(err, rc, "client %d: proxy forward failed", c->spec.id);
-    soften(c->proxy_teacher, n, c->classes, c->spec.kd_temperature);
-    return P4_OK;
+    } else {
+        soften(c->proxy_teacher, n, c->classes, c->spec.kd_temperature);
+    }
+    /* The KD loss skips a teacher's non-positive (and so NaN) entries but
+     * not their gradient: a diverged proxy would put NaN in the private
+     * model with a finite loss.  Refuse it here instead. */
+    for (size_t j = 0; rc == P4_OK && j < (size_t)n * c->classes; j++)
+        if (!isfinite(c->proxy_teacher[j]))
+            return p4_error_set(err, P4_EDIVERGED, "client %d: the proxy's outputs are not finite "
+                                "(diverged); the private model does not learn from them",
+                                c->spec.id);
+    return rc;
 }
 
 static int cotrain_batch(p4_client *c, int n, double expected, p4_error *err)

@@ -164,7 +164,7 @@ int p4_dpsgd_step(p4_dpsgd *dp, const float *x, const float *targets, int n,
             : p4_loss_cross_entropy(p4_model_probabilities(dp->model),
                                     targets + (size_t)first * classes, m, classes, delta);
         if (!isfinite(chunk_loss))
-            return p4_error_set(err, P4_EINVAL, "DP-SGD: the loss is %g (diverged); "
+            return p4_error_set(err, P4_EDIVERGED, "DP-SGD: the loss is %g (diverged); "
                                 "no update is released", chunk_loss);
         total_loss += chunk_loss;
         p4_phase_end(phases, P4_PHASE_FORWARD, t);
@@ -173,7 +173,7 @@ int p4_dpsgd_step(p4_dpsgd *dp, const float *x, const float *targets, int n,
             return p4_error_set(err, rc, "DP-SGD: per-example backward failed");
         t = p4_phase_start(phases);
         if (p4_clip_factors(dp->norms_sq, m, dp->params.clip_norm, dp->factor) != P4_OK)
-            return p4_error_set(err, P4_EINVAL, "DP-SGD: a per-example gradient norm is not "
+            return p4_error_set(err, P4_EDIVERGED, "DP-SGD: a per-example gradient norm is not "
                                 "finite (diverged); no update is released");
         if ((rc = p4_per_example_accumulate(dp->per_example, dp->factor, m)) != P4_OK)
             return p4_error_set(err, rc, "DP-SGD: accumulation failed");

@@ -336,7 +336,7 @@ static int mid_pass(p4_protected *p, p4_per_example *pe, double clip, const floa
                             p->classes, kd->alpha, kd->temperature, softmax->delta)
                : p4_loss_cross_entropy(softmax->output, targets, m, p->classes, softmax->delta);
     if (!isfinite(*loss))
-        return p4_error_set(err, P4_EINVAL, "DP-SGD: the loss is %g (diverged); no update is "
+        return p4_error_set(err, P4_EDIVERGED, "DP-SGD: the loss is %g (diverged); no update is "
                             "released", *loss);
     memset(top->delta, 0, (size_t)top->outputs * m * sizeof(float));
     net->n = p->nlayers;
@@ -382,7 +382,7 @@ static int one_pass(p4_protected *p, p4_per_example *pe, double clip, const floa
     if (rc != P4_OK)
         return rc;
     if (!isfinite(*loss))
-        return p4_error_set(err, P4_EINVAL, "DP-SGD: the loss is %g (diverged); no update is "
+        return p4_error_set(err, P4_EDIVERGED, "DP-SGD: the loss is %g (diverged); no update is "
                             "released", *loss);
     if (p->first > 0) {
         if ((rc = p4_per_example_backward(pe, p->norms_sq, m)) != P4_OK)

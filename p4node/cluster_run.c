@@ -375,6 +375,7 @@ static int collect(cluster *c, p4_sim_result *r, p4_error *err)
             r->latent[k] = rec.latent;
             /* as p4 sim counts them: client-rounds in all, the smallest group */
             r->krum_fallbacks += rec.krum_fallbacks;
+            r->proxy_reverts += rec.proxy_reverts;
             if (rec.krum_smallest > 0 &&
                 (r->krum_smallest == 0 || rec.krum_smallest < r->krum_smallest))
                 r->krum_smallest = rec.krum_smallest;

@@ -169,6 +169,9 @@ int p4_cmd_sim(int argc, char **argv)
     p4_run_report_krum_warning(&report, warning, sizeof warning);
     if (warning[0]) /* even with --quiet: the run did not do what its config asked */
         fprintf(stderr, "p4 sim: warning: %s\n", warning);
+    p4_run_report_revert_warning(&report, warning, sizeof warning);
+    if (warning[0]) /* even with --quiet: an honest client's round was lost to its peers */
+        fprintf(stderr, "p4 sim: warning: %s\n", warning);
     if (c.json)
         p4_run_report_json(stdout, &report);
     else

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "p4node/commands.h"
+#include "p4node/run_report.h"
 #include "p4node/simulation.h"
 #include "p4node/sweep_table.h"
 
@@ -174,6 +175,11 @@ static int run_unit(const sweep_args *a, p4_sweep_table *t, int u)
                          .std_accuracy = r.std_accuracy, .epsilon_spent = r.epsilon, .ari = r.ari,
                          .seconds = r.seconds };
     snprintf(row.guarantee, sizeof row.guarantee, "%s", p4_dp_guarantee_name(r.guarantee));
+    p4_run_report report = { .cfg = &cfg, .method = p->method[m], .result = &r };
+    char warning[256];
+    p4_run_report_revert_warning(&report, warning, sizeof warning);
+    if (warning[0])
+        fprintf(stderr, "p4 sweep: warning: %s\n", warning);
     p4_sim_result_free(&r);
     if (p->method[m] != P4_METHOD_LOCAL) {
         *p4_sweep_row_at(t, m, e, f, s) = row;

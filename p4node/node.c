@@ -482,6 +482,7 @@ static int run_protocol(node *n, p4_method method, p4_error *err)
     r->round_reached = cfg->rounds;
     r->krum_fallbacks = res.krum_fallbacks;
     r->krum_smallest = res.krum_smallest;
+    r->proxy_reverts = res.proxy_reverts;
     r->epsilon = spent(n);
     r->noise_multiplier = dp ? n->plan.sigma : 0.0;
     r->warmup_noise_multiplier = dp ? n->plan.warmup.noise_multiplier : 0.0;

@@ -44,6 +44,7 @@ static const char *const LATER_COLUMNS[][2] = {
     { "resumed_round", "ALTER TABLE runs ADD COLUMN resumed_round INTEGER" },
     { "krum_fallbacks", "ALTER TABLE runs ADD COLUMN krum_fallbacks INTEGER" },
     { "krum_smallest", "ALTER TABLE runs ADD COLUMN krum_smallest INTEGER" },
+    { "proxy_reverts", "ALTER TABLE runs ADD COLUMN proxy_reverts INTEGER" },
 };
 
 static double unix_now(void)
@@ -245,7 +246,7 @@ int p4_node_state_finish(p4_node_state *st, const p4_node_record *r, p4_error *e
                            "noise_multiplier = ?, warmup_noise_multiplier = ?, dp = ?, "
                            "reproducible = ?, private_teacher = ?, ledger = ?, dp_guarantee = ?, "
                            "dropped = ?, missing = ?, seconds = ?, round_reached = ?, "
-                           "krum_fallbacks = ?, krum_smallest = ? WHERE epoch = ?",
+                           "krum_fallbacks = ?, krum_smallest = ?, proxy_reverts = ? WHERE epoch = ?",
                            -1, &s, NULL) != SQLITE_OK)
         rc = db_fail(st->db, st->path, err, "cannot record the result");
     if (rc == P4_OK) {
@@ -268,7 +269,8 @@ int p4_node_state_finish(p4_node_state *st, const p4_node_record *r, p4_error *e
         sqlite3_bind_int(s, 17, r->round_reached);
         sqlite3_bind_int(s, 18, r->krum_fallbacks);
         sqlite3_bind_int(s, 19, r->krum_smallest);
-        sqlite3_bind_int64(s, 20, r->epoch);
+        sqlite3_bind_int(s, 20, r->proxy_reverts);
+        sqlite3_bind_int64(s, 21, r->epoch);
         rc = step_done(st, s, "cannot record the result", err);
     }
     free(groups);
@@ -368,7 +370,7 @@ int p4_node_state_read(const char *state_dir, p4_node_record *r, p4_error *err)
                            "started, ended, accuracy, group_of, ngroups, latent, epsilon, "
                            "epsilon_target, noise_multiplier, warmup_noise_multiplier, dp, "
                            "reproducible, private_teacher, ledger, dropped, missing, seconds, "
-                           "error, resumed_round, krum_fallbacks, krum_smallest FROM runs "
+                           "error, resumed_round, krum_fallbacks, krum_smallest, proxy_reverts FROM runs "
                            "ORDER BY epoch DESC LIMIT 1",
                            -1, &s, NULL) != SQLITE_OK) {
         rc = db_fail(db, path, err, "not a p4 node database");
@@ -404,6 +406,7 @@ int p4_node_state_read(const char *state_dir, p4_node_record *r, p4_error *err)
                                                                      : sqlite3_column_int(s, 25);
         r->krum_fallbacks = sqlite3_column_int(s, 26); /* NULL reads 0 */
         r->krum_smallest = sqlite3_column_int(s, 27);
+        r->proxy_reverts = sqlite3_column_int(s, 28);
         if (r->clients < 1 || r->clients > 4096 || r->client < 0 || r->client >= r->clients)
             rc = p4_error_set(err, P4_ESTATE, "%s: epoch %u names client %d of %d", path,
                               r->epoch, r->client, r->clients);

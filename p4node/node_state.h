@@ -59,6 +59,9 @@ typedef struct p4_node_record {
     int krum_fallbacks;               /* rounds aggregate = multikrum used the
                                          mean (protocol.h); finished runs        */
     int krum_smallest;                /* the smallest such group (0: none)      */
+    int proxy_reverts;                /* rounds whose training diverged from an
+                                         average of peers' proxies and went back
+                                         to its own (protocol.h); finished runs  */
 } p4_node_record;
 
 /* Opens (creating if needed) state_dir/node.db for the node itself. */

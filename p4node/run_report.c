@@ -48,6 +48,18 @@ void p4_run_report_krum_warning(const p4_run_report *c, char *out, size_t size)
              "had %d", r->krum_fallbacks, 2 * c->cfg->krum_f + 2, r->krum_smallest);
 }
 
+void p4_run_report_revert_warning(const p4_run_report *c, char *out, size_t size)
+{
+    if (out == NULL || size == 0)
+        return;
+    out[0] = '\0';
+    if (c == NULL || c->result == NULL || c->result->proxy_reverts <= 0)
+        return;
+    snprintf(out, size, "a proxy diverged after averaging peers' proxies in %d client-round(s): "
+             "reverted to the client's own proxy and dropped the rest of that round's training",
+             c->result->proxy_reverts);
+}
+
 void p4_run_report_json(FILE *out, const p4_run_report *c)
 {
     if (out == NULL || c == NULL || c->cfg == NULL || c->result == NULL)
@@ -105,11 +117,18 @@ void p4_run_report_json(FILE *out, const p4_run_report *c)
     }
     fprintf(out, ",\"honest_mean_accuracy\":");
     p4_json_number(out, r->honest_mean_accuracy);
-    if (r->krum_fallbacks > 0) { /* only then: other runs' JSON stays as it was */
-        char warning[256];
-        p4_run_report_krum_warning(c, warning, sizeof warning);
+    char krum[256], revert[256];
+    p4_run_report_krum_warning(c, krum, sizeof krum);
+    p4_run_report_revert_warning(c, revert, sizeof revert);
+    if (krum[0] || revert[0]) { /* only then: other runs' JSON stays as it was */
         fprintf(out, ",\"warnings\":[");
-        p4_json_string(out, warning);
+        if (krum[0])
+            p4_json_string(out, krum);
+        if (revert[0]) {
+            if (krum[0])
+                fputc(',', out);
+            p4_json_string(out, revert);
+        }
         fprintf(out, "]");
     }
     fprintf(out, ",\"seconds\":");
@@ -157,6 +176,9 @@ void p4_run_report_text(FILE *out, const p4_run_report *c)
            p4_dp_guarantee_reason(&r->facts));
     char warning[256];
     p4_run_report_krum_warning(c, warning, sizeof warning);
+    if (warning[0])
+        fprintf(out, "warning: %s\n", warning);
+    p4_run_report_revert_warning(c, warning, sizeof warning);
     if (warning[0])
         fprintf(out, "warning: %s\n", warning);
     fprintf(out, "time %.1f s\n", r->seconds);

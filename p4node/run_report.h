@@ -31,6 +31,11 @@ void p4_run_report_json(FILE *out, const p4_run_report *report);
  * "warnings" and in the text summary. */
 void p4_run_report_krum_warning(const p4_run_report *report, char *out, size_t size);
 
+/* The warning that proxies diverged after averaging peers' proxies and went
+ * back to the clients' own (into out; "" when none did): printed where the
+ * multi-Krum one is. */
+void p4_run_report_revert_warning(const p4_run_report *report, char *out, size_t size);
+
 /* The per-client table and the summary lines. */
 void p4_run_report_text(FILE *out, const p4_run_report *report);
 

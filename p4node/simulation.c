@@ -313,10 +313,11 @@ static void summarise(const sim *s, p4_sim_result *r)
     p4_sim_result_summarise_accuracy(r);
     memcpy(r->group_of, s->peers[0].result.group_of, (size_t)s->n * sizeof(int));
     r->ngroups = s->peers[0].result.ngroups;
-    r->krum_fallbacks = r->krum_smallest = 0;
+    r->krum_fallbacks = r->krum_smallest = r->proxy_reverts = 0;
     for (int k = 0; k < s->n; k++) {
         const p4_protocol_result *pr = &s->peers[k].result;
         r->krum_fallbacks += pr->krum_fallbacks;
+        r->proxy_reverts += pr->proxy_reverts;
         if (pr->krum_smallest > 0 && (r->krum_smallest == 0 || pr->krum_smallest < r->krum_smallest))
             r->krum_smallest = pr->krum_smallest;
     }

@@ -72,6 +72,9 @@ typedef struct p4_sim_result {
     int krum_fallbacks;      /* client-rounds where aggregate = multikrum used
                                 the mean (group too small); 0 = none         */
     int krum_smallest;       /* the smallest such group                      */
+    int proxy_reverts;       /* client-rounds whose training diverged from an
+                                average of peers' proxies and went back to
+                                the client's own proxy (protocol.h); 0 = none */
     p4_dp_guarantee guarantee;
 } p4_sim_result;
 

@@ -8,7 +8,10 @@
  *   - an attacker that copies a target's warm-up slice lands in its group,
  *     and the slice guard puts both alone instead;
  *   - a noisy copy gets past the guard, but not past grouping_commit, which
- *     changes nothing for honest peers. */
+ *     changes nothing for honest peers;
+ *   - a proxy that diverges after averaging a poisoned peer proxy goes back
+ *     to the client's own and the run goes on within its budget, while one
+ *     that diverges from the client's own proxy still stops the run. */
 #include "support/test_support.h"
 
 #include <math.h>
@@ -73,11 +76,13 @@ typedef struct {
     p4_error err[2];
     unsigned char attacker[2];
     double timeout;              /* seconds per exchange (0: 60) */
+    p4_protocol_hooks hooks;     /* the peers' hooks (none by default) */
 } duo;
 
-/* Two peers of `method`; with `attack` (a [attack] kind), peer 1 is malicious. */
-static void duo_open_attacked(duo *d, const char *dir, p4_method method, const char *attack,
-                              double strength)
+/* Two peers of `method`; with `attack` (a [attack] kind), peer 1 is
+ * malicious; learning_rate > 0 replaces the config's. */
+static void duo_open_tuned(duo *d, const char *dir, p4_method method, const char *attack,
+                           double strength, double learning_rate)
 {
     char path[1024], text[1024];
     snprintf(path, sizeof path, "%s/duo.ini", dir);
@@ -101,6 +106,8 @@ static void duo_open_attacked(duo *d, const char *dir, p4_method method, const c
         d->cfg.attack_strength = strength;
         d->attacker[1] = 1;
     }
+    if (learning_rate > 0)
+        d->cfg.learning_rate = learning_rate;
     d->setup = (p4_peer_setup){ .cfg = &d->cfg, .work = d->work, .method = method,
                                 .epsilon = 8.0, .reproducible = 1, .state_dir = dir,
                                 .is_attacker = d->attacker };
@@ -113,6 +120,12 @@ static void duo_open_attacked(duo *d, const char *dir, p4_method method, const c
             fail_msg("%s", err.message);
         d->res[k].group_of = d->group_of[k];
     }
+}
+
+static void duo_open_attacked(duo *d, const char *dir, p4_method method, const char *attack,
+                              double strength)
+{
+    duo_open_tuned(d, dir, method, attack, strength, 0);
 }
 
 static void duo_open_method(duo *d, const char *dir, p4_method method)
@@ -148,7 +161,7 @@ static void *duo_peer(void *arg)
     p4_protocol_spec spec = { .cfg = &d->cfg, .method = d->method, .clients = 2,
                               .peer = &d->peer[a->k], .dp = 1, .classes = 10,
                               .transport = d->t[a->k], .epoch = 1,
-                              .timeout = d->timeout > 0 ? d->timeout : 60 };
+                              .timeout = d->timeout > 0 ? d->timeout : 60, .hooks = d->hooks };
     d->rc[a->k] = p4_protocol_run(&spec, &d->res[a->k], &d->err[a->k]);
     return NULL;
 }
@@ -200,7 +213,7 @@ static void poison(duo *d)
     }
 }
 
-static void run_duo(duo *d)
+static void run_duo_unchecked(duo *d)
 {
     pthread_t th[2];
     duo_arg args[2] = { { d, 0 }, { d, 1 } };
@@ -208,6 +221,11 @@ static void run_duo(duo *d)
         assert_int_equal(pthread_create(&th[k], NULL, duo_peer, &args[k]), 0);
     for (int k = 0; k < 2; k++)
         pthread_join(th[k], NULL);
+}
+
+static void run_duo(duo *d)
+{
+    run_duo_unchecked(d);
     for (int k = 0; k < 2; k++)
         if (d->rc[k] != P4_OK)
             fail_msg("peer %d: %s", k, d->err[k].message);
@@ -299,6 +317,88 @@ static void signflip_attacker_sends_the_reversed_move(void **state)
     free(w0);
     free(honest);
     free(attacked);
+}
+
+/* Watches each peer's proxy right after its local training (the
+ * protocol's `trained` hook), read from the client itself: a reverted
+ * proxy must be exactly the one the previous round's training left. */
+typedef struct {
+    duo *d;
+    float *last[2];
+    int reverts[2], equal[2], differ[2];
+} revert_watch;
+
+static void watch_trained(void *user, int self, int round, int reverted)
+{
+    (void)round;
+    revert_watch *w = user;
+    size_t n = p4_client_proxy_size(w->d->peer[self].client);
+    float *now = malloc(n * sizeof(float));
+    assert_non_null(now);
+    assert_int_equal(p4_client_get_proxy(w->d->peer[self].client, now, n), P4_OK);
+    if (reverted) {
+        w->reverts[self]++;
+        if (w->last[self] && memcmp(now, w->last[self], n * sizeof(float)) == 0)
+            w->equal[self]++;
+        else
+            w->differ[self]++;
+    }
+    free(w->last[self]);
+    w->last[self] = now;
+}
+
+/* A `scaled` attacker with a huge strength sends a finite proxy (the wire
+ * takes it) whose average with the honest peer's makes the honest peer's
+ * next DP-SGD step meet a non-finite loss or norm.  The honest peer does
+ * not stop: its proxy goes back to exactly its own from before that
+ * averaging, the rest of the round is dropped, the count says so, and its
+ * ledger stays within the target. */
+static void a_proxy_diverging_after_averaging_reverts_to_its_own(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    const char *dir = *state;
+    duo d;
+    duo_open_attacked(&d, dir, P4_METHOD_P4, "gaussian", 3e37);
+    revert_watch w = { .d = &d };
+    d.hooks = (p4_protocol_hooks){ .user = &w, .trained = watch_trained };
+    run_duo(&d);
+    assert_int_equal(d.res[0].rounds_done, d.cfg.rounds); /* 2: round 1 trains from an average */
+    assert_true(d.res[0].proxy_reverts > 0);
+    assert_int_equal(w.reverts[0], d.res[0].proxy_reverts);
+    assert_int_equal(w.differ[0], 0);
+    assert_int_equal(w.equal[0], d.res[0].proxy_reverts);
+    assert_true(isfinite(d.res[0].accuracy));
+    double spent = 0;
+    assert_int_equal(p4_ledger_spent(d.peer[0].ledger, &spent, NULL), P4_OK);
+    if (!(spent > 0 && spent <= 8.0 * (1 + 1e-9)))
+        fail_msg("the honest peer spent epsilon %g of 8", spent);
+    for (int k = 0; k < 2; k++)
+        free(w.last[k]);
+    duo_close(&d, dir);
+}
+
+/* A divergence from the client's own proxy (an absurd learning rate, no
+ * attack) is not the peers' doing: it still stops the run, in P4's warm-up
+ * and in fedavg-dp's first round alike, with P4_EDIVERGED. */
+static void a_proxy_diverging_from_its_own_still_stops(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    const char *dir = *state;
+    const p4_method methods[2] = { P4_METHOD_P4, P4_METHOD_FEDAVG_DP };
+    for (int m = 0; m < 2; m++) {
+        duo d;
+        duo_open_tuned(&d, dir, methods[m], NULL, 0, 1e38);
+        d.timeout = 5; /* both stop; neither should wait long for the other */
+        run_duo_unchecked(&d);
+        for (int k = 0; k < 2; k++) {
+            if (d.rc[k] != P4_EDIVERGED)
+                fail_msg("%s peer %d: rc %d (%s), expected P4_EDIVERGED", p4_method_name(methods[m]),
+                         k, d.rc[k], d.err[k].message);
+            assert_non_null(strstr(d.err[k].message, "diverged"));
+            assert_int_equal(d.res[k].proxy_reverts, 0);
+        }
+        duo_close(&d, dir);
+    }
 }
 
 /* A peer that is gone (its endpoint closed) is left out of every exchange:
@@ -520,6 +620,10 @@ int main(void)
         cmocka_unit_test(a_grouping_lie_joins_the_target_and_the_guard_catches_it),
         cmocka_unit_test(a_noisy_copy_gets_in_unless_the_slices_are_committed),
         cmocka_unit_test(groups_widen_only_without_structure),
+        cmocka_unit_test_setup_teardown(a_proxy_diverging_after_averaging_reverts_to_its_own,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(a_proxy_diverging_from_its_own_still_stops,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -596,7 +596,7 @@ int p4_optee_layers_clip(p4_optee *t, const double *normal_norms_sq, int m, doub
     TEEC_Result r;
     rc = invoke(t, P4_TA_CMD_LAYERS_CLIP, &op, "optee layers clip", &r, err);
     if (rc != P4_OK && r == TEEC_ERROR_BAD_PARAMETERS)
-        return p4_error_set(err, P4_EINVAL, "optee layers clip: the TA refused the norms (a "
+        return p4_error_set(err, P4_EDIVERGED, "optee layers clip: the TA refused the norms (a "
                             "per-example gradient norm is not finite: diverged?); no update is "
                             "released");
     return rc;
