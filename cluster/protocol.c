@@ -83,6 +83,10 @@ struct p4_protocol_link {
      * is an average that took in at least one peer's proxy. */
     float *own_proxy;
     int from_peers;
+    /* The client as the round that trains from such an average began (both
+     * models and their momentum), so that a revert drops the whole round. */
+    p4_client_state round_start;
+    int have_round_start;
     p4_rng attack_rng;
     p4_ziggurat attack_normal;
 };
@@ -1162,14 +1166,30 @@ static int private_model_finite(p4_client *c)
     return finite;
 }
 
+/* Before a round that trains from an average of peers' proxies: a copy of
+ * the client (read only, so seeded runs are unchanged).  A client whose
+ * proxy top lives in a TA cannot be restored this way (EUNSUPPORTED):
+ * revert_proxy then puts back the proxy alone. */
+static int keep_round_start(run *r, p4_error *err)
+{
+    p4_client_state_free(&r->round_start);
+    r->have_round_start = 0;
+    if (!r->from_peers || !r->own_proxy)
+        return P4_OK;
+    int rc = p4_client_save(r->spec->peer->client, &r->round_start, err);
+    if (rc == P4_OK)
+        r->have_round_start = 1;
+    return rc;
+}
+
 /* The round's training diverged from an average that took in peers'
  * proxies (a poisoned one can do that): the proxy goes back to the client's
- * own from before that averaging, and the rest of the round's training is
- * dropped.  That proxy is this client's DP output, released already, so
+ * own from before that averaging, the private model and both optimisers'
+ * momentum to where the round began, and the rest of the round's training
+ * is dropped.  That proxy is this client's DP output, released already, so
  * reusing it is post-processing; no steps are run to make up (the noise was
  * planned for a fixed number), and the steps the ledger reserved for the
- * round stay charged.  The private model's KD step checks its loss before
- * it updates, so the divergence cannot reach it; that is checked too. */
+ * round stay charged.  The batch sampler is not rewound. */
 static int revert_proxy(run *r, int round, p4_error *err)
 {
     p4_client *c = r->spec->peer->client;
@@ -1178,10 +1198,19 @@ static int revert_proxy(run *r, int round, p4_error *err)
                 "averaged peers' proxies, so it goes back to its own from round %d and drops "
                 "the rest of this round's training\n", r->self, round,
                 err ? err->message : "training diverged", round - 1);
-    if (!private_model_finite(c))
-        return p4_error_set(err, P4_EDIVERGED, "peer %d: round %d: the private model has "
-                            "non-finite weights after its training diverged", r->self, round);
-    int rc = p4_client_set_proxy(c, r->own_proxy, r->proxy_size);
+    int rc = P4_EUNSUPPORTED;
+    if (r->have_round_start) {
+        p4_client_state s = r->round_start;
+        s.proxy_params = r->own_proxy;
+        s.has_batch_rng = 0;
+        rc = p4_client_restore(c, &s, err);
+    }
+    if (rc == P4_EUNSUPPORTED) {
+        if (!private_model_finite(c))
+            return p4_error_set(err, P4_EDIVERGED, "peer %d: round %d: the private model has "
+                                "non-finite weights after its training diverged", r->self, round);
+        rc = p4_client_set_proxy(c, r->own_proxy, r->proxy_size);
+    }
     if (rc != P4_OK)
         return p4_error_set(err, rc, "peer %d: cannot restore its own proxy", r->self);
     r->res->proxy_reverts++;
@@ -1198,12 +1227,14 @@ static int one_round(run *r, int round, float *proxy, unsigned char *want, held 
     p4_local_mode mode = sp->method == P4_METHOD_LOCAL       ? P4_LOCAL_PRIVATE_ONLY
                        : sp->method == P4_METHOD_FEDAVG_DP ? P4_LOCAL_PROXY_ONLY
                                                              : P4_LOCAL_COTRAIN;
-    compute_begin(r);
-    int rc = p4_client_local(c, mode, sp->cfg->local_epochs, err);
-    compute_end(r);
+    compute_begin(r); /* a parked client (`p4 sim`) is unparked in here */
+    int rc = keep_round_start(r, err);
+    if (rc == P4_OK)
+        rc = p4_client_local(c, mode, sp->cfg->local_epochs, err);
     int reverted = rc == P4_EDIVERGED && r->from_peers && r->own_proxy;
     if (reverted)
         rc = revert_proxy(r, round, err);
+    compute_end(r);
     if (rc == P4_OK && sp->hooks.trained)
         sp->hooks.trained(sp->hooks.user, r->self, round, reverted);
     if (rc != P4_OK || sp->method == P4_METHOD_LOCAL)
@@ -1424,5 +1455,6 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
     p4_replay_guard_destroy(&guard);
     free(r.initial_proxy);
     free(r.own_proxy);
+    p4_client_state_free(&r.round_start);
     return rc;
 }

@@ -337,6 +337,14 @@ static void watch_trained(void *user, int self, int round, int reverted)
     assert_non_null(now);
     assert_int_equal(p4_client_get_proxy(w->d->peer[self].client, now, n), P4_OK);
     if (reverted) {
+        size_t np = p4_client_model_size(w->d->peer[self].client, P4_MODEL_PRIVATE);
+        float *priv = malloc(np * sizeof(float));
+        assert_non_null(priv);
+        assert_int_equal(p4_client_get_model(w->d->peer[self].client, P4_MODEL_PRIVATE, priv, np),
+                         P4_OK);
+        for (size_t j = 0; j < np; j++)
+            assert_true(isfinite(priv[j]));
+        free(priv);
         w->reverts[self]++;
         if (w->last[self] && memcmp(now, w->last[self], n * sizeof(float)) == 0)
             w->equal[self]++;
@@ -378,8 +386,9 @@ static void a_proxy_diverging_after_averaging_reverts_to_its_own(void **state)
 }
 
 /* A divergence from the client's own proxy (an absurd learning rate, no
- * attack) is not the peers' doing: it still stops the run, in P4's warm-up
- * and in fedavg-dp's first round alike, with P4_EDIVERGED. */
+ * attack) is not the peers' doing: it still stops the run with
+ * P4_EDIVERGED, in P4 and in fedavg-dp alike (here in round 0, which
+ * starts from the client's own proxy). */
 static void a_proxy_diverging_from_its_own_still_stops(void **state)
 {
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
