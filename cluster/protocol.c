@@ -1154,14 +1154,21 @@ static int exchange_logits(run *r, int round, unsigned char *want, held **got,
     return rc;
 }
 
+static int all_finite(const float *v, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        if (!isfinite(v[j]))
+            return 0;
+    return 1;
+}
+
 /* 1 when every weight of the client's private model is finite. */
 static int private_model_finite(p4_client *c)
 {
     size_t n = p4_client_model_size(c, P4_MODEL_PRIVATE);
     float *w = malloc(n * sizeof(float));
-    int finite = w != NULL && p4_client_get_model(c, P4_MODEL_PRIVATE, w, n) == P4_OK;
-    for (size_t j = 0; finite && j < n; j++)
-        finite = isfinite(w[j]);
+    int finite = w != NULL && p4_client_get_model(c, P4_MODEL_PRIVATE, w, n) == P4_OK &&
+                 all_finite(w, n);
     free(w);
     return finite;
 }
@@ -1184,9 +1191,10 @@ static int keep_round_start(run *r, p4_error *err)
 
 /* The round's training diverged from an average that took in peers'
  * proxies (a poisoned one can do that): the proxy goes back to the client's
- * own from before that averaging, the private model and both optimisers'
- * momentum to where the round began, and the rest of the round's training
- * is dropped.  That proxy is this client's DP output, released already, so
+ * own from before that averaging and its momentum to where the round began,
+ * and the rest of the round's training is dropped.  The private model keeps
+ * what it learnt this round unless its weights or momentum are no longer
+ * finite; then it too goes back to where the round began.  That proxy is this client's DP output, released already, so
  * reusing it is post-processing; no steps are run to make up (the noise was
  * planned for a fixed number), and the steps the ledger reserved for the
  * round stay charged.  The batch sampler is not rewound. */
@@ -1200,10 +1208,20 @@ static int revert_proxy(run *r, int round, p4_error *err)
                 err ? err->message : "training diverged", round - 1);
     int rc = P4_EUNSUPPORTED;
     if (r->have_round_start) {
-        p4_client_state s = r->round_start;
-        s.proxy_params = r->own_proxy;
-        s.has_batch_rng = 0;
-        rc = p4_client_restore(c, &s, err);
+        p4_client_state now = {0};
+        if ((rc = p4_client_save(c, &now, err)) == P4_OK) {
+            p4_client_state s = now;
+            s.proxy_params = r->own_proxy;
+            s.proxy_velocity = r->round_start.proxy_velocity;
+            s.has_batch_rng = 0;
+            if (!all_finite(now.private_params, now.private_count) ||
+                !all_finite(now.private_velocity, now.private_velocity_count)) {
+                s.private_params = r->round_start.private_params;
+                s.private_velocity = r->round_start.private_velocity;
+            }
+            rc = p4_client_restore(c, &s, err);
+        }
+        p4_client_state_free(&now);
     }
     if (rc == P4_EUNSUPPORTED) {
         if (!private_model_finite(c))
