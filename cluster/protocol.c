@@ -83,8 +83,8 @@ struct p4_protocol_link {
      * is an average that took in at least one peer's proxy. */
     float *own_proxy;
     int from_peers;
-    /* The client as the round that trains from such an average began (both
-     * models and their momentum), so that a revert drops the whole round. */
+    /* The client as a round that trains from such an average began (both
+     * models and their momentum): what a revert puts back besides the proxy. */
     p4_client_state round_start;
     int have_round_start;
     p4_rng attack_rng;
@@ -1194,10 +1194,11 @@ static int keep_round_start(run *r, p4_error *err)
  * own from before that averaging and its momentum to where the round began,
  * and the rest of the round's training is dropped.  The private model keeps
  * what it learnt this round unless its weights or momentum are no longer
- * finite; then it too goes back to where the round began.  That proxy is this client's DP output, released already, so
- * reusing it is post-processing; no steps are run to make up (the noise was
- * planned for a fixed number), and the steps the ledger reserved for the
- * round stay charged.  The batch sampler is not rewound. */
+ * finite; then it too goes back to where the round began.  That proxy is
+ * this client's DP output, released already, so reusing it is
+ * post-processing; no steps are run to make up (the noise was planned for a
+ * fixed number), and the steps the ledger reserved for the round stay
+ * charged.  The batch sampler is not rewound. */
 static int revert_proxy(run *r, int round, p4_error *err)
 {
     p4_client *c = r->spec->peer->client;
