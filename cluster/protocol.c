@@ -1253,6 +1253,10 @@ static int one_round(run *r, int round, float *proxy, unsigned char *want, held 
     int reverted = rc == P4_EDIVERGED && r->from_peers && r->own_proxy;
     if (reverted)
         rc = revert_proxy(r, round, err);
+    /* Only this round's training needs the copy: freeing it here keeps a
+     * parked client (`p4 sim` at scale) from holding both models twice. */
+    p4_client_state_free(&r->round_start);
+    r->have_round_start = 0;
     compute_end(r);
     if (rc == P4_OK && sp->hooks.trained)
         sp->hooks.trained(sp->hooks.user, r->self, round, reverted);
