@@ -83,10 +83,12 @@ struct p4_protocol_link {
      * is an average that took in at least one peer's proxy. */
     float *own_proxy;
     int from_peers;
-    /* The client as a round that trains from such an average began (both
-     * models and their momentum): what a revert puts back besides the proxy. */
-    p4_client_state round_start;
-    int have_round_start;
+    /* The private model as a round that trains from such an average began,
+     * for a revert that finds it no longer finite: a parking client's
+     * parked vector (`p4 sim`), else a copy kept here (`p4 node`), made once
+     * so that no round allocates and frees a whole model. */
+    const float *private_start;
+    float *private_copy;
     p4_rng attack_rng;
     p4_ziggurat attack_normal;
 };
@@ -1173,32 +1175,48 @@ static int private_model_finite(p4_client *c)
     return finite;
 }
 
-/* Before a round that trains from an average of peers' proxies: a copy of
- * the client (read only, so seeded runs are unchanged).  A client whose
- * proxy top lives in a TA cannot be restored this way (EUNSUPPORTED):
- * revert_proxy then puts back the proxy alone. */
+/* Before a round that trains from an average of peers' proxies: where the
+ * private model as the round begins can be found again (read only, so
+ * seeded runs are unchanged). */
 static int keep_round_start(run *r, p4_error *err)
 {
-    p4_client_state_free(&r->round_start);
-    r->have_round_start = 0;
+    r->private_start = NULL;
     if (!r->from_peers || !r->own_proxy)
         return P4_OK;
-    int rc = p4_client_save(r->spec->peer->client, &r->round_start, err);
-    if (rc == P4_OK)
-        r->have_round_start = 1;
-    return rc;
+    p4_client *c = r->spec->peer->client;
+    size_t n = 0;
+    const float *parked = p4_client_parked_private(c, &n);
+    if (parked && !p4_client_parked(c) && n == p4_client_model_size(c, P4_MODEL_PRIVATE)) {
+        r->private_start = parked; /* unparked for this round: the vector is its start */
+        return P4_OK;
+    }
+    n = p4_client_model_size(c, P4_MODEL_PRIVATE);
+    if (!r->private_copy && !(r->private_copy = malloc(n * sizeof(float))))
+        return p4_error_set(err, P4_ENOMEM, "peer %d: out of memory", r->self);
+    int rc = p4_client_get_model(c, P4_MODEL_PRIVATE, r->private_copy, n);
+    if (rc != P4_OK)
+        return p4_error_set(err, rc, "peer %d: cannot read its private model", r->self);
+    r->private_start = r->private_copy;
+    return P4_OK;
+}
+
+static void zero_floats(float *v, size_t n)
+{
+    for (size_t j = 0; v && j < n; j++)
+        v[j] = 0.0f;
 }
 
 /* The round's training diverged from an average that took in peers'
  * proxies (a poisoned one can do that): the proxy goes back to the client's
- * own from before that averaging and its momentum to where the round began,
- * and the rest of the round's training is dropped.  The private model keeps
- * what it learnt this round unless its weights or momentum are no longer
- * finite; then it too goes back to where the round began.  That proxy is
- * this client's DP output, released already, so reusing it is
+ * own from before that averaging, with its momentum cleared, and the rest
+ * of the round's training is dropped.  The private model keeps what it
+ * learnt this round unless its weights or momentum are no longer finite;
+ * then it goes back to where the round began, its momentum cleared too.
+ * That proxy is this client's DP output, released already, so reusing it is
  * post-processing; no steps are run to make up (the noise was planned for a
  * fixed number), and the steps the ledger reserved for the round stay
- * charged.  The batch sampler is not rewound. */
+ * charged.  The batch sampler is not rewound.  A client whose proxy top
+ * lives in a TA cannot be saved (EUNSUPPORTED): its proxy alone goes back. */
 static int revert_proxy(run *r, int round, p4_error *err)
 {
     p4_client *c = r->spec->peer->client;
@@ -1207,23 +1225,27 @@ static int revert_proxy(run *r, int round, p4_error *err)
                 "averaged peers' proxies, so it goes back to its own from round %d and drops "
                 "the rest of this round's training\n", r->self, round,
                 err ? err->message : "training diverged", round - 1);
-    int rc = P4_EUNSUPPORTED;
-    if (r->have_round_start) {
-        p4_client_state now = {0};
-        if ((rc = p4_client_save(c, &now, err)) == P4_OK) {
-            p4_client_state s = now;
-            s.proxy_params = r->own_proxy;
-            s.proxy_velocity = r->round_start.proxy_velocity;
-            s.has_batch_rng = 0;
-            if (!all_finite(now.private_params, now.private_count) ||
-                !all_finite(now.private_velocity, now.private_velocity_count)) {
-                s.private_params = r->round_start.private_params;
-                s.private_velocity = r->round_start.private_velocity;
+    p4_client_state now = {0};
+    int rc = p4_client_save(c, &now, err);
+    if (rc == P4_OK) {
+        p4_client_state s = now;
+        s.proxy_params = r->own_proxy;
+        zero_floats(now.proxy_velocity, now.proxy_velocity_count);
+        s.has_batch_rng = 0;
+        if (!all_finite(now.private_params, now.private_count) ||
+            !all_finite(now.private_velocity, now.private_velocity_count)) {
+            if (!r->private_start) {
+                p4_client_state_free(&now);
+                return p4_error_set(err, P4_EDIVERGED, "peer %d: round %d: the private model "
+                                    "has non-finite weights after its training diverged",
+                                    r->self, round);
             }
-            rc = p4_client_restore(c, &s, err);
+            s.private_params = (float *)r->private_start;
+            zero_floats(now.private_velocity, now.private_velocity_count);
         }
-        p4_client_state_free(&now);
+        rc = p4_client_restore(c, &s, err);
     }
+    p4_client_state_free(&now);
     if (rc == P4_EUNSUPPORTED) {
         if (!private_model_finite(c))
             return p4_error_set(err, P4_EDIVERGED, "peer %d: round %d: the private model has "
@@ -1253,10 +1275,7 @@ static int one_round(run *r, int round, float *proxy, unsigned char *want, held 
     int reverted = rc == P4_EDIVERGED && r->from_peers && r->own_proxy;
     if (reverted)
         rc = revert_proxy(r, round, err);
-    /* Only this round's training needs the copy: freeing it here keeps a
-     * parked client (`p4 sim` at scale) from holding both models twice. */
-    p4_client_state_free(&r->round_start);
-    r->have_round_start = 0;
+    r->private_start = NULL; /* a parked vector changes when the client parks */
     compute_end(r);
     if (rc == P4_OK && sp->hooks.trained)
         sp->hooks.trained(sp->hooks.user, r->self, round, reverted);
@@ -1478,6 +1497,6 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
     p4_replay_guard_destroy(&guard);
     free(r.initial_proxy);
     free(r.own_proxy);
-    p4_client_state_free(&r.round_start);
+    free(r.private_copy);
     return rc;
 }

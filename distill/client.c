@@ -737,6 +737,13 @@ size_t p4_client_parked_bytes(const p4_client *c)
            (size_t)c->proxy_layers * 2 * sizeof(size_t);
 }
 
+const float *p4_client_parked_private(const p4_client *c, size_t *count)
+{
+    if (count)
+        *count = c ? c->saved[0].count : 0;
+    return c ? c->saved[0].params : NULL;
+}
+
 /* ---- checkpoints ------------------------------------------------------------- */
 
 void p4_client_state_free(p4_client_state *s)

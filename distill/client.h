@@ -132,6 +132,11 @@ int p4_client_parked(const p4_client *client);
 /* Bytes a parked client holds for its models (parameters, momentum and the
  * proxy's layer table), for memory accounting. */
 size_t p4_client_parked_bytes(const p4_client *client);
+/* The private model's parameters as the client last parked them, or NULL
+ * if it never parked.  While a parking client computes (unparked), that is
+ * its private model as the computation began: a copy the protocol's revert
+ * can use without taking its own. */
+const float *p4_client_parked_private(const p4_client *client, size_t *count);
 
 /* What a checkpoint keeps of a client so a restart trains on as the
  * undisturbed run would: both models' weights, both optimisers' momentum,

@@ -198,12 +198,73 @@ static void a_parked_client_computes_what_an_unparked_one_does(void **state)
     p4_model_pool_destroy(&pool);
 }
 
+/* While a parking client computes, its parked private vector is its private
+ * model as the computation began (the protocol's revert reads it instead of
+ * copying the model every round); a client without a pool has none. */
+static void the_parked_private_vector_is_where_a_computation_began(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    const char *dir = *state;
+    p4_config cfg;
+    write_config(&cfg, dir, 8, "[dp]\ntarget_epsilon = 4\n");
+    p4_model_pool *pool = NULL;
+    assert_int_equal(p4_model_pool_new(&pool, NULL), P4_OK);
+    p4_error err = {0};
+    p4_workload *work = NULL;
+    if (p4_workload_load(&cfg, &work, &err) != P4_OK)
+        fail_msg("%s", err.message);
+    for (int pooled = 0; pooled < 2; pooled++) {
+        char state_dir[1024];
+        test_path_in(dir, pooled ? "pooled" : "plain", state_dir, sizeof state_dir);
+        assert_int_equal(mkdir(state_dir, 0700), 0);
+        p4_peer_setup setup = { .cfg = &cfg, .work = work, .method = P4_METHOD_P4,
+                                .epsilon = cfg.target_epsilon, .reproducible = 1,
+                                .state_dir = state_dir, .public_n = 500,
+                                .model_pool = pooled ? pool : NULL };
+        p4_peer_plan plan = { .q = -1 };
+        p4_peer peer;
+        if (p4_peer_open(&peer, &setup, 0, &plan, &err) != P4_OK)
+            fail_msg("%s", err.message);
+        p4_client *c = peer.client;
+        size_t n = 0;
+        if (!pooled) {
+            assert_null(p4_client_parked_private(c, &n));
+            p4_peer_close(&peer);
+            continue;
+        }
+        assert_int_equal(p4_client_park(c, &err), P4_OK);
+        assert_int_equal(p4_client_unpark(c, &err), P4_OK);
+        const float *parked = p4_client_parked_private(c, &n);
+        assert_non_null(parked);
+        assert_int_equal(n, p4_client_model_size(c, P4_MODEL_PRIVATE));
+        float *start = malloc(n * sizeof(float)), *after = malloc(n * sizeof(float));
+        assert_non_null(start);
+        assert_non_null(after);
+        assert_int_equal(p4_client_get_model(c, P4_MODEL_PRIVATE, start, n), P4_OK);
+        assert_memory_equal(parked, start, n * sizeof(float));
+        if (p4_client_local(c, P4_LOCAL_PRIVATE_ONLY, 1, &err) != P4_OK)
+            fail_msg("%s", err.message);
+        assert_int_equal(p4_client_get_model(c, P4_MODEL_PRIVATE, after, n), P4_OK);
+        assert_true(memcmp(after, start, n * sizeof(float)) != 0); /* it trained */
+        assert_memory_equal(p4_client_parked_private(c, NULL), start, n * sizeof(float));
+        assert_int_equal(p4_client_park(c, &err), P4_OK); /* parking moves the vector on */
+        assert_memory_equal(p4_client_parked_private(c, NULL), after, n * sizeof(float));
+        free(start);
+        free(after);
+        p4_peer_close(&peer);
+    }
+    p4_workload_destroy(&work);
+    p4_model_pool_destroy(&pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(many_clients_run_within_the_memory_bound,
                                         test_temp_dir_setup, test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(a_parked_client_computes_what_an_unparked_one_does,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(the_parked_private_vector_is_where_a_computation_began,
                                         test_temp_dir_setup, test_temp_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

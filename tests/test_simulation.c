@@ -237,6 +237,31 @@ static void multikrum_in_small_groups_says_it_used_the_mean(void **state)
     p4_sim_result_free(&krum);
 }
 
+/* A gaussian attacker so strong that averaging its proxy makes the honest
+ * clients' next DP-SGD step meet non-finite values: in `p4 sim`, whose
+ * clients park between rounds, the run still completes, says how many
+ * client-rounds went back to their own proxy, and every honest client ends
+ * with a finite accuracy.  (The config caps the strength; the test sets it.) */
+static void a_proxy_made_to_diverge_goes_back_in_sim(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    const char *dir = *state;
+    p4_config cfg;
+    assert_int_equal(small_config(&cfg, dir, "[attack]\nfraction = 0.25\nkind = gaussian\n"), 0);
+    cfg.attack_strength = 3e37;
+    p4_sim_result r;
+    run(&cfg, P4_METHOD_P4, 4, dir, &r);
+    if (!(r.proxy_reverts > 0))
+        fail_msg("no client-round went back to its own proxy (%d)", r.proxy_reverts);
+    for (int k = 0; k < 8; k++)
+        assert_true(isfinite(r.accuracy[k]));
+    char *json = report_json(&cfg, &r);
+    if (!strstr(json, "a proxy diverged after averaging peers' proxies in "))
+        fail_msg("no revert warning in %s", json);
+    free(json);
+    p4_sim_result_free(&r);
+}
+
 static void spent_ledger_stops_the_run(void **state)
 {
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
@@ -267,6 +292,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(logits_mode_is_accounted, test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(multikrum_in_small_groups_says_it_used_the_mean,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(a_proxy_made_to_diverge_goes_back_in_sim,
                                         test_temp_dir_setup, test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(spent_ledger_stops_the_run, test_temp_dir_setup,
                                         test_temp_dir_teardown),
