@@ -1164,17 +1164,6 @@ static int all_finite(const float *v, size_t n)
     return 1;
 }
 
-/* 1 when every weight of the client's private model is finite. */
-static int private_model_finite(p4_client *c)
-{
-    size_t n = p4_client_model_size(c, P4_MODEL_PRIVATE);
-    float *w = malloc(n * sizeof(float));
-    int finite = w != NULL && p4_client_get_model(c, P4_MODEL_PRIVATE, w, n) == P4_OK &&
-                 all_finite(w, n);
-    free(w);
-    return finite;
-}
-
 /* Before a round that trains from an average of peers' proxies: where the
  * private model as the round begins can be found again (read only, so
  * seeded runs are unchanged). */
@@ -1227,31 +1216,26 @@ static int revert_proxy(run *r, int round, p4_error *err)
                 err ? err->message : "training diverged", round - 1);
     p4_client_state now = {0};
     int rc = p4_client_save(c, &now, err);
-    if (rc == P4_OK) {
+    int private_finite = rc == P4_OK && all_finite(now.private_params, now.private_count) &&
+                         all_finite(now.private_velocity, now.private_velocity_count);
+    int restorable = private_finite || r->private_start; /* TA clients: see below */
+    if (rc == P4_OK && restorable) {
         p4_client_state s = now;
         s.proxy_params = r->own_proxy;
         zero_floats(now.proxy_velocity, now.proxy_velocity_count);
         s.has_batch_rng = 0;
-        if (!all_finite(now.private_params, now.private_count) ||
-            !all_finite(now.private_velocity, now.private_velocity_count)) {
-            if (!r->private_start) {
-                p4_client_state_free(&now);
-                return p4_error_set(err, P4_EDIVERGED, "peer %d: round %d: the private model "
-                                    "has non-finite weights after its training diverged",
-                                    r->self, round);
-            }
+        if (!private_finite) {
             s.private_params = (float *)r->private_start;
             zero_floats(now.private_velocity, now.private_velocity_count);
         }
         rc = p4_client_restore(c, &s, err);
     }
     p4_client_state_free(&now);
-    if (rc == P4_EUNSUPPORTED) {
-        if (!private_model_finite(c))
-            return p4_error_set(err, P4_EDIVERGED, "peer %d: round %d: the private model has "
-                                "non-finite weights after its training diverged", r->self, round);
+    if (rc == P4_EUNSUPPORTED && private_finite) /* the TA's layers: the proxy alone */
         rc = p4_client_set_proxy(c, r->own_proxy, r->proxy_size);
-    }
+    if ((rc == P4_OK && !restorable) || rc == P4_EUNSUPPORTED)
+        return p4_error_set(err, P4_EDIVERGED, "peer %d: round %d: the private model has "
+                            "non-finite weights after its training diverged", r->self, round);
     if (rc != P4_OK)
         return p4_error_set(err, rc, "peer %d: cannot restore its own proxy", r->self);
     r->res->proxy_reverts++;
