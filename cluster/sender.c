@@ -9,9 +9,16 @@ struct p4_sender {
     p4_transport *transport;
     uint32_t id, epoch;
     uint64_t next_sequence;
-    uint8_t *buffer;       /* reused between messages; grows to the largest */
+    uint8_t *buffer;       /* reused between small messages (see KEPT_BUFFER_BYTES) */
     size_t capacity;
 };
+
+/* Messages up to this size (heartbeats, digests, handshakes) are encoded
+ * into a buffer the sender keeps; a larger one (a proxy: tens of KiB) into a
+ * buffer freed once it is sent.  `p4 sim` runs 1,024 peers in one process,
+ * each with a sender idle between rounds: a kept proxy-sized buffer each
+ * would cost 31 KiB per client (docs/scale.md). */
+#define KEPT_BUFFER_BYTES 4096
 
 int p4_sender_new(p4_sender **out, p4_transport *t, uint32_t id, uint32_t epoch, p4_error *err)
 {
@@ -52,19 +59,21 @@ static int send_locked(p4_sender *s, int to, p4_wire_message *m, p4_error *err)
     int rc = p4_wire_encoded_size(m, &size, err);
     if (rc != P4_OK)
         return rc;
-    if (size > s->capacity) {
-        uint8_t *grown = realloc(s->buffer, size);
-        if (grown == NULL)
-            return p4_error_set(err, P4_ENOMEM, "sender: no memory for a %zu-byte %s", size,
-                                p4_wire_type_name(m->header.type));
-        s->buffer = grown;
-        s->capacity = size;
+    int kept = size <= KEPT_BUFFER_BYTES;
+    if (kept && s->buffer == NULL && (s->buffer = malloc(KEPT_BUFFER_BYTES)) != NULL)
+        s->capacity = KEPT_BUFFER_BYTES;
+    uint8_t *buffer = kept ? s->buffer : malloc(size);
+    if (buffer == NULL)
+        return p4_error_set(err, P4_ENOMEM, "sender: no memory for a %zu-byte %s", size,
+                            p4_wire_type_name(m->header.type));
+    rc = p4_wire_encode(m, buffer, kept ? s->capacity : size, &length, err);
+    if (rc == P4_OK) {
+        s->next_sequence++;
+        rc = p4_transport_send(s->transport, to, buffer, length, err);
     }
-    rc = p4_wire_encode(m, s->buffer, s->capacity, &length, err);
-    if (rc != P4_OK)
-        return rc;
-    s->next_sequence++;
-    return p4_transport_send(s->transport, to, s->buffer, length, err);
+    if (!kept)
+        free(buffer);
+    return rc;
 }
 
 int p4_sender_send(p4_sender *s, int to, p4_wire_message *m, p4_error *err)

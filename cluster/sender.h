@@ -2,8 +2,9 @@
  *
  * A sender stamps each message's header with this node's id, its epoch
  * (restart counter) and the next sequence number, so that receivers'
- * replay guards accept it (cluster/replay_guard.h), encodes it into a buffer
- * it reuses, and hands the bytes to the transport.  Thread-safe: a node's
+ * replay guards accept it (cluster/replay_guard.h), encodes it (small
+ * messages into a buffer it keeps, large ones into one freed after the
+ * send) and hands the bytes to the transport.  Thread-safe: a node's
  * heartbeat thread and its round protocol share one sender (one sequence),
  * over a transport whose send may be called from several threads. */
 #ifndef P4_CLUSTER_SENDER_H

@@ -573,6 +573,49 @@ static void test_sender_stamps_what_receivers_accept(void **state)
     p4_inproc_hub_destroy(&hub);
 }
 
+/* Small messages go through the sender's kept buffer, large ones through a
+ * buffer of their own: interleaved, each arrives whole and in order. */
+static void test_sender_sends_small_and_large_messages_whole(void **state)
+{
+    (void)state;
+    p4_inproc_hub *hub;
+    p4_transport *t0, *t1;
+    p4_replay_guard *guard;
+    p4_sender *sender;
+    assert_int_equal(p4_inproc_hub_new(&hub, 2, NULL), P4_OK);
+    assert_int_equal(p4_inproc_hub_transport(hub, 0, &t0, NULL), P4_OK);
+    assert_int_equal(p4_inproc_hub_transport(hub, 1, &t1, NULL), P4_OK);
+    assert_int_equal(p4_replay_guard_new(&guard, 2, NULL), P4_OK);
+    assert_int_equal(p4_sender_new(&sender, t1, 1, 1, NULL), P4_OK);
+    p4_receiver r = {t0, guard, NULL, 0, 0};
+
+    enum { large = 5000, small = 12 };
+    static float values[large];
+    for (int j = 0; j < large; j++)
+        values[j] = (float)j * 0.5f;
+    const size_t counts[] = {small, large, small, large, large, small};
+    const int sends = (int)(sizeof counts / sizeof counts[0]);
+    for (int i = 0; i < sends; i++) {
+        p4_wire_message m = sample(P4_WIRE_PROXY);
+        m.body.proxy.values = values + i; /* a different first value each time */
+        m.body.proxy.count = counts[i];
+        assert_int_equal(p4_sender_send(sender, 0, &m, NULL), P4_OK);
+    }
+    double deadline = p4_now_seconds() + 5.0;
+    for (int i = 0; i < sends; i++) {
+        p4_wire_message d;
+        int from;
+        assert_int_equal(p4_receiver_next(&r, deadline, &d, &from, NULL), P4_OK);
+        assert_true(d.header.sequence == (uint64_t)i);
+        assert_true(d.body.proxy.count == counts[i]);
+        assert_memory_equal(d.body.proxy.values, values + i, counts[i] * sizeof(float));
+        p4_wire_message_clear(&d);
+    }
+    p4_sender_destroy(&sender);
+    p4_replay_guard_destroy(&guard);
+    p4_inproc_hub_destroy(&hub);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -584,6 +627,7 @@ int main(void)
         cmocka_unit_test(test_replay_guard_accepts_only_newer),
         cmocka_unit_test(test_receiver_drops_hostile_bytes_and_keeps_going),
         cmocka_unit_test(test_sender_stamps_what_receivers_accept),
+        cmocka_unit_test(test_sender_sends_small_and_large_messages_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
