@@ -63,8 +63,9 @@ static int put_checkpoint(sqlite3 *db, const char *path, const p4_node_checkpoin
                            "rounds, method, seed, reproducible, next_round, group_of, ngroups, "
                            "ledger_steps, epsilon, private_params, proxy_params, "
                            "private_velocity, proxy_velocity, batch_rng, noise_rng, peers, at, "
-                           "own_proxy) "
-                           "VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           "own_proxy, proxy_reverts, krum_fallbacks, krum_smallest) "
+                           "VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                           "?, ?, ?)",
                            -1, &s, NULL) != SQLITE_OK)
         return fail(db, path, err, "cannot write the checkpoint");
     const p4_client_state *cs = &ck->state;
@@ -95,6 +96,9 @@ static int put_checkpoint(sqlite3 *db, const char *path, const p4_node_checkpoin
     sqlite3_bind_double(s, 20, (double)ts.tv_sec + ts.tv_nsec * 1e-9);
     if (ck->own_proxy)
         bind_floats(s, 21, ck->own_proxy, cs->proxy_count);
+    sqlite3_bind_int(s, 22, ck->proxy_reverts);
+    sqlite3_bind_int(s, 23, ck->krum_fallbacks);
+    sqlite3_bind_int(s, 24, ck->krum_smallest);
     int rc = sqlite3_step(s) == SQLITE_DONE ? P4_OK
                                             : fail(db, path, err, "cannot write the checkpoint");
     sqlite3_finalize(s);
@@ -187,6 +191,17 @@ static int read_row(sqlite3_stmt *s, p4_node_checkpoint *ck, const char *path, p
                             "of %d, %d groups, %lld ledger steps: it does not hold together",
                             path, ck->client, ck->clients, ck->next_round, ck->rounds,
                             ck->ngroups, ck->ledger_steps);
+    /* at most one of each a round; NULL (an older checkpoint) reads 0 */
+    ck->proxy_reverts = sqlite3_column_int(s, 20);
+    ck->krum_fallbacks = sqlite3_column_int(s, 21);
+    ck->krum_smallest = sqlite3_column_int(s, 22);
+    if (ck->proxy_reverts < 0 || ck->proxy_reverts > ck->next_round || ck->krum_fallbacks < 0 ||
+        ck->krum_fallbacks > ck->next_round || ck->krum_smallest < 0 ||
+        ck->krum_smallest > ck->clients)
+        return p4_error_set(err, P4_ESTATE, "%s: the checkpoint counts %d proxy_reverts, %d "
+                            "krum_fallbacks (krum_smallest %d) after %d rounds of %d clients: it "
+                            "does not hold together", path, ck->proxy_reverts, ck->krum_fallbacks,
+                            ck->krum_smallest, ck->next_round, ck->clients);
     char what[P4_PATH_MAX + 32];
     snprintf(what, sizeof what, "%s: checkpoint", path);
     p4_client_state *cs = &ck->state;
@@ -232,7 +247,8 @@ int p4_node_checkpoint_load(p4_node_state *state, p4_node_checkpoint *ck, int *f
                            "SELECT epoch, client, clients, rounds, method, seed, reproducible, "
                            "next_round, group_of, ngroups, ledger_steps, epsilon, private_params, "
                            "proxy_params, private_velocity, proxy_velocity, batch_rng, noise_rng, "
-                           "peers, own_proxy FROM checkpoint WHERE slot = 1",
+                           "peers, own_proxy, proxy_reverts, krum_fallbacks, krum_smallest "
+                           "FROM checkpoint WHERE slot = 1",
                            -1, &s, NULL) != SQLITE_OK)
         return fail(db, path, err, "cannot read the checkpoint");
     int rc = P4_OK, step = sqlite3_step(s);

@@ -37,7 +37,8 @@ static const char SCHEMA[] =
     " group_of BLOB NOT NULL, ngroups INTEGER NOT NULL, ledger_steps INTEGER NOT NULL,"
     " epsilon REAL, private_params BLOB NOT NULL, proxy_params BLOB NOT NULL,"
     " private_velocity BLOB NOT NULL, proxy_velocity BLOB NOT NULL, batch_rng BLOB,"
-    " noise_rng BLOB, peers TEXT NOT NULL, at REAL NOT NULL, own_proxy BLOB);";
+    " noise_rng BLOB, peers TEXT NOT NULL, at REAL NOT NULL, own_proxy BLOB,"
+    " proxy_reverts INTEGER, krum_fallbacks INTEGER, krum_smallest INTEGER);";
 
 /* Columns added after node.db first shipped: added to older files on open
  * (table, column, type). */
@@ -48,6 +49,10 @@ static const char *const LATER_COLUMNS[][3] = {
     { "runs", "proxy_reverts", "INTEGER" },
     /* NULL in an older checkpoint: read as "the proxy is the client's own" */
     { "checkpoint", "own_proxy", "BLOB" },
+    /* NULL in an older checkpoint: read as 0 */
+    { "checkpoint", "proxy_reverts", "INTEGER" },
+    { "checkpoint", "krum_fallbacks", "INTEGER" },
+    { "checkpoint", "krum_smallest", "INTEGER" },
 };
 
 static double unix_now(void)

@@ -2,9 +2,11 @@
  * as a file a restart reads back, written here from small states:
  *   - it round-trips everything, the own proxy (kept when the saved proxy
  *     averaged peers' proxies, for the revert of a divergence after a
- *     restart) included, and its absence;
- *   - an own proxy that is not the proxy's size, or not finite, is refused
- *     with P4_ESTATE naming the column;
+ *     restart) and its absence, and the reverts and multi-Krum fallbacks
+ *     counted so far, included;
+ *   - an own proxy that is not the proxy's size, or not finite, or counts
+ *     that do not fit the rounds done, are refused with P4_ESTATE naming
+ *     the column;
  *   - a checkpoint written before the column existed still loads (a
  *     restart must not lose the run), as one whose proxy is the client's own. */
 #include "support/test_support.h"
@@ -41,8 +43,9 @@ static void save_one(const char *dir, p4_node_state **st, const float *own_proxy
     p4_node_checkpoint ck = {
         .epoch = rec.epoch, .client = 1, .clients = CLIENTS, .rounds = 4, .method = "p4",
         .seed = 11, .next_round = 2, .group_of = groups, .ngroups = 2, .ledger_steps = 13,
-        .accuracy = 0.5, .epsilon = 1.5, .peers = "0@tcp://a:1@K\n",
-        .own_proxy = (float *)own_proxy,
+        .accuracy = 0.5, .epsilon = 1.5, .peers = (char *)"0@tcp://a:1@K\n",
+        .own_proxy = (float *)own_proxy, .proxy_reverts = 1, .krum_fallbacks = 2,
+        .krum_smallest = 2,
         .state = { .private_params = private_w, .proxy_params = proxy_w,
                    .private_count = PRIVATE, .proxy_count = PROXY,
                    .private_velocity = private_v, .proxy_velocity = proxy_v,
@@ -76,6 +79,9 @@ static void own_proxy_round_trips(void **state)
         assert_memory_equal(ck.state.proxy_params, proxy_w, sizeof proxy_w);
         assert_memory_equal(ck.state.proxy_velocity, proxy_v, sizeof proxy_v);
         assert_memory_equal(ck.group_of, groups, sizeof groups);
+        assert_int_equal(ck.proxy_reverts, 1);
+        assert_int_equal(ck.krum_fallbacks, 2);
+        assert_int_equal(ck.krum_smallest, 2);
         if (with_own) {
             assert_non_null(ck.own_proxy);
             assert_memory_equal(ck.own_proxy, own, sizeof own);
@@ -124,6 +130,12 @@ static void a_corrupt_own_proxy_is_refused(void **state)
     refused_after(dir, "UPDATE checkpoint SET proxy_params = substr(proxy_params, 1, 16), "
                        "proxy_velocity = substr(proxy_velocity, 1, 16)",
                   "the checkpoint's own_proxy holds 20 bytes, not the proxy's 4 floats");
+    /* counts that do not fit the rounds done (2) or the clients (3) */
+    refused_after(dir, "UPDATE checkpoint SET proxy_reverts = 3",
+                  "the checkpoint counts 3 proxy_reverts, 2 krum_fallbacks (krum_smallest 2) "
+                  "after 2 rounds of 3 clients: it does not hold together");
+    refused_after(dir, "UPDATE checkpoint SET krum_fallbacks = -1", "-1 krum_fallbacks");
+    refused_after(dir, "UPDATE checkpoint SET krum_smallest = 4", "(krum_smallest 4)");
 }
 
 static void decode_checks_every_byte_count(void **state)
@@ -156,7 +168,9 @@ static void an_older_checkpoint_still_loads(void **state)
     const char *dir = *state;
     p4_node_state *st = NULL;
     save_one(dir, &st, own);
-    exec_sql(st, "ALTER TABLE checkpoint DROP COLUMN own_proxy");
+    exec_sql(st, "ALTER TABLE checkpoint DROP COLUMN own_proxy; ALTER TABLE checkpoint DROP "
+                 "COLUMN proxy_reverts; ALTER TABLE checkpoint DROP COLUMN krum_fallbacks; "
+                 "ALTER TABLE checkpoint DROP COLUMN krum_smallest");
     p4_node_state_close(&st);
     p4_error err = {0};
     if (p4_node_state_open(&st, dir, &err) != P4_OK)
@@ -167,6 +181,9 @@ static void an_older_checkpoint_still_loads(void **state)
         fail_msg("%s", err.message);
     assert_int_equal(found, 1);
     assert_null(ck.own_proxy);
+    assert_int_equal(ck.proxy_reverts, 0);
+    assert_int_equal(ck.krum_fallbacks, 0);
+    assert_int_equal(ck.krum_smallest, 0);
     assert_memory_equal(ck.state.proxy_params, proxy_w, sizeof proxy_w);
     p4_node_checkpoint_free(&ck);
     p4_node_state_close(&st);

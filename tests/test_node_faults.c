@@ -16,8 +16,8 @@
  *     config, is refused with a message naming it;
  *   - a node restarted from a checkpoint whose proxy averaged its group's
  *     proxies, and whose first round then diverges, goes back to its own
- *     proxy as one that never stopped would (node.db counts it in
- *     proxy_reverts) instead of stopping.
+ *     proxy as one that never stopped would instead of stopping, and
+ *     node.db's proxy_reverts counts it through a further restart.
  * Every wait is bounded; node processes die with the test (PDEATHSIG). */
 #include "support/test_support.h"
 #include "support/test_cluster.h"
@@ -365,8 +365,10 @@ static void checkpoint_proxies(const char *state, float *proxy, float *own, cons
  * from a gaussian attacker of strength 3e37; [attack] strength stops at
  * 1e6 in a config).  Restarted, the node trains round 2 from it and
  * diverges: like a node that never stopped, it goes back to its own proxy
- * from round 1, counts it in node.db's proxy_reverts, and finishes; its
- * group-mate, which gets that own proxy, never reverts. */
+ * from round 1 and counts it.  It kills itself again after round 3 and is
+ * restarted once more: the count goes on from the checkpoint, so the run's
+ * final row in node.db says proxy_reverts 1, as an undisturbed run's would;
+ * its group-mate, which gets that own proxy, never reverts. */
 static void restarted_node_reverts_a_diverging_average(void **state)
 {
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
@@ -388,20 +390,28 @@ static void restarted_node_reverts_a_diverging_average(void **state)
     for (int j = 0; j < PROXY; j++) /* finite, but every logit overflows */
         poison[j] = 3e37f;
     checkpoint_proxies(c.state[victim], proxy, own, poison);
+    test_cluster_start(&c, victim, 3, 0);
+    status = test_cluster_wait(&c, victim, 300);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+        test_cluster_fail(&c, "node %d was to revert in round 2, then kill itself after its "
+                          "checkpoint of round 3 (status %#x)", victim, status);
+    long long reverts = -1, resumed = -1;
+    db_query(c.state[victim], "SELECT proxy_reverts FROM checkpoint", -1, &reverts, NULL, 0);
+    if (reverts != 1)
+        test_cluster_fail(&c, "the checkpoint of round 3 counts %lld proxy reverts, not 1", reverts);
     test_cluster_start(&c, victim, -1, 0);
     for (int k = 0; k < NODES; k++)
         test_cluster_wait_ok(&c, k, 600);
 
     char text[256];
-    long long reverts = -1, resumed = -1;
-    db_query(c.state[victim], "SELECT status FROM runs WHERE epoch = ?", 2, NULL, text, sizeof text);
+    db_query(c.state[victim], "SELECT status FROM runs WHERE epoch = ?", 3, NULL, text, sizeof text);
     assert_string_equal(text, "finished");
-    db_query(c.state[victim], "SELECT resumed_round FROM runs WHERE epoch = ?", 2, &resumed, NULL, 0);
-    assert_int_equal(resumed, 2);
-    db_query(c.state[victim], "SELECT proxy_reverts FROM runs WHERE epoch = ?", 2, &reverts, NULL,
+    db_query(c.state[victim], "SELECT resumed_round FROM runs WHERE epoch = ?", 3, &resumed, NULL, 0);
+    assert_int_equal(resumed, 3);
+    db_query(c.state[victim], "SELECT proxy_reverts FROM runs WHERE epoch = ?", 3, &reverts, NULL,
              0);
     if (reverts != 1)
-        test_cluster_fail(&c, "the restarted node recorded %lld proxy reverts, not 1", reverts);
+        test_cluster_fail(&c, "the node's finished run recorded %lld proxy reverts, not 1", reverts);
     char *log = test_read_all(c.log[victim]);
     if (!strstr(log, "round 2: ") || !strstr(log, "so it goes back to its own from round 1"))
         test_cluster_fail(&c, "no revert in round 2 in node %d's log", victim);
