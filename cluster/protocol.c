@@ -1357,10 +1357,20 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
         !res->group_of || sp->clients < 1 || sp->peer->id < 0 || sp->peer->id >= sp->clients ||
         !(sp->timeout > 0) || (sp->logits_mode && (!sp->public_x || sp->public_n < 1)) ||
         (sp->resume_groups && (sp->start_round < 0 || sp->start_round > sp->cfg->rounds ||
-                               sp->resume_ngroups < 1 || sp->resume_ngroups > sp->clients)))
+                               sp->resume_ngroups < 1 || sp->resume_ngroups > sp->clients ||
+                               sp->resume_proxy_reverts < 0 || sp->resume_krum_fallbacks < 0 ||
+                               sp->resume_krum_smallest < 0)))
         return p4_error_set(err, P4_EINVAL, "protocol: bad arguments");
     run r = { .spec = sp, .res = res, .self = sp->peer->id, .n = sp->clients,
               .proxy_size = p4_client_proxy_size(sp->peer->client) };
+    /* Kept when the proxy is shared (below one_round's local step). */
+    int shares = sp->method != P4_METHOD_LOCAL && !sp->logits_mode;
+    if (sp->resume_own_proxy && (!sp->resume_groups || !shares ||
+                                 sp->resume_own_count != r.proxy_size))
+        return p4_error_set(err, P4_EINVAL, "protocol: a resumed own proxy of %zu floats for a "
+                            "%s of %zu floats%s", sp->resume_own_count,
+                            shares ? "proxy" : "proxy that is not shared", r.proxy_size,
+                            sp->resume_groups ? "" : " without resume_groups");
     res->dropped = res->missing = res->unreachable = res->refused = 0;
     res->stopped = res->rounds_done = res->resynced = 0;
     res->krum_fallbacks = res->krum_smallest = res->proxy_reverts = 0;
@@ -1381,8 +1391,6 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
     r.epoch_of = calloc((size_t)r.n, sizeof *r.epoch_of);
     r.last.sent_to = calloc((size_t)r.n, 1);
     r.last.type = -1;
-    /* Kept when the proxy is shared (below one_round's local step). */
-    int shares = sp->method != P4_METHOD_LOCAL && !sp->logits_mode;
     if (shares && !(r.own_proxy = malloc(r.proxy_size * sizeof(float))) && rc == P4_OK)
         rc = p4_error_set(err, P4_ENOMEM, "protocol: out of memory");
     for (int j = 0; r.latest && j < r.n; j++)
@@ -1414,6 +1422,13 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
         memcpy(res->group_of, sp->resume_groups, (size_t)r.n * sizeof *res->group_of);
         res->ngroups = sp->resume_ngroups;
         res->rounds_done = sp->start_round;
+        res->proxy_reverts = sp->resume_proxy_reverts;
+        res->krum_fallbacks = sp->resume_krum_fallbacks;
+        res->krum_smallest = sp->resume_krum_smallest;
+        if (sp->resume_own_proxy) { /* the proxy it resumes with averaged peers' */
+            memcpy(r.own_proxy, sp->resume_own_proxy, r.proxy_size * sizeof(float));
+            r.from_peers = 1;
+        }
     } else if (rc == P4_OK && sp->method == P4_METHOD_P4) {
         tell_phase(&r, P4_PHASE_WARMUP, -1);
         compute_begin(&r);
@@ -1429,7 +1444,8 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
         if (rc == P4_OK)
             rc = group_peers(&r, proxy, want, got, err);
         if (rc == P4_OK && sp->hooks.checkpoint)
-            rc = sp->hooks.checkpoint(sp->hooks.user, r.self, 0, res->group_of, res->ngroups, err);
+            rc = sp->hooks.checkpoint(sp->hooks.user, r.self, 0, res, NULL,
+                                      err); /* the warm-up proxy: its own */
     } else if (rc == P4_OK) {
         baseline_groups(&r);
     }
@@ -1447,8 +1463,8 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
         if (rc == P4_OK)
             res->rounds_done = round + 1;
         if (rc == P4_OK && sp->hooks.checkpoint)
-            rc = sp->hooks.checkpoint(sp->hooks.user, r.self, round + 1, res->group_of,
-                                      res->ngroups, err);
+            rc = sp->hooks.checkpoint(sp->hooks.user, r.self, round + 1, res,
+                                      r.from_peers ? r.own_proxy : NULL, err);
     }
     if (rc == P4_OK)
         rc = evaluate(&r, &res->accuracy, err);

@@ -47,6 +47,8 @@
 #include "common/config.h"
 #include "common/error.h"
 
+typedef struct p4_protocol_result p4_protocol_result; /* below */
+
 /* Where the caller watches or paces a peer; every member may be NULL. */
 typedef struct p4_protocol_hooks {
     void *user;
@@ -63,9 +65,15 @@ typedef struct p4_protocol_hooks {
     void (*trained)(void *user, int self, int round, int reverted);
     /* Where a restart may resume: after the grouping (next_round 0; P4
      * only) and after each round (after round_done), once the peer's state
-     * is what round next_round starts from.  An error stops the run. */
-    int (*checkpoint)(void *user, int self, int next_round, const int *group_of, int ngroups,
-                      p4_error *err);
+     * is what round next_round starts from.  so_far: the result until now
+     * (its groups, and the counts a restart carries on from: resume_*).
+     * own_proxy: when the proxy the peer goes on with averaged peers'
+     * proxies, the client's own from before that averaging (the proxy's
+     * size), which a restart needs to revert a divergence as the run would
+     * have (resume_own_proxy); NULL when the proxy is the client's own or
+     * is not shared.  An error stops the run. */
+    int (*checkpoint)(void *user, int self, int next_round, const p4_protocol_result *so_far,
+                      const float *own_proxy, p4_error *err);
 } p4_protocol_hooks;
 
 /* A running peer, as its control hooks see it. */
@@ -146,6 +154,15 @@ typedef struct p4_protocol_spec {
      * skipped.  NULL: a fresh run. */
     const int *resume_groups;
     int resume_ngroups, start_round;
+    /* With resume_groups: the checkpoint hook's own_proxy (resume_own_count
+     * floats, the proxy's size), or NULL.  Set, the first round resumed
+     * knows that its proxy averaged peers' proxies, and a divergence goes
+     * back to this one instead of stopping the run, as without a restart. */
+    const float *resume_own_proxy;
+    size_t resume_own_count;
+    /* With resume_groups: what the run had counted before (the checkpoint
+     * hook's so_far), so that the result counts the whole run. */
+    int resume_proxy_reverts, resume_krum_fallbacks, resume_krum_smallest;
 } p4_protocol_spec;
 
 typedef struct p4_protocol_result {

@@ -1,14 +1,17 @@
 /* fuzz_checkpoint.c: the parsers of a node.db checkpoint's bytes (a file a
- * crash, a bad disk or a hand may have damaged): the groups blob and a
- * saved generator state.  Whatever the bytes, each either refuses them or
- * gives a state that holds together (groups in range or -1, a generator that
- * draws and saves back to the same bytes). */
+ * crash, a bad disk or a hand may have damaged): the groups blob, a saved
+ * generator state and the own proxy.  Whatever the bytes, each either
+ * refuses them or gives a state that holds together (groups in range or -1,
+ * a generator that draws and saves back to the same bytes, an own proxy of
+ * exactly the proxy's size, every weight finite). */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/rng.h"
 #include "p4node/node_groups.h"
+#include "p4node/node_own_proxy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -40,5 +43,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)p4_rng_gaussian(&rng);
         p4_rng_wipe(&rng);
     }
+
+    /* first byte: the proxy's size in floats the own proxy is read for */
+    size_t proxy_count = 1 + data[0] % 16;
+    float *own = NULL;
+    if (p4_node_own_proxy_decode(data + 1, size - 1, proxy_count, &own, "fuzz", NULL) == P4_OK) {
+        if (size - 1 != proxy_count * sizeof(float) || memcmp(own, data + 1, size - 1) != 0)
+            abort();
+        for (size_t j = 0; j < proxy_count; j++)
+            if (!isfinite(own[j]))
+                abort();
+    }
+    free(own);
     return 0;
 }

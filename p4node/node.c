@@ -144,18 +144,21 @@ static void round_done(void *user, int self, int round, double accuracy)
 }
 
 /* protocol hook: the state a restart resumes from, after the grouping and
- * after each round, with that round's row (one transaction). */
-static int save_checkpoint(void *user, int self, int next_round, const int *group_of,
-                           int ngroups, p4_error *err)
+ * after each round, with that round's row (one transaction), and the own
+ * proxy a divergence in the round resumed would go back to. */
+static int save_checkpoint(void *user, int self, int next_round, const p4_protocol_result *so_far,
+                           const float *own_proxy, p4_error *err)
 {
     node *n = user;
     const p4_node_record *r = n->rec;
     p4_node_checkpoint ck = {
         .epoch = r->epoch, .client = self, .clients = r->clients, .rounds = r->rounds,
         .seed = n->cfg->seed, .reproducible = n->opt->reproducible, .next_round = next_round,
-        .group_of = (int *)group_of, .ngroups = ngroups,
+        .group_of = so_far->group_of, .ngroups = so_far->ngroups,
+        .proxy_reverts = so_far->proxy_reverts, .krum_fallbacks = so_far->krum_fallbacks,
+        .krum_smallest = so_far->krum_smallest,
         .accuracy = next_round > 0 ? n->last_accuracy : NAN, .epsilon = spent(n),
-        .peers = n->peers,
+        .peers = n->peers, .own_proxy = (float *)own_proxy,
     };
     snprintf(ck.method, sizeof ck.method, "%s", r->method);
     int rc = n->peer.ledger ? p4_ledger_total_steps(n->peer.ledger, &ck.ledger_steps, err) : P4_OK;
@@ -449,6 +452,11 @@ static int run_protocol(node *n, p4_method method, p4_error *err)
         .handshake_stats = &n->handshake_stats,
         .resume_groups = n->resuming ? n->resume.group_of : NULL,
         .resume_ngroups = n->resume.ngroups, .start_round = n->resume.next_round,
+        .resume_own_proxy = n->resuming ? n->resume.own_proxy : NULL,
+        .resume_own_count = n->resume.state.proxy_count,
+        .resume_proxy_reverts = n->resume.proxy_reverts,
+        .resume_krum_fallbacks = n->resume.krum_fallbacks,
+        .resume_krum_smallest = n->resume.krum_smallest,
     };
     p4_membership_control(n->members, &spec.control);
     p4_protocol_result res = { .group_of = r->group_of };

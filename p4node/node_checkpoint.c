@@ -2,6 +2,7 @@
 #include "p4node/node_checkpoint.h"
 
 #include "common/config.h"
+#include "p4node/node_own_proxy.h"
 
 #include <math.h>
 #include <sqlite3.h>
@@ -61,8 +62,10 @@ static int put_checkpoint(sqlite3 *db, const char *path, const p4_node_checkpoin
                            "INSERT OR REPLACE INTO checkpoint(slot, epoch, client, clients, "
                            "rounds, method, seed, reproducible, next_round, group_of, ngroups, "
                            "ledger_steps, epsilon, private_params, proxy_params, "
-                           "private_velocity, proxy_velocity, batch_rng, noise_rng, peers, at) "
-                           "VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           "private_velocity, proxy_velocity, batch_rng, noise_rng, peers, at, "
+                           "own_proxy, proxy_reverts, krum_fallbacks, krum_smallest) "
+                           "VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                           "?, ?, ?)",
                            -1, &s, NULL) != SQLITE_OK)
         return fail(db, path, err, "cannot write the checkpoint");
     const p4_client_state *cs = &ck->state;
@@ -91,6 +94,11 @@ static int put_checkpoint(sqlite3 *db, const char *path, const p4_node_checkpoin
         sqlite3_bind_blob(s, 18, ck->noise, sizeof ck->noise, SQLITE_STATIC);
     sqlite3_bind_text(s, 19, ck->peers ? ck->peers : "", -1, SQLITE_STATIC);
     sqlite3_bind_double(s, 20, (double)ts.tv_sec + ts.tv_nsec * 1e-9);
+    if (ck->own_proxy)
+        bind_floats(s, 21, ck->own_proxy, cs->proxy_count);
+    sqlite3_bind_int(s, 22, ck->proxy_reverts);
+    sqlite3_bind_int(s, 23, ck->krum_fallbacks);
+    sqlite3_bind_int(s, 24, ck->krum_smallest);
     int rc = sqlite3_step(s) == SQLITE_DONE ? P4_OK
                                             : fail(db, path, err, "cannot write the checkpoint");
     sqlite3_finalize(s);
@@ -183,6 +191,17 @@ static int read_row(sqlite3_stmt *s, p4_node_checkpoint *ck, const char *path, p
                             "of %d, %d groups, %lld ledger steps: it does not hold together",
                             path, ck->client, ck->clients, ck->next_round, ck->rounds,
                             ck->ngroups, ck->ledger_steps);
+    /* at most one of each a round; NULL (an older checkpoint) reads 0 */
+    ck->proxy_reverts = sqlite3_column_int(s, 20);
+    ck->krum_fallbacks = sqlite3_column_int(s, 21);
+    ck->krum_smallest = sqlite3_column_int(s, 22);
+    if (ck->proxy_reverts < 0 || ck->proxy_reverts > ck->next_round || ck->krum_fallbacks < 0 ||
+        ck->krum_fallbacks > ck->next_round || ck->krum_smallest < 0 ||
+        ck->krum_smallest > ck->clients)
+        return p4_error_set(err, P4_ESTATE, "%s: the checkpoint counts %d proxy_reverts, %d "
+                            "krum_fallbacks (krum_smallest %d) after %d rounds of %d clients: it "
+                            "does not hold together", path, ck->proxy_reverts, ck->krum_fallbacks,
+                            ck->krum_smallest, ck->next_round, ck->clients);
     char what[P4_PATH_MAX + 32];
     snprintf(what, sizeof what, "%s: checkpoint", path);
     p4_client_state *cs = &ck->state;
@@ -205,6 +224,12 @@ static int read_row(sqlite3_stmt *s, p4_node_checkpoint *ck, const char *path, p
     const unsigned char *peers = sqlite3_column_text(s, 18);
     if (rc == P4_OK && (ck->peers = strdup(peers ? (const char *)peers : "")) == NULL)
         rc = p4_error_set(err, P4_ENOMEM, "checkpoint: out of memory");
+    if (rc == P4_OK && sqlite3_column_type(s, 19) != SQLITE_NULL) {
+        const void *own = sqlite3_column_blob(s, 19); /* before its size, as SQLite asks */
+        int bytes = sqlite3_column_bytes(s, 19);
+        rc = p4_node_own_proxy_decode(own, (size_t)bytes, cs->proxy_count, &ck->own_proxy, path,
+                                      err);
+    }
     return rc;
 }
 
@@ -222,7 +247,8 @@ int p4_node_checkpoint_load(p4_node_state *state, p4_node_checkpoint *ck, int *f
                            "SELECT epoch, client, clients, rounds, method, seed, reproducible, "
                            "next_round, group_of, ngroups, ledger_steps, epsilon, private_params, "
                            "proxy_params, private_velocity, proxy_velocity, batch_rng, noise_rng, "
-                           "peers FROM checkpoint WHERE slot = 1",
+                           "peers, own_proxy, proxy_reverts, krum_fallbacks, krum_smallest "
+                           "FROM checkpoint WHERE slot = 1",
                            -1, &s, NULL) != SQLITE_OK)
         return fail(db, path, err, "cannot read the checkpoint");
     int rc = P4_OK, step = sqlite3_step(s);
@@ -246,6 +272,7 @@ void p4_node_checkpoint_free(p4_node_checkpoint *ck)
         return;
     free(ck->group_of);
     free(ck->peers);
+    free(ck->own_proxy);
     p4_client_state_free(&ck->state);
     memset(ck, 0, sizeof *ck);
 }

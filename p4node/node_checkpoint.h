@@ -34,10 +34,19 @@ typedef struct p4_node_checkpoint {
     int *group_of, ngroups;      /* clients entries                              */
     long long ledger_steps;      /* DP steps the ledger held when it was written */
     double accuracy, epsilon;    /* after the last round (for its `rounds` row)  */
+    /* counted so far (cluster/protocol.h's result; 0 in older checkpoints) */
+    int proxy_reverts, krum_fallbacks, krum_smallest;
     p4_client_state state;
     int has_noise;               /* reproducible: the enclave's noise stream     */
     unsigned char noise[P4_RNG_STATE_BYTES];
     char *peers;                 /* known peers, one ID@ENDPOINT@KEY a line      */
+    /* When the saved proxy averaged peers' proxies: the client's own from
+     * before that averaging (state.proxy_count floats), so that a
+     * divergence in the first round resumed goes back to it as it would
+     * have without the restart (cluster/protocol.h, resume_own_proxy).
+     * NULL: the saved proxy is the client's own, as every checkpoint
+     * written before the column existed is read. */
+    float *own_proxy;
 } p4_node_checkpoint;
 
 /* Writes ck as the state folder's checkpoint, with (when next_round > 0)
@@ -47,7 +56,8 @@ int p4_node_checkpoint_save(p4_node_state *state, const p4_node_checkpoint *ck, 
 
 /* Reads the checkpoint into *ck (*found = 0 and ck zeroed when there is
  * none).  P4_ESTATE, naming the column, for a checkpoint that does not hold
- * together (sizes, groups, round out of range). */
+ * together (sizes, groups, round out of range, an own proxy that is not
+ * the proxy's size or not finite, more reverts or fallbacks than rounds). */
 int p4_node_checkpoint_load(p4_node_state *state, p4_node_checkpoint *ck, int *found,
                             p4_error *err);
 

@@ -37,14 +37,22 @@ static const char SCHEMA[] =
     " group_of BLOB NOT NULL, ngroups INTEGER NOT NULL, ledger_steps INTEGER NOT NULL,"
     " epsilon REAL, private_params BLOB NOT NULL, proxy_params BLOB NOT NULL,"
     " private_velocity BLOB NOT NULL, proxy_velocity BLOB NOT NULL, batch_rng BLOB,"
-    " noise_rng BLOB, peers TEXT NOT NULL, at REAL NOT NULL);";
+    " noise_rng BLOB, peers TEXT NOT NULL, at REAL NOT NULL, own_proxy BLOB,"
+    " proxy_reverts INTEGER, krum_fallbacks INTEGER, krum_smallest INTEGER);";
 
-/* Columns added after node.db first shipped: added to older files on open. */
-static const char *const LATER_COLUMNS[][2] = {
-    { "resumed_round", "ALTER TABLE runs ADD COLUMN resumed_round INTEGER" },
-    { "krum_fallbacks", "ALTER TABLE runs ADD COLUMN krum_fallbacks INTEGER" },
-    { "krum_smallest", "ALTER TABLE runs ADD COLUMN krum_smallest INTEGER" },
-    { "proxy_reverts", "ALTER TABLE runs ADD COLUMN proxy_reverts INTEGER" },
+/* Columns added after node.db first shipped: added to older files on open
+ * (table, column, type). */
+static const char *const LATER_COLUMNS[][3] = {
+    { "runs", "resumed_round", "INTEGER" },
+    { "runs", "krum_fallbacks", "INTEGER" },
+    { "runs", "krum_smallest", "INTEGER" },
+    { "runs", "proxy_reverts", "INTEGER" },
+    /* NULL in an older checkpoint: read as "the proxy is the client's own" */
+    { "checkpoint", "own_proxy", "BLOB" },
+    /* NULL in an older checkpoint: read as 0 */
+    { "checkpoint", "proxy_reverts", "INTEGER" },
+    { "checkpoint", "krum_fallbacks", "INTEGER" },
+    { "checkpoint", "krum_smallest", "INTEGER" },
 };
 
 static double unix_now(void)
@@ -85,12 +93,15 @@ static int open_db(const char *path, int flags, sqlite3 **db, p4_error *err)
 static int add_later_columns(p4_node_state *st, p4_error *err)
 {
     for (size_t i = 0; i < sizeof LATER_COLUMNS / sizeof LATER_COLUMNS[0]; i++) {
-        char probe[128];
-        snprintf(probe, sizeof probe, "SELECT %s FROM runs LIMIT 0", LATER_COLUMNS[i][0]);
+        const char *table = LATER_COLUMNS[i][0], *column = LATER_COLUMNS[i][1];
+        char sql[160];
+        snprintf(sql, sizeof sql, "SELECT %s FROM %s LIMIT 0", column, table);
         sqlite3_stmt *s = NULL;
-        int present = sqlite3_prepare_v2(st->db, probe, -1, &s, NULL) == SQLITE_OK;
+        int present = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) == SQLITE_OK;
         sqlite3_finalize(s);
-        if (!present && sqlite3_exec(st->db, LATER_COLUMNS[i][1], NULL, NULL, NULL) != SQLITE_OK)
+        snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", table, column,
+                 LATER_COLUMNS[i][2]);
+        if (!present && sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
             return db_fail(st->db, st->path, err, "cannot add a column to an older node.db");
     }
     return P4_OK;

@@ -13,7 +13,11 @@
  *     gives the undisturbed run;
  *   - a node killed for good is left out and the others finish;
  *   - a checkpoint whose bytes do not hold together, or from another
- *     config, is refused with a message naming it.
+ *     config, is refused with a message naming it;
+ *   - a node restarted from a checkpoint whose proxy averaged its group's
+ *     proxies, and whose first round then diverges, goes back to its own
+ *     proxy as one that never stopped would instead of stopping, and
+ *     node.db's proxy_reverts counts it through a further restart.
  * Every wait is bounded; node processes die with the test (PDEATHSIG). */
 #include "support/test_support.h"
 #include "support/test_cluster.h"
@@ -320,6 +324,107 @@ static void bad_checkpoints_are_refused(void **state)
     free(log);
 }
 
+/* ---- a restart whose first round diverges from an average ------------------------ */
+
+/* The checkpoint's proxy and own proxy of node.db in `state` (PROXY floats
+ * each): the proxy is replaced by `poison` when that is not NULL. */
+enum { PROXY = 7850 }; /* logreg-28x28x1: 784 x 10 + 10 */
+
+static void checkpoint_proxies(const char *state, float *proxy, float *own, const float *poison)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/node.db", state);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT proxy_params, own_proxy FROM checkpoint",
+                                        -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    for (int col = 0; col < 2; col++) {
+        const void *b = sqlite3_column_blob(s, col);
+        if (b == NULL || sqlite3_column_bytes(s, col) != PROXY * (int)sizeof(float))
+            fail_msg("the checkpoint's %s holds %d bytes, not %d floats",
+                     col ? "own_proxy" : "proxy_params", sqlite3_column_bytes(s, col), PROXY);
+        memcpy(col ? own : proxy, b, PROXY * sizeof(float));
+    }
+    sqlite3_finalize(s);
+    if (poison) {
+        assert_int_equal(sqlite3_prepare_v2(db, "UPDATE checkpoint SET proxy_params = ?", -1, &s,
+                                            NULL), SQLITE_OK);
+        sqlite3_bind_blob(s, 1, poison, PROXY * sizeof(float), SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(db);
+}
+
+/* Node 0 kills itself after its checkpoint of round 2, whose proxy is the
+ * average of its group's proxies.  That average is then made one that a
+ * poisoned peer's proxy could have made: so large that the next DP-SGD
+ * step meets non-finite values (test_protocol and test_simulation get it
+ * from a gaussian attacker of strength 3e37; [attack] strength stops at
+ * 1e6 in a config).  Restarted, the node trains round 2 from it and
+ * diverges: like a node that never stopped, it goes back to its own proxy
+ * from round 1 and counts it.  It kills itself again after round 3 and is
+ * restarted once more: the count goes on from the checkpoint, so the run's
+ * final row in node.db says proxy_reverts 1, as an undisturbed run's would;
+ * its group-mate, which gets that own proxy, never reverts. */
+static void restarted_node_reverts_a_diverging_average(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    if (!getenv("P4_BIN")) TEST_SKIP("P4_BIN is not set (run under ctest)");
+    static test_cluster c;
+    /* long enough for the killed node to come back before its group goes on */
+    cluster_make(&c, *state, 300, 0);
+    const int victim = 0;
+    for (int k = 0; k < NODES; k++)
+        test_cluster_start(&c, k, k == victim ? 2 : -1, 0);
+    int status = test_cluster_wait(&c, victim, 300);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+        test_cluster_fail(&c, "node %d was to kill itself after its checkpoint of round 2 "
+                          "(status %#x)", victim, status);
+    static float proxy[PROXY], own[PROXY], poison[PROXY];
+    checkpoint_proxies(c.state[victim], proxy, own, NULL);
+    /* the checkpoint knows the proxy is an average, not its own */
+    assert_memory_not_equal(proxy, own, sizeof proxy);
+    for (int j = 0; j < PROXY; j++) /* finite, but every logit overflows */
+        poison[j] = 3e37f;
+    checkpoint_proxies(c.state[victim], proxy, own, poison);
+    test_cluster_start(&c, victim, 3, 0);
+    status = test_cluster_wait(&c, victim, 300);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+        test_cluster_fail(&c, "node %d was to revert in round 2, then kill itself after its "
+                          "checkpoint of round 3 (status %#x)", victim, status);
+    long long reverts = -1, resumed = -1;
+    db_query(c.state[victim], "SELECT proxy_reverts FROM checkpoint", -1, &reverts, NULL, 0);
+    if (reverts != 1)
+        test_cluster_fail(&c, "the checkpoint of round 3 counts %lld proxy reverts, not 1", reverts);
+    test_cluster_start(&c, victim, -1, 0);
+    for (int k = 0; k < NODES; k++)
+        test_cluster_wait_ok(&c, k, 600);
+
+    char text[256];
+    db_query(c.state[victim], "SELECT status FROM runs WHERE epoch = ?", 3, NULL, text, sizeof text);
+    assert_string_equal(text, "finished");
+    db_query(c.state[victim], "SELECT resumed_round FROM runs WHERE epoch = ?", 3, &resumed, NULL, 0);
+    assert_int_equal(resumed, 3);
+    db_query(c.state[victim], "SELECT proxy_reverts FROM runs WHERE epoch = ?", 3, &reverts, NULL,
+             0);
+    if (reverts != 1)
+        test_cluster_fail(&c, "the node's finished run recorded %lld proxy reverts, not 1", reverts);
+    char *log = test_read_all(c.log[victim]);
+    if (!strstr(log, "round 2: ") || !strstr(log, "so it goes back to its own from round 1"))
+        test_cluster_fail(&c, "no revert in round 2 in node %d's log", victim);
+    free(log);
+    for (int k = 0; k < NODES; k++) {
+        if (k == victim)
+            continue;
+        db_query(c.state[k], "SELECT proxy_reverts FROM runs WHERE epoch = ?", 1, &reverts, NULL,
+                 0);
+        assert_int_equal(reverts, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +436,8 @@ int main(void)
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(bad_checkpoints_are_refused, test_temp_dir_setup,
                                         test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(restarted_node_reverts_a_diverging_average,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

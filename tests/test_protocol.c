@@ -11,7 +11,8 @@
  *     changes nothing for honest peers;
  *   - a proxy that diverges after averaging a poisoned peer proxy goes back
  *     to the client's own and the run goes on within its budget, while one
- *     that diverges from the client's own proxy still stops the run. */
+ *     that diverges from the client's own proxy still stops the run; a
+ *     restart's own proxy of the wrong size is refused. */
 #include "support/test_support.h"
 
 #include <math.h>
@@ -410,6 +411,39 @@ static void a_proxy_diverging_from_its_own_still_stops(void **state)
     }
 }
 
+/* A restart's own proxy (resume_own_proxy) must be the proxy's size and come
+ * with the rest of a resume: anything else is refused before the run
+ * starts, instead of a copy that reads past the caller's vector. */
+static void a_resumed_own_proxy_must_fit(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    const char *dir = *state;
+    duo d;
+    duo_open(&d, dir);
+    size_t n = p4_client_proxy_size(d.peer[0].client);
+    float *own = calloc(n, sizeof(float));
+    assert_non_null(own);
+    int groups[2] = { 0, 0 }, out[2];
+    p4_protocol_result res = { .group_of = out };
+    p4_protocol_spec spec = { .cfg = &d.cfg, .method = P4_METHOD_P4, .clients = 2,
+                              .peer = &d.peer[0], .dp = 1, .classes = 10, .transport = d.t[0],
+                              .epoch = 2, .timeout = 5, .resume_groups = groups,
+                              .resume_ngroups = 1, .start_round = 1, .resume_own_proxy = own,
+                              .resume_own_count = n - 1 };
+    p4_error err = {0};
+    assert_int_equal(p4_protocol_run(&spec, &res, &err), P4_EINVAL);
+    assert_non_null(strstr(err.message, "resumed own proxy"));
+    spec.resume_own_count = n;
+    spec.resume_groups = NULL;
+    assert_int_equal(p4_protocol_run(&spec, &res, &err), P4_EINVAL);
+    assert_non_null(strstr(err.message, "without resume_groups"));
+    spec.resume_groups = groups;
+    spec.resume_proxy_reverts = -1;
+    assert_int_equal(p4_protocol_run(&spec, &res, &err), P4_EINVAL);
+    free(own);
+    duo_close(&d, dir);
+}
+
 /* A peer that is gone (its endpoint closed) is left out of every exchange:
  * ProxyFL's other peer finishes alone, counting what it could not send and
  * what never came; P4's grouping, which needs every member, fails clearly. */
@@ -631,6 +665,8 @@ int main(void)
         cmocka_unit_test(groups_widen_only_without_structure),
         cmocka_unit_test_setup_teardown(a_proxy_diverging_after_averaging_reverts_to_its_own,
                                         test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(a_resumed_own_proxy_must_fit, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(a_proxy_diverging_from_its_own_still_stops,
                                         test_temp_dir_setup, test_temp_dir_teardown),
     };
