@@ -182,6 +182,14 @@ static const config_key config_keys[] = {
              "values: p4's noise before this key); the optee TA's seeded noise follows it; "
              "--reproducible results differ between them (docs/noise.md)"},
 
+    {.section = "dp", .name = "augmentations", .type = KEY_INT, FIELD(augmentations),
+     .min = 1, .max = 16,
+     .help = "augmentation multiplicity of the proxy's DP-SGD steps (De et al. 2022): each "
+             "example's gradient is the mean over this many randomly augmented copies (shifts "
+             "of up to 2 pixels; horizontal flips for fashion-mnist and cifar, never for "
+             "femnist's characters), clipped once, so the guarantee is unchanged; 1 = no "
+             "augmentation; refused with [tee] pp_start (docs/augmentation.md)"},
+
     /* [p4] */
     {.section = "p4", .name = "rounds", .type = KEY_INT, FIELD(rounds),
      .min = 1, .max = INT_MAX, .help = "co-training rounds"},
@@ -420,6 +428,7 @@ void p4_config_defaults(p4_config *cfg)
     cfg->kd_temperature = 1.0;
     snprintf(cfg->aggregate, sizeof cfg->aggregate, "mean");
     snprintf(cfg->noise_layout, sizeof cfg->noise_layout, "chunked");
+    cfg->augmentations = 1;
     cfg->krum_f = 0;
     cfg->duplicate_slice_ratio = 0;
     cfg->grouping_commit = 0;
@@ -1369,6 +1378,10 @@ static void finish(parse_state *st)
     check_dp(st);
     check_node(st);
     check_tee(st);
+    if (cfg->augmentations > 1 && cfg->tee_pp_start >= 0)
+        fail_at_key(st, "dp", "augmentations", "is not supported with [tee] pp_start = %d: "
+                    "the TA clips whole examples, not the mean of augmented copies (use 1)",
+                    cfg->tee_pp_start);
 }
 
 /* ---- loading ------------------------------------------------------------ */

@@ -74,6 +74,7 @@ typedef struct p4_config {
     double delta;                    /* default 1e-5 */
     char state[P4_PATH_MAX];         /* ledger path; default "" = p4-state.db beside run */
     char noise_layout[16];           /* chunked (default) | serial: docs/noise.md */
+    int augmentations;               /* K copies per example in the proxy's DP-SGD; default 1 */
 
     /* [p4] co-training and grouping (issue 4) */
     int rounds;                      /* default 10 */

@@ -26,6 +26,7 @@ struct p4_client {
     p4_sgd *private_sgd, *proxy_sgd;
     p4_dpsgd *dp;            /* NULL when the run has no DP */
     p4_rng batch_rng;        /* batch order and Poisson draws */
+    p4_rng augment_rng;      /* the DP proxy's augmented copies (spec.augmentations > 1) */
     int classes, inputs;
     int room;                /* rows the batch buffers hold */
     int *batch;              /* train_count indices */
@@ -134,6 +135,21 @@ static void free_buffers(p4_client *c)
     c->room = 0;
 }
 
+/* [dp] augmentations: the DP proxy averages each example's gradient over
+ * K copies shifted (and, for mirror-symmetric data, flipped) at random. */
+static int use_augmentations(p4_client *c, p4_error *err)
+{
+    const p4_client_spec *sp = &c->spec;
+    if (c->dp == NULL || sp->augmentations <= 1)
+        return P4_OK;
+    p4_augment augment;
+    int rc = p4_augment_for_dataset(&augment, sp->train->name, sp->train->width,
+                                    sp->train->height, sp->train->channels, err);
+    return rc == P4_OK ? p4_dpsgd_set_augmentations(c->dp, sp->augmentations, &augment,
+                                                    &c->augment_rng, err)
+                       : rc;
+}
+
 int p4_client_new(p4_client **out, const p4_client_spec *spec, p4_error *err)
 {
     if (!out || !spec || !spec->train || !spec->test || !spec->train_idx || !spec->test_idx ||
@@ -189,6 +205,21 @@ int p4_client_new(p4_client **out, const p4_client_spec *spec, p4_error *err)
         p4_client_destroy(&c);
         return p4_error_set(err, rc, "client %d: cannot key the batch sampler", spec->id);
     }
+    /* The copies' randomness: the client's own stream, keyed like its batches. */
+    if (spec->dp && spec->augmentations > 1) {
+        rc = spec->seeded_sampling
+                 ? p4_rng_init_seeded(&c->augment_rng, spec->seed * 1000003u + (uint64_t)spec->id,
+                                      "client-augmentations")
+                 : p4_rng_init_secure(&c->augment_rng);
+        if (rc != P4_OK) {
+            p4_client_destroy(&c);
+            return p4_error_set(err, rc, "client %d: cannot key the augmentations", spec->id);
+        }
+        if ((rc = use_augmentations(c, err)) != P4_OK) {
+            p4_client_destroy(&c);
+            return rc;
+        }
+    }
     c->batch = malloc((size_t)spec->train_count * sizeof(int));
     if (!c->batch || grow_buffers(c, spec->batch) != P4_OK || note_proxy_layers(c) != P4_OK) {
         p4_client_destroy(&c);
@@ -214,6 +245,7 @@ void p4_client_destroy(p4_client **client)
         free(c->saved[m].params);
     free(c->proxy_layer);
     p4_rng_wipe(&c->batch_rng);
+    p4_rng_wipe(&c->augment_rng);
     free(c);
     *client = NULL;
 }
@@ -710,6 +742,8 @@ int p4_client_unpark(p4_client *c, p4_error *err)
                               "saved parameters", sp->id);
     if (rc == P4_OK && sp->dp)
         rc = p4_dpsgd_new(&c->dp, c->proxy, c->proxy_sgd, &sp->dp_params, sp->enclave, err);
+    if (rc == P4_OK)
+        rc = use_augmentations(c, err);
     if (rc == P4_OK && grow_buffers(c, sp->batch) != P4_OK)
         rc = p4_error_set(err, P4_ENOMEM, "client %d: out of memory to unpark", sp->id);
     if (rc != P4_OK) { /* back to a clean parked state */

@@ -6,6 +6,7 @@
 
 #include <darknet.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,6 +26,13 @@ struct p4_dpsgd {
     float *scratch_noise; /* largest parameter tensor */
     p4_step_phases *phases; /* profiling, or NULL */
     p4_protected *protected_layers; /* the enclave's layers ([tee] pp_start..pp_end) */
+    /* Augmentation multiplicity (p4_dpsgd_set_augmentations): k copies per
+     * example, the transform, its generator (not owned) and the copies. */
+    int augmentations;
+    p4_augment augment;
+    p4_rng *augment_rng;
+    float *copies_x, *copies_targets, *copies_teacher;
+    int copies_room;      /* rows the three buffers hold */
 };
 
 int p4_dpsgd_new(p4_dpsgd **out, p4_model *model, p4_sgd *sgd,
@@ -43,6 +51,7 @@ int p4_dpsgd_new(p4_dpsgd **out, p4_model *model, p4_sgd *sgd,
     dp->sgd = sgd;
     dp->enclave = enclave;
     dp->params = *params;
+    dp->augmentations = 1;
     int capacity = p4_model_capacity(model);
     int rc = p4_per_example_new(&dp->per_example, model, err);
     dp->norms_sq = malloc((size_t)capacity * sizeof(double));
@@ -69,6 +78,9 @@ void p4_dpsgd_destroy(p4_dpsgd **dp)
     free((*dp)->norms_sq);
     free((*dp)->factor);
     free((*dp)->scratch_noise);
+    free((*dp)->copies_x);
+    free((*dp)->copies_targets);
+    free((*dp)->copies_teacher);
     free(*dp);
     *dp = NULL;
 }
@@ -126,6 +138,100 @@ static int add_noise(p4_dpsgd *dp, p4_error *err)
     return P4_OK;
 }
 
+/* Groups of `group` rows, the copies of one example: norms_sq[j] is the
+ * squared norm of group j's gradient SUM (p4_per_example_set_group).  The
+ * factor that clips the group's MEAN to C, divided by group, goes to each
+ * of its rows: their weighted sum is then clip(mean), of norm at most C. */
+static int clip_group_means(double *norms_sq, int groups, int group, double clip, float *factor)
+{
+    for (int j = 0; j < groups; j++)
+        norms_sq[j] /= (double)group * group; /* the mean's squared norm */
+    int rc = p4_clip_factors(norms_sq, groups, clip, factor);
+    if (rc != P4_OK)
+        return rc;
+    /* Spread in place from the last group down: row j*group + c >= j. */
+    for (int j = groups - 1; j >= 0; j--) {
+        float per_row = factor[j] / (float)group;
+        for (int c = group - 1; c >= 0; c--)
+            factor[(size_t)j * group + c] = per_row;
+    }
+    return P4_OK;
+}
+
+/* Fills dp->copies_* with k = dp->augmentations augmented copies of each
+ * of the n examples x (rows of `inputs` floats) and k repeats of each
+ * example's rows of targets and teacher (n x classes each; either NULL). */
+static int make_copies(p4_dpsgd *dp, const float *x, const float *targets, const float *teacher,
+                       int n, p4_error *err)
+{
+    const int k = dp->augmentations, inputs = p4_model_input_size(dp->model);
+    const int classes = p4_model_classes(dp->model);
+    if (n > INT32_MAX / k)
+        return p4_error_set(err, P4_EINVAL, "DP-SGD: %d examples x %d copies is too many", n, k);
+    int rows = n * k;
+    if (rows > dp->copies_room) {
+        float *cx = realloc(dp->copies_x, (size_t)rows * inputs * sizeof(float));
+        if (cx != NULL)
+            dp->copies_x = cx;
+        float *ct = realloc(dp->copies_targets, (size_t)rows * classes * sizeof(float));
+        if (ct != NULL)
+            dp->copies_targets = ct;
+        float *ch = realloc(dp->copies_teacher, (size_t)rows * classes * sizeof(float));
+        if (ch != NULL)
+            dp->copies_teacher = ch;
+        if (cx == NULL || ct == NULL || ch == NULL)
+            return p4_error_set(err, P4_ENOMEM, "DP-SGD: out of memory for %d copies", rows);
+        dp->copies_room = rows;
+    }
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < k; c++) {
+            size_t row = (size_t)i * k + c;
+            int rc = p4_augment_random(&dp->augment, dp->augment_rng, x + (size_t)i * inputs,
+                                       dp->copies_x + row * inputs);
+            if (rc != P4_OK)
+                return p4_error_set(err, rc, "DP-SGD: cannot augment example %d", i);
+            if (targets != NULL)
+                memcpy(dp->copies_targets + row * classes, targets + (size_t)i * classes,
+                       (size_t)classes * sizeof(float));
+            if (teacher != NULL)
+                memcpy(dp->copies_teacher + row * classes, teacher + (size_t)i * classes,
+                       (size_t)classes * sizeof(float));
+        }
+    return P4_OK;
+}
+
+int p4_dpsgd_set_augmentations(p4_dpsgd *dp, int k, const p4_augment *augment, p4_rng *rng,
+                               p4_error *err)
+{
+    if (dp == NULL || k < 1 || k > P4_DPSGD_MAX_AUGMENTATIONS)
+        return p4_error_set(err, P4_EINVAL, "DP-SGD: augmentations must be in 1..%d",
+                            P4_DPSGD_MAX_AUGMENTATIONS);
+    if (k == 1) {
+        dp->augmentations = 1;
+        return P4_OK;
+    }
+    if (augment == NULL || rng == NULL)
+        return p4_error_set(err, P4_EINVAL, "DP-SGD: augmentations need a transform and a "
+                            "generator");
+    if (dp->protected_layers != NULL)
+        return p4_error_set(err, P4_EUNSUPPORTED, "DP-SGD: augmentations = %d is not supported "
+                            "with protected layers (the TA clips whole examples, not the mean "
+                            "of augmented copies)", k);
+    if ((size_t)augment->width * augment->height * augment->channels !=
+        (size_t)p4_model_input_size(dp->model))
+        return p4_error_set(err, P4_EINVAL, "DP-SGD: the augmentation's %dx%dx%d images do not "
+                            "fit the model's %d inputs", augment->width, augment->height,
+                            augment->channels, p4_model_input_size(dp->model));
+    if (k > p4_model_capacity(dp->model))
+        return p4_error_set(err, P4_EINVAL, "DP-SGD: augmentations = %d exceeds the model's "
+                            "batch capacity %d (one example's copies run together)", k,
+                            p4_model_capacity(dp->model));
+    dp->augmentations = k;
+    dp->augment = *augment;
+    dp->augment_rng = rng;
+    return P4_OK;
+}
+
 int p4_dpsgd_step(p4_dpsgd *dp, const float *x, const float *targets, int n,
                   double expected_batch, p4_delta_fn *loss, void *loss_user,
                   double *loss_sum, p4_error *err)
@@ -133,6 +239,32 @@ int p4_dpsgd_step(p4_dpsgd *dp, const float *x, const float *targets, int n,
     if (dp == NULL || (x == NULL && n > 0) || n < 0 || !(expected_batch > 0) ||
         (loss == NULL && targets == NULL && n > 0))
         return p4_error_set(err, P4_EINVAL, "DP-SGD step: bad arguments");
+    if (dp->augmentations > 1) {
+        if (loss != NULL)
+            return p4_error_set(err, P4_EUNSUPPORTED, "DP-SGD with augmentations: a loss "
+                                "given as a function cannot see the copies (use "
+                                "p4_dpsgd_step_kd or p4_dpsgd_step_grouped)");
+        int rc = make_copies(dp, x, targets, NULL, n, err);
+        if (rc != P4_OK)
+            return rc;
+        return p4_dpsgd_step_grouped(dp, dp->copies_x, dp->copies_targets,
+                                     n * dp->augmentations, dp->augmentations, expected_batch,
+                                     NULL, NULL, loss_sum, err);
+    }
+    return p4_dpsgd_step_grouped(dp, x, targets, n, 1, expected_batch, loss, loss_user,
+                                 loss_sum, err);
+}
+
+int p4_dpsgd_step_grouped(p4_dpsgd *dp, const float *x, const float *targets, int n,
+                          int group, double expected_batch, p4_delta_fn *loss, void *loss_user,
+                          double *loss_sum, p4_error *err)
+{
+    if (dp == NULL || (x == NULL && n > 0) || n < 0 || !(expected_batch > 0) ||
+        (loss == NULL && targets == NULL && n > 0) || group < 1 || n % group != 0)
+        return p4_error_set(err, P4_EINVAL, "DP-SGD step: bad arguments");
+    if (dp->protected_layers != NULL && group > 1)
+        return p4_error_set(err, P4_EUNSUPPORTED, "DP-SGD with protected layers: the TA "
+                            "clips whole examples, not groups of copies");
     if (dp->protected_layers != NULL) {
         if (loss != NULL)
             return p4_error_set(err, P4_EUNSUPPORTED, "DP-SGD with protected layers: the TA "
@@ -143,17 +275,24 @@ int p4_dpsgd_step(p4_dpsgd *dp, const float *x, const float *targets, int n,
                                  dp->params.clip_norm, x, targets, NULL, n, expected_batch,
                                  loss_sum, err);
     }
-    int capacity = p4_model_capacity(dp->model);
+    /* Chunks hold whole groups: a group's copies are clipped together. */
+    int capacity = p4_model_capacity(dp->model) / group * group;
+    if (capacity < 1)
+        return p4_error_set(err, P4_EINVAL, "DP-SGD: groups of %d rows exceed the model's "
+                            "batch capacity %d", group, p4_model_capacity(dp->model));
     int classes = p4_model_classes(dp->model), inputs = p4_model_input_size(dp->model);
     double total_loss = 0;
     p4_step_phases *phases = dp->phases;
     double t = p4_phase_start(phases);
     p4_sgd_zero_grad(dp->sgd);
     t = p4_phase_end(phases, P4_PHASE_UPDATE, t);
+    int rc = p4_per_example_set_group(dp->per_example, group);
+    if (rc != P4_OK)
+        return p4_error_set(err, rc, "DP-SGD: bad group size %d", group);
     /* An empty Poisson batch is a valid draw: the step is then pure noise. */
     for (int first = 0; first < n; first += capacity) {
         int m = n - first < capacity ? n - first : capacity;
-        int rc = p4_model_load_inputs(dp->model, x + (size_t)first * inputs, m);
+        rc = p4_model_load_inputs(dp->model, x + (size_t)first * inputs, m);
         if (rc != P4_OK)
             return p4_error_set(err, rc, "DP-SGD: cannot load a batch");
         p4_model_forward(dp->model, 1);
@@ -172,19 +311,22 @@ int p4_dpsgd_step(p4_dpsgd *dp, const float *x, const float *targets, int n,
         if ((rc = p4_per_example_backward(dp->per_example, dp->norms_sq, m)) != P4_OK)
             return p4_error_set(err, rc, "DP-SGD: per-example backward failed");
         t = p4_phase_start(phases);
-        if (p4_clip_factors(dp->norms_sq, m, dp->params.clip_norm, dp->factor) != P4_OK)
+        rc = group == 1 ? p4_clip_factors(dp->norms_sq, m, dp->params.clip_norm, dp->factor)
+                        : clip_group_means(dp->norms_sq, m / group, group,
+                                           dp->params.clip_norm, dp->factor);
+        if (rc != P4_OK)
             return p4_error_set(err, P4_EDIVERGED, "DP-SGD: a per-example gradient norm is not "
                                 "finite (diverged); no update is released");
         if ((rc = p4_per_example_accumulate(dp->per_example, dp->factor, m)) != P4_OK)
             return p4_error_set(err, rc, "DP-SGD: accumulation failed");
         t = p4_phase_end(phases, P4_PHASE_CLIPPED_SUM, t);
     }
-    int rc = add_noise(dp, err);
+    rc = add_noise(dp, err);
     if (rc != P4_OK)
         return rc;
     t = p4_phase_end(phases, P4_PHASE_NOISE, t);
     if (loss_sum != NULL)
-        *loss_sum = total_loss;
+        *loss_sum = total_loss / group;
     rc = p4_sgd_step(dp->sgd, expected_batch);
     p4_phase_end(phases, P4_PHASE_UPDATE, t);
     return rc;
@@ -366,6 +508,18 @@ int p4_dpsgd_step_kd(p4_dpsgd *dp, const float *x, int n, double expected_batch,
 {
     if (dp == NULL || kd == NULL || (n > 0 && (kd->onehot == NULL || kd->teacher == NULL)))
         return p4_error_set(err, P4_EINVAL, "DP-SGD distillation step: bad arguments");
+    if (dp->protected_layers == NULL && dp->augmentations > 1) {
+        if ((x == NULL && n > 0) || n < 0)
+            return p4_error_set(err, P4_EINVAL, "DP-SGD distillation step: bad arguments");
+        int rc = make_copies(dp, x, kd->onehot, kd->teacher, n, err);
+        if (rc != P4_OK)
+            return rc;
+        p4_dpsgd_kd copies = { dp->copies_targets, dp->copies_teacher, kd->alpha,
+                               kd->temperature };
+        return p4_dpsgd_step_grouped(dp, dp->copies_x, dp->copies_targets,
+                                     n * dp->augmentations, dp->augmentations, expected_batch,
+                                     kd_delta, &copies, loss_sum, err);
+    }
     if (dp->protected_layers == NULL)
         return p4_dpsgd_step(dp, x, kd->onehot, n, expected_batch, kd_delta, (void *)kd,
                              loss_sum, err);

@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "common/rng.h"
+#include "datasets/augment.h"
 #include "datasets/dataset.h"
 #include "dp/ledger.h"
 #include "dp/per_example.h"
@@ -51,6 +52,30 @@ int p4_poisson_sample(p4_rng *rng, const int *indices, int count, double q,
 int p4_dpsgd_step(p4_dpsgd *dp, const float *x, const float *targets, int n,
                   double expected_batch, p4_delta_fn *loss, void *loss_user,
                   double *loss_sum, p4_error *err);
+
+/* The same step on rows that come in groups: rows = n * group, and rows
+ * j*group .. (j+1)*group - 1 (of x, of targets, and as the loss callback
+ * sees them) are copies of example j.  The MEAN of each group's row
+ * gradients is clipped to C once, so one example still moves the sum by at
+ * most C whatever its copies are: the noise, the accountant and the
+ * guarantee are those of group = 1, which is p4_dpsgd_step exactly.
+ * The loss reported is per example (the row losses / group). */
+int p4_dpsgd_step_grouped(p4_dpsgd *dp, const float *x, const float *targets, int rows,
+                          int group, double expected_batch, p4_delta_fn *loss, void *loss_user,
+                          double *loss_sum, p4_error *err);
+
+/* Augmentation multiplicity (De et al. 2022; [dp] augmentations): from now
+ * on every step (p4_dpsgd_step, _step_kd, _epoch) replaces each example by
+ * k copies, each transformed by p4_augment_random(augment, rng), and runs
+ * p4_dpsgd_step_grouped on them; labels and teachers are repeated per copy.
+ * rng is not owned and must outlive dp.  k = 1 (the default) turns it off;
+ * k in 1..P4_DPSGD_MAX_AUGMENTATIONS and at most the model's capacity.
+ * P4_EUNSUPPORTED with protected layers (the TA takes whole examples) and,
+ * while k > 1, for p4_dpsgd_step with a loss callback (its rows would be
+ * copies it does not know of). */
+#define P4_DPSGD_MAX_AUGMENTATIONS 16
+int p4_dpsgd_set_augmentations(p4_dpsgd *dp, int k, const p4_augment *augment, p4_rng *rng,
+                               p4_error *err);
 
 /* A P4 proxy's distillation targets (distill/kd_loss.h): label rows, the
  * private model's softened probabilities (n x classes each), kd weight

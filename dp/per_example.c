@@ -32,6 +32,7 @@ struct p4_per_example {
     int held_first, held_last; /* layers held elsewhere (an enclave), or -1 */
     double *norms_sq;          /* the caller's array during a backward  */
     int batch;                 /* examples in the current pass          */
+    int group;                 /* rows per example (augmented copies)   */
     p4_step_phases *phases;    /* profiling, or NULL                    */
     double norm_seconds;       /* this pass's share of P4_PHASE_NORMS   */
 };
@@ -53,12 +54,31 @@ static void dense_backward(layer l, network net)
 
     gradient_array(l.output, l.outputs * l.batch, l.activation, l.delta);
     double t = p4_phase_start(pe->phases);
-    for (int b = 0; b < l.batch; b++) {
-        const float *d = l.delta + (size_t)b * l.outputs;
-        const float *x = net.input + (size_t)b * l.inputs;
-        double dd = cblas_sdot(l.outputs, d, 1, d, 1);
-        double xx = cblas_sdot(l.inputs, x, 1, x, 1);
-        pe->norms_sq[b] += dd * (xx + 1.0);
+    if (pe->group == 1) {
+        for (int b = 0; b < l.batch; b++) {
+            const float *d = l.delta + (size_t)b * l.outputs;
+            const float *x = net.input + (size_t)b * l.inputs;
+            double dd = cblas_sdot(l.outputs, d, 1, d, 1);
+            double xx = cblas_sdot(l.inputs, x, 1, x, 1);
+            pe->norms_sq[b] += dd * (xx + 1.0);
+        }
+    } else {
+        /* A group's summed gradient sum_k d_k [x_k; 1]^T has squared norm
+         * sum_{k,m} (d_k . d_m)(x_k . x_m + 1): still nothing materialised. */
+        for (int j = 0; j < l.batch / pe->group; j++) {
+            double s = 0;
+            for (int k = j * pe->group; k < (j + 1) * pe->group; k++)
+                for (int m = k; m < (j + 1) * pe->group; m++) {
+                    const float *dk = l.delta + (size_t)k * l.outputs;
+                    const float *dm = l.delta + (size_t)m * l.outputs;
+                    const float *xk = net.input + (size_t)k * l.inputs;
+                    const float *xm = net.input + (size_t)m * l.inputs;
+                    double term = cblas_sdot(l.outputs, dk, 1, dm, 1) *
+                                  (cblas_sdot(l.inputs, xk, 1, xm, 1) + 1.0);
+                    s += k == m ? term : 2.0 * term;
+                }
+            pe->norms_sq[j] += s;
+        }
     }
     if (pe->phases != NULL)
         pe->norm_seconds += p4_now_seconds() - t;
@@ -101,7 +121,8 @@ static void conv_examples(void *ctx, int first, int last, int worker)
         p4_gradient_bias(l->output + (size_t)b * l->outputs, d, filters, spatial, l->activation,
                          bias_grad);
         p4_conv_example_weight_gradient(l, x, d, col, 0.0f, g);
-        cs->pe->norms_sq[b] += cblas_sdot((int)per_example, g, 1, g, 1);
+        if (cs->pe->group == 1) /* else: per group, after every row is done */
+            cs->pe->norms_sq[b] += cblas_sdot((int)per_example, g, 1, g, 1);
         double t1 = timed ? p4_now_seconds() : 0;
 
         if (cs->net->delta != NULL)
@@ -144,6 +165,23 @@ static void conv_backward(layer l, network net)
     }
     for (int w = 1; w < workers; w++)
         free(cs.col[w]);
+    if (pe->group > 1) {
+        /* Each group's summed gradient, from its rows' inner products. */
+        double tg = p4_phase_start(pe->phases);
+        const int per_example = (int)(conv_weight_count(&l) + (size_t)l.n);
+        for (int j = 0; j < l.batch / pe->group; j++) {
+            double s = 0;
+            for (int k = j * pe->group; k < (j + 1) * pe->group; k++)
+                for (int m = k; m < (j + 1) * pe->group; m++) {
+                    double term = cblas_sdot(per_example, rec->grads + (size_t)k * per_example, 1,
+                                             rec->grads + (size_t)m * per_example, 1);
+                    s += k == m ? term : 2.0 * term;
+                }
+            pe->norms_sq[j] += s;
+        }
+        if (pe->phases != NULL)
+            pe->norm_seconds += p4_now_seconds() - tg;
+    }
 }
 
 int p4_per_example_new(p4_per_example **out, p4_model *model, p4_error *err)
@@ -157,6 +195,7 @@ int p4_per_example_new(p4_per_example **out, p4_model *model, p4_error *err)
     pe->model = model;
     pe->net = net;
     pe->held_first = pe->held_last = -1;
+    pe->group = 1;
     pe->record = calloc((size_t)net->n, sizeof *pe->record);
     pe->record_of_layer = malloc((size_t)net->n * sizeof(int));
     if (pe->record == NULL || pe->record_of_layer == NULL)
@@ -230,6 +269,14 @@ int p4_per_example_hold(p4_per_example *pe, int first, int last)
     return P4_OK;
 }
 
+int p4_per_example_set_group(p4_per_example *pe, int group)
+{
+    if (pe == NULL || group < 1)
+        return P4_EINVAL;
+    pe->group = group;
+    return P4_OK;
+}
+
 int p4_per_example_backward(p4_per_example *pe, double *norms_sq, int n)
 {
     return p4_per_example_backward_from(pe, norms_sq, n, 0);
@@ -238,7 +285,7 @@ int p4_per_example_backward(p4_per_example *pe, double *norms_sq, int n)
 int p4_per_example_backward_from(p4_per_example *pe, double *norms_sq, int n, int lowest)
 {
     if (pe == NULL || norms_sq == NULL || n != pe->net->batch || n < 1 || lowest < 0 ||
-        lowest >= pe->net->n)
+        lowest >= pe->net->n || n % pe->group != 0)
         return P4_EINVAL;
     network *net = pe->net;
     /* darknet's backward_network stops at a layer marked stopbackward. */

@@ -45,6 +45,15 @@ int p4_per_example_backward_from(p4_per_example *pe, double *norms_sq, int n, in
  * p4_per_example_accumulate leaves them out.  -1, -1: none (the default). */
 int p4_per_example_hold(p4_per_example *pe, int first, int last);
 
+/* Rows come in consecutive groups of `group` rows (the augmented copies of
+ * one example, [dp] augmentations in dp/dpsgd.h): later backward passes
+ * write into norms_sq[j], for j < n / group, the squared norm of the SUM of
+ * group j's row gradients (over all trainable parameters), so that the
+ * caller can clip each group's mean once.  n must then be a multiple of
+ * group.  1, the default: every row is its own example.  The accumulate
+ * still takes one factor per row. */
+int p4_per_example_set_group(p4_per_example *pe, int group);
+
 /* Adds sum_i factor[i] * g_i to the model's accumulated updates.  Call once
  * per backward (it scales the stored deltas in place). */
 int p4_per_example_accumulate(p4_per_example *pe, const float *factor, int n);

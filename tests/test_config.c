@@ -100,6 +100,7 @@ static void test_defaults(void **state)
     assert_true(cfg.kd_temperature == 1.0);
     assert_string_equal(cfg.aggregate, "mean");
     assert_string_equal(cfg.noise_layout, "chunked");
+    assert_int_equal(cfg.augmentations, 1);
     assert_int_equal(cfg.krum_f, 0);
     assert_string_equal(cfg.share, "weights");
     assert_int_equal(cfg.strict_dp, 1);
@@ -394,6 +395,28 @@ static void test_dp_enabled_rules(void **state)
     assert_true(cfg.clip_norm == 3);
 }
 
+/* [dp] augmentations: 1..16, and refused where the TA clips whole examples. */
+static void test_dp_augmentations(void **state)
+{
+    fixture *f = *state;
+    p4_config cfg;
+    p4_error err;
+    const char *path = write_ini(f, "aug.ini", MINIMAL "[dp]\ntarget_epsilon = 8\naugmentations = 4\n");
+    assert_int_equal(p4_config_load(path, &cfg, &err), P4_OK);
+    assert_int_equal(cfg.augmentations, 4);
+    expect_config_error(f, MINIMAL "[dp]\ntarget_epsilon = 8\naugmentations = 0\n", 7,
+                        "[dp] augmentations = 0: must be in 1..16", NULL);
+    expect_config_error(f, MINIMAL "[dp]\ntarget_epsilon = 8\naugmentations = 17\n", 7,
+                        "[dp] augmentations = 17: must be in 1..16", NULL);
+    expect_config_error(f, MINIMAL "[dp]\ntarget_epsilon = 8\naugmentations = 2\n"
+                        "[tee]\nbackend = optee\npp_start = 3\npp_end = 5\n", 7,
+                        "[dp] augmentations = 2: is not supported with [tee] pp_start = 3",
+                        "the TA clips whole examples");
+    path = write_ini(f, "aug1.ini", MINIMAL "[dp]\ntarget_epsilon = 8\naugmentations = 1\n"
+                     "[tee]\nbackend = optee\npp_start = 3\npp_end = 5\n");
+    assert_int_equal(p4_config_load(path, &cfg, &err), P4_OK);
+}
+
 static void test_partition_cross_checks(void **state)
 {
     expect_config_error(*state, MINIMAL "[data]\npartition = writer\n", 6,
@@ -555,6 +578,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cluster_classes_parsing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file_and_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nul_byte_is_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dp_augmentations, setup, teardown),
         cmocka_unit_test(test_docs_show_the_key_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -603,6 +603,43 @@ static void test_head_only_warmup_leaves_lower_layers_alone(void **state)
                      "then prove nothing)", k);
 }
 
+/* [dp] augmentations = 4: the warm-up and every co-training epoch charge the
+ * ledger the steps and the (q, sigma) of K = 1 (the copies do not change the
+ * mechanism's sensitivity); two seeded clients draw the same copies, and the
+ * copies are used (the proxy differs from the K = 1 client's). */
+static void test_augmented_client_charges_as_one_copy(void **state)
+{
+    world *w = *state;
+    p4_client_spec plain = base_spec(w), augmented = base_spec(w);
+    augmented.augmentations = 4;
+    dp_client c;
+    open_client(w, augmented, "aug.db", 9, &c);
+    p4_error err = {0};
+    long long steps = 0;
+    if (p4_client_warmup(c.client, 1, &err) != P4_OK)
+        fail_msg("warm-up: %s", err.message);
+    assert_int_equal(p4_ledger_total_steps(c.ledger, &steps, NULL), P4_OK);
+    assert_true(steps == p4_dpsgd_steps_per_epoch(BASE_Q));
+    assert_ledger_holds_only(c.ledger, BASE_Q, BASE_SIGMA);
+    cotrain(&c, BASE_Q, BASE_SIGMA);
+    close_client(&c);
+    assert_true(clients_cotrain_equal_proxies(w, augmented, "aug-a.db", augmented, "aug-b.db"));
+    assert_false(clients_cotrain_equal_proxies(w, plain, "one.db", augmented, "four.db"));
+    /* More copies than the proxy's capacity (batch) is refused when the client is made. */
+    augmented.augmentations = 9;
+    augmented.ledger = NULL;
+    p4_client *bad = NULL;
+    char path[512];
+    test_path_in(w->dir, "bad.db", path, sizeof path);
+    assert_int_equal(p4_ledger_open(path, INFINITY, 1e-5, &augmented.ledger, &err), P4_OK);
+    assert_int_equal(p4_enclave_open_software(&augmented.enclave, 1, 9, NULL), P4_OK);
+    assert_int_equal(p4_client_new(&bad, &augmented, &err), P4_EINVAL);
+    assert_non_null(strstr(err.message, "capacity"));
+    assert_null(bad);
+    p4_ledger_close(&augmented.ledger);
+    p4_enclave_close(&augmented.enclave);
+}
+
 /* The DP path releases logits through the enclave, which clips each row to
  * C before it adds noise: with sigma = 0 (which only the enclave itself
  * accepts) a row above C comes out scaled to norm C exactly, and a row below
@@ -650,6 +687,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_separate_batches_keep_strict_dp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proxy_learning_rate_sets_only_the_proxys_rate, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_augmented_client_charges_as_one_copy, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_head_only_warmup_leaves_lower_layers_alone, setup,
                                         teardown),
