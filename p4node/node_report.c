@@ -48,8 +48,9 @@ void p4_node_report_json(FILE *out, const p4_node_record *r, double delta, const
         p4_json_string(out, p4_dp_guarantee_name(r->guarantee));
     else
         fputs("null", out);
-    fprintf(out, ",\"reproducible\":%s,\"dropped\":%d,\"missing\":%d,\"seconds\":",
-            r->facts.reproducible ? "true" : "false", r->dropped, r->missing);
+    fprintf(out, ",\"reproducible\":%s,\"dropped\":%d,\"missing\":%d,\"proxy_reverts\":%d,"
+            "\"krum_fallbacks\":%d,\"seconds\":", r->facts.reproducible ? "true" : "false",
+            r->dropped, r->missing, r->proxy_reverts, r->krum_fallbacks);
     p4_json_number(out, r->seconds);
     if (r->admission[0]) { /* known in the node's own run, not from node.db */
         fprintf(out, ",\"admission\":");
@@ -98,6 +99,14 @@ void p4_node_report_text(FILE *out, const p4_node_record *r, double delta, const
                 r->missing);
         if (r->admission[0])
             fprintf(out, "admission: %s; %d peer(s) refused\n", r->admission, r->refused);
+        /* the same events `p4 sim` and `p4 cluster` warn of (run_report.c) */
+        if (r->proxy_reverts > 0)
+            fprintf(out, "warning: a proxy diverged after averaging peers' proxies in %d "
+                    "round(s): reverted to its own\n", r->proxy_reverts);
+        if (r->krum_fallbacks > 0)
+            fprintf(out, "warning: aggregate = multikrum fell back to the mean in %d round(s) "
+                    "(the smallest group had %d members)\n", r->krum_fallbacks,
+                    r->krum_smallest);
         fprintf(out, "time %.1f s\n", r->seconds);
     }
     if (state_dir)

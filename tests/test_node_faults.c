@@ -416,6 +416,17 @@ static void restarted_node_reverts_a_diverging_average(void **state)
     if (!strstr(log, "round 2: ") || !strstr(log, "so it goes back to its own from round 1"))
         test_cluster_fail(&c, "no revert in round 2 in node %d's log", victim);
     free(log);
+    /* p4 status says it too, as p4 sim's summary would */
+    char *argv[] = { (char *)c.bin, "status", "--state", c.state[victim], "--json", NULL };
+    char *st = run_p4(&c, argv, "status");
+    if ((int)test_json_number(st, "proxy_reverts") != 1)
+        test_cluster_fail(&c, "p4 status --json does not say proxy_reverts 1:\n%s", st);
+    free(st);
+    char *targv[] = { (char *)c.bin, "status", "--state", c.state[victim], NULL };
+    char *tst = run_p4(&c, targv, "status-text");
+    if (!strstr(tst, "warning: a proxy diverged after averaging peers' proxies in 1 round(s)"))
+        test_cluster_fail(&c, "p4 status does not warn of the revert:\n%s", tst);
+    free(tst);
     for (int k = 0; k < NODES; k++) {
         if (k == victim)
             continue;
