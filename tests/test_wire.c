@@ -590,11 +590,11 @@ static void test_sender_sends_small_and_large_messages_whole(void **state)
     p4_receiver r = {t0, guard, NULL, 0, 0};
 
     enum { large = 5000, small = 12 };
-    static float values[large];
-    for (int j = 0; j < large; j++)
-        values[j] = (float)j * 0.5f;
     const size_t counts[] = {small, large, small, large, large, small};
-    const int sends = (int)(sizeof counts / sizeof counts[0]);
+    enum { sends = sizeof counts / sizeof counts[0] };
+    static float values[large + sends]; /* message i starts at values + i */
+    for (int j = 0; j < large + sends; j++)
+        values[j] = (float)j * 0.5f;
     for (int i = 0; i < sends; i++) {
         p4_wire_message m = sample(P4_WIRE_PROXY);
         m.body.proxy.values = values + i; /* a different first value each time */
