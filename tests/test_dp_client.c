@@ -691,7 +691,7 @@ static int first_layer_moves(const world *w, int frozen, int strict, const char 
     spec.proxy_cfg = path;
     spec.frozen_layers = frozen;
     spec.strict_dp = strict;
-    spec.warmup_head_only = 0;
+    spec.warmup_head_only = !strict; /* the head-only warm-up must re-freeze, not unfreeze */
     dp_client c;
     open_client(w, spec, ledger, 9, &c);
     size_t off0, len0, off1, len1;
