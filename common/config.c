@@ -1391,9 +1391,9 @@ static void finish(parse_state *st)
                     "the TA clips whole examples, not the mean of augmented copies (use 1)",
                     cfg->tee_pp_start);
     if (strcmp(cfg->proxy_projection, "none") != 0 && cfg->tee_pp_start >= 0)
-        fail_at_key(st, "model", "proxy_projection", "= %s is not supported with [tee] pp_start "
-                    "= %d: the TA trains its layers whole and cannot keep a projection frozen "
-                    "(use none)", cfg->proxy_projection, cfg->tee_pp_start);
+        fail_at_key(st, "model", "proxy_projection", "is not supported with [tee] pp_start = %d: "
+                    "the TA trains its layers whole and cannot keep a projection frozen "
+                    "(use none)", cfg->tee_pp_start);
 }
 
 /* ---- loading ------------------------------------------------------------ */
