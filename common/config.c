@@ -147,7 +147,8 @@ static const config_key config_keys[] = {
              "to the top-K principal directions of the public set (examples no client holds; "
              "mean-centred) and frozen in every DP-SGD step, so DP-SGD trains only the layers "
              "above; public-pca-whiten also scales each direction to unit variance. Reads no "
-             "private data, so the DP ledger is unchanged. Not with [tee] pp_start"},
+             "private data, so the DP ledger is unchanged. Without DP (epsilon inf) plain SGD "
+             "trains it like the rest. Not with [tee] pp_start"},
     {.section = "model", .name = "proxy_learning_rate", .type = KEY_DOUBLE,
      FIELD(proxy_learning_rate), .min = 0, .max = INFINITY, .default_text = "= learning_rate",
      .help = "the shared proxy's learning rate (its DP-SGD steps); 0 = learning_rate. "
