@@ -13,7 +13,8 @@ tmp="$dir/tmp-pca-$$.ini"
 shape=$(grep -o 'logreg-[0-9x]*\.cfg\|cnn[12]-[0-9x]*\.cfg\|mlp-[0-9x]*\.cfg' "$cfg" | tail -1 | sed 's/.*-\([0-9x]*\)\.cfg/\1/')
 cp "$cfg" "$tmp"
 if [ "$proj" != none ]; then
-    sed -i "s|^proxy_cfg *=.*|proxy_cfg = models/pca$k-logreg-$shape.cfg|" "$tmp"
+    sed -i '/^proxy_cfg *=/d' "$tmp" # the shipped proxy_cfg, or none (= cfg)
+    sed -i "/^\[model\]/a proxy_cfg = models/pca$k-logreg-$shape.cfg" "$tmp"
     sed -i "/^\[model\]/a proxy_projection = $proj" "$tmp"
 fi
 [ -n "$lr" ] && { sed -i '/^proxy_learning_rate/d' "$tmp"; sed -i "/^\[model\]/a proxy_learning_rate = $lr" "$tmp"; }
