@@ -92,6 +92,7 @@ void p4_peer_client_spec(const p4_peer_setup *setup, int k, const p4_dataset *tr
         .strict_dp = cfg->strict_dp,
         .separate_batches = strcmp(cfg->cotrain_batches, "separate") == 0,
         .warmup_head_only = strcmp(cfg->warmup_layers, "last") == 0,
+        .frozen_layers = strcmp(cfg->proxy_projection, "none") != 0,
         .augmentations = cfg->augmentations,
         .seeded_sampling = setup->reproducible,
         .dp_params = { p4_peer_sample_rate(cfg, train_count), 0.0, cfg->clip_norm },
@@ -276,6 +277,8 @@ int p4_peer_open(p4_peer *peer, const p4_peer_setup *setup, int k, p4_peer_plan 
         }
     }
     rc = p4_client_new(&peer->client, &spec, err);
+    if (rc == P4_OK)
+        rc = p4_peer_install_projection(setup, peer->client, err);
     if (rc == P4_OK && p4_client_protected_floats(peer->client) && p4_peer_setup_logits(setup))
         rc = grouping_outside_tee(setup, peer->client, err);
     if (rc != P4_OK)

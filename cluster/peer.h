@@ -32,6 +32,14 @@ typedef struct p4_peer_plan {
                                     ledger has left (see p4_peer_setup)       */
 } p4_peer_plan;
 
+/* [model] proxy_projection's first-layer parameters, computed once from
+ * the public set and handed to every client the caller opens (NULL
+ * params: not computed yet).  The caller owns it and frees params. */
+typedef struct p4_projection_cache {
+    float *params;
+    size_t count;
+} p4_projection_cache;
+
 /* What every peer of a run shares. */
 typedef struct p4_peer_setup {
     const p4_config *cfg;
@@ -51,6 +59,8 @@ typedef struct p4_peer_setup {
      * noise of the remaining rounds is recalibrated so that everything
      * recorded plus what is left still meets the target. */
     int resuming, rounds_done;
+    p4_projection_cache *projection; /* optional: without it each peer computes
+                                        its own (the same) projection      */
 } p4_peer_setup;
 
 typedef struct p4_peer {
@@ -101,6 +111,11 @@ void p4_peer_close(p4_peer *peer);
  * holds, the same for every peer (n x inputs floats; free with free()). */
 int p4_public_set_pick(const p4_config *cfg, const p4_workload *work, int count, float **x,
                        p4_error *err);
+
+/* [model] proxy_projection: writes the public set's principal directions
+ * into the client's proxy's first layer (cluster/projection.c); P4_OK and
+ * nothing done when the key is none. */
+int p4_peer_install_projection(const p4_peer_setup *setup, p4_client *client, p4_error *err);
 
 /* The proxy coordinates the grouping distance covers ([dp] distance_layers). */
 int p4_peer_distance_range(const p4_config *cfg, const p4_client *client, int classes,

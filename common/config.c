@@ -141,6 +141,14 @@ static const config_key config_keys[] = {
      .min = 1, .max = 65536, .help = "minibatch size"},
     {.section = "model", .name = "learning_rate", .type = KEY_DOUBLE, FIELD(learning_rate),
      .min = 0, .max = INFINITY, .flags = KEY_MIN_OPEN, .help = "SGD learning rate"},
+    {.section = "model", .name = "proxy_projection", .type = KEY_ENUM, FIELD(proxy_projection),
+     .choices = "none|public-pca|public-pca-whiten",
+     .help = "public-pca: the proxy's first layer (a [connected] layer inputs -> K, linear) is set "
+             "to the top-K principal directions of the public set (examples no client holds; "
+             "mean-centred) and frozen in every DP-SGD step, so DP-SGD trains only the layers "
+             "above; public-pca-whiten also scales each direction to unit variance. Reads no "
+             "private data, so the DP ledger is unchanged. Without DP (epsilon inf) plain SGD "
+             "trains it like the rest. Not with [tee] pp_start"},
     {.section = "model", .name = "proxy_learning_rate", .type = KEY_DOUBLE,
      FIELD(proxy_learning_rate), .min = 0, .max = INFINITY, .default_text = "= learning_rate",
      .help = "the shared proxy's learning rate (its DP-SGD steps); 0 = learning_rate. "
@@ -422,6 +430,7 @@ void p4_config_defaults(p4_config *cfg)
     cfg->sample_peers = 0;
     snprintf(cfg->distance_layers, sizeof cfg->distance_layers, "last");
     snprintf(cfg->warmup_layers, sizeof cfg->warmup_layers, "last");
+    snprintf(cfg->proxy_projection, sizeof cfg->proxy_projection, "none");
     cfg->warmup_sample_rate = 1.0;
     cfg->warmup_budget = 0.5;
     cfg->kd_alpha = 0.5;
@@ -1382,6 +1391,10 @@ static void finish(parse_state *st)
         fail_at_key(st, "dp", "augmentations", "is not supported with [tee] pp_start = %d: "
                     "the TA clips whole examples, not the mean of augmented copies (use 1)",
                     cfg->tee_pp_start);
+    if (strcmp(cfg->proxy_projection, "none") != 0 && cfg->tee_pp_start >= 0)
+        fail_at_key(st, "model", "proxy_projection", "is not supported with [tee] pp_start = %d: "
+                    "the TA trains its layers whole and cannot keep a projection frozen "
+                    "(use none)", cfg->tee_pp_start);
 }
 
 /* ---- loading ------------------------------------------------------------ */

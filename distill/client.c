@@ -150,6 +150,17 @@ static int use_augmentations(p4_client *c, p4_error *err)
                        : rc;
 }
 
+/* spec.frozen_layers: DP-SGD leaves the proxy's first layers alone (no
+ * gradient, no noise, no step) from creation on, a fixed projection. */
+static int freeze_projection(p4_client *c, p4_error *err)
+{
+    int frozen = c->spec.frozen_layers;
+    if (frozen < 0 || (frozen > 0 && c->dp && p4_dpsgd_freeze_below(c->dp, frozen) != P4_OK))
+        return p4_error_set(err, P4_EMODEL, "client %d: cannot freeze the proxy's first %d "
+                            "layer(s): it needs a trainable layer above them", c->spec.id, frozen);
+    return P4_OK;
+}
+
 int p4_client_new(p4_client **out, const p4_client_spec *spec, p4_error *err)
 {
     if (!out || !spec || !spec->train || !spec->test || !spec->train_idx || !spec->test_idx ||
@@ -183,6 +194,8 @@ int p4_client_new(p4_client **out, const p4_client_spec *spec, p4_error *err)
                         spec->weight_decay, err);
     if (rc == P4_OK && spec->dp)
         rc = p4_dpsgd_new(&c->dp, c->proxy, c->proxy_sgd, &spec->dp_params, spec->enclave, err);
+    if (rc == P4_OK)
+        rc = freeze_projection(c, err);
     if (rc == P4_OK && p4_model_classes(c->private_model) != p4_model_classes(c->proxy))
         rc = p4_error_set(err, P4_EMODEL, "client %d: private (%s) and proxy (%s) models have "
                           "different class counts", spec->id, spec->private_cfg, spec->proxy_cfg);
@@ -443,7 +456,7 @@ int p4_client_warmup(p4_client *client, int epochs, p4_error *err)
     if (own_params)
         p4_dpsgd_set_params(client->dp, &client->spec.dp_params);
     if (head_only)
-        p4_dpsgd_freeze_below(client->dp, 0);
+        p4_dpsgd_freeze_below(client->dp, client->spec.frozen_layers);
     return rc;
 }
 
@@ -742,6 +755,8 @@ int p4_client_unpark(p4_client *c, p4_error *err)
                               "saved parameters", sp->id);
     if (rc == P4_OK && sp->dp)
         rc = p4_dpsgd_new(&c->dp, c->proxy, c->proxy_sgd, &sp->dp_params, sp->enclave, err);
+    if (rc == P4_OK)
+        rc = freeze_projection(c, err);
     if (rc == P4_OK)
         rc = use_augmentations(c, err);
     if (rc == P4_OK && grow_buffers(c, sp->batch) != P4_OK)

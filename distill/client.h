@@ -54,6 +54,9 @@ typedef struct p4_client_spec {
     int separate_batches;
     int seeded_sampling;       /* DP batches from the seed (reproducible, not secret) */
     int warmup_head_only;      /* DP warm-up trains the output layer alone */
+    int frozen_layers;         /* the proxy's first frozen_layers parametrised layers take no
+                                  DP-SGD step (a fixed projection); 0: none.  The plain
+                                  (no-DP) steps still train them */
     int augmentations;         /* [dp] augmentations: K augmented copies per example in
                                   the proxy's DP-SGD steps (0 or 1: none; dp/dpsgd.h) */
     p4_ledger *ledger;         /* required when dp; not owned             */

@@ -105,6 +105,7 @@ typedef struct node {
     p4_peer_plan plan;
     p4_peer peer;
     float *public_x;
+    p4_projection_cache projection; /* [model] proxy_projection, computed once */
     unsigned char *attacker;     /* per client, from [attack] and the seed */
     p4_transport *transport;
     p4_membership *members;
@@ -381,7 +382,8 @@ static int open_peer(node *n, p4_method method, double epsilon, const p4_identit
     n->setup = (p4_peer_setup){ .cfg = cfg, .work = n->work, .method = method,
                                 .epsilon = epsilon, .reproducible = n->opt->reproducible,
                                 .state_dir = cfg->node_state,
-                                .public_n = cfg->public_count > 0 ? cfg->public_count : 500 };
+                                .public_n = cfg->public_count > 0 ? cfg->public_count : 500,
+                                .projection = &n->projection };
     /* The [attack] the simulator would stage, chosen from the public seed. */
     if (!(n->attacker = calloc((size_t)cfg->partition.clients, 1)))
         return p4_error_set(err, P4_ENOMEM, "out of memory");
@@ -512,6 +514,7 @@ static void node_close(node *n)
     free(n->member_keys);
     p4_peer_close(&n->peer);
     free(n->public_x);
+    free(n->projection.params);
     free(n->attacker);
     p4_workload_destroy(&n->work);
     p4_node_state_close(&n->state);

@@ -56,6 +56,7 @@ struct sim {
     int n, dp, logits_mode;
     unsigned char *attacker;     /* chosen from the seed by [attack] */
     float *public_x;
+    p4_projection_cache projection; /* [model] proxy_projection, computed once */
     sim_peer *peers;
     p4_inproc_hub *hub;
     p4_model_pool *pool;         /* networks lent to the computing clients */
@@ -164,6 +165,7 @@ static void sim_close(sim *s)
     p4_model_pool_destroy(&s->pool); /* after the clients, which give their networks back */
     p4_slice_board_destroy(&s->board);
     free(s->public_x);
+    free(s->projection.params);
     free(s->attacker);
     free(s->round_accuracy);
     free(s->round_eps);
@@ -189,7 +191,8 @@ static int sim_open(sim *s, const p4_config *cfg, const p4_sim_options *opt, p4_
     s->setup = (p4_peer_setup){ .cfg = cfg, .work = s->work, .method = opt->method,
                                 .epsilon = opt->epsilon, .reproducible = opt->reproducible,
                                 .state_dir = opt->state_dir,
-                                .public_n = cfg->public_count > 0 ? cfg->public_count : 500 };
+                                .public_n = cfg->public_count > 0 ? cfg->public_count : 500,
+                                .projection = &s->projection };
     if ((rc = p4_model_pool_new(&s->pool, err)) != P4_OK)
         return rc;
     s->setup.model_pool = s->pool;

@@ -101,6 +101,7 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.aggregate, "mean");
     assert_string_equal(cfg.noise_layout, "chunked");
     assert_int_equal(cfg.augmentations, 1);
+    assert_string_equal(cfg.proxy_projection, "none");
     assert_int_equal(cfg.krum_f, 0);
     assert_string_equal(cfg.share, "weights");
     assert_int_equal(cfg.strict_dp, 1);
@@ -417,6 +418,21 @@ static void test_dp_augmentations(void **state)
     assert_int_equal(p4_config_load(path, &cfg, &err), P4_OK);
 }
 
+/* [model] proxy_projection: refused where the TA trains the proxy's layers. */
+static void test_proxy_projection(void **state)
+{
+    fixture *f = *state;
+    p4_config cfg;
+    p4_error err;
+    const char *path = write_ini(f, "proj.ini", MINIMAL "proxy_projection = public-pca-whiten\n");
+    assert_int_equal(p4_config_load(path, &cfg, &err), P4_OK);
+    assert_string_equal(cfg.proxy_projection, "public-pca-whiten");
+    expect_config_error(f, MINIMAL "proxy_projection = public-pca\n"
+                        "[tee]\nbackend = optee\npp_start = 3\npp_end = 5\n", 5,
+                        "[model] proxy_projection = public-pca: is not supported with [tee] "
+                        "pp_start = 3", "cannot keep a projection frozen");
+}
+
 static void test_partition_cross_checks(void **state)
 {
     expect_config_error(*state, MINIMAL "[data]\npartition = writer\n", 6,
@@ -579,6 +595,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_file_and_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nul_byte_is_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dp_augmentations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proxy_projection, setup, teardown),
         cmocka_unit_test(test_docs_show_the_key_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

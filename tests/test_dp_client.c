@@ -671,6 +671,64 @@ static void test_enclave_release_clips_every_row(void **state)
     p4_enclave_close(&e);
 }
 
+/* [model] proxy_projection's client half, spec.frozen_layers = 1: the
+ * proxy's first layer (a fixed projection) is byte-identical after a DP
+ * warm-up (all layers) and DP co-training epochs, label-only and with KD,
+ * while the head moves; the ledger charges the same steps at the same
+ * (q, sigma) as the unfrozen proxy's.  The unfrozen client moves the first
+ * layer, so the check can fail. */
+static const char projection_cfg[] =
+    "[net]\nbatch=8\nwidth=8\nheight=8\nchannels=1\n\n"
+    "[connected]\noutput=6\nactivation=linear\n\n"
+    "[connected]\noutput=classes\nactivation=linear\n\n[softmax]\ngroups=1\n";
+
+static int first_layer_moves(const world *w, int frozen, int strict, const char *ledger,
+                             long long *steps)
+{
+    char path[512];
+    test_write_text(w->dir, "projection.cfg", projection_cfg, path, sizeof path);
+    p4_client_spec spec = base_spec(w);
+    spec.proxy_cfg = path;
+    spec.frozen_layers = frozen;
+    spec.strict_dp = strict;
+    spec.warmup_head_only = !strict; /* the head-only warm-up must re-freeze, not unfreeze */
+    dp_client c;
+    open_client(w, spec, ledger, 9, &c);
+    size_t off0, len0, off1, len1;
+    assert_int_equal(p4_client_proxy_layer(c.client, 0, &off0, &len0), P4_OK);
+    assert_int_equal(p4_client_proxy_layer(c.client, 1, &off1, &len1), P4_OK);
+    float *before = proxy_of(&c);
+    p4_error err = {0};
+    if (p4_client_warmup(c.client, 1, &err) != P4_OK)
+        fail_msg("warm-up: %s", err.message);
+    cotrain(&c, BASE_Q, BASE_SIGMA);
+    cotrain(&c, BASE_Q, BASE_SIGMA);
+    float *after = proxy_of(&c);
+    if (memcmp(before + off1, after + off1, len1 * sizeof(float)) == 0)
+        fail_msg("the head did not move (frozen %d, strict %d)", frozen, strict);
+    assert_int_equal(p4_ledger_total_steps(c.ledger, steps, NULL), P4_OK);
+    int moved = memcmp(before + off0, after + off0, len0 * sizeof(float)) != 0;
+    free(before);
+    free(after);
+    close_client(&c);
+    return moved;
+}
+
+static void test_frozen_projection_takes_no_dp_step(void **state)
+{
+    world *w = *state;
+    long long frozen_steps = 0, free_steps = 0, kd_steps = 0;
+    if (first_layer_moves(w, 1, 1, "frozen.db", &frozen_steps))
+        fail_msg("DP-SGD changed the frozen projection layer (labels only)");
+    if (first_layer_moves(w, 1, 0, "frozen-kd.db", &kd_steps))
+        fail_msg("DP-SGD changed the frozen projection layer (KD steps)");
+    if (!first_layer_moves(w, 0, 1, "unfrozen.db", &free_steps))
+        fail_msg("the unfrozen first layer did not move: the check above proves nothing");
+    if (frozen_steps != free_steps || kd_steps != free_steps)
+        fail_msg("the ledger charged %lld / %lld steps with the projection frozen, %lld without",
+                 frozen_steps, kd_steps, free_steps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -691,6 +749,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_augmented_client_charges_as_one_copy, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_head_only_warmup_leaves_lower_layers_alone, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_frozen_projection_takes_no_dp_step, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
