@@ -1,7 +1,6 @@
 /* protocol.c: the P4 round protocol for one peer; see protocol.h. */
 #include "cluster/protocol.h"
 
-#include <math.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "cluster/sender.h"
 #include "cluster/similarity.h"
 #include "cluster/slice_board.h"
+#include "common/finite.h"
 #include "cluster/slice_commit.h"
 #include "cluster/slice_guard.h"
 #include "cluster/wire.h"
@@ -1158,10 +1158,7 @@ static int exchange_logits(run *r, int round, unsigned char *want, held **got,
 
 static int all_finite(const float *v, size_t n)
 {
-    for (size_t j = 0; j < n; j++)
-        if (!isfinite(v[j]))
-            return 0;
-    return 1;
+    return p4_first_non_finite(v, n) == n;
 }
 
 /* Before a round that trains from an average of peers' proxies: where the

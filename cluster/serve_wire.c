@@ -3,9 +3,10 @@
  * one writer walk (put_message) both measures and writes. */
 #include "cluster/serve_wire.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/finite.h"
 
 static const uint8_t magic[3] = {'P', '4', 'Q'};
 
@@ -69,10 +70,9 @@ static int check_query(const p4_serve_query *q, p4_error *err)
                             P4_SERVE_MAX_ROWS, P4_SERVE_MAX_COLS, P4_SERVE_MAX_QUERY_FLOATS);
     if (q->values == NULL)
         return p4_error_set(err, P4_EINVAL, "QUERY: no values");
-    size_t n = (size_t)q->rows * q->cols;
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(q->values[i]))
-            return p4_error_set(err, P4_EFORMAT, "QUERY: value %zu is not finite", i);
+    size_t n = (size_t)q->rows * q->cols, i = p4_first_non_finite(q->values, n);
+    if (i < n)
+        return p4_error_set(err, P4_EFORMAT, "QUERY: value %zu is not finite", i);
     return P4_OK;
 }
 

@@ -5,9 +5,10 @@
  * walk (put_message) both measures (no buffer) and writes. */
 #include "cluster/wire.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/finite.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #define P4_WIRE_SWAP 1 /* big-endian host: swap each scalar */
@@ -56,10 +57,10 @@ static int check_floats(const float *values, size_t count, const char *what, p4_
 {
     if (count > 0 && values == NULL)
         return p4_error_set(err, P4_EINVAL, "%s: %zu values but no array", what, count);
-    for (size_t i = 0; i < count; i++)
-        if (!isfinite(values[i]))
-            return p4_error_set(err, P4_EFORMAT, "%s: value %zu is not finite (%g)", what, i,
-                                (double)values[i]);
+    size_t i = p4_first_non_finite(values, count);
+    if (i < count)
+        return p4_error_set(err, P4_EFORMAT, "%s: value %zu is not finite (%g)", what, i,
+                            (double)values[i]);
     return P4_OK;
 }
 

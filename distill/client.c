@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/finite.h"
 #include "distill/kd_loss.h"
 #include "dp/clip_rows.h"
 #include "model/model.h"
@@ -306,11 +307,11 @@ static int proxy_teaching(p4_client *c, int n, p4_error *err)
     /* The KD loss skips a teacher's non-positive (and so NaN) entries but
      * not their gradient: a diverged proxy would put NaN in the private
      * model with a finite loss.  Refuse it here instead. */
-    for (size_t j = 0; rc == P4_OK && j < (size_t)n * c->classes; j++)
-        if (!isfinite(c->proxy_teacher[j]))
-            return p4_error_set(err, P4_EDIVERGED, "client %d: the proxy's outputs are not finite "
-                                "(diverged); the private model does not learn from them",
-                                c->spec.id);
+    size_t outputs = (size_t)n * c->classes;
+    if (rc == P4_OK && p4_first_non_finite(c->proxy_teacher, outputs) < outputs)
+        return p4_error_set(err, P4_EDIVERGED, "client %d: the proxy's outputs are not finite "
+                            "(diverged); the private model does not learn from them",
+                            c->spec.id);
     return rc;
 }
 
@@ -866,10 +867,10 @@ static int check_part(const p4_client *c, const char *what, const float *v, size
         return p4_error_set(err, P4_ESTATE, "client %d: the checkpoint's %s hold %zu values, "
                             "this client's %zu (a checkpoint of another model?)", c->spec.id,
                             what, n, want);
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(v[i]))
-            return p4_error_set(err, P4_ESTATE, "client %d: the checkpoint's %s hold a value "
-                                "that is not finite (at %zu)", c->spec.id, what, i);
+    size_t i = p4_first_non_finite(v, n);
+    if (i < n)
+        return p4_error_set(err, P4_ESTATE, "client %d: the checkpoint's %s hold a value "
+                            "that is not finite (at %zu)", c->spec.id, what, i);
     return P4_OK;
 }
 
