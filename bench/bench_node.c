@@ -195,7 +195,7 @@ static int run_carrier(const p4_config *cfg, const p4_workload *work, carrier ho
     p4_peer_setup setup = { .cfg = cfg, .work = work, .method = method,
                             .epsilon = cfg->dp_enabled && cfg->target_epsilon > 0
                                            ? cfg->target_epsilon : INFINITY,
-                            .state_dir = dir, .public_n = 500 };
+                            .state_dir = dir, .public_n = cfg->public_count };
     p4_peer_plan plan = { .q = -1 };
     peer_run runs[PEERS];
     memset(runs, 0, sizeof runs);

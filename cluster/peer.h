@@ -48,7 +48,7 @@ typedef struct p4_peer_setup {
     double epsilon;              /* target per client; INFINITY = no DP       */
     int reproducible;            /* seeded noise and batches: NOT private     */
     const char *state_dir;       /* ledgers: state_dir/client-NNN.db          */
-    int public_n;                /* logits mode: public reference set size    */
+    int public_n;                /* the public set's size ([p4] public_count)  */
     const unsigned char *is_attacker; /* per client, or NULL: nobody attacks   */
     p4_model_pool *model_pool;   /* optional: clients borrow networks from it
                                     and can park (distill/client.h)          */

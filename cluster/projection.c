@@ -25,7 +25,7 @@ static const double WHITEN_FLOOR = 1e-3;
 static int compute(const p4_peer_setup *setup, int inputs, int k, float *params, p4_error *err)
 {
     const p4_config *cfg = setup->cfg;
-    int n = setup->public_n > 0 ? setup->public_n : 500;
+    int n = setup->public_n;
     if (k >= n)
         return p4_error_set(err, P4_ECONFIG, "%s: [model] proxy_projection needs more public "
                             "examples than its %d directions ([p4] public_count = %d)", cfg->path,

@@ -268,7 +268,9 @@ static const config_key config_keys[] = {
              "deviations (of all pair distances) below the mean distance; measured: 1.2 to 1.6 "
              "with latent clusters, 0.01 on FEMNIST by writer"},
     {.section = "p4", .name = "public_count", .type = KEY_INT, FIELD(public_count),
-     .min = 0, .max = INT_MAX, .help = "logits mode: size of the public reference set"},
+     .min = 1, .max = INT_MAX,
+     .help = "size of the public set (training examples no client holds): logits mode's "
+             "reference set, and what [model] proxy_projection is computed from"},
     {.section = "p4", .name = "method", .type = KEY_ENUM, FIELD(method),
      .choices = "p4|local|proxyfl|proxyfl-avg|fedavg-dp",
      .help = "algorithm to run (proxyfl: as published, the received proxy replaces one's own; "

@@ -114,7 +114,7 @@ static p4_peer_setup audit_setup(const audit *a)
 {
     return (p4_peer_setup){ .cfg = a->cfg, .work = a->work, .method = a->method,
                             .epsilon = a->opt->epsilon, .reproducible = a->opt->reproducible,
-                            .state_dir = a->state_dir };
+                            .state_dir = a->state_dir, .public_n = a->cfg->public_count };
 }
 
 static int open_privacy(audit *a, p4_error *err)

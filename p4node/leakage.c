@@ -93,7 +93,7 @@ static p4_peer_setup setup_of(const leakage *l)
 {
     return (p4_peer_setup){ .cfg = &l->cfg, .work = l->work, .method = l->method,
                             .epsilon = l->opt->epsilon, .reproducible = l->opt->reproducible,
-                            .state_dir = l->state_dir };
+                            .state_dir = l->state_dir, .public_n = l->cfg.public_count };
 }
 
 static int make_state_dir(leakage *l, p4_error *err)

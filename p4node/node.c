@@ -382,7 +382,7 @@ static int open_peer(node *n, p4_method method, double epsilon, const p4_identit
     n->setup = (p4_peer_setup){ .cfg = cfg, .work = n->work, .method = method,
                                 .epsilon = epsilon, .reproducible = n->opt->reproducible,
                                 .state_dir = cfg->node_state,
-                                .public_n = cfg->public_count > 0 ? cfg->public_count : 500,
+                                .public_n = cfg->public_count,
                                 .projection = &n->projection };
     /* The [attack] the simulator would stage, chosen from the public seed. */
     if (!(n->attacker = calloc((size_t)cfg->partition.clients, 1)))

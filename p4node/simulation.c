@@ -191,7 +191,7 @@ static int sim_open(sim *s, const p4_config *cfg, const p4_sim_options *opt, p4_
     s->setup = (p4_peer_setup){ .cfg = cfg, .work = s->work, .method = opt->method,
                                 .epsilon = opt->epsilon, .reproducible = opt->reproducible,
                                 .state_dir = opt->state_dir,
-                                .public_n = cfg->public_count > 0 ? cfg->public_count : 500,
+                                .public_n = cfg->public_count,
                                 .projection = &s->projection };
     if ((rc = p4_model_pool_new(&s->pool, err)) != P4_OK)
         return rc;

@@ -180,7 +180,7 @@ static void test_full_file_sets_every_field(void **state)
         "krum_f = 1\n"
         "share = logits\n"
         "strict_dp = 0\n"
-        "public_count = 0\n"
+        "public_count = 7\n"
         "method = proxyfl\n");
     p4_config cfg;
     p4_error err;
@@ -241,7 +241,7 @@ static void test_full_file_sets_every_field(void **state)
     assert_int_equal(cfg.krum_f, 1);
     assert_string_equal(cfg.share, "logits");
     assert_int_equal(cfg.strict_dp, 0);
-    assert_int_equal(cfg.public_count, 0);
+    assert_int_equal(cfg.public_count, 7);
     assert_string_equal(cfg.method, "proxyfl");
 }
 
@@ -282,6 +282,8 @@ static void test_bad_number(void **state)
                         "[model] learning_rate = fast: not a number", NULL);
     expect_config_error(*state, MINIMAL "learning_rate = inf\n", 5,
                         "learning_rate = inf: not a number", NULL);
+    expect_config_error(*state, MINIMAL "[p4]\npublic_count = 0\n", 6,
+                        "[p4] public_count = 0: must be >= 1", NULL);
     expect_config_error(*state, MINIMAL "seed = -1\n", 5,
                         "[model] seed = -1: not an unsigned integer", NULL);
     expect_config_error(*state, MINIMAL "seed = 18446744073709551616\n", 5,
