@@ -805,6 +805,7 @@ void p4_client_state_free(p4_client_state *s)
     free(s->private_velocity);
     free(s->proxy_velocity);
     sodium_memzero(s->batch_rng, sizeof s->batch_rng);
+    sodium_memzero(s->augment_rng, sizeof s->augment_rng);
     memset(s, 0, sizeof *s);
 }
 
@@ -813,6 +814,13 @@ void p4_client_state_free(p4_client_state *s)
 static int sampler_is_seeded(const p4_client *c)
 {
     return !c->spec.dp || c->spec.seeded_sampling;
+}
+
+/* The augmented copies' generator exists with DP and augmentations > 1; it
+ * is seeded (so it may be saved) exactly when the sampler is. */
+static int augmenter_is_seeded(const p4_client *c)
+{
+    return c->spec.dp && c->spec.augmentations > 1 && c->spec.seeded_sampling;
 }
 
 int p4_client_save(const p4_client *c, p4_client_state *s, p4_error *err)
@@ -850,6 +858,8 @@ int p4_client_save_at(const p4_client *c, int round, p4_client_state *s, p4_erro
     }
     if ((s->has_batch_rng = sampler_is_seeded(c)))
         p4_rng_save(&c->batch_rng, s->batch_rng);
+    if ((s->has_augment_rng = augmenter_is_seeded(c)))
+        p4_rng_save(&c->augment_rng, s->augment_rng);
     /* The protected layers' own checkpoint, in the enclave, under the
      * round: written before the caller commits its own, so that a kill in
      * between finds the previous round's snapshot still there. */
@@ -902,17 +912,22 @@ int p4_client_restore_at(p4_client *c, const p4_client_state *s, int round, p4_e
     if (rc == P4_OK)
         rc = check_part(c, "proxy momentum", s->proxy_velocity, s->proxy_velocity_count,
                         p4_sgd_velocity_count(c->proxy_sgd), err);
-    p4_rng sampler;
+    p4_rng sampler, augmenter;
     if (rc == P4_OK && s->has_batch_rng && sampler_is_seeded(c) &&
         p4_rng_restore(&sampler, s->batch_rng, sizeof s->batch_rng) != P4_OK)
         rc = p4_error_set(err, P4_ESTATE, "client %d: the checkpoint's batch sampler is not a "
                           "generator state", c->spec.id);
+    if (rc == P4_OK && s->has_augment_rng && augmenter_is_seeded(c) &&
+        p4_rng_restore(&augmenter, s->augment_rng, sizeof s->augment_rng) != P4_OK)
+        rc = p4_error_set(err, P4_ESTATE, "client %d: the checkpoint's augmentation generator "
+                          "is not a generator state", c->spec.id);
     /* The protected layers first: if the enclave holds no snapshot of the
      * round, nothing here has changed. */
     if (rc == P4_OK && c->protected_floats)
         rc = p4_enclave_layers_restore(c->spec.enclave, round, err);
     if (rc != P4_OK) {
         p4_rng_wipe(&sampler);
+        p4_rng_wipe(&augmenter);
         return rc;
     }
     p4_model_set_params(c->private_model, s->private_params, s->private_count);
@@ -921,6 +936,9 @@ int p4_client_restore_at(p4_client *c, const p4_client_state *s, int round, p4_e
     p4_sgd_set_velocity(c->proxy_sgd, s->proxy_velocity, s->proxy_velocity_count);
     if (s->has_batch_rng && sampler_is_seeded(c))
         c->batch_rng = sampler;
+    if (s->has_augment_rng && augmenter_is_seeded(c))
+        c->augment_rng = augmenter;
     p4_rng_wipe(&sampler);
+    p4_rng_wipe(&augmenter);
     return P4_OK;
 }

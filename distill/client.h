@@ -146,8 +146,9 @@ const float *p4_client_parked_private(const p4_client *client, size_t *count);
 /* What a checkpoint keeps of a client so a restart trains on as the
  * undisturbed run would: both models' weights, both optimisers' momentum,
  * and the batch sampler's position when it is seeded (reproducible runs and
- * runs without DP).  A secret (OS-keyed) sampler is never saved: a restart
- * keys a fresh one, which keeps the batches just as secret. */
+ * runs without DP), and so the augmented copies' generator ([dp]
+ * augmentations > 1, reproducible runs).  A secret (OS-keyed) generator is
+ * never saved: a restart keys a fresh one, which keeps it just as secret. */
 typedef struct p4_client_state {
     float *private_params, *proxy_params;
     size_t private_count, proxy_count;
@@ -155,6 +156,8 @@ typedef struct p4_client_state {
     size_t private_velocity_count, proxy_velocity_count;
     int has_batch_rng;
     unsigned char batch_rng[P4_RNG_STATE_BYTES];
+    int has_augment_rng;
+    unsigned char augment_rng[P4_RNG_STATE_BYTES];
 } p4_client_state;
 
 /* Fills *state (allocating; free with p4_client_state_free). */

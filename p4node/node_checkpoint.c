@@ -63,9 +63,9 @@ static int put_checkpoint(sqlite3 *db, const char *path, const p4_node_checkpoin
                            "rounds, method, seed, reproducible, next_round, group_of, ngroups, "
                            "ledger_steps, epsilon, private_params, proxy_params, "
                            "private_velocity, proxy_velocity, batch_rng, noise_rng, peers, at, "
-                           "own_proxy, proxy_reverts, krum_fallbacks, krum_smallest) "
+                           "own_proxy, proxy_reverts, krum_fallbacks, krum_smallest, augment_rng) "
                            "VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                           "?, ?, ?)",
+                           "?, ?, ?, ?)",
                            -1, &s, NULL) != SQLITE_OK)
         return fail(db, path, err, "cannot write the checkpoint");
     const p4_client_state *cs = &ck->state;
@@ -99,6 +99,8 @@ static int put_checkpoint(sqlite3 *db, const char *path, const p4_node_checkpoin
     sqlite3_bind_int(s, 22, ck->proxy_reverts);
     sqlite3_bind_int(s, 23, ck->krum_fallbacks);
     sqlite3_bind_int(s, 24, ck->krum_smallest);
+    if (cs->has_augment_rng)
+        sqlite3_bind_blob(s, 25, cs->augment_rng, sizeof cs->augment_rng, SQLITE_STATIC);
     int rc = sqlite3_step(s) == SQLITE_DONE ? P4_OK
                                             : fail(db, path, err, "cannot write the checkpoint");
     sqlite3_finalize(s);
@@ -221,6 +223,9 @@ static int read_row(sqlite3_stmt *s, p4_node_checkpoint *ck, const char *path, p
         rc = get_rng(s, 16, "batch sampler", cs->batch_rng, &cs->has_batch_rng, path, err);
     if (rc == P4_OK)
         rc = get_rng(s, 17, "noise stream", ck->noise, &ck->has_noise, path, err);
+    if (rc == P4_OK)
+        rc = get_rng(s, 23, "augmentation generator", cs->augment_rng, &cs->has_augment_rng,
+                     path, err);
     const unsigned char *peers = sqlite3_column_text(s, 18);
     if (rc == P4_OK && (ck->peers = strdup(peers ? (const char *)peers : "")) == NULL)
         rc = p4_error_set(err, P4_ENOMEM, "checkpoint: out of memory");
@@ -247,7 +252,7 @@ int p4_node_checkpoint_load(p4_node_state *state, p4_node_checkpoint *ck, int *f
                            "SELECT epoch, client, clients, rounds, method, seed, reproducible, "
                            "next_round, group_of, ngroups, ledger_steps, epsilon, private_params, "
                            "proxy_params, private_velocity, proxy_velocity, batch_rng, noise_rng, "
-                           "peers, own_proxy, proxy_reverts, krum_fallbacks, krum_smallest "
+                           "peers, own_proxy, proxy_reverts, krum_fallbacks, krum_smallest, augment_rng "
                            "FROM checkpoint WHERE slot = 1",
                            -1, &s, NULL) != SQLITE_OK)
         return fail(db, path, err, "cannot read the checkpoint");

@@ -38,7 +38,7 @@ static const char SCHEMA[] =
     " epsilon REAL, private_params BLOB NOT NULL, proxy_params BLOB NOT NULL,"
     " private_velocity BLOB NOT NULL, proxy_velocity BLOB NOT NULL, batch_rng BLOB,"
     " noise_rng BLOB, peers TEXT NOT NULL, at REAL NOT NULL, own_proxy BLOB,"
-    " proxy_reverts INTEGER, krum_fallbacks INTEGER, krum_smallest INTEGER);";
+    " proxy_reverts INTEGER, krum_fallbacks INTEGER, krum_smallest INTEGER, augment_rng BLOB);";
 
 /* Columns added after node.db first shipped: added to older files on open
  * (table, column, type). */
@@ -53,6 +53,8 @@ static const char *const LATER_COLUMNS[][3] = {
     { "checkpoint", "proxy_reverts", "INTEGER" },
     { "checkpoint", "krum_fallbacks", "INTEGER" },
     { "checkpoint", "krum_smallest", "INTEGER" },
+    /* NULL in an older checkpoint, as for a run without seeded augmentations */
+    { "checkpoint", "augment_rng", "BLOB" },
 };
 
 static double unix_now(void)

@@ -7,8 +7,11 @@
  *   - an own proxy that is not the proxy's size, or not finite, or counts
  *     that do not fit the rounds done, are refused with P4_ESTATE naming
  *     the column;
- *   - a checkpoint written before the column existed still loads (a
- *     restart must not lose the run), as one whose proxy is the client's own. */
+ *   - so does the augmented copies' generator, and one that is not a
+ *     generator state's size is refused;
+ *   - a checkpoint written before the columns existed still loads (a
+ *     restart must not lose the run), as one whose proxy is the client's own
+ *     and without an augmentation generator. */
 #include "support/test_support.h"
 
 #include <math.h>
@@ -28,11 +31,14 @@ static float proxy_w[PROXY] = { 0.5f, -0.5f, 1e30f, -1e-30f, 7 };
 static float private_v[PRIVATE] = { 0 };
 static float proxy_v[PROXY] = { 0.25f, 0, 0, 0, -0.25f };
 static float own[PROXY] = { 0.1f, 0.2f, 0.3f, 0.4f, 0.5f };
+static unsigned char augmenter[P4_RNG_STATE_BYTES] = { 9, 8, 7, 6, 5, 4, 3, 2, 1 };
 static int groups[CLIENTS] = { 0, 1, 0 };
 
 /* A run started in dir's node.db and a checkpoint of it (with own proxy
- * `own_proxy`, or NULL) saved; the state stays open in *st. */
-static void save_one(const char *dir, p4_node_state **st, const float *own_proxy)
+ * `own_proxy` and augmentation generator `augment`, each or NULL) saved;
+ * the state stays open in *st. */
+static void save_one(const char *dir, p4_node_state **st, const float *own_proxy,
+                     const unsigned char *augment)
 {
     p4_error err = {0};
     if (p4_node_state_open(st, dir, &err) != P4_OK)
@@ -51,6 +57,10 @@ static void save_one(const char *dir, p4_node_state **st, const float *own_proxy
                    .private_velocity = private_v, .proxy_velocity = proxy_v,
                    .private_velocity_count = PRIVATE, .proxy_velocity_count = PROXY },
     };
+    if (augment) {
+        ck.state.has_augment_rng = 1;
+        memcpy(ck.state.augment_rng, augment, P4_RNG_STATE_BYTES);
+    }
     if (p4_node_checkpoint_save(*st, &ck, &err) != P4_OK)
         fail_msg("%s", err.message);
 }
@@ -67,7 +77,7 @@ static void own_proxy_round_trips(void **state)
     const char *dir = *state;
     for (int with_own = 0; with_own < 2; with_own++) {
         p4_node_state *st = NULL;
-        save_one(dir, &st, with_own ? own : NULL);
+        save_one(dir, &st, with_own ? own : NULL, with_own ? augmenter : NULL);
         p4_node_checkpoint ck;
         int found = 0;
         p4_error err = {0};
@@ -85,8 +95,11 @@ static void own_proxy_round_trips(void **state)
         if (with_own) {
             assert_non_null(ck.own_proxy);
             assert_memory_equal(ck.own_proxy, own, sizeof own);
+            assert_int_equal(ck.state.has_augment_rng, 1);
+            assert_memory_equal(ck.state.augment_rng, augmenter, sizeof augmenter);
         } else {
             assert_null(ck.own_proxy); /* the saved proxy is the client's own */
+            assert_int_equal(ck.state.has_augment_rng, 0);
         }
         p4_node_checkpoint_free(&ck);
         assert_null(ck.own_proxy);
@@ -99,7 +112,7 @@ static void own_proxy_round_trips(void **state)
 static void refused_after(const char *dir, const char *sql, const char *expect)
 {
     p4_node_state *st = NULL;
-    save_one(dir, &st, own);
+    save_one(dir, &st, own, augmenter);
     exec_sql(st, sql);
     p4_node_checkpoint ck;
     int found = 1;
@@ -136,6 +149,8 @@ static void a_corrupt_own_proxy_is_refused(void **state)
                   "after 2 rounds of 3 clients: it does not hold together");
     refused_after(dir, "UPDATE checkpoint SET krum_fallbacks = -1", "-1 krum_fallbacks");
     refused_after(dir, "UPDATE checkpoint SET krum_smallest = 4", "(krum_smallest 4)");
+    refused_after(dir, "UPDATE checkpoint SET augment_rng = x'0102'",
+                  "the checkpoint's augmentation generator holds 2 bytes, not");
 }
 
 static void decode_checks_every_byte_count(void **state)
@@ -167,10 +182,11 @@ static void an_older_checkpoint_still_loads(void **state)
 {
     const char *dir = *state;
     p4_node_state *st = NULL;
-    save_one(dir, &st, own);
+    save_one(dir, &st, own, augmenter);
     exec_sql(st, "ALTER TABLE checkpoint DROP COLUMN own_proxy; ALTER TABLE checkpoint DROP "
                  "COLUMN proxy_reverts; ALTER TABLE checkpoint DROP COLUMN krum_fallbacks; "
-                 "ALTER TABLE checkpoint DROP COLUMN krum_smallest");
+                 "ALTER TABLE checkpoint DROP COLUMN krum_smallest; ALTER TABLE checkpoint DROP "
+                 "COLUMN augment_rng");
     p4_node_state_close(&st);
     p4_error err = {0};
     if (p4_node_state_open(&st, dir, &err) != P4_OK)
@@ -184,6 +200,7 @@ static void an_older_checkpoint_still_loads(void **state)
     assert_int_equal(ck.proxy_reverts, 0);
     assert_int_equal(ck.krum_fallbacks, 0);
     assert_int_equal(ck.krum_smallest, 0);
+    assert_int_equal(ck.state.has_augment_rng, 0);
     assert_memory_equal(ck.state.proxy_params, proxy_w, sizeof proxy_w);
     p4_node_checkpoint_free(&ck);
     p4_node_state_close(&st);

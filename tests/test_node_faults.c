@@ -10,7 +10,7 @@
  *   - in --reproducible mode, a node killed exactly between two rounds
  *     (P4_TEST_KILL_AFTER_CHECKPOINT) and started again ends the run with
  *     every client's accuracy and the groups that `p4 sim --reproducible`
- *     gives the undisturbed run;
+ *     gives the undisturbed run, with [dp] augmentations too;
  *   - a node killed for good is left out and the others finish;
  *   - a checkpoint whose bytes do not hold together, or from another
  *     config, is refused with a message naming it;
@@ -45,7 +45,8 @@
 /* Four clients in two latent clusters, P4 with groups of two, DP at epsilon
  * 8: a round takes a fraction of a second, long enough to be killed in.
  * Key pairs, free ports and one config per node: this base and its [node]. */
-static void cluster_make(test_cluster *c, const char *dir, double timeout, int reproducible)
+static void cluster_make(test_cluster *c, const char *dir, double timeout, int reproducible,
+                         const char *dp_extra)
 {
     char text[4096];
     snprintf(text, sizeof text,
@@ -54,8 +55,8 @@ static void cluster_make(test_cluster *c, const char *dir, double timeout, int r
              "max_train = 6000\nmax_test = 1000\nseed = 11\n"
              "[model]\ncfg = %s/configs/models/mlp-28x28x1.cfg\n"
              "proxy_cfg = %s/configs/models/logreg-28x28x1.cfg\nbatch = 20\nseed = 11\n"
-             "[dp]\ntarget_epsilon = 8\n[p4]\nrounds = %d\ngroup_size = 2\n",
-             NODES, test_source_dir(), test_source_dir(), ROUNDS);
+             "[dp]\ntarget_epsilon = 8\n%s[p4]\nrounds = %d\ngroup_size = 2\n",
+             NODES, test_source_dir(), test_source_dir(), dp_extra, ROUNDS);
     test_cluster_make(c, dir, NODES, text, timeout, reproducible);
 }
 
@@ -132,7 +133,7 @@ static void killed_node_resumes(void **state)
     if (!getenv("P4_BIN")) TEST_SKIP("P4_BIN is not set (run under ctest)");
     static test_cluster c;
     /* long enough for the killed node to come back before its group goes on */
-    cluster_make(&c, *state, 300, 0);
+    cluster_make(&c, *state, 300, 0, "");
     for (int k = 0; k < NODES; k++)
         test_cluster_start(&c, k, -1, 0);
     const int victim = 2;
@@ -203,12 +204,11 @@ static void killed_node_resumes(void **state)
 
 /* ---- --reproducible: killed between rounds, the same result ------------------------- */
 
-static void reproducible_restart_matches_sim(void **state)
+/* With `dp_extra` in the config's [dp] section. */
+static void restart_matches_sim(const char *dir, const char *dp_extra)
 {
-    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
-    if (!getenv("P4_BIN")) TEST_SKIP("P4_BIN is not set (run under ctest)");
     static test_cluster c;
-    cluster_make(&c, *state, 300, 1);
+    cluster_make(&c, dir, 300, 1, dp_extra);
     char *sim_argv[] = { (char *)c.bin, "sim", "--config", c.base, "--reproducible", "--json",
                          "--quiet", NULL };
     char *sim = run_p4(&c, sim_argv, "sim");
@@ -240,6 +240,22 @@ static void reproducible_restart_matches_sim(void **state)
     free(sim);
 }
 
+static void reproducible_restart_matches_sim(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    if (!getenv("P4_BIN")) TEST_SKIP("P4_BIN is not set (run under ctest)");
+    restart_matches_sim(*state, "");
+}
+
+/* The augmented copies' generator ([dp] augmentations) is checkpointed too:
+ * without it the restarted node would draw other copies from round 2 on. */
+static void reproducible_restart_with_augmentations_matches_sim(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    if (!getenv("P4_BIN")) TEST_SKIP("P4_BIN is not set (run under ctest)");
+    restart_matches_sim(*state, "augmentations = 2\n");
+}
+
 /* ---- a node that never comes back -------------------------------------------------- */
 
 static void dead_node_is_left_out(void **state)
@@ -248,7 +264,7 @@ static void dead_node_is_left_out(void **state)
     if (!getenv("P4_BIN")) TEST_SKIP("P4_BIN is not set (run under ctest)");
     static test_cluster c;
     /* each exchange the dead node belongs to waits this long, once */
-    cluster_make(&c, *state, 2, 0);
+    cluster_make(&c, *state, 2, 0, "");
     for (int k = 0; k < NODES; k++)
         test_cluster_start(&c, k, -1, 0);
     const int victim = 3;
@@ -285,7 +301,7 @@ static void bad_checkpoints_are_refused(void **state)
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     if (!getenv("P4_BIN")) TEST_SKIP("P4_BIN is not set (run under ctest)");
     static test_cluster c;
-    cluster_make(&c, *state, 2, 0);
+    cluster_make(&c, *state, 2, 0, "");
     /* all four kill themselves after their checkpoint of round 1 */
     for (int k = 0; k < NODES; k++)
         test_cluster_start(&c, k, 1, 0);
@@ -375,7 +391,7 @@ static void restarted_node_reverts_a_diverging_average(void **state)
     if (!getenv("P4_BIN")) TEST_SKIP("P4_BIN is not set (run under ctest)");
     static test_cluster c;
     /* long enough for the killed node to come back before its group goes on */
-    cluster_make(&c, *state, 300, 0);
+    cluster_make(&c, *state, 300, 0, "");
     const int victim = 0;
     for (int k = 0; k < NODES; k++)
         test_cluster_start(&c, k, k == victim ? 2 : -1, 0);
@@ -443,6 +459,8 @@ int main(void)
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(reproducible_restart_matches_sim, test_temp_dir_setup,
                                         test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(reproducible_restart_with_augmentations_matches_sim,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(dead_node_is_left_out, test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(bad_checkpoints_are_refused, test_temp_dir_setup,
