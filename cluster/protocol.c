@@ -1055,6 +1055,22 @@ static int swap_with_group(run *r, int type, int step, const float *v, size_t co
     return rc == P4_OK ? collect(r, type, step, want, count, got, err) : rc;
 }
 
+/* The proxy's frozen layers (a fixed projection, the same in every honest
+ * client and never trained) keep the client's own values whatever the peers
+ * sent: a peer's poisoned copy would otherwise stay in them for good, since
+ * no DP step could train it back out.  own_proxy holds the values before
+ * this round's exchange. */
+static void keep_own_frozen_layers(run *r, float *proxy)
+{
+    const p4_client *c = r->spec->peer->client;
+    for (int k = 0; k < p4_client_frozen_layers(c); k++) {
+        size_t offset, length;
+        if (p4_client_proxy_layer(c, k, &offset, &length) == P4_OK &&
+            offset + length <= r->proxy_size)
+            memcpy(proxy + offset, r->own_proxy + offset, length * sizeof(float));
+    }
+}
+
 /* The group's proxies, own included, in peer-id order: mean or multi-Krum. */
 static int aggregate_proxies(run *r, float *proxy, held **got, p4_error *err)
 {
@@ -1281,6 +1297,8 @@ static int one_round(run *r, int round, float *proxy, unsigned char *want, held 
             rc = aggregate_proxies(r, proxy, got, err);
         free_got(got, r->n);
     }
+    if (rc == P4_OK)
+        keep_own_frozen_layers(r, proxy);
     if (rc == P4_OK && (rc = p4_client_set_proxy(c, proxy, r->proxy_size)) != P4_OK)
         p4_error_set(err, rc, "peer %d: cannot set its proxy", r->self);
     return rc;

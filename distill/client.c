@@ -596,6 +596,11 @@ int p4_client_proxy_layer(const p4_client *client, int k, size_t *offset, size_t
     return P4_OK;
 }
 
+int p4_client_frozen_layers(const p4_client *client)
+{
+    return client ? client->spec.frozen_layers : 0;
+}
+
 /* Mean-centred log-probabilities: logits up to the shift softmax ignores. */
 static void centred_log_probs(float *rows, int n, int classes)
 {

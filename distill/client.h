@@ -108,6 +108,9 @@ int p4_client_get_model(const p4_client *client, p4_which_model which, float *ou
 
 /* The proxy's parametrised layer k as [offset, offset + length). */
 int p4_client_proxy_layer(const p4_client *client, int k, size_t *offset, size_t *length);
+/* How many of the proxy's first parametrised layers DP-SGD leaves alone
+ * (p4_client_spec.frozen_layers: a fixed projection); 0 for NULL. */
+int p4_client_frozen_layers(const p4_client *client);
 
 /* Logits mode: the proxy's logits on n public inputs, each row clipped to
  * L2 norm `clip` and noised with N(0, (sigma clip)^2) inside the enclave;

@@ -12,7 +12,9 @@
  *   - a proxy that diverges after averaging a poisoned peer proxy goes back
  *     to the client's own and the run goes on within its budget, while one
  *     that diverges from the client's own proxy still stops the run; a
- *     restart's own proxy of the wrong size is refused. */
+ *     restart's own proxy of the wrong size is refused;
+ *   - a frozen projection keeps the client's own values whatever the peers
+ *     send. */
 #include "support/test_support.h"
 
 #include <math.h>
@@ -81,9 +83,10 @@ typedef struct {
 } duo;
 
 /* Two peers of `method`; with `attack` (a [attack] kind), peer 1 is
- * malicious; learning_rate > 0 replaces the config's. */
-static void duo_open_tuned(duo *d, const char *dir, p4_method method, const char *attack,
-                           double strength, double learning_rate)
+ * malicious; learning_rate > 0 replaces the config's; with `projection` (a
+ * [model] proxy_projection), the proxy is the PCA-16 logistic regression. */
+static void duo_open_full(duo *d, const char *dir, p4_method method, const char *attack,
+                          double strength, double learning_rate, const char *projection)
 {
     char path[1024], text[1024];
     snprintf(path, sizeof path, "%s/duo.ini", dir);
@@ -109,9 +112,15 @@ static void duo_open_tuned(duo *d, const char *dir, p4_method method, const char
     }
     if (learning_rate > 0)
         d->cfg.learning_rate = learning_rate;
+    if (projection) {
+        snprintf(d->cfg.proxy_projection, sizeof d->cfg.proxy_projection, "%s", projection);
+        snprintf(d->cfg.proxy_cfg, sizeof d->cfg.proxy_cfg,
+                 "%s/configs/models/pca16-logreg-28x28x1.cfg",
+                 getenv("P4_SOURCE_DIR") ? getenv("P4_SOURCE_DIR") : ".");
+    }
     d->setup = (p4_peer_setup){ .cfg = &d->cfg, .work = d->work, .method = method,
                                 .epsilon = 8.0, .reproducible = 1, .state_dir = dir,
-                                .is_attacker = d->attacker };
+                                .is_attacker = d->attacker, .public_n = d->cfg.public_count };
     d->plan.q = -1;
     assert_int_equal(p4_inproc_hub_new(&d->hub, 3, NULL), P4_OK);
     for (int k = 0; k < 3; k++)
@@ -121,6 +130,12 @@ static void duo_open_tuned(duo *d, const char *dir, p4_method method, const char
             fail_msg("%s", err.message);
         d->res[k].group_of = d->group_of[k];
     }
+}
+
+static void duo_open_tuned(duo *d, const char *dir, p4_method method, const char *attack,
+                           double strength, double learning_rate)
+{
+    duo_open_full(d, dir, method, attack, strength, learning_rate, NULL);
 }
 
 static void duo_open_attacked(duo *d, const char *dir, p4_method method, const char *attack,
@@ -384,6 +399,38 @@ static void a_proxy_diverging_after_averaging_reverts_to_its_own(void **state)
     for (int k = 0; k < 2; k++)
         free(w.last[k]);
     duo_close(&d, dir);
+}
+
+/* A fixed projection (public PCA, frozen in DP-SGD) is not taken from the
+ * peers: with a Gaussian attacker in the group, the honest peer's
+ * projection layer ends every round, and the run, byte-identical to the one
+ * it was given, in P4 (averaged) and ProxyFL (replaced), while its head
+ * moves. */
+static void a_frozen_projection_is_never_taken_from_peers(void **state)
+{
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    const char *dir = *state;
+    const p4_method methods[2] = { P4_METHOD_P4, P4_METHOD_PROXYFL };
+    for (int m = 0; m < 2; m++) {
+        duo d;
+        duo_open_full(&d, dir, methods[m], "gaussian", 1.0, 0, "public-pca");
+        p4_client *honest = d.peer[0].client;
+        assert_int_equal(p4_client_frozen_layers(honest), 1);
+        size_t size = p4_client_proxy_size(honest), offset, length, head, head_length;
+        assert_int_equal(p4_client_proxy_layer(honest, 0, &offset, &length), P4_OK);
+        assert_int_equal(p4_client_proxy_layer(honest, 1, &head, &head_length), P4_OK);
+        assert_int_equal(length, 16 * (784 + 1));
+        float *before = malloc(size * sizeof(float)), *after = malloc(size * sizeof(float));
+        assert_int_equal(p4_client_get_proxy(honest, before, size), P4_OK);
+        run_duo(&d);
+        assert_int_equal(p4_client_get_proxy(honest, after, size), P4_OK);
+        if (memcmp(before + offset, after + offset, length * sizeof(float)) != 0)
+            fail_msg("%s: the honest peer's projection changed", p4_method_name(methods[m]));
+        assert_memory_not_equal(before + head, after + head, head_length * sizeof(float));
+        free(before);
+        free(after);
+        duo_close(&d, dir);
+    }
 }
 
 /* A divergence from the client's own proxy (an absurd learning rate, no
@@ -664,6 +711,8 @@ int main(void)
         cmocka_unit_test(a_noisy_copy_gets_in_unless_the_slices_are_committed),
         cmocka_unit_test(groups_widen_only_without_structure),
         cmocka_unit_test_setup_teardown(a_proxy_diverging_after_averaging_reverts_to_its_own,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(a_frozen_projection_is_never_taken_from_peers,
                                         test_temp_dir_setup, test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(a_resumed_own_proxy_must_fit, test_temp_dir_setup,
                                         test_temp_dir_teardown),
