@@ -8,9 +8,10 @@
  * feature of unit variance on the public set).  It reads no private data,
  * so it costs no privacy, and every client gets the same one (same public
  * set, same seed).  The client keeps the layer out of its DP-SGD steps
- * (p4_client_spec.frozen_layers); its parameters stay in the proxy vector,
- * so they are shared and averaged with the rest, which keeps them since
- * every honest client holds the same ones. */
+ * (p4_client_spec.frozen_layers); its parameters stay in the proxy vector
+ * and are sent with the rest, but the round protocol keeps the client's
+ * own values after each exchange (keep_own_frozen_layers), so a peer's
+ * poisoned copy never gets into them. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

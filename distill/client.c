@@ -598,7 +598,7 @@ int p4_client_proxy_layer(const p4_client *client, int k, size_t *offset, size_t
 
 int p4_client_frozen_layers(const p4_client *client)
 {
-    return client ? client->spec.frozen_layers : 0;
+    return client && client->dp ? client->spec.frozen_layers : 0;
 }
 
 /* Mean-centred log-probabilities: logits up to the shift softmax ignores. */

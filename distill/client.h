@@ -108,8 +108,10 @@ int p4_client_get_model(const p4_client *client, p4_which_model which, float *ou
 
 /* The proxy's parametrised layer k as [offset, offset + length). */
 int p4_client_proxy_layer(const p4_client *client, int k, size_t *offset, size_t *length);
-/* How many of the proxy's first parametrised layers DP-SGD leaves alone
- * (p4_client_spec.frozen_layers: a fixed projection); 0 for NULL. */
+/* How many of the proxy's first parametrised layers no step of this client
+ * trains: p4_client_spec.frozen_layers (a fixed projection) when the proxy
+ * trains with DP-SGD, which leaves them alone; 0 without DP (plain SGD
+ * trains every layer) and for NULL. */
 int p4_client_frozen_layers(const p4_client *client);
 
 /* Logits mode: the proxy's logits on n public inputs, each row clipped to
