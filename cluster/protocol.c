@@ -7,6 +7,7 @@
 
 #include "cluster/group_widen.h"
 #include "cluster/grouping.h"
+#include "cluster/proxy_share.h"
 #include "cluster/receiver.h"
 #include "cluster/replay_guard.h"
 #include "cluster/sender.h"
@@ -55,6 +56,8 @@ struct p4_protocol_link {
     p4_protocol_result *res;
     int self, n;
     size_t proxy_size;
+    size_t wire_size;            /* the proxy's floats that go on the wire     */
+    float *wire;                 /* them, packed; NULL when that is all of it  */
     p4_sender *sender;           /* stamps epoch and sequence, encodes, sends */
     p4_receiver receiver;        /* decodes, authenticates, guards replays    */
     held *stash;                 /* messages for later steps                  */
@@ -359,7 +362,7 @@ static int shows_progress(const run *r, const held *m)
         return 0;
     if (m->type == P4_WIRE_LOGITS)
         return m->rows == (uint32_t)r->spec->public_n && m->cols == (uint32_t)r->spec->classes;
-    return m->type == P4_WIRE_PROXY && m->count == r->proxy_size;
+    return m->type == P4_WIRE_PROXY && m->count == r->wire_size;
 }
 
 /* Takes the next message that passes the receiver, until deadline: a
@@ -1055,24 +1058,9 @@ static int swap_with_group(run *r, int type, int step, const float *v, size_t co
     return rc == P4_OK ? collect(r, type, step, want, count, got, err) : rc;
 }
 
-/* The proxy's frozen layers (a fixed projection, the same in every honest
- * client and never trained) keep the client's own values whatever the peers
- * sent: a peer's poisoned copy would otherwise stay in them for good, since
- * no DP step could train it back out.  own_proxy holds the values before
- * this round's exchange. */
-static void keep_own_frozen_layers(run *r, float *proxy)
-{
-    const p4_client *c = r->spec->peer->client;
-    for (int k = 0; k < p4_client_frozen_layers(c); k++) {
-        size_t offset, length;
-        if (p4_client_proxy_layer(c, k, &offset, &length) == P4_OK &&
-            offset + length <= r->proxy_size)
-            memcpy(proxy + offset, r->own_proxy + offset, length * sizeof(float));
-    }
-}
-
-/* The group's proxies, own included, in peer-id order: mean or multi-Krum. */
-static int aggregate_proxies(run *r, float *proxy, held **got, p4_error *err)
+/* The group's proxies (their shared floats, `count` of them), own included,
+ * in peer-id order: mean or multi-Krum. */
+static int aggregate_proxies(run *r, float *proxy, size_t count, held **got, p4_error *err)
 {
     const float **members = malloc((size_t)r->n * sizeof *members);
     if (!members)
@@ -1087,7 +1075,7 @@ static int aggregate_proxies(run *r, float *proxy, held **got, p4_error *err)
     int f = r->spec->cfg->krum_f, rc;
     int krum = strcmp(r->spec->cfg->aggregate, "multikrum") == 0;
     if (krum && k > 2 * f + 2) {
-        rc = p4_aggregate_multi_krum(members, k, r->proxy_size, f, k - f, proxy, NULL, err);
+        rc = p4_aggregate_multi_krum(members, k, count, f, k - f, proxy, NULL, err);
     } else {
         if (krum) { /* multi-Krum cannot run here: say so rather than pass the mean off as it */
             if (r->res->krum_fallbacks++ == 0 && r->spec->log)
@@ -1097,7 +1085,7 @@ static int aggregate_proxies(run *r, float *proxy, held **got, p4_error *err)
             if (r->res->krum_smallest == 0 || k < r->res->krum_smallest)
                 r->res->krum_smallest = k;
         }
-        rc = p4_aggregate_mean(members, k, r->proxy_size, proxy, err);
+        rc = p4_aggregate_mean(members, k, count, proxy, err);
     }
     free(members);
     return rc;
@@ -1106,8 +1094,8 @@ static int aggregate_proxies(run *r, float *proxy, held **got, p4_error *err)
 /* ProxyFL's exponential graph: in round t peer i sends to i + 2^(t mod
  * (floor(log2(n-1)) + 1)) and takes what i - 2^... sent it: as its proxy
  * (proxyfl, as published) or averaged with its own (proxyfl-avg). */
-static int exchange_exponential(run *r, int round, float *proxy, unsigned char *want,
-                                held **got, p4_error *err)
+static int exchange_exponential(run *r, int round, float *proxy, size_t count,
+                                unsigned char *want, held **got, p4_error *err)
 {
     int n = r->n, hops = 0;
     while ((1 << (hops + 1)) <= n - 1)
@@ -1116,14 +1104,14 @@ static int exchange_exponential(run *r, int round, float *proxy, unsigned char *
     int to = (r->self + shift) % n, from = ((r->self - shift) % n + n) % n;
     memset(want, 0, (size_t)n);
     want[from] = 1;
-    int rc = send_to(r, to, P4_WIRE_PROXY, STEP_ROUND0 + round, proxy, r->proxy_size, NULL, err);
+    int rc = send_to(r, to, P4_WIRE_PROXY, STEP_ROUND0 + round, proxy, count, NULL, err);
     if (rc == P4_OK)
-        rc = collect(r, P4_WIRE_PROXY, STEP_ROUND0 + round, want, r->proxy_size, got, err);
+        rc = collect(r, P4_WIRE_PROXY, STEP_ROUND0 + round, want, count, got, err);
     r->from_peers = rc == P4_OK && got[from] != NULL;
     if (rc == P4_OK && got[from] && r->spec->method == P4_METHOD_PROXYFL)
-        memcpy(proxy, got[from]->values, r->proxy_size * sizeof(float));
+        memcpy(proxy, got[from]->values, count * sizeof(float));
     else if (rc == P4_OK && got[from])
-        for (size_t j = 0; j < r->proxy_size; j++)
+        for (size_t j = 0; j < count; j++)
             proxy[j] = 0.5f * (proxy[j] + got[from]->values[j]);
     free_got(got, n);
     return rc;
@@ -1288,17 +1276,22 @@ static int one_round(run *r, int round, float *proxy, unsigned char *want, held 
                                r->initial_proxy, r->proxy_size, &r->attack_rng,
                                &r->attack_normal, err)) != P4_OK)
         return rc;
+    /* Only the floats outside the frozen layers travel (proxy_share.h); the
+     * aggregate goes back into this proxy, whose frozen layers stay its own. */
+    float *shared = r->wire ? r->wire : proxy;
+    if (r->wire)
+        p4_proxy_share_pack(c, proxy, r->wire);
     if (p4_method_is_proxyfl(sp->method)) {
-        rc = exchange_exponential(r, round, proxy, want, got, err);
+        rc = exchange_exponential(r, round, shared, r->wire_size, want, got, err);
     } else {
-        rc = swap_with_group(r, P4_WIRE_PROXY, STEP_ROUND0 + round, proxy, r->proxy_size, want,
+        rc = swap_with_group(r, P4_WIRE_PROXY, STEP_ROUND0 + round, shared, r->wire_size, want,
                              got, err);
         if (rc == P4_OK)
-            rc = aggregate_proxies(r, proxy, got, err);
+            rc = aggregate_proxies(r, shared, r->wire_size, got, err);
         free_got(got, r->n);
     }
-    if (rc == P4_OK)
-        keep_own_frozen_layers(r, proxy);
+    if (rc == P4_OK && r->wire)
+        p4_proxy_share_unpack(c, r->wire, proxy);
     if (rc == P4_OK && (rc = p4_client_set_proxy(c, proxy, r->proxy_size)) != P4_OK)
         p4_error_set(err, rc, "peer %d: cannot set its proxy", r->self);
     return rc;
@@ -1408,6 +1401,10 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
     r.last.type = -1;
     if (shares && !(r.own_proxy = malloc(r.proxy_size * sizeof(float))) && rc == P4_OK)
         rc = p4_error_set(err, P4_ENOMEM, "protocol: out of memory");
+    r.wire_size = p4_proxy_share_size(sp->peer->client);
+    if (shares && r.wire_size < r.proxy_size && !(r.wire = malloc(r.wire_size * sizeof(float))) &&
+        rc == P4_OK)
+        rc = p4_error_set(err, P4_ENOMEM, "protocol: out of memory");
     for (int j = 0; r.latest && j < r.n; j++)
         r.latest[j] = -1;
     if (rc == P4_OK && (!proxy || !want || !got || !r.waiting_for || !r.in_run || !r.latest ||
@@ -1512,6 +1509,7 @@ int p4_protocol_run(const p4_protocol_spec *sp, p4_protocol_result *res, p4_erro
     p4_replay_guard_destroy(&guard);
     free(r.initial_proxy);
     free(r.own_proxy);
+    free(r.wire);
     free(r.private_copy);
     return rc;
 }

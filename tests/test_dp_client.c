@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/proxy_share.h"
 #include "distill/client.h"
 #include "dp/ledger.h"
 #include "model/loss.h"
@@ -729,6 +730,53 @@ static void test_frozen_projection_takes_no_dp_step(void **state)
                  frozen_steps, kd_steps, free_steps);
 }
 
+/* What the round protocol sends of a proxy (cluster/proxy_share.h): with
+ * its first two of three layers frozen, only the third layer's floats, in
+ * order; unpacking writes them back and leaves the frozen layers as they
+ * were; with nothing frozen, the whole proxy. */
+static const char three_layer_cfg[] =
+    "[net]\nbatch=8\nwidth=8\nheight=8\nchannels=1\n\n"
+    "[connected]\noutput=6\nactivation=linear\n\n"
+    "[connected]\noutput=5\nactivation=relu\n\n"
+    "[connected]\noutput=classes\nactivation=linear\n\n[softmax]\ngroups=1\n";
+
+static void test_only_unfrozen_layers_are_shared(void **state)
+{
+    world *w = *state;
+    char path[512];
+    test_write_text(w->dir, "three.cfg", three_layer_cfg, path, sizeof path);
+    for (int frozen = 0; frozen <= 2; frozen += 2) {
+        p4_client_spec spec = base_spec(w);
+        spec.proxy_cfg = path;
+        spec.frozen_layers = frozen;
+        dp_client c;
+        open_client(w, spec, frozen ? "share2.db" : "share0.db", 9, &c);
+        size_t size = p4_client_proxy_size(c.client), off2, len2;
+        assert_int_equal(p4_client_proxy_layer(c.client, 2, &off2, &len2), P4_OK);
+        assert_int_equal(p4_client_frozen_layers(c.client), frozen);
+        size_t shared = p4_proxy_share_size(c.client);
+        assert_int_equal(shared, frozen ? len2 : size);
+        float *proxy = proxy_of(&c), *packed = malloc(shared * sizeof(float));
+        float *back = malloc(size * sizeof(float));
+        assert_int_equal(p4_proxy_share_pack(c.client, proxy, packed), P4_OK);
+        assert_memory_equal(packed, proxy + (frozen ? off2 : 0), shared * sizeof(float));
+        for (size_t i = 0; i < shared; i++)
+            packed[i] += 1.0f;
+        memcpy(back, proxy, size * sizeof(float));
+        assert_int_equal(p4_proxy_share_unpack(c.client, packed, back), P4_OK);
+        for (size_t i = 0; i < size; i++) {
+            int is_shared = !frozen || (i >= off2 && i < off2 + len2);
+            assert_true(back[i] == (is_shared ? proxy[i] + 1.0f : proxy[i]));
+        }
+        assert_int_equal(p4_proxy_share_pack(NULL, proxy, packed), P4_EINVAL);
+        assert_int_equal(p4_proxy_share_unpack(c.client, NULL, back), P4_EINVAL);
+        free(proxy);
+        free(packed);
+        free(back);
+        close_client(&c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -752,6 +800,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_frozen_projection_takes_no_dp_step, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_only_unfrozen_layers_are_shared, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

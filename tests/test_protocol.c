@@ -14,7 +14,7 @@
  *     that diverges from the client's own proxy still stops the run; a
  *     restart's own proxy of the wrong size is refused;
  *   - a frozen projection keeps the client's own values whatever the peers
- *     send. */
+ *     send, and is not sent. */
 #include "support/test_support.h"
 
 #include <math.h>
@@ -401,8 +401,8 @@ static void a_proxy_diverging_after_averaging_reverts_to_its_own(void **state)
     duo_close(&d, dir);
 }
 
-/* A fixed projection (public PCA, frozen in DP-SGD) is not taken from the
- * peers: with a Gaussian attacker in the group, the honest peer's
+/* A fixed projection (public PCA, frozen in DP-SGD) is neither sent nor
+ * taken from the peers: with a Gaussian attacker in the group, the honest peer's
  * projection layer ends every round, and the run, byte-identical to the one
  * it was given, in P4 (averaged) and ProxyFL (replaced), while its head
  * moves. */
@@ -427,6 +427,15 @@ static void a_frozen_projection_is_never_taken_from_peers(void **state)
         if (memcmp(before + offset, after + offset, length * sizeof(float)) != 0)
             fail_msg("%s: the honest peer's projection changed", p4_method_name(methods[m]));
         assert_memory_not_equal(before + head, after + head, head_length * sizeof(float));
+        /* and the projection never went on the wire: had it, every round's
+         * proxy alone would take more bytes than the peer sent in all */
+        p4_transport_stats st;
+        p4_transport_get_stats(d.t[0], &st);
+        assert_true(st.bytes_sent > 0);
+        if (st.bytes_sent >= (uint64_t)d.cfg.rounds * size * sizeof(float))
+            fail_msg("%s: peer 0 sent %llu bytes in %d rounds of a %zu-float proxy",
+                     p4_method_name(methods[m]), (unsigned long long)st.bytes_sent,
+                     d.cfg.rounds, size);
         free(before);
         free(after);
         duo_close(&d, dir);
