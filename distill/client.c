@@ -665,25 +665,24 @@ int p4_client_public_logits(p4_client *c, const float *x, int n, double clip, do
     return p4_enclave_release_rows(c->spec.enclave, logits_out, n, c->classes, clip, sigma, err);
 }
 
-int p4_client_distill_public(p4_client *c, const float *x, int n, const float *teacher_probs,
-                             int epochs, p4_error *err)
+/* Puts the frozen layers' values in kept[0..size) back into the proxy
+ * (kept[size..2 size) is room for the proxy's current values). */
+static void restore_frozen(p4_client *c, float *kept)
 {
-    if (!c || !x || n < 1 || !teacher_probs || epochs < 0)
-        return p4_error_set(err, P4_EINVAL, "public distillation: bad arguments");
-    if (c->parked)
-        return parked_error(c, err);
-    /* Steps of the proxy's batch, each in passes of its capacity. */
-    int batch = p4_model_batch(c->proxy), capacity = p4_model_capacity(c->proxy);
-    if (c->protected_floats) { /* the top layers step inside the enclave */
-        for (int e = 0; e < epochs; e++) {
-            int rc = p4_protected_distill_public(p4_dpsgd_protected(c->dp), c->proxy_sgd, x, n,
-                                                 teacher_probs, c->spec.kd_temperature, batch,
-                                                 err);
-            if (rc != P4_OK)
-                return rc;
-        }
-        return P4_OK;
+    size_t size = p4_model_param_count(c->proxy);
+    float *now = kept + size;
+    p4_model_get_params(c->proxy, now, size);
+    for (int k = 0; k < p4_client_frozen_layers(c); k++) {
+        size_t offset, length;
+        if (p4_client_proxy_layer(c, k, &offset, &length) == P4_OK)
+            memcpy(now + offset, kept + offset, length * sizeof(float));
     }
+    p4_model_set_params(c->proxy, now, size);
+}
+
+static int distill_public_epochs(p4_client *c, const float *x, int n, const float *teacher_probs,
+                                 int epochs, int batch, int capacity, float *kept, p4_error *err)
+{
     int classes = c->classes;
     for (int e = 0; e < epochs; e++) {
         for (int step = 0; step < n; step += batch) {
@@ -708,9 +707,43 @@ int p4_client_distill_public(p4_client *c, const float *x, int n, const float *t
             int rc = p4_sgd_step(c->proxy_sgd, in_step);
             if (rc != P4_OK)
                 return p4_error_set(err, rc, "client %d: proxy step failed", c->spec.id);
+            if (kept)
+                restore_frozen(c, kept);
         }
     }
     return P4_OK;
+}
+
+int p4_client_distill_public(p4_client *c, const float *x, int n, const float *teacher_probs,
+                             int epochs, p4_error *err)
+{
+    if (!c || !x || n < 1 || !teacher_probs || epochs < 0)
+        return p4_error_set(err, P4_EINVAL, "public distillation: bad arguments");
+    if (c->parked)
+        return parked_error(c, err);
+    /* Steps of the proxy's batch, each in passes of its capacity. */
+    int batch = p4_model_batch(c->proxy), capacity = p4_model_capacity(c->proxy);
+    if (c->protected_floats) { /* the top layers step inside the enclave */
+        for (int e = 0; e < epochs; e++) {
+            int rc = p4_protected_distill_public(p4_dpsgd_protected(c->dp), c->proxy_sgd, x, n,
+                                                 teacher_probs, c->spec.kd_temperature, batch,
+                                                 err);
+            if (rc != P4_OK)
+                return rc;
+        }
+        return P4_OK;
+    }
+    /* Frozen layers (a fixed projection) stay as they are here too: each
+     * step's change to them is undone from this copy. */
+    float *kept = NULL;
+    size_t size = p4_model_param_count(c->proxy);
+    if (p4_client_frozen_layers(c) > 0 && !(kept = malloc(2 * size * sizeof(float))))
+        return p4_error_set(err, P4_ENOMEM, "client %d: out of memory", c->spec.id);
+    if (kept)
+        p4_model_get_params(c->proxy, kept, size);
+    int rc = distill_public_epochs(c, x, n, teacher_probs, epochs, batch, capacity, kept, err);
+    free(kept);
+    return rc;
 }
 
 int p4_client_id(const p4_client *client)

@@ -730,6 +730,46 @@ static void test_frozen_projection_takes_no_dp_step(void **state)
                  frozen_steps, kd_steps, free_steps);
 }
 
+/* Logits mode's public distillation (plain SGD towards the group's noised
+ * logits) leaves a frozen projection alone too, while the head moves; an
+ * unfrozen first layer moves, so the check can fail. */
+static void test_public_distillation_keeps_frozen_layers(void **state)
+{
+    world *w = *state;
+    char path[512];
+    test_write_text(w->dir, "projection.cfg", projection_cfg, path, sizeof path);
+    enum { ROWS = 12, PIXELS = 64, KINDS = 4 };
+    float x[ROWS * PIXELS], teacher[ROWS * KINDS];
+    for (int i = 0; i < ROWS * PIXELS; i++)
+        x[i] = (float)((i * 37) % 11) / 11.0f;
+    for (int i = 0; i < ROWS; i++)
+        for (int k = 0; k < KINDS; k++)
+            teacher[i * KINDS + k] = k == i % KINDS ? 0.7f : 0.1f;
+    for (int frozen = 1; frozen >= 0; frozen--) {
+        p4_client_spec spec = base_spec(w);
+        spec.proxy_cfg = path;
+        spec.frozen_layers = frozen;
+        dp_client c;
+        open_client(w, spec, frozen ? "public1.db" : "public0.db", 9, &c);
+        size_t off0, len0, off1, len1;
+        assert_int_equal(p4_client_proxy_layer(c.client, 0, &off0, &len0), P4_OK);
+        assert_int_equal(p4_client_proxy_layer(c.client, 1, &off1, &len1), P4_OK);
+        float *before = proxy_of(&c);
+        p4_error err = {0};
+        if (p4_client_distill_public(c.client, x, ROWS, teacher, 2, &err) != P4_OK)
+            fail_msg("%s", err.message);
+        float *after = proxy_of(&c);
+        assert_memory_not_equal(before + off1, after + off1, len1 * sizeof(float));
+        int moved = memcmp(before + off0, after + off0, len0 * sizeof(float)) != 0;
+        if (moved == frozen)
+            fail_msg("public distillation %s the first layer with frozen_layers = %d",
+                     moved ? "moved" : "did not move", frozen);
+        free(before);
+        free(after);
+        close_client(&c);
+    }
+}
+
 /* What the round protocol sends of a proxy (cluster/proxy_share.h): with
  * its first two of three layers frozen, only the third layer's floats, in
  * order; unpacking writes them back and leaves the frozen layers as they
@@ -801,6 +841,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_frozen_projection_takes_no_dp_step, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_only_unfrozen_layers_are_shared, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_public_distillation_keeps_frozen_layers, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
