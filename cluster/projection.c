@@ -1,4 +1,5 @@
-/* projection.c: [model] proxy_projection = public-pca | public-pca-whiten.
+/* projection.c: [model] proxy_projection = public-pca | public-pca-whiten |
+ * wavelet.
  *
  * The proxy's first layer (connected, inputs -> K, linear) becomes the
  * projection onto the top-K principal directions of the public set
@@ -11,13 +12,18 @@
  * (p4_client_spec.frozen_layers); its parameters stay in the proxy vector
  * and are sent with the rest, but the round protocol keeps the client's
  * own values after each exchange (keep_own_frozen_layers), so a peer's
- * poisoned copy never gets into them. */
+ * poisoned copy never gets into them.
+ *
+ * wavelet: the proxy's first two layers ([convolutional] each) become the
+ * fixed Morlet filter bank and modulus pooling of model/wavelet.h; they read
+ * no data at all, and the client freezes both. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cluster/peer.h"
 #include "model/pca.h"
+#include "model/wavelet.h"
 
 /* eps of the whitening, relative to the largest variance: directions with
  * next to no public variance are not blown up into noise. */
@@ -59,6 +65,57 @@ static int compute(const p4_peer_setup *setup, int inputs, int k, float *params,
     return rc;
 }
 
+int p4_peer_projection_layers(const p4_config *cfg)
+{
+    if (!cfg || strcmp(cfg->proxy_projection, "none") == 0)
+        return 0;
+    return strcmp(cfg->proxy_projection, "wavelet") == 0 ? 2 : 1;
+}
+
+/* wavelet: layers 0 and 1 of the proxy's cfg as model/wavelet.h's A and B,
+ * their parameters (contiguous in the proxy vector) into params. */
+static int wavelet_fill(const p4_peer_setup *setup, size_t count, float *params, p4_error *err)
+{
+    const p4_config *cfg = setup->cfg;
+    const p4_dataset *train = setup->work->train;
+    p4_cfg_shape shape = { train->width, train->height, train->channels, train->classes };
+    p4_cfg_summary *sum = malloc(sizeof *sum);
+    char *text = NULL;
+    if (!sum)
+        return p4_error_set(err, P4_ENOMEM, "out of memory for the proxy's summary");
+    int rc = p4_cfg_prepare(cfg->proxy_cfg, &shape, 1, &text, sum, err);
+    free(text);
+    const p4_cfg_layer *a = &sum->layer[0], *b = &sum->layer[1];
+    p4_wavelet_shape w = { .channels = shape.channels };
+    if (rc == P4_OK && (sum->layers < 3 || a->kind != P4_LAYER_CONVOLUTIONAL ||
+                        b->kind != P4_LAYER_CONVOLUTIONAL || b->out_w < 1 ||
+                        b->in_w % b->out_w || b->in_h % b->out_h ||
+                        b->in_w / b->out_w != b->in_h / b->out_h))
+        rc = p4_error_set(err, P4_ECONFIG, "%s: [model] proxy_projection = wavelet needs a proxy "
+                          "(%s) whose first two layers are [convolutional]: the filter bank and "
+                          "a pool of size = stride, pad 0", cfg->path, cfg->proxy_cfg);
+    if (rc == P4_OK) {
+        w.pool = b->in_w / b->out_w;
+        long long per_filter = a->params / a->out_c - 1;
+        w.size = (int)lround(sqrt((double)per_filter / shape.channels));
+        rc = p4_wavelet_scales_for(a->out_c, shape.channels, &w.scales, err);
+        if (rc == P4_OK && (b->out_c != p4_wavelet_filters_b(&w) ||
+                            (long long)w.size * w.size * shape.channels != per_filter))
+            rc = p4_error_set(err, P4_ECONFIG, "%s: [model] proxy_projection = wavelet: %s's "
+                              "second layer needs %d filters (8 orientations x %d scales + %d "
+                              "channels), it has %d", cfg->path, cfg->proxy_cfg,
+                              p4_wavelet_filters_b(&w), w.scales, shape.channels, b->out_c);
+    }
+    if (rc == P4_OK && (size_t)a->params + (size_t)b->params != count)
+        rc = p4_error_set(err, P4_EMODEL, "wavelet: the proxy's first layers hold %zu floats, "
+                          "its cfg says %d + %d", count, a->params, b->params);
+    if (rc == P4_OK)
+        rc = p4_wavelet_fill(&w, params, (size_t)a->params, params + a->params,
+                             (size_t)b->params, err);
+    free(sum);
+    return rc;
+}
+
 int p4_peer_install_projection(const p4_peer_setup *setup, p4_client *client, p4_error *err)
 {
     if (!setup || !setup->cfg || !setup->work || !client)
@@ -69,21 +126,33 @@ int p4_peer_install_projection(const p4_peer_setup *setup, p4_client *client, p4
     const p4_dataset *train = setup->work->train;
     int inputs = train->width * train->height * train->channels;
     size_t offset, length, o1, l1;
-    if (p4_client_proxy_layer(client, 0, &offset, &length) != P4_OK ||
+    int wavelet = p4_peer_projection_layers(cfg) == 2;
+    if (wavelet) {
+        /* both frozen layers are written, as one block */
+        if (p4_client_proxy_layer(client, 1, &o1, &l1) != P4_OK ||
+            p4_client_proxy_layer(client, 2, &o1, &l1) != P4_OK ||
+            p4_client_proxy_layer(client, 0, &offset, &length) != P4_OK)
+            return p4_error_set(err, P4_ECONFIG, "%s: [model] proxy_projection = wavelet needs a "
+                                "proxy (%s) with a trainable layer above its first two", cfg->path,
+                                cfg->proxy_cfg);
+        length = o1 - offset;
+    } else if (p4_client_proxy_layer(client, 0, &offset, &length) != P4_OK ||
         p4_client_proxy_layer(client, 1, &o1, &l1) != P4_OK || length % (size_t)(inputs + 1) ||
         length / (size_t)(inputs + 1) >= (size_t)inputs)
         return p4_error_set(err, P4_ECONFIG, "%s: [model] proxy_projection = %s needs a proxy "
                             "(%s) whose first layer is [connected] from the %d inputs to fewer "
                             "outputs, with a trainable layer above it", cfg->path,
                             cfg->proxy_projection, cfg->proxy_cfg, inputs);
-    int k = (int)(length / (size_t)(inputs + 1));
     p4_projection_cache own = { 0 }, *cache = setup->projection ? setup->projection : &own;
     int rc = P4_OK;
     if (!cache->params) {
         if (!(cache->params = malloc(length * sizeof(float))))
             return p4_error_set(err, P4_ENOMEM, "out of memory for the projection");
         cache->count = length;
-        if ((rc = compute(setup, inputs, k, cache->params, err)) != P4_OK) {
+        rc = wavelet ? wavelet_fill(setup, length, cache->params, err)
+                     : compute(setup, inputs, (int)(length / (size_t)(inputs + 1)), cache->params,
+                               err);
+        if (rc != P4_OK) {
             free(cache->params);
             *cache = (p4_projection_cache){ 0 };
             return rc;
