@@ -18,7 +18,8 @@ cp "$cfg" "$tmp"
 if [ "$proxy" != shipped ]; then
     sed -i '/^proxy_cfg *=/d; /^proxy_projection *=/d' "$tmp"
     sed -i "/^\[model\]/a proxy_cfg = models/$proxy-$shape.cfg" "$tmp"
-    sed -i "/^\[model\]/a proxy_projection = wavelet" "$tmp"
+    case "$proxy" in wavelet-pca*) proj=wavelet-pca ;; *) proj=wavelet ;; esac
+    sed -i "/^\[model\]/a proxy_projection = $proj" "$tmp"
 fi
 [ -n "$lr" ] && { sed -i '/^proxy_learning_rate/d' "$tmp"; sed -i "/^\[model\]/a proxy_learning_rate = $lr" "$tmp"; }
 out=$(mktemp) errf=$(mktemp)
