@@ -692,6 +692,15 @@ static const char wavelet_cfg[] =
     "[convolutional]\nfilters=9\nsize=2\nstride=2\npad=0\nactivation=linear\n\n"
     "[connected]\noutput=classes\nactivation=linear\n\n[softmax]\ngroups=1\n";
 
+/* wavelet-pca: the same with a frozen [connected] projection above the
+ * pool, spec.frozen_layers = 3. */
+static const char wavelet_pca_cfg[] =
+    "[net]\nbatch=8\nwidth=8\nheight=8\nchannels=1\n\n"
+    "[convolutional]\nfilters=33\nsize=3\nstride=1\npad=1\nactivation=relu\n\n"
+    "[convolutional]\nfilters=9\nsize=2\nstride=2\npad=0\nactivation=linear\n\n"
+    "[connected]\noutput=5\nactivation=linear\n\n"
+    "[connected]\noutput=classes\nactivation=linear\n\n[softmax]\ngroups=1\n";
+
 /* Whether any of the proxy's first `below` parametrised layers moved in a
  * DP warm-up and two co-training epochs; the layer above them must move. */
 static int lower_layers_move(const world *w, const char *cfg_text, int below, int frozen,
@@ -850,6 +859,15 @@ static void test_frozen_wavelet_layers_take_no_dp_step(void **state)
     if (frozen_steps != free_steps || kd_steps != free_steps)
         fail_msg("the ledger charged %lld / %lld steps with the wavelet layers frozen, %lld "
                  "without", frozen_steps, kd_steps, free_steps);
+    long long pca_steps = 0, pca_kd_steps = 0, two_steps = 0;
+    if (lower_layers_move(w, wavelet_pca_cfg, 3, 3, 1, "wpca.db", &pca_steps) ||
+        lower_layers_move(w, wavelet_pca_cfg, 3, 3, 0, "wpca-kd.db", &pca_kd_steps))
+        fail_msg("DP-SGD changed the frozen wavelet-pca layers");
+    if (!lower_layers_move(w, wavelet_pca_cfg, 3, 2, 1, "wpca-two.db", &two_steps))
+        fail_msg("with two layers frozen the projection did not move: the check proves nothing");
+    if (pca_steps != free_steps || pca_kd_steps != free_steps)
+        fail_msg("the ledger charged %lld / %lld steps with the wavelet-pca layers frozen, %lld "
+                 "without", pca_steps, pca_kd_steps, free_steps);
 }
 
 int main(void)
