@@ -134,7 +134,7 @@ static int wavelet_pca_fill(const p4_peer_setup *setup, size_t count, float *par
     size_t filled = 0;
     int rc = wavelet_fill(setup, count, params, &filled, sum, err);
     const p4_cfg_layer *c = &sum->layer[2];
-    int d = c->in_w * c->in_h * c->in_c, k = c->out_c, n = setup->public_n > 0 ? setup->public_n : 500;
+    int d = c->in_w * c->in_h * c->in_c, k = c->out_c, n = setup->public_n;
     if (rc == P4_OK && (sum->layers < 4 || c->kind != P4_LAYER_CONNECTED ||
                         filled + (size_t)d * k + k != count || k >= d))
         rc = p4_error_set(err, P4_ECONFIG, "%s: [model] proxy_projection = wavelet-pca needs a "
