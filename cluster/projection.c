@@ -10,9 +10,8 @@
  * so it costs no privacy, and every client gets the same one (same public
  * set, same seed).  The client keeps the layer out of its DP-SGD steps
  * (p4_client_spec.frozen_layers); its parameters stay in the proxy vector
- * and are sent with the rest, but the round protocol keeps the client's
- * own values after each exchange (keep_own_frozen_layers), so a peer's
- * poisoned copy never gets into them.
+ * but the round protocol sends only the floats outside the frozen layers
+ * (cluster/proxy_share.h), so a peer's copy never gets into them.
  *
  * wavelet: the proxy's first two layers ([convolutional] each) become the
  * fixed Morlet filter bank and modulus pooling of model/wavelet.h; they read

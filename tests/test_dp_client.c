@@ -841,6 +841,8 @@ static void test_only_unfrozen_layers_are_shared(void **state)
         free(back);
         close_client(&c);
     }
+}
+
 /* The same for the wavelet front end's two frozen [convolutional] layers:
  * byte-identical, bank and pool, while the head moves; freezing only the
  * bank lets the pool move, so the check can fail; the ledger is unchanged. */
