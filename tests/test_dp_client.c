@@ -728,6 +728,15 @@ static int lower_layers_move(const world *w, const char *cfg_text, int below, in
     if (memcmp(before + off1, after + off1, len1 * sizeof(float)) == 0)
         fail_msg("the head did not move (frozen %d, strict %d)", frozen, strict);
     assert_int_equal(p4_ledger_total_steps(c.ledger, steps, NULL), P4_OK);
+    /* *steps becomes the total steps plus a checksum of the ledger's rows
+     * (q, sigma and steps of each (phase, model, q, sigma) row, weighted by
+     * position): a different q or sigma anywhere gives a different value */
+    p4_ledger_row rows[16];
+    int nrows = 0;
+    assert_int_equal(p4_ledger_rows(c.ledger, rows, 16, &nrows, NULL), P4_OK);
+    for (int r = 0; r < nrows; r++)
+        *steps += (long long)(1e6 * (r + 1) * (rows[r].sample_rate + rows[r].noise_multiplier)) +
+                  1000 * rows[r].steps;
     int moved = memcmp(before + off0, after + off0, (off1 - off0) * sizeof(float)) != 0;
     free(before);
     free(after);
@@ -752,7 +761,8 @@ static void test_frozen_projection_takes_no_dp_step(void **state)
     if (!first_layer_moves(w, 0, 1, "unfrozen.db", &free_steps))
         fail_msg("the unfrozen first layer did not move: the check above proves nothing");
     if (frozen_steps != free_steps || kd_steps != free_steps)
-        fail_msg("the ledger charged %lld / %lld steps with the projection frozen, %lld without",
+        fail_msg("the ledger (steps and q, sigma checksum) is %lld / %lld with the projection "
+                 "frozen, %lld without",
                  frozen_steps, kd_steps, free_steps);
 }
 
@@ -859,8 +869,8 @@ static void test_frozen_wavelet_layers_take_no_dp_step(void **state)
     if (!lower_layers_move(w, wavelet_cfg, 2, 0, 1, "wunfrozen.db", &free_steps))
         fail_msg("the unfrozen wavelet layers did not move");
     if (frozen_steps != free_steps || kd_steps != free_steps)
-        fail_msg("the ledger charged %lld / %lld steps with the wavelet layers frozen, %lld "
-                 "without", frozen_steps, kd_steps, free_steps);
+        fail_msg("the ledger (steps and q, sigma checksum) is %lld / %lld with the wavelet "
+                 "layers frozen, %lld without", frozen_steps, kd_steps, free_steps);
     long long pca_steps = 0, pca_kd_steps = 0, two_steps = 0;
     if (lower_layers_move(w, wavelet_pca_cfg, 3, 3, 1, "wpca.db", &pca_steps) ||
         lower_layers_move(w, wavelet_pca_cfg, 3, 3, 0, "wpca-kd.db", &pca_kd_steps))
@@ -868,8 +878,8 @@ static void test_frozen_wavelet_layers_take_no_dp_step(void **state)
     if (!lower_layers_move(w, wavelet_pca_cfg, 3, 2, 1, "wpca-two.db", &two_steps))
         fail_msg("with two layers frozen the projection did not move: the check proves nothing");
     if (pca_steps != free_steps || pca_kd_steps != free_steps)
-        fail_msg("the ledger charged %lld / %lld steps with the wavelet-pca layers frozen, %lld "
-                 "without", pca_steps, pca_kd_steps, free_steps);
+        fail_msg("the ledger (steps and q, sigma checksum) is %lld / %lld with the "
+                 "wavelet-pca layers frozen, %lld without", pca_steps, pca_kd_steps, free_steps);
 }
 
 int main(void)
