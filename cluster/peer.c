@@ -92,7 +92,7 @@ void p4_peer_client_spec(const p4_peer_setup *setup, int k, const p4_dataset *tr
         .strict_dp = cfg->strict_dp,
         .separate_batches = strcmp(cfg->cotrain_batches, "separate") == 0,
         .warmup_head_only = strcmp(cfg->warmup_layers, "last") == 0,
-        .frozen_layers = strcmp(cfg->proxy_projection, "none") != 0,
+        .frozen_layers = p4_peer_projection_layers(cfg),
         .augmentations = cfg->augmentations,
         .seeded_sampling = setup->reproducible,
         .dp_params = { p4_peer_sample_rate(cfg, train_count), 0.0, cfg->clip_norm },

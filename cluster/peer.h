@@ -112,9 +112,14 @@ void p4_peer_close(p4_peer *peer);
 int p4_public_set_pick(const p4_config *cfg, const p4_workload *work, int count, float **x,
                        p4_error *err);
 
+/* How many of the proxy's first parametrised layers [model] proxy_projection
+ * fixes (and the client keeps out of DP-SGD): 0 none, 1 public-pca(-whiten),
+ * 2 wavelet. */
+int p4_peer_projection_layers(const p4_config *cfg);
 /* [model] proxy_projection: writes the public set's principal directions
- * into the client's proxy's first layer (cluster/projection.c); P4_OK and
- * nothing done when the key is none. */
+ * (public-pca) or the wavelet front end (wavelet) into the client's proxy's
+ * first layer(s) (cluster/projection.c); P4_OK and nothing done when the
+ * key is none. */
 int p4_peer_install_projection(const p4_peer_setup *setup, p4_client *client, p4_error *err);
 
 /* The proxy coordinates the grouping distance covers ([dp] distance_layers). */

@@ -142,13 +142,19 @@ static const config_key config_keys[] = {
     {.section = "model", .name = "learning_rate", .type = KEY_DOUBLE, FIELD(learning_rate),
      .min = 0, .max = INFINITY, .flags = KEY_MIN_OPEN, .help = "SGD learning rate"},
     {.section = "model", .name = "proxy_projection", .type = KEY_ENUM, FIELD(proxy_projection),
-     .choices = "none|public-pca|public-pca-whiten",
+     .choices = "none|public-pca|public-pca-whiten|wavelet|wavelet-pca",
      .help = "public-pca: the proxy's first layer (a [connected] layer inputs -> K, linear) is set "
              "to the top-K principal directions of the public set (examples no client holds; "
              "mean-centred) and frozen in every DP-SGD step, so DP-SGD trains only the layers "
              "above; public-pca-whiten also scales each direction to unit variance. Reads no "
              "private data, so the DP ledger is unchanged. Without DP (epsilon inf) plain SGD "
-             "trains it like the rest. Not with [tee] pp_start"},
+             "trains it like the rest. wavelet: the proxy's first two [convolutional] layers become a "
+             "fixed Morlet filter bank (8 orientations, J scales, +/- real and imaginary parts "
+             "under relu, and a low-pass per channel) and an average pool forming |Re| + |Im| "
+             "(model/wavelet.h), both frozen; reads no data at all. wavelet-pca: the same, then a "
+             "third layer ([connected] features -> K, linear) set to the top-K principal "
+             "directions of the public set's pooled features, frozen too. Not with [tee] "
+             "pp_start"},
     {.section = "model", .name = "proxy_learning_rate", .type = KEY_DOUBLE,
      FIELD(proxy_learning_rate), .min = 0, .max = INFINITY, .default_text = "= learning_rate",
      .help = "the shared proxy's learning rate (its DP-SGD steps); 0 = learning_rate. "

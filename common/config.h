@@ -56,7 +56,7 @@ typedef struct p4_config {
     /* [model] */
     char model_cfg[P4_PATH_MAX];     /* darknet .cfg of the (private) model (required) */
     char proxy_cfg[P4_PATH_MAX];     /* proxy model cfg; default = model_cfg */
-    char proxy_projection[24];       /* none | public-pca | public-pca-whiten; default none */
+    char proxy_projection[24];       /* none | public-pca(-whiten) | wavelet(-pca) */
     int epochs;                      /* default 5 */
     int batch;                       /* default 64 */
     double learning_rate;            /* default 0.05 */

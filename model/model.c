@@ -323,6 +323,15 @@ const float *p4_model_logits(const p4_model *model)
     return model->net->layers[model->net->n - 2].output;
 }
 
+const float *p4_model_layer_output(const p4_model *model, int layer, int *outputs)
+{
+    if (model == NULL || layer < 0 || layer >= model->net->n)
+        return NULL;
+    if (outputs)
+        *outputs = model->net->layers[layer].outputs;
+    return model->net->layers[layer].output;
+}
+
 const float *p4_model_probabilities(const p4_model *model)
 {
     return model->net->layers[model->net->n - 1].output;

@@ -79,6 +79,9 @@ int p4_model_forward(p4_model *model, int train);
 /* After a forward: logits (n x classes) and probabilities (softmax). */
 const float *p4_model_logits(const p4_model *model);
 const float *p4_model_probabilities(const p4_model *model);
+/* After a forward: cfg section `layer`'s outputs (n x *outputs floats,
+ * darknet's channel-major layout per example); NULL past the last. */
+const float *p4_model_layer_output(const p4_model *model, int layer, int *outputs);
 /* After a forward: the delta of the logits, -dLoss/dlogits, for the loss
  * code to fill before backward (n x classes, zeroed by forward). */
 float *p4_model_logit_delta(p4_model *model);

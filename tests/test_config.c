@@ -433,6 +433,13 @@ static void test_proxy_projection(void **state)
                         "[tee]\nbackend = optee\npp_start = 3\npp_end = 5\n", 5,
                         "[model] proxy_projection = public-pca: is not supported with [tee] "
                         "pp_start = 3", "cannot keep a projection frozen");
+    path = write_ini(f, "wavelet.ini", MINIMAL "proxy_projection = wavelet\n");
+    assert_int_equal(p4_config_load(path, &cfg, &err), P4_OK);
+    assert_string_equal(cfg.proxy_projection, "wavelet");
+    expect_config_error(f, MINIMAL "proxy_projection = wavelet\n"
+                        "[tee]\nbackend = optee\npp_start = 3\npp_end = 5\n", 5,
+                        "[model] proxy_projection = wavelet: is not supported with [tee] "
+                        "pp_start = 3", "cannot keep a projection frozen");
 }
 
 static void test_partition_cross_checks(void **state)

@@ -683,11 +683,31 @@ static const char projection_cfg[] =
     "[connected]\noutput=6\nactivation=linear\n\n"
     "[connected]\noutput=classes\nactivation=linear\n\n[softmax]\ngroups=1\n";
 
-static int first_layer_moves(const world *w, int frozen, int strict, const char *ledger,
-                             long long *steps)
+/* [model] proxy_projection = wavelet's shape, spec.frozen_layers = 2: two
+ * [convolutional] layers (filter bank, then a pool of size = stride) under
+ * the head. */
+static const char wavelet_cfg[] =
+    "[net]\nbatch=8\nwidth=8\nheight=8\nchannels=1\n\n"
+    "[convolutional]\nfilters=33\nsize=3\nstride=1\npad=1\nactivation=relu\n\n"
+    "[convolutional]\nfilters=9\nsize=2\nstride=2\npad=0\nactivation=linear\n\n"
+    "[connected]\noutput=classes\nactivation=linear\n\n[softmax]\ngroups=1\n";
+
+/* wavelet-pca: the same with a frozen [connected] projection above the
+ * pool, spec.frozen_layers = 3. */
+static const char wavelet_pca_cfg[] =
+    "[net]\nbatch=8\nwidth=8\nheight=8\nchannels=1\n\n"
+    "[convolutional]\nfilters=33\nsize=3\nstride=1\npad=1\nactivation=relu\n\n"
+    "[convolutional]\nfilters=9\nsize=2\nstride=2\npad=0\nactivation=linear\n\n"
+    "[connected]\noutput=5\nactivation=linear\n\n"
+    "[connected]\noutput=classes\nactivation=linear\n\n[softmax]\ngroups=1\n";
+
+/* Whether any of the proxy's first `below` parametrised layers moved in a
+ * DP warm-up and two co-training epochs; the layer above them must move. */
+static int lower_layers_move(const world *w, const char *cfg_text, int below, int frozen,
+                             int strict, const char *ledger, long long *steps)
 {
     char path[512];
-    test_write_text(w->dir, "projection.cfg", projection_cfg, path, sizeof path);
+    test_write_text(w->dir, "projection.cfg", cfg_text, path, sizeof path);
     p4_client_spec spec = base_spec(w);
     spec.proxy_cfg = path;
     spec.frozen_layers = frozen;
@@ -697,7 +717,7 @@ static int first_layer_moves(const world *w, int frozen, int strict, const char 
     open_client(w, spec, ledger, 9, &c);
     size_t off0, len0, off1, len1;
     assert_int_equal(p4_client_proxy_layer(c.client, 0, &off0, &len0), P4_OK);
-    assert_int_equal(p4_client_proxy_layer(c.client, 1, &off1, &len1), P4_OK);
+    assert_int_equal(p4_client_proxy_layer(c.client, below, &off1, &len1), P4_OK);
     float *before = proxy_of(&c);
     p4_error err = {0};
     if (p4_client_warmup(c.client, 1, &err) != P4_OK)
@@ -708,11 +728,26 @@ static int first_layer_moves(const world *w, int frozen, int strict, const char 
     if (memcmp(before + off1, after + off1, len1 * sizeof(float)) == 0)
         fail_msg("the head did not move (frozen %d, strict %d)", frozen, strict);
     assert_int_equal(p4_ledger_total_steps(c.ledger, steps, NULL), P4_OK);
-    int moved = memcmp(before + off0, after + off0, len0 * sizeof(float)) != 0;
+    /* *steps becomes the total steps plus a checksum of the ledger's rows
+     * (q, sigma and steps of each (phase, model, q, sigma) row, weighted by
+     * position): a different q or sigma anywhere gives a different value */
+    p4_ledger_row rows[16];
+    int nrows = 0;
+    assert_int_equal(p4_ledger_rows(c.ledger, rows, 16, &nrows, NULL), P4_OK);
+    for (int r = 0; r < nrows; r++)
+        *steps += (long long)(1e6 * (r + 1) * (rows[r].sample_rate + rows[r].noise_multiplier)) +
+                  1000 * rows[r].steps;
+    int moved = memcmp(before + off0, after + off0, (off1 - off0) * sizeof(float)) != 0;
     free(before);
     free(after);
     close_client(&c);
     return moved;
+}
+
+static int first_layer_moves(const world *w, int frozen, int strict, const char *ledger,
+                             long long *steps)
+{
+    return lower_layers_move(w, projection_cfg, 1, frozen, strict, ledger, steps);
 }
 
 static void test_frozen_projection_takes_no_dp_step(void **state)
@@ -726,7 +761,8 @@ static void test_frozen_projection_takes_no_dp_step(void **state)
     if (!first_layer_moves(w, 0, 1, "unfrozen.db", &free_steps))
         fail_msg("the unfrozen first layer did not move: the check above proves nothing");
     if (frozen_steps != free_steps || kd_steps != free_steps)
-        fail_msg("the ledger charged %lld / %lld steps with the projection frozen, %lld without",
+        fail_msg("the ledger (steps and q, sigma checksum) is %lld / %lld with the projection "
+                 "frozen, %lld without",
                  frozen_steps, kd_steps, free_steps);
 }
 
@@ -817,6 +853,35 @@ static void test_only_unfrozen_layers_are_shared(void **state)
     }
 }
 
+/* The same for the wavelet front end's two frozen [convolutional] layers:
+ * byte-identical, bank and pool, while the head moves; freezing only the
+ * bank lets the pool move, so the check can fail; the ledger is unchanged. */
+static void test_frozen_wavelet_layers_take_no_dp_step(void **state)
+{
+    world *w = *state;
+    long long frozen_steps = 0, free_steps = 0, kd_steps = 0, one_steps = 0;
+    if (lower_layers_move(w, wavelet_cfg, 2, 2, 1, "wfrozen.db", &frozen_steps))
+        fail_msg("DP-SGD changed the frozen wavelet layers (labels only)");
+    if (lower_layers_move(w, wavelet_cfg, 2, 2, 0, "wfrozen-kd.db", &kd_steps))
+        fail_msg("DP-SGD changed the frozen wavelet layers (KD steps)");
+    if (!lower_layers_move(w, wavelet_cfg, 2, 1, 1, "wone.db", &one_steps))
+        fail_msg("with only the bank frozen the pool did not move: the check proves nothing");
+    if (!lower_layers_move(w, wavelet_cfg, 2, 0, 1, "wunfrozen.db", &free_steps))
+        fail_msg("the unfrozen wavelet layers did not move");
+    if (frozen_steps != free_steps || kd_steps != free_steps)
+        fail_msg("the ledger (steps and q, sigma checksum) is %lld / %lld with the wavelet "
+                 "layers frozen, %lld without", frozen_steps, kd_steps, free_steps);
+    long long pca_steps = 0, pca_kd_steps = 0, two_steps = 0;
+    if (lower_layers_move(w, wavelet_pca_cfg, 3, 3, 1, "wpca.db", &pca_steps) ||
+        lower_layers_move(w, wavelet_pca_cfg, 3, 3, 0, "wpca-kd.db", &pca_kd_steps))
+        fail_msg("DP-SGD changed the frozen wavelet-pca layers");
+    if (!lower_layers_move(w, wavelet_pca_cfg, 3, 2, 1, "wpca-two.db", &two_steps))
+        fail_msg("with two layers frozen the projection did not move: the check proves nothing");
+    if (pca_steps != free_steps || pca_kd_steps != free_steps)
+        fail_msg("the ledger (steps and q, sigma checksum) is %lld / %lld with the "
+                 "wavelet-pca layers frozen, %lld without", pca_steps, pca_kd_steps, free_steps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -842,6 +907,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_only_unfrozen_layers_are_shared, setup, teardown),
         cmocka_unit_test_setup_teardown(test_public_distillation_keeps_frozen_layers, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_frozen_wavelet_layers_take_no_dp_step, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
