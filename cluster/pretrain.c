@@ -54,7 +54,7 @@ static int pretrain(const p4_peer_setup *setup, int which, float **out, size_t *
     double rate = cfg->pretrain_learning_rate > 0 ? cfg->pretrain_learning_rate
                   : which == PROXY && cfg->proxy_learning_rate > 0 ? cfg->proxy_learning_rate
                                                                    : cfg->learning_rate;
-    int n = setup->public_n > 0 ? setup->public_n : 500;
+    int n = setup->public_n;
     p4_cfg_shape shape = { train->width, train->height, train->channels, train->classes };
     p4_model *model = NULL;
     p4_sgd *sgd = NULL;
