@@ -29,6 +29,18 @@ typedef struct {
     p4_peer peer[2];
 } pair;
 
+static void pair_open_peers(pair *p, const char *dir)
+{
+    p4_error err = {0};
+    for (int k = 0; k < 2; k++) {
+        char db[1200];
+        snprintf(db, sizeof db, "%s/client-%03d.db", dir, k);
+        unlink(db);
+        if (p4_peer_open(&p->peer[k], &p->setup, k, &p->plan, &err) != P4_OK)
+            fail_msg("%s", err.message);
+    }
+}
+
 /* Two clients of a small fmnist config; `extra` goes into [model]. */
 static void pair_open(pair *p, const char *dir, const char *name, const char *proxy,
                       const char *extra, int open_peers)
@@ -55,25 +67,8 @@ static void pair_open(pair *p, const char *dir, const char *name, const char *pr
                                 .epsilon = 8.0, .reproducible = 1, .state_dir = dir,
                                 .public_n = PUBLIC_N, .projection = &p->cache };
     p->plan.q = -1;
-    for (int k = 0; k < 2 && open_peers; k++) {
-        char db[1200];
-        snprintf(db, sizeof db, "%s/client-%03d.db", dir, k);
-        unlink(db);
-        if (p4_peer_open(&p->peer[k], &p->setup, k, &p->plan, &err) != P4_OK)
-            fail_msg("%s", err.message);
-    }
-}
-
-static void pair_open_peers(pair *p, const char *dir)
-{
-    p4_error err = {0};
-    for (int k = 0; k < 2; k++) {
-        char db[1200];
-        snprintf(db, sizeof db, "%s/client-%03d.db", dir, k);
-        unlink(db);
-        if (p4_peer_open(&p->peer[k], &p->setup, k, &p->plan, &err) != P4_OK)
-            fail_msg("%s", err.message);
-    }
+    if (open_peers)
+        pair_open_peers(p, dir);
 }
 
 static void pair_close(pair *p)
