@@ -73,6 +73,12 @@ int p4_peer_plan_budget(const p4_peer_setup *setup, double q, p4_peer_plan *plan
     return P4_OK;
 }
 
+int p4_peer_frozen_layers(const p4_config *cfg)
+{
+    int projection = p4_peer_projection_layers(cfg);
+    return cfg->proxy_frozen_layers > projection ? cfg->proxy_frozen_layers : projection;
+}
+
 void p4_peer_client_spec(const p4_peer_setup *setup, int k, const p4_dataset *train,
                          const int *train_idx, int train_count, p4_client_spec *spec)
 {
@@ -92,7 +98,7 @@ void p4_peer_client_spec(const p4_peer_setup *setup, int k, const p4_dataset *tr
         .strict_dp = cfg->strict_dp,
         .separate_batches = strcmp(cfg->cotrain_batches, "separate") == 0,
         .warmup_head_only = strcmp(cfg->warmup_layers, "last") == 0,
-        .frozen_layers = p4_peer_projection_layers(cfg),
+        .frozen_layers = p4_peer_frozen_layers(cfg),
         .augmentations = cfg->augmentations,
         .seeded_sampling = setup->reproducible,
         .dp_params = { p4_peer_sample_rate(cfg, train_count), 0.0, cfg->clip_norm },
@@ -279,6 +285,8 @@ int p4_peer_open(p4_peer *peer, const p4_peer_setup *setup, int k, p4_peer_plan 
     rc = p4_client_new(&peer->client, &spec, err);
     if (rc == P4_OK)
         rc = p4_peer_install_projection(setup, peer->client, err);
+    if (rc == P4_OK)
+        rc = p4_peer_install_pretrained(setup, peer->client, err);
     if (rc == P4_OK && p4_client_protected_floats(peer->client) && p4_peer_setup_logits(setup))
         rc = grouping_outside_tee(setup, peer->client, err);
     if (rc != P4_OK)
@@ -300,10 +308,10 @@ void p4_peer_close(p4_peer *peer)
     }
 }
 
-int p4_public_set_pick(const p4_config *cfg, const p4_workload *work, int count, float **x,
-                       p4_error *err)
+int p4_public_set_indices(const p4_config *cfg, const p4_workload *work, int count,
+                          int **indices, p4_error *err)
 {
-    if (!cfg || !work || count < 1 || !x)
+    if (!cfg || !work || count < 1 || !indices)
         return p4_error_set(err, P4_EINVAL, "public set: bad arguments");
     const p4_dataset *train = work->train;
     unsigned char *used = calloc((size_t)train->count, 1);
@@ -322,11 +330,26 @@ int p4_public_set_pick(const p4_config *cfg, const p4_workload *work, int count,
     free(used);
     if (got < count) {
         free(chosen);
-        return p4_error_set(err, P4_ECONFIG, "%s: logits mode needs %d public examples that no "
-                            "client holds; only %d are left", cfg->path, count, got);
+        return p4_error_set(err, P4_ECONFIG, "%s: the public set needs %d examples that no "
+                            "client holds; only %d are left ([p4] public_count)", cfg->path,
+                            count, got);
     }
+    *indices = chosen;
+    return P4_OK;
+}
+
+int p4_public_set_pick(const p4_config *cfg, const p4_workload *work, int count, float **x,
+                       p4_error *err)
+{
+    if (!x)
+        return p4_error_set(err, P4_EINVAL, "public set: bad arguments");
+    int *chosen = NULL;
+    int rc = p4_public_set_indices(cfg, work, count, &chosen, err);
+    if (rc != P4_OK)
+        return rc;
+    const p4_dataset *train = work->train;
     *x = malloc((size_t)count * p4_dataset_example_size(train) * sizeof(float));
-    int rc = *x ? P4_OK : p4_error_set(err, P4_ENOMEM, "out of memory for the public set");
+    rc = *x ? P4_OK : p4_error_set(err, P4_ENOMEM, "out of memory for the public set");
     if (rc == P4_OK && (rc = p4_dataset_batch(train, chosen, count, *x, NULL)) != P4_OK) {
         p4_error_set(err, rc, "%s: cannot load the public set", cfg->path);
         free(*x);

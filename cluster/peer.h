@@ -32,13 +32,19 @@ typedef struct p4_peer_plan {
                                     ledger has left (see p4_peer_setup)       */
 } p4_peer_plan;
 
-/* [model] proxy_projection's first-layer parameters, computed once from
- * the public set and handed to every client the caller opens (NULL
- * params: not computed yet).  The caller owns it and frees params. */
+/* What every client starts from that is computed from the public set
+ * alone, once, and handed to every client the caller opens (NULL: not
+ * computed yet): [model] proxy_projection's first-layer parameters, and
+ * [model] proxy_init / private_init = public-pretrain's weights
+ * (cluster/pretrain.c).  The caller owns it: p4_projection_cache_free. */
 typedef struct p4_projection_cache {
     float *params;
     size_t count;
+    float *pretrained[2];        /* [0] private model, [1] proxy */
+    size_t pretrained_count[2];
 } p4_projection_cache;
+
+void p4_projection_cache_free(p4_projection_cache *cache);
 
 /* What every peer of a run shares. */
 typedef struct p4_peer_setup {
@@ -107,8 +113,12 @@ int p4_peer_open(p4_peer *peer, const p4_peer_setup *setup, int k, p4_peer_plan 
                  p4_error *err);
 void p4_peer_close(p4_peer *peer);
 
-/* Logits mode's public reference set: `count` training examples no client
- * holds, the same for every peer (n x inputs floats; free with free()). */
+/* The public set: the first `count` training examples no client holds,
+ * the same for every peer, as indices into work->train (free with free()). */
+int p4_public_set_indices(const p4_config *cfg, const p4_workload *work, int count,
+                          int **indices, p4_error *err);
+/* Logits mode's public reference set: those examples' inputs (n x inputs
+ * floats; free with free()). */
 int p4_public_set_pick(const p4_config *cfg, const p4_workload *work, int count, float **x,
                        p4_error *err);
 
@@ -121,6 +131,16 @@ int p4_peer_projection_layers(const p4_config *cfg);
  * first layer(s) (cluster/projection.c); P4_OK and nothing done when the
  * key is none. */
 int p4_peer_install_projection(const p4_peer_setup *setup, p4_client *client, p4_error *err);
+
+/* [model] proxy_init / private_init = public-pretrain: writes weights
+ * trained with plain SGD on the labeled public set into the client's proxy
+ * and / or private model (cluster/pretrain.c), the same in every client;
+ * P4_OK and nothing done when both are random. */
+int p4_peer_install_pretrained(const p4_peer_setup *setup, p4_client *client, p4_error *err);
+
+/* How many of the proxy's first parametrised layers DP-SGD leaves alone:
+ * [model] proxy_frozen_layers, and at least 1 with a proxy_projection. */
+int p4_peer_frozen_layers(const p4_config *cfg);
 
 /* The proxy coordinates the grouping distance covers ([dp] distance_layers). */
 int p4_peer_distance_range(const p4_config *cfg, const p4_client *client, int classes,

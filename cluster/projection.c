@@ -251,7 +251,8 @@ int p4_peer_install_projection(const p4_peer_setup *setup, p4_client *client, p4
                                err);
         if (rc != P4_OK) {
             free(cache->params);
-            *cache = (p4_projection_cache){ 0 };
+            cache->params = NULL;
+            cache->count = 0;
             return rc;
         }
     }

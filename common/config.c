@@ -155,6 +155,30 @@ static const config_key config_keys[] = {
              "third layer ([connected] features -> K, linear) set to the top-K principal "
              "directions of the public set's pooled features, frozen too. Not with [tee] "
              "pp_start"},
+    {.section = "model", .name = "proxy_init", .type = KEY_ENUM, FIELD(proxy_init),
+     .choices = "random|public-pretrain",
+     .help = "public-pretrain: before the DP warm-up, the proxy's initial weights are trained "
+             "with plain (non-DP) SGD on the labeled public set ([p4] public_count training "
+             "examples no client holds; [model] pretrain_epochs, pretrain_learning_rate), the same "
+             "in every client. Reads no private data, so the DP ledger is unchanged. Not with "
+             "[tee] pp_start or proxy_projection"},
+    {.section = "model", .name = "private_init", .type = KEY_ENUM, FIELD(private_init),
+     .choices = "random|public-pretrain",
+     .help = "public-pretrain: the private model starts from weights trained with plain SGD on "
+             "the labeled public set (as proxy_init), the same in every client: the fair "
+             "comparison for local-only, which has no proxy"},
+    {.section = "model", .name = "pretrain_epochs", .type = KEY_INT, FIELD(pretrain_epochs),
+     .min = 1, .max = 10000,
+     .help = "proxy_init / private_init = public-pretrain: epochs of plain SGD on the public set"},
+    {.section = "model", .name = "pretrain_learning_rate", .type = KEY_DOUBLE,
+     FIELD(pretrain_learning_rate), .min = 0, .max = INFINITY, .default_text = "= model's rate",
+     .help = "public-pretrain's SGD learning rate; 0 = the model's own (proxy_learning_rate for "
+             "the proxy, learning_rate for the private model)"},
+    {.section = "model", .name = "proxy_frozen_layers", .type = KEY_INT,
+     FIELD(proxy_frozen_layers), .min = 0, .max = 1000,
+     .help = "the proxy's first N parametrised layers take no DP-SGD step (no gradient, no "
+             "noise), e.g. public-pretrained convolutions; DP-SGD trains the layers above. The "
+             "ledger is unchanged. Without DP plain SGD trains them. Not with [tee] pp_start"},
     {.section = "model", .name = "proxy_learning_rate", .type = KEY_DOUBLE,
      FIELD(proxy_learning_rate), .min = 0, .max = INFINITY, .default_text = "= learning_rate",
      .help = "the shared proxy's learning rate (its DP-SGD steps); 0 = learning_rate. "
@@ -276,7 +300,7 @@ static const config_key config_keys[] = {
     {.section = "p4", .name = "public_count", .type = KEY_INT, FIELD(public_count),
      .min = 1, .max = INT_MAX,
      .help = "size of the public set (training examples no client holds): logits mode's "
-             "reference set, and what [model] proxy_projection is computed from"},
+             "reference set, and what [model] proxy_projection and public-pretrain read"},
     {.section = "p4", .name = "method", .type = KEY_ENUM, FIELD(method),
      .choices = "p4|local|proxyfl|proxyfl-avg|fedavg-dp",
      .help = "algorithm to run (proxyfl: as published, the received proxy replaces one's own; "
@@ -439,6 +463,11 @@ void p4_config_defaults(p4_config *cfg)
     snprintf(cfg->distance_layers, sizeof cfg->distance_layers, "last");
     snprintf(cfg->warmup_layers, sizeof cfg->warmup_layers, "last");
     snprintf(cfg->proxy_projection, sizeof cfg->proxy_projection, "none");
+    snprintf(cfg->proxy_init, sizeof cfg->proxy_init, "random");
+    snprintf(cfg->private_init, sizeof cfg->private_init, "random");
+    cfg->pretrain_epochs = 10;
+    cfg->pretrain_learning_rate = 0;
+    cfg->proxy_frozen_layers = 0;
     cfg->warmup_sample_rate = 1.0;
     cfg->warmup_budget = 0.5;
     cfg->kd_alpha = 0.5;
@@ -1399,6 +1428,15 @@ static void finish(parse_state *st)
         fail_at_key(st, "dp", "augmentations", "is not supported with [tee] pp_start = %d: "
                     "the TA clips whole examples, not the mean of augmented copies (use 1)",
                     cfg->tee_pp_start);
+    if (strcmp(cfg->proxy_init, "random") != 0 && cfg->tee_pp_start >= 0)
+        fail_at_key(st, "model", "proxy_init", "is not supported with [tee] pp_start = %d: "
+                    "the TA initialises its layers itself (use random)", cfg->tee_pp_start);
+    if (cfg->proxy_frozen_layers > 0 && cfg->tee_pp_start >= 0)
+        fail_at_key(st, "model", "proxy_frozen_layers", "is not supported with [tee] pp_start = "
+                    "%d: the TA trains its layers whole (use 0)", cfg->tee_pp_start);
+    if (strcmp(cfg->proxy_init, "random") != 0 && strcmp(cfg->proxy_projection, "none") != 0)
+        fail_at_key(st, "model", "proxy_init", "sets the proxy's first layer, and so does "
+                    "proxy_projection = %s: use one", cfg->proxy_projection);
     if (strcmp(cfg->proxy_projection, "none") != 0 && cfg->tee_pp_start >= 0)
         fail_at_key(st, "model", "proxy_projection", "is not supported with [tee] pp_start = %d: "
                     "the TA trains its layers whole and cannot keep a projection frozen "

@@ -57,6 +57,11 @@ typedef struct p4_config {
     char model_cfg[P4_PATH_MAX];     /* darknet .cfg of the (private) model (required) */
     char proxy_cfg[P4_PATH_MAX];     /* proxy model cfg; default = model_cfg */
     char proxy_projection[24];       /* none | public-pca(-whiten) | wavelet(-pca) */
+    char proxy_init[24];             /* random | public-pretrain; default random */
+    char private_init[24];           /* random | public-pretrain; default random */
+    int pretrain_epochs;             /* public-pretrain: plain SGD epochs on the public set; default 10 */
+    double pretrain_learning_rate;   /* public-pretrain: 0 (default) = the model's own rate */
+    int proxy_frozen_layers;         /* the proxy's first N parametrised layers take no DP-SGD step; 0 */
     int epochs;                      /* default 5 */
     int batch;                       /* default 64 */
     double learning_rate;            /* default 0.05 */

@@ -556,6 +556,18 @@ int p4_client_get_model(const p4_client *client, p4_which_model which, float *ou
                                out, n);
 }
 
+int p4_client_set_private(p4_client *client, const float *in, size_t n)
+{
+    if (!client || !in || n != client->saved[0].count)
+        return P4_EINVAL;
+    if (!client->parked)
+        return p4_model_set_params(client->private_model, in, n);
+    if (!client->saved[0].params)
+        return P4_EINVAL;
+    memcpy(client->saved[0].params, in, n * sizeof(float));
+    return P4_OK;
+}
+
 int p4_client_set_proxy(p4_client *client, const float *in, size_t n)
 {
     if (!client || !in)

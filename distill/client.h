@@ -101,6 +101,9 @@ int p4_client_get_proxy(const p4_client *client, float *out, size_t n);
 /* The proxy's floats the enclave holds (its tail), 0 without protected layers. */
 size_t p4_client_protected_floats(const p4_client *client);
 int p4_client_set_proxy(p4_client *client, const float *in, size_t n);
+/* Replaces the private model's weights (p4_client_get_model's layout):
+ * [model] private_init = public-pretrain, before any training. */
+int p4_client_set_private(p4_client *client, const float *in, size_t n);
 /* Either model's weights as one flat vector (p4_model_get_params' layout):
  * what a finished node saves of the model it serves. */
 size_t p4_client_model_size(const p4_client *client, p4_which_model which);

@@ -105,7 +105,7 @@ typedef struct node {
     p4_peer_plan plan;
     p4_peer peer;
     float *public_x;
-    p4_projection_cache projection; /* [model] proxy_projection, computed once */
+    p4_projection_cache projection; /* public-set projection and pretraining, computed once */
     unsigned char *attacker;     /* per client, from [attack] and the seed */
     p4_transport *transport;
     p4_membership *members;
@@ -514,7 +514,7 @@ static void node_close(node *n)
     free(n->member_keys);
     p4_peer_close(&n->peer);
     free(n->public_x);
-    free(n->projection.params);
+    p4_projection_cache_free(&n->projection);
     free(n->attacker);
     p4_workload_destroy(&n->work);
     p4_node_state_close(&n->state);

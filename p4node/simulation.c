@@ -56,7 +56,7 @@ struct sim {
     int n, dp, logits_mode;
     unsigned char *attacker;     /* chosen from the seed by [attack] */
     float *public_x;
-    p4_projection_cache projection; /* [model] proxy_projection, computed once */
+    p4_projection_cache projection; /* public-set projection and pretraining, computed once */
     sim_peer *peers;
     p4_inproc_hub *hub;
     p4_model_pool *pool;         /* networks lent to the computing clients */
@@ -165,7 +165,7 @@ static void sim_close(sim *s)
     p4_model_pool_destroy(&s->pool); /* after the clients, which give their networks back */
     p4_slice_board_destroy(&s->board);
     free(s->public_x);
-    free(s->projection.params);
+    p4_projection_cache_free(&s->projection);
     free(s->attacker);
     free(s->round_accuracy);
     free(s->round_eps);

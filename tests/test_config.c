@@ -442,6 +442,44 @@ static void test_proxy_projection(void **state)
                         "pp_start = 3", "cannot keep a projection frozen");
 }
 
+/* [model] proxy_init / private_init / proxy_frozen_layers: off by default;
+ * refused where the TA trains the proxy's layers, and proxy_init with a
+ * projection (both set the first layer). */
+static void test_public_pretrain(void **state)
+{
+    fixture *f = *state;
+    p4_config cfg;
+    p4_error err;
+    const char *path = write_ini(f, "pre0.ini", MINIMAL);
+    assert_int_equal(p4_config_load(path, &cfg, &err), P4_OK);
+    assert_string_equal(cfg.proxy_init, "random");
+    assert_string_equal(cfg.private_init, "random");
+    assert_int_equal(cfg.proxy_frozen_layers, 0);
+    assert_int_equal(cfg.pretrain_epochs, 10);
+    path = write_ini(f, "pre.ini", MINIMAL "proxy_init = public-pretrain\n"
+                     "private_init = public-pretrain\nproxy_frozen_layers = 2\n"
+                     "pretrain_epochs = 3\npretrain_learning_rate = 0.02\n");
+    assert_int_equal(p4_config_load(path, &cfg, &err), P4_OK);
+    assert_string_equal(cfg.proxy_init, "public-pretrain");
+    assert_string_equal(cfg.private_init, "public-pretrain");
+    assert_int_equal(cfg.proxy_frozen_layers, 2);
+    assert_int_equal(cfg.pretrain_epochs, 3);
+    assert_true(cfg.pretrain_learning_rate == 0.02);
+    expect_config_error(f, MINIMAL "proxy_init = public-pretrain\n"
+                        "[tee]\nbackend = optee\npp_start = 3\npp_end = 5\n", 5,
+                        "[model] proxy_init = public-pretrain: is not supported with [tee] "
+                        "pp_start = 3", NULL);
+    expect_config_error(f, MINIMAL "proxy_frozen_layers = 1\n"
+                        "[tee]\nbackend = optee\npp_start = 3\npp_end = 5\n", 5,
+                        "[model] proxy_frozen_layers = 1: is not supported with [tee] "
+                        "pp_start = 3", NULL);
+    expect_config_error(f, MINIMAL "proxy_init = public-pretrain\nproxy_projection = public-pca\n",
+                        5, "[model] proxy_init = public-pretrain: ", "proxy_projection");
+    path = write_ini(f, "pre-tee.ini", MINIMAL "private_init = public-pretrain\n"
+                     "[tee]\nbackend = optee\npp_start = 3\npp_end = 5\n");
+    assert_int_equal(p4_config_load(path, &cfg, &err), P4_OK);
+}
+
 static void test_partition_cross_checks(void **state)
 {
     expect_config_error(*state, MINIMAL "[data]\npartition = writer\n", 6,
@@ -605,6 +643,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nul_byte_is_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dp_augmentations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proxy_projection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_public_pretrain, setup, teardown),
         cmocka_unit_test(test_docs_show_the_key_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
