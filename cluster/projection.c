@@ -29,6 +29,18 @@
  * next to no public variance are not blown up into noise. */
 static const double WHITEN_FLOOR = 1e-3;
 
+/* bias[i] = -dirs_i . mean for k rows of d: each projection centred on the
+ * public set's mean. */
+static void centre_on_mean(const float *dirs, int k, int d, const float *mean, float *bias)
+{
+    for (int i = 0; i < k; i++) {
+        double dot = 0;
+        for (int j = 0; j < d; j++)
+            dot += (double)dirs[(size_t)i * d + j] * mean[j];
+        bias[i] = (float)-dot;
+    }
+}
+
 static int compute(const p4_peer_setup *setup, int inputs, int k, float *params, p4_error *err)
 {
     const p4_config *cfg = setup->cfg;
@@ -51,13 +63,10 @@ static int compute(const p4_peer_setup *setup, int inputs, int k, float *params,
         for (int i = 0; i < k; i++) {
             float *v = params + (size_t)i * inputs;
             double s = whiten ? 1.0 / sqrt(variance[i] + WHITEN_FLOOR * variance[0]) : 1.0;
-            double dot = 0;
-            for (int j = 0; j < inputs; j++) {
+            for (int j = 0; j < inputs; j++)
                 v[j] = (float)(v[j] * s);
-                dot += (double)v[j] * mean[j];
-            }
-            bias[i] = (float)-dot;
         }
+        centre_on_mean(params, k, inputs, mean, bias);
     }
     free(x);
     free(mean);
@@ -183,12 +192,8 @@ static int wavelet_pca_fill(const p4_peer_setup *setup, size_t count, float *par
     float *dirs = params + filled, *bias = dirs + (size_t)k * d;
     if (rc == P4_OK)
         rc = p4_pca_fit(features, n, d, k, cfg->seed, mean, dirs, variance, err);
-    for (int i = 0; rc == P4_OK && i < k; i++) {
-        double dot = 0;
-        for (int j = 0; j < d; j++)
-            dot += (double)dirs[(size_t)i * d + j] * mean[j];
-        bias[i] = (float)-dot;
-    }
+    if (rc == P4_OK)
+        centre_on_mean(dirs, k, d, mean, bias);
     p4_model_destroy(&model);
     free(x);
     free(features);
