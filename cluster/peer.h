@@ -124,12 +124,12 @@ int p4_public_set_pick(const p4_config *cfg, const p4_workload *work, int count,
 
 /* How many of the proxy's first parametrised layers [model] proxy_projection
  * fixes (and the client keeps out of DP-SGD): 0 none, 1 public-pca(-whiten),
- * 2 wavelet. */
+ * 2 wavelet, 3 wavelet-pca. */
 int p4_peer_projection_layers(const p4_config *cfg);
 /* [model] proxy_projection: writes the public set's principal directions
- * (public-pca) or the wavelet front end (wavelet) into the client's proxy's
- * first layer(s) (cluster/projection.c); P4_OK and nothing done when the
- * key is none. */
+ * (public-pca), the wavelet front end (wavelet), or both in turn
+ * (wavelet-pca) into the client's proxy's first layer(s)
+ * (cluster/projection.c); P4_OK and nothing done when the key is none. */
 int p4_peer_install_projection(const p4_peer_setup *setup, p4_client *client, p4_error *err);
 
 /* [model] proxy_init / private_init = public-pretrain: writes weights
@@ -139,7 +139,8 @@ int p4_peer_install_projection(const p4_peer_setup *setup, p4_client *client, p4
 int p4_peer_install_pretrained(const p4_peer_setup *setup, p4_client *client, p4_error *err);
 
 /* How many of the proxy's first parametrised layers DP-SGD leaves alone:
- * [model] proxy_frozen_layers, and at least 1 with a proxy_projection. */
+ * [model] proxy_frozen_layers, and at least the projection's layers
+ * (p4_peer_projection_layers). */
 int p4_peer_frozen_layers(const p4_config *cfg);
 
 /* The proxy coordinates the grouping distance covers ([dp] distance_layers). */

@@ -402,10 +402,9 @@ static void a_proxy_diverging_after_averaging_reverts_to_its_own(void **state)
 }
 
 /* A fixed projection (public PCA, frozen in DP-SGD) is neither sent nor
- * taken from the peers: with a Gaussian attacker in the group, the honest peer's
- * projection layer ends every round, and the run, byte-identical to the one
- * it was given, in P4 (averaged) and ProxyFL (replaced), while its head
- * moves. */
+ * taken from the peers: with a Gaussian attacker in the group, the honest
+ * peer's projection layer ends the run byte-identical to the one it was
+ * given, in P4 (averaged) and ProxyFL (replaced), while its head moves. */
 static void a_frozen_projection_is_never_taken_from_peers(void **state)
 {
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
