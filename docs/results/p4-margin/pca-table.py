@@ -7,9 +7,11 @@ seeds ahead; per seed), where the best baseline is the best of local-only,
 ProxyFL and ProxyFL-avg run with the same proxy ("same proxy"), or the best
 of those and the shipped-proxy ProxyFL variants ("any proxy"); and P4 against
 P4 with the shipped proxy, paired by seed."""
-import collections, math, os, sys
+import collections, os, sys
 
 here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, here)
+from paired import summary  # noqa: E402
 acc = collections.defaultdict(dict)  # (cfg, eps, proj, k, lr, method) -> {seed: acc}
 for line in open(os.path.join(here, "augmult.txt")):
     f = line.split()
@@ -25,13 +27,6 @@ def local(cfg, seed):  # local-only trains no proxy and spends no budget
         if key[0] == cfg and key[5] == "local" and seed in rows:
             return rows[seed]
     return None
-
-def summary(d):
-    n = len(d)
-    m = sum(d) / n
-    se = math.sqrt(sum((x - m) ** 2 for x in d) / (n - 1) / n) if n > 1 else float("nan")
-    return "%+.2f ± %.2f (%d/%d; %s)" % (m, se, sum(x > 0 for x in d), n,
-                                          ", ".join("%+.2f" % x for x in d))
 
 print("| config | ε | projection | K | proxy rate | seeds | P4 | ProxyFL-avg | ProxyFL | local-only "
       "| P4 − best baseline, same proxy | P4 − best baseline, any proxy | P4 − P4 with the shipped proxy |")

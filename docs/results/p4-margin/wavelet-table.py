@@ -10,9 +10,11 @@ seeds ahead; per seed), the best baseline being the best of local-only,
 ProxyFL and ProxyFL-avg on the same proxy ("same proxy") or also on the
 shipped proxy and on the eighth session's 5-seed public-PCA proxy (K = 64;
 rate 0.2, or 0.05 on cifar10-p4) ("any proxy"); and P4 against P4 with the shipped proxy."""
-import collections, math, os
+import collections, os, sys
 
 here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, here)
+from paired import summary  # noqa: E402
 acc = collections.defaultdict(dict)  # (cfg, eps, proxy, lr, method) -> {seed: acc}
 for line in open(os.path.join(here, "augmult.txt")):
     f = line.split()
@@ -38,13 +40,6 @@ def local(cfg, seed):
         if key[0] == cfg and key[4] == "local" and seed in rows:
             return rows[seed]
     return None
-
-def summary(d):
-    n = len(d)
-    m = sum(d) / n
-    se = math.sqrt(sum((x - m) ** 2 for x in d) / (n - 1) / n) if n > 1 else float("nan")
-    return "%+.2f ± %.2f (%d/%d; %s)" % (m, se, sum(x > 0 for x in d), n,
-                                          ", ".join("%+.2f" % x for x in d))
 
 print("| config | ε | proxy | proxy rate | seeds | P4 | ProxyFL-avg | ProxyFL | local-only "
       "| P4 − best baseline, same proxy | P4 − best baseline, any proxy | P4 − P4 with the shipped proxy |")
