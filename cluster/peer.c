@@ -282,16 +282,36 @@ int p4_peer_open(p4_peer *peer, const p4_peer_setup *setup, int k, p4_peer_plan 
             return rc;
         }
     }
-    rc = p4_client_new(&peer->client, &spec, err);
-    if (rc == P4_OK)
-        rc = p4_peer_install_projection(setup, peer->client, err);
-    if (rc == P4_OK)
-        rc = p4_peer_install_pretrained(setup, peer->client, err);
+    rc = p4_peer_client_new(setup, &spec, &peer->client, err);
     if (rc == P4_OK && p4_client_protected_floats(peer->client) && p4_peer_setup_logits(setup))
         rc = grouping_outside_tee(setup, peer->client, err);
     if (rc != P4_OK)
         p4_peer_close(peer);
     return rc;
+}
+
+int p4_peer_client_new(const p4_peer_setup *setup, const p4_client_spec *spec, p4_client **out,
+                       p4_error *err)
+{
+    if (!setup || !spec || !out)
+        return p4_error_set(err, P4_EINVAL, "peer client: bad arguments");
+    int rc = p4_client_new(out, spec, err);
+    if (rc == P4_OK)
+        rc = p4_peer_install_projection(setup, *out, err);
+    if (rc == P4_OK)
+        rc = p4_peer_install_pretrained(setup, *out, err);
+    if (rc != P4_OK)
+        p4_client_destroy(out);
+    return rc;
+}
+
+int p4_peer_reads_public_set(const p4_config *cfg)
+{
+    if (!cfg)
+        return 0;
+    int projection = p4_peer_projection_layers(cfg);
+    return strcmp(cfg->share, "logits") == 0 || projection == 1 || projection == 3 ||
+           strcmp(cfg->proxy_init, "random") != 0 || strcmp(cfg->private_init, "random") != 0;
 }
 
 void p4_peer_close(p4_peer *peer)

@@ -138,6 +138,18 @@ int p4_peer_install_projection(const p4_peer_setup *setup, p4_client *client, p4
  * P4_OK and nothing done when both are random. */
 int p4_peer_install_pretrained(const p4_peer_setup *setup, p4_client *client, p4_error *err);
 
+/* p4_client_new, then what the client starts from that comes from the
+ * public set (p4_peer_install_projection, then p4_peer_install_pretrained):
+ * the one way p4_peer_open, `p4 audit` and `p4 leakage` make a client, so
+ * that they audit the model a run trains.  *out is NULL on error. */
+int p4_peer_client_new(const p4_peer_setup *setup, const p4_client_spec *spec, p4_client **out,
+                       p4_error *err);
+
+/* 1 when the config's run reads the public set (p4_public_set_indices):
+ * logits mode, a projection computed from it (public-pca, wavelet-pca), or
+ * weights pretrained on it.  `p4 audit` keeps its canaries off those rows. */
+int p4_peer_reads_public_set(const p4_config *cfg);
+
 /* How many of the proxy's first parametrised layers DP-SGD leaves alone:
  * [model] proxy_frozen_layers, and at least the projection's layers
  * (p4_peer_projection_layers). */

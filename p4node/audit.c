@@ -80,14 +80,31 @@ static int check_request(const p4_config *cfg, const p4_audit_options *o, p4_met
     return P4_OK;
 }
 
-/* Source rows some client holds: mislabelled canaries come from the rest. */
-static unsigned char *taken_rows(const p4_workload *w)
+/* Source rows some client holds, and the public set when the run reads it
+ * (a pretrained or projected proxy has seen those rows): mislabelled
+ * canaries come from the rest. */
+static int taken_rows(const audit *a, unsigned char **out, p4_error *err)
 {
+    const p4_workload *w = a->work;
     unsigned char *taken = calloc((size_t)w->train->count, 1);
-    for (int k = 0; taken && k < w->partition->clients; k++)
+    if (!taken)
+        return p4_error_set(err, P4_ENOMEM, "audit: out of memory");
+    for (int k = 0; k < w->partition->clients; k++)
         for (int j = 0; j < w->partition->split[k].train_count; j++)
             taken[w->partition->split[k].train[j]] = 1;
-    return taken;
+    int *public_rows = NULL;
+    if (p4_peer_reads_public_set(a->cfg)) {
+        int rc = p4_public_set_indices(a->cfg, w, a->cfg->public_count, &public_rows, err);
+        if (rc != P4_OK) {
+            free(taken);
+            return rc;
+        }
+        for (int j = 0; j < a->cfg->public_count; j++)
+            taken[public_rows[j]] = 1;
+        free(public_rows);
+    }
+    *out = taken;
+    return P4_OK;
 }
 
 static int build_canaries(audit *a, p4_error *err)
@@ -99,10 +116,11 @@ static int build_canaries(audit *a, p4_error *err)
                                   : p4_rng_init_secure(&rng);
     if (rc != P4_OK)
         return p4_error_set(err, rc, "audit: cannot key the canaries' random source");
-    unsigned char *taken = taken_rows(a->work);
-    rc = taken ? p4_canary_set_new(&a->set, a->work->train, split->train, split->train_count,
-                                   taken, a->opt->canaries, &a->opt->design, &rng, err)
-               : p4_error_set(err, P4_ENOMEM, "audit: out of memory");
+    unsigned char *taken = NULL;
+    rc = taken_rows(a, &taken, err);
+    if (rc == P4_OK)
+        rc = p4_canary_set_new(&a->set, a->work->train, split->train, split->train_count, taken,
+                               a->opt->canaries, &a->opt->design, &rng, err);
     free(taken);
     p4_rng_wipe(&rng);
     return rc;
@@ -161,7 +179,7 @@ static int open_client(audit *a, p4_error *err)
         spec.ledger = a->ledger;
         spec.enclave = a->enclave;
     }
-    return p4_client_new(&a->client, &spec, err);
+    return p4_peer_client_new(&setup, &spec, &a->client, err);
 }
 
 /* The method's local schedule for this one client. */

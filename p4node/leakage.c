@@ -154,7 +154,7 @@ static int open_client(leakage *l, p4_error *err)
         spec.ledger = l->ledger;
         spec.enclave = l->enclave;
     }
-    return p4_client_new(&l->client, &spec, err);
+    return p4_peer_client_new(&setup, &spec, &l->client, err);
 }
 
 /* The method's local schedule for this one client. */

@@ -13,7 +13,8 @@
  * - --reproducible runs repeat exactly and say the DP guarantee is gone
  *   (none), a proxy that distils from the private model says conditional;
  *   requests that cannot be audited are refused; the command line prints
- *   the JSON fields the issue names. */
+ *   the JSON fields the issue names; a pretrained proxy ([model] proxy_init)
+ *   is the one audited. */
 #include "support/test_support.h"
 
 #include <math.h>
@@ -112,6 +113,30 @@ static void reproducible_runs_repeat_and_guarantees_are_named(void **state)
     assert_int_equal(a.guarantee, P4_DP_CONDITIONAL);
 }
 
+/* The audit opens its client as p4_peer_open does: with [model] proxy_init
+ * = public-pretrain the audited proxy starts from the pretrained weights,
+ * so after one round at epsilon 1 it is far above the random-init one. */
+static void a_pretrained_proxy_is_the_one_audited(void **state)
+{
+    (void)state;
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    p4_config cfg;
+    p4_audit_options opt;
+    default_request(&cfg, &opt, 1.0);
+    cfg.rounds = 1;
+    opt.canaries = 200;
+    opt.reproducible = 1;
+    p4_audit_result random_init, pretrained;
+    audit(&cfg, &opt, &random_init);
+    snprintf(cfg.proxy_init, sizeof cfg.proxy_init, "public-pretrain");
+    cfg.public_count = 1000;
+    audit(&cfg, &opt, &pretrained);
+    print_message("proxy accuracy: %.3f random, %.3f pretrained\n", random_init.proxy_accuracy,
+                  pretrained.proxy_accuracy);
+    assert_true(pretrained.proxy_accuracy > random_init.proxy_accuracy + 0.1);
+    assert_true(pretrained.epsilon_spent == random_init.epsilon_spent);
+}
+
 static void requests_that_cannot_be_audited_are_refused(void **state)
 {
     (void)state;
@@ -192,6 +217,7 @@ int main(void)
         cmocka_unit_test(without_dp_the_audit_has_power),
         cmocka_unit_test(at_epsilon_1_with_real_noise_the_bound_stays_below_1),
         cmocka_unit_test(reproducible_runs_repeat_and_guarantees_are_named),
+        cmocka_unit_test(a_pretrained_proxy_is_the_one_audited),
         cmocka_unit_test(requests_that_cannot_be_audited_are_refused),
         cmocka_unit_test(command_line_prints_the_fields),
     };

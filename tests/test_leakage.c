@@ -8,7 +8,8 @@
  *   Student's.
  * - On Fashion-MNIST (skipped without it): a model trained to memorise
  *   random labels loses to the whole-model loss attack (advantage > 0.5);
- *   an untrained one does not (|advantage| < 0.3 for every attack).
+ *   an untrained one does not (|advantage| < 0.3 for every attack); with
+ *   public-pretrain keys, the models attacked are the pretrained ones.
  * - Setting (b): after the partition is in place the normal world's copy of
  *   the protected layers is zero; the view's top-1 classes equal the whole
  *   model's; exactly 4 bytes leave the TA per query; and scrambling the
@@ -191,6 +192,31 @@ static void an_untrained_model_gives_the_attacks_nothing(void **state)
     assert_int_equal(r.target[1].guarantee, P4_DP_HOLDS);
 }
 
+/* p4 leakage opens its client as p4_peer_open does: with [model] proxy_init
+ * and private_init = public-pretrain, the untrained models attacked are the
+ * pretrained ones, far above the random ones' chance accuracy. */
+static void the_pretrained_models_are_the_ones_attacked(void **state)
+{
+    (void)state;
+    if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
+    p4_config cfg;
+    p4_leakage_options opt;
+    fmnist_request(&cfg, &opt);
+    opt.untrained = 1;
+    p4_leakage_result random_init, pretrained;
+    run(&cfg, &opt, &random_init);
+    snprintf(cfg.proxy_init, sizeof cfg.proxy_init, "public-pretrain");
+    snprintf(cfg.private_init, sizeof cfg.private_init, "public-pretrain");
+    cfg.public_count = 1000;
+    run(&cfg, &opt, &pretrained);
+    for (int t = 0; t < 2; t++) {
+        print_message("%s: test accuracy %.2f random, %.2f pretrained\n", random_init.target[t].name,
+                      random_init.target[t].test_accuracy, pretrained.target[t].test_accuracy);
+        assert_true(pretrained.target[t].test_accuracy >
+                    random_init.target[t].test_accuracy + 0.3);
+    }
+}
+
 /* A model, inputs and labels for the partition checks (no dataset needed). */
 typedef struct {
     p4_model *model;
@@ -317,6 +343,7 @@ int main(void)
         cmocka_unit_test(halves_are_balanced_and_bad_input_is_refused),
         cmocka_unit_test(a_memorising_model_loses_to_the_loss_attack),
         cmocka_unit_test(an_untrained_model_gives_the_attacks_nothing),
+        cmocka_unit_test(the_pretrained_models_are_the_ones_attacked),
         cmocka_unit_test_setup_teardown(partition_view_reads_no_logits, test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(the_command_prints_its_fields, test_temp_dir_setup,
