@@ -28,3 +28,9 @@ const char *p4_method_name(p4_method method)
 {
     return (int)method >= 0 && (int)method < METHOD_COUNT ? method_names[method] : "?";
 }
+
+int p4_method_predicts_ensemble(p4_method method, const char *predict)
+{
+    return predict && strcmp(predict, "ensemble") == 0 &&
+           (method == P4_METHOD_P4 || p4_method_is_proxyfl(method));
+}

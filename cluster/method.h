@@ -30,6 +30,11 @@ typedef enum {
 /* 1 for the two ProxyFL variants (co-training over the exponential graph). */
 int p4_method_is_proxyfl(p4_method method);
 
+/* 1 when a client of `method` predicts with both its models under
+ * [p4] predict = ensemble: the methods that have both (p4, the ProxyFL
+ * variants); local has no proxy and fedavg-dp no private model. */
+int p4_method_predicts_ensemble(p4_method method, const char *predict);
+
 /* P4_OK and *out, or P4_EINVAL for an unknown name. */
 int p4_method_parse(const char *text, p4_method *out);
 const char *p4_method_name(p4_method method);

@@ -138,11 +138,17 @@ static void compute_end(const run *r)
         r->spec->hooks.compute_end(r->spec->hooks.user);
 }
 
+/* Accuracy of what the client predicts with: its private model, the proxy
+ * (fedavg-dp has nothing else), or both ([p4] predict = ensemble). */
 static int evaluate(const run *r, double *accuracy, p4_error *err)
 {
-    p4_which_model which = r->spec->method == P4_METHOD_FEDAVG_DP ? P4_MODEL_PROXY : P4_MODEL_PRIVATE;
+    const p4_protocol_spec *sp = r->spec;
+    p4_which_model which = sp->method == P4_METHOD_FEDAVG_DP ? P4_MODEL_PROXY : P4_MODEL_PRIVATE;
     compute_begin(r);
-    int rc = p4_client_evaluate(r->spec->peer->client, which, accuracy, err);
+    int rc = p4_method_predicts_ensemble(sp->method, sp->cfg->predict)
+                 ? p4_client_evaluate_ensemble(sp->peer->client, sp->cfg->ensemble_weight,
+                                               accuracy, err)
+                 : p4_client_evaluate(sp->peer->client, which, accuracy, err);
     compute_end(r);
     return rc;
 }

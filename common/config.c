@@ -259,6 +259,15 @@ static const config_key config_keys[] = {
      .min = 0, .max = 1, .help = "weight of the distillation loss (a)"},
     {.section = "p4", .name = "kd_temperature", .type = KEY_DOUBLE, FIELD(kd_temperature),
      .min = 0, .max = INFINITY, .flags = KEY_MIN_OPEN, .help = "distillation temperature (T)"},
+    {.section = "p4", .name = "predict", .type = KEY_ENUM, FIELD(predict),
+     .choices = "private|ensemble",
+     .help = "what a client predicts with (its reported accuracy, and what p4 serve answers): "
+             "private (the paper's), or ensemble: (1 - ensemble_weight) times the private "
+             "model's class probabilities plus ensemble_weight times the proxy's (the group's "
+             "after the last exchange); no privacy cost. Methods without a proxy or private "
+             "model predict with the one they have. Not with [tee] pp_start"},
+    {.section = "p4", .name = "ensemble_weight", .type = KEY_DOUBLE, FIELD(ensemble_weight),
+     .min = 0, .max = 1, .help = "predict = ensemble: the proxy's weight"},
     {.section = "p4", .name = "aggregate", .type = KEY_ENUM, FIELD(aggregate),
      .choices = "mean|multikrum", .help = "how a group's proxy updates are combined"},
     {.section = "p4", .name = "krum_f", .type = KEY_INT, FIELD(krum_f),
@@ -472,6 +481,8 @@ void p4_config_defaults(p4_config *cfg)
     cfg->warmup_budget = 0.5;
     cfg->kd_alpha = 0.5;
     cfg->kd_temperature = 1.0;
+    snprintf(cfg->predict, sizeof cfg->predict, "private");
+    cfg->ensemble_weight = 0.5;
     snprintf(cfg->aggregate, sizeof cfg->aggregate, "mean");
     snprintf(cfg->noise_layout, sizeof cfg->noise_layout, "chunked");
     cfg->augmentations = 1;
@@ -1431,6 +1442,10 @@ static void finish(parse_state *st)
     if (strcmp(cfg->proxy_init, "random") != 0 && cfg->tee_pp_start >= 0)
         fail_at_key(st, "model", "proxy_init", "is not supported with [tee] pp_start = %d: "
                     "the TA initialises its layers itself (use random)", cfg->tee_pp_start);
+    if (strcmp(cfg->predict, "ensemble") == 0 && cfg->tee_pp_start >= 0)
+        fail_at_key(st, "p4", "predict", "= ensemble is not supported with [tee] pp_start = %d: "
+                    "the TA gives the proxy's top-1 class, not its probabilities (use private)",
+                    cfg->tee_pp_start);
     if (cfg->proxy_frozen_layers > 0 && cfg->tee_pp_start >= 0)
         fail_at_key(st, "model", "proxy_frozen_layers", "is not supported with [tee] pp_start = "
                     "%d: the TA trains its layers whole (use 0)", cfg->tee_pp_start);

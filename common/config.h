@@ -94,6 +94,8 @@ typedef struct p4_config {
     char warmup_layers[16];          /* all | last: what the DP warm-up trains; default last */
     double kd_alpha;                 /* a, default 0.5 */
     double kd_temperature;           /* T, default 1 */
+    char predict[12];                /* private (the paper's) | ensemble */
+    double ensemble_weight;          /* predict = ensemble: the proxy's weight, default 0.5 */
     char aggregate[16];              /* mean | multikrum */
     int krum_f;                      /* multi-Krum: assumed Byzantine count */
     double duplicate_slice_ratio;    /* slice guard: 0 = off (cluster/slice_guard.h) */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/finite.h"
+#include "distill/ensemble.h"
 #include "distill/kd_loss.h"
 #include "dp/clip_rows.h"
 #include "model/model.h"
@@ -504,6 +505,45 @@ int p4_client_evaluate(p4_client *client, p4_which_model which, double *accuracy
     p4_model *m = which == P4_MODEL_PRIVATE ? client->private_model : client->proxy;
     return p4_evaluate(m, client->spec.test, client->spec.test_idx, client->spec.test_count,
                        accuracy, NULL, err);
+}
+
+int p4_client_evaluate_ensemble(p4_client *client, double proxy_weight, double *accuracy,
+                                p4_error *err)
+{
+    if (!client || !accuracy || !(proxy_weight >= 0 && proxy_weight <= 1))
+        return p4_error_set(err, P4_EINVAL, "client ensemble evaluate: bad arguments");
+    if (client->parked)
+        return parked_error(client, err);
+    if (client->protected_floats)
+        return p4_error_set(err, P4_EUNSUPPORTED, "client %d: its proxy's top layers are in the "
+                            "enclave, which gives top-1 classes, not probabilities",
+                            client->spec.id);
+    int n = client->spec.test_count, classes = client->classes;
+    if (n == 0)
+        return p4_error_set(err, P4_EINVAL, "client %d has no test examples", client->spec.id);
+    float *x = malloc((size_t)n * client->inputs * sizeof(float));
+    float *a = malloc((size_t)n * classes * sizeof(float));
+    float *b = malloc((size_t)n * classes * sizeof(float));
+    int *labels = malloc((size_t)n * sizeof(int));
+    int rc = x && a && b && labels ? P4_OK : P4_ENOMEM;
+    if (rc == P4_OK)
+        rc = p4_dataset_batch(client->spec.test, client->spec.test_idx, n, x, NULL);
+    if (rc == P4_OK)
+        rc = p4_model_predict(client->private_model, x, n, a, NULL);
+    if (rc == P4_OK)
+        rc = p4_model_predict(client->proxy, x, n, b, NULL);
+    if (rc == P4_OK)
+        rc = p4_ensemble_combine(a, b, n, classes, proxy_weight, a, labels);
+    if (rc == P4_OK) {
+        int right = 0;
+        for (int i = 0; i < n; i++)
+            right += labels[i] == client->spec.test->labels[client->spec.test_idx[i]];
+        *accuracy = (double)right / n;
+    }
+    free(x); free(a); free(b); free(labels);
+    return rc == P4_OK ? P4_OK
+                       : p4_error_set(err, rc, "client %d: ensemble evaluation failed",
+                                      client->spec.id);
 }
 
 size_t p4_client_proxy_size(const p4_client *client)

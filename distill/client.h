@@ -93,6 +93,12 @@ int p4_client_local(p4_client *client, p4_local_mode mode, int epochs,
 int p4_client_evaluate(p4_client *client, p4_which_model which, double *accuracy,
                        p4_error *err);
 
+/* [p4] predict = ensemble: accuracy on the client's own test split of
+ * (1 - proxy_weight) p_private + proxy_weight p_proxy (distill/ensemble.h).
+ * P4_EUNSUPPORTED when the proxy's top layers live in the enclave. */
+int p4_client_evaluate_ensemble(p4_client *client, double proxy_weight, double *accuracy,
+                                p4_error *err);
+
 /* The proxy as a flat vector (what is shared) and setting it back. */
 size_t p4_client_proxy_size(const p4_client *client);
 /* With protected layers the proxy's tail comes from the enclave (a weights

@@ -405,6 +405,28 @@ static int open_peer(node *n, p4_method method, double epsilon, const p4_identit
     return start_attestation(n, identity, err);
 }
 
+/* [p4] predict = ensemble: the proxy beside the private model and its
+ * weight; otherwise the ensemble file of an earlier run goes. */
+static int save_served_proxy(node *n, p4_method method, const p4_cfg_shape *shape, p4_error *err)
+{
+    const p4_config *cfg = n->cfg;
+    if (!p4_method_predicts_ensemble(method, cfg->predict))
+        return p4_served_proxy_save(cfg->node_state, NULL, NULL, NULL, 0, -1, err);
+    size_t count = p4_client_proxy_size(n->peer.client);
+    float *params = malloc((count ? count : 1) * sizeof *params);
+    if (params == NULL)
+        return p4_error_set(err, P4_ENOMEM, "out of memory for the proxy");
+    int rc = p4_client_get_proxy(n->peer.client, params, count);
+    if (rc != P4_OK)
+        rc = p4_error_set(err, rc, "cannot read the trained proxy's weights");
+    else
+        rc = p4_served_proxy_save(cfg->node_state, cfg->proxy_cfg[0] ? cfg->proxy_cfg
+                                                                    : cfg->model_cfg,
+                                  shape, params, count, cfg->ensemble_weight, err);
+    free(params);
+    return rc;
+}
+
 /* The model this node's accuracy was measured on (the private model; the
  * shared one for fedavg-dp, which has no other) into the state folder, for
  * `p4 serve` (p4node/private_model.h). */
@@ -426,6 +448,8 @@ static int save_served_model(node *n, p4_method method, p4_error *err)
     else
         rc = p4_private_model_save(cfg->node_state, model_cfg, &shape, params, count, err);
     free(params);
+    if (rc == P4_OK)
+        rc = save_served_proxy(n, method, &shape, err);
     return rc;
 }
 

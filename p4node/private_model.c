@@ -62,15 +62,17 @@ static int read_whole(const char *path, size_t max, uint8_t **out, size_t *len, 
     return P4_OK;
 }
 
-int p4_private_model_save(const char *state_dir, const char *cfg_path, const p4_cfg_shape *shape,
-                          const float *params, size_t count, p4_error *err)
+/* A model as cfg_name (its definition, copied) and weights_name. */
+static int save_model(const char *state_dir, const char *cfg_name, const char *weights_name,
+                      const char *cfg_path, const p4_cfg_shape *shape, const float *params,
+                      size_t count, p4_error *err)
 {
     if (state_dir == NULL || cfg_path == NULL || shape == NULL || params == NULL || count == 0)
-        return p4_error_set(err, P4_EINVAL, "p4_private_model_save: bad arguments");
+        return p4_error_set(err, P4_EINVAL, "saving a served model: bad arguments");
     char cfg_out[4200], weights_out[4200];
-    int rc = path_in(state_dir, P4_PRIVATE_CFG_NAME, cfg_out, sizeof cfg_out, err);
+    int rc = path_in(state_dir, cfg_name, cfg_out, sizeof cfg_out, err);
     if (rc == P4_OK)
-        rc = path_in(state_dir, P4_PRIVATE_WEIGHTS_NAME, weights_out, sizeof weights_out, err);
+        rc = path_in(state_dir, weights_name, weights_out, sizeof weights_out, err);
     if (rc != P4_OK)
         return rc;
     uint8_t *cfg = NULL, *buf = NULL;
@@ -94,16 +96,16 @@ int p4_private_model_save(const char *state_dir, const char *cfg_path, const p4_
     return rc;
 }
 
-int p4_private_model_load(const char *state_dir, int batch, p4_model **out, p4_cfg_shape *shape,
-                          p4_error *err)
+static int load_model(const char *state_dir, const char *cfg_name, const char *weights_name,
+                      int batch, p4_model **out, p4_cfg_shape *shape, p4_error *err)
 {
     if (state_dir == NULL || out == NULL || batch < 1)
-        return p4_error_set(err, P4_EINVAL, "p4_private_model_load: bad arguments");
+        return p4_error_set(err, P4_EINVAL, "loading a served model: bad arguments");
     *out = NULL;
     char cfg_path[4200], weights_path[4200];
-    int rc = path_in(state_dir, P4_PRIVATE_CFG_NAME, cfg_path, sizeof cfg_path, err);
+    int rc = path_in(state_dir, cfg_name, cfg_path, sizeof cfg_path, err);
     if (rc == P4_OK)
-        rc = path_in(state_dir, P4_PRIVATE_WEIGHTS_NAME, weights_path, sizeof weights_path, err);
+        rc = path_in(state_dir, weights_name, weights_path, sizeof weights_path, err);
     if (rc != P4_OK)
         return rc;
     uint8_t *bytes = NULL, *cfg = NULL;
@@ -144,5 +146,81 @@ int p4_private_model_load(const char *state_dir, int batch, p4_model **out, p4_c
     free(values);
     free(cfg);
     free(bytes);
+    return rc;
+}
+
+int p4_private_model_save(const char *state_dir, const char *cfg_path, const p4_cfg_shape *shape,
+                          const float *params, size_t count, p4_error *err)
+{
+    return save_model(state_dir, P4_PRIVATE_CFG_NAME, P4_PRIVATE_WEIGHTS_NAME, cfg_path, shape,
+                      params, count, err);
+}
+
+int p4_private_model_load(const char *state_dir, int batch, p4_model **out, p4_cfg_shape *shape,
+                          p4_error *err)
+{
+    return load_model(state_dir, P4_PRIVATE_CFG_NAME, P4_PRIVATE_WEIGHTS_NAME, batch, out, shape,
+                      err);
+}
+
+/* ---- [p4] predict = ensemble: the proxy beside it ------------------------ */
+
+#define ENSEMBLE_MAX_BYTES 64
+
+int p4_served_proxy_save(const char *state_dir, const char *cfg_path, const p4_cfg_shape *shape,
+                         const float *params, size_t count, double proxy_weight, p4_error *err)
+{
+    if (state_dir == NULL)
+        return p4_error_set(err, P4_EINVAL, "p4_served_proxy_save: bad arguments");
+    char path[4200];
+    int rc = path_in(state_dir, P4_ENSEMBLE_NAME, path, sizeof path, err);
+    if (rc != P4_OK)
+        return rc;
+    if (proxy_weight < 0) { /* the private model alone: no ensemble file, no stale proxy */
+        if (unlink(path) != 0 && errno != ENOENT)
+            return p4_error_set(err, P4_EIO, "%s: cannot remove: %s", path, strerror(errno));
+        return P4_OK;
+    }
+    if (!(proxy_weight <= 1))
+        return p4_error_set(err, P4_EINVAL, "ensemble weight %g is not in [0, 1]", proxy_weight);
+    rc = save_model(state_dir, P4_PROXY_CFG_NAME, P4_PROXY_WEIGHTS_NAME, cfg_path, shape, params,
+                    count, err);
+    char line[ENSEMBLE_MAX_BYTES];
+    int len = snprintf(line, sizeof line, "proxy_weight %.17g\n", proxy_weight);
+    /* Last: a present ensemble file always finds its proxy. */
+    if (rc == P4_OK)
+        rc = p4_write_private_file(path, (const uint8_t *)line, (size_t)len, err);
+    return rc;
+}
+
+int p4_served_proxy_load(const char *state_dir, int batch, p4_model **out, double *proxy_weight,
+                         p4_cfg_shape *shape, p4_error *err)
+{
+    if (state_dir == NULL || out == NULL || proxy_weight == NULL || batch < 1)
+        return p4_error_set(err, P4_EINVAL, "p4_served_proxy_load: bad arguments");
+    *out = NULL;
+    *proxy_weight = 0;
+    char path[4200];
+    int rc = path_in(state_dir, P4_ENSEMBLE_NAME, path, sizeof path, err);
+    if (rc != P4_OK)
+        return rc;
+    if (access(path, F_OK) != 0 && errno == ENOENT)
+        return P4_OK; /* the node predicts with its private model alone */
+    uint8_t *text = NULL;
+    size_t len = 0;
+    if ((rc = read_whole(path, ENSEMBLE_MAX_BYTES, &text, &len, err)) != P4_OK)
+        return rc;
+    double w = -1;
+    char end = 0;
+    if (sscanf((const char *)text, "proxy_weight %lf%c", &w, &end) != 2 || end != '\n' ||
+        !(w >= 0 && w <= 1))
+        rc = p4_error_set(err, P4_EFORMAT, "%s: want one line \"proxy_weight W\" with W in "
+                          "[0, 1]", path);
+    free(text);
+    if (rc == P4_OK)
+        rc = load_model(state_dir, P4_PROXY_CFG_NAME, P4_PROXY_WEIGHTS_NAME, batch, out, shape,
+                        err);
+    if (rc == P4_OK)
+        *proxy_weight = w;
     return rc;
 }

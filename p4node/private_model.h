@@ -17,6 +17,9 @@
 
 #define P4_PRIVATE_CFG_NAME "private.cfg"
 #define P4_PRIVATE_WEIGHTS_NAME "private.weights"
+#define P4_PROXY_CFG_NAME "proxy.cfg"
+#define P4_PROXY_WEIGHTS_NAME "proxy.weights"
+#define P4_ENSEMBLE_NAME "ensemble"
 
 /* Saves the model built from cfg_path (for inputs of shape) with weights
  * params[0..count) into state_dir. */
@@ -29,5 +32,21 @@ int p4_private_model_save(const char *state_dir, const char *cfg_path, const p4_
  * not belong together.  *shape (may be NULL) gets the input shape. */
 int p4_private_model_load(const char *state_dir, int batch, p4_model **out, p4_cfg_shape *shape,
                           p4_error *err);
+
+/* [p4] predict = ensemble: the proxy the node predicts with beside its
+ * private model, saved the same way (proxy.cfg, proxy.weights), and the
+ * file `ensemble` ("proxy_weight W"), written last.  `p4 serve` then
+ * answers with distill/ensemble.h's combination.  proxy_weight < 0: the
+ * node predicts with its private model alone, and the ensemble file of an
+ * earlier run is removed (the proxy files are then unused). */
+int p4_served_proxy_save(const char *state_dir, const char *cfg_path, const p4_cfg_shape *shape,
+                         const float *params, size_t count, double proxy_weight, p4_error *err);
+
+/* The saved proxy and its weight when the ensemble file exists; *out NULL
+ * and *proxy_weight 0 when it does not; *shape (may be NULL) gets the
+ * proxy's input shape.  P4_EFORMAT for a damaged ensemble
+ * file, and p4_private_model_load's errors for the proxy's files. */
+int p4_served_proxy_load(const char *state_dir, int batch, p4_model **out, double *proxy_weight,
+                         p4_cfg_shape *shape, p4_error *err);
 
 #endif

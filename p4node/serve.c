@@ -9,6 +9,7 @@
 
 #include "cluster/serve_wire.h"
 #include "cluster/zmq_curve.h"
+#include "distill/ensemble.h"
 #include "model/model.h"
 #include "p4node/private_model.h"
 
@@ -18,6 +19,9 @@
 struct p4_server {
     p4_identity identity;
     p4_model *model;
+    p4_model *proxy;              /* [p4] predict = ensemble, else NULL */
+    double proxy_weight;
+    float *proxy_probs;           /* max_rows x classes, with proxy */
     p4_cfg_shape shape;
     int inputs;
     int probabilities;
@@ -47,6 +51,7 @@ int p4_server_new(p4_server **out, const p4_server_options *o, p4_error *err)
     s->max_rows = o->max_rows > 0 ? o->max_rows : DEFAULT_MAX_ROWS;
     s->evidence = o->evidence;
     s->log = o->log != NULL ? o->log : stderr;
+    p4_cfg_shape proxy_shape = {0};
     int rc = p4_private_model_load(o->state_dir, s->max_rows, &s->model, &s->shape, err);
     if (rc == P4_OK) {
         s->inputs = s->shape.width * s->shape.height * s->shape.channels;
@@ -55,10 +60,19 @@ int p4_server_new(p4_server **out, const p4_server_options *o, p4_error *err)
                               "the service carries (%d, %d)", s->inputs, s->shape.classes,
                               P4_SERVE_MAX_COLS, P4_SERVE_MAX_CLASSES);
     }
+    if (rc == P4_OK)
+        rc = p4_served_proxy_load(o->state_dir, s->max_rows, &s->proxy, &s->proxy_weight,
+                                  &proxy_shape, err);
+    if (rc == P4_OK && s->proxy && memcmp(&proxy_shape, &s->shape, sizeof proxy_shape) != 0)
+        rc = p4_error_set(err, P4_EMODEL, "the saved proxy's input shape or classes differ "
+                          "from the private model's");
     if (rc == P4_OK) {
-        s->probs = malloc((size_t)s->max_rows * s->shape.classes * sizeof *s->probs);
+        size_t floats = (size_t)s->max_rows * s->shape.classes;
+        s->probs = malloc(floats * sizeof *s->probs);
         s->labels = malloc((size_t)s->max_rows * sizeof *s->labels);
-        if (s->probs == NULL || s->labels == NULL)
+        if (s->proxy)
+            s->proxy_probs = malloc(floats * sizeof *s->proxy_probs);
+        if (s->probs == NULL || s->labels == NULL || (s->proxy && s->proxy_probs == NULL))
             rc = p4_error_set(err, P4_ENOMEM, "out of memory for answers");
     }
     if (rc == P4_OK)
@@ -100,6 +114,8 @@ void p4_server_destroy(p4_server **server)
         while (zmq_ctx_term(s->ctx) != 0 && zmq_errno() == EINTR) {
         }
     p4_model_destroy(&s->model);
+    p4_model_destroy(&s->proxy);
+    free(s->proxy_probs);
     p4_identity_wipe(&s->identity);
     free(s->probs);
     free(s->labels);
@@ -206,6 +222,20 @@ static void answer_attestation(p4_server *s, zmq_msg_t *routing, const char *cli
     free(token);
 }
 
+/* The private model's answer, or the ensemble's with a saved proxy. */
+static int predict(p4_server *s, const float *x, int rows)
+{
+    if (!s->proxy)
+        return p4_model_predict(s->model, x, rows, s->probs, s->labels);
+    int rc = p4_model_predict(s->model, x, rows, s->probs, NULL);
+    if (rc == P4_OK)
+        rc = p4_model_predict(s->proxy, x, rows, s->proxy_probs, NULL);
+    if (rc == P4_OK)
+        rc = p4_ensemble_combine(s->probs, s->proxy_probs, rows, s->shape.classes,
+                                 s->proxy_weight, s->probs, s->labels);
+    return rc;
+}
+
 static void answer_query(p4_server *s, zmq_msg_t *routing, const char *client,
                          const p4_serve_query *q)
 {
@@ -216,7 +246,7 @@ static void answer_query(p4_server *s, zmq_msg_t *routing, const char *client,
         reply_error(s, routing, client, P4_SERVE_ERR_SHAPE, why);
         return;
     }
-    if (p4_model_predict(s->model, q->values, (int)q->rows, s->probs, s->labels) != P4_OK) {
+    if (predict(s, q->values, (int)q->rows) != P4_OK) {
         reply_error(s, routing, client, P4_SERVE_ERR_INTERNAL, "the model failed to predict");
         return;
     }

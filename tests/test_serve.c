@@ -8,7 +8,9 @@
  *     the client (library and `p4 query`) refuses, and the server saw no input;
  *   - a software-backend server is refused unless the client accepts that;
  *   - garbage requests are dropped with an ERROR and the server serves on;
- *   - a finished `p4 cluster` node leaves a model `p4 serve` loads. */
+ *   - with [p4] predict = ensemble the server answers with both saved models;
+ *   - a finished `p4 cluster` node leaves a model `p4 serve` loads (and, with
+ *     predict = ensemble, its proxy and weight). */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@
 #include "cluster/serve_wire.h"
 #include "cluster/zmq_curve.h"
 #include "common/rng.h"
+#include "distill/ensemble.h"
 #include "model/model.h"
 #include "p4node/serve_settings.h"
 #include "p4node/private_model.h"
@@ -31,6 +34,7 @@
 #include "support/test_support.h"
 
 #define MLP "configs/models/mlp-28x28x1.cfg"
+#define LOGREG "configs/models/logreg-28x28x1.cfg"
 #define RIM_OK "1111111111111111111111111111111111111111111111111111111111111111"
 #define RIM_BAD "2222222222222222222222222222222222222222222222222222222222222222"
 #define ROWS 37
@@ -272,6 +276,70 @@ static void good_server_answers_like_local_inference(void **state)
         assert_int_equal(s.dropped, 0);
     }
     free(x);
+    fixture_close(&f);
+}
+
+/* [p4] predict = ensemble: with a proxy saved beside the private model the
+ * server answers (1 - w) p_private + w p_proxy; without the ensemble file
+ * it answers with the private model alone; a damaged one is refused. */
+static void an_ensemble_server_answers_with_both_models(void **state)
+{
+    const char *dir = *state;
+    fixture f;
+    fixture_open(&f, dir, 7);
+    p4_error err = {0};
+    p4_model *proxy = NULL;
+    assert_int_equal(p4_model_new(&proxy, LOGREG, &gray28, 64, 11, &err), P4_OK);
+    size_t n = p4_model_param_count(proxy);
+    float *w = malloc(n * sizeof *w);
+    assert_non_null(w);
+    assert_int_equal(p4_model_get_params(proxy, w, n), P4_OK);
+    assert_int_equal(p4_served_proxy_save(f.state, LOGREG, &gray28, w, n, 0.75, &err), P4_OK);
+    float *x = random_inputs(3, ROWS);
+    int private_labels[ROWS], want[ROWS];
+    float pa[ROWS * CLASSES], pb[ROWS * CLASSES], mix[ROWS * CLASSES];
+    assert_int_equal(p4_model_predict(f.ref, x, ROWS, pa, private_labels), P4_OK);
+    assert_int_equal(p4_model_predict(proxy, x, ROWS, pb, NULL), P4_OK);
+    assert_int_equal(p4_ensemble_combine(pa, pb, ROWS, CLASSES, 0.75, mix, want), P4_OK);
+    assert_memory_not_equal(want, private_labels, sizeof want); /* the test can fail */
+    for (int ensemble = 1; ensemble >= 0; ensemble--) {
+        running r;
+        start(&r, dir, f.state, RIM_OK, 1);
+        p4_query_options o = client_of(&r, f.verifier);
+        p4_query_session *q = NULL;
+        p4_query_server_info info;
+        p4_cca_verdict verdict;
+        if (p4_query_open(&q, &o, &info, &verdict, &err) != P4_OK)
+            fail_msg("p4_query_open: %s", err.message);
+        int labels[ROWS], got = -1;
+        float probs[ROWS * CLASSES];
+        assert_int_equal(p4_query_classify(q, x, ROWS, INPUTS, labels, probs, &got, &err), P4_OK);
+        assert_memory_equal(labels, ensemble ? want : private_labels, sizeof labels);
+        for (int i = 0; i < ROWS * CLASSES; i++)
+            assert_float_equal(probs[i], ensemble ? mix[i] : pa[i], 1e-6);
+        p4_query_close(&q);
+        p4_server_stats st;
+        stop(&r, &st);
+        /* predict = private after an ensemble run: the ensemble file goes */
+        assert_int_equal(p4_served_proxy_save(f.state, NULL, NULL, NULL, 0, -1, &err), P4_OK);
+    }
+    char path[1300];
+    snprintf(path, sizeof path, "%s/%s", f.state, P4_ENSEMBLE_NAME);
+    const char *bad[] = {"proxy_weight 1.5\n", "proxy_weight 0.5", "weight 0.5\n", ""};
+    for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        fputs(bad[b], fp);
+        fclose(fp);
+        p4_server *server = NULL;
+        p4_server_options so = {.state_dir = f.state, .listen = "tcp://127.0.0.1:0"};
+        assert_int_equal(p4_server_new(&server, &so, &err), P4_EFORMAT);
+        assert_non_null(strstr(err.message, P4_ENSEMBLE_NAME));
+        assert_null(server);
+    }
+    free(x);
+    free(w);
+    p4_model_destroy(&proxy);
     fixture_close(&f);
 }
 
@@ -573,7 +641,8 @@ static void finished_node_leaves_a_servable_model(void **state)
              "max_train = 3000\nmax_test = 1000\nseed = 5\n"
              "[model]\ncfg = %s/configs/models/mlp-28x28x1.cfg\n"
              "proxy_cfg = %s/configs/models/logreg-28x28x1.cfg\nbatch = 10\nseed = 5\n"
-             "[dp]\ntarget_epsilon = 8\n[p4]\nrounds = 1\ngroup_size = 2\n", src, src);
+             "[dp]\ntarget_epsilon = 8\n[p4]\nrounds = 1\ngroup_size = 2\npredict = ensemble\n"
+             "ensemble_weight = 0.25\n", src, src);
     test_write_text(dir, "two.ini", text, config, sizeof config);
     test_path_in(dir, "nodes", nodes, sizeof nodes);
     test_path_in(dir, "cluster.out", out, sizeof out);
@@ -600,6 +669,14 @@ static void finished_node_leaves_a_servable_model(void **state)
     assert_int_equal(shape.width * shape.height * shape.channels, INPUTS);
     assert_int_equal(p4_model_param_count(m), 784 * 200 + 200 + 200 * 200 + 200 + 200 * 10 + 10);
     p4_model_destroy(&m);
+    /* predict = ensemble: the proxy and its weight beside it */
+    double weight = -1;
+    if (p4_served_proxy_load(node1, 4, &m, &weight, &shape, &err) != P4_OK)
+        fail_msg("%s", err.message);
+    assert_non_null(m);
+    assert_true(weight == 0.25);
+    assert_int_equal(p4_model_param_count(m), 784 * 10 + 10);
+    p4_model_destroy(&m);
 }
 
 int main(void)
@@ -608,6 +685,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(private_model_round_trip_and_damage, test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(good_server_answers_like_local_inference,
+                                        test_temp_dir_setup, test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(an_ensemble_server_answers_with_both_models,
                                         test_temp_dir_setup, test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(wrong_measurement_is_refused_before_any_input,
                                         test_temp_dir_setup, test_temp_dir_teardown),
