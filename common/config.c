@@ -1443,7 +1443,7 @@ static void finish(parse_state *st)
         fail_at_key(st, "model", "proxy_init", "is not supported with [tee] pp_start = %d: "
                     "the TA initialises its layers itself (use random)", cfg->tee_pp_start);
     if (strcmp(cfg->predict, "ensemble") == 0 && cfg->tee_pp_start >= 0)
-        fail_at_key(st, "p4", "predict", "= ensemble is not supported with [tee] pp_start = %d: "
+        fail_at_key(st, "p4", "predict", "is not supported with [tee] pp_start = %d: "
                     "the TA gives the proxy's top-1 class, not its probabilities (use private)",
                     cfg->tee_pp_start);
     if (cfg->proxy_frozen_layers > 0 && cfg->tee_pp_start >= 0)

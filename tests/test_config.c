@@ -480,6 +480,31 @@ static void test_public_pretrain(void **state)
     assert_int_equal(p4_config_load(path, &cfg, &err), P4_OK);
 }
 
+/* [p4] predict / ensemble_weight: private and 0.5 by default; ensemble is
+ * refused where the proxy's top layers live in the TA (it gives top-1
+ * classes, not probabilities); the weight is a fraction. */
+static void test_predict_ensemble(void **state)
+{
+    fixture *f = *state;
+    p4_config cfg;
+    p4_error err;
+    const char *path = write_ini(f, "predict0.ini", MINIMAL);
+    assert_int_equal(p4_config_load(path, &cfg, &err), P4_OK);
+    assert_string_equal(cfg.predict, "private");
+    assert_true(cfg.ensemble_weight == 0.5);
+    path = write_ini(f, "predict.ini", MINIMAL "[p4]\npredict = ensemble\nensemble_weight = 0.25\n");
+    assert_int_equal(p4_config_load(path, &cfg, &err), P4_OK);
+    assert_string_equal(cfg.predict, "ensemble");
+    assert_true(cfg.ensemble_weight == 0.25);
+    expect_config_error(f, MINIMAL "[p4]\npredict = ensemble\n"
+                        "[tee]\nbackend = optee\npp_start = 3\npp_end = 5\n", 6,
+                        "[p4] predict = ensemble: is not supported with [tee] "
+                        "pp_start = 3", "probabilities");
+    expect_config_error(f, MINIMAL "[p4]\nensemble_weight = 1.5\n", 6,
+                        "[p4] ensemble_weight = 1.5: ", NULL);
+    expect_config_error(f, MINIMAL "[p4]\npredict = both\n", 6, "[p4] predict = both: ", NULL);
+}
+
 static void test_partition_cross_checks(void **state)
 {
     expect_config_error(*state, MINIMAL "[data]\npartition = writer\n", 6,
@@ -644,6 +669,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dp_augmentations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proxy_projection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_public_pretrain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_predict_ensemble, setup, teardown),
         cmocka_unit_test(test_docs_show_the_key_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
