@@ -117,6 +117,10 @@ void p4_run_report_json(FILE *out, const p4_run_report *c)
     }
     fprintf(out, ",\"honest_mean_accuracy\":");
     p4_json_number(out, r->honest_mean_accuracy);
+    if (p4_method_predicts_ensemble(c->method, c->cfg->predict)) { /* only then, as warnings */
+        fprintf(out, ",\"predict\":\"ensemble\",\"ensemble_weight\":");
+        p4_json_number(out, c->cfg->ensemble_weight);
+    }
     char krum[256], revert[256];
     p4_run_report_krum_warning(c, krum, sizeof krum);
     p4_run_report_revert_warning(c, revert, sizeof revert);
@@ -150,6 +154,9 @@ void p4_run_report_text(FILE *out, const p4_run_report *c)
     fprintf(out, "\nmethod %s, %d clients, seed %llu\n", p4_method_name(c->method), r->clients,
            (unsigned long long)c->cfg->seed);
     fprintf(out, "mean accuracy %.4f (std over clients %.4f)\n", r->mean_accuracy, r->std_accuracy);
+    if (p4_method_predicts_ensemble(c->method, c->cfg->predict))
+        fprintf(out, "each client predicts with both models: (1 - %g) x private + %g x proxy\n",
+                c->cfg->ensemble_weight, c->cfg->ensemble_weight);
     fprintf(out, "groups (%d): ", r->ngroups);
     p4_run_report_groups(out, r->group_of, r->clients, r->ngroups);
     fputc('\n', out);

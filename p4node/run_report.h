@@ -23,7 +23,9 @@ void p4_run_report_groups(FILE *out, const int *group_of, int clients, int ngrou
 
 /* One JSON object and a newline: config, method, epsilon_target, epsilon,
  * delta, noise_multiplier, dp_guarantee, reproducible, seed, clients,
- * mean_accuracy, std_accuracy, accuracy[], groups, ari, seconds. */
+ * mean_accuracy, std_accuracy, accuracy[], groups, ari, seconds; with
+ * [p4] predict = ensemble (and a method that has both models) also
+ * "predict":"ensemble" and ensemble_weight, so other runs' JSON is unchanged. */
 void p4_run_report_json(FILE *out, const p4_run_report *report);
 
 /* The warning that multi-Krum fell back to the mean (into out; "" when it

@@ -6,7 +6,8 @@
  *     probabilities computed here from both models' own predictions;
  *   - `p4 sim` reports the ensemble's accuracy under predict = ensemble and
  *     the private model's without it, and the ledger is the same either way
- *     (the proxy is a DP output: predicting with it costs nothing). */
+ *     (the proxy is a DP output: predicting with it costs nothing); its JSON
+ *     names the ensemble only when there is one. */
 #include "support/test_support.h"
 
 #include <math.h>
@@ -18,6 +19,7 @@
 #include "distill/client.h"
 #include "distill/ensemble.h"
 #include "model/model.h"
+#include "p4node/run_report.h"
 #include "p4node/simulation.h"
 #include "support/dp_fixture.h"
 
@@ -208,6 +210,25 @@ static void sim_reports_what_the_clients_predict_with(void **state)
                   priv.mean_accuracy, mix.mean_accuracy, differ, priv.clients);
     assert_true(differ > 0);
     assert_true(mix.epsilon == priv.epsilon && mix.noise_multiplier == priv.noise_multiplier);
+    /* the JSON says so, and only then */
+    for (int ensemble = 0; ensemble <= 1; ensemble++) {
+        p4_config cfg;
+        p4_error err = {0};
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s.ini", dir, ensemble ? "mix" : "private");
+        assert_int_equal(p4_config_load(path, &cfg, &err), P4_OK);
+        p4_run_report report = {.cfg = &cfg, .method = P4_METHOD_P4, .epsilon_target = 8,
+                                .reproducible = 1, .result = ensemble ? &mix : &priv};
+        char *json = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&json, &len);
+        assert_non_null(out);
+        p4_run_report_json(out, &report);
+        fclose(out);
+        assert_int_equal(strstr(json, "\"predict\":\"ensemble\",\"ensemble_weight\":0.5") != NULL,
+                         ensemble);
+        free(json);
+    }
     /* local has no proxy: it predicts with its private model either way */
     sim(dir, "local", "", P4_METHOD_LOCAL, &local_priv);
     sim(dir, "local-mix", "predict = ensemble\n", P4_METHOD_LOCAL, &local_mix);
