@@ -717,23 +717,10 @@ int p4_client_public_logits(p4_client *c, const float *x, int n, double clip, do
     return p4_enclave_release_rows(c->spec.enclave, logits_out, n, c->classes, clip, sigma, err);
 }
 
-/* Puts the frozen layers' values in kept[0..size) back into the proxy
- * (kept[size..2 size) is room for the proxy's current values). */
-static void restore_frozen(p4_client *c, float *kept)
-{
-    size_t size = p4_model_param_count(c->proxy);
-    float *now = kept + size;
-    p4_model_get_params(c->proxy, now, size);
-    for (int k = 0; k < p4_client_frozen_layers(c); k++) {
-        size_t offset, length;
-        if (p4_client_proxy_layer(c, k, &offset, &length) == P4_OK)
-            memcpy(now + offset, kept + offset, length * sizeof(float));
-    }
-    p4_model_set_params(c->proxy, now, size);
-}
-
+/* The proxy's optimiser leaves frozen layers (a fixed projection) alone
+ * here too: p4_dpsgd_freeze_below froze them in it (p4_sgd_freeze). */
 static int distill_public_epochs(p4_client *c, const float *x, int n, const float *teacher_probs,
-                                 int epochs, int batch, int capacity, float *kept, p4_error *err)
+                                 int epochs, int batch, int capacity, p4_error *err)
 {
     int classes = c->classes;
     for (int e = 0; e < epochs; e++) {
@@ -759,8 +746,6 @@ static int distill_public_epochs(p4_client *c, const float *x, int n, const floa
             int rc = p4_sgd_step(c->proxy_sgd, in_step);
             if (rc != P4_OK)
                 return p4_error_set(err, rc, "client %d: proxy step failed", c->spec.id);
-            if (kept)
-                restore_frozen(c, kept);
         }
     }
     return P4_OK;
@@ -785,17 +770,7 @@ int p4_client_distill_public(p4_client *c, const float *x, int n, const float *t
         }
         return P4_OK;
     }
-    /* Frozen layers (a fixed projection) stay as they are here too: each
-     * step's change to them is undone from this copy. */
-    float *kept = NULL;
-    size_t size = p4_model_param_count(c->proxy);
-    if (p4_client_frozen_layers(c) > 0 && !(kept = malloc(2 * size * sizeof(float))))
-        return p4_error_set(err, P4_ENOMEM, "client %d: out of memory", c->spec.id);
-    if (kept)
-        p4_model_get_params(c->proxy, kept, size);
-    int rc = distill_public_epochs(c, x, n, teacher_probs, epochs, batch, capacity, kept, err);
-    free(kept);
-    return rc;
+    return distill_public_epochs(c, x, n, teacher_probs, epochs, batch, capacity, err);
 }
 
 int p4_client_id(const p4_client *client)

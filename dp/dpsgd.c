@@ -445,7 +445,11 @@ int p4_dpsgd_set_params(p4_dpsgd *dp, const p4_dpsgd_params *params)
 
 int p4_dpsgd_freeze_below(p4_dpsgd *dp, int first_trainable)
 {
-    return dp ? p4_per_example_freeze_below(dp->per_example, first_trainable) : P4_EINVAL;
+    if (dp == NULL)
+        return P4_EINVAL;
+    int rc = p4_per_example_freeze_below(dp->per_example, first_trainable);
+    /* and no step at all below it: weight decay would move them too */
+    return rc == P4_OK ? p4_sgd_freeze(dp->sgd, first_trainable) : rc;
 }
 
 int p4_dpsgd_predict(p4_dpsgd *dp, const float *x, int n, int *labels, p4_error *err)

@@ -125,7 +125,8 @@ int p4_dpsgd_reserve(const p4_dpsgd *dp, p4_ledger *ledger, const char *model_na
 int p4_dpsgd_set_params(p4_dpsgd *dp, const p4_dpsgd_params *params);
 
 /* Trains only the parametrised layers from `first_trainable` on (0 = all):
- * the clip bound and the noise then cover those layers alone. */
+ * the clip bound and the noise then cover those layers alone, and the
+ * optimiser steps them alone (p4_sgd_freeze: no weight decay below). */
 int p4_dpsgd_freeze_below(p4_dpsgd *dp, int first_trainable);
 
 /* Profiling (bench_train --profile): later steps add each phase's wall

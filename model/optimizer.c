@@ -19,6 +19,7 @@ typedef struct {
 struct p4_sgd {
     double learning_rate, momentum, weight_decay;
     int ntensors;
+    int frozen;   /* the first `frozen` tensors take no step (p4_sgd_freeze) */
     size_t total; /* parameters in all tensors */
     sgd_tensor *tensor;
     /* 1 after a step, which leaves the gradients zero: the next zero_grad
@@ -62,7 +63,7 @@ static void update_blocks(void *ctx, int first, int last, int worker)
         const size_t hi = to - x->first < x->count ? to - x->first : x->count;
         for (size_t at = lo; at < hi; at += STEP_BLOCK) {
             const size_t len = hi - at < STEP_BLOCK ? hi - at : STEP_BLOCK;
-            if (job->step)
+            if (job->step && t >= job->sgd->frozen)
                 p4_sgd_tensor_step(x->value + at, x->update + at, x->velocity + at, len,
                                    job->scale, job->learning_rate, job->momentum, job->decay);
             memset(x->update + at, 0, len * sizeof(float));
@@ -187,6 +188,14 @@ int p4_sgd_step(p4_sgd *sgd, double divisor)
                              (float)sgd->momentum, (float)sgd->weight_decay };
     update_all(&job);
     sgd->grads_zero = 1;
+    return P4_OK;
+}
+
+int p4_sgd_freeze(p4_sgd *sgd, int layers)
+{
+    if (sgd == NULL || layers < 0 || 2 * layers >= sgd->ntensors)
+        return P4_EINVAL;
+    sgd->frozen = 2 * layers; /* a weight and a bias tensor per layer */
     return P4_OK;
 }
 

@@ -28,6 +28,11 @@ void p4_sgd_zero_grad(p4_sgd *sgd);
  * gradients are zero afterwards (each block is zeroed once it is used). */
 int p4_sgd_step(p4_sgd *sgd, double divisor);
 void p4_sgd_set_learning_rate(p4_sgd *sgd, double learning_rate);
+/* From now on the model's first `layers` parametrised layers take no step:
+ * no gradient, no weight decay, no momentum (a fixed projection, or the
+ * layers below a head-only warm-up); their gradients are still zeroed.
+ * 0 unfreezes.  P4_EINVAL unless a layer above them is left to train. */
+int p4_sgd_freeze(p4_sgd *sgd, int layers);
 /* The step's settings (for layers stepped elsewhere: the OP-TEE TA's). */
 int p4_sgd_settings(const p4_sgd *sgd, double *learning_rate, double *momentum,
                     double *weight_decay);

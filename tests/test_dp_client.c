@@ -563,6 +563,7 @@ static int warmup_moves(const world *w, int head_only, int *moved, int max)
 {
     p4_client_spec spec = base_spec(w);
     spec.warmup_head_only = head_only;
+    spec.weight_decay = 0.01; /* decay must not move the layers below the head either */
     dp_client c;
     open_client(w, spec, head_only ? "head.db" : "all.db", 13, &c);
     float *before = proxy_of(&c);
@@ -712,6 +713,7 @@ static int lower_layers_move(const world *w, const char *cfg_text, int below, in
     spec.proxy_cfg = path;
     spec.frozen_layers = frozen;
     spec.strict_dp = strict;
+    spec.weight_decay = 0.01; /* decay must not move frozen layers either */
     spec.warmup_head_only = !strict; /* the head-only warm-up must re-freeze, not unfreeze */
     dp_client c;
     open_client(w, spec, ledger, 9, &c);

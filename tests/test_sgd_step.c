@@ -6,7 +6,8 @@
  * shares and blocks that start and end inside tensors); the gradients are
  * zero after a step; and zero_grad (split too) still clears gradients
  * written after it skipped its pass, after a rebind to another network,
- * and on a fresh optimiser. */
+ * and on a fresh optimiser; frozen layers (p4_sgd_freeze) take no step,
+ * not even weight decay. */
 #include "support/test_support.h"
 
 #include <darknet.h>
@@ -152,10 +153,53 @@ static void test_zero_grad_after_skipping(void **state)
     p4_model_destroy(&b);
 }
 
+/* p4_sgd_freeze: the first layers take no step, not even weight decay or
+ * momentum, while the layers above step as before and every gradient is
+ * zeroed; 0 unfreezes; freezing every layer is refused. */
+static void test_frozen_layers_take_no_step(void **state)
+{
+    const char *dir = *state;
+    p4_model *model = NULL;
+    odd_model(dir, &model, 3);
+    p4_sgd *sgd = NULL;
+    p4_error err = {0};
+    assert_int_equal(p4_sgd_new(&sgd, model, 0.1, 0.9, 0.01, &err), P4_OK);
+    assert_int_equal(p4_sgd_freeze(sgd, 3), P4_EINVAL); /* nothing left to train */
+    assert_int_equal(p4_sgd_freeze(sgd, -1), P4_EINVAL);
+    assert_int_equal(p4_sgd_freeze(sgd, 2), P4_OK);
+    size_t n = p4_model_param_count(model), o2, l2;
+    assert_int_equal(p4_model_param_layer(model, 2, &o2, &l2), P4_OK);
+    float *before = malloc(n * sizeof(float)), *after = malloc(n * sizeof(float));
+    assert_non_null(before);
+    assert_non_null(after);
+    assert_int_equal(p4_model_get_params(model, before, n), P4_OK);
+    p4_rng rng;
+    p4_rng_init_seeded(&rng, 5, "test_sgd_step freeze");
+    for (int step = 0; step < 3; step++) {
+        dirty_gradients(model, &rng);
+        assert_int_equal(p4_sgd_step(sgd, 4.0), P4_OK);
+        assert_gradients_zero(model);
+    }
+    assert_int_equal(p4_model_get_params(model, after, n), P4_OK);
+    assert_memory_equal(before, after, o2 * sizeof(float)); /* layers 0 and 1 */
+    assert_memory_not_equal(before + o2, after + o2, l2 * sizeof(float));
+    /* unfrozen, the first layers step again (weight decay alone moves them) */
+    assert_int_equal(p4_sgd_freeze(sgd, 0), P4_OK);
+    assert_int_equal(p4_sgd_step(sgd, 4.0), P4_OK);
+    assert_int_equal(p4_model_get_params(model, before, n), P4_OK);
+    assert_memory_not_equal(before, after, o2 * sizeof(float));
+    free(before);
+    free(after);
+    p4_sgd_destroy(&sgd);
+    p4_model_destroy(&model);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_step_matches_flat_step, test_temp_dir_setup,
+                                        test_temp_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_frozen_layers_take_no_step, test_temp_dir_setup,
                                         test_temp_dir_teardown),
         cmocka_unit_test_setup_teardown(test_zero_grad_after_skipping, test_temp_dir_setup,
                                         test_temp_dir_teardown),
