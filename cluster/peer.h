@@ -36,15 +36,15 @@ typedef struct p4_peer_plan {
  * alone, once, and handed to every client the caller opens (NULL: not
  * computed yet): [model] proxy_projection's first-layer parameters, and
  * [model] proxy_init / private_init = public-pretrain's weights
- * (cluster/pretrain.c).  The caller owns it: p4_projection_cache_free. */
-typedef struct p4_projection_cache {
-    float *params;
+ * (cluster/pretrain.c).  The caller owns it: p4_public_cache_free. */
+typedef struct p4_public_cache {
+    float *params;               /* the projection's layers */
     size_t count;
     float *pretrained[2];        /* [0] private model, [1] proxy */
     size_t pretrained_count[2];
-} p4_projection_cache;
+} p4_public_cache;
 
-void p4_projection_cache_free(p4_projection_cache *cache);
+void p4_public_cache_free(p4_public_cache *cache);
 
 /* What every peer of a run shares. */
 typedef struct p4_peer_setup {
@@ -65,8 +65,9 @@ typedef struct p4_peer_setup {
      * noise of the remaining rounds is recalibrated so that everything
      * recorded plus what is left still meets the target. */
     int resuming, rounds_done;
-    p4_projection_cache *projection; /* optional: without it each peer computes
-                                        its own (the same) projection      */
+    p4_public_cache *public_cache; /* optional: without it each peer computes
+                                      its own (the same) projection and
+                                      pretrained weights                 */
 } p4_peer_setup;
 
 typedef struct p4_peer {

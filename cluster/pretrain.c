@@ -9,7 +9,7 @@
  * proxy starts from the weights every client's random proxy would have,
  * the private model from client 0's), so every client gets the same
  * weights whatever its own data: the caller computes them once
- * (p4_projection_cache) and every client copies them. */
+ * (p4_public_cache) and every client copies them. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,14 +20,14 @@
 
 enum { PRIVATE = 0, PROXY = 1 };
 
-void p4_projection_cache_free(p4_projection_cache *cache)
+void p4_public_cache_free(p4_public_cache *cache)
 {
     if (!cache)
         return;
     free(cache->params);
     for (int m = 0; m < 2; m++)
         free(cache->pretrained[m]);
-    *cache = (p4_projection_cache){ 0 };
+    *cache = (p4_public_cache){ 0 };
 }
 
 static int wanted(const p4_peer_setup *setup, int which)
@@ -90,7 +90,7 @@ int p4_peer_install_pretrained(const p4_peer_setup *setup, p4_client *client, p4
 {
     if (!setup || !setup->cfg || !setup->work || !client)
         return p4_error_set(err, P4_EINVAL, "pretrain: bad arguments");
-    p4_projection_cache own = { 0 }, *cache = setup->projection ? setup->projection : &own;
+    p4_public_cache own = { 0 }, *cache = setup->public_cache ? setup->public_cache : &own;
     int rc = P4_OK;
     for (int which = PRIVATE; rc == P4_OK && which <= PROXY; which++) {
         if (!wanted(setup, which))
@@ -115,6 +115,6 @@ int p4_peer_install_pretrained(const p4_peer_setup *setup, p4_client *client, p4
                          p4_client_id(client), which == PROXY ? "proxy" : "private model");
     }
     if (cache == &own)
-        p4_projection_cache_free(&own);
+        p4_public_cache_free(&own);
     return rc;
 }

@@ -244,7 +244,7 @@ int p4_peer_install_projection(const p4_peer_setup *setup, p4_client *client, p4
                             "(%s) whose first layer is [connected] from the %d inputs to fewer "
                             "outputs, with a trainable layer above it", cfg->path,
                             cfg->proxy_projection, cfg->proxy_cfg, inputs);
-    p4_projection_cache own = { 0 }, *cache = setup->projection ? setup->projection : &own;
+    p4_public_cache own = { 0 }, *cache = setup->public_cache ? setup->public_cache : &own;
     int rc = P4_OK;
     if (!cache->params) {
         if (!(cache->params = malloc(length * sizeof(float))))

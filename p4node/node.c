@@ -105,7 +105,7 @@ typedef struct node {
     p4_peer_plan plan;
     p4_peer peer;
     float *public_x;
-    p4_projection_cache projection; /* public-set projection and pretraining, computed once */
+    p4_public_cache public_cache; /* public-set projection and pretraining, computed once */
     unsigned char *attacker;     /* per client, from [attack] and the seed */
     p4_transport *transport;
     p4_membership *members;
@@ -383,7 +383,7 @@ static int open_peer(node *n, p4_method method, double epsilon, const p4_identit
                                 .epsilon = epsilon, .reproducible = n->opt->reproducible,
                                 .state_dir = cfg->node_state,
                                 .public_n = cfg->public_count,
-                                .projection = &n->projection };
+                                .public_cache = &n->public_cache };
     /* The [attack] the simulator would stage, chosen from the public seed. */
     if (!(n->attacker = calloc((size_t)cfg->partition.clients, 1)))
         return p4_error_set(err, P4_ENOMEM, "out of memory");
@@ -538,7 +538,7 @@ static void node_close(node *n)
     free(n->member_keys);
     p4_peer_close(&n->peer);
     free(n->public_x);
-    p4_projection_cache_free(&n->projection);
+    p4_public_cache_free(&n->public_cache);
     free(n->attacker);
     p4_workload_destroy(&n->work);
     p4_node_state_close(&n->state);

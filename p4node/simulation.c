@@ -56,7 +56,7 @@ struct sim {
     int n, dp, logits_mode;
     unsigned char *attacker;     /* chosen from the seed by [attack] */
     float *public_x;
-    p4_projection_cache projection; /* public-set projection and pretraining, computed once */
+    p4_public_cache public_cache; /* public-set projection and pretraining, computed once */
     sim_peer *peers;
     p4_inproc_hub *hub;
     p4_model_pool *pool;         /* networks lent to the computing clients */
@@ -165,7 +165,7 @@ static void sim_close(sim *s)
     p4_model_pool_destroy(&s->pool); /* after the clients, which give their networks back */
     p4_slice_board_destroy(&s->board);
     free(s->public_x);
-    p4_projection_cache_free(&s->projection);
+    p4_public_cache_free(&s->public_cache);
     free(s->attacker);
     free(s->round_accuracy);
     free(s->round_eps);
@@ -192,7 +192,7 @@ static int sim_open(sim *s, const p4_config *cfg, const p4_sim_options *opt, p4_
                                 .epsilon = opt->epsilon, .reproducible = opt->reproducible,
                                 .state_dir = opt->state_dir,
                                 .public_n = cfg->public_count,
-                                .projection = &s->projection };
+                                .public_cache = &s->public_cache };
     if ((rc = p4_model_pool_new(&s->pool, err)) != P4_OK)
         return rc;
     s->setup.model_pool = s->pool;

@@ -24,7 +24,7 @@ typedef struct {
     p4_config cfg;
     p4_workload *work;
     p4_peer_setup setup;
-    p4_projection_cache cache;
+    p4_public_cache cache;
     p4_peer_plan plan;
     p4_peer peer[2];
 } pair;
@@ -65,7 +65,7 @@ static void pair_open(pair *p, const char *dir, const char *name, const char *pr
         fail_msg("%s", err.message);
     p->setup = (p4_peer_setup){ .cfg = &p->cfg, .work = p->work, .method = P4_METHOD_P4,
                                 .epsilon = 8.0, .reproducible = 1, .state_dir = dir,
-                                .public_n = PUBLIC_N, .projection = &p->cache };
+                                .public_n = PUBLIC_N, .public_cache = &p->cache };
     p->plan.q = -1;
     if (open_peers)
         pair_open_peers(p, dir);
@@ -75,7 +75,7 @@ static void pair_close(pair *p)
 {
     for (int k = 0; k < 2; k++)
         p4_peer_close(&p->peer[k]);
-    p4_projection_cache_free(&p->cache);
+    p4_public_cache_free(&p->cache);
     p4_workload_destroy(&p->work);
 }
 
