@@ -6,7 +6,9 @@
  *                          bound to that definition by its digest
  * Both mode 0600, each written to a temporary file and renamed, so a crash
  * leaves the previous pair or none, never half a file.  The private model
- * is what P4 never shares: only this node's own serving process reads it. */
+ * is what P4 never shares: only this node's own serving process reads it.
+ * With [p4] predict = ensemble the node's proxy is saved beside it the same
+ * way (p4_served_proxy_save, below). */
 #ifndef P4_NODE_PRIVATE_MODEL_H
 #define P4_NODE_PRIVATE_MODEL_H
 
