@@ -1,7 +1,6 @@
 /* ensemble.c: see ensemble.h. */
 #include "distill/ensemble.h"
 
-#include <math.h>
 #include <stddef.h>
 
 int p4_ensemble_combine(const float *private_probs, const float *proxy_probs, int n, int classes,
