@@ -29,48 +29,60 @@
  * next to no public variance are not blown up into noise. */
 static const double WHITEN_FLOOR = 1e-3;
 
-/* bias[i] = -dirs_i . mean for k rows of d: each projection centred on the
- * public set's mean. */
-static void centre_on_mean(const float *dirs, int k, int d, const float *mean, float *bias)
+/* public-pca and wavelet-pca alike: a projection onto k directions needs
+ * more than k public examples. */
+static int check_public_count(const p4_config *cfg, int k, int n, p4_error *err)
 {
-    for (int i = 0; i < k; i++) {
-        double dot = 0;
-        for (int j = 0; j < d; j++)
-            dot += (double)dirs[(size_t)i * d + j] * mean[j];
-        bias[i] = (float)-dot;
-    }
+    return k < n ? P4_OK
+                 : p4_error_set(err, P4_ECONFIG, "%s: [model] proxy_projection needs more public "
+                                "examples than its %d directions ([p4] public_count = %d)",
+                                cfg->path, k, n);
 }
 
-static int compute(const p4_peer_setup *setup, int inputs, int k, float *params, p4_error *err)
+/* The projection of n public rows of d features (pixels, or the wavelet
+ * front end's outputs) onto their top-k principal directions, each scaled
+ * to unit public variance when whiten and centred on the public mean:
+ * params gets the k x d directions, then the k biases -direction . mean. */
+static int fit_projection(const p4_config *cfg, const float *features, int n, int d, int k,
+                          int whiten, float *params, p4_error *err)
 {
-    const p4_config *cfg = setup->cfg;
-    int n = setup->public_n;
-    if (k >= n)
-        return p4_error_set(err, P4_ECONFIG, "%s: [model] proxy_projection needs more public "
-                            "examples than its %d directions ([p4] public_count = %d)", cfg->path,
-                            k, n);
-    float *x = NULL, *mean = malloc((size_t)inputs * sizeof(float));
+    float *mean = malloc((size_t)d * sizeof(float));
     double *variance = malloc((size_t)k * sizeof(double));
     int rc = mean && variance ? P4_OK
                               : p4_error_set(err, P4_ENOMEM, "out of memory for the projection");
     if (rc == P4_OK)
-        rc = p4_public_set_pick(cfg, setup->work, n, &x, err);
-    if (rc == P4_OK)
-        rc = p4_pca_fit(x, n, inputs, k, cfg->seed, mean, params, variance, err);
-    if (rc == P4_OK) {
-        int whiten = strcmp(cfg->proxy_projection, "public-pca-whiten") == 0;
-        float *bias = params + (size_t)k * inputs;
-        for (int i = 0; i < k; i++) {
-            float *v = params + (size_t)i * inputs;
-            double s = whiten ? 1.0 / sqrt(variance[i] + WHITEN_FLOOR * variance[0]) : 1.0;
-            for (int j = 0; j < inputs; j++)
-                v[j] = (float)(v[j] * s);
-        }
-        centre_on_mean(params, k, inputs, mean, bias);
+        rc = p4_pca_fit(features, n, d, k, cfg->seed, mean, params, variance, err);
+    for (int i = 0; rc == P4_OK && whiten && i < k; i++) {
+        float *v = params + (size_t)i * d;
+        double s = 1.0 / sqrt(variance[i] + WHITEN_FLOOR * variance[0]);
+        for (int j = 0; j < d; j++)
+            v[j] = (float)(v[j] * s);
     }
-    free(x);
+    float *bias = params + (size_t)k * d;
+    for (int i = 0; rc == P4_OK && i < k; i++) {
+        double dot = 0;
+        for (int j = 0; j < d; j++)
+            dot += (double)params[(size_t)i * d + j] * mean[j];
+        bias[i] = (float)-dot;
+    }
     free(mean);
     free(variance);
+    return rc;
+}
+
+/* public-pca(-whiten): the projection of the public set's pixels. */
+static int compute(const p4_peer_setup *setup, int inputs, int k, float *params, p4_error *err)
+{
+    const p4_config *cfg = setup->cfg;
+    int n = setup->public_n;
+    float *x = NULL;
+    int rc = check_public_count(cfg, k, n, err);
+    if (rc == P4_OK)
+        rc = p4_public_set_pick(cfg, setup->work, n, &x, err);
+    if (rc == P4_OK)
+        rc = fit_projection(cfg, x, n, inputs, k,
+                            strcmp(cfg->proxy_projection, "public-pca-whiten") == 0, params, err);
+    free(x);
     return rc;
 }
 
@@ -149,21 +161,16 @@ static int wavelet_pca_fill(const p4_peer_setup *setup, size_t count, float *par
                           "proxy (%s) whose third layer is [connected] from the pooled features "
                           "to fewer outputs, with a trainable layer above it", cfg->path,
                           cfg->proxy_cfg);
-    if (rc == P4_OK && k >= n)
-        rc = p4_error_set(err, P4_ECONFIG, "%s: [model] proxy_projection needs more public "
-                          "examples than its %d directions ([p4] public_count = %d)", cfg->path,
-                          k, n);
+    if (rc == P4_OK)
+        rc = check_public_count(cfg, k, n, err);
     enum { CHUNK = 50 };
     p4_model *model = NULL;
-    float *x = NULL, *features = NULL, *all = NULL, *mean = NULL;
-    double *variance = NULL;
+    float *x = NULL, *features = NULL, *all = NULL;
     if (rc == P4_OK)
         rc = p4_model_new(&model, cfg->proxy_cfg, &shape, CHUNK, cfg->seed, err);
     size_t total = model ? p4_model_param_count(model) : 0;
     if (rc == P4_OK && (!(all = malloc(total * sizeof(float))) ||
-                        !(features = malloc((size_t)n * d * sizeof(float))) ||
-                        !(mean = malloc((size_t)d * sizeof(float))) ||
-                        !(variance = malloc((size_t)k * sizeof(double)))))
+                        !(features = malloc((size_t)n * d * sizeof(float)))))
         rc = p4_error_set(err, P4_ENOMEM, "out of memory for the wavelet features");
     if (rc == P4_OK && (rc = p4_model_get_params(model, all, total)) == P4_OK) {
         memcpy(all, params, filled * sizeof(float)); /* the first layers start the vector */
@@ -189,17 +196,12 @@ static int wavelet_pca_fill(const p4_peer_setup *setup, size_t count, float *par
             p4_error_set(err, rc, "wavelet-pca: cannot run the public set through the proxy");
         }
     }
-    float *dirs = params + filled, *bias = dirs + (size_t)k * d;
     if (rc == P4_OK)
-        rc = p4_pca_fit(features, n, d, k, cfg->seed, mean, dirs, variance, err);
-    if (rc == P4_OK)
-        centre_on_mean(dirs, k, d, mean, bias);
+        rc = fit_projection(cfg, features, n, d, k, 0, params + filled, err);
     p4_model_destroy(&model);
     free(x);
     free(features);
     free(all);
-    free(mean);
-    free(variance);
     free(sum);
     return rc;
 }
