@@ -22,6 +22,7 @@
 #include "p4node/run_report.h"
 #include "p4node/simulation.h"
 #include "support/dp_fixture.h"
+#include "support/test_configs.h"
 
 static void rows_mix_and_ties_take_the_lowest_class(void **state)
 {
@@ -168,28 +169,15 @@ static void a_clients_ensemble_accuracy_is_both_models(void **state)
 
 #define FMNIST "/usr/share/datasets/fashion-mnist"
 
-/* A small clustered fashion-mnist run, seeded, with `predict` lines added. */
-static void sim(const char *dir, const char *name, const char *predict, p4_method method,
+/* tests/support's small clustered fashion-mnist job with `predict` lines
+ * in [p4], run seeded at epsilon 8; *cfg keeps the config. */
+static void sim(const char *dir, const char *predict, p4_method method, p4_config *cfg,
                 p4_sim_result *r)
 {
-    char path[1024], text[2048];
-    snprintf(path, sizeof path, "%s/%s.ini", dir, name);
-    snprintf(text, sizeof text,
-             "[data]\ndataset = fashion-mnist\npartition = clustered\nclients = 8\nclusters = 2\n"
-             "cluster_classes = 0,1,2; 5,7,9\ntrain_per_client = 60\ntest_per_client = 60\n"
-             "max_train = 6000\nmax_test = 2000\nseed = 3\n"
-             "[model]\ncfg = %s/configs/models/mlp-28x28x1.cfg\n"
-             "proxy_cfg = %s/configs/models/logreg-28x28x1.cfg\nbatch = 15\nseed = 3\n"
-             "[dp]\ntarget_epsilon = 8\n[p4]\nrounds = 2\ngroup_size = 4\n%s",
-             getenv("P4_SOURCE_DIR") ? getenv("P4_SOURCE_DIR") : ".",
-             getenv("P4_SOURCE_DIR") ? getenv("P4_SOURCE_DIR") : ".", predict);
-    assert_int_equal(test_write_file(path, text, strlen(text)), 0);
-    p4_config cfg;
-    p4_error err = {0};
-    if (p4_config_load(path, &cfg, &err) != P4_OK)
-        fail_msg("%s", err.message);
+    assert_int_equal(test_small_config(cfg, dir, predict), 0);
     p4_sim_options opt = {.method = method, .epsilon = 8, .threads = 1, .reproducible = 1};
-    if (p4_sim_run(&cfg, &opt, r, &err) != P4_OK)
+    p4_error err = {0};
+    if (p4_sim_run(cfg, &opt, r, &err) != P4_OK)
         fail_msg("%s", err.message);
 }
 
@@ -198,9 +186,10 @@ static void sim_reports_what_the_clients_predict_with(void **state)
     const char *dir = *state;
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     p4_sim_result priv, at0, mix, local_priv, local_mix;
-    sim(dir, "private", "", P4_METHOD_P4, &priv);
-    sim(dir, "w0", "predict = ensemble\nensemble_weight = 0\n", P4_METHOD_P4, &at0);
-    sim(dir, "mix", "predict = ensemble\n", P4_METHOD_P4, &mix);
+    p4_config priv_cfg, mix_cfg, other_cfg;
+    sim(dir, "", P4_METHOD_P4, &priv_cfg, &priv);
+    sim(dir, "predict = ensemble\nensemble_weight = 0\n", P4_METHOD_P4, &other_cfg, &at0);
+    sim(dir, "predict = ensemble\n", P4_METHOD_P4, &mix_cfg, &mix);
     int differ = 0;
     for (int k = 0; k < priv.clients; k++) {
         assert_true(at0.accuracy[k] == priv.accuracy[k]);
@@ -212,12 +201,8 @@ static void sim_reports_what_the_clients_predict_with(void **state)
     assert_true(mix.epsilon == priv.epsilon && mix.noise_multiplier == priv.noise_multiplier);
     /* the JSON says so, and only then */
     for (int ensemble = 0; ensemble <= 1; ensemble++) {
-        p4_config cfg;
-        p4_error err = {0};
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s.ini", dir, ensemble ? "mix" : "private");
-        assert_int_equal(p4_config_load(path, &cfg, &err), P4_OK);
-        p4_run_report report = {.cfg = &cfg, .method = P4_METHOD_P4, .epsilon_target = 8,
+        p4_run_report report = {.cfg = ensemble ? &mix_cfg : &priv_cfg,
+                                .method = P4_METHOD_P4, .epsilon_target = 8,
                                 .reproducible = 1, .result = ensemble ? &mix : &priv};
         char *json = NULL;
         size_t len = 0;
@@ -230,8 +215,8 @@ static void sim_reports_what_the_clients_predict_with(void **state)
         free(json);
     }
     /* local has no proxy: it predicts with its private model either way */
-    sim(dir, "local", "", P4_METHOD_LOCAL, &local_priv);
-    sim(dir, "local-mix", "predict = ensemble\n", P4_METHOD_LOCAL, &local_mix);
+    sim(dir, "", P4_METHOD_LOCAL, &other_cfg, &local_priv);
+    sim(dir, "predict = ensemble\n", P4_METHOD_LOCAL, &other_cfg, &local_mix);
     for (int k = 0; k < priv.clients; k++)
         assert_true(local_mix.accuracy[k] == local_priv.accuracy[k]);
     p4_sim_result *all[] = {&priv, &at0, &mix, &local_priv, &local_mix};

@@ -2,6 +2,7 @@
  * seeded runs repeat exactly, the spend reaches but never passes the target,
  * the baselines behave as specified, logits-mode releases are accounted in
  * the ledger, and a ledger that has already spent its budget stops a run. */
+#include "support/test_configs.h"
 #include "support/test_support.h"
 
 #include <math.h>
@@ -16,27 +17,6 @@
 #include "p4node/simulation.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist"
-
-/* A small clustered job: 8 clients, 2 latent clusters of 3 classes. */
-static int small_config(p4_config *cfg, const char *dir, const char *extra)
-{
-    char path[1024], text[2048];
-    snprintf(path, sizeof path, "%s/small.ini", dir);
-    snprintf(text, sizeof text,
-             "[data]\ndataset = fashion-mnist\npartition = clustered\nclients = 8\nclusters = 2\n"
-             "cluster_classes = 0,1,2; 5,7,9\ntrain_per_client = 60\ntest_per_client = 60\n"
-             "max_train = 6000\nmax_test = 2000\nseed = 3\n"
-             "[model]\ncfg = %s/configs/models/mlp-28x28x1.cfg\nbatch = 15\nlearning_rate = 0.05\nseed = 3\n"
-             "[dp]\ntarget_epsilon = 4\n"
-             "[p4]\nrounds = 3\ngroup_size = 4\n%s",
-             getenv("P4_SOURCE_DIR") ? getenv("P4_SOURCE_DIR") : ".", extra);
-    if (test_write_file(path, text, strlen(text)) != 0)
-        return -1;
-    p4_error err = {0};
-    if (p4_config_load(path, cfg, &err) != P4_OK)
-        fail_msg("%s", err.message);
-    return 0;
-}
 
 /* Seeded (--reproducible) unless `os_noise`: most tests compare runs. */
 static void run_with(const p4_config *cfg, p4_method method, double eps, const char *state,
@@ -60,7 +40,7 @@ static void seeded_runs_repeat_and_spend_the_budget(void **state)
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     const char *dir = *state;
     p4_config cfg;
-    small_config(&cfg, dir, "");
+    test_small_config(&cfg, dir, "");
     p4_sim_result a, b;
     run(&cfg, P4_METHOD_P4, 4.0, NULL, &a);
     run(&cfg, P4_METHOD_P4, 4.0, NULL, &b);
@@ -90,7 +70,7 @@ static void default_runs_are_private(void **state)
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     const char *dir = *state;
     p4_config cfg;
-    small_config(&cfg, dir, "");
+    test_small_config(&cfg, dir, "");
     assert_int_equal(cfg.strict_dp, 1);
     p4_sim_result a, b;
     run_with(&cfg, P4_METHOD_P4, 4.0, NULL, 1, &a);
@@ -121,7 +101,7 @@ static void without_dp_grouping_finds_the_clusters(void **state)
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     const char *dir = *state;
     p4_config cfg;
-    small_config(&cfg, dir, "");
+    test_small_config(&cfg, dir, "");
     p4_sim_result r;
     run(&cfg, P4_METHOD_P4, INFINITY, NULL, &r);
     assert_true(r.epsilon == 0.0);
@@ -135,7 +115,7 @@ static void baselines(void **state)
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     const char *dir = *state;
     p4_config cfg;
-    small_config(&cfg, dir, "");
+    test_small_config(&cfg, dir, "");
     p4_sim_result local, fedavg, proxyfl;
     run(&cfg, P4_METHOD_LOCAL, 4.0, NULL, &local);
     assert_true(local.epsilon == 0.0);
@@ -165,7 +145,7 @@ static void logits_mode_is_accounted(void **state)
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     const char *dir = *state;
     p4_config cfg;
-    small_config(&cfg, dir, "share = logits\npublic_count = 100\nwarmup_sample_rate = 0\n");
+    test_small_config(&cfg, dir, "share = logits\npublic_count = 100\nwarmup_sample_rate = 0\n");
     p4_sim_result r;
     run(&cfg, P4_METHOD_P4, 8.0, dir, &r);
     assert_true(r.epsilon <= 8.0 && r.epsilon > 7.9);
@@ -212,8 +192,8 @@ static void multikrum_in_small_groups_says_it_used_the_mean(void **state)
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     const char *dir = *state;
     p4_config mean_cfg, krum_cfg;
-    assert_int_equal(small_config(&mean_cfg, dir, "aggregate = mean\n"), 0);
-    assert_int_equal(small_config(&krum_cfg, dir, "aggregate = multikrum\nkrum_f = 1\n"), 0);
+    assert_int_equal(test_small_config(&mean_cfg, dir, "aggregate = mean\n"), 0);
+    assert_int_equal(test_small_config(&krum_cfg, dir, "aggregate = multikrum\nkrum_f = 1\n"), 0);
     p4_sim_result mean, krum;
     run(&mean_cfg, P4_METHOD_P4, 4, dir, &mean);
     char krum_state[1100];
@@ -247,7 +227,7 @@ static void a_proxy_made_to_diverge_goes_back_in_sim(void **state)
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     const char *dir = *state;
     p4_config cfg;
-    assert_int_equal(small_config(&cfg, dir, "[attack]\nfraction = 0.25\nkind = gaussian\n"), 0);
+    assert_int_equal(test_small_config(&cfg, dir, "[attack]\nfraction = 0.25\nkind = gaussian\n"), 0);
     cfg.attack_strength = 3e37;
     p4_sim_result r;
     run(&cfg, P4_METHOD_P4, 4, dir, &r);
@@ -267,7 +247,7 @@ static void spent_ledger_stops_the_run(void **state)
     if (!test_dataset_path(FMNIST)) TEST_SKIP(FMNIST " is absent");
     const char *dir = *state;
     p4_config cfg;
-    small_config(&cfg, dir, "");
+    test_small_config(&cfg, dir, "");
     p4_sim_result r;
     run(&cfg, P4_METHOD_P4, 4.0, dir, &r); /* spends the whole budget */
     p4_sim_result_free(&r);
